@@ -1,0 +1,145 @@
+"""``kassa24-console``: the console (default), ``serve``, ``import``, ``db``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from . import importer
+from .config import ConfigError, Settings, load_settings
+from .listener import ListenError
+from .runtime import DEMO_KEY_WARNING, Runtime, configure_logging
+from .store import Store, display_url
+
+log = logging.getLogger("kassa24_console")
+
+
+def _common(parser: argparse.ArgumentParser, *, listen: bool, top: bool) -> None:
+    """Options every command takes, accepted before or after the command name."""
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--config", type=Path, default=default, help="TOML settings file (KASSA24_* override it)")
+    parser.add_argument("--database-url", default=default, help="sqlite:///path/k24.db or postgresql://user@host/db")
+    if listen:
+        parser.add_argument("--host", default=default, help="listen address (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=default, help="listen port (default 8080)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kassa24-console",
+        description="Merchant side of the Kassa24 Terminal payment method, with an operator console.",
+    )
+    _common(parser, listen=True, top=True)
+    parser.add_argument("--attach", action="store_true", help="console only: watch the database, no listener")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the listener headless (logs to stderr)")
+    _common(serve, listen=True, top=False)
+    load = commands.add_parser("import", help="load accounts and contracts from JSON or CSV files")
+    _common(load, listen=False, top=False)
+    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    db = commands.add_parser("db", help="database maintenance")
+    _common(db, listen=False, top=False)
+    db.add_argument("action", choices=["init", "info"], help="init: create the schema; info: counts")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, database_url=args.database_url, host=args.host, port=args.port)
+    except ConfigError as error:
+        print(f"kassa24-console: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        configure_logging(settings.log_file, stderr=True)
+        return asyncio.run(_serve(settings))
+    if args.command == "import":
+        return asyncio.run(_import(settings, args.files))
+    if args.command == "db":
+        return asyncio.run(_db(settings, args.action))
+    configure_logging(settings.log_file, stderr=False)
+    from .console.app import run_console  # textual is only loaded for the console
+
+    return run_console(settings, attach=args.attach)
+
+
+async def _serve(settings: Settings) -> int:
+    runtime = Runtime(settings)
+    if settings.uses_demo_key:
+        log.warning(DEMO_KEY_WARNING)
+    try:
+        await runtime.open()
+        await runtime.listener.start()
+    except ListenError as error:
+        log.error("%s", error)
+        await runtime.store.close()
+        return 1
+    except Exception as error:
+        log.error("cannot open the database %s: %s", display_url(settings.database_url), error)
+        return 1
+    log.info(
+        "listening on http://%s:%d (project %d, response option %d, database %s)",
+        settings.host,
+        runtime.listener.port,
+        settings.project_id,
+        settings.response_option,
+        display_url(settings.database_url),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping: finishing in-flight requests")
+    await runtime.close()
+    log.info("stopped")
+    return 0
+
+
+async def _import(settings: Settings, files: list[Path]) -> int:
+    try:
+        batch = importer.merge([importer.read_file(path) for path in files])
+    except importer.ImportFailed as error:
+        print(f"import failed, nothing applied:\n{error}", file=sys.stderr)
+        return 1
+    store = Store(settings.database_url)
+    try:
+        await store.open()
+        accounts, contracts = await importer.apply(store, batch)
+    except importer.ImportFailed as error:
+        print(f"import failed, nothing applied:\n{error}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(f"imported {accounts} accounts and {contracts} contracts into {display_url(settings.database_url)}")
+    return 0
+
+
+async def _db(settings: Settings, action: str) -> int:
+    from .store import queries as q
+
+    runtime = Runtime(settings)
+    await runtime.open()
+    try:
+        if action == "info":
+            for name, table in (
+                ("accounts", q.accounts),
+                ("contracts", q.contracts),
+                ("deposits", q.deposits),
+                ("callbacks", q.callbacks),
+                ("mismatches", q.mismatches),
+            ):
+                print(f"{name:12} {await runtime.store.read(q.count, table)}")
+        else:
+            print(f"schema ready in {display_url(settings.database_url)}")
+    finally:
+        await runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

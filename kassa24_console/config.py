@@ -1,0 +1,121 @@
+"""Settings: environment variables ``KASSA24_*`` over a TOML file over defaults.
+
+Every detail the platform has not confirmed (paths, limits, allow-list) is a setting here,
+not a constant in the code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEMO_PROJECT_ID = 1234
+DEMO_SECRET_KEY = "k24-demo-secret-key"
+
+
+def data_dir() -> Path:
+    """Where the default database and log live (XDG data home)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "kassa24-console"
+
+
+class Settings(BaseSettings):
+    """One merchant project's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="KASSA24_", extra="forbid")
+
+    project_id: int = DEMO_PROJECT_ID
+    secret_key: SecretStr = SecretStr(DEMO_SECRET_KEY)
+    secret_key_file: Path | None = None
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    response_option: Literal[1, 2] = 2
+
+    currency: str = "KZT"
+    min_amount: int = 100
+    max_amount: int = 50_000_000
+    path: str = "/kassa24"
+    callback_path: str = "/kassa24/callback"
+    max_body_bytes: int = 64 * 1024
+    log_file: Path | None = None
+    # Flush traffic records at least this often (seconds); they ride along with commits too.
+    traffic_flush_interval: float = 0.2
+
+    @field_validator("response_option", mode="before")
+    @classmethod
+    def _option_from_text(cls, value: Any) -> Any:
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if self.secret_key_file is not None:
+            text = self.secret_key_file.read_text(encoding="utf-8").strip()
+            if not text:
+                raise ValueError(f"secret key file {self.secret_key_file} is empty")
+            self.secret_key = SecretStr(text)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{data_dir() / 'kassa24.db'}"
+        if self.log_file is None:
+            self.log_file = data_dir() / "kassa24.log"
+        return self
+
+    @property
+    def secret(self) -> str:
+        return self.secret_key.get_secret_value()
+
+    @property
+    def uses_demo_key(self) -> bool:
+        return self.secret == DEMO_SECRET_KEY
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("KASSA24_CONFIG_FILE")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the text is safe to show (no secret in it)."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from env, ``config_file`` (TOML) and ``overrides``; errors say which key."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file not found: {config_file}")
+        os.environ["KASSA24_CONFIG_FILE"] = str(config_file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except (ValueError, OSError) as error:
+        raise ConfigError(_safe_error(error)) from None
+
+
+def _safe_error(error: Exception) -> str:
+    """A one-line reason that never repeats an input value (it could be the secret)."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        parts = []
+        for item in errors(include_url=False, include_input=False):
+            where = ".".join(str(p) for p in item["loc"]) or "config"
+            parts.append(f"{where}: {item['msg']}")
+        return "invalid configuration: " + "; ".join(parts)
+    return f"invalid configuration: {error}"

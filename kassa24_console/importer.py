@@ -1,0 +1,232 @@
+"""Data import: accounts and contracts from JSON or CSV, all of a file or nothing.
+
+JSON: ``{"accounts": [...], "contracts": [...]}``. CSV: one table per file, told apart by
+its header (a ``number`` column means contracts). Every bad row is reported with its line.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+import json.decoder
+import json.scanner
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .protocol.messages import IdText, MinorUnits
+from .store import Store, now_us
+from .store import queries as q
+
+_LINE = "\x00line"
+
+
+class ImportFailed(Exception):
+    """The file was not applied; the text lists each bad row with its line."""
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _json_object(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON object") from None
+    if value is not None and not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    return value
+
+
+Optional = BeforeValidator(_blank_to_none)
+
+
+class AccountRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: IdText
+    additional_customer_id: Annotated[IdText | None, Optional] = None
+    currency: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "KZT")] = "KZT"
+    name: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "")] = ""
+
+    @field_validator("currency")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha() or not value.isupper():
+            raise ValueError("must be an ISO-4217 code such as KZT")
+        return value
+
+
+class ContractRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: IdText
+    customer_id: IdText
+    number: IdText
+    payment: Annotated[MinorUnits, BeforeValidator(lambda v: _blank_to_none(v) or 0)] = 0
+    min_payment: Annotated[MinorUnits | None, Optional] = None
+    status_code: Annotated[MinorUnits, BeforeValidator(lambda v: _blank_to_none(v) or 0)] = 0
+    status_text: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "")] = ""
+    info: Annotated[dict[str, Any] | None, BeforeValidator(_json_object)] = None
+
+
+@dataclass
+class Batch:
+    """What one import applies."""
+
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    contracts: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _json_with_lines(text: str) -> Any:
+    """``json.loads`` that remembers the line each object starts on (under a hidden key)."""
+    decoder = json.JSONDecoder()
+
+    def parse_object(state: tuple[str, int], *args: Any) -> tuple[dict[str, Any], int]:
+        obj, end = json.decoder.JSONObject(state, *args)
+        obj[_LINE] = _line_of(state[0], state[1])
+        return obj, end
+
+    decoder.parse_object = parse_object  # type: ignore[method-assign]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    return decoder.decode(text)
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != _LINE}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def _rows_from_json(text: str, name: str) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
+    try:
+        data = _json_with_lines(text)
+    except ValueError as error:
+        raise ImportFailed(f"{name}: not valid JSON: {error}") from None
+    if not isinstance(data, dict) or not set(data) - {_LINE} <= {"accounts", "contracts"}:
+        raise ImportFailed(f'{name}: expected an object {{"accounts": [...], "contracts": [...]}}')
+    tables = []
+    for key in ("accounts", "contracts"):
+        rows = data.get(key, [])
+        if not isinstance(rows, list):
+            raise ImportFailed(f"{name}: '{key}' must be a list")
+        tables.append([(row.get(_LINE, 0) if isinstance(row, dict) else 0, _strip_lines(row)) for row in rows])
+    return tables[0], tables[1]
+
+
+def _rows_from_csv(text: str, name: str) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
+    try:
+        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else "", delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = reader.fieldnames or []
+    if "customer_id" not in header:
+        raise ImportFailed(f"{name}: line 1: the header needs a customer_id column")
+    rows = [(reader.line_num, {k: v for k, v in row.items() if k is not None}) for row in reader]
+    return ([], rows) if "number" in header else (rows, [])
+
+
+def read_file(path: Path) -> Batch:
+    """Parse and validate ``path``; :class:`ImportFailed` lists every bad row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ImportFailed(f"{path}: cannot read: {error}") from None
+    parse = _rows_from_json if path.suffix.lower() == ".json" else _rows_from_csv
+    account_rows, contract_rows = parse(text, str(path))
+    batch, problems = Batch(sources=[str(path)]), []
+    for rows, model, target in (
+        (account_rows, AccountRow, batch.accounts),
+        (contract_rows, ContractRow, batch.contracts),
+    ):
+        for line, row in rows:
+            try:
+                target.append(model.model_validate(row).model_dump())
+            except ValidationError as error:
+                problems.append(f"{path}: line {line}: {_reason(error)}")
+    if problems:
+        raise ImportFailed("\n".join(problems))
+    return batch
+
+
+def _reason(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "row"
+    if first["type"] == "missing":
+        return f"missing field '{where}'"
+    if first["type"] == "extra_forbidden":
+        return f"unknown field '{where}'"
+    return f"invalid field '{where}': {first['msg'].removeprefix('Value error, ')}"
+
+
+def merge(batches: list[Batch]) -> Batch:
+    merged = Batch()
+    for batch in batches:
+        merged.accounts += batch.accounts
+        merged.contracts += batch.contracts
+        merged.sources += batch.sources
+    return merged
+
+
+async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[int, int]:
+    """Upsert the batch in one transaction; contracts must belong to a known account."""
+    actor = actor or getpass.getuser()
+    at = now_us()
+    accounts = [{**row, "updated_at": at} for row in batch.accounts]
+    contracts = [{**row, "updated_at": at} for row in batch.contracts]
+
+    async def job(connection: AsyncConnection) -> None:
+        known = {row["customer_id"] for row in accounts}
+        wanted = {row["customer_id"] for row in contracts} - known
+        if wanted:
+            found = await connection.execute(
+                select(q.accounts.c.customer_id).where(q.accounts.c.customer_id.in_(wanted))
+            )
+            missing = wanted - set(found.scalars())
+            if missing:
+                raise ImportFailed(f"contracts refer to unknown accounts: {', '.join(sorted(missing))}")
+        await q.upsert(connection, q.accounts, "customer_id", accounts)
+        await q.upsert(connection, q.contracts, "id", contracts)
+        await q.write_audit(
+            connection,
+            [
+                {
+                    "at": at,
+                    "actor": actor,
+                    "entity": "import",
+                    "entity_id": ", ".join(batch.sources),
+                    "field": "rows",
+                    "old": None,
+                    "new": f"{len(accounts)} accounts, {len(contracts)} contracts",
+                }
+            ],
+        )
+
+    await store.write(job)
+    return len(accounts), len(contracts)
+
+
+def demo_file() -> Path:
+    """The built-in demo data: inside the wheel, or beside the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "demo" / "demo.json", here.parent / "data" / "demo" / "demo.json"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("the demo data (data/demo/demo.json) is not installed")

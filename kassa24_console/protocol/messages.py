@@ -1,0 +1,166 @@
+"""Inbound message models: the platform's requests and callbacks, parsed strictly.
+
+Parsing turns a JSON object into a typed model or a :class:`BadMessage` whose text names
+the field, so the answer can say exactly what was wrong. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+
+class BadMessage(ValueError):
+    """The body is not a message we can act on; ``str(exc)`` is safe to send back."""
+
+
+def _digits_to_int(value: Any) -> Any:
+    """Integers of minor units arrive as JSON integers or strings of digits, nothing else."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise ValueError("must be an integer of minor units (JSON integer or a string of digits)")
+
+
+def _id_text(value: Any) -> Any:
+    """Ids are strings; a JSON integer is taken as its digits (never a float or a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be a string")
+    text = str(value)
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+MinorUnits = Annotated[int, BeforeValidator(_digits_to_int)]
+IdText = Annotated[str, BeforeValidator(_id_text)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+class VerifyRequest(_Message):
+    type: Literal["verify"]
+    project_id: MinorUnits
+    customer_id: IdText
+    signature: str
+
+
+class CheckDepositRequest(_Message):
+    type: Literal["check_deposit"]
+    project_id: MinorUnits
+    customer_id: IdText
+    amount: MinorUnits
+    currency: str
+    payment_method: str
+    signature: str
+    entity_id: IdText | None = None
+    number: str | None = None
+
+
+class Money(_Message):
+    amount: MinorUnits
+    currency: str
+
+
+class CallbackPayment(_Message):
+    id: IdText
+    status: str
+    type: str | None = None
+    date: str | None = None
+    method: str | None = None
+    sum: Money | None = None
+    description: str | None = None
+
+
+class CallbackOperation(_Message):
+    id: IdText
+    status: str
+    type: str | None = None
+    date: str | None = None
+    created_date: str | None = None
+    request_id: str | None = None
+    sum_initial: Money | None = None
+    sum_converted: Money | None = None
+    code: IdText | None = None
+    message: str | None = None
+
+
+class Callback(_Message):
+    project_id: MinorUnits
+    payment: CallbackPayment
+    operation: CallbackOperation
+    customer: dict[str, Any] | None = None
+    account: dict[str, Any] | None = None
+
+    @property
+    def money(self) -> Money | None:
+        """What was paid: ``payment.sum``, else the operation's initial sum."""
+        return self.payment.sum or self.operation.sum_initial
+
+    @property
+    def customer_id(self) -> str | None:
+        value = (self.customer or {}).get("id")
+        return None if value is None else str(value)
+
+
+M = TypeVar("M", bound=_Message)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise BadMessage(f"duplicate key {dup!r} in JSON object")
+    return dict(pairs)
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadMessage(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object; duplicate keys, NaN and non-objects are refused."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadMessage("body is not valid UTF-8") from None
+    if not text.strip():
+        raise BadMessage("body is empty")
+    try:
+        data = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except BadMessage:
+        raise
+    except (ValueError, RecursionError):
+        raise BadMessage("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadMessage("body must be a JSON object")
+    return data
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "missing":
+        return f"missing field '{field}'"
+    reason = first["msg"].removeprefix("Value error, ")
+    return f"invalid field '{field}': {reason}"
+
+
+def parse(model: type[M], data: dict[str, Any]) -> M:
+    """``data`` as ``model``, or :class:`BadMessage` naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise BadMessage(_describe(error)) from None
+
+
+def looks_like_callback(data: dict[str, Any]) -> bool:
+    """A body with no ``type`` but ``payment`` and ``operation`` objects is a callback."""
+    return "type" not in data and isinstance(data.get("payment"), dict) and isinstance(data.get("operation"), dict)

@@ -1,0 +1,62 @@
+"""One process's parts wired together: store → service → listener, and its logging."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+from . import importer
+from .config import Settings
+from .listener import App, Listener
+from .service import Service
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+DEMO_KEY_WARNING = "using the built-in demo secret key: set KASSA24_SECRET_KEY before real traffic"
+
+
+class Runtime:
+    """The store, the service and the (not yet started) listener of one project."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.database_url, flush_interval=settings.traffic_flush_interval)
+        self.service = Service(settings, self.store)
+        self.app = App(settings, self.service, self.store)
+        self.listener = Listener(self.app, settings.host, settings.port)
+
+    async def open(self) -> None:
+        """Open the store; a fresh database in demo mode gets the demo accounts."""
+        fresh = await self.store.open()
+        if fresh and self.settings.uses_demo_key:
+            path = importer.demo_file()
+            accounts, contracts = await importer.apply(self.store, importer.read_file(path), actor="demo")
+            log.info("loaded demo data: %d accounts, %d contracts", accounts, contracts)
+
+    async def close(self) -> None:
+        await self.listener.stop()
+        await self.store.close()
+
+
+def configure_logging(log_file: Path | None, *, stderr: bool, level: int = logging.INFO) -> None:
+    """Logs to a size-capped file and, for headless use only, to stderr."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3))
+        except OSError:
+            pass  # a log we cannot write must not stop the listener
+    if stderr:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)

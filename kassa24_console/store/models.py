@@ -1,0 +1,139 @@
+"""The tables. Money is integer minor units; times are UTC epoch microseconds.
+
+Integers for time keep comparisons and indexes cheap on SQLite and PostgreSQL alike and
+leave formatting (and the Asia/Almaty day) to the edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _big(**kwargs: Any) -> Any:
+    return Field(sa_type=BigInteger, **kwargs)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    customer_id: str = Field(primary_key=True)
+    additional_customer_id: str | None = None
+    currency: str = "KZT"
+    name: str = ""
+    updated_at: int = _big(default=0)
+
+
+class Contract(SQLModel, table=True):
+    __tablename__ = "contracts"
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="accounts.customer_id", index=True)
+    number: str
+    payment: int = _big(default=0)
+    min_payment: int | None = _big(default=None)
+    status_code: int = 0
+    status_text: str = ""
+    info: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    updated_at: int = _big(default=0)
+
+
+class Deposit(SQLModel, table=True):
+    """A payment id we handed out in answer to check_deposit."""
+
+    __tablename__ = "deposits"
+
+    payment_id: str = Field(primary_key=True)
+    customer_id: str = Field(index=True)
+    contract_id: str | None = Field(default=None, index=True)
+    number: str | None = None
+    amount: int = _big()
+    currency: str
+    # pending → paid | failed, decided only by callbacks (conditional updates).
+    state: str = Field(default="pending", index=True)
+    paid_amount: int | None = _big(default=None)
+    created_at: int = _big(index=True)
+    updated_at: int = _big()
+
+
+class CallbackRecord(SQLModel, table=True):
+    """One distinct callback; repeated deliveries only count up ``deliveries``."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_callbacks_dedupe_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: int = _big(index=True)
+    last_received_at: int = _big()
+    deliveries: int = 1
+    # payment.id|operation.id|operation.status; NULL when the signature is bad.
+    dedupe_key: str | None = None
+    signature_ok: bool
+    payment_id: str | None = Field(default=None, index=True)
+    operation_id: str | None = None
+    status: str | None = None
+    operation_status: str | None = None
+    amount: int | None = _big(default=None)
+    currency: str | None = None
+    customer_id: str | None = None
+    deposit_id: str | None = None
+    # applied | recorded | duplicate | conflict | unknown_payment | rejected
+    outcome: str = ""
+    raw: str
+
+
+class Traffic(SQLModel, table=True):
+    """Every inbound request and our answer, written in batches off the request path."""
+
+    __tablename__ = "traffic"
+    __table_args__ = (Index("ix_traffic_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: int = _big()
+    kind: str
+    customer_id: str | None = None
+    contract_id: str | None = None
+    amount: int | None = _big(default=None)
+    code: int | None = None
+    http_status: int
+    signature_ok: bool | None = None
+    latency_us: int = _big(default=0)
+    peer: str = ""
+    request: str
+    response: str
+
+
+class Mismatch(SQLModel, table=True):
+    """Something the records disagree on, found live or by reconciliation."""
+
+    __tablename__ = "mismatches"
+    __table_args__ = (UniqueConstraint("key", name="uq_mismatches_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str
+    kind: str = Field(index=True)
+    payment_id: str | None = Field(default=None, index=True)
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    action: str = ""
+    found_at: int = _big()
+    state: str = Field(default="open", index=True)
+    note: str = ""
+    resolved_by: str | None = None
+    resolved_at: int | None = _big(default=None)
+
+
+class Audit(SQLModel, table=True):
+    """Who changed what, when: one row per changed field."""
+
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: int = _big(index=True)
+    actor: str
+    entity: str
+    entity_id: str
+    field: str
+    old: str | None = None
+    new: str | None = None
