@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event, insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
@@ -39,7 +40,7 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def async_url(url: str) -> str:
+def async_url(url: str) -> URL:
     """A URL as a person writes it, with the async driver picked for them."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -49,10 +50,10 @@ def async_url(url: str) -> str:
             path = Path(database).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
             parsed = parsed.set(database=str(path))
-        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+        return parsed.set(drivername="sqlite+aiosqlite")
     if backend in ("postgresql", "postgres"):
         driver = "asyncpg" if importlib.util.find_spec("asyncpg") else "psycopg"
-        return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+        return parsed.set(drivername=f"postgresql+{driver}")
     raise ValueError(f"unsupported database: {backend} (use sqlite:/// or postgresql://)")
 
 
@@ -80,16 +81,21 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns keep Kazakh and Russian text readable in the database."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def make_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
     """(reader, writer) engines for ``url``."""
     full = async_url(url)
-    if full.startswith("sqlite"):
-        reader = create_async_engine(full, pool_size=4, max_overflow=4)
-        writer = create_async_engine(full, pool_size=1, max_overflow=0)
+    if full.get_backend_name() == "sqlite":
+        reader = create_async_engine(full, pool_size=4, max_overflow=4, json_serializer=_json_text)
+        writer = create_async_engine(full, pool_size=1, max_overflow=0, json_serializer=_json_text)
         _sqlite_pragmas(reader, writer=False)
         _sqlite_pragmas(writer, writer=True)
         return reader, writer
-    engine = create_async_engine(full, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    engine = create_async_engine(full, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=_json_text)
     return engine, engine
 
 

@@ -36,7 +36,7 @@ class Contract(SQLModel, table=True):
     min_payment: int | None = _big(default=None)
     status_code: int = 0
     status_text: str = ""
-    info: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    info: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     updated_at: int = _big(default=0)
 
 
@@ -115,7 +115,7 @@ class Mismatch(SQLModel, table=True):
     key: str
     kind: str = Field(index=True)
     payment_id: str | None = Field(default=None, index=True)
-    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(none_as_null=True)))
     action: str = ""
     found_at: int = _big()
     state: str = Field(default="open", index=True)

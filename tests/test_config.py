@@ -1,0 +1,81 @@
+"""Settings: TOML file, environment over it, the secret from a file, errors without secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kassa24_console.config import DEMO_SECRET_KEY, ConfigError, load_settings
+from kassa24_console.store.db import async_url
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("KASSA24_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_are_the_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    settings = load_settings()
+    assert settings.uses_demo_key and settings.secret == DEMO_SECRET_KEY
+    assert (settings.host, settings.port, settings.response_option) == ("127.0.0.1", 8080, 2)
+    assert settings.database_url == f"sqlite:///{tmp_path}/kassa24-console/kassa24.db"
+
+
+def test_env_overrides_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = tmp_path / "k24.toml"
+    toml.write_text('project_id = 77\nport = 9000\nresponse_option = 1\nsecret_key = "from-file"\n')
+    monkeypatch.setenv("KASSA24_PORT", "9100")
+    monkeypatch.setenv("KASSA24_RESPONSE_OPTION", "2")
+    settings = load_settings(toml)
+    assert (settings.project_id, settings.port, settings.response_option) == (77, 9100, 2)
+    assert settings.secret == "from-file" and not settings.uses_demo_key
+
+
+def test_secret_key_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t-from-file\n")
+    monkeypatch.setenv("KASSA24_SECRET_KEY_FILE", str(secret))
+    assert load_settings().secret == "s3cr3t-from-file"
+
+
+def test_errors_name_the_key_but_never_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSA24_SECRET_KEY", "very-secret-value")
+    monkeypatch.setenv("KASSA24_RESPONSE_OPTION", "3")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "response_option" in str(error.value)
+    assert "very-secret-value" not in str(error.value)
+    assert "very-secret-value" not in repr(load_settings.__defaults__)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:////tmp/x y/k24.db", ("sqlite+aiosqlite", "/tmp/x y/k24.db")),
+        ("sqlite:///:memory:", ("sqlite+aiosqlite", ":memory:")),
+        ("postgresql://user@host/db", ("postgresql+{driver}", "db")),
+        ("postgres://user@host/db", ("postgresql+{driver}", "db")),
+    ],
+)
+def test_urls_as_people_write_them(given: str, expected: tuple[str, str]) -> None:
+    import importlib.util
+
+    driver = "asyncpg" if importlib.util.find_spec("asyncpg") else "psycopg"
+    url = async_url(given)
+    assert (url.drivername, url.database) == (expected[0].format(driver=driver), expected[1])
+
+
+def test_unsupported_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database: mysql"):
+        async_url("mysql://x@y/z")

@@ -1,0 +1,121 @@
+"""``kassa24-console import``: JSON and CSV, upserts, and bad rows reported with their line."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+
+def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "KASSA24_DATABASE_URL": f"sqlite:///{tmp / 'k24.db'}",
+        "KASSA24_SECRET_KEY": "s",
+        "KASSA24_LOG_FILE": str(tmp / "log"),
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp,
+    )
+
+
+def _rows(tmp: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(tmp / "k24.db") as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_import_demo_json_then_upsert(tmp_path: Path) -> None:
+    demo = ROOT / "data" / "demo" / "demo.json"
+    result = _run(tmp_path, "import", str(demo))
+    assert result.returncode == 0, result.stderr
+    assert "imported 6 accounts and 10 contracts" in result.stdout
+    assert _rows(tmp_path, "SELECT count(*) FROM contracts") == [(10,)]
+    assert _rows(tmp_path, "SELECT status_code FROM contracts WHERE id = 'C-30001'") == [(206,)]
+
+    update = tmp_path / "update.json"
+    update.write_text(
+        json.dumps(
+            {
+                "contracts": [
+                    {
+                        "id": "C-30001",
+                        "customer_id": "7034567890",
+                        "number": "3001_ALM/11-09-2023/Ik2Vr5",
+                        "payment": 1,
+                        "status_code": 0,
+                    }
+                ]
+            }
+        )
+    )
+    assert _run(tmp_path, "import", str(update)).returncode == 0
+    assert _rows(tmp_path, "SELECT count(*) FROM contracts") == [(10,)]
+    assert _rows(tmp_path, "SELECT payment, status_code FROM contracts WHERE id = 'C-30001'") == [(1, 0)]
+    assert _rows(tmp_path, "SELECT count(*) FROM audit WHERE entity = 'import'") == [(2,)]
+
+
+def test_import_csv_files(tmp_path: Path) -> None:
+    (tmp_path / "accounts.csv").write_text("customer_id;name;currency\n100;Асель;KZT\n200;Иван;\n")
+    (tmp_path / "contracts.csv").write_text(
+        "id,customer_id,number,payment,min_payment,status_code,status_text,info\n"
+        'K1,100,N-1,5000,,0,,"{""customer_name"": ""Асель""}"\n'
+        "K2,200,N-2,,100,204,нет долга,\n"
+    )
+    result = _run(tmp_path, "import", str(tmp_path / "accounts.csv"), str(tmp_path / "contracts.csv"))
+    assert result.returncode == 0, result.stderr
+    assert _rows(tmp_path, "SELECT customer_id, name, currency FROM accounts ORDER BY customer_id") == [
+        ("100", "Асель", "KZT"),
+        ("200", "Иван", "KZT"),
+    ]
+    rows = _rows(tmp_path, "SELECT id, payment, min_payment, status_code, status_text, info FROM contracts ORDER BY id")
+    assert rows == [("K1", 5000, None, 0, "", '{"customer_name": "Асель"}'), ("K2", 0, 100, 204, "нет долга", None)]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        (
+            "bad.json",
+            '{"accounts": [\n  {"customer_id": "1"},\n  {"customer_id": "2", "currency": "kzt"}\n]}',
+            "line 3: invalid field 'currency'",
+        ),
+        (
+            "bad.json",
+            '{"accounts": [{"customer_id": "1"}],\n "contracts": [\n {"id": "x", "customer_id": "1"}]}',
+            "line 3: missing field 'number'",
+        ),
+        ("bad.json", '{"accounts": [{"customer_id": "1", "colour": "red"}]}', "line 1: unknown field 'colour'"),
+        ("bad.json", '{"accounts": [', "not valid JSON"),
+        ("bad.csv", "id,customer_id,number,payment\nK1,1,N,10\nK2,1,N,12.50\n", "line 3: invalid field 'payment'"),
+        ("bad.csv", "id,number\nK1,N\n", "needs a customer_id column"),
+    ],
+)
+def test_bad_rows_are_reported_and_nothing_applied(tmp_path: Path, name: str, text: str, reason: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    result = _run(tmp_path, "import", str(path))
+    assert result.returncode == 1
+    assert reason in result.stderr
+    assert "nothing applied" in result.stderr
+    assert not (tmp_path / "k24.db").exists() or _rows(tmp_path, "SELECT count(*) FROM accounts") == [(0,)]
+
+
+def test_contract_of_unknown_account_applies_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(
+        json.dumps({"accounts": [{"customer_id": "1"}], "contracts": [{"id": "x", "customer_id": "2", "number": "n"}]})
+    )
+    result = _run(tmp_path, "import", str(path))
+    assert result.returncode == 1
+    assert "unknown accounts: 2" in result.stderr
+    assert _rows(tmp_path, "SELECT count(*) FROM accounts") == [(0,)]

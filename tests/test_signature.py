@@ -1,0 +1,113 @@
+"""The platform's signature: every published vector, both sort orders, the official signer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import load_vectors
+from payment_page_sdk.signature_handler import SignatureHandler
+
+from kassa24_console.protocol.signature import natural_key, sign, signed, string_to_sign, verify
+
+# spec/platform.md §1, verbatim.
+PLATFORM_VECTORS = [
+    (
+        "qwerty",
+        '{"payment":{"id":"test-payment","status":"success"}}',
+        "UGzKT0NC26f4u0niyJSQPx5q3kFFIndwLXeJVXahfCFwbY+Svg1WoXIxzrIyyjWUSLFhT8wAQ5SfBDRHnwm6Yg==",
+    ),
+    (
+        "qwerty",
+        '{"payment":{"id":"test-payment"}}',
+        "yVp+lFVggXb0iitKgb49yfl/riUGRXMaTVCqiJTEbfkIt2PCpIR3vwyBg+SgtsoG4HTDdg9X7rxi0A1R/U2O5w==",
+    ),
+    (
+        "qwerty",
+        '{"payment":{"id":"test-payment","status":"success"},"some_bool_param":true,"frame_mode":"popup"}',
+        "TZS0J65ReNUMgKzeXUey9xOGGyC7r4OhsFXt/3H8XZM2Le8Wot2E1NIjeSPOyV1F3sUU6F3kfo9om2dhbe3ieA==",
+    ),
+    (
+        "qwerty",
+        '{"payment":{"id":"test-payment"},"errors":[{"code":"123","message":"grand crash","description":'
+        '["description-str",{"description1":1}]},{"code":"456","message":"minor crash","description":null}]}',
+        "dxjnun8oySSl0CWlhhjy/k1V9CZcCtaHvu/Y5qJQbWHq8wd6TqTUt4bIfHrlWxT8ba9NOJfkgGHrGc5OgyQVGA==",
+    ),
+    (
+        "secret",
+        '{"payment":{"id":"000049","status":"success"}}',
+        "/3TrhHVz9BHaLfgLyhoxO7dsQNzbzZa/TdO3pxQocXWwgVM6tGlzMLVfpOxFNTnkR9iiFVK/77ZedMcbkCjmng==",
+    ),
+]
+
+
+@pytest.mark.parametrize(("secret", "body", "expected"), PLATFORM_VECTORS)
+def test_platform_vectors(secret: str, body: str, expected: str) -> None:
+    data = json.loads(body)
+    assert sign(data, secret) == expected
+    assert verify({**data, "signature": expected}, secret)
+
+
+def test_platform_string_to_sign_vector() -> None:
+    # The last row of the table gives the string itself; it must hash to the given signature.
+    from kassa24_console.protocol.signature import _hmac
+
+    text = "customer_id:5;payment_amount:30;payment_currency:RUB;payment_id:payment1;project_id:115"
+    body = {
+        "customer_id": 5,
+        "payment_amount": 30,
+        "payment_currency": "RUB",
+        "payment_id": "payment1",
+        "project_id": 115,
+    }
+    assert string_to_sign(body) == text
+    expected = "pVmAtGFBQJD2NgLToP1B2elR4QROiYGi3IobPD9PFDfrkjBqdSCFgrVSEtebVJUzOUUHX5tPnHQq9RMn61679A=="
+    assert _hmac("12345", text) == expected
+
+
+@pytest.mark.parametrize("case", load_vectors(), ids=lambda c: c["name"])
+def test_method_vectors(case: dict) -> None:
+    body, secret = case["body"], case["secret"]
+    assert string_to_sign(body, natural=True) == case["string_to_sign_natural"]
+    assert sign(body, secret) == case["signature_natural"]
+    assert verify({**body, "signature": case["signature_natural"]}, secret)
+    assert verify({**body, "signature": case["signature_codepoint"]}, secret)
+    assert not verify({**body, "signature": case["signature_natural"]}, secret + "x")
+
+
+def test_orders_differ_only_past_nine() -> None:
+    assert natural_key("items:2") < natural_key("items:10")
+    assert "items:10" < "items:2"
+    body = {"items": [str(i) for i in range(12)]}
+    assert string_to_sign(body, natural=True) != string_to_sign(body, natural=False)
+
+
+def test_signature_in_general_is_removed_and_checked() -> None:
+    body = {"general": {"project_id": 1, "payment_id": "x"}, "payment": {"status": "success"}}
+    sig = sign(body, "k")
+    assert verify({"general": {**body["general"], "signature": sig}, "payment": body["payment"]}, "k")
+
+
+@pytest.mark.parametrize("bad", [None, "", 123, "not-base64", ["x"]])
+def test_missing_or_malformed_signature_is_refused(bad: object) -> None:
+    assert not verify({"type": "verify", "signature": bad}, "k")
+    assert not verify({"type": "verify"}, "k")
+
+
+def test_official_python_signer_agrees() -> None:
+    """The platform's own Python SDK (jetpay-sdk) signs what we verify, and vice versa."""
+    body = {
+        "type": "check_deposit",
+        "project_id": 1234,
+        "customer_id": "123456789",
+        "entity_id": "12345",
+        "number": "1234_ABC/01-01-2025/Abcdef12",
+        "amount": 1000000,
+        "currency": "KZT",
+        "payment_method": "kassa24",
+        "flag": True,
+        "empty": None,
+    }
+    theirs = SignatureHandler("k24-test-secret").sign(body)
+    assert verify({**body, "signature": theirs}, "k24-test-secret")
+    assert signed(body, "k24-test-secret")["signature"] == theirs
