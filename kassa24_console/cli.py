@@ -133,7 +133,7 @@ async def _db(settings: Settings, action: str) -> int:
                 ("callbacks", q.callbacks),
                 ("mismatches", q.mismatches),
             ):
-                print(f"{name:12} {await runtime.store.read(q.count, table)}")
+                print(f"{name:12} {await runtime.store.scan(q.count, table)}")
         else:
             print(f"schema ready in {display_url(settings.database_url)}")
     finally:

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select
 
 from .protocol.messages import IdText, MinorUnits
 from .store import Store, now_us
@@ -190,19 +189,17 @@ async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[i
     accounts = [{**row, "updated_at": at} for row in batch.accounts]
     contracts = [{**row, "updated_at": at} for row in batch.contracts]
 
-    async def job(connection: AsyncConnection) -> None:
+    def job(connection: Connection) -> None:
         known = {row["customer_id"] for row in accounts}
         wanted = {row["customer_id"] for row in contracts} - known
         if wanted:
-            found = await connection.execute(
-                select(q.accounts.c.customer_id).where(q.accounts.c.customer_id.in_(wanted))
-            )
+            found = connection.execute(select(q.accounts.c.customer_id).where(q.accounts.c.customer_id.in_(wanted)))
             missing = wanted - set(found.scalars())
             if missing:
                 raise ImportFailed(f"contracts refer to unknown accounts: {', '.join(sorted(missing))}")
-        await q.upsert(connection, q.accounts, "customer_id", accounts)
-        await q.upsert(connection, q.contracts, "id", contracts)
-        await q.write_audit(
+        q.upsert(connection, q.accounts, "customer_id", accounts)
+        q.upsert(connection, q.contracts, "id", contracts)
+        q.write_audit(
             connection,
             [
                 {

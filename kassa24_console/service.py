@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from .config import Settings
 from .ids import new_payment_id
@@ -31,7 +31,6 @@ from .protocol.messages import (
 )
 from .store import Store, now_us
 from .store import queries as q
-from .store.models import Account, Contract
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +144,8 @@ class Service:
             "updated_at": at,
         }
 
-        async def job(connection: AsyncConnection) -> None:
-            await q.insert_deposit(connection, values)
-
         try:
-            await self.store.write(job)
+            await self.store.write(lambda connection: q.insert_deposit(connection, values))
         except Exception:
             log.exception("could not store deposit for check_deposit")
             return self._error("check_deposit", Code.ERROR, "temporarily unable to store the deposit; retry", **context)
@@ -158,7 +154,7 @@ class Service:
             body["customer_id"] = request.customer_id
         return self._ok("check_deposit", body, extra={"payment_id": payment_id}, **context)
 
-    def _check_amount(self, request: CheckDepositRequest, account: Account) -> None:
+    def _check_amount(self, request: CheckDepositRequest, account: Any) -> None:
         s = self.settings
         if request.payment_method != "kassa24":
             raise BadMessage(f"invalid field 'payment_method': expected 'kassa24', got {request.payment_method!r}")
@@ -173,7 +169,7 @@ class Service:
                 f"invalid field 'amount': {plain(request.amount)} is above the maximum {plain(s.max_amount)}"
             )
 
-    def _pick_contract(self, request: CheckDepositRequest, contracts: list[Contract]) -> Contract | None:
+    def _pick_contract(self, request: CheckDepositRequest, contracts: list[Any]) -> Any:
         """The contract paid into; required with response option 2."""
         if request.entity_id is None:
             if self.settings.response_option == 2:
@@ -238,8 +234,8 @@ class Service:
         digest = hashlib.sha256(raw).hexdigest()
         at = now_us()
 
-        async def job(connection: AsyncConnection) -> None:
-            await q.record_callback(
+        def job(connection: Connection) -> None:
+            q.record_callback(
                 connection,
                 {
                     "received_at": at,
@@ -251,7 +247,7 @@ class Service:
                     "raw": raw.decode("utf-8", "replace"),
                 },
             )
-            await q.flag(
+            q.flag(
                 connection,
                 key=f"bad_signature:{digest}",
                 kind="bad_signature",
@@ -284,7 +280,7 @@ class Service:
         return Reply(200, body, kind, code=int(code), **context)
 
 
-def _entity(contract: Contract) -> dict[str, Any]:
+def _entity(contract: Any) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "id": contract.id,
         "number": contract.number,
@@ -298,7 +294,7 @@ def _entity(contract: Contract) -> dict[str, Any]:
     return entity
 
 
-async def _apply_callback(connection: AsyncConnection, callback: Callback, raw: bytes) -> str:
+def _apply_callback(connection: Connection, callback: Callback, raw: bytes) -> str:
     """Store the callback and apply it to its deposit once; return the outcome.
 
     Idempotent by (payment.id, operation.id, operation.status): a repeat only counts a
@@ -307,7 +303,7 @@ async def _apply_callback(connection: AsyncConnection, callback: Callback, raw: 
     """
     payment, operation, money = callback.payment, callback.operation, callback.money
     at = now_us()
-    callback_id, deliveries = await q.record_callback(
+    callback_id, deliveries = q.record_callback(
         connection,
         {
             "received_at": at,
@@ -327,16 +323,16 @@ async def _apply_callback(connection: AsyncConnection, callback: Callback, raw: 
     )
     if deliveries > 1:
         return "duplicate"
-    outcome, deposit_id = await _settle(connection, callback, at)
-    await q.set_callback_outcome(connection, callback_id, outcome, deposit_id)
+    outcome, deposit_id = _settle(connection, callback, at)
+    q.set_callback_outcome(connection, callback_id, outcome, deposit_id)
     return outcome
 
 
-async def _settle(connection: AsyncConnection, callback: Callback, at: int) -> tuple[str, str | None]:
+def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, str | None]:
     payment, money = callback.payment, callback.money
-    deposit = await q.deposit(connection, payment.id)
+    deposit = q.deposit(connection, payment.id)
     if deposit is None:
-        await q.flag(
+        q.flag(
             connection,
             key=f"unknown_payment:{payment.id}",
             kind="unknown_payment",
@@ -356,20 +352,20 @@ async def _settle(connection: AsyncConnection, callback: Callback, at: int) -> t
     if target is None:
         return "recorded", deposit.payment_id
     if money is not None and money.currency != deposit.currency:
-        await _flag_money(connection, "currency_mismatch", deposit.payment_id, deposit, money, at)
+        _flag_money(connection, "currency_mismatch", deposit.payment_id, deposit, money, at)
         return "conflict", deposit.payment_id
     paid = money.amount if (target == "paid" and money is not None) else (deposit.amount if target == "paid" else None)
-    if await q.settle_deposit(connection, deposit.payment_id, target, paid, at):
+    if q.settle_deposit(connection, deposit.payment_id, target, paid, at):
         if target == "paid" and paid is not None:
             if paid != deposit.amount:
-                await _flag_money(connection, "amount_mismatch", deposit.payment_id, deposit, money, at)
+                _flag_money(connection, "amount_mismatch", deposit.payment_id, deposit, money, at)
             if deposit.contract_id:
-                await q.lower_due(connection, deposit.contract_id, paid, at)
+                q.lower_due(connection, deposit.contract_id, paid, at)
         return "applied", deposit.payment_id
-    current = await q.deposit(connection, deposit.payment_id)
+    current = q.deposit(connection, deposit.payment_id)
     if current is not None and current.state == target:
         return "duplicate", deposit.payment_id
-    await q.flag(
+    q.flag(
         connection,
         key=f"conflicting_status:{payment.id}:{callback.operation.id}:{payment.status}",
         kind="conflicting_status",
@@ -385,10 +381,8 @@ async def _settle(connection: AsyncConnection, callback: Callback, at: int) -> t
     return "conflict", deposit.payment_id
 
 
-async def _flag_money(
-    connection: AsyncConnection, kind: str, payment_id: str, deposit: Any, money: Any, at: int
-) -> None:
-    await q.flag(
+def _flag_money(connection: Connection, kind: str, payment_id: str, deposit: Any, money: Any, at: int) -> None:
+    q.flag(
         connection,
         key=f"{kind}:{payment_id}",
         kind=kind,

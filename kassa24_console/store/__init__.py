@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, text
 
-from .db import Writer, display_url, make_engines, now_us
-from .db import create_schema as _create_schema
+from .db import Database, Writer, create_schema, display_url, now_us
 
 T = TypeVar("T")
 
@@ -17,12 +15,12 @@ __all__ = ["Store", "display_url", "now_us"]
 
 
 class Store:
-    """Reader engine, writer engine and the group-committing writer of one database."""
+    """One database: reads, group-committed writes, and buffered traffic records."""
 
     def __init__(self, url: str, *, flush_interval: float = 0.2) -> None:
         self.url = url
-        self.reader, self._writer_engine = make_engines(url)
-        self.writer = Writer(self._writer_engine, flush_interval)
+        self.db = Database(url)
+        self.writer = Writer(self.db, flush_interval)
 
     @property
     def display_url(self) -> str:
@@ -30,21 +28,23 @@ class Store:
 
     async def open(self) -> bool:
         """Create the schema if needed and start the writer; True on a fresh database."""
-        fresh = await _create_schema(self._writer_engine)
+        fresh = await self.db.transaction(create_schema)
         self.writer.start()
         return fresh
 
     async def close(self) -> None:
         await self.writer.close()
-        await self.reader.dispose()
-        await self._writer_engine.dispose()
+        await self.db.dispose()
 
-    async def read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run a read-only ``query(connection, *args)``."""
-        async with self.reader.connect() as connection:
-            return await query(connection, *args)
+    async def read(self, query: Callable[..., T], *args: Any) -> T:
+        """A small indexed read, ``query(connection, *args)``."""
+        return await self.db.read(query, *args)
 
-    async def write(self, job: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def scan(self, query: Callable[..., T], *args: Any) -> T:
+        """A read that may touch many rows; never blocks the event loop."""
+        return await self.db.read_off_loop(query, *args)
+
+    async def write(self, job: Callable[[Connection], T]) -> T:
         """Run ``job`` in the next group commit and return its result once durable."""
         return await self.writer.submit(job)
 
@@ -54,8 +54,7 @@ class Store:
     async def ping(self) -> bool:
         """Whether the database answers a trivial query (for ``/healthz``)."""
         try:
-            async with self.reader.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await self.db.read_off_loop(lambda connection: connection.execute(text("SELECT 1")).scalar_one())
         except Exception:
             return False
         return True

@@ -1,28 +1,37 @@
 """Engines, schema and the group-committing writer.
 
-SQLite gets two engines: a pool of readers and a single writer connection that takes the
-write lock up front (``BEGIN IMMEDIATE``), so a read-then-write never fails half-way
-because another process wrote first. All writes of this process go through one
-:class:`Writer` task that commits whatever has queued up in one transaction: concurrent
-check_deposits and callbacks share one fsync (group commit), and each caller is answered
-only after that commit.
+Statements are plain synchronous SQLAlchemy Core functions of a ``Connection``; this module
+decides where they run so the event loop never waits on slow I/O:
+
+* SQLite reads run inline on a dedicated autocommit connection. An indexed read costs tens
+  of microseconds there, while a hop to a driver thread (aiosqlite) costs hundreds; the
+  profile behind this choice is in benchmarks/README.md.
+* SQLite writes run on one writer thread that takes the write lock up front
+  (``BEGIN IMMEDIATE``), so a read-then-write never fails half-way because another process
+  wrote first.
+* PostgreSQL runs everything on the asyncio engine (asyncpg or psycopg) via ``run_sync``.
+
+All writes of a process go through one :class:`Writer` that commits whatever has queued
+up in one transaction: concurrent check_deposits and callbacks share one fsync (group
+commit), and each caller is answered only after that commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib.util
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, insert
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from . import models
@@ -30,7 +39,7 @@ from . import models
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Job = Callable[[AsyncConnection], Awaitable[T]]
+Job = Callable[[Connection], T]
 
 MAX_BUFFERED_TRAFFIC = 50_000
 
@@ -62,11 +71,23 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _json_text(value: Any) -> str:
+    """JSON columns keep Kazakh and Russian text readable in the database."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
+    engine = create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        connect_args={"check_same_thread": False},
+        json_serializer=_json_text,
+        pool_size=1 if writer else 4,
+        max_overflow=0 if writer else 4,
+    )
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves (pysqlite's implicit transactions are too late).
-        dbapi_connection.isolation_level = None
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
@@ -75,49 +96,98 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         cursor.close()
 
     if writer:
-        # Readers run each statement on its own (autocommit), one round trip per read.
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(connection: Any) -> None:
+        # Readers stay in autocommit: each statement sees the latest commit, one round trip.
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-
-def _json_text(value: Any) -> str:
-    """JSON columns keep Kazakh and Russian text readable in the database."""
-    return json.dumps(value, ensure_ascii=False)
+    return engine
 
 
-def make_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
-    """(reader, writer) engines for ``url``."""
-    full = async_url(url)
-    if full.get_backend_name() == "sqlite":
-        reader = create_async_engine(full, pool_size=4, max_overflow=4, json_serializer=_json_text)
-        writer = create_async_engine(full, pool_size=1, max_overflow=0, json_serializer=_json_text)
-        _sqlite_pragmas(reader, writer=False)
-        _sqlite_pragmas(writer, writer=True)
-        return reader, writer
-    engine = create_async_engine(full, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=_json_text)
-    return engine, engine
+class Database:
+    """Where statements run: inline or on the writer thread (SQLite), or on asyncio (PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        full = async_url(url)
+        self.is_sqlite = full.get_backend_name() == "sqlite"
+        self._async: AsyncEngine | None = None
+        self._reader: Engine | None = None
+        self._writer: Engine | None = None
+        self._read_connection: Connection | None = None
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="k24-writer")
+        if self.is_sqlite:
+            self._reader = _sqlite_engine(full, writer=False)
+            self._writer = _sqlite_engine(full, writer=True)
+        else:
+            self._async = create_async_engine(
+                full, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=_json_text
+            )
+
+    async def read(self, query: Callable[..., T], *args: Any) -> T:
+        """Run a read-only ``query(connection, *args)``: small, indexed reads only."""
+        if self._reader is not None:
+            if self._read_connection is None:
+                self._read_connection = self._reader.connect()
+            try:
+                return query(self._read_connection, *args)
+            except Exception:
+                self._read_connection.invalidate()
+                self._read_connection = None
+                raise
+        assert self._async is not None
+        async with self._async.connect() as connection:
+            return await connection.run_sync(query, *args)
+
+    async def read_off_loop(self, query: Callable[..., T], *args: Any) -> T:
+        """Run a read that may scan (console paging, reports) without blocking the loop."""
+        if self._reader is not None:
+            reader = self._reader
+
+            def _run() -> T:
+                with reader.connect() as connection:
+                    return query(connection, *args)
+
+            return await asyncio.to_thread(_run)
+        return await self.read(query, *args)
+
+    async def transaction(self, body: Callable[[Connection], T]) -> T:
+        """Run ``body`` in one committed transaction, off the event loop."""
+        if self._writer is not None:
+            writer = self._writer
+
+            def _run() -> T:
+                with writer.begin() as connection:
+                    return body(connection)
+
+            return await asyncio.get_running_loop().run_in_executor(self._thread, _run)
+        assert self._async is not None
+        async with self._async.begin() as connection:
+            return await connection.run_sync(body)
+
+    async def dispose(self) -> None:
+        if self._read_connection is not None:
+            self._read_connection.close()
+            self._read_connection = None
+        self._thread.shutdown(wait=True)
+        for engine in (self._reader, self._writer):
+            if engine is not None:
+                engine.dispose()
+        if self._async is not None:
+            await self._async.dispose()
 
 
-async def create_schema(engine: AsyncEngine) -> bool:
+def create_schema(connection: Connection) -> bool:
     """Create missing tables; True when the database had none (a first start)."""
-
-    def _create(sync_connection: Any) -> bool:
-        from sqlalchemy import inspect
-
-        fresh = not inspect(sync_connection).has_table(models.Account.__tablename__)
-        SQLModel.metadata.create_all(sync_connection)
-        return fresh
-
-    async with engine.begin() as connection:
-        return await connection.run_sync(_create)
+    fresh = not inspect(connection).has_table(models.Account.__tablename__)
+    SQLModel.metadata.create_all(connection)
+    return fresh
 
 
 class Writer:
     """One task that commits queued jobs together and answers each after the commit."""
 
-    def __init__(self, engine: AsyncEngine, flush_interval: float = 0.2) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, flush_interval: float = 0.2) -> None:
+        self._db = database
         self._interval = flush_interval
         self._jobs: list[tuple[Job[Any], asyncio.Future[Any]]] = []
         self._traffic: list[dict[str, Any]] = []
@@ -173,11 +243,14 @@ class Writer:
                 return
 
     async def _commit(self, jobs: list[tuple[Job[Any], asyncio.Future[Any]]], traffic: list[dict[str, Any]]) -> None:
+        def batch(connection: Connection) -> list[Any]:
+            results = [job(connection) for job, _ in jobs]
+            if traffic:
+                connection.execute(insert(models.Traffic), traffic)
+            return results
+
         try:
-            async with self._engine.begin() as connection:
-                results = [await job(connection) for job, _ in jobs]
-                if traffic:
-                    await connection.execute(insert(models.Traffic), traffic)
+            results = await self._db.transaction(batch)
         except Exception:
             log.warning("group commit of %d jobs failed; retrying one by one", len(jobs), exc_info=True)
             await self._commit_one_by_one(jobs, traffic)
@@ -191,8 +264,7 @@ class Writer:
     ) -> None:
         for job, future in jobs:
             try:
-                async with self._engine.begin() as connection:
-                    result = await job(connection)
+                result = await self._db.transaction(job)
             except Exception as error:  # the caller answers 500/503; nothing half-written
                 if not future.done():
                     future.set_exception(error)
@@ -201,8 +273,7 @@ class Writer:
                     future.set_result(result)
         if traffic:
             try:
-                async with self._engine.begin() as connection:
-                    await connection.execute(insert(models.Traffic), traffic)
+                await self._db.transaction(lambda connection: connection.execute(insert(models.Traffic), traffic))
             except Exception:
                 self.dropped_traffic += len(traffic)
                 log.error("dropped %d traffic records: database write failed", len(traffic))

@@ -1,20 +1,22 @@
 """Statements over one connection: the primitives the service and the console compose.
 
-Writes here are meant to run inside a :class:`~.db.Writer` job; where two processes may
-race (crediting a deposit, counting a duplicate callback) a unique constraint or a
-conditional update decides, never a read followed by a write.
+Plain synchronous SQLAlchemy Core; :mod:`.db` decides where they run. Reads return rows
+(attribute access, no model construction: it costs more than the query). Writes are meant
+to run inside a :class:`~.db.Writer` job; where two processes may race (crediting a
+deposit, counting a duplicate callback) a unique constraint or a conditional update
+decides, never a read followed by a write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .models import Account, Audit, CallbackRecord, Contract, Deposit, Mismatch
+from .models import Account, Audit, CallbackRecord, Contract, Deposit, Mismatch, Traffic
 
 accounts = Account.__table__
 contracts = Contract.__table__
@@ -22,9 +24,21 @@ deposits = Deposit.__table__
 callbacks = CallbackRecord.__table__
 mismatches = Mismatch.__table__
 audit = Audit.__table__
+traffic = Traffic.__table__
+
+# Built once with a bound parameter: building the clause per call costs more than the query.
+_ACCOUNT_WITH_CONTRACTS = (
+    select(accounts, contracts)
+    .select_from(accounts.outerjoin(contracts, contracts.c.customer_id == accounts.c.customer_id))
+    .where(accounts.c.customer_id == bindparam("customer_id"))
+    .order_by(contracts.c.id)
+)
+_ACCOUNT_KEYS = tuple(accounts.c.keys())
+_CONTRACT_KEYS = tuple(contracts.c.keys())
+_ACCOUNT_WIDTH = len(_ACCOUNT_KEYS)
 
 
-def _insert(connection: AsyncConnection, table: Any) -> Any:
+def _insert(connection: Connection, table: Any) -> Any:
     """A dialect insert, so ``on_conflict_*`` is available on SQLite and PostgreSQL."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
@@ -33,82 +47,72 @@ def _insert(connection: AsyncConnection, table: Any) -> Any:
 # --- reads -------------------------------------------------------------------------------
 
 
-async def account_with_contracts(
-    connection: AsyncConnection, customer_id: str
-) -> tuple[Account | None, list[Contract]]:
-    """The account and its contracts in one indexed round trip."""
-    query = (
-        select(accounts, contracts)
-        .select_from(accounts.outerjoin(contracts, contracts.c.customer_id == accounts.c.customer_id))
-        .where(accounts.c.customer_id == customer_id)
-        .order_by(contracts.c.id)
-    )
-    rows = (await connection.execute(query)).all()
+def account_with_contracts(connection: Connection, customer_id: str) -> tuple[Any, list[Any]]:
+    """The account and its contracts in one indexed round trip (``None`` if no account)."""
+    rows = connection.execute(_ACCOUNT_WITH_CONTRACTS, {"customer_id": customer_id}).all()
     if not rows:
         return None, []
-    width = len(accounts.c)
-    account = Account(**dict(zip(accounts.c.keys(), rows[0][:width], strict=True)))
+    account = SimpleNamespace(**dict(zip(_ACCOUNT_KEYS, rows[0], strict=False)))
     found = [
-        Contract(**dict(zip(contracts.c.keys(), row[width:], strict=True))) for row in rows if row[width] is not None
+        SimpleNamespace(**dict(zip(_CONTRACT_KEYS, row[_ACCOUNT_WIDTH:], strict=True)))
+        for row in rows
+        if row[_ACCOUNT_WIDTH] is not None
     ]
     return account, found
 
 
-async def deposit(connection: AsyncConnection, payment_id: str) -> Deposit | None:
-    row = (await connection.execute(select(deposits).where(deposits.c.payment_id == payment_id))).first()
-    return None if row is None else Deposit(**row._mapping)
+def deposit(connection: Connection, payment_id: str) -> Row[Any] | None:
+    return connection.execute(select(deposits).where(deposits.c.payment_id == payment_id)).first()
 
 
-async def contract(connection: AsyncConnection, contract_id: str) -> Contract | None:
-    row = (await connection.execute(select(contracts).where(contracts.c.id == contract_id))).first()
-    return None if row is None else Contract(**row._mapping)
+def contract(connection: Connection, contract_id: str) -> Row[Any] | None:
+    return connection.execute(select(contracts).where(contracts.c.id == contract_id)).first()
+
+
+def count(connection: Connection, table: Any) -> int:
+    return connection.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 # --- writes ------------------------------------------------------------------------------
 
 
-async def insert_deposit(connection: AsyncConnection, values: dict[str, Any]) -> None:
-    await connection.execute(deposits.insert().values(**values))
+def insert_deposit(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(deposits.insert().values(**values))
 
 
-async def upsert(connection: AsyncConnection, table: Any, key: str, rows: Sequence[dict[str, Any]]) -> None:
+def upsert(connection: Connection, table: Any, key: str, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows``, replacing the non-key columns of rows whose ``key`` exists."""
     if not rows:
         return
     statement = _insert(connection, table)
     columns = {c for row in rows for c in row} - {key}
     statement = statement.on_conflict_do_update(index_elements=[key], set_={c: statement.excluded[c] for c in columns})
-    await connection.execute(statement, list(rows))
+    connection.execute(statement, list(rows))
 
 
-async def record_callback(connection: AsyncConnection, values: dict[str, Any]) -> tuple[int, int]:
+def record_callback(connection: Connection, values: dict[str, Any]) -> tuple[int, int]:
     """Store a callback, or count one more delivery of a stored one: (id, deliveries)."""
     statement = _insert(connection, callbacks).values(**values)
-    if values.get("dedupe_key") is not None:
-        statement = statement.on_conflict_do_update(
-            index_elements=["dedupe_key"],
-            set_={
-                "deliveries": callbacks.c.deliveries + 1,
-                "last_received_at": statement.excluded.last_received_at,
-            },
-        )
-    row = (await connection.execute(statement.returning(callbacks.c.id, callbacks.c.deliveries))).one()
+    statement = statement.on_conflict_do_update(
+        index_elements=["dedupe_key"],
+        set_={
+            "deliveries": callbacks.c.deliveries + 1,
+            "last_received_at": statement.excluded.last_received_at,
+        },
+    )
+    row = connection.execute(statement.returning(callbacks.c.id, callbacks.c.deliveries)).one()
     return row.id, row.deliveries
 
 
-async def set_callback_outcome(
-    connection: AsyncConnection, callback_id: int, outcome: str, deposit_id: str | None
-) -> None:
-    await connection.execute(
+def set_callback_outcome(connection: Connection, callback_id: int, outcome: str, deposit_id: str | None) -> None:
+    connection.execute(
         update(callbacks).where(callbacks.c.id == callback_id).values(outcome=outcome, deposit_id=deposit_id)
     )
 
 
-async def settle_deposit(
-    connection: AsyncConnection, payment_id: str, state: str, paid_amount: int | None, at: int
-) -> bool:
+def settle_deposit(connection: Connection, payment_id: str, state: str, paid_amount: int | None, at: int) -> bool:
     """Move a pending deposit to ``state``; False when another callback got there first."""
-    result = await connection.execute(
+    result = connection.execute(
         update(deposits)
         .where(deposits.c.payment_id == payment_id, deposits.c.state == "pending")
         .values(state=state, paid_amount=paid_amount, updated_at=at)
@@ -116,16 +120,14 @@ async def settle_deposit(
     return result.rowcount == 1
 
 
-async def lower_due(connection: AsyncConnection, contract_id: str, amount: int, at: int) -> None:
+def lower_due(connection: Connection, contract_id: str, amount: int, at: int) -> None:
     """What is due on a contract goes down by ``amount``, never below zero."""
     remaining = case((contracts.c.payment > amount, contracts.c.payment - amount), else_=0)
-    await connection.execute(
-        update(contracts).where(contracts.c.id == contract_id).values(payment=remaining, updated_at=at)
-    )
+    connection.execute(update(contracts).where(contracts.c.id == contract_id).values(payment=remaining, updated_at=at))
 
 
-async def flag(
-    connection: AsyncConnection,
+def flag(
+    connection: Connection,
     *,
     key: str,
     kind: str,
@@ -136,23 +138,12 @@ async def flag(
 ) -> None:
     """Record a mismatch once per ``key``; flagging the same thing again changes nothing."""
     statement = _insert(connection, mismatches).values(
-        key=key,
-        kind=kind,
-        payment_id=payment_id,
-        evidence=evidence,
-        action=action,
-        found_at=at,
-        state="open",
-        note="",
+        key=key, kind=kind, payment_id=payment_id, evidence=evidence, action=action, found_at=at, state="open", note=""
     )
-    await connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+    connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
 
 
-async def write_audit(connection: AsyncConnection, rows: Iterable[dict[str, Any]]) -> None:
+def write_audit(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
     rows = list(rows)
     if rows:
-        await connection.execute(audit.insert(), rows)
-
-
-async def count(connection: AsyncConnection, table: Any) -> int:
-    return (await connection.execute(select(func.count()).select_from(table))).scalar_one()
+        connection.execute(audit.insert(), rows)
