@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     callback_path: str = "/kassa24/callback"
     max_body_bytes: int = 64 * 1024
     log_file: Path | None = None
+    # Times are shown, and days reconciled, in this zone.
+    timezone: str = "Asia/Almaty"
+    # Key remapping for the console: binding id → keys, e.g. {"app.quit" = "q,ctrl+q"}.
+    keymap: dict[str, str] = Field(default_factory=dict)
     # Flush traffic records at least this often (seconds); they ride along with commits too.
     traffic_flush_interval: float = 0.2
 

@@ -56,6 +56,8 @@ def configure_logging(log_file: Path | None, *, stderr: bool, level: int = loggi
             pass  # a log we cannot write must not stop the listener
     if stderr:
         handlers.append(logging.StreamHandler(sys.stderr))
+    if not handlers:
+        handlers.append(logging.NullHandler())  # never Python's last-resort print to the screen
     for handler in handlers:
         handler.setFormatter(formatter)
         root.addHandler(handler)

@@ -1,0 +1,281 @@
+"""The operator console: Textual app with the listener embedded in the same asyncio loop."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
+
+from ..config import Settings
+from ..listener import ListenError
+from ..runtime import DEMO_KEY_WARNING, Runtime
+from ..store import Store, display_url, now_us, views
+from .panes import CallbacksPane, ContractsPane, MismatchesPane
+from .screens import HelpScreen
+from .traffic import TrafficPane
+
+log = logging.getLogger(__name__)
+
+RATE_MINUTES = 30
+
+HELP = """\
+# kassa24-console
+
+The merchant side of Kassa24 Terminal payments: the listener answers the platform's
+**verify** and **check_deposit** requests and receives its **callbacks**; this console shows
+what the store holds, live.
+
+## Keys
+
+| key | where | what |
+|---|---|---|
+| `t` `c` `b` `m` | anywhere | Traffic, Contracts, Callbacks, Mismatches |
+| `/` | traffic, contracts | filter / search |
+| `End` | traffic | follow new rows again (scrolling up pauses) |
+| `[` | traffic | page back to older rows |
+| `Enter` | traffic | raw request and our response |
+| `Enter`, `e` | contracts | edit status code, amount due, minimum |
+| `n`, `a` | contracts | new contract, new account |
+| `x`, `o`, `v` | mismatches | resolve with a note, reopen, show resolved |
+| `ctrl+r` | anywhere | restart the listener |
+| `ctrl+p` | anywhere | command palette |
+| `F1` | anywhere | this help |
+| `q`, `ctrl+q` | anywhere | quit (in-flight requests finish first) |
+
+## Traffic filter
+
+Terms are combined: `kind:verify` `kind:check` `code:500` `customer:7012` `contract:C-1`
+`sig:bad`; any other word matches the raw request or response.
+
+## Status codes
+
+`0` lets the customer pay. Any other code forbids payment and the terminal shows the
+platform's preset text for that code; the *status text* is for you and your colleagues.
+Changes apply to the very next verify and are kept in the audit log with your user name.
+
+## Files
+
+Log file: `{log_file}`
+
+Database: `{database}`
+"""
+
+
+class StatusBar(Vertical):
+    """Where the listener is, which project and database, and how busy it is."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status-line")
+        with Horizontal(id="status-rates"):
+            yield Static("", id="status-counters")
+            yield Sparkline([0] * RATE_MINUTES, id="status-sparkline")
+
+
+class Kassa24App(App[int]):
+    """The console. Panes read the store; the listener writes it."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "kassa24-console"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("t", "show_tab('traffic')", "Traffic", show=False, id="app.traffic"),
+        Binding("c", "show_tab('contracts')", "Contracts", show=False, id="app.contracts"),
+        Binding("b", "show_tab('callbacks')", "Callbacks", show=False, id="app.callbacks"),
+        Binding("m", "show_tab('mismatches')", "Mismatches", show=False, id="app.mismatches"),
+        Binding("ctrl+r", "restart_listener", "Restart listener", id="app.restart"),
+    ]
+
+    def __init__(self, settings: Settings, *, attach: bool = False, live: bool = True) -> None:
+        """``live=False`` stops the timers (snapshot tests refresh by hand)."""
+        super().__init__()
+        self.settings = settings
+        self.attach = attach
+        self.live = live
+        self.zone = ZoneInfo(settings.timezone)
+        self.runtime: Runtime | None = None
+        self.store: Store | None = None
+        self.listener_state = "starting"
+        self.problem = ""
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with TabbedContent(initial="traffic", id="tabs"):
+            with TabPane("Traffic", id="traffic"):
+                yield TrafficPane(id="traffic-pane")
+            with TabPane("Contracts", id="contracts"):
+                yield ContractsPane(id="contracts-pane")
+            with TabPane("Callbacks", id="callbacks"):
+                yield CallbacksPane(id="callbacks-pane")
+            with TabPane("Mismatches", id="mismatches"):
+                yield MismatchesPane(id="mismatches-pane")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.theme = self.theme or "textual-dark"
+        await self.open_store()
+        if not self.attach:
+            await self.start_listener()
+        await self.refresh_all()
+        if self.live:
+            self.set_interval(0.25, self._tick_traffic)
+            self.set_interval(1.0, self._tick_panes)
+            self.set_interval(2.0, self._tick_rates)
+        self.query_one("#traffic-table").focus()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def open_store(self) -> None:
+        runtime = Runtime(self.settings)
+        try:
+            await runtime.open()
+        except Exception as error:
+            log.exception("cannot open the database")
+            self.problem = f"cannot open the database {display_url(self.settings.database_url)}: {error}"
+            self.listener_state = "stopped"
+            self.update_status()
+            return
+        self.runtime, self.store = runtime, runtime.store
+        if self.settings.uses_demo_key:
+            log.warning(DEMO_KEY_WARNING)
+
+    async def start_listener(self) -> None:
+        if self.runtime is None:
+            return
+        try:
+            await self.runtime.listener.start()
+        except ListenError as error:
+            self.problem = f"{error} — ctrl+r to retry"
+            self.listener_state = "stopped"
+        else:
+            self.problem = ""
+            self.listener_state = "listening"
+        self.update_status()
+
+    async def action_restart_listener(self) -> None:
+        if self.attach:
+            self.notify("Attached mode: there is no listener here.", severity="warning")
+            return
+        if self.runtime is None:
+            await self.open_store()
+        if self.runtime is not None:
+            await self.runtime.listener.stop()
+            await self.start_listener()
+            if self.listener_state == "listening":
+                self.notify(f"Listening on port {self.runtime.listener.port}.")
+
+    async def action_quit(self) -> None:
+        """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
+        self.listener_state = "stopping"
+        self.update_status()
+        if self.runtime is not None:
+            await self.runtime.close()
+            self.runtime = self.store = None
+        self.exit(0)
+
+    # --- refresh ---------------------------------------------------------------------------
+
+    async def refresh_all(self) -> None:
+        await self._tick_traffic()
+        await self._tick_panes(all_panes=True)
+        await self._tick_rates()
+
+    async def _tick_traffic(self) -> None:
+        await self.query_one(TrafficPane).poll()
+
+    async def _tick_panes(self, all_panes: bool = False) -> None:
+        active = self.query_one(TabbedContent).active
+        for tab, pane in (("contracts", ContractsPane), ("callbacks", CallbacksPane), ("mismatches", MismatchesPane)):
+            if all_panes or active == tab:
+                await self.query_one(pane).refresh_rows()
+
+    async def _tick_rates(self) -> None:
+        if self.store is None:
+            return
+        since = (now_us() // 60_000_000 - RATE_MINUTES + 1) * 60_000_000
+        requests, errors = await self.store.scan(views.rate_per_minute, since, RATE_MINUTES)
+        open_count = await self.store.scan(views.open_mismatch_count)
+        self.query_one("#status-sparkline", Sparkline).data = requests
+        counters = Text()
+        counters.append(f"req/min {requests[-1]:>5}", style="bold")
+        counters.append(f"   errors/min {errors[-1]:>4}", style="bold red" if errors[-1] else "")
+        counters.append(f"   open mismatches {open_count}", style="bold yellow" if open_count else "")
+        counters.append(f"   last {RATE_MINUTES} min ▸ ")
+        self.query_one("#status-counters", Static).update(counters)
+
+    def update_status(self) -> None:
+        s = self.settings
+        line = Text()
+        if self.attach:
+            line.append("◉ attached (no listener)", style="bold cyan")
+        elif self.listener_state == "listening" and self.runtime is not None:
+            line.append(f"● listening http://{s.host}:{self.runtime.listener.port}", style="bold green")
+        else:
+            line.append(f"○ {self.listener_state}", style="bold red")
+        line.append(f"  │ project {s.project_id} │ option {s.response_option} │ {display_url(s.database_url)}")
+        if s.uses_demo_key:
+            line.append("  │ ", style="")
+            line.append(" DEMO KEY ", style="bold black on yellow")
+        if self.problem:
+            line.append("\n")
+            line.append(self.problem, style="bold red")
+        self.query_one("#status-line", Static).update(line)
+
+    # --- navigation, help, palette ---------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        table_id = {
+            "traffic": "#traffic-table",
+            "contracts": "#contracts-table",
+            "callbacks": "#callbacks-table",
+            "mismatches": "#mismatches-table",
+        }[tab]
+        self.query_one(table_id).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(
+            HelpScreen(HELP.format(log_file=self.settings.log_file, database=display_url(self.settings.database_url)))
+        )
+
+    def get_system_commands(self, screen: Screen[Any]) -> Any:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Traffic", "Show incoming verify, check_deposit and callbacks", lambda: self.action_show_tab("traffic")
+        )
+        yield SystemCommand("Contracts", "Search and edit contracts", lambda: self.action_show_tab("contracts"))
+        yield SystemCommand("Callbacks", "Callback results", lambda: self.action_show_tab("callbacks"))
+        yield SystemCommand("Mismatches", "What needs an operator's look", lambda: self.action_show_tab("mismatches"))
+        yield SystemCommand("New account", "Add a customer account", self._palette_new_account)
+        yield SystemCommand("New contract", "Add a contract to an account", self._palette_new_contract)
+        yield SystemCommand("Restart listener", "Stop and start the HTTP listener", self._palette_restart)
+        yield SystemCommand("Help", "Keys, filter syntax, log file", self.action_help)
+
+    def _palette_new_account(self) -> None:
+        self.action_show_tab("contracts")
+        self.query_one(ContractsPane).action_new_account()
+
+    def _palette_new_contract(self) -> None:
+        self.action_show_tab("contracts")
+        self.query_one(ContractsPane).action_new_contract()
+
+    @work(exclusive=True, group="restart")
+    async def _palette_restart(self) -> None:
+        await self.action_restart_listener()
+
+
+def run_console(settings: Settings, *, attach: bool = False) -> int:
+    app = Kassa24App(settings, attach=attach)
+    result = app.run()
+    return result or 0

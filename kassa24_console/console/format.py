@@ -1,0 +1,48 @@
+"""Cells for the console's tables: always ``rich.text.Text``, never markup.
+
+Payloads are untrusted: a customer id like ``[/x]`` must show as itself, not crash a table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+
+from ..money import format_money
+
+OK_CODES = (0, 204)
+
+
+def at_text(at_us: int | None, zone: ZoneInfo, with_date: bool = False, minutes: bool = False) -> Text:
+    """Time of day; with the date for detail views, to the minute where space is short."""
+    if not at_us:
+        return Text("")
+    moment = datetime.fromtimestamp(at_us / 1_000_000, zone)
+    pattern = "%Y-%m-%d %H:%M" if minutes else "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
+    return Text(moment.strftime(pattern))
+
+
+def plain(value: object) -> Text:
+    return Text("" if value is None else str(value), no_wrap=True, overflow="ellipsis")
+
+
+def money(minor: int | None, currency: str = "KZT") -> Text:
+    return Text(format_money(minor, currency), justify="right")
+
+
+def code_text(code: int | None, http_status: int) -> Text:
+    if code is None:
+        return Text(f"HTTP {http_status}", style="red" if http_status >= 400 else "")
+    return Text(str(code), style="green" if code in OK_CODES else "bold red", justify="right")
+
+
+def signature_text(ok: bool | None) -> Text:
+    if ok is None:
+        return Text("–", style="dim")
+    return Text("ok", style="green") if ok else Text("BAD", style="bold red")
+
+
+def latency_text(us: int) -> Text:
+    return Text(f"{us / 1000:.1f} ms", justify="right")

@@ -1,0 +1,174 @@
+"""Modal screens: request/response detail, help, and the operator's forms."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
+
+from ..edits import ContractChange, EditRejected, parse_major, parse_status_code
+from ..money import to_major
+
+
+class DetailScreen(ModalScreen[None]):
+    """The raw request and our raw response, pretty-printed and selectable for copying."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="detail.close"),
+        Binding("c", "copy", "Copy both", id="detail.copy"),
+    ]
+
+    def __init__(self, title: str, request: str, response: str) -> None:
+        super().__init__()
+        self._title, self._request, self._response = title, request, response
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="detail"):
+            yield Static(self._title, id="detail-title", markup=False)
+            with Horizontal():
+                with Vertical():
+                    yield Label("Request")
+                    yield TextArea(self._request, read_only=True, id="detail-request")
+                with Vertical():
+                    yield Label("Our response")
+                    yield TextArea(self._response, read_only=True, id="detail-response")
+            yield Static("Esc close · c copy both · select text with the mouse to copy a part", classes="hint")
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(f"{self._request}\n\n{self._response}")
+        self.notify("Request and response copied.")
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="help.close")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(self._text)
+
+
+class _Form(ModalScreen[bool]):
+    """A form whose Save runs ``save`` and stays open with the reason if it is refused."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+    TITLE_TEXT = ""
+
+    def __init__(self, save: Callable[[dict[str, str]], Awaitable[None]]) -> None:
+        super().__init__()
+        self._save = save
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        """(id, label, initial value) of each input."""
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form"):
+            yield Static(self.TITLE_TEXT, classes="form-title", markup=False)
+            with Grid(classes="form-grid"):
+                for field_id, label, value in self.fields():
+                    yield Label(label)
+                    yield Input(value, id=field_id)
+            yield Static("", id="form-error", markup=False)
+            with Horizontal(classes="form-buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def values(self) -> dict[str, str]:
+        return {i.id or "": i.value for i in self.query(Input)}
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted)
+    async def _on_save(self) -> None:
+        try:
+            await self._save(self.values())
+        except EditRejected as error:
+            self.query_one("#form-error", Static).update(f"✗ {error}")
+            return
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ContractForm(_Form):
+    """Status code, the text shown for it, amount due and minimum payment of one contract."""
+
+    def __init__(self, contract: Any, save: Callable[[ContractChange], Awaitable[None]]) -> None:
+        self.contract = contract
+
+        async def _save(values: dict[str, str]) -> None:
+            await save(contract_change(values))
+
+        super().__init__(_save)
+        self.TITLE_TEXT = f"Contract {contract.id} · {contract.number} · customer {contract.customer_id}"
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        c = self.contract
+        return [
+            ("status_code", "Status code (0 = pay)", str(c.status_code)),
+            ("status_text", "Status text", c.status_text or ""),
+            ("payment", "Amount due, KZT", f"{to_major(c.payment):.2f}"),
+            ("min_payment", "Minimum payment, KZT", "" if c.min_payment is None else f"{to_major(c.min_payment):.2f}"),
+        ]
+
+
+def contract_change(values: dict[str, str]) -> ContractChange:
+    payment = parse_major(values["payment"], "amount due")
+    assert payment is not None
+    return ContractChange(
+        status_code=parse_status_code(values["status_code"]),
+        status_text=values["status_text"].strip(),
+        payment=payment,
+        min_payment=parse_major(values["min_payment"], "minimum payment", optional=True),
+    )
+
+
+class AccountForm(_Form):
+    TITLE_TEXT = "New account"
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        return [
+            ("customer_id", "Customer id", ""),
+            ("name", "Name", ""),
+            ("additional_customer_id", "Additional id", ""),
+        ]
+
+
+class NewContractForm(_Form):
+    TITLE_TEXT = "New contract"
+
+    def __init__(self, save: Callable[[dict[str, str]], Awaitable[None]], customer_id: str = "") -> None:
+        super().__init__(save)
+        self._customer = customer_id
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        return [
+            ("customer_id", "Customer id", self._customer),
+            ("id", "Contract id", ""),
+            ("number", "Contract number", ""),
+            ("payment", "Amount due, KZT", "0.00"),
+            ("min_payment", "Minimum payment, KZT", ""),
+            ("status_code", "Status code", "0"),
+            ("status_text", "Status text", ""),
+        ]
+
+
+class ResolveForm(_Form):
+    def __init__(self, title: str, note: str, save: Callable[[dict[str, str]], Awaitable[None]]) -> None:
+        super().__init__(save)
+        self.TITLE_TEXT = title
+        self._note = note
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        return [("note", "Note", self._note)]
