@@ -90,10 +90,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("KASSA24_CONFIG_FILE")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
 
 
@@ -103,12 +102,17 @@ class ConfigError(Exception):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from env, ``config_file`` (TOML) and ``overrides``; errors say which key."""
+    settings_cls: type[Settings] = Settings
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"config file not found: {config_file}")
-        os.environ["KASSA24_CONFIG_FILE"] = str(config_file)
+
+        class FileSettings(Settings):
+            model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+
+        settings_cls = FileSettings
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
     except (ValueError, OSError) as error:
         raise ConfigError(_safe_error(error)) from None
 

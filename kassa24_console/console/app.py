@@ -19,7 +19,7 @@ from ..listener import ListenError
 from ..runtime import DEMO_KEY_WARNING, Runtime
 from ..store import Store, display_url, now_us, views
 from .panes import CallbacksPane, ContractsPane, MismatchesPane
-from .screens import HelpScreen
+from .screens import HelpScreen, steady
 from .traffic import TrafficPane
 
 log = logging.getLogger(__name__)
@@ -127,12 +127,14 @@ class Kassa24App(App[int]):
         await self.open_store()
         if not self.attach:
             await self.start_listener()
+        self.update_status()
         await self.refresh_all()
         if self.live:
             self.set_interval(0.25, self._tick_traffic)
             self.set_interval(1.0, self._tick_panes)
             self.set_interval(2.0, self._tick_rates)
         self.query_one("#traffic-table").focus()
+        steady(self.screen)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -207,11 +209,18 @@ class Kassa24App(App[int]):
         requests, errors = await self.store.scan(views.rate_per_minute, since, RATE_MINUTES)
         open_count = await self.store.scan(views.open_mismatch_count)
         self.query_one("#status-sparkline", Sparkline).data = requests
-        counters = Text()
-        counters.append(f"req/min {requests[-1]:>5}", style="bold")
-        counters.append(f"   errors/min {errors[-1]:>4}", style="bold red" if errors[-1] else "")
-        counters.append(f"   open mismatches {open_count}", style="bold yellow" if open_count else "")
-        counters.append(f"   last {RATE_MINUTES} min ▸ ")
+        counters = Text.assemble(
+            ("req/min ", "dim"),
+            (str(requests[-1]), "bold"),
+            " │ ",
+            ("errors/min ", "dim"),
+            (str(errors[-1]), "bold red" if errors[-1] else "bold"),
+            " │ ",
+            ("open mismatches ", "dim"),
+            (str(open_count), "bold yellow" if open_count else "bold"),
+            " │ ",
+            (f"requests, last {RATE_MINUTES} min ", "dim"),
+        )
         self.query_one("#status-counters", Static).update(counters)
 
     def update_status(self) -> None:

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Static
 from .. import edits
 from ..store import views
 from . import format as fmt
-from .screens import AccountForm, ContractForm, NewContractForm, ResolveForm, contract_change
+from .screens import AccountForm, ContractForm, DetailScreen, NewContractForm, ResolveForm, contract_change
 
 if TYPE_CHECKING:
     from .app import Kassa24App
@@ -275,6 +275,18 @@ class MismatchesPane(ListPane):
             fmt.plain(json.dumps(evidence, ensure_ascii=False)),
             fmt.plain(row.note),
         ]
+
+    @on(DataTable.RowSelected, "#mismatches-table")
+    def _on_select(self) -> None:
+        mismatch = self.selected()
+        if mismatch is None:
+            return
+        evidence = json.dumps(mismatch.evidence, indent=2, ensure_ascii=False)
+        what_to_do = f"Suggested action:\n{mismatch.action}\n\nState: {mismatch.state}\nNote: {mismatch.note}"
+        if mismatch.resolved_by:
+            what_to_do += f"\nResolved by {mismatch.resolved_by}"
+        title = f"{mismatch.kind} · {mismatch.payment_id or ''}"
+        self.app.push_screen(DetailScreen(title, evidence, what_to_do, ("Evidence", "What to do")))
 
     async def action_toggle_resolved(self) -> None:
         self.show_resolved = not self.show_resolved

@@ -16,6 +16,13 @@ from ..edits import ContractChange, EditRejected, parse_major, parse_status_code
 from ..money import to_major
 
 
+def steady(root: Any) -> None:
+    """No blinking cursors when the app is not live (snapshot tests need still frames)."""
+    if not getattr(root.app, "live", True):
+        for widget in root.query("Input, TextArea"):
+            widget.cursor_blink = False
+
+
 class DetailScreen(ModalScreen[None]):
     """The raw request and our raw response, pretty-printed and selectable for copying."""
 
@@ -24,21 +31,26 @@ class DetailScreen(ModalScreen[None]):
         Binding("c", "copy", "Copy both", id="detail.copy"),
     ]
 
-    def __init__(self, title: str, request: str, response: str) -> None:
+    def __init__(
+        self, title: str, request: str, response: str, labels: tuple[str, str] = ("Request", "Our response")
+    ) -> None:
         super().__init__()
-        self._title, self._request, self._response = title, request, response
+        self._title, self._request, self._response, self._labels = title, request, response, labels
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail"):
             yield Static(self._title, id="detail-title", markup=False)
             with Horizontal():
                 with Vertical():
-                    yield Label("Request")
+                    yield Label(self._labels[0])
                     yield TextArea(self._request, read_only=True, id="detail-request")
                 with Vertical():
-                    yield Label("Our response")
+                    yield Label(self._labels[1])
                     yield TextArea(self._response, read_only=True, id="detail-response")
             yield Static("Esc close · c copy both · select text with the mouse to copy a part", classes="hint")
+
+    def on_mount(self) -> None:
+        steady(self)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(f"{self._request}\n\n{self._response}")
@@ -82,6 +94,9 @@ class _Form(ModalScreen[bool]):
             with Horizontal(classes="form-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        steady(self)
 
     def values(self) -> dict[str, str]:
         return {i.id or "": i.value for i in self.query(Input)}

@@ -32,6 +32,9 @@ class TailTable(DataTable[Any]):
     class Paused(Message):
         """The operator scrolled or moved up: stop following."""
 
+    class Follow(Message):
+        """End (or ctrl+end): back to the newest row, following again."""
+
     def _pause(self) -> None:
         self.post_message(self.Paused())
 
@@ -47,9 +50,11 @@ class TailTable(DataTable[Any]):
         self._pause()
         super().action_scroll_top()
 
-    def action_scroll_home(self) -> None:
-        self._pause()
-        super().action_scroll_home()
+    def action_scroll_end(self) -> None:
+        self.post_message(self.Follow())
+
+    def action_scroll_bottom(self) -> None:
+        self.post_message(self.Follow())
 
     def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._pause()
@@ -180,6 +185,10 @@ class TrafficPane(Vertical):
     @on(TailTable.Paused)
     def _on_paused(self) -> None:
         self.pause()
+
+    @on(TailTable.Follow)
+    async def _on_follow(self) -> None:
+        await self.action_follow()
 
     def _show_state(self) -> None:
         if self.filter.problems:

@@ -1,0 +1,267 @@
+"""The console driven through Pilot, with real HTTP arriving at its embedded listener."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import PROJECT_ID, SECRET, callback_body, deposit_body, verify_body
+
+from kassa24_console import importer
+from kassa24_console.config import Settings
+from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.panes import ContractsPane, MismatchesPane
+from kassa24_console.console.screens import ContractForm, DetailScreen, HelpScreen
+from kassa24_console.console.traffic import TrafficPane
+from kassa24_console.protocol.signature import signed
+from kassa24_console.store import Store
+
+
+def make_settings(tmp: Path, **extra: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        project_id=PROJECT_ID,
+        secret_key=SECRET,
+        database_url=f"sqlite:///{tmp / 'k24.db'}",
+        port=0,
+        log_file=tmp / "k24.log",
+        traffic_flush_interval=0.05,
+    )
+    values.update(extra)
+    return Settings(**values)
+
+
+async def seed_demo(settings: Settings) -> None:
+    store = Store(settings.database_url)
+    await store.open()
+    await importer.apply(store, importer.read_file(importer.demo_file()), actor="test")
+    await store.close()
+
+
+async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[tuple[Kassa24App, Any, str]]:
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "listening")
+        assert app.runtime is not None
+        yield app, pilot, f"http://127.0.0.1:{app.runtime.listener.port}"
+
+
+async def post(url: str, body: dict[str, Any] | bytes, path: str = "/kassa24", sign: bool = True) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        if isinstance(body, bytes):
+            return await client.post(url + path, content=body)
+        return await client.post(url + path, json=signed(body, SECRET) if sign else body)
+
+
+def traffic_rows(app: Kassa24App) -> list[list[str]]:
+    table = app.query_one("#traffic-table")
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_a_real_verify_appears_in_the_traffic_pane(console: Any) -> None:
+    app, pilot, url = console
+    answer = await post(url, verify_body("7012345678"))
+    assert answer.json()["code"] == 0
+    await until(pilot, lambda: len(traffic_rows(app)) == 1)
+    row = traffic_rows(app)[0]
+    assert row[1:4] == ["verify", "7012345678", ""]
+    assert row[5] == "0" and row[7] == "ok"
+
+
+async def test_untrusted_payloads_show_as_text(console: Any) -> None:
+    app, pilot, url = console
+    await post(url, verify_body("[/x] [bold]"))
+    await post(url, b"[/x]")
+    await until(pilot, lambda: len(traffic_rows(app)) == 2)
+    assert traffic_rows(app)[0][2] == "[/x] [bold]"
+    assert traffic_rows(app)[1][1] == "unknown"
+
+
+async def test_editing_a_contract_changes_the_next_verify(console: Any) -> None:
+    app, pilot, url = console
+    before = (await post(url, verify_body("7012345678"))).json()
+    assert before["entities"][0]["status_code"] == 0
+    await pilot.press("c")
+    pane = app.query_one(ContractsPane)
+    await until(pilot, lambda: pane.table.row_count == 10)
+    pane.table.move_cursor(row=0)
+    await pilot.press("e")
+    await until(pilot, lambda: isinstance(app.screen, ContractForm))
+    form = app.screen
+    form.query_one("#status_code").value = "206"
+    form.query_one("#status_text").value = "Передан коллекторам"
+    form.query_one("#payment").value = "1 234,50"
+    await pilot.click("#save")
+    await until(pilot, lambda: not isinstance(app.screen, ContractForm))
+    after = (await post(url, verify_body("7012345678"))).json()
+    assert after["entities"][0]["status_code"] == 206
+    assert after["entities"][0]["payment"] == 123_450
+    audit = await app.store.scan(
+        lambda c: c.exec_driver_sql(
+            "SELECT field, old, new, actor FROM audit WHERE entity = 'contract' ORDER BY field"
+        ).all()
+    )
+    assert [(f, o, n) for f, o, n, _ in audit] == [
+        ("payment", "4500000", "123450"),
+        ("status_code", "0", "206"),
+        ("status_text", "", "Передан коллекторам"),
+    ]
+    assert all(actor for *_, actor in audit)
+
+
+async def test_the_edit_form_refuses_bad_values_and_changes_nothing(console: Any) -> None:
+    app, pilot, url = console
+    await pilot.press("c")
+    pane = app.query_one(ContractsPane)
+    await until(pilot, lambda: pane.table.row_count == 10)
+    pane.table.move_cursor(row=0)
+    await pilot.press("e")
+    await until(pilot, lambda: isinstance(app.screen, ContractForm))
+    app.screen.query_one("#payment").value = "12.345"
+    await pilot.click("#save")
+    await pilot.pause(0.1)
+    assert isinstance(app.screen, ContractForm)
+    assert "at most 2 decimal places" in str(app.screen.query_one("#form-error").render())
+    await pilot.press("escape")
+    assert (await post(url, verify_body("7012345678"))).json()["entities"][0]["payment"] == 4_500_000
+
+
+async def test_bad_signature_callback_lands_in_mismatches(console: Any) -> None:
+    app, pilot, url = console
+    payload = signed(callback_body("k24_forged"), SECRET)
+    payload["payment"]["sum"]["amount"] = 1
+    assert (await post(url, payload, path="/kassa24/callback", sign=False)).status_code == 400
+    await pilot.press("m")
+    pane = app.query_one(MismatchesPane)
+    await until(pilot, lambda: pane.table.row_count == 1)
+    row = [str(c) for c in pane.table.get_row_at(0)]
+    assert row[1] == "bad_signature" and row[2] == "k24_forged" and row[3] == "open"
+    # Resolve it with a note; the store agrees.
+    await pilot.press("x")
+    await pilot.pause(0.1)
+    app.screen.query_one("#note").value = "forged test request"
+    await pilot.click("#save")
+    await until(pilot, lambda: pane.table.row_count == 0)
+    state = await app.store.scan(lambda c: c.exec_driver_sql("SELECT state, note FROM mismatches").one())
+    assert tuple(state) == ("resolved", "forged test request")
+
+
+async def test_filter_narrows_as_typed(console: Any) -> None:
+    app, pilot, url = console
+    await post(url, verify_body("7012345678"))
+    await post(url, deposit_body("7012345678", "C-10001", 150_000))
+    await post(url, verify_body("nobody"))
+    await until(pilot, lambda: len(traffic_rows(app)) == 3)
+    await pilot.press("slash")
+    await pilot.press(*"kind:check")
+    await until(pilot, lambda: [r[1] for r in traffic_rows(app)] == ["check_deposit"])
+    app.query_one("#traffic-filter").value = "code:404"
+    await until(pilot, lambda: [r[2] for r in traffic_rows(app)] == ["nobody"])
+    app.query_one("#traffic-filter").value = "entity_id"
+    await until(pilot, lambda: [r[1] for r in traffic_rows(app)] == ["check_deposit"])
+    app.query_one("#traffic-filter").value = ""
+    await until(pilot, lambda: len(traffic_rows(app)) == 3)
+
+
+async def test_follow_pauses_on_scroll_up_and_resumes_on_end(console: Any) -> None:
+    app, pilot, url = console
+    pane = app.query_one(TrafficPane)
+    for i in range(3):
+        await post(url, verify_body(f"c{i}"))
+    await until(pilot, lambda: len(traffic_rows(app)) == 3)
+    assert pane.follow
+    app.query_one("#traffic-table").focus()
+    await pilot.press("up")
+    assert not pane.follow
+    await post(url, verify_body("later"))
+    await until(pilot, lambda: pane._pending == 1)
+    assert len(traffic_rows(app)) == 3  # the view holds still while paused
+    await pilot.press("end")
+    await until(pilot, lambda: len(traffic_rows(app)) == 4)
+    assert pane.follow
+    table = app.query_one("#traffic-table")
+    assert table.cursor_row == 3
+
+
+async def test_enter_opens_the_raw_request_and_response(console: Any) -> None:
+    app, pilot, url = console
+    await post(url, verify_body("7012345678"))
+    await until(pilot, lambda: len(traffic_rows(app)) == 1)
+    app.query_one("#traffic-table").focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    request = app.screen.query_one("#detail-request").text
+    response = app.screen.query_one("#detail-response").text
+    assert '"customer_id": "7012345678"' in request and '"signature"' in request
+    assert '"code": 0' in response and '"entities"' in response
+    await pilot.press("escape")
+    assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_help_shows_the_log_file(console: Any) -> None:
+    app, pilot, _ = console
+    await pilot.press("f1")
+    await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+    assert str(app.settings.log_file) in app.screen.query_one("Markdown").source
+
+
+async def test_quit_frees_the_port(console: Any) -> None:
+    app, pilot, url = console
+    port = app.runtime.listener.port
+    await pilot.press("q")
+    await until(pilot, lambda: app.return_value == 0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+async def test_port_in_use_is_shown_and_retry_works(tmp_path: Path) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    app = Kassa24App(make_settings(tmp_path, port=port))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "stopped")
+        status = str(app.query_one("#status-line").render())
+        assert f"cannot listen on 127.0.0.1:{port}: the port is already in use" in status
+        busy.close()
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: app.listener_state == "listening")
+        assert (await post(f"http://127.0.0.1:{port}", verify_body("x"))).json()["code"] == 404
+
+
+async def test_unreadable_database_is_shown_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "k24.db").mkdir()  # a directory where the file should be
+    app = Kassa24App(make_settings(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert "cannot open the database" in str(app.query_one("#status-line").render())
+        assert app.is_running
+        await pilot.press("q")
+
+
+async def test_attach_mode_watches_a_database_without_listening(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert "attached" in str(app.query_one("#status-line").render())
+        assert app.runtime is not None and not app.runtime.listener.running
+        await pilot.press("c")
+        await until(pilot, lambda: app.query_one(ContractsPane).table.row_count == 10)

@@ -1,0 +1,203 @@
+"""Snapshots of every pane and screen: fixed data, fixed size, no clock, no listener."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from conftest import PROJECT_ID, SECRET
+
+from kassa24_console import importer
+from kassa24_console.config import Settings
+from kassa24_console.console.app import Kassa24App
+from kassa24_console.store import Store
+from kassa24_console.store import queries as q
+
+# A fixed path, so the header (which names the database) is the same on every machine.
+HOME = Path("/tmp/kassa24-snapshots")
+SIZE = (120, 40)
+T0 = 1_795_680_000_000_000  # 2026-11-26 05:20:00 UTC, microseconds
+
+
+def _traffic(i: int, kind: str, customer: str | None, code: int | None, **extra: Any) -> dict[str, Any]:
+    request = {"type": kind, "project_id": PROJECT_ID, "customer_id": customer, "signature": "…"}
+    response = {"code": code, "message": "Success"}
+    row = {
+        "at": T0 + i * 1_700_000,
+        "kind": kind,
+        "customer_id": customer,
+        "contract_id": None,
+        "amount": None,
+        "code": code,
+        "http_status": 200,
+        "signature_ok": True,
+        "latency_us": 1200 + 97 * i,
+        "peer": f"10.0.0.{i}:5{i:04d}",
+        "request": json.dumps(request, ensure_ascii=False),
+        "response": json.dumps(response, ensure_ascii=False),
+    }
+    row.update(extra)
+    return row
+
+
+TRAFFIC = [
+    _traffic(1, "verify", "7012345678", 0),
+    _traffic(2, "check_deposit", "7012345678", 0, contract_id="C-10001", amount=1_500_000),
+    _traffic(3, "callback", None, None, signature_ok=True, amount=1_500_000),
+    _traffic(4, "verify", "[/x] [bold]", 404),
+    _traffic(5, "check_deposit", "7034567890", 500, contract_id="C-30001", amount=250_000),
+    _traffic(6, "verify", "7045678901", 204),
+    _traffic(7, "verify", "7023456789", 400, signature_ok=False),
+    _traffic(8, "unknown", None, 500, signature_ok=None, request="[/x]", response='{"code": 500}'),
+    _traffic(9, "callback", None, None, signature_ok=False, http_status=400),
+]
+
+CALLBACKS = [
+    {
+        "received_at": T0 + 3_000_000,
+        "last_received_at": T0 + 9_000_000,
+        "deliveries": 3,
+        "dedupe_key": "k24_01SNAPSHOT00000000000000001|28|success",
+        "signature_ok": True,
+        "payment_id": "k24_01SNAPSHOT00000000000000001",
+        "operation_id": "28",
+        "status": "success",
+        "operation_status": "success",
+        "amount": 1_500_000,
+        "currency": "KZT",
+        "customer_id": "c1",
+        "deposit_id": "k24_01SNAPSHOT00000000000000001",
+        "outcome": "applied",
+        "raw": "{}",
+    },
+    {
+        "received_at": T0 + 5_000_000,
+        "last_received_at": T0 + 5_000_000,
+        "deliveries": 1,
+        "dedupe_key": "bad-signature:abc",
+        "signature_ok": False,
+        "payment_id": "k24_forged",
+        "operation_id": None,
+        "status": None,
+        "operation_status": None,
+        "amount": None,
+        "currency": None,
+        "customer_id": None,
+        "deposit_id": None,
+        "outcome": "rejected",
+        "raw": "{}",
+    },
+]
+
+MISMATCHES = [
+    {
+        "key": "bad_signature:abc",
+        "kind": "bad_signature",
+        "payment_id": "k24_forged",
+        "evidence": {"payment_id": "k24_forged", "sha256": "abc"},
+        "action": "Check the secret key",
+        "found_at": T0 + 5_000_000,
+        "state": "open",
+        "note": "",
+    },
+    {
+        "key": "unknown_payment:x",
+        "kind": "unknown_payment",
+        "payment_id": "payment_47",
+        "evidence": {"callback": {"payment_id": "payment_47", "status": "success", "amount": 10000}},
+        "action": "Ask the platform",
+        "found_at": T0 + 6_000_000,
+        "state": "open",
+        "note": "",
+    },
+]
+
+
+def build_app() -> Kassa24App:
+    shutil.rmtree(HOME, ignore_errors=True)
+    HOME.mkdir(parents=True)
+    settings = Settings(
+        project_id=PROJECT_ID,
+        secret_key=SECRET,
+        database_url=f"sqlite:///{HOME / 'k24.db'}",
+        log_file=HOME / "k24.log",
+        port=0,
+    )
+
+    async def seed() -> None:
+        store = Store(settings.database_url)
+        await store.open()
+        await importer.apply(store, importer.read_file(importer.demo_file()), actor="test")
+
+        def rows(connection: Any) -> None:
+            connection.execute(q.traffic.insert(), TRAFFIC)
+            connection.execute(q.callbacks.insert(), CALLBACKS)
+            connection.execute(q.mismatches.insert(), MISMATCHES)
+
+        await store.write(rows)
+        await store.close()
+
+    asyncio.run(seed())
+    return Kassa24App(settings, attach=True, live=False)
+
+
+async def _settle(pilot: Any) -> None:
+    await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
+
+
+def test_traffic_pane(snap_compare: Any) -> None:
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=_settle)
+
+
+def test_contracts_pane(snap_compare: Any) -> None:
+    async def run(pilot: Any) -> None:
+        await pilot.press("c")
+        await _settle(pilot)
+
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+def test_callbacks_pane(snap_compare: Any) -> None:
+    async def run(pilot: Any) -> None:
+        await pilot.press("b")
+        await _settle(pilot)
+
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+def test_mismatches_pane(snap_compare: Any) -> None:
+    async def run(pilot: Any) -> None:
+        await pilot.press("m")
+        await _settle(pilot)
+
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+def test_detail_view(snap_compare: Any) -> None:
+    async def run(pilot: Any) -> None:
+        await pilot.press("up", "up", "enter")  # the verify refused for its signature
+        await _settle(pilot)
+
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+def test_edit_form(snap_compare: Any) -> None:
+    async def run(pilot: Any) -> None:
+        await pilot.press("c")
+        await _settle(pilot)
+        await pilot.press("down", "down", "down", "e")
+        await _settle(pilot)
+
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+def test_help_screen(snap_compare: Any) -> None:
+    async def run(pilot: Any) -> None:
+        await pilot.press("f1")
+        await _settle(pilot)
+
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
