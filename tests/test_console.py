@@ -221,7 +221,7 @@ async def test_help_shows_the_log_file(console: Any) -> None:
 
 
 async def test_quit_frees_the_port(console: Any) -> None:
-    app, pilot, url = console
+    app, pilot, _url = console
     port = app.runtime.listener.port
     await pilot.press("q")
     await until(pilot, lambda: app.return_value == 0)
