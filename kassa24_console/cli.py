@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     load = commands.add_parser("import", help="load accounts and contracts from JSON or CSV files")
     _common(load, listen=False, top=False)
     load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    simulate = commands.add_parser("simulate", help="play the platform: scenarios or load against a merchant URL")
+    _common(simulate, listen=False, top=False)
+    from .simulate.run import add_arguments
+
+    add_arguments(simulate)
     db = commands.add_parser("db", help="database maintenance")
     _common(db, listen=False, top=False)
     db.add_argument("action", choices=["init", "info"], help="init: create the schema; info: counts")
@@ -59,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve(settings))
     if args.command == "import":
         return asyncio.run(_import(settings, args.files))
+    if args.command == "simulate":
+        from .simulate.run import main as simulate
+
+        return simulate(args, settings)
     if args.command == "db":
         return asyncio.run(_db(settings, args.action))
     configure_logging(settings.log_file, stderr=False)

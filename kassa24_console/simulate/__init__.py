@@ -1,0 +1,1 @@
+"""A stand-in for the platform and its terminals: signed requests, checked answers, load."""
