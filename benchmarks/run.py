@@ -115,6 +115,71 @@ def _wrk(url: str, body: dict, duration: int, connections: int) -> dict[str, flo
     return result
 
 
+def _console_in_tmux(env: dict[str, str], port: int) -> str:
+    """The console with its embedded listener, in a real 120x40 terminal (tmux)."""
+    session = f"k24bench{port}"
+    exports = " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("KASSA24_") or k == "PYTHONPATH")
+    command = f"cd {ROOT} && env {exports} KASSA24_PORT={port} {sys.executable} -m kassa24_console.cli"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command], check=True)
+    return session
+
+
+def _server_latency(db_path: Path, after_id: int) -> dict[str, tuple[float, float]]:
+    """p50/p99 of the latency the listener itself recorded (ms), per kind, for rows after ``after_id``."""
+    import sqlite3
+
+    with sqlite3.connect(db_path) as connection:
+        rows = connection.execute("SELECT kind, latency_us FROM traffic WHERE id > ?", (after_id,)).fetchall()
+    result = {}
+    for kind in ("verify", "check_deposit", "callback"):
+        values = sorted(us / 1000 for k, us in rows if k == kind)
+        if values:
+            result[kind] = (values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))])
+    return result
+
+
+def _last_traffic_id(db_path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute("SELECT coalesce(max(id), 0) FROM traffic").fetchone()[0]
+
+
+def _cycles(url: str, db_path: Path, env: dict[str, str], rate: float, duration: int) -> dict:
+    """Full payment cycles at a fixed offered rate (3 requests per cycle): client and server view."""
+    before = _last_traffic_id(db_path)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kassa24_console.cli",
+            "simulate",
+            "--url",
+            url,
+            "--seed-database",
+            f"sqlite:///{db_path}",
+            "--secret-key",
+            SECRET,
+            "--project-id",
+            str(PROJECT_ID),
+            "--rate",
+            str(rate),
+            "--duration",
+            str(duration),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    ).stdout
+    summary = json.loads(out)
+    time.sleep(1)  # traffic records are flushed in batches
+    summary["server_ms"] = _server_latency(db_path, before)
+    return summary
+
+
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -124,12 +189,14 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rows", type=int, default=1000, help="accounts in the database")
+    parser.add_argument("--console", action="store_true", help="also measure with the console open (needs tmux)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="k24-bench-"))
-    db_url = f"sqlite:///{tmp / 'bench.db'}"
+    db_path = tmp / "bench.db"
+    db_url = f"sqlite:///{db_path}"
     asyncio.run(_seed(db_url, args.rows))
     echo_port, serve_port = _free_port(), _free_port()
     env = {
@@ -178,6 +245,7 @@ def main() -> None:
         _wait(f"http://127.0.0.1:{serve_port}/healthz")
         assert httpx.post(f"http://127.0.0.1:{serve_port}/kassa24", json=verify).json()["code"] == 0
         assert httpx.post(f"http://127.0.0.1:{serve_port}/kassa24", json=deposit).json()["code"] == 0
+        cycles = {"serve": _cycles(f"http://127.0.0.1:{serve_port}/kassa24", db_path, env, 100, args.duration)}
         runs = {
             "echo (baseline)": _wrk(f"http://127.0.0.1:{echo_port}/", verify, args.duration, args.connections),
             "verify": _wrk(f"http://127.0.0.1:{serve_port}/kassa24", verify, args.duration, args.connections),
@@ -187,6 +255,19 @@ def main() -> None:
         for proc in (echo, serve):
             proc.terminate()
             proc.wait(15)
+    if args.console and shutil.which("tmux"):
+        console_port = _free_port()
+        session = _console_in_tmux(env, console_port)
+        try:
+            _wait(f"http://127.0.0.1:{console_port}/healthz")
+            url = f"http://127.0.0.1:{console_port}/kassa24"
+            cycles["console open"] = _cycles(url, db_path, env, 100, args.duration)
+            runs["verify, console open"] = _wrk(url, verify, args.duration, args.connections)
+            runs["check_deposit, console open"] = _wrk(url, deposit, args.duration, args.connections)
+        finally:
+            subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=False)
+            time.sleep(2)
+            subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
     base = runs["echo (baseline)"]["rps"]
     lines = [
         f"wrk -t2 -c{args.connections} -d{args.duration}s, {args.rows} accounts, {os.cpu_count()} cores, "
@@ -200,6 +281,24 @@ def main() -> None:
             f"| {name} | {r['rps']:.0f} | {r['rps'] / base:.2f} | {r['p50']:.2f} | {r['p90']:.2f} | "
             f"{r['p99']:.2f} | {r['errors']:.0f} |"
         )
+    lines += [
+        "",
+        f"Payment cycles (verify → check_deposit → callback) offered at 100/s = 300 requests/s, {args.duration} s:",
+        "",
+        "| where | cycles ok | errors | verify p50/p99 ms | check_deposit p50/p99 ms | callback p50/p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, c in cycles.items():
+        lat, server = c["latency_ms"], c["server_ms"]
+        client = " | ".join(
+            f"{lat[k]['p50']:.1f} / {lat[k]['p99']:.1f}" for k in ("verify", "check_deposit", "callback")
+        )
+        inside = " | ".join(
+            f"{server[k][0]:.1f} / {server[k][1]:.1f}" if k in server else "–"
+            for k in ("verify", "check_deposit", "callback")
+        )
+        lines.append(f"| {name}, as the simulator saw it | {c['ok']} | {sum(c['errors'].values())} | {client} |")
+        lines.append(f"| {name}, inside the listener | | | {inside} |")
     text = "\n".join(lines) + "\n"
     (ROOT / "benchmarks" / "results.md").write_text(text)
     print(text)

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     from .simulate.run import add_arguments
 
     add_arguments(simulate)
+    reconcile = commands.add_parser("reconcile", help="compare deposits, callbacks and the platform's record")
+    _common(reconcile, listen=False, top=False)
+    from .reconcile.cli import add_arguments as reconcile_arguments
+
+    reconcile_arguments(reconcile)
     db = commands.add_parser("db", help="database maintenance")
     _common(db, listen=False, top=False)
     db.add_argument("action", choices=["init", "info"], help="init: create the schema; info: counts")
@@ -68,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         from .simulate.run import main as simulate
 
         return simulate(args, settings)
+    if args.command == "reconcile":
+        from .reconcile.cli import main as reconcile_main
+
+        configure_logging(settings.log_file, stderr=False)
+        return reconcile_main(args, settings)
     if args.command == "db":
         return asyncio.run(_db(settings, args.action))
     configure_logging(settings.log_file, stderr=False)

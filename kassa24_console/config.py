@@ -19,6 +19,49 @@ from pydantic_settings import (
 )
 
 DEMO_PROJECT_ID = 1234
+
+# Our field → the report's column header (Dashboard CSV export; names unconfirmed).
+DEFAULT_REPORT_COLUMNS = {
+    "operation_id": "Operation ID",
+    "payment_id": "Payment ID",
+    "project_id": "Project ID",
+    "type": "Operation type",
+    "status": "Operation status",
+    "method": "Payment method",
+    "amount": "Amount",
+    "currency": "Currency",
+    "customer_id": "Customer ID",
+    "created": "Created",
+    "completed": "Completed",
+}
+# The Data API request's key names (platform.md §3: partly unconfirmed).
+DEFAULT_DATA_API_KEYS = {
+    "project_ids": "project_id",
+    "interval": "interval",
+    "from": "from",
+    "to": "to",
+    "timezone": "timezone",
+    "limit": "limit",
+    "offset": "offset",
+    "operation_type": "operation_type",
+    "fields": "fields",
+    "token": "token",
+    "items": "operations",
+}
+# Our field → the Data API item's field.
+DEFAULT_DATA_API_FIELDS = {
+    "operation_id": "operation_id",
+    "payment_id": "payment_id",
+    "project_id": "project_id",
+    "type": "operation_type",
+    "status": "operation_status",
+    "method": "payment_method",
+    "amount": "amount",
+    "currency": "currency",
+    "customer_id": "customer_id",
+    "created": "created_date",
+    "completed": "completed_date",
+}
 DEMO_SECRET_KEY = "k24-demo-secret-key"
 
 
@@ -50,6 +93,24 @@ class Settings(BaseSettings):
     log_file: Path | None = None
     # Times are shown, and days reconciled, in this zone.
     timezone: str = "Asia/Almaty"
+    # Reconciliation. The platform has not published the report's column names, the Data
+    # API's host for JetPay, nor some request keys: all of it is configuration.
+    report_columns: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REPORT_COLUMNS))
+    report_amount_unit: Literal["major", "minor"] = "major"
+    report_timezone: str = "Asia/Almaty"
+    report_date_format: str = "%Y-%m-%d %H:%M:%S"
+    data_api_url: str = "https://data.ecommpay.com"
+    data_api_token: SecretStr | None = None
+    data_api_secret: SecretStr | None = None
+    data_api_timeout: float = 60.0
+    data_api_amount_unit: Literal["major", "minor"] = "minor"
+    data_api_keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DATA_API_KEYS))
+    data_api_fields: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DATA_API_FIELDS))
+    # The platform's basic processing time and threshold (spec: 1 minute, 36 days).
+    callback_warning_seconds: int = 60
+    callback_expiry_days: int = 36
+    monthly_limit: int = 1_250_000_000
+    retry_window_seconds: int = 120
     # Key remapping for the console: binding id → keys, e.g. {"app.quit" = "q,ctrl+q"}.
     keymap: dict[str, str] = Field(default_factory=dict)
     # Flush traffic records at least this often (seconds); they ride along with commits too.

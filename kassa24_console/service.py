@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from .config import Settings
 from .ids import new_payment_id
@@ -29,6 +29,7 @@ from .protocol.messages import (
     parse,
     parse_json,
 )
+from .reconcile.rules import ACTIONS
 from .store import Store, now_us
 from .store import queries as q
 
@@ -254,7 +255,7 @@ class Service:
                 payment_id=payment_id,
                 evidence={"payment_id": payment_id, "sha256": digest},
                 at=at,
-                action="Check the secret key and the sender: the platform signs every callback.",
+                action=ACTIONS["bad_signature"],
             )
 
         reply = Reply(400, {"error": "signature error"}, "callback", signature_ok=False)
@@ -344,7 +345,7 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
                     "amount": money.amount if money else None,
                 }
             },
-            action="We never issued this payment id: ask the platform which merchant it belongs to.",
+            action=ACTIONS["unknown_payment"],
             at=at,
         )
         return "unknown_payment", None
@@ -365,17 +366,16 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     current = q.deposit(connection, deposit.payment_id)
     if current is not None and current.state == target:
         return "duplicate", deposit.payment_id
+    statuses = connection.execute(
+        select(q.callbacks.c.status).where(q.callbacks.c.payment_id == payment.id, q.callbacks.c.signature_ok)
+    ).scalars()
     q.flag(
         connection,
-        key=f"conflicting_status:{payment.id}:{callback.operation.id}:{payment.status}",
+        key=f"conflicting_status:{payment.id}",
         kind="conflicting_status",
         payment_id=payment.id,
-        evidence={
-            "deposit_state": current.state if current else None,
-            "callback_status": payment.status,
-            "operation_id": callback.operation.id,
-        },
-        action="Ask the platform for the final status; the first final status stays applied.",
+        evidence={"deposit_state": current.state if current else None, "callback_statuses": sorted(set(statuses))},
+        action=ACTIONS["conflicting_status"],
         at=at,
     )
     return "conflict", deposit.payment_id
@@ -391,6 +391,6 @@ def _flag_money(connection: Connection, kind: str, payment_id: str, deposit: Any
             "deposit": {"amount": deposit.amount, "currency": deposit.currency},
             "callback": {"amount": money.amount, "currency": money.currency},
         },
-        action="Compare with the platform's report before crediting by hand.",
+        action=ACTIONS[kind],
         at=at,
     )

@@ -67,7 +67,7 @@ def test_full_cycle_with_duplicate_and_conflicting_callbacks(server2: Server) ->
     assert _due(server, contract) == 300_000
     assert [r["outcome"] for r in _callbacks(server, payment_id)] == ["applied", "conflict"]
     (flagged,) = _mismatches(server, "conflicting_status", payment_id)
-    assert json.loads(flagged["evidence"])["callback_status"] == "decline"
+    assert json.loads(flagged["evidence"]) == {"deposit_state": "paid", "callback_statuses": ["decline", "success"]}
     # Raw bodies are kept verbatim.
     assert json.loads(_callbacks(server, payment_id)[1]["raw"])["operation"]["id"] == 29
 

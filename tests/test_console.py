@@ -69,8 +69,8 @@ async def post(url: str, body: dict[str, Any] | bytes, path: str = "/kassa24", s
 
 
 def traffic_rows(app: Kassa24App) -> list[list[str]]:
-    table = app.query_one("#traffic-table")
-    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+    table = app.query_one(TrafficPane).table
+    return [table.plain_row(i) for i in range(table.row_count)]
 
 
 async def test_a_real_verify_appears_in_the_traffic_pane(console: Any) -> None:
@@ -194,8 +194,7 @@ async def test_follow_pauses_on_scroll_up_and_resumes_on_end(console: Any) -> No
     await pilot.press("end")
     await until(pilot, lambda: len(traffic_rows(app)) == 4)
     assert pane.follow
-    table = app.query_one("#traffic-table")
-    assert table.cursor_row == 3
+    assert app.query_one(TrafficPane).table.cursor == 3
 
 
 async def test_enter_opens_the_raw_request_and_response(console: Any) -> None:

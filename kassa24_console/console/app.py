@@ -106,6 +106,9 @@ class Kassa24App(App[int]):
         self.store: Store | None = None
         self.listener_state = "starting"
         self.problem = ""
+        self._rate_after: int | None = None
+        self._per_minute: dict[int, tuple[int, int]] = {}
+        self._rates_shown: tuple[Any, ...] = ()
         if settings.keymap:
             self.set_keymap(settings.keymap)
 
@@ -203,11 +206,26 @@ class Kassa24App(App[int]):
                 await self.query_one(pane).refresh_rows()
 
     async def _tick_rates(self) -> None:
+        """Per-minute counters, kept as running totals of the rows seen since the last tick."""
         if self.store is None:
             return
-        since = (now_us() // 60_000_000 - RATE_MINUTES + 1) * 60_000_000
-        requests, errors = await self.store.scan(views.rate_per_minute, since, RATE_MINUTES)
+        minute_now = now_us() // 60_000_000
+        if self._rate_after is None:
+            self._rate_after = await self.store.scan(
+                views.first_traffic_id_since, (minute_now - RATE_MINUTES) * 60_000_000
+            )
+        self._rate_after, counts = await self.store.scan(views.traffic_counts_after, self._rate_after)
+        for minute, (total, failed) in counts.items():
+            seen = self._per_minute.get(minute, (0, 0))
+            self._per_minute[minute] = (seen[0] + total, seen[1] + failed)
+        first = minute_now - RATE_MINUTES + 1
+        self._per_minute = {m: c for m, c in self._per_minute.items() if m >= first}
+        requests = [self._per_minute.get(m, (0, 0))[0] for m in range(first, minute_now + 1)]
+        errors = [self._per_minute.get(m, (0, 0))[1] for m in range(first, minute_now + 1)]
         open_count = await self.store.scan(views.open_mismatch_count)
+        if (requests, errors, open_count) == self._rates_shown:
+            return
+        self._rates_shown = (requests, errors, open_count)
         self.query_one("#status-sparkline", Sparkline).data = requests
         counters = Text.assemble(
             ("req/min ", "dim"),
@@ -221,7 +239,7 @@ class Kassa24App(App[int]):
             " │ ",
             (f"requests, last {RATE_MINUTES} min ", "dim"),
         )
-        self.query_one("#status-counters", Static).update(counters)
+        self.query_one("#status-counters", Static).update(counters, layout=False)
 
     def update_status(self) -> None:
         s = self.settings

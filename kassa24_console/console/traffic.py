@@ -6,67 +6,42 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from ..filters import TrafficFilter, parse_filter
 from ..store import views
 from . import format as fmt
 from .screens import DetailScreen
+from .tail import Column, TailView, header_of
 
 if TYPE_CHECKING:
     from .app import Kassa24App
 
-WINDOW = 500  # rows kept in the live table; older ones are paged from the store
+WINDOW = 300  # rows kept in the live list; older ones are paged from the store
 PAGE = 200
+BUSY_ROWS = 50  # a poll that brings more rows than this slows polling to 0.5 s
+BUSY_SKIP = 1  # ticks skipped while busy (the app ticks every 0.25 s)
 
-
-class TailTable(DataTable[Any]):
-    """A table that says when the operator moves away from the newest row."""
-
-    class Paused(Message):
-        """The operator scrolled or moved up: stop following."""
-
-    class Follow(Message):
-        """End (or ctrl+end): back to the newest row, following again."""
-
-    def _pause(self) -> None:
-        self.post_message(self.Paused())
-
-    def action_cursor_up(self) -> None:
-        self._pause()
-        super().action_cursor_up()
-
-    def action_page_up(self) -> None:
-        self._pause()
-        super().action_page_up()
-
-    def action_scroll_top(self) -> None:
-        self._pause()
-        super().action_scroll_top()
-
-    def action_scroll_end(self) -> None:
-        self.post_message(self.Follow())
-
-    def action_scroll_bottom(self) -> None:
-        self.post_message(self.Follow())
-
-    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        self._pause()
-        super()._on_mouse_scroll_up(event)
-
-    async def _on_click(self, event: events.Click) -> None:
-        self._pause()
-        await super()._on_click(event)
+COLUMNS: list[Column] = [
+    ("Time", 8, "left"),
+    ("Kind", 13, "left"),
+    ("Customer", 14, "left"),
+    ("Contract", 12, "left"),
+    ("Amount", 14, "right"),
+    ("Code", 8, "right"),
+    ("Latency", 9, "right"),
+    ("Sig", 3, "left"),
+    ("Peer", 21, "left"),
+]
 
 
 class TrafficPane(Vertical):
-    """Tails the traffic table; pauses when the operator scrolls up, resumes on End."""
+    """Tails the traffic table; pauses when the operator moves up, resumes on End."""
 
     BINDINGS = [
         Binding("end", "follow", "Follow", id="traffic.follow"),
@@ -78,9 +53,10 @@ class TrafficPane(Vertical):
         super().__init__(**kwargs)
         self.follow = True
         self.filter = TrafficFilter()
-        self._keys: list[int] = []  # traffic ids in the table, oldest first
         self._last_id = 0
         self._pending = 0
+        self._skip = 0
+        self._state_text = Text()
         self._debounce: Timer | None = None
 
     @property
@@ -92,21 +68,12 @@ class TrafficPane(Vertical):
             placeholder="filter: kind:verify code:500 customer:7012 contract:C-1 sig:bad text", id="traffic-filter"
         )
         yield Static("", id="traffic-state")
-        table = TailTable(id="traffic-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("Time", key="time", width=8)
-        table.add_column("Kind", key="kind", width=13)
-        table.add_column("Customer", key="customer", width=12)
-        table.add_column("Contract", key="contract", width=10)
-        table.add_column(Text("Amount", justify="right"), key="amount", width=14)
-        table.add_column(Text("Code", justify="right"), key="code", width=8)
-        table.add_column(Text("Latency", justify="right"), key="latency", width=9)
-        table.add_column("Sig", key="sig", width=3)
-        table.add_column("Peer", key="peer", width=21)
-        yield table
+        yield Static(header_of(COLUMNS), id="traffic-header")
+        yield TailView(COLUMNS, id="traffic-table")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#traffic-table", DataTable)
+    def table(self) -> TailView:
+        return self.query_one("#traffic-table", TailView)
 
     def _cells(self, row: Any) -> list[Text]:
         zone = self.k24.zone
@@ -129,7 +96,11 @@ class TrafficPane(Vertical):
         store = self.k24.store
         if store is None:
             return
-        rows = await store.read(views.traffic_after, self._last_id, self.filter, WINDOW)
+        if self._skip:
+            self._skip -= 1  # under load, fewer and larger batches: each redraw has a fixed cost
+            return
+        rows = await store.scan(views.traffic_after, self._last_id, self.filter, WINDOW)
+        self._skip = BUSY_SKIP if len(rows) > BUSY_ROWS else 0
         if not rows:
             return
         self._last_id = rows[-1].id
@@ -141,31 +112,18 @@ class TrafficPane(Vertical):
 
     def _append(self, rows: list[Any]) -> None:
         table = self.table
-        with self.app.batch_update():
-            for row in rows:
-                table.add_row(*self._cells(row), key=str(row.id))
-                self._keys.append(row.id)
-            excess = len(self._keys) - WINDOW
-            if excess > 0:
-                for key in self._keys[:excess]:
-                    table.remove_row(str(key))
-                del self._keys[:excess]
-            self._to_last_row()
+        table.append([(row.id, self._cells(row)) for row in rows])
+        table.trim_front(table.row_count - WINDOW)
+        table.to_last()
         self._show_state()
-
-    def _to_last_row(self) -> None:
-        table = self.table
-        if table.row_count:
-            table.move_cursor(row=table.row_count - 1, animate=False)
 
     async def reload(self) -> None:
         """Rebuild from the newest matching rows (filter changed, or follow resumed)."""
         store = self.k24.store
         if store is None:
             return
-        rows = await store.read(views.traffic_after, 0, self.filter, WINDOW)
+        rows = await store.scan(views.traffic_after, 0, self.filter, WINDOW)
         self.table.clear()
-        self._keys = []
         self._pending = 0
         self._last_id = rows[-1].id if rows else 0
         self._append(rows)
@@ -182,11 +140,11 @@ class TrafficPane(Vertical):
         await self.reload()
         self.table.focus()
 
-    @on(TailTable.Paused)
+    @on(TailView.Paused)
     def _on_paused(self) -> None:
         self.pause()
 
-    @on(TailTable.Follow)
+    @on(TailView.Follow)
     async def _on_follow(self) -> None:
         await self.action_follow()
 
@@ -194,12 +152,14 @@ class TrafficPane(Vertical):
         if self.filter.problems:
             text = Text("filter: " + "; ".join(self.filter.problems), style="bold red")
         elif self.follow:
-            text = Text(f"▶ following · {len(self._keys)} rows", style="green")
+            text = Text("▶ following", style="green")
         else:
             text = Text(f"⏸ paused · {self._pending} new · End to follow", style="yellow")
         if not self.filter.empty and not self.filter.problems:
             text.append("  · filtered", style="cyan")
-        self.query_one("#traffic-state", Static).update(text)
+        if text != self._state_text:  # an update costs a redraw; most ticks change nothing here
+            self._state_text = text
+            self.query_one("#traffic-state", Static).update(text, layout=False)
 
     # --- filter, paging, detail ------------------------------------------------------------
 
@@ -219,30 +179,26 @@ class TrafficPane(Vertical):
 
     async def action_older(self) -> None:
         store = self.k24.store
-        if store is None or not self._keys:
+        table = self.table
+        if store is None or not table.keys:
             return
         self.pause()
-        older = await store.read(views.traffic_before, self._keys[0], self.filter, PAGE)
+        older = await store.scan(views.traffic_before, table.keys[0], self.filter, PAGE)
         if not older:
             self.notify("No older traffic.")
             return
-        rows = await store.read(views.traffic_from, older[0].id, self.filter, WINDOW)
-        table = self.table
+        rows = await store.scan(views.traffic_from, older[0].id, self.filter, WINDOW)
         table.clear()
-        self._keys = []
-        with self.app.batch_update():
-            for row in rows:
-                table.add_row(*self._cells(row), key=str(row.id))
-                self._keys.append(row.id)
-        table.move_cursor(row=len(older) - 1, animate=False)
+        table.append([(row.id, self._cells(row)) for row in rows])
+        table.move_to(len(older) - 1)
         self._show_state()
 
-    @on(DataTable.RowSelected, "#traffic-table")
-    async def _on_select(self, event: DataTable.RowSelected) -> None:
+    @on(TailView.Selected)
+    async def _on_select(self, event: TailView.Selected) -> None:
         store = self.k24.store
-        if store is None or event.row_key.value is None:
+        if store is None:
             return
-        row = await store.read(views.traffic_detail, int(event.row_key.value))
+        row = await store.read(views.traffic_detail, int(event.key))
         if row is None:
             return
         title = f"{row.kind} · {fmt.at_text(row.at, self.k24.zone, with_date=True)} · from {row.peer}"

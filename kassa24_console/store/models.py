@@ -137,3 +137,38 @@ class Audit(SQLModel, table=True):
     field: str
     old: str | None = None
     new: str | None = None
+
+
+class PlatformOperation(SQLModel, table=True):
+    """An operation in the platform's own record (report CSV or Data API)."""
+
+    __tablename__ = "platform_operations"
+    __table_args__ = (UniqueConstraint("operation_id", name="uq_platform_operations_operation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    operation_id: str
+    payment_id: str | None = Field(default=None, index=True)
+    project_id: int | None = None
+    type: str = ""
+    status: str = ""
+    method: str = ""
+    amount: int | None = _big(default=None)
+    currency: str | None = None
+    customer_id: str | None = None
+    created_at: int | None = _big(default=None, index=True)
+    completed_at: int | None = _big(default=None)
+    source: str = ""
+    imported_at: int = _big()
+
+
+class Period(SQLModel, table=True):
+    """A reconciled period, signed off by an operator when nothing was left open."""
+
+    __tablename__ = "periods"
+    __table_args__ = (UniqueConstraint("start_at", "end_at", name="uq_periods_span"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    start_at: int = _big()
+    end_at: int = _big()
+    signed_by: str
+    signed_at: int = _big()

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import Account, Audit, CallbackRecord, Contract, Deposit, Mismatch, Traffic
+from .models import Account, Audit, CallbackRecord, Contract, Deposit, Mismatch, Period, PlatformOperation, Traffic
 
 accounts = Account.__table__
 contracts = Contract.__table__
@@ -25,6 +25,8 @@ callbacks = CallbackRecord.__table__
 mismatches = Mismatch.__table__
 audit = Audit.__table__
 traffic = Traffic.__table__
+operations = PlatformOperation.__table__
+periods = Period.__table__
 
 # Built once with a bound parameter: building the clause per call costs more than the query.
 _ACCOUNT_WITH_CONTRACTS = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, or_, select
+from sqlalchemy import Connection, Row, and_, case, func, or_, select
 
 from ..filters import TrafficFilter
 from .queries import accounts, callbacks, contracts, mismatches, traffic
@@ -111,21 +111,33 @@ def mismatches_page(connection: Connection, show_resolved: bool, limit: int = 50
     return connection.execute(query.order_by(mismatches.c.found_at.desc()).limit(limit)).all()
 
 
-def rate_per_minute(connection: Connection, since_us: int, minutes: int) -> tuple[list[int], list[int]]:
-    """Requests and errors per minute for the last ``minutes`` minutes (oldest first)."""
-    bucket = ((traffic.c.at - since_us) / 60_000_000).label("bucket")
+def first_traffic_id_since(connection: Connection, since_us: int) -> int:
+    """The id just before the first row at or after ``since_us`` (uses the time index)."""
+    first = connection.execute(select(func.min(traffic.c.id)).where(traffic.c.at >= since_us)).scalar()
+    if first is None:
+        return connection.execute(select(func.coalesce(func.max(traffic.c.id), 0))).scalar_one()
+    return first - 1
+
+
+def traffic_counts_after(connection: Connection, after_id: int) -> tuple[int, dict[int, tuple[int, int]]]:
+    """Requests and errors per minute (epoch minute → counts) for rows after ``after_id``.
+
+    The console adds these to its running totals, so each row is counted once, not rescanned
+    every refresh.
+    """
+    minute = (traffic.c.at / 60_000_000).label("minute")
     is_error = or_(traffic.c.http_status >= 400, and_(traffic.c.code.is_not(None), traffic.c.code.not_in([0, 204])))
     query = (
-        select(bucket, func.count(), func.sum(func.cast(is_error, traffic.c.code.type)))
-        .where(traffic.c.at >= since_us)
-        .group_by(bucket)
+        select(minute, func.count(), func.sum(case((is_error, 1), else_=0)), func.max(traffic.c.id))
+        .where(traffic.c.id > after_id)
+        .group_by(minute)
     )
-    requests, errors = [0] * minutes, [0] * minutes
-    for index, total, failed in connection.execute(query):
-        i = int(index)
-        if 0 <= i < minutes:
-            requests[i], errors[i] = total, failed or 0
-    return requests, errors
+    counts: dict[int, tuple[int, int]] = {}
+    last = after_id
+    for bucket, total, failed, top in connection.execute(query):
+        counts[int(bucket)] = (total, failed or 0)
+        last = max(last, top)
+    return last, counts
 
 
 def open_mismatch_count(connection: Connection) -> int:

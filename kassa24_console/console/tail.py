@@ -1,0 +1,181 @@
+"""A fast live list: each row is rendered once to a strip, so redraws cost nothing.
+
+DataTable renders every visible cell through Rich on each refresh; at a few hundred rows a
+second that redraw dominated the console's CPU and slowed the listener sharing its loop.
+Here a row becomes one ``Strip`` when it arrives; a refresh only crops cached strips.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Column = tuple[str, int, str]  # title, width, justify
+
+
+def line_of(cells: list[Text], columns: list[Column]) -> Text:
+    """Cells fitted to their columns, one space apart, as a single line of text."""
+    line = Text(no_wrap=True, end="")
+    for index, (cell, (_, width, justify)) in enumerate(zip(cells, columns, strict=True)):
+        piece = cell.copy()
+        piece.truncate(width, overflow="ellipsis")
+        pad = width - piece.cell_len
+        if justify == "right":
+            piece.pad_left(pad)
+        else:
+            piece.pad_right(pad)
+        if index:
+            line.append(" ")
+        line.append_text(piece)
+    return line
+
+
+def header_of(columns: list[Column]) -> Text:
+    return line_of([Text(title, style="bold") for title, _, _ in columns], columns)
+
+
+class TailView(ScrollView, can_focus=True):
+    """Rows with a cursor; says when the operator leaves the newest row and when to follow."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"tail--cursor"}
+    DEFAULT_CSS = """
+    TailView > .tail--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    TailView:blur > .tail--cursor { background: $block-cursor-blurred-background; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "first", "First", show=False),
+        Binding("end,ctrl+end", "follow", "Follow", show=False),
+        Binding("enter", "select", "Open", show=False),
+    ]
+
+    class Paused(Message):
+        """The operator moved away from the newest row."""
+
+    class Follow(Message):
+        """End: back to the newest row, following."""
+
+    class Selected(Message):
+        def __init__(self, key: Any) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, columns: list[Column], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.columns = columns
+        self.keys: list[Any] = []
+        self.cells: list[list[Text]] = []
+        self._strips: list[Strip] = []
+        self.cursor = 0
+        self._width = sum(width for _, width, _ in columns) + len(columns) - 1
+
+    # --- content ---------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self.keys)
+
+    def clear(self) -> None:
+        self.keys, self.cells, self._strips = [], [], []
+        self.cursor = 0
+        self._resized()
+
+    def append(self, rows: list[tuple[Any, list[Text]]]) -> None:
+        console = self.app.console
+        for key, cells in rows:
+            line = line_of(cells, self.columns)
+            segments = next(iter(Segment.split_and_crop_lines(line.render(console), self._width, pad=True)))
+            self.keys.append(key)
+            self.cells.append(cells)
+            self._strips.append(Strip(segments, self._width))
+        self._resized()
+
+    def trim_front(self, count: int) -> None:
+        if count <= 0:
+            return
+        del self.keys[:count], self.cells[:count], self._strips[:count]
+        self.cursor = max(0, self.cursor - count)
+        self._resized()
+
+    def _resized(self) -> None:
+        self.virtual_size = Size(self._width, len(self.keys))
+        self.refresh()
+
+    # --- cursor ----------------------------------------------------------------------------
+
+    def move_to(self, index: int, *, pause: bool = False) -> None:
+        if not self.keys:
+            return
+        self.cursor = max(0, min(index, len(self.keys) - 1))
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+        self.refresh()
+        if pause:
+            self.post_message(self.Paused())
+
+    def to_last(self) -> None:
+        self.move_to(len(self.keys) - 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_to(self.cursor - 1, pause=True)
+
+    def action_cursor_down(self) -> None:
+        self.move_to(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_to(self.cursor - max(1, self.scrollable_content_region.height - 1), pause=True)
+
+    def action_page_down(self) -> None:
+        self.move_to(self.cursor + max(1, self.scrollable_content_region.height - 1))
+
+    def action_first(self) -> None:
+        self.move_to(0, pause=True)
+
+    def action_follow(self) -> None:
+        self.post_message(self.Follow())
+
+    def action_select(self) -> None:
+        if self.keys:
+            self.post_message(self.Selected(self.keys[self.cursor]))
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.post_message(self.Paused())
+        super()._on_mouse_scroll_up(event)
+
+    async def _on_click(self, event: events.Click) -> None:
+        index = event.y + self.scroll_offset.y
+        if 0 <= index < len(self.keys):
+            self.move_to(index, pause=True)
+            if event.chain == 2:
+                self.action_select()
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = y + scroll_y
+        width = self.scrollable_content_region.width
+        if index >= len(self._strips):
+            return Strip.blank(width, self.rich_style)
+        strip = self._strips[index]
+        if index == self.cursor:
+            strip = strip.apply_style(self.get_component_rich_style("tail--cursor"))
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def plain_row(self, index: int) -> list[str]:
+        """The row's cells as plain text (for tests and copying)."""
+        return [cell.plain for cell in self.cells[index]]

@@ -1,0 +1,1 @@
+"""Reconciliation: our deposits × the callbacks we received × the platform's own record."""

@@ -1,0 +1,131 @@
+"""The platform's record of operations: rows of a Dashboard CSV export, or Data API items.
+
+Column names are not published, so a mapping (our field → their header) comes from the
+configuration; amounts are decimal major units or integer minor units as the mapping says;
+dates are in the report's time zone. A malformed file is refused whole, with line and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
+
+
+class ReportError(ValueError):
+    """The report cannot be used; the text names the line and the reason."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation as the platform recorded it; money in minor units, times in UTC µs."""
+
+    operation_id: str
+    payment_id: str
+    status: str
+    amount: int
+    currency: str
+    type: str = ""
+    method: str = ""
+    project_id: int | None = None
+    customer_id: str | None = None
+    created_at: int | None = None
+    completed_at: int | None = None
+
+    def row(self, source: str, at: int) -> dict[str, Any]:
+        return {**self.__dict__, "source": source, "imported_at": at}
+
+
+def parse_amount(text: Any, unit: str) -> int:
+    """``"1 000,50"``/``"1000.50"`` major units or ``"100050"`` minor units → 100050."""
+    if isinstance(text, bool):
+        raise ValueError("not an amount")
+    if isinstance(text, int):
+        return text if unit == "minor" else text * 100
+    cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {text!r}") from None
+    if unit == "minor":
+        if value != value.to_integral_value():
+            raise ValueError(f"minor units must be whole: {text!r}")
+        return int(value)
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"more than 2 decimal places: {text!r}")
+    return int(value * 100)
+
+
+def parse_time(text: Any, fmt: str, zone: ZoneInfo) -> int | None:
+    """A local time string in the report's zone → UTC epoch microseconds."""
+    if text in (None, ""):
+        return None
+    try:
+        moment = datetime.strptime(str(text).strip(), fmt).replace(tzinfo=zone)
+    except ValueError:
+        raise ValueError(f"not a date like {fmt}: {text!r}") from None
+    return int(moment.timestamp() * 1_000_000)
+
+
+def operation_from(values: dict[str, Any], *, unit: str, date_format: str, zone: ZoneInfo) -> Operation:
+    """Build an :class:`Operation` from our-field-named values; ``ValueError`` says what is wrong."""
+    missing = [name for name in REQUIRED if values.get(name) in (None, "")]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    project = values.get("project_id")
+    return Operation(
+        operation_id=str(values["operation_id"]).strip(),
+        payment_id=str(values["payment_id"]).strip(),
+        status=str(values["status"]).strip().lower(),
+        amount=parse_amount(values["amount"], unit),
+        currency=str(values["currency"]).strip().upper(),
+        type=str(values.get("type") or "").strip().lower(),
+        method=str(values.get("method") or "").strip(),
+        project_id=int(project) if project not in (None, "") and str(project).strip().isdigit() else None,
+        customer_id=str(values["customer_id"]).strip() if values.get("customer_id") not in (None, "") else None,
+        created_at=parse_time(values.get("created"), date_format, zone),
+        completed_at=parse_time(values.get("completed"), date_format, zone),
+    )
+
+
+def read_csv(path: Path, columns: dict[str, str], *, unit: str, date_format: str, timezone: str) -> list[Operation]:
+    """Every operation of a report file, or :class:`ReportError` naming the first bad line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReportError(f"{path}: cannot read: {error}") from None
+    header_line = text.split("\n", 1)[0]
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip() for h in reader.fieldnames or []]
+    absent = [f"{ours} ({theirs!r})" for ours, theirs in columns.items() if ours in REQUIRED and theirs not in header]
+    if absent:
+        raise ReportError(
+            f"{path}: line 1: the header lacks the columns for {', '.join(absent)}; "
+            "map them with report_columns in the config"
+        )
+    zone = ZoneInfo(timezone)
+    operations: list[Operation] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        cleaned = {(k or "").strip(): v for k, v in row.items()}
+        values = {ours: cleaned.get(theirs) for ours, theirs in columns.items()}
+        try:
+            operation = operation_from(values, unit=unit, date_format=date_format, zone=zone)
+        except ValueError as error:
+            raise ReportError(f"{path}: line {line}: {error}") from None
+        if operation.operation_id in seen:
+            raise ReportError(
+                f"{path}: line {line}: operation {operation.operation_id} repeats line {seen[operation.operation_id]}"
+            )
+        seen[operation.operation_id] = line
+        operations.append(operation)
+    return operations

@@ -1,0 +1,299 @@
+"""The rules: three records in, typed mismatches out. Pure: no I/O, no clock of its own.
+
+Each finding has a stable ``key``, so running the rules again finds the same thing once,
+and live findings of the service (same keys) are the same records.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..protocol.codes import FAILED_STATUSES, SUCCESS, outcome
+
+MINUTE_US = 60_000_000
+DAY_US = 24 * 60 * MINUTE_US
+
+ACTIONS = {
+    "bad_signature": "Check the secret key and the sender: the platform signs every callback.",
+    "unknown_payment": "We never issued this payment id: ask the platform which merchant it belongs to.",
+    "amount_mismatch": "Compare the amounts with the platform before crediting or refunding by hand.",
+    "currency_mismatch": "The currencies differ: ask the platform; nothing was credited automatically.",
+    "customer_mismatch": "The platform records another customer: check the account was credited correctly.",
+    "conflicting_status": "Ask the platform for the final status; the first final status stays applied.",
+    "callback_overdue": "No callback yet past the basic time of 1 minute: check the platform's record.",
+    "deposit_expired": "No callback past the 36-day threshold: the platform has declined this payment.",
+    "report_unknown_payment": "The platform has an operation we have no deposit for: ask which account it was for.",
+    "missing_in_report": "We credited a payment the platform's record does not show: ask the platform.",
+    "status_differs": "The platform's status differs from ours: align the deposit after checking.",
+    "duplicate_operation": "More than one successful operation for one payment: ask the platform to refund one.",
+    "monthly_limit": "The customer's payments this month exceed the provider limit of 12,500,000.00 KZT.",
+    "likely_retry": "Same customer, contract and amount within seconds, only one paid: a platform retry, "
+    "the unpaid deposit can be closed.",
+}
+# Kinds only reconciliation finds; it may close them again when the records agree.
+RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature"}
+
+
+@dataclass
+class Finding:
+    kind: str
+    key: str
+    payment_id: str | None
+    evidence: dict[str, Any]
+    amount: int = 0
+
+    @property
+    def action(self) -> str:
+        return ACTIONS[self.kind]
+
+
+@dataclass
+class Records:
+    """What the rules compare; rows need attribute access (SQLAlchemy rows or namespaces)."""
+
+    deposits: list[Any]
+    callbacks: list[Any]
+    operations: list[Any]
+    start: int
+    end: int
+    now: int
+    report_covers_period: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _final(status: str | None) -> str | None:
+    return outcome(status or "")
+
+
+def find(records: Records, zone: ZoneInfo) -> list[Finding]:
+    s = records.settings
+    deposits = {d.payment_id: d for d in records.deposits}
+    in_period = [d for d in records.deposits if records.start <= d.created_at < records.end]
+    callbacks: dict[str, list[Any]] = defaultdict(list)
+    for cb in records.callbacks:
+        if cb.signature_ok and cb.payment_id:
+            callbacks[cb.payment_id].append(cb)
+    operations: dict[str, list[Any]] = defaultdict(list)
+    for op in records.operations:
+        operations[op.payment_id].append(op)
+    findings: list[Finding] = []
+    findings += _unknown_payments(callbacks, deposits)
+    for deposit in in_period:
+        findings += _deposit_vs_callbacks(deposit, callbacks.get(deposit.payment_id, []), records, s)
+        if records.report_covers_period:
+            findings += _deposit_vs_report(deposit, operations.get(deposit.payment_id, []))
+    findings += _report_without_deposit(records.operations, deposits, records)
+    findings += _monthly_limit(records.deposits, s.get("monthly_limit", 1_250_000_000), zone, records)
+    retries = list(_likely_retries(in_period, s.get("retry_window_seconds", 120)))
+    # A likely retry is also overdue; say it once, as the more useful of the two.
+    retried = {f.payment_id for f in retries}
+    return [f for f in findings if not (f.kind == "callback_overdue" and f.payment_id in retried)] + retries
+
+
+def _money(amount: Any, currency: Any) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def _unknown_payments(callbacks: dict[str, list[Any]], deposits: dict[str, Any]) -> Iterable[Finding]:
+    for payment_id, received in callbacks.items():
+        if payment_id not in deposits:
+            first = received[0]
+            yield Finding(
+                "unknown_payment",
+                f"unknown_payment:{payment_id}",
+                payment_id,
+                {"callback": {"payment_id": payment_id, "status": first.status, "amount": first.amount}},
+                first.amount or 0,
+            )
+
+
+def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s: dict[str, Any]) -> Iterable[Finding]:
+    pid = deposit.payment_id
+    finals = sorted({f for f in (_final(cb.status) for cb in received) if f})
+    if len(finals) > 1:
+        yield Finding(
+            "conflicting_status",
+            f"conflicting_status:{pid}",
+            pid,
+            {"deposit_state": deposit.state, "callback_statuses": sorted({cb.status for cb in received})},
+            deposit.amount,
+        )
+    successes = {cb.operation_id for cb in received if cb.status == SUCCESS}
+    if len(successes) > 1:
+        yield Finding(
+            "duplicate_operation",
+            f"duplicate_operation:{pid}",
+            pid,
+            {"successful_operations": sorted(str(o) for o in successes)},
+            deposit.amount,
+        )
+    paid = next((cb for cb in received if cb.status == SUCCESS), None)
+    if paid is not None and paid.currency is not None and paid.currency != deposit.currency:
+        yield Finding(
+            "currency_mismatch",
+            f"currency_mismatch:{pid}",
+            pid,
+            {"deposit": _money(deposit.amount, deposit.currency), "callback": _money(paid.amount, paid.currency)},
+            deposit.amount,
+        )
+    elif paid is not None and paid.amount is not None and paid.amount != deposit.amount:
+        yield Finding(
+            "amount_mismatch",
+            f"amount_mismatch:{pid}",
+            pid,
+            {"deposit": _money(deposit.amount, deposit.currency), "callback": _money(paid.amount, paid.currency)},
+            abs(paid.amount - deposit.amount),
+        )
+    if not received and deposit.state == "pending":
+        age = records.now - deposit.created_at
+        expiry = s.get("callback_expiry_days", 36) * DAY_US
+        if age > expiry:
+            yield Finding(
+                "deposit_expired",
+                f"deposit_expired:{pid}",
+                pid,
+                {"deposit": _money(deposit.amount, deposit.currency), "age_days": age // DAY_US},
+                deposit.amount,
+            )
+        elif age > s.get("callback_warning_seconds", 60) * 1_000_000:
+            yield Finding(
+                "callback_overdue",
+                f"callback_overdue:{pid}",
+                pid,
+                {"deposit": _money(deposit.amount, deposit.currency), "age_minutes": age // MINUTE_US},
+                deposit.amount,
+            )
+
+
+_REPORT_STATE = {SUCCESS: "paid", **dict.fromkeys(FAILED_STATUSES, "failed")}
+
+
+def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
+    pid = deposit.payment_id
+    if not recorded:
+        if deposit.state == "paid":
+            yield Finding(
+                "missing_in_report",
+                f"missing_in_report:{pid}",
+                pid,
+                {"deposit": _money(deposit.paid_amount or deposit.amount, deposit.currency)},
+                deposit.paid_amount or deposit.amount,
+            )
+        return
+    successes = [op for op in recorded if op.status == SUCCESS]
+    if len(successes) > 1:
+        yield Finding(
+            "duplicate_operation",
+            f"duplicate_operation:{pid}:report",
+            pid,
+            {"report_operations": sorted(op.operation_id for op in successes)},
+            deposit.amount,
+        )
+    op = successes[0] if successes else recorded[-1]
+    theirs = _REPORT_STATE.get(op.status, "pending")
+    if theirs != deposit.state:
+        yield Finding(
+            "status_differs",
+            f"status_differs:{pid}",
+            pid,
+            {"ours": deposit.state, "report": op.status, "operation_id": op.operation_id},
+            deposit.amount,
+        )
+    if op.currency != deposit.currency:
+        yield Finding(
+            "currency_mismatch",
+            f"currency_mismatch:{pid}:report",
+            pid,
+            {"deposit": _money(deposit.amount, deposit.currency), "report": _money(op.amount, op.currency)},
+            deposit.amount,
+        )
+    elif op.amount != deposit.amount:
+        yield Finding(
+            "amount_mismatch",
+            f"amount_mismatch:{pid}:report",
+            pid,
+            {"deposit": _money(deposit.amount, deposit.currency), "report": _money(op.amount, op.currency)},
+            abs(op.amount - deposit.amount),
+        )
+    if op.customer_id and op.customer_id != deposit.customer_id:
+        yield Finding(
+            "customer_mismatch",
+            f"customer_mismatch:{pid}",
+            pid,
+            {"ours": deposit.customer_id, "report": op.customer_id},
+            deposit.amount,
+        )
+
+
+def _report_without_deposit(operations: list[Any], deposits: dict[str, Any], records: Records) -> Iterable[Finding]:
+    for op in operations:
+        if op.payment_id not in deposits and (op.created_at is None or records.start <= op.created_at < records.end):
+            yield Finding(
+                "report_unknown_payment",
+                f"report_unknown_payment:{op.operation_id}",
+                op.payment_id,
+                {
+                    "report": {
+                        "operation_id": op.operation_id,
+                        "payment_id": op.payment_id,
+                        "status": op.status,
+                        **_money(op.amount, op.currency),
+                    }
+                },
+                op.amount or 0,
+            )
+
+
+def _month(at: int, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(at / 1_000_000, zone).strftime("%Y-%m")
+
+
+def _monthly_limit(deposits: list[Any], limit: int, zone: ZoneInfo, records: Records) -> Iterable[Finding]:
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for d in deposits:
+        if d.state == "paid":
+            totals[(d.customer_id, _month(d.created_at, zone))] += d.paid_amount or d.amount
+    months = {_month(records.start, zone), _month(max(records.start, records.end - 1), zone)}
+    for (customer, month), total in sorted(totals.items()):
+        if total > limit and month in months:
+            yield Finding(
+                "monthly_limit",
+                f"monthly_limit:{customer}:{month}",
+                None,
+                {"customer_id": customer, "month": month, "paid": total, "limit": limit},
+                total - limit,
+            )
+
+
+def _likely_retries(deposits: list[Any], window_seconds: int) -> Iterable[Finding]:
+    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for d in sorted(deposits, key=lambda d: d.created_at):
+        groups[(d.customer_id, d.contract_id, d.amount)].append(d)
+    for group in groups.values():
+        cluster: list[Any] = []
+        for d in [*group, None]:
+            if d is not None and cluster and d.created_at - cluster[-1].created_at <= window_seconds * 1_000_000:
+                cluster.append(d)
+                continue
+            paid = [c for c in cluster if c.state == "paid"]
+            if len(cluster) > 1 and len(paid) == 1:
+                for other in cluster:
+                    if other.state == "pending":
+                        yield Finding(
+                            "likely_retry",
+                            f"likely_retry:{other.payment_id}",
+                            other.payment_id,
+                            {
+                                "paid": paid[0].payment_id,
+                                "customer_id": other.customer_id,
+                                "contract_id": other.contract_id,
+                                "amount": other.amount,
+                            },
+                            other.amount,
+                        )
+            cluster = [d] if d is not None else []

@@ -1,0 +1,515 @@
+"""Reconciliation from real records: deposits and callbacks through the listener, a report
+file, and a fake Data API served over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import SECRET, Server, callback_body, deposit_body, new_customer, start_serve
+
+from kassa24_console.config import Settings
+from kassa24_console.listener import Listener
+from kassa24_console.protocol.signature import signed, verify
+from kassa24_console.reconcile.data_api import DataApi, DataApiError
+from kassa24_console.reconcile.engine import Period, SignOffRefused, reconcile, sign_off, store_operations
+from kassa24_console.reconcile.report import ReportError, read_csv
+from kassa24_console.reconcile.rules import DAY_US
+from kassa24_console.store import Store, now_us
+
+ZONE = ZoneInfo("Asia/Almaty")
+COLUMNS = Settings().report_columns
+HEADER = (
+    "Operation ID;Payment ID;Project ID;Operation type;Operation status;Payment method;Amount;Currency;"
+    "Customer ID;Created;Completed"
+)
+
+
+@pytest.fixture
+def server2(tmp_path: Path):  # a fresh merchant per test: a report covers a whole day of one database
+    server = start_serve(tmp_path)
+    yield server
+    server.stop()
+
+
+def today() -> Period:
+    day = datetime.now(ZONE).date()
+    return Period.of_days(day, day, ZONE)
+
+
+def settings_for(server: Server) -> Settings:
+    return Settings(database_url=server.db_url, secret_key=SECRET, project_id=1234)
+
+
+def pay(
+    server: Server,
+    customer: str,
+    contract: str,
+    amount: int,
+    status: str | None = "success",
+    callback_amount: int | None = None,
+    operation_id: int = 1,
+    **callback: Any,
+) -> str:
+    payment_id = server.post(deposit_body(customer, contract, amount)).json()["payment_id"]
+    if status is not None:
+        body = callback_body(payment_id, status, callback_amount or amount, operation_id=operation_id, **callback)
+        assert server.post(body, path="/kassa24/callback").status_code == 200
+    return payment_id
+
+
+def report_line(
+    op: str, payment_id: str, amount: str, status: str = "success", customer: str = "", currency: str = "KZT"
+) -> str:
+    now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{op};{payment_id};1234;sale;{status};Kassa24;{amount};{currency};{customer};{now};{now}"
+
+
+async def run(
+    server: Server, *, now: int | None = None, report: list[str] | None = None, tmp: Path | None = None
+) -> list[Any]:
+    store = Store(server.db_url)
+    await store.open()
+    try:
+        if report is not None:
+            assert tmp is not None
+            path = tmp / "report.csv"
+            path.write_text("\n".join([HEADER, *report]) + "\n")
+            await store_operations(
+                store,
+                read_csv(path, COLUMNS, unit="major", date_format="%Y-%m-%d %H:%M:%S", timezone="Asia/Almaty"),
+                "csv:test",
+            )
+        summary = await reconcile(store, settings_for(server), today(), now=now)
+    finally:
+        await store.close()
+    return summary.findings
+
+
+def of(findings: list[Any], payment_id: str) -> list[tuple[str, dict]]:
+    return [(f.kind, f.evidence) for f in findings if f.payment_id == payment_id]
+
+
+def test_agreeing_records_give_nothing(server2: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(server2, {"payment": 1_000_000})
+    paid = pay(server2, customer, contract, 150_000)
+    findings = asyncio.run(run(server2, report=[report_line("9001", paid, "1500.00", customer=customer)], tmp=tmp_path))
+    assert of(findings, paid) == []
+
+
+def test_callback_for_unknown_payment_is_one_record_with_the_live_flag(server2: Server) -> None:
+    server2.post(callback_body("k24_nobody", amount=5000), path="/kassa24/callback")
+    findings = asyncio.run(run(server2))
+    assert of(findings, "k24_nobody") == [
+        ("unknown_payment", {"callback": {"payment_id": "k24_nobody", "status": "success", "amount": 5000}})
+    ]
+    rows = server2.rows("SELECT count(*) AS n FROM mismatches WHERE payment_id = 'k24_nobody'")
+    assert rows[0]["n"] == 1  # the service flagged it live; reconciliation found the same record
+
+
+def test_amount_and_currency_mismatches(server2: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
+    short = pay(server2, customer, contract, 200_000, callback_amount=150_000)
+    dollars = pay(server2, customer, contract, 200_000, status=None)
+    server2.post(callback_body(dollars, amount=200_000, currency="USD"), path="/kassa24/callback")
+    by_report = pay(server2, customer, contract, 300_000)
+    findings = asyncio.run(
+        run(
+            server2,
+            report=[
+                report_line("9101", by_report, "2999.99", customer=customer),
+                report_line("9102", short, "1500.00", customer=customer),
+            ],
+            tmp=tmp_path,
+        )
+    )
+    deposit = {"amount": 200_000, "currency": "KZT"}
+    assert ("amount_mismatch", {"deposit": deposit, "callback": {"amount": 150_000, "currency": "KZT"}}) in of(
+        findings, short
+    )
+    assert of(findings, dollars)[0] == (
+        "currency_mismatch",
+        {"deposit": deposit, "callback": {"amount": 200_000, "currency": "USD"}},
+    )
+    assert of(findings, by_report) == [
+        (
+            "amount_mismatch",
+            {"deposit": {"amount": 300_000, "currency": "KZT"}, "report": {"amount": 299_999, "currency": "KZT"}},
+        )
+    ]
+
+
+def test_customer_status_and_presence_in_the_report(server2: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
+    other_customer = pay(server2, customer, contract, 100_000)
+    declined_there = pay(server2, customer, contract, 100_000)
+    not_there = pay(server2, customer, contract, 100_000)
+    report = [
+        report_line("9201", other_customer, "1000.00", customer="someone-else"),
+        report_line("9202", declined_there, "1000.00", status="decline", customer=customer),
+        report_line("9203", "k24_not_ours", "55.00"),
+    ]
+    findings = asyncio.run(run(server2, report=report, tmp=tmp_path))
+    assert of(findings, other_customer) == [("customer_mismatch", {"ours": customer, "report": "someone-else"})]
+    assert of(findings, declined_there) == [
+        ("status_differs", {"ours": "paid", "report": "decline", "operation_id": "9202"})
+    ]
+    assert of(findings, not_there) == [("missing_in_report", {"deposit": {"amount": 100_000, "currency": "KZT"}})]
+    assert of(findings, "k24_not_ours") == [
+        (
+            "report_unknown_payment",
+            {
+                "report": {
+                    "operation_id": "9203",
+                    "payment_id": "k24_not_ours",
+                    "status": "success",
+                    "amount": 5500,
+                    "currency": "KZT",
+                }
+            },
+        )
+    ]
+
+
+def test_conflicts_and_duplicate_operations(server2: Server) -> None:
+    customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
+    conflicted = pay(server2, customer, contract, 100_000)
+    server2.post(callback_body(conflicted, "decline", 100_000, operation_id=2), path="/kassa24/callback")
+    twice = pay(server2, customer, contract, 100_000)
+    server2.post(callback_body(twice, "success", 100_000, operation_id=7), path="/kassa24/callback")
+    findings = asyncio.run(run(server2))
+    assert of(findings, conflicted) == [
+        ("conflicting_status", {"deposit_state": "paid", "callback_statuses": ["decline", "success"]})
+    ]
+    assert of(findings, twice) == [("duplicate_operation", {"successful_operations": ["1", "7"]})]
+    assert len(server2.rows("SELECT id FROM mismatches WHERE payment_id = ?", conflicted)) == 1
+
+
+def test_no_callback_past_the_basic_time_and_the_threshold(server2: Server) -> None:
+    customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
+    waiting = pay(server2, customer, contract, 100_000, status=None)
+    created = server2.rows("SELECT created_at FROM deposits WHERE payment_id = ?", waiting)[0]["created_at"]
+    assert of(asyncio.run(run(server2, now=created + 30_000_000)), waiting) == []
+    assert of(asyncio.run(run(server2, now=created + 5 * 60_000_000)), waiting) == [
+        ("callback_overdue", {"deposit": {"amount": 100_000, "currency": "KZT"}, "age_minutes": 5})
+    ]
+    assert of(asyncio.run(run(server2, now=created + 37 * DAY_US)), waiting) == [
+        ("deposit_expired", {"deposit": {"amount": 100_000, "currency": "KZT"}, "age_days": 37})
+    ]
+    # Once the callback arrives, the next run closes it by itself.
+    server2.post(callback_body(waiting, "success", 100_000), path="/kassa24/callback")
+    assert of(asyncio.run(run(server2)), waiting) == []
+    state = server2.rows("SELECT state, resolved_by FROM mismatches WHERE payment_id = ?", waiting)
+    assert {(r["state"], r["resolved_by"]) for r in state} == {("resolved", "reconcile")}
+
+
+def test_monthly_limit_and_likely_retries(server2: Server) -> None:
+    customer, (contract,) = new_customer(server2, {"payment": 2_000_000_000})
+    for _ in range(25):
+        pay(server2, customer, contract, 50_000_000)
+    findings = asyncio.run(run(server2))
+    assert [f for f in findings if f.kind == "monthly_limit" and customer in f.key] == []  # exactly at the limit
+    pay(server2, customer, contract, 100)
+    month = datetime.now(ZONE).strftime("%Y-%m")
+    (over,) = [f for f in asyncio.run(run(server2)) if f.kind == "monthly_limit" and customer in f.key]
+    assert over.evidence == {"customer_id": customer, "month": month, "paid": 1_250_000_100, "limit": 1_250_000_000}
+
+    retry_customer, (retry_contract,) = new_customer(server2, {"payment": 10_000_000})
+    unpaid = pay(server2, retry_customer, retry_contract, 123_400, status=None)
+    paid = pay(server2, retry_customer, retry_contract, 123_400)
+    created = server2.rows("SELECT created_at FROM deposits WHERE payment_id = ?", unpaid)[0]["created_at"]
+    findings = asyncio.run(run(server2, now=created + 5 * 60_000_000))
+    assert of(findings, unpaid) == [
+        (
+            "likely_retry",
+            {"paid": paid, "customer_id": retry_customer, "contract_id": retry_contract, "amount": 123_400},
+        )
+    ]
+
+
+# --- report files --------------------------------------------------------------------------
+
+
+def test_report_mapping_separators_units_and_zones(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text('Op,Pay,State,Sum,Cur,When\n1,p1,SUCCESS,"1 234,50",kzt,2026-11-27 05:00:00\n')
+    columns = {
+        "operation_id": "Op",
+        "payment_id": "Pay",
+        "status": "State",
+        "amount": "Sum",
+        "currency": "Cur",
+        "created": "When",
+    }
+    (op,) = read_csv(path, columns, unit="major", date_format="%Y-%m-%d %H:%M:%S", timezone="Asia/Almaty")
+    assert (op.operation_id, op.payment_id, op.status, op.amount, op.currency) == ("1", "p1", "success", 123_450, "KZT")
+    assert op.created_at == int(datetime(2026, 11, 27, 0, 0, tzinfo=ZoneInfo("UTC")).timestamp() * 1e6)
+    path.write_text("Op;Pay;State;Sum;Cur\n2;p2;decline;123450;KZT\n")
+    (minor,) = read_csv(path, columns, unit="minor", date_format="%Y-%m-%d", timezone="UTC")
+    assert minor.amount == 123_450
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Op;Pay\n1;p1\n", "line 1: the header lacks the columns for operation_id"),
+        (HEADER + "\n" + "1;p1;1234;sale;success;K;12,3,4;KZT;;;\n", "line 2: not an amount"),
+        (HEADER + "\n" + "1;p1;1234;sale;success;K;1.001;KZT;;;\n", "line 2: more than 2 decimal places"),
+        (HEADER + "\n" + "1;p1;1234;sale;success;K;1.00;KZT;;27/11/2026;\n", "line 2: not a date"),
+        (HEADER + "\n" + "1;;1234;sale;success;K;1.00;KZT;;;\n", "line 2: missing payment_id"),
+        (
+            HEADER + "\n1;p1;1;sale;success;K;1.00;KZT;;;\n1;p2;1;sale;success;K;1.00;KZT;;;\n",
+            "line 3: operation 1 repeats line 2",
+        ),
+    ],
+)
+def test_malformed_reports_are_refused_with_line_and_reason(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ReportError, match=reason.replace("(", r"\(")):
+        read_csv(path, COLUMNS, unit="major", date_format="%Y-%m-%d %H:%M:%S", timezone="Asia/Almaty")
+
+
+# --- the CLI, a clean period, working the list, sign-off -----------------------------------
+
+
+def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        env={**server.env, "KASSA24_LOG_FILE": "/dev/null"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_clean_period_then_mismatches_worked_to_sign_off(tmp_path: Path) -> None:
+    server = start_serve(tmp_path)
+    try:
+        customer, (contract,) = new_customer(server, {"payment": 1_000_000})
+        paid = pay(server, customer, contract, 150_000)
+        report = tmp_path / "platform.csv"
+        report.write_text("\n".join([HEADER, report_line("1", paid, "1500.00", customer=customer)]) + "\n")
+        clean = _cli(server, "--report", str(report), "--format", "json")
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert json.loads(clean.stdout) == {"period": json.loads(clean.stdout)["period"], "found": {}, "open": []}
+        again = _cli(server, "--report", str(report), "--format", "json")
+        assert again.stdout == clean.stdout
+        assert server.rows("SELECT count(*) AS n FROM platform_operations")[0]["n"] == 1  # no duplicates
+        assert server.rows("SELECT count(*) AS n FROM mismatches")[0]["n"] == 0
+
+        report.write_text(report.read_text() + report_line("2", "k24_elsewhere", "10.00") + "\n")
+        found = _cli(server, "--report", str(report), "--format", "json")
+        assert found.returncode == 1
+        (open_one,) = json.loads(found.stdout)["open"]
+        assert open_one["kind"] == "report_unknown_payment"
+        refused = _cli(server, "--sign-off")
+        assert refused.returncode == 1 and "sign-off refused" in refused.stderr
+        assert _cli(server, "--resolve", str(open_one["id"])).returncode == 2  # a note is required
+        assert _cli(server, "--resolve", str(open_one["id"]), "--note", "test operation").returncode == 0
+        signed_off = _cli(server, "--sign-off", "--format", "csv")
+        assert signed_off.returncode == 0, signed_off.stderr
+        assert server.rows("SELECT signed_by FROM periods")[0]["signed_by"]
+        bad = tmp_path / "bad.csv"
+        bad.write_text(HEADER + "\n1;x;1;sale;success;K;abc;KZT;;;\n")
+        refused_file = _cli(server, "--report", str(bad))
+        assert refused_file.returncode == 2 and "line 2" in refused_file.stderr
+        assert server.rows("SELECT count(*) AS n FROM platform_operations")[0]["n"] == 2
+    finally:
+        server.stop()
+
+
+def test_resolved_mismatch_reopens_when_the_evidence_changes(server2: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(server2, {"payment": 1_000_000})
+    paid = pay(server2, customer, contract, 100_000)
+    asyncio.run(run(server2, report=[report_line("9301", paid, "999.00", customer=customer)], tmp=tmp_path))
+    (row,) = server2.rows("SELECT id FROM mismatches WHERE payment_id = ? AND kind = 'amount_mismatch'", paid)
+
+    async def resolve() -> None:
+        from kassa24_console.edits import resolve_mismatch
+
+        store = Store(server2.db_url)
+        await store.open()
+        await resolve_mismatch(store, row["id"], "accepted the difference")
+        await store.close()
+
+    asyncio.run(resolve())
+    asyncio.run(run(server2, report=[report_line("9301", paid, "999.00", customer=customer)], tmp=tmp_path))
+    assert server2.rows("SELECT state FROM mismatches WHERE id = ?", row["id"])[0]["state"] == "resolved"
+    asyncio.run(run(server2, report=[report_line("9301", paid, "998.00", customer=customer)], tmp=tmp_path))
+    state = server2.rows("SELECT state, note FROM mismatches WHERE id = ?", row["id"])[0]
+    assert state["state"] == "open" and "reopened" in state["note"]
+
+
+# --- the Data API --------------------------------------------------------------------------
+
+TOKEN_KEY = "data-api-key"
+
+
+class FakeDataApi:
+    """The platform's /v1/operations/get over real HTTP: checks our signature, signs its answer."""
+
+    def __init__(self, operations: list[dict[str, Any]], *, sign_with: str = TOKEN_KEY, delay: float = 0) -> None:
+        self.operations, self.sign_with, self.delay = operations, sign_with, delay
+        self.requests: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = json.loads(raw)
+        self.requests.append(body)
+        await asyncio.sleep(self.delay)
+        if scope["path"] != "/v1/operations/get" or not verify(body, TOKEN_KEY) or body["token"] != "T" * 30:
+            status, answer = 403, {"error": "bad request signature"}
+        else:
+            page = self.operations[body["offset"] : body["offset"] + body["limit"]]
+            status, answer = 200, signed({"operations": page, "count": len(page)}, self.sign_with)
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        )
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+
+def _api(url: str, timeout: float = 5) -> DataApi:
+    s = Settings()
+    return DataApi(
+        base_url=url,
+        token="T" * 30,
+        secret=TOKEN_KEY,
+        keys=s.data_api_keys,
+        fields=s.data_api_fields,
+        timeout=timeout,
+        amount_unit="minor",
+        timezone="Asia/Almaty",
+        project_id=1234,
+    )
+
+
+async def _serve(app: Any) -> tuple[Listener, str]:
+    listener = Listener(app, "127.0.0.1", 0)
+    await listener.start()
+    return listener, f"http://127.0.0.1:{listener.port}"
+
+
+def _item(i: int) -> dict[str, Any]:
+    return {
+        "operation_id": i,
+        "payment_id": f"p{i}",
+        "project_id": 1234,
+        "operation_type": "sale",
+        "operation_status": "success",
+        "payment_method": "Kassa24",
+        "amount": 100 + i,
+        "currency": "KZT",
+        "created_date": "2026-11-27 10:00:00",
+        "completed_date": "2026-11-27 10:00:05",
+    }
+
+
+async def test_data_api_pages_through_every_operation() -> None:
+    fake = FakeDataApi([_item(i) for i in range(1500)])
+    listener, url = await _serve(fake)
+    try:
+        operations = await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
+    assert len(operations) == 1500 and operations[1499].amount == 1599
+    assert [r["offset"] for r in fake.requests] == [0, 1000]
+    assert fake.requests[0]["interval"] == {"from": "2026-11-27 00:00:00", "to": "2026-11-28 00:00:00"}
+    assert operations[0].created_at == int(datetime(2026, 11, 27, 5, 0, tzinfo=ZoneInfo("UTC")).timestamp() * 1e6)
+
+
+async def test_data_api_answer_with_a_bad_signature_is_refused() -> None:
+    listener, url = await _serve(FakeDataApi([_item(1)], sign_with="someone-else"))
+    try:
+        with pytest.raises(DataApiError, match="not signed with the token's key"):
+            await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
+
+
+async def test_data_api_timeout_is_a_clear_error() -> None:
+    listener, url = await _serve(FakeDataApi([_item(1)], delay=2))
+    try:
+        with pytest.raises(DataApiError, match="did not answer within 0.5 s"):
+            await _api(url, timeout=0.5).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
+
+
+def test_reconcile_with_the_data_api_from_the_cli(tmp_path: Path) -> None:
+    server = start_serve(tmp_path)
+    try:
+        customer, (contract,) = new_customer(server, {"payment": 1_000_000})
+        paid = pay(server, customer, contract, 150_000)
+        now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+        records = [
+            {**_item(1), "payment_id": paid, "amount": 150_000, "created_date": now},
+            {**_item(2), "payment_id": "k24_other", "created_date": now},
+        ]
+
+        async def scenario() -> subprocess.CompletedProcess[str]:
+            listener, url = await _serve(FakeDataApi(records))
+            try:
+                env = {
+                    **server.env,
+                    "KASSA24_LOG_FILE": "/dev/null",
+                    "KASSA24_DATA_API_URL": url,
+                    "KASSA24_DATA_API_TOKEN": "T" * 30,
+                    "KASSA24_DATA_API_SECRET": TOKEN_KEY,
+                }
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "kassa24_console.cli",
+                    "reconcile",
+                    "--data-api",
+                    "--format",
+                    "json",
+                    env=env,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                out, err = await process.communicate()
+                return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+            finally:
+                await listener.stop()
+
+        result = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert result.returncode == 1, result.stderr
+    found = json.loads(result.stdout)
+    assert [o["kind"] for o in found["open"]] == ["report_unknown_payment"]
+    assert found["open"][0]["payment_id"] == "k24_other"
+
+
+async def test_sign_off_is_refused_while_open(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'k.db'}")
+    await store.open()
+    try:
+        from kassa24_console.store import queries as q
+
+        def flag(connection: Any) -> None:
+            q.flag(
+                connection, key="x", kind="report_unknown_payment", payment_id="p", evidence={}, action="", at=now_us()
+            )
+
+        await store.write(flag)
+        with pytest.raises(SignOffRefused):
+            await sign_off(store, today())
+    finally:
+        await store.close()
