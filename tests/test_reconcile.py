@@ -444,7 +444,7 @@ async def test_data_api_answer_with_a_bad_signature_is_refused() -> None:
 async def test_data_api_timeout_is_a_clear_error() -> None:
     listener, url = await _serve(FakeDataApi([_item(1)], delay=2))
     try:
-        with pytest.raises(DataApiError, match="did not answer within 0.5 s"):
+        with pytest.raises(DataApiError, match=r"did not answer within 0\.5 s"):
             await _api(url, timeout=0.5).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
