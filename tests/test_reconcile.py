@@ -513,3 +513,62 @@ async def test_sign_off_is_refused_while_open(tmp_path: Path) -> None:
             await sign_off(store, today())
     finally:
         await store.close()
+
+
+async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    from kassa24_console.console.app import Kassa24App
+    from kassa24_console.console.panes import MismatchesPane
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'k.db'}", secret_key=SECRET, log_file=tmp_path / "log", port=0
+    )
+    store = Store(settings.database_url)
+    await store.open()
+    demo = read_csv(
+        ROOT / "data" / "demo" / "platform-report.csv",
+        COLUMNS,
+        unit="major",
+        date_format="%Y-%m-%d %H:%M:%S",
+        timezone="Asia/Almaty",
+    )
+    await store_operations(store, demo, "csv:demo")
+    day = datetime(2026, 11, 27).date()
+    summary = await reconcile(store, settings, Period.of_days(day, day, ZONE))
+    await store.close()
+    assert sorted(f.kind for f in summary.findings) == ["report_unknown_payment"] * 4
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("m")
+        pane = app.query_one(MismatchesPane)
+        deadline = asyncio.get_running_loop().time() + 5
+        while pane.table.row_count < 4 and asyncio.get_running_loop().time() < deadline:
+            await pilot.pause(0.05)
+        assert pane.table.row_count == 4
+        pane.table.move_cursor(row=0)
+        resolved_id = pane.selected().id
+        await pilot.press("x")
+        await pilot.pause(0.1)
+        app.screen.query_one("#note").value = "demo row, not ours"
+        await pilot.click("#save")
+        while pane.table.row_count != 3 and asyncio.get_running_loop().time() < deadline:
+            await pilot.pause(0.05)
+        assert pane.table.row_count == 3
+        await pilot.press("q")
+    env = {
+        "KASSA24_DATABASE_URL": settings.database_url,
+        "KASSA24_SECRET_KEY": SECRET,
+        "KASSA24_LOG_FILE": "/dev/null",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "reconcile", "--from", "2026-11-27", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    still_open = {o["id"] for o in json.loads(result.stdout)["open"]}
+    assert len(still_open) == 3 and resolved_id not in still_open
