@@ -6,13 +6,15 @@ not a constant in the code.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -91,6 +93,22 @@ class Settings(BaseSettings):
     callback_path: str = "/kassa24/callback"
     max_body_bytes: int = 64 * 1024
     log_file: Path | None = None
+    # One JSON line per request (request id, kind, code, latency) in the log.
+    log_requests: bool = True
+    # Who may call: client addresses or networks (empty: anyone). X-Forwarded-For is believed
+    # only from trusted_proxies (the operator's reverse proxy).
+    allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Connections: at most this many at once; a request's headers must arrive within
+    # header_timeout seconds; idle keep-alive connections close after keepalive_timeout.
+    max_connections: int = 1000
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
+    shutdown_timeout: float = 10.0
+    # SQLite: how long a write waits for another process's lock; an optional size cap in
+    # pages (past it SQLite answers "full", as on a full disk).
+    sqlite_busy_timeout_ms: int = 10_000
+    sqlite_max_pages: int = 0
     # Times are shown, and days reconciled, in this zone.
     timezone: str = "Asia/Almaty"
     # Reconciliation. The platform has not published the report's column names, the Data
@@ -116,6 +134,20 @@ class Settings(BaseSettings):
     # Flush traffic records at least this often (seconds); they ride along with commits too.
     traffic_flush_interval: float = 0.2
 
+    @field_validator("allow_ips", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allow_ips", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
+
     @field_validator("response_option", mode="before")
     @classmethod
     def _option_from_text(cls, value: Any) -> Any:
@@ -124,6 +156,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if self.secret_key_file is not None:
+            mode = self.secret_key_file.stat().st_mode
+            if mode & 0o077:
+                raise ValueError(
+                    f"secret key file {self.secret_key_file} is readable by others (mode {mode & 0o777:o}): "
+                    "chmod 600 it"
+                )
             text = self.secret_key_file.read_text(encoding="utf-8").strip()
             if not text:
                 raise ValueError(f"secret key file {self.secret_key_file} is empty")

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ipaddress
+import itertools
 import json
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .config import Settings
 from .protocol.codes import Code
@@ -24,6 +29,7 @@ from .service import Reply, Service
 from .store import Store, now_us
 
 log = logging.getLogger(__name__)
+requests_log = logging.getLogger("kassa24_console.requests")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -48,31 +54,45 @@ class App:
             settings.callback_path: ("POST", service.handle_callback),
             "/healthz": ("GET", None),
         }
+        self.clients = ClientPolicy(settings.allow_ips, settings.trusted_proxies)
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(3)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         started = time.perf_counter_ns()
+        request_id = f"{self._id_prefix}-{next(self._ids)}"
+        address, peer = self.clients.peer(scope)
+        reply, raw = await self._answer(scope, receive, address)
+        headers = [(b"x-request-id", request_id.encode())]
+        if "allow" in reply.extra:
+            headers.append((b"allow", reply.extra["allow"].encode()))
+        await _respond(send, reply.http_status, reply.body, headers)
+        if (scope["path"] in self.routes and scope["path"] != "/healthz") or reply.http_status in (403, 404):
+            self._record(reply, raw, peer, started, request_id)
+
+    async def _answer(self, scope: Scope, receive: Receive, address: str) -> tuple[Reply, bytes]:
         route = self.routes.get(scope["path"])
         if route is None:
-            await _respond(send, 404, {"error": "not found"})
-            return
+            return Reply(404, {"error": "not found"}, "http"), b""
+        if not self.clients.allowed(address):
+            return Reply(403, {"error": "forbidden"}, "forbidden"), b""
         method, handler = route
         if scope["method"] != method:
-            await _respond(send, 405, {"error": "method not allowed"}, [(b"allow", method.encode())])
-            return
+            return Reply(405, {"error": "method not allowed"}, "http", extra={"allow": method}), b""
         if handler is None:
-            await self._health(send)
-            return
+            ok = await self.store.ping()
+            return Reply(200 if ok else 503, {"status": "ok" if ok else "database unreachable"}, "health"), b""
         try:
-            raw = await _read_body(scope, receive, self.settings.max_body_bytes)
+            raw = await asyncio.wait_for(
+                _read_body(scope, receive, self.settings.max_body_bytes), self.settings.header_timeout
+            )
         except BodyTooLarge:
-            await _respond(send, 413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"})
-            self._record(scope, Reply(413, {}, "unknown"), b"", started)
-            return
-        reply = await self._handle(handler, raw, scope["path"] == self.settings.callback_path)
-        await _respond(send, reply.http_status, reply.body)
-        self._record(scope, reply, raw, started)
+            return Reply(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"}, "unknown"), b""
+        except TimeoutError:
+            return Reply(408, {"error": "the body did not arrive in time"}, "unknown"), b""
+        return await self._handle(handler, raw, scope["path"] == self.settings.callback_path), raw
 
     async def _handle(self, handler: Callable[[bytes], Awaitable[Reply]], raw: bytes, callback: bool) -> Reply:
         try:
@@ -84,12 +104,8 @@ class App:
                 return Reply(503, {"error": "internal error; retry"}, "callback")
             return Reply(200, {"code": int(Code.ERROR), "message": "internal error"}, "unknown", code=500)
 
-    async def _health(self, send: Send) -> None:
-        ok = await self.store.ping()
-        await _respond(send, 200 if ok else 503, {"status": "ok" if ok else "database unreachable"})
-
-    def _record(self, scope: Scope, reply: Reply, raw: bytes, started: int) -> None:
-        client = scope.get("client")
+    def _record(self, reply: Reply, raw: bytes, peer: str, started: int, request_id: str) -> None:
+        latency_us = (time.perf_counter_ns() - started) // 1000
         self.store.record_traffic(
             {
                 "at": now_us(),
@@ -100,12 +116,60 @@ class App:
                 "code": reply.code,
                 "http_status": reply.http_status,
                 "signature_ok": reply.signature_ok,
-                "latency_us": (time.perf_counter_ns() - started) // 1000,
-                "peer": f"{client[0]}:{client[1]}" if client else "",
+                "latency_us": latency_us,
+                "peer": peer,
                 "request": raw.decode("utf-8", "replace"),
                 "response": json.dumps(reply.body, ensure_ascii=False),
             }
         )
+        if self.settings.log_requests:
+            requests_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "kind": reply.kind,
+                        "code": reply.code,
+                        "http_status": reply.http_status,
+                        "latency_ms": latency_us / 1000,
+                        "peer": peer,
+                        "signature_ok": reply.signature_ok,
+                    }
+                },
+            )
+
+
+class ClientPolicy:
+    """Who is calling, and whether they may: X-Forwarded-For only from trusted proxies."""
+
+    def __init__(self, allow: list[str], proxies: list[str]) -> None:
+        self.allow = [ipaddress.ip_network(a, strict=False) for a in allow]
+        self.proxies = [ipaddress.ip_network(p, strict=False) for p in proxies]
+
+    @staticmethod
+    def _in(address: str, networks: list[Any]) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    def peer(self, scope: Scope) -> tuple[str, str]:
+        """(address, as shown) of the client: the connection's, or, behind a trusted proxy,
+        the last address in X-Forwarded-For that is not itself a trusted proxy."""
+        client = scope.get("client")
+        address = client[0] if client else ""
+        if self.proxies and self._in(address, self.proxies):
+            for name, value in scope["headers"]:
+                if name == b"x-forwarded-for":
+                    hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+                    for hop in reversed(hops):
+                        if not self._in(hop, self.proxies):
+                            return hop, f"{hop} via {address}"
+        return address, f"{address}:{client[1]}" if client else ""
+
+    def allowed(self, address: str) -> bool:
+        return not self.allow or self._in(address, self.allow)
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -133,6 +197,50 @@ async def _respond(
     await send({"type": "http.response.body", "body": payload})
 
 
+class GuardedProtocol(HttpToolsProtocol):
+    """httptools, plus a deadline for a request's headers: a client that connects and
+    dribbles (slow-loris) or says nothing is disconnected instead of holding a slot."""
+
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self._header_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expired(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._disarm()  # idle keep-alive is uvicorn's timeout_keep_alive
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn that leaves signal handling to whoever owns the loop (Textual, or ``serve``)."""
 
@@ -148,10 +256,11 @@ class ListenError(Exception):
 class Listener:
     """The embedded HTTP server of one process."""
 
-    def __init__(self, app: App, host: str, port: int) -> None:
+    def __init__(self, app: Any, host: str, port: int, settings: Settings | None = None) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.settings = settings or Settings()
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -163,15 +272,18 @@ class Listener:
         """Bind and start serving; :class:`ListenError` when the address cannot be used."""
         sock = self._bind()
         self.port = sock.getsockname()[1]
+        s = self.settings
         config = uvicorn.Config(
             self.app,
-            http="httptools",
+            http=functools.partial(GuardedProtocol, header_timeout=s.header_timeout),  # type: ignore[arg-type]
             lifespan="off",
             log_config=None,
             access_log=False,
-            timeout_graceful_shutdown=5,
-            timeout_keep_alive=5,
+            timeout_graceful_shutdown=s.shutdown_timeout,
+            timeout_keep_alive=int(s.keepalive_timeout),
+            limit_concurrency=s.max_connections,
             server_header=False,
+            proxy_headers=False,  # X-Forwarded-For is ours to judge (ClientPolicy)
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))

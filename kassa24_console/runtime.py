@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import importer
 from .config import Settings
@@ -23,10 +26,15 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.database_url, flush_interval=settings.traffic_flush_interval)
+        self.store = Store(
+            settings.database_url,
+            flush_interval=settings.traffic_flush_interval,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            max_pages=settings.sqlite_max_pages,
+        )
         self.service = Service(settings, self.store)
         self.app = App(settings, self.service, self.store)
-        self.listener = Listener(self.app, settings.host, settings.port)
+        self.listener = Listener(self.app, settings.host, settings.port, settings)
 
     async def open(self) -> None:
         """Open the store; a fresh database in demo mode gets the demo accounts."""
@@ -41,12 +49,28 @@ class Runtime:
         await self.store.close()
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and a record's ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
 def configure_logging(log_file: Path | None, *, stderr: bool, level: int = logging.INFO) -> None:
     """Logs to a size-capped file and, for headless use only, to stderr."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    formatter = JsonFormatter()
     handlers: list[logging.Handler] = []
     if log_file is not None:
         try:

@@ -17,9 +17,11 @@ __all__ = ["Store", "display_url", "now_us"]
 class Store:
     """One database: reads, group-committed writes, and buffered traffic records."""
 
-    def __init__(self, url: str, *, flush_interval: float = 0.2) -> None:
+    def __init__(
+        self, url: str, *, flush_interval: float = 0.2, busy_timeout_ms: int = 10_000, max_pages: int = 0
+    ) -> None:
         self.url = url
-        self.db = Database(url)
+        self.db = Database(url, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
         self.writer = Writer(self.db, flush_interval)
 
     @property

@@ -76,7 +76,7 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
+def _sqlite_engine(url: URL, *, writer: bool, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> Engine:
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
         connect_args={"check_same_thread": False},
@@ -91,7 +91,9 @@ def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if max_pages:
+            cursor.execute(f"PRAGMA max_page_count={int(max_pages)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -107,7 +109,7 @@ def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
 class Database:
     """Where statements run: inline or on the writer thread (SQLite), or on asyncio (PostgreSQL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> None:
         full = async_url(url)
         self.is_sqlite = full.get_backend_name() == "sqlite"
         self._async: AsyncEngine | None = None
@@ -116,8 +118,8 @@ class Database:
         self._read_connection: Connection | None = None
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="k24-writer")
         if self.is_sqlite:
-            self._reader = _sqlite_engine(full, writer=False)
-            self._writer = _sqlite_engine(full, writer=True)
+            self._reader = _sqlite_engine(full, writer=False, busy_timeout_ms=busy_timeout_ms)
+            self._writer = _sqlite_engine(full, writer=True, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
         else:
             self._async = create_async_engine(
                 full, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=_json_text
