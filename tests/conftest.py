@@ -18,10 +18,17 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from kassa24_console import importer
 from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store
+
+# Property tests: a quick profile for CI, a long one before a release
+# (HYPOTHESIS_PROFILE=release .venv/bin/pytest tests/test_hardening.py).
+hypothesis_settings.register_profile("ci", max_examples=150, deadline=None)
+hypothesis_settings.register_profile("release", max_examples=5000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SECRET = "k24-test-secret"
 PROJECT_ID = 1234

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from .db import Database, Writer, create_schema, display_url, now_us
 
@@ -56,7 +56,7 @@ class Store:
     async def ping(self) -> bool:
         """Whether the database answers a trivial query (for ``/healthz``)."""
         try:
-            await self.db.read_off_loop(lambda connection: connection.execute(text("SELECT 1")).scalar_one())
+            await self.db.check()
         except Exception:
             return False
         return True

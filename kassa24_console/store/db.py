@@ -29,9 +29,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from . import models
@@ -165,6 +166,33 @@ class Database:
         assert self._async is not None
         async with self._async.begin() as connection:
             return await connection.run_sync(body)
+
+    async def check(self) -> None:
+        """Raise unless the database at the configured URL answers with our schema.
+
+        A fresh connection each time: a pooled SQLite connection keeps working on a file
+        that was deleted or replaced, which is exactly what a health check must notice.
+        """
+        probe = select(models.Account.__table__.c.customer_id).limit(1)
+        if self._reader is not None:
+            url = self._reader.url
+
+            def _run() -> None:
+                if url.database and url.database != ":memory:" and not Path(url.database).is_file():
+                    raise FileNotFoundError(f"no database file at {url.database}")
+                engine = create_engine(url, poolclass=NullPool)
+                try:
+                    with engine.connect() as connection:
+                        connection.exec_driver_sql("PRAGMA query_only=1")
+                        connection.execute(probe).all()
+                finally:
+                    engine.dispose()
+
+            await asyncio.to_thread(_run)
+            return
+        assert self._async is not None
+        async with self._async.connect() as connection:
+            await connection.execute(probe)
 
     async def dispose(self) -> None:
         if self._read_connection is not None:
