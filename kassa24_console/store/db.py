@@ -33,7 +33,6 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
-from sqlmodel import SQLModel
 
 from . import models
 
@@ -206,10 +205,30 @@ class Database:
             await self._async.dispose()
 
 
-def create_schema(connection: Connection) -> bool:
-    """Create missing tables; True when the database had none (a first start)."""
-    fresh = not inspect(connection).has_table(models.Account.__tablename__)
-    SQLModel.metadata.create_all(connection)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection) -> Any:
+    """Alembic, pointed at our migrations and running on ``connection``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def create_schema(connection: Connection, target: str = "head") -> bool:
+    """Migrate the schema to ``target``; True when the database had none (a first start)."""
+    from alembic import command
+
+    found = inspect(connection)
+    fresh = not found.has_table(models.Account.__tablename__)
+    config = alembic_config(connection)
+    if not fresh and not found.has_table("alembic_version"):
+        # Made before migrations existed (create_all): say which released schema it holds.
+        command.stamp(config, "0002" if found.has_table("platform_operations") else "0001")
+    command.upgrade(config, target)
     return fresh
 
 

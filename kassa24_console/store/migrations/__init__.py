@@ -1,0 +1,1 @@
+"""Schema migrations (alembic). Every schema change is a new revision in ``versions/``."""

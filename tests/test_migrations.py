@@ -1,0 +1,68 @@
+"""Schema changes go through migrations; the models and the migrations never drift apart."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+from kassa24_console.store import models  # noqa: F401
+from kassa24_console.store.db import alembic_config, create_schema
+
+
+def _engine(path: Path):
+    return create_engine(f"sqlite:///{path}")
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "k.db")
+    with engine.begin() as connection:
+        assert create_schema(connection) is True
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert differences == []
+    with engine.begin() as connection:
+        assert create_schema(connection) is False  # a second start changes nothing
+
+
+def test_upgrade_from_the_first_released_schema_keeps_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = _engine(path)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'platform_operations'").fetchall()
+        db.execute("INSERT INTO accounts VALUES ('7001', NULL, 'KZT', 'Old', 0)")
+        db.execute("INSERT INTO deposits VALUES ('k24_old', '7001', NULL, NULL, 100, 'KZT', 'paid', 100, 1, 1)")
+    engine.dispose()
+    # Starting the program on the old database upgrades it.
+    result = subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "--database-url", f"sqlite:///{path}", "db", "info"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"KASSA24_SECRET_KEY": "s", "KASSA24_LOG_FILE": str(tmp_path / "log"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deposits     1" in result.stdout
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+        assert db.execute("SELECT payment_id, state FROM deposits").fetchall() == [("k24_old", "paid")]
+        assert db.execute("SELECT count(*) FROM platform_operations").fetchone() == (0,)
+
+
+def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "legacy.db")
+    SQLModel.metadata.create_all(engine)
+    with engine.begin() as connection:
+        assert create_schema(connection) is False
+    with sqlite3.connect(tmp_path / "legacy.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
