@@ -40,6 +40,7 @@ def test_env_overrides_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 def test_secret_key_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("s3cr3t-from-file\n")
+    secret.chmod(0o600)
     monkeypatch.setenv("KASSA24_SECRET_KEY_FILE", str(secret))
     assert load_settings().secret == "s3cr3t-from-file"
 
