@@ -1,0 +1,27 @@
+"""The core never imports textual (import-linter contract in pyproject.toml)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def test_the_core_knows_nothing_of_the_terminal() -> None:
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint is not None, "import-linter is a test dependency"
+    result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_importing_the_core_does_not_load_textual() -> None:
+    code = (
+        "import sys, kassa24_console.service, kassa24_console.listener, kassa24_console.reconcile.engine, "
+        "kassa24_console.simulate.run, kassa24_console.cli; print('textual' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
