@@ -237,5 +237,15 @@ def callback_body(
     }
 
 
+async def read_body(receive: Any) -> bytes:
+    """The whole request body of an ASGI test app."""
+    raw = b""
+    while True:
+        message = await receive()
+        raw += message.get("body", b"")
+        if not message.get("more_body"):
+            return raw
+
+
 def load_vectors() -> list[dict[str, Any]]:
     return json.loads((SPEC / "vectors.json").read_text())["cases"]

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SECRET, Server, callback_body, deposit_body, new_customer, start_serve
+from conftest import SECRET, Server, callback_body, deposit_body, new_customer, read_body, start_serve
 
 from kassa24_console.config import Settings
 from kassa24_console.listener import Listener
@@ -363,12 +363,7 @@ class FakeDataApi:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         body = json.loads(raw)
         self.requests.append(body)
         await asyncio.sleep(self.delay)

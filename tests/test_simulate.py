@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import PROJECT_ID, SECRET, Server, start_serve
+from conftest import PROJECT_ID, SECRET, Server, read_body, start_serve
 
 from kassa24_console.listener import Listener
 from kassa24_console.protocol.signature import signed, verify
@@ -237,12 +237,7 @@ class WrongMerchant:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         body = json.loads(raw)
         sig_ok = verify(body, SECRET)
         answer = await self.defect(scope["path"], dict(body), sig_ok, self.forward, self.memory)

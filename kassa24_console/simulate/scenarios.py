@@ -155,6 +155,15 @@ async def _deposit(ctx: Context, check: Check, contract: Contract | None, amount
     return payment_id if isinstance(payment_id, str) else None
 
 
+async def _expect_due(ctx: Context, check: Check, contract: Contract | None, expected: int, requirement: str) -> None:
+    """Verify again and check what is due on ``contract`` (option 2 only; no contract, no check)."""
+    if contract is None:
+        return
+    after = await ctx.platform.verify(ctx.customers.payable)
+    now = next((c for c in _entities(after) if c.id == contract.id), None)
+    check.expect(now is not None and now.payment == expected, requirement, after)
+
+
 async def _rejected(
     ctx: Context, check: Check, what: str, contract: Contract | None, amount: Any, **extra: Any
 ) -> None:
@@ -168,21 +177,14 @@ async def _rejected(
 
 @scenario("happy_path", "verify → check_deposit → success callback: codes 0, a payment_id, HTTP 200, due lowered")
 async def happy_path(ctx: Context, check: Check) -> None:
-    contract, _ = await _payable(ctx, check)
-    amount = _amount(contract)
-    payment_id = await _deposit(ctx, check, contract, amount)
+    contract, amount, payment_id = await _paid(ctx, check)
     if payment_id is None:
         return
     body = ctx.platform.callback_body(payment_id, "success", amount, ctx.customers.payable)
     check.http(await ctx.platform.callback(body), 200, "success callback")
     if contract is not None:
-        after = await ctx.platform.verify(ctx.customers.payable)
-        now = next((c for c in _entities(after) if c.id == contract.id), None)
-        check.expect(
-            now is not None and now.payment == max(contract.payment - amount, 0),
-            f"after the callback the amount due on {contract.id} is {contract.payment} - {amount}",
-            after,
-        )
+        requirement = f"after the callback the amount due on {contract.id} is {contract.payment} - {amount}"
+        await _expect_due(ctx, check, contract, max(contract.payment - amount, 0), requirement)
 
 
 @scenario("unknown_account", "verify and check_deposit for an account that does not exist: code 404")
@@ -262,37 +264,25 @@ async def bad_signature_check_deposit(ctx: Context, check: Check) -> None:
 
 @scenario("bad_signature_callback", "a callback with a wrong signature: HTTP 400, and it is not applied")
 async def bad_signature_callback(ctx: Context, check: Check) -> None:
-    contract, _ = await _payable(ctx, check)
-    amount = _amount(contract)
-    payment_id = await _deposit(ctx, check, contract, amount)
+    contract, amount, payment_id = await _paid(ctx, check)
     if payment_id is None:
         return
     body = ctx.platform.callback_body(payment_id, "success", amount, ctx.customers.payable)
     forged = await ctx.platform.callback(_tamper(body, ctx.platform), sign=False, retry=False)
     check.http(forged, 400, "callback with a bad signature")
     if contract is not None:
-        after = await ctx.platform.verify(ctx.customers.payable)
-        now = next((c for c in _entities(after) if c.id == contract.id), None)
-        check.expect(
-            now is not None and now.payment == contract.payment,
-            "a forged callback does not change the amount due",
-            after,
-        )
+        await _expect_due(ctx, check, contract, contract.payment, "a forged callback does not change the amount due")
 
 
 @scenario("declined_payment", "a decline callback: HTTP 200, amount due unchanged")
 async def declined_payment(ctx: Context, check: Check) -> None:
-    contract, _ = await _payable(ctx, check)
-    amount = _amount(contract)
-    payment_id = await _deposit(ctx, check, contract, amount)
+    contract, amount, payment_id = await _paid(ctx, check)
     if payment_id is None:
         return
     body = ctx.platform.callback_body(payment_id, "decline", amount, ctx.customers.payable)
     check.http(await ctx.platform.callback(body), 200, "decline callback")
     if contract is not None:
-        after = await ctx.platform.verify(ctx.customers.payable)
-        now = next((c for c in _entities(after) if c.id == contract.id), None)
-        check.expect(now is not None and now.payment == contract.payment, "a decline leaves the amount due", after)
+        await _expect_due(ctx, check, contract, contract.payment, "a decline leaves the amount due")
 
 
 async def _paid(ctx: Context, check: Check) -> tuple[Contract | None, int, str | None]:
@@ -302,15 +292,10 @@ async def _paid(ctx: Context, check: Check) -> tuple[Contract | None, int, str |
 
 
 async def _due_lowered_once(ctx: Context, check: Check, contract: Contract | None, amount: int) -> None:
-    if contract is None:
-        return
-    after = await ctx.platform.verify(ctx.customers.payable)
-    now = next((c for c in _entities(after) if c.id == contract.id), None)
-    check.expect(
-        now is not None and now.payment == max(contract.payment - amount, 0),
-        "the payment is credited exactly once",
-        after,
-    )
+    if contract is not None:
+        await _expect_due(
+            ctx, check, contract, max(contract.payment - amount, 0), "the payment is credited exactly once"
+        )
 
 
 @scenario("duplicate_callback", "the same success callback twice: HTTP 200 both times, credited once")
