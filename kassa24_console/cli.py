@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, database_url=args.database_url, host=args.host, port=args.port)
     except ConfigError as error:
+        if args.command is None:  # the console shows it, and stays up, rather than vanishing
+            from .console.app import run_console
+
+            return run_console(Settings.model_construct(database_url="(not configured)"), config_error=str(error))
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 2
     if args.command == "serve":

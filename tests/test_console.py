@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from kassa24_console.console.panes import ContractsPane, MismatchesPane
 from kassa24_console.console.screens import ContractForm, DetailScreen, HelpScreen
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
-from kassa24_console.store import Store
+from kassa24_console.reconcile.engine import Period, reconcile
+from kassa24_console.store import Store, now_us
 
 
 def make_settings(tmp: Path, **extra: Any) -> Settings:
@@ -264,3 +266,64 @@ async def test_attach_mode_watches_a_database_without_listening(tmp_path: Path) 
         assert app.runtime is not None and not app.runtime.listener.running
         await pilot.press("c")
         await until(pilot, lambda: app.query_one(ContractsPane).table.row_count == 10)
+
+
+async def test_a_bad_config_is_shown_and_the_console_stays_up(tmp_path: Path) -> None:
+    from kassa24_console.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(None, port=99999)
+    app = Kassa24App(Settings.model_construct(database_url="(not configured)"), config_error=str(error.value))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.1)
+        status = str(app.query_one("#status-line").render())
+        assert "port" in status and "fix the configuration" in status
+        await pilot.press("ctrl+r")
+        assert app.runtime is None and app.is_running
+        await pilot.press("q")
+
+
+async def test_adding_an_account_and_a_contract(console: Any) -> None:
+    app, pilot, url = console
+    await pilot.press("c")
+    pane = app.query_one(ContractsPane)
+    await until(pilot, lambda: pane.table.row_count == 10)
+    await pilot.press("a")
+    await pilot.pause(0.1)
+    for field, value in {"customer_id": "7999000111", "name": "Нұрсұлтан Ә.", "additional_customer_id": ""}.items():
+        app.screen.query_one(f"#{field}").value = value
+    await pilot.click("#save")
+    await pilot.pause(0.2)
+    await pilot.press("n")
+    await pilot.pause(0.1)
+    values = {
+        "customer_id": "7999000111",
+        "id": "C-99",
+        "number": "N-99",
+        "payment": "12 500,00",
+        "min_payment": "",
+        "status_code": "0",
+        "status_text": "",
+    }
+    for field, value in values.items():
+        app.screen.query_one(f"#{field}").value = value
+    await pilot.click("#save")
+    await until(pilot, lambda: pane.table.row_count == 11)
+    answer = (await post(url, verify_body("7999000111"))).json()
+    assert answer["code"] == 0
+    assert answer["entities"] == [{"id": "C-99", "number": "N-99", "payment": 1_250_000, "status_code": 0}]
+
+
+async def test_reconcile_today_from_the_mismatches_pane(console: Any) -> None:
+    app, pilot, url = console
+    payment_id = (await post(url, deposit_body("7012345678", "C-10001", 150_000))).json()["payment_id"]
+    pane = app.query_one(MismatchesPane)
+    await pilot.press("m")
+    await pane.action_reconcile()  # now: the deposit is seconds old, nothing is overdue yet
+    assert pane.table.row_count == 0
+    day = datetime.now(app.zone).date()
+    two_minutes_on = now_us() + 120_000_000
+    await reconcile(app.store, app.settings, Period.of_days(day, day, app.zone), now=two_minutes_on)
+    await pane.refresh_rows()
+    row = [str(c) for c in pane.table.get_row_at(0)]
+    assert row[1] == "callback_overdue" and row[2] == payment_id

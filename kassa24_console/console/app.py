@@ -44,7 +44,8 @@ what the store holds, live.
 | `Enter` | traffic | raw request and our response |
 | `Enter`, `e` | contracts | edit status code, amount due, minimum |
 | `n`, `a` | contracts | new contract, new account |
-| `x`, `o`, `v` | mismatches | resolve with a note, reopen, show resolved |
+| `Enter` | mismatches | the evidence and the suggested action |
+| `x`, `o`, `v`, `r` | mismatches | resolve with a note, reopen, show resolved, reconcile today |
 | `ctrl+r` | anywhere | restart the listener |
 | `ctrl+p` | anywhere | command palette |
 | `F1` | anywhere | this help |
@@ -95,9 +96,13 @@ class Kassa24App(App[int]):
         Binding("ctrl+r", "restart_listener", "Restart listener", id="app.restart"),
     ]
 
-    def __init__(self, settings: Settings, *, attach: bool = False, live: bool = True) -> None:
-        """``live=False`` stops the timers (snapshot tests refresh by hand)."""
+    def __init__(
+        self, settings: Settings, *, attach: bool = False, live: bool = True, config_error: str | None = None
+    ) -> None:
+        """``live=False`` stops the timers (snapshot tests refresh by hand); with a
+        ``config_error`` the console only says what is wrong with the configuration."""
         super().__init__()
+        self.config_error = config_error
         self.settings = settings
         self.attach = attach
         self.live = live
@@ -127,6 +132,11 @@ class Kassa24App(App[int]):
 
     async def on_mount(self) -> None:
         self.theme = self.theme or "textual-dark"
+        if self.config_error:
+            self.problem = f"{self.config_error} — fix the configuration and start again (q quits)"
+            self.listener_state = "not started"
+            self.update_status()
+            return
         await self.open_store()
         if not self.attach:
             await self.start_listener()
@@ -169,6 +179,9 @@ class Kassa24App(App[int]):
         self.update_status()
 
     async def action_restart_listener(self) -> None:
+        if self.config_error:
+            self.notify("The configuration is invalid: fix it and start again.", severity="error")
+            return
         if self.attach:
             self.notify("Attached mode: there is no listener here.", severity="warning")
             return
@@ -250,7 +263,8 @@ class Kassa24App(App[int]):
             line.append(f"● listening http://{s.host}:{self.runtime.listener.port}", style="bold green")
         else:
             line.append(f"○ {self.listener_state}", style="bold red")
-        line.append(f"  │ project {s.project_id} │ option {s.response_option} │ {display_url(s.database_url)}")
+        database = "(not configured)" if self.config_error else display_url(s.database_url)
+        line.append(f"  │ project {s.project_id} │ option {s.response_option} │ {database}")
         if s.uses_demo_key:
             line.append("  │ ", style="")
             line.append(" DEMO KEY ", style="bold black on yellow")
@@ -284,6 +298,7 @@ class Kassa24App(App[int]):
         yield SystemCommand("Contracts", "Search and edit contracts", lambda: self.action_show_tab("contracts"))
         yield SystemCommand("Callbacks", "Callback results", lambda: self.action_show_tab("callbacks"))
         yield SystemCommand("Mismatches", "What needs an operator's look", lambda: self.action_show_tab("mismatches"))
+        yield SystemCommand("Reconcile today", "Run the reconciliation rules over today", self._palette_reconcile)
         yield SystemCommand("New account", "Add a customer account", self._palette_new_account)
         yield SystemCommand("New contract", "Add a contract to an account", self._palette_new_contract)
         yield SystemCommand("Restart listener", "Stop and start the HTTP listener", self._palette_restart)
@@ -297,12 +312,17 @@ class Kassa24App(App[int]):
         self.action_show_tab("contracts")
         self.query_one(ContractsPane).action_new_contract()
 
+    @work(exclusive=True, group="reconcile")
+    async def _palette_reconcile(self) -> None:
+        self.action_show_tab("mismatches")
+        await self.query_one(MismatchesPane).action_reconcile()
+
     @work(exclusive=True, group="restart")
     async def _palette_restart(self) -> None:
         await self.action_restart_listener()
 
 
-def run_console(settings: Settings, *, attach: bool = False) -> int:
-    app = Kassa24App(settings, attach=attach)
+def run_console(settings: Settings, *, attach: bool = False, config_error: str | None = None) -> int:
+    app = Kassa24App(settings, attach=attach, config_error=config_error)
     result = app.run()
     return result or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
 from .. import edits
+from ..reconcile.engine import Period, reconcile
 from ..store import views
 from . import format as fmt
 from .screens import AccountForm, ContractForm, DetailScreen, NewContractForm, ResolveForm, contract_change
@@ -252,6 +254,7 @@ class MismatchesPane(ListPane):
         Binding("x", "resolve", "Resolve", id="mismatches.resolve"),
         Binding("o", "reopen", "Reopen", id="mismatches.reopen"),
         Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle"),
+        Binding("r", "reconcile", "Reconcile today", id="mismatches.reconcile"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -259,7 +262,10 @@ class MismatchesPane(ListPane):
         self.show_resolved = False
 
     def compose(self) -> ComposeResult:
-        yield Static("Open mismatches. x resolve with a note · o reopen · v show resolved too", classes="hint")
+        yield Static(
+            "Open mismatches. Enter evidence · x resolve with a note · o reopen · v show resolved · r reconcile today",
+            classes="hint",
+        )
         yield self.make_table()
 
     async def fetch(self) -> list[Any]:
@@ -287,6 +293,16 @@ class MismatchesPane(ListPane):
             what_to_do += f"\nResolved by {mismatch.resolved_by}"
         title = f"{mismatch.kind} · {mismatch.payment_id or ''}"
         self.app.push_screen(DetailScreen(title, evidence, what_to_do, ("Evidence", "What to do")))
+
+    async def action_reconcile(self) -> None:
+        """Run the reconciliation rules over today (deposits with no callback, retries, …)."""
+        store = self.k24.store
+        if store is None:
+            return
+        day = datetime.now(self.k24.zone).date()
+        summary = await reconcile(store, self.k24.settings, Period.of_days(day, day, self.k24.zone))
+        self.notify(f"Reconciled {summary.period.label}: {len(summary.findings)} found, {len(summary.open_ids)} open.")
+        await self.refresh_rows()
 
     async def action_toggle_resolved(self) -> None:
         self.show_resolved = not self.show_resolved

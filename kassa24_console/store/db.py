@@ -5,7 +5,7 @@ decides where they run so the event loop never waits on slow I/O:
 
 * SQLite reads run inline on a dedicated autocommit connection. An indexed read costs tens
   of microseconds there, while a hop to a driver thread (aiosqlite) costs hundreds; the
-  profile behind this choice is in benchmarks/README.md.
+  profile behind this choice is in the README (Benchmarks).
 * SQLite writes run on one writer thread that takes the write lock up front
   (``BEGIN IMMEDIATE``), so a read-then-write never fails half-way because another process
   wrote first.
