@@ -76,7 +76,7 @@ class TailView(ScrollView, can_focus=True):
         self.columns = columns
         self.keys: list[Any] = []
         self.cells: list[list[Text]] = []
-        self._strips: list[Strip] = []
+        self._strips: list[Strip | None] = []  # rendered when first shown
         self.cursor = 0
         self._width = sum(width for _, width, _ in columns) + len(columns) - 1
 
@@ -92,14 +92,20 @@ class TailView(ScrollView, can_focus=True):
         self._resized()
 
     def append(self, rows: list[tuple[Any, list[Text]]]) -> None:
-        console = self.app.console
         for key, cells in rows:
-            line = line_of(cells, self.columns)
-            segments = next(iter(Segment.split_and_crop_lines(line.render(console), self._width, pad=True)))
             self.keys.append(key)
             self.cells.append(cells)
-            self._strips.append(Strip(segments, self._width))
+            self._strips.append(None)
         self._resized()
+
+    def _strip(self, index: int) -> Strip:
+        """The row as a strip, rendered once: rows scrolled past unseen cost nothing."""
+        strip = self._strips[index]
+        if strip is None:
+            line = line_of(self.cells[index], self.columns)
+            segments = next(iter(Segment.split_and_crop_lines(line.render(self.app.console), self._width, pad=True)))
+            strip = self._strips[index] = Strip(segments, self._width)
+        return strip
 
     def trim_front(self, count: int) -> None:
         if count <= 0:
@@ -171,7 +177,7 @@ class TailView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if index >= len(self._strips):
             return Strip.blank(width, self.rich_style)
-        strip = self._strips[index]
+        strip = self._strip(index)
         if index == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("tail--cursor"))
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)

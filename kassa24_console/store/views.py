@@ -125,7 +125,7 @@ def traffic_counts_after(connection: Connection, after_id: int) -> tuple[int, di
     The console adds these to its running totals, so each row is counted once, not rescanned
     every refresh.
     """
-    minute = (traffic.c.at / 60_000_000).label("minute")
+    minute = (traffic.c.at // 60_000_000).label("minute")  # floor division: / is true division
     is_error = or_(traffic.c.http_status >= 400, and_(traffic.c.code.is_not(None), traffic.c.code.not_in([0, 204])))
     query = (
         select(minute, func.count(), func.sum(case((is_error, 1), else_=0)), func.max(traffic.c.id))
@@ -135,7 +135,8 @@ def traffic_counts_after(connection: Connection, after_id: int) -> tuple[int, di
     counts: dict[int, tuple[int, int]] = {}
     last = after_id
     for bucket, total, failed, top in connection.execute(query):
-        counts[int(bucket)] = (total, failed or 0)
+        seen = counts.get(int(bucket), (0, 0))
+        counts[int(bucket)] = (seen[0] + total, seen[1] + (failed or 0))
         last = max(last, top)
     return last, counts
 
