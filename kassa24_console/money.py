@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_currency
 
 MINOR_DIGITS = 2
@@ -13,11 +15,18 @@ def to_major(minor: int) -> Decimal:
     return Decimal(minor).scaleb(-MINOR_DIGITS)
 
 
+@lru_cache(maxsize=8)
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)  # parsing a locale costs more than formatting with it
+
+
+@lru_cache(maxsize=4096)
 def format_money(minor: int | None, currency: str = "KZT", locale: str = "ru_KZ") -> str:
-    """``100000`` → ``1 000,00 ₸`` (Kazakhstan's own way of writing it)."""
+    """``100000`` → ``1 000,00 ₸`` (Kazakhstan's own way of writing it). Amounts repeat
+    (the same instalment, again and again), so answers are remembered."""
     if minor is None:
         return ""
-    return format_currency(to_major(minor), currency, locale=locale)
+    return format_currency(to_major(minor), currency, locale=_locale(locale))
 
 
 def plain(minor: int, currency: str = "KZT") -> str:

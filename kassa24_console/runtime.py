@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import logging.handlers
+import queue
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,12 +67,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure_logging(log_file: Path | None, *, stderr: bool, level: int = logging.INFO) -> None:
-    """Logs to a size-capped file and, for headless use only, to stderr."""
+    """JSON lines to a size-capped file and, for headless use only, to stderr.
+
+    Records are handed to a thread through a queue, so the request path never waits on
+    formatting or on the disk.
+    """
+    global _listener
+    _stop_logging()
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    formatter = JsonFormatter()
     handlers: list[logging.Handler] = []
     if log_file is not None:
         try:
@@ -80,9 +90,23 @@ def configure_logging(log_file: Path | None, *, stderr: bool, level: int = loggi
             pass  # a log we cannot write must not stop the listener
     if stderr:
         handlers.append(logging.StreamHandler(sys.stderr))
+    root.setLevel(level)
     if not handlers:
-        handlers.append(logging.NullHandler())  # never Python's last-resort print to the screen
+        root.addHandler(logging.NullHandler())  # never Python's last-resort print to the screen
+        return
+    formatter = JsonFormatter()
     for handler in handlers:
         handler.setFormatter(formatter)
-        root.addHandler(handler)
-    root.setLevel(level)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root.addHandler(logging.handlers.QueueHandler(records))
+    _listener = logging.handlers.QueueListener(records, *handlers)
+    _listener.start()
+
+
+@atexit.register
+def _stop_logging() -> None:
+    """Write out what is queued (at exit, or before logging is set up again)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None

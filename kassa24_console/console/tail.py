@@ -7,6 +7,7 @@ Here a row becomes one ``Strip`` when it arrives; a refresh only crops cached st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.segment import Segment
@@ -71,11 +72,12 @@ class TailView(ScrollView, can_focus=True):
             super().__init__()
             self.key = key
 
-    def __init__(self, columns: list[Column], **kwargs: Any) -> None:
+    def __init__(self, columns: list[Column], cells_of: Callable[[Any], list[Text]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.columns = columns
+        self.cells_of = cells_of  # row → cells, called only for rows that are shown
         self.keys: list[Any] = []
-        self.cells: list[list[Text]] = []
+        self.rows: list[Any] = []
         self._strips: list[Strip | None] = []  # rendered when first shown
         self.cursor = 0
         self._width = sum(width for _, width, _ in columns) + len(columns) - 1
@@ -87,35 +89,36 @@ class TailView(ScrollView, can_focus=True):
         return len(self.keys)
 
     def clear(self) -> None:
-        self.keys, self.cells, self._strips = [], [], []
+        self.keys, self.rows, self._strips = [], [], []
         self.cursor = 0
         self._resized()
 
-    def append(self, rows: list[tuple[Any, list[Text]]]) -> None:
-        for key, cells in rows:
+    def append(self, rows: list[tuple[Any, Any]], keep: int | None = None) -> None:
+        """Add (key, row) pairs; with ``keep``, drop the oldest beyond that many. The size
+        changes at most once, and not at all once the window is full (no re-layout)."""
+        for key, row in rows:
             self.keys.append(key)
-            self.cells.append(cells)
+            self.rows.append(row)
             self._strips.append(None)
+        excess = len(self.keys) - keep if keep is not None else 0
+        if excess > 0:
+            del self.keys[:excess], self.rows[:excess], self._strips[:excess]
+            self.cursor = max(0, self.cursor - excess)
         self._resized()
 
     def _strip(self, index: int) -> Strip:
         """The row as a strip, rendered once: rows scrolled past unseen cost nothing."""
         strip = self._strips[index]
         if strip is None:
-            line = line_of(self.cells[index], self.columns)
+            line = line_of(self.cells_of(self.rows[index]), self.columns)
             segments = next(iter(Segment.split_and_crop_lines(line.render(self.app.console), self._width, pad=True)))
             strip = self._strips[index] = Strip(segments, self._width)
         return strip
 
-    def trim_front(self, count: int) -> None:
-        if count <= 0:
-            return
-        del self.keys[:count], self.cells[:count], self._strips[:count]
-        self.cursor = max(0, self.cursor - count)
-        self._resized()
-
     def _resized(self) -> None:
-        self.virtual_size = Size(self._width, len(self.keys))
+        size = Size(self._width, len(self.keys))
+        if size != self.virtual_size:
+            self.virtual_size = size
         self.refresh()
 
     # --- cursor ----------------------------------------------------------------------------
@@ -184,4 +187,4 @@ class TailView(ScrollView, can_focus=True):
 
     def plain_row(self, index: int) -> list[str]:
         """The row's cells as plain text (for tests and copying)."""
-        return [cell.plain for cell in self.cells[index]]
+        return [cell.plain for cell in self.cells_of(self.rows[index])]

@@ -69,7 +69,7 @@ class TrafficPane(Vertical):
         )
         yield Static("", id="traffic-state")
         yield Static(header_of(COLUMNS), id="traffic-header")
-        yield TailView(COLUMNS, id="traffic-table")
+        yield TailView(COLUMNS, self._cells, id="traffic-table")
 
     @property
     def table(self) -> TailView:
@@ -112,8 +112,7 @@ class TrafficPane(Vertical):
 
     def _append(self, rows: list[Any]) -> None:
         table = self.table
-        table.append([(row.id, self._cells(row)) for row in rows])
-        table.trim_front(table.row_count - WINDOW)
+        table.append([(row.id, row) for row in rows], keep=WINDOW)
         table.to_last()
         self._show_state()
 
@@ -189,7 +188,7 @@ class TrafficPane(Vertical):
             return
         rows = await store.scan(views.traffic_from, older[0].id, self.filter, WINDOW)
         table.clear()
-        table.append([(row.id, self._cells(row)) for row in rows])
+        table.append([(row.id, row) for row in rows])
         table.move_to(len(older) - 1)
         self._show_state()
 
