@@ -48,13 +48,20 @@ class Runtime:
 
     async def close(self) -> None:
         await self.listener.stop()
+        self.app.flush_request_log()
         await self.store.close()
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and a record's ``fields``."""
+    """One JSON object per line: time, level, logger, message, and a record's ``fields``.
+
+    A record carrying ``lines`` (the listener's batched request log) becomes one line each.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        lines = getattr(record, "lines", None)
+        if lines is not None:
+            return "\n".join(self._request_line(record, line) for line in lines)
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -64,6 +71,12 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+    @staticmethod
+    def _request_line(record: logging.LogRecord, line: dict[str, Any]) -> str:
+        at = datetime.fromtimestamp(line["ts"], UTC).isoformat(timespec="milliseconds")
+        entry = {**line, "ts": at, "level": "info", "logger": record.name, "msg": "request"}
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
