@@ -327,3 +327,13 @@ async def test_reconcile_today_from_the_mismatches_pane(console: Any) -> None:
     await pane.refresh_rows()
     row = [str(c) for c in pane.table.get_row_at(0)]
     assert row[1] == "callback_overdue" and row[2] == payment_id
+
+
+async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
+    app = Kassa24App(make_settings(tmp_path, keymap={"app.help": "f2"}), attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))

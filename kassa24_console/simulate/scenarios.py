@@ -177,7 +177,7 @@ async def _rejected(
 
 @scenario("happy_path", "verify → check_deposit → success callback: codes 0, a payment_id, HTTP 200, due lowered")
 async def happy_path(ctx: Context, check: Check) -> None:
-    contract, amount, payment_id = await _paid(ctx, check)
+    contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
         return
     body = ctx.platform.callback_body(payment_id, "success", amount, ctx.customers.payable)
@@ -264,7 +264,7 @@ async def bad_signature_check_deposit(ctx: Context, check: Check) -> None:
 
 @scenario("bad_signature_callback", "a callback with a wrong signature: HTTP 400, and it is not applied")
 async def bad_signature_callback(ctx: Context, check: Check) -> None:
-    contract, amount, payment_id = await _paid(ctx, check)
+    contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
         return
     body = ctx.platform.callback_body(payment_id, "success", amount, ctx.customers.payable)
@@ -276,7 +276,7 @@ async def bad_signature_callback(ctx: Context, check: Check) -> None:
 
 @scenario("declined_payment", "a decline callback: HTTP 200, amount due unchanged")
 async def declined_payment(ctx: Context, check: Check) -> None:
-    contract, amount, payment_id = await _paid(ctx, check)
+    contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
         return
     body = ctx.platform.callback_body(payment_id, "decline", amount, ctx.customers.payable)
@@ -285,7 +285,7 @@ async def declined_payment(ctx: Context, check: Check) -> None:
         await _expect_due(ctx, check, contract, contract.payment, "a decline leaves the amount due")
 
 
-async def _paid(ctx: Context, check: Check) -> tuple[Contract | None, int, str | None]:
+async def _new_deposit(ctx: Context, check: Check) -> tuple[Contract | None, int, str | None]:
     contract, _ = await _payable(ctx, check)
     amount = _amount(contract)
     return contract, amount, await _deposit(ctx, check, contract, amount)
@@ -300,7 +300,7 @@ async def _due_lowered_once(ctx: Context, check: Check, contract: Contract | Non
 
 @scenario("duplicate_callback", "the same success callback twice: HTTP 200 both times, credited once")
 async def duplicate_callback(ctx: Context, check: Check) -> None:
-    contract, amount, payment_id = await _paid(ctx, check)
+    contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
         return
     body = ctx.platform.callback_body(payment_id, "success", amount, ctx.customers.payable)
@@ -313,7 +313,7 @@ async def duplicate_callback(ctx: Context, check: Check) -> None:
     "callbacks_out_of_order", "success, then an older 'processing', then success again: all HTTP 200, credited once"
 )
 async def callbacks_out_of_order(ctx: Context, check: Check) -> None:
-    contract, amount, payment_id = await _paid(ctx, check)
+    contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
         return
     customer = ctx.customers.payable
@@ -327,7 +327,7 @@ async def callbacks_out_of_order(ctx: Context, check: Check) -> None:
 
 @scenario("conflicting_statuses", "success, then decline for the same payment: both HTTP 200, success stays")
 async def conflicting_statuses(ctx: Context, check: Check) -> None:
-    contract, amount, payment_id = await _paid(ctx, check)
+    contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
         return
     customer = ctx.customers.payable
