@@ -1,0 +1,210 @@
+"""The same code on PostgreSQL: a server started by the tests, several ``serve`` processes
+sharing it, and a callback that two processes see at once credited once."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from conftest import SECRET, Server, callback_body, deposit_body, free_port, new_customer, serve_env, wait_healthy
+from sqlalchemy import text
+
+from kassa24_console.config import Settings
+from kassa24_console.protocol.signature import signed
+from kassa24_console.reconcile.engine import Period, reconcile
+from kassa24_console.simulate.platform import Platform
+from kassa24_console.simulate.run import seed_accounts
+from kassa24_console.simulate.scenarios import SCENARIOS, Context, Customers, run_scenarios
+from kassa24_console.store import Store, now_us
+from kassa24_console.store import queries as q
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
+    assert found, f"{name} not found: install the postgresql Debian package (.ci/run does)"
+    return found
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """initdb and the server refuse to run as root; CI is root."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server on a free port; yields a URL prefix to add a db name to."""
+    home = Path(tempfile.mkdtemp(prefix="k24-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(home, "postgres")
+    data, port = home / "data", free_port()
+    subprocess.run(
+        _as_postgres([_tool("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        _as_postgres([_tool("pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            _as_postgres([_tool("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True, timeout=60
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _database(postgres: str, name: str) -> str:
+    subprocess.run(
+        [_tool("psql"), f"{postgres}/postgres", "-c", f"CREATE DATABASE {name}"],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return f"{postgres}/{name}"
+
+
+def _serve(tmp: Path, url: str, name: str) -> Server:
+    port = free_port()
+    env = {**serve_env(tmp / f"{name}.db", port), "KASSA24_DATABASE_URL": url}
+    log = open(tmp / f"{name}.stderr", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
+    )
+    server = Server(f"http://127.0.0.1:{port}", tmp / f"{name}.db", 2, proc, env)
+    wait_healthy(server.url, proc)
+    return server
+
+
+def test_scenarios_pass_on_postgresql(postgres: str, tmp_path: Path) -> None:
+    url = _database(postgres, "scenarios")
+    server = _serve(tmp_path, url, "a")
+    try:
+
+        async def run() -> list:
+            seeded = await seed_accounts(url, load_accounts=0)
+            platform = Platform(
+                url=f"{server.url}/kassa24",
+                callback_url=f"{server.url}/kassa24/callback",
+                project_id=1234,
+                secret=SECRET,
+                retry_scale=0.0001,
+                max_attempts=3,
+            )
+            customers = Customers(
+                payable=seeded["payable"], nothing_due=seeded["nothing_due"], blocked=seeded["blocked"]
+            )
+            try:
+                return await run_scenarios(Context(platform, customers, 2), list(SCENARIOS))
+            finally:
+                await platform.close()
+
+        results = asyncio.run(run())
+    finally:
+        server.stop()
+    assert [(r.name, r.failures) for r in results if not r.passed] == []
+
+
+def test_two_processes_one_database_credit_once(postgres: str, tmp_path: Path) -> None:
+    url = _database(postgres, "fleet")
+    one, two = _serve(tmp_path, url, "one"), _serve(tmp_path, url, "two")
+    try:
+        # new_customer seeds through the store: point it at PostgreSQL.
+        customer, (contract,) = new_customer(_PgSeed(url), {"payment": 10_000_000})  # type: ignore[arg-type]
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            issued = list(
+                pool.map(lambda i: (one, two)[i % 2].post(deposit_body(customer, contract, 10_000)).json(), range(40))
+            )
+        payment_ids = [a["payment_id"] for a in issued]
+        assert all(a["code"] == 0 for a in issued) and len(set(payment_ids)) == 40
+
+        def deliver(pair: tuple[str, str]) -> int:
+            payment_id, base = pair
+            return httpx.post(base + "/kassa24/callback", json=_signed_callback(payment_id), timeout=10).status_code
+
+        # Every callback delivered to both processes at the same moment, twice over.
+        pairs = [(p, s.url) for p in payment_ids for s in (one, two, one, two)]
+        with concurrent.futures.ThreadPoolExecutor(32) as pool:
+            statuses = list(pool.map(deliver, pairs))
+        assert set(statuses) == {200}
+        due = asyncio.run(_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract))
+        assert due == 10_000_000 - 40 * 10_000  # each payment credited exactly once
+        deliveries = asyncio.run(_scalar(url, "SELECT sum(deliveries) FROM callbacks WHERE payment_id LIKE 'k24_%'"))
+        assert deliveries == 160
+        paid = asyncio.run(_scalar(url, "SELECT count(*) FROM deposits WHERE state = 'paid'"))
+        assert paid == 40
+    finally:
+        one.stop()
+        two.stop()
+
+
+def test_reconciliation_on_postgresql(postgres: str) -> None:
+    url = _database(postgres, "recon")
+
+    async def run() -> list:
+        store = Store(url)
+        await store.open()
+        try:
+
+            def callback(connection: object) -> None:
+                q.record_callback(
+                    connection,
+                    {
+                        "received_at": now_us(),
+                        "last_received_at": now_us(),
+                        "dedupe_key": "x|1|success",
+                        "signature_ok": True,
+                        "payment_id": "x",
+                        "operation_id": "1",
+                        "status": "success",
+                        "amount": 5,
+                        "outcome": "unknown_payment",
+                        "raw": "{}",
+                    },
+                )
+
+            await store.write(callback)
+            zone = ZoneInfo("Asia/Almaty")
+            day = datetime.now(zone).date()
+            summary = await reconcile(store, Settings(database_url=url), Period.of_days(day, day, zone))
+            return [(f.kind, f.payment_id) for f in summary.findings]
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == [("unknown_payment", "x")]
+
+
+class _PgSeed:
+    """Enough of ``Server`` for ``new_customer`` to seed a PostgreSQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.db_url = url
+
+
+def _signed_callback(payment_id: str) -> dict:
+    return signed(callback_body(payment_id, amount=10_000), SECRET)
+
+
+async def _scalar(url: str, sql: str, **params: object) -> object:
+    store = Store(url)
+    try:
+        return await store.db.read(lambda connection: connection.execute(text(sql), params).scalar_one())
+    finally:
+        await store.db.dispose()
