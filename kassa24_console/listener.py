@@ -69,9 +69,9 @@ class App:
         headers = [(b"x-request-id", request_id.encode())]
         if "allow" in reply.extra:
             headers.append((b"allow", reply.extra["allow"].encode()))
-        await _respond(send, reply.http_status, reply.body, headers)
+        payload = await _respond(send, reply.http_status, reply.body, headers)
         if (scope["path"] in self.routes and scope["path"] != "/healthz") or reply.http_status in (403, 404):
-            self._record(reply, raw, peer, started, request_id)
+            self._record(reply, raw, payload, peer, started, request_id)
 
     async def _answer(self, scope: Scope, receive: Receive, address: str) -> tuple[Reply, bytes]:
         route = self.routes.get(scope["path"])
@@ -86,9 +86,8 @@ class App:
             ok = await self.store.ping()
             return Reply(200 if ok else 503, {"status": "ok" if ok else "database unreachable"}, "health"), b""
         try:
-            raw = await asyncio.wait_for(
-                _read_body(scope, receive, self.settings.max_body_bytes), self.settings.header_timeout
-            )
+            async with asyncio.timeout(self.settings.header_timeout):
+                raw = await _read_body(scope, receive, self.settings.max_body_bytes)
         except BodyTooLarge:
             return Reply(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"}, "unknown"), b""
         except TimeoutError:
@@ -105,7 +104,7 @@ class App:
                 return Reply(503, {"error": "internal error; retry"}, "callback")
             return Reply(200, {"code": int(Code.ERROR), "message": "internal error"}, "unknown", code=500)
 
-    def _record(self, reply: Reply, raw: bytes, peer: str, started: int, request_id: str) -> None:
+    def _record(self, reply: Reply, raw: bytes, payload: bytes, peer: str, started: int, request_id: str) -> None:
         latency_us = (time.perf_counter_ns() - started) // 1000
         self.store.record_traffic(
             {
@@ -120,7 +119,7 @@ class App:
                 "latency_us": latency_us,
                 "peer": peer,
                 "request": raw.decode("utf-8", "replace"),
-                "response": json.dumps(reply.body, ensure_ascii=False),
+                "response": payload.decode(),
             }
         )
         if self.settings.log_requests:
@@ -202,10 +201,12 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 
 async def _respond(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
+) -> bytes:
+    """Send ``body`` as JSON; return the bytes sent (the traffic record keeps them)."""
     payload = json.dumps(body, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS + (headers or [])})
     await send({"type": "http.response.body", "body": payload})
+    return payload
 
 
 class GuardedProtocol(HttpToolsProtocol):
