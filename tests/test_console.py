@@ -70,6 +70,16 @@ async def post(url: str, body: dict[str, Any] | bytes, path: str = "/kassa24", s
         return await client.post(url + path, json=signed(body, SECRET) if sign else body)
 
 
+async def open_first_contract(app: Kassa24App, pilot: Any) -> None:
+    """Contracts pane, first row, edit form open."""
+    await pilot.press("c")
+    pane = app.query_one(ContractsPane)
+    await until(pilot, lambda: pane.table.row_count == 10)
+    pane.table.move_cursor(row=0)
+    await pilot.press("e")
+    await until(pilot, lambda: isinstance(app.screen, ContractForm))
+
+
 def traffic_rows(app: Kassa24App) -> list[list[str]]:
     table = app.query_one(TrafficPane).table
     return [table.plain_row(i) for i in range(table.row_count)]
@@ -98,12 +108,7 @@ async def test_editing_a_contract_changes_the_next_verify(console: Any) -> None:
     app, pilot, url = console
     before = (await post(url, verify_body("7012345678"))).json()
     assert before["entities"][0]["status_code"] == 0
-    await pilot.press("c")
-    pane = app.query_one(ContractsPane)
-    await until(pilot, lambda: pane.table.row_count == 10)
-    pane.table.move_cursor(row=0)
-    await pilot.press("e")
-    await until(pilot, lambda: isinstance(app.screen, ContractForm))
+    await open_first_contract(app, pilot)
     form = app.screen
     form.query_one("#status_code").value = "206"
     form.query_one("#status_text").value = "Передан коллекторам"
@@ -128,12 +133,7 @@ async def test_editing_a_contract_changes_the_next_verify(console: Any) -> None:
 
 async def test_the_edit_form_refuses_bad_values_and_changes_nothing(console: Any) -> None:
     app, pilot, url = console
-    await pilot.press("c")
-    pane = app.query_one(ContractsPane)
-    await until(pilot, lambda: pane.table.row_count == 10)
-    pane.table.move_cursor(row=0)
-    await pilot.press("e")
-    await until(pilot, lambda: isinstance(app.screen, ContractForm))
+    await open_first_contract(app, pilot)
     app.screen.query_one("#payment").value = "12.345"
     await pilot.click("#save")
     await pilot.pause(0.1)
