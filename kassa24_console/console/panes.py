@@ -93,13 +93,13 @@ class ContractsPane(ListPane):
     TABLE_ID = "contracts-table"
     COLUMNS = [
         ("Customer", "customer", 10),
-        ("Name", "name", 18),
+        ("Name", "name", 16),
         ("Contract", "contract", 8),
-        ("Number", "number", 22),
+        ("Number", "number", 26),
         ("Due", "due", 12),
         ("Minimum", "min", 12),
         ("Code", "status", 4),
-        ("Status text", "text", 14),
+        ("Status text", "text", 12),
     ]
     RIGHT = frozenset({"due", "min", "status"})
     BINDINGS = [

@@ -71,6 +71,9 @@ class TrafficPane(Vertical):
         yield Static(header_of(COLUMNS), id="traffic-header")
         yield TailView(COLUMNS, self._cells, id="traffic-table")
 
+    def on_mount(self) -> None:
+        self._show_state()
+
     @property
     def table(self) -> TailView:
         return self.query_one("#traffic-table", TailView)
