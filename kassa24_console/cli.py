@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    # Signals first: a SIGTERM that arrives while we start must still mean "stop cleanly".
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings)
     if settings.uses_demo_key:
         log.warning(DEMO_KEY_WARNING)
@@ -112,10 +117,6 @@ async def _serve(settings: Settings) -> int:
         settings.response_option,
         display_url(settings.database_url),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping: finishing in-flight requests")
     await runtime.close()
