@@ -26,7 +26,7 @@ from kassa24_console.store import Store
 
 # Property tests: a quick profile for CI, a long one before a release
 # (HYPOTHESIS_PROFILE=release .venv/bin/pytest tests/test_hardening.py).
-hypothesis_settings.register_profile("ci", max_examples=150, deadline=None)
+hypothesis_settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True)
 hypothesis_settings.register_profile("release", max_examples=5000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
