@@ -29,7 +29,7 @@ from .protocol.messages import (
     parse,
     parse_json,
 )
-from .reconcile.rules import ACTIONS
+from .reconcile import rules
 from .store import Store, now_us
 from .store import queries as q
 
@@ -248,15 +248,7 @@ class Service:
                     "raw": raw.decode("utf-8", "replace"),
                 },
             )
-            q.flag(
-                connection,
-                key=f"bad_signature:{digest}",
-                kind="bad_signature",
-                payment_id=payment_id,
-                evidence={"payment_id": payment_id, "sha256": digest},
-                at=at,
-                action=ACTIONS["bad_signature"],
-            )
+            q.flag(connection, **rules.bad_signature(payment_id, digest).flag_args(), at=at)
 
         reply = Reply(400, {"error": "signature error"}, "callback", signature_ok=False)
         try:
@@ -333,33 +325,22 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     payment, money = callback.payment, callback.money
     deposit = q.deposit(connection, payment.id)
     if deposit is None:
-        q.flag(
-            connection,
-            key=f"unknown_payment:{payment.id}",
-            kind="unknown_payment",
-            payment_id=payment.id,
-            evidence={
-                "callback": {
-                    "payment_id": payment.id,
-                    "status": payment.status,
-                    "amount": money.amount if money else None,
-                }
-            },
-            action=ACTIONS["unknown_payment"],
-            at=at,
-        )
+        found = rules.unknown_payment(payment.id, payment.status, money.amount if money else None)
+        q.flag(connection, **found.flag_args(), at=at)
         return "unknown_payment", None
     target = codes.outcome(payment.status)
     if target is None:
         return "recorded", deposit.payment_id
     if money is not None and money.currency != deposit.currency:
-        _flag_money(connection, "currency_mismatch", deposit.payment_id, deposit, money, at)
+        q.flag(connection, **rules.money_mismatch(deposit, money.amount, money.currency, "callback").flag_args(), at=at)
         return "conflict", deposit.payment_id
-    paid = money.amount if (target == "paid" and money is not None) else (deposit.amount if target == "paid" else None)
+    paid = None
+    if target == "paid":
+        paid = money.amount if money is not None else deposit.amount
     if q.settle_deposit(connection, deposit.payment_id, target, paid, at):
-        if target == "paid" and paid is not None:
-            if paid != deposit.amount:
-                _flag_money(connection, "amount_mismatch", deposit.payment_id, deposit, money, at)
+        if paid is not None:
+            if money is not None and (mismatch := rules.money_mismatch(deposit, paid, money.currency, "callback")):
+                q.flag(connection, **mismatch.flag_args(), at=at)
             if deposit.contract_id:
                 q.lower_due(connection, deposit.contract_id, paid, at)
         return "applied", deposit.payment_id
@@ -369,28 +350,6 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     statuses = connection.execute(
         select(q.callbacks.c.status).where(q.callbacks.c.payment_id == payment.id, q.callbacks.c.signature_ok)
     ).scalars()
-    q.flag(
-        connection,
-        key=f"conflicting_status:{payment.id}",
-        kind="conflicting_status",
-        payment_id=payment.id,
-        evidence={"deposit_state": current.state if current else None, "callback_statuses": sorted(set(statuses))},
-        action=ACTIONS["conflicting_status"],
-        at=at,
-    )
+    conflict = rules.conflicting_status(payment.id, current.state if current else None, statuses, deposit.amount)
+    q.flag(connection, **conflict.flag_args(), at=at)
     return "conflict", deposit.payment_id
-
-
-def _flag_money(connection: Connection, kind: str, payment_id: str, deposit: Any, money: Any, at: int) -> None:
-    q.flag(
-        connection,
-        key=f"{kind}:{payment_id}",
-        kind=kind,
-        payment_id=payment_id,
-        evidence={
-            "deposit": {"amount": deposit.amount, "currency": deposit.currency},
-            "callback": {"amount": money.amount, "currency": money.currency},
-        },
-        action=ACTIONS[kind],
-        at=at,
-    )

@@ -152,9 +152,7 @@ def _keep(
     for f in findings:
         row = existing.get(f.key)
         if row is None:
-            q.flag(
-                connection, key=f.key, kind=f.kind, payment_id=f.payment_id, evidence=f.evidence, action=f.action, at=at
-            )
+            q.flag(connection, **f.flag_args(), at=at)
         elif row.evidence != f.evidence:
             values: dict[str, Any] = {"evidence": f.evidence}
             if row.state == "resolved":

@@ -51,6 +51,56 @@ class Finding:
     def action(self) -> str:
         return ACTIONS[self.kind]
 
+    def flag_args(self) -> dict[str, Any]:
+        """Keyword arguments for ``store.queries.flag``: the service and the engine record
+        findings the same way, so a live flag and a reconciliation finding are one record."""
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "payment_id": self.payment_id,
+            "evidence": self.evidence,
+            "action": self.action,
+        }
+
+
+# --- findings the listener also raises live: one constructor each, one key each ---------
+
+
+def _money(amount: Any, currency: Any) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def unknown_payment(payment_id: str, status: str | None, amount: int | None) -> Finding:
+    """A callback for a payment id we never issued."""
+    evidence = {"callback": {"payment_id": payment_id, "status": status, "amount": amount}}
+    return Finding("unknown_payment", f"unknown_payment:{payment_id}", payment_id, evidence, amount or 0)
+
+
+def money_mismatch(deposit: Any, amount: int | None, currency: str | None, source: str) -> Finding | None:
+    """The currency, else the amount, that ``source`` ("callback" or "report") records
+    differently from the deposit; None when they agree."""
+    pid = deposit.payment_id
+    suffix = "" if source == "callback" else f":{source}"
+    evidence = {"deposit": _money(deposit.amount, deposit.currency), source: _money(amount, currency)}
+    if currency is not None and currency != deposit.currency:
+        return Finding("currency_mismatch", f"currency_mismatch:{pid}{suffix}", pid, evidence, deposit.amount)
+    if amount is not None and amount != deposit.amount:
+        return Finding("amount_mismatch", f"amount_mismatch:{pid}{suffix}", pid, evidence, abs(amount - deposit.amount))
+    return None
+
+
+def conflicting_status(
+    payment_id: str, deposit_state: str | None, statuses: Iterable[str | None], amount: int
+) -> Finding:
+    """More than one final status for one payment."""
+    evidence = {"deposit_state": deposit_state, "callback_statuses": sorted({s for s in statuses if s})}
+    return Finding("conflicting_status", f"conflicting_status:{payment_id}", payment_id, evidence, amount)
+
+
+def bad_signature(payment_id: str | None, digest: str) -> Finding:
+    """A callback whose signature does not verify (found live only)."""
+    return Finding("bad_signature", f"bad_signature:{digest}", payment_id, {"payment_id": payment_id, "sha256": digest})
+
 
 @dataclass
 class Records:
@@ -95,34 +145,17 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     return [f for f in findings if not (f.kind == "callback_overdue" and f.payment_id in retried)] + retries
 
 
-def _money(amount: Any, currency: Any) -> dict[str, Any]:
-    return {"amount": amount, "currency": currency}
-
-
 def _unknown_payments(callbacks: dict[str, list[Any]], deposits: dict[str, Any]) -> Iterable[Finding]:
     for payment_id, received in callbacks.items():
         if payment_id not in deposits:
-            first = received[0]
-            yield Finding(
-                "unknown_payment",
-                f"unknown_payment:{payment_id}",
-                payment_id,
-                {"callback": {"payment_id": payment_id, "status": first.status, "amount": first.amount}},
-                first.amount or 0,
-            )
+            yield unknown_payment(payment_id, received[0].status, received[0].amount)
 
 
 def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s: dict[str, Any]) -> Iterable[Finding]:
     pid = deposit.payment_id
     finals = sorted({f for f in (_final(cb.status) for cb in received) if f})
     if len(finals) > 1:
-        yield Finding(
-            "conflicting_status",
-            f"conflicting_status:{pid}",
-            pid,
-            {"deposit_state": deposit.state, "callback_statuses": sorted({cb.status for cb in received})},
-            deposit.amount,
-        )
+        yield conflicting_status(pid, deposit.state, (cb.status for cb in received), deposit.amount)
     successes = {cb.operation_id for cb in received if cb.status == SUCCESS}
     if len(successes) > 1:
         yield Finding(
@@ -133,22 +166,8 @@ def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s
             deposit.amount,
         )
     paid = next((cb for cb in received if cb.status == SUCCESS), None)
-    if paid is not None and paid.currency is not None and paid.currency != deposit.currency:
-        yield Finding(
-            "currency_mismatch",
-            f"currency_mismatch:{pid}",
-            pid,
-            {"deposit": _money(deposit.amount, deposit.currency), "callback": _money(paid.amount, paid.currency)},
-            deposit.amount,
-        )
-    elif paid is not None and paid.amount is not None and paid.amount != deposit.amount:
-        yield Finding(
-            "amount_mismatch",
-            f"amount_mismatch:{pid}",
-            pid,
-            {"deposit": _money(deposit.amount, deposit.currency), "callback": _money(paid.amount, paid.currency)},
-            abs(paid.amount - deposit.amount),
-        )
+    if paid is not None and (mismatch := money_mismatch(deposit, paid.amount, paid.currency, "callback")):
+        yield mismatch
     if not received and deposit.state == "pending":
         age = records.now - deposit.created_at
         expiry = s.get("callback_expiry_days", 36) * DAY_US
@@ -204,22 +223,8 @@ def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
             {"ours": deposit.state, "report": op.status, "operation_id": op.operation_id},
             deposit.amount,
         )
-    if op.currency != deposit.currency:
-        yield Finding(
-            "currency_mismatch",
-            f"currency_mismatch:{pid}:report",
-            pid,
-            {"deposit": _money(deposit.amount, deposit.currency), "report": _money(op.amount, op.currency)},
-            deposit.amount,
-        )
-    elif op.amount != deposit.amount:
-        yield Finding(
-            "amount_mismatch",
-            f"amount_mismatch:{pid}:report",
-            pid,
-            {"deposit": _money(deposit.amount, deposit.currency), "report": _money(op.amount, op.currency)},
-            abs(op.amount - deposit.amount),
-        )
+    if mismatch := money_mismatch(deposit, op.amount, op.currency, "report"):
+        yield mismatch
     if op.customer_id and op.customer_id != deposit.customer_id:
         yield Finding(
             "customer_mismatch",
