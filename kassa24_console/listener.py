@@ -66,9 +66,7 @@ class App:
         request_id = f"{self._id_prefix}-{next(self._ids)}"
         address, peer = self.clients.peer(scope)
         reply, raw = await self._answer(scope, receive, address)
-        headers = [(b"x-request-id", request_id.encode())]
-        if "allow" in reply.extra:
-            headers.append((b"allow", reply.extra["allow"].encode()))
+        headers = [(b"x-request-id", request_id.encode()), *reply.headers]
         payload = await _respond(send, reply.http_status, reply.body, headers)
         if (scope["path"] in self.routes and scope["path"] != "/healthz") or reply.http_status in (403, 404):
             self._record(reply, raw, payload, peer, started, request_id)
@@ -81,7 +79,7 @@ class App:
         if handler is not None and not self.clients.allowed(address):  # /healthz is for the load balancer
             return Reply(403, {"error": "forbidden"}, "forbidden"), b""
         if scope["method"] != method:
-            return Reply(405, {"error": "method not allowed"}, "http", extra={"allow": method}), b""
+            return Reply(405, {"error": "method not allowed"}, "http", headers=[(b"allow", method.encode())]), b""
         if handler is None:
             ok = await self.store.ping()
             return Reply(200 if ok else 503, {"status": "ok" if ok else "database unreachable"}, "health"), b""

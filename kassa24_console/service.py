@@ -48,7 +48,7 @@ class Reply:
     customer_id: str | None = None
     contract_id: str | None = None
     amount: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 class Service:
@@ -153,7 +153,7 @@ class Service:
         body: dict[str, Any] = {"code": int(Code.OK), "payment_id": payment_id, "description": "Success"}
         if self.settings.response_option == 1:
             body["customer_id"] = request.customer_id
-        return self._ok("check_deposit", body, extra={"payment_id": payment_id}, **context)
+        return self._ok("check_deposit", body, **context)
 
     def _check_amount(self, request: CheckDepositRequest, account: Any) -> None:
         s = self.settings
@@ -215,7 +215,6 @@ class Service:
             signature_ok=True,
             customer_id=callback.customer_id,
             amount=money.amount if money else None,
-            extra={"payment_id": callback.payment.id, "status": callback.payment.status},
         )
         if callback.project_id != self.settings.project_id:
             reply.http_status, reply.body = 400, {"error": self._wrong_project(callback.project_id)}

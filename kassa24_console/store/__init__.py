@@ -24,10 +24,6 @@ class Store:
         self.db = Database(url, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
         self.writer = Writer(self.db, flush_interval)
 
-    @property
-    def display_url(self) -> str:
-        return display_url(self.url)
-
     async def open(self) -> bool:
         """Create the schema if needed and start the writer; True on a fresh database."""
         fresh = await self.db.transaction(create_schema)

@@ -243,15 +243,10 @@ class Writer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._listeners: list[Callable[[], None]] = []
         self.dropped_traffic = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="k24-writer")
-
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after each commit (the in-process nudge to look now)."""
-        self._listeners.append(listener)
 
     async def submit(self, job: Job[T]) -> T:
         """Run ``job`` in the next group transaction; return its result once committed."""
@@ -286,8 +281,6 @@ class Writer:
             traffic, self._traffic = self._traffic, []
             if jobs or traffic:
                 await self._commit(jobs, traffic)
-                for listener in self._listeners:
-                    listener()
             if self._closing and not self._jobs and not self._traffic:
                 return
 
