@@ -9,11 +9,11 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from .money import parse_decimal, whole_minor_units
 from .store import Store, now_us
 from .store import queries as q
 
@@ -32,20 +32,20 @@ def operator() -> str:
 
 def parse_major(text: str, field: str, *, optional: bool = False) -> int | None:
     """``"1 500,50"`` or ``"1500.50"`` KZT → 150050 minor units."""
-    cleaned = text.replace("\u00a0", "").replace(" ", "").replace("₸", "").replace(",", ".").strip()
-    if not cleaned:
+    if not text.strip():
         if optional:
             return None
         raise EditRejected(f"{field}: required")
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
+        value = parse_decimal(text)
+    except ValueError:
         raise EditRejected(f"{field}: not an amount (write 1500.00)") from None
     if value < 0:
         raise EditRejected(f"{field}: cannot be negative")
-    if value != value.quantize(Decimal("0.01")):
+    minor = whole_minor_units(value)
+    if minor is None:
         raise EditRejected(f"{field}: at most 2 decimal places")
-    return int(value * 100)
+    return minor
 
 
 def parse_status_code(text: str) -> int:

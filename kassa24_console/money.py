@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel import Locale
 from babel.numbers import format_currency
 
 MINOR_DIGITS = 2
+# Far above any real amount, far below what a 64-bit integer column holds.
+LARGEST = Decimal(10) ** 15
 
 
 def to_major(minor: int) -> Decimal:
@@ -32,3 +34,24 @@ def format_money(minor: int | None, currency: str = "KZT", locale: str = "ru_KZ"
 def plain(minor: int, currency: str = "KZT") -> str:
     """``100000`` → ``1000.00 KZT``: for protocol messages, which are ASCII."""
     return f"{to_major(minor):.2f} {currency}"
+
+
+def parse_decimal(text: str) -> Decimal:
+    """An amount as people write it (``1 500,50``, ``1500.50``, ``15 000 ₸``) as a number;
+    ``ValueError`` unless it is a finite one of sane size (``nan``, ``inf`` and ``1e30``
+    parse as Decimals, and the last would overflow the database)."""
+    cleaned = text.replace("\u00a0", "").replace(" ", "").replace("₸", "").replace(",", ".").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError("not an amount") from None
+    if not value.is_finite() or abs(value) > LARGEST:
+        raise ValueError("not an amount")
+    return value
+
+
+def whole_minor_units(value: Decimal, digits: int = MINOR_DIGITS) -> int | None:
+    """``value`` (with ``digits`` decimals to spare) as integer minor units, or None when it
+    has finer fractions than that."""
+    scaled = value.scaleb(digits)
+    return int(scaled) if scaled == scaled.to_integral_value() else None

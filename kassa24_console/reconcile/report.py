@@ -11,10 +11,11 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 
 REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
 
@@ -49,18 +50,16 @@ def parse_amount(text: Any, unit: str) -> int:
         raise ValueError("not an amount")
     if isinstance(text, int):
         return text if unit == "minor" else text * 100
-    cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
+        value = parse_decimal(str(text))
+    except ValueError:
         raise ValueError(f"not an amount: {text!r}") from None
-    if unit == "minor":
-        if value != value.to_integral_value():
-            raise ValueError(f"minor units must be whole: {text!r}")
-        return int(value)
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"more than 2 decimal places: {text!r}")
-    return int(value * 100)
+    minor = whole_minor_units(value, 0 if unit == "minor" else MINOR_DIGITS)
+    if minor is None:
+        raise ValueError(
+            f"minor units must be whole: {text!r}" if unit == "minor" else f"more than 2 decimal places: {text!r}"
+        )
+    return minor
 
 
 def parse_time(text: Any, fmt: str, zone: ZoneInfo) -> int | None:
