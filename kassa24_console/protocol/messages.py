@@ -20,11 +20,13 @@ def _digits_to_int(value: Any) -> Any:
     """Integers of minor units arrive as JSON integers or strings of digits, nothing else."""
     if isinstance(value, bool):
         raise ValueError("must be an integer, not a boolean")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    raise ValueError("must be an integer of minor units (JSON integer or a string of digits)")
+        value = int(value) if len(value) <= 19 else 2**63  # longer cannot fit; say so below
+    if not isinstance(value, int):
+        raise ValueError("must be an integer of minor units (JSON integer or a string of digits)")
+    if abs(value) >= 2**63:
+        raise ValueError("is out of range")  # it could not be stored, and no payment is that large
+    return value
 
 
 def _id_text(value: Any) -> Any:
