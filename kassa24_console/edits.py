@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from .money import parse_decimal, whole_minor_units
-from .store import Store, now_us
+from .store import JobRefused, Store, now_us
 from .store import queries as q
 
 
-class EditRejected(ValueError):
+class EditRejected(JobRefused, ValueError):
     """The values cannot be saved; the text says which field and why."""
 
 

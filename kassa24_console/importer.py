@@ -20,13 +20,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, fi
 from sqlalchemy import Connection, select
 
 from .protocol.messages import IdText, MinorUnits
-from .store import Store, now_us
+from .store import JobRefused, Store, now_us
 from .store import queries as q
 
 _LINE = "\x00line"
 
 
-class ImportFailed(Exception):
+class ImportFailed(JobRefused):
     """The file was not applied; the text lists each bad row with its line."""
 
 

@@ -68,7 +68,7 @@ class App:
         reply, raw = await self._answer(scope, receive, address)
         headers = [(b"x-request-id", request_id.encode()), *reply.headers]
         payload = await _respond(send, reply.http_status, reply.body, headers)
-        if (scope["path"] in self.routes and scope["path"] != "/healthz") or reply.http_status in (403, 404):
+        if reply.kind != "health":  # health checks are the load balancer's, not traffic
             self._record(reply, raw, payload, peer, started, request_id)
 
     async def _answer(self, scope: Scope, receive: Receive, address: str) -> tuple[Reply, bytes]:

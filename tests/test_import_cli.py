@@ -97,8 +97,11 @@ def test_import_csv_files(tmp_path: Path) -> None:
         ("bad.json", '{"accounts": [{"customer_id": "1", "colour": "red"}]}', "line 1: unknown field 'colour'"),
         ("bad.json", '{"accounts": [', "not valid JSON"),
         ("bad.csv", "id,customer_id,number,payment\nK1,1,N,10\nK2,1,N,12.50\n", "line 3: invalid field 'payment'"),
-        ("bad.csv", "id,customer_id,number,payment\nK1,1,N,100000000000000000000\n",
-         "line 2: invalid field 'payment': is out of range"),
+        (
+            "bad.csv",
+            "id,customer_id,number,payment\nK1,1,N,100000000000000000000\n",
+            "line 2: invalid field 'payment': is out of range",
+        ),
         ("bad.csv", "id,number\nK1,N\n", "needs a customer_id column"),
     ],
 )

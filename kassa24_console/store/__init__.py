@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from .db import Database, Writer, create_schema, display_url, now_us
+from .db import Database, JobRefused, Writer, create_schema, display_url, now_us
 
 T = TypeVar("T")
 
-__all__ = ["Store", "display_url", "now_us"]
+__all__ = ["JobRefused", "Store", "display_url", "now_us"]
 
 
 class Store:

@@ -232,6 +232,11 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
     return fresh
 
 
+class JobRefused(Exception):
+    """A job decided not to write (a rule said no); its transaction rolls back and the
+    caller gets this exception. Nothing is wrong with the database."""
+
+
 class Writer:
     """One task that commits queued jobs together and answers each after the commit."""
 
@@ -293,8 +298,10 @@ class Writer:
 
         try:
             results = await self._db.transaction(batch)
-        except Exception:
-            log.warning("group commit of %d jobs failed; retrying one by one", len(jobs), exc_info=True)
+        except Exception as error:
+            # One job's failure must not sink the others: each runs again on its own.
+            if not isinstance(error, JobRefused):
+                log.warning("group commit of %d jobs failed; retrying one by one", len(jobs), exc_info=True)
             await self._commit_one_by_one(jobs, traffic)
             return
         for (_, future), result in zip(jobs, results, strict=True):
