@@ -12,7 +12,7 @@ from pathlib import Path
 from . import importer
 from .config import ConfigError, Settings, load_settings
 from .listener import ListenError
-from .runtime import DEMO_KEY_WARNING, Runtime, configure_logging
+from .runtime import DEMO_KEY_WARNING, Runtime, StartupError, configure_logging, open_store
 from .store import Store, display_url
 
 log = logging.getLogger("kassa24_console")
@@ -68,10 +68,19 @@ def main(argv: list[str] | None = None) -> int:
             return run_console(Settings.model_construct(database_url="(not configured)"), config_error=str(error))
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 2
+    try:
+        return _command(args, settings)
+    except StartupError as error:
+        print(f"kassa24-console: {error}", file=sys.stderr)
+        return 1
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         configure_logging(settings.log_file, stderr=True)
         return asyncio.run(_serve(settings))
     if args.command == "import":
+        configure_logging(settings.log_file, stderr=False)
         return asyncio.run(_import(settings, args.files))
     if args.command == "simulate":
         from .simulate.run import main as simulate
@@ -83,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_file, stderr=False)
         return reconcile_main(args, settings)
     if args.command == "db":
+        configure_logging(settings.log_file, stderr=False)
         return asyncio.run(_db(settings, args.action))
     configure_logging(settings.log_file, stderr=False)
     from .console.app import run_console  # textual is only loaded for the console
@@ -96,19 +106,25 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if problem := settings.key_problem():
+        log.error("%s", problem)
+        return 2
     runtime = Runtime(settings)
     if settings.uses_demo_key:
         log.warning(DEMO_KEY_WARNING)
+    if warning := settings.key_warning():
+        log.warning("%s", warning)
     try:
         await runtime.open()
         await runtime.listener.start()
+    except StartupError as error:
+        log.error("%s", error)
+        return 1
     except ListenError as error:
         log.error("%s", error)
         await runtime.store.close()
         return 1
-    except Exception as error:
-        log.error("cannot open the database %s: %s", display_url(settings.database_url), error)
-        return 1
+    runtime.start_pruning()
     log.info(
         "listening on http://%s:%d (project %d, response option %d, database %s)",
         settings.host,
@@ -131,8 +147,8 @@ async def _import(settings: Settings, files: list[Path]) -> int:
         print(f"import failed, nothing applied:\n{error}", file=sys.stderr)
         return 1
     store = Store(settings.database_url)
+    await open_store(store, settings)
     try:
-        await store.open()
         accounts, contracts = await importer.apply(store, batch)
     except importer.ImportFailed as error:
         print(f"import failed, nothing applied:\n{error}", file=sys.stderr)

@@ -65,6 +65,32 @@ DEFAULT_DATA_API_FIELDS = {
     "completed": "completed_date",
 }
 DEMO_SECRET_KEY = "k24-demo-secret-key"
+MIN_KEY_LENGTH = 16
+POSTGRES_EXTRA = "pip install 'kassa24-console[postgres]'"
+SECRET_KEYS = ("secret_key", "data_api_secret", "data_api_token")
+URL_HINT = "use sqlite:///path/k24.db or postgresql://user@host/db"
+
+
+def check_database_url(url: str) -> None:
+    """``ValueError`` with a plain reason unless ``url`` names a database we can open."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"cannot read the database URL: {URL_HINT}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database:
+            raise ValueError("the SQLite URL names no file: use sqlite:///path/k24.db")
+        return
+    if backend not in ("postgresql", "postgres"):
+        raise ValueError(f"unsupported database {backend!r}: {URL_HINT}")
+    import importlib.util
+
+    if not (importlib.util.find_spec("asyncpg") or importlib.util.find_spec("psycopg")):
+        raise ValueError(f"PostgreSQL needs a driver: {POSTGRES_EXTRA}")
 
 
 def data_dir() -> Path:
@@ -102,6 +128,12 @@ class Settings(BaseSettings):
     # Connections: at most this many at once; a request's headers must arrive within
     # header_timeout seconds; idle keep-alive connections close after keepalive_timeout.
     max_connections: int = 1000
+    # Requests that fail the signature (or are not a message at all), per peer per minute;
+    # past it the peer gets HTTP 429 until its budget refills. 0 turns the budget off.
+    unverified_budget: int = Field(default=120, ge=0)
+    # Traffic older than this many days is deleted in the background (0 keeps it all);
+    # deposits, callbacks and mismatches are evidence and are never pruned.
+    traffic_retention_days: int = Field(default=90, ge=0)
     header_timeout: float = 10.0
     keepalive_timeout: float = 5.0
     shutdown_timeout: float = 10.0
@@ -153,6 +185,13 @@ class Settings(BaseSettings):
     def _option_from_text(cls, value: Any) -> Any:
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value:
+            check_database_url(value)
+        return value
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if self.secret_key_file is not None:
@@ -166,6 +205,8 @@ class Settings(BaseSettings):
             if not text:
                 raise ValueError(f"secret key file {self.secret_key_file} is empty")
             self.secret_key = SecretStr(text)
+        if not self.secret_key.get_secret_value().strip():
+            raise ValueError("the secret key is empty: set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE")
         if not self.database_url:
             self.database_url = f"sqlite:///{data_dir() / 'kassa24.db'}"
         if self.log_file is None:
@@ -179,6 +220,33 @@ class Settings(BaseSettings):
     @property
     def uses_demo_key(self) -> bool:
         return self.secret == DEMO_SECRET_KEY
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def key_problem(self) -> str | None:
+        """Why this key must not face a network: the public demo key off loopback."""
+        if self.uses_demo_key and not self.listens_on_loopback:
+            return (
+                f"refusing to listen on {self.host} with the public demo key: "
+                "set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE (the demo key works on 127.0.0.1 only)"
+            )
+        return None
+
+    def key_warning(self) -> str | None:
+        """A key that looks weak (short, or one character repeated)."""
+        key = self.secret
+        if self.uses_demo_key:
+            return None
+        if len(key) < MIN_KEY_LENGTH or len(set(key)) == 1:
+            return f"the secret key looks weak (shorter than {MIN_KEY_LENGTH} characters or one character repeated)"
+        return None
 
     @classmethod
     def settings_customise_sources(
@@ -210,10 +278,28 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
 
         settings_cls = FileSettings
+        _check_private(config_file)
     try:
         return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
     except (ValueError, OSError) as error:
         raise ConfigError(_safe_error(error)) from None
+
+
+def _check_private(config_file: Path) -> None:
+    """A config file holding a secret must be as private as a key file (chmod 600)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read the config file {config_file}: {str(error).splitlines()[0]}") from None
+    mode = config_file.stat().st_mode
+    held = [key for key in SECRET_KEYS if key in data]
+    if held and mode & 0o077:
+        raise ConfigError(
+            f"config file {config_file} holds {', '.join(held)} and is readable by others "
+            f"(mode {mode & 0o777:o}): chmod 600 it"
+        )
 
 
 def _safe_error(error: Exception) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import itertools
 import json
 import logging
@@ -23,10 +22,13 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .clients import Budget, ClientPolicy
 from .config import Settings
+from .metrics import CONTENT_TYPE, Metrics
 from .protocol.codes import Code
 from .service import Reply, Service
 from .store import Store, now_us
+from .store.text import abridged
 
 log = logging.getLogger(__name__)
 requests_log = logging.getLogger("kassa24_console.requests")
@@ -42,19 +44,26 @@ class BodyTooLarge(Exception):
     pass
 
 
+Handler = Callable[[bytes, str], Awaitable[Reply]]
+
+
 class App:
-    """The ASGI application: ``POST {path}``, ``POST {callback_path}``, ``GET /healthz``."""
+    """The ASGI application: ``POST {path}``, ``POST {callback_path}``, ``GET /healthz``,
+    ``GET /metrics``."""
 
     def __init__(self, settings: Settings, service: Service, store: Store) -> None:
         self.settings = settings
         self.service = service
         self.store = store
-        self.routes: dict[str, tuple[str, Callable[[bytes], Awaitable[Reply]] | None]] = {
+        self.routes: dict[str, tuple[str, Handler | None]] = {
             settings.path: ("POST", service.handle_merchant),
             settings.callback_path: ("POST", service.handle_callback),
             "/healthz": ("GET", None),
+            "/metrics": ("GET", None),
         }
         self.clients = ClientPolicy(settings.allow_ips, settings.trusted_proxies)
+        self.budget = Budget(settings.unverified_budget)
+        self.metrics = Metrics(store)
         self._ids = itertools.count(1)
         self._request_lines: list[dict[str, Any]] = []
         self._id_prefix = secrets.token_hex(3)
@@ -67,8 +76,13 @@ class App:
         address, peer = self.clients.peer(scope)
         reply, raw = await self._answer(scope, receive, address)
         headers = [(b"x-request-id", request_id.encode()), *reply.headers]
+        if reply.kind == "metrics":
+            payload = await _respond_text(send, await self.metrics.render(), headers)
+            return
         payload = await _respond(send, reply.http_status, reply.body, headers)
         if reply.kind != "health":  # health checks are the load balancer's, not traffic
+            if reply.signature_ok is not True and reply.kind not in ("http", "forbidden", "throttled"):
+                self.budget.spend(address)  # unverified work: the peer pays for it
             self._record(reply, raw, payload, peer, started, request_id)
 
     async def _answer(self, scope: Scope, receive: Receive, address: str) -> tuple[Reply, bytes]:
@@ -76,13 +90,17 @@ class App:
         if route is None:
             return Reply(404, {"error": "not found"}, "http"), b""
         method, handler = route
-        if handler is not None and not self.clients.allowed(address):  # /healthz is for the load balancer
+        if scope["path"] != "/healthz" and not self.clients.allowed(address):  # /healthz: the load balancer's
             return Reply(403, {"error": "forbidden"}, "forbidden"), b""
         if scope["method"] != method:
             return Reply(405, {"error": "method not allowed"}, "http", headers=[(b"allow", method.encode())]), b""
         if handler is None:
-            ok = await self.store.ping()
-            return Reply(200 if ok else 503, {"status": "ok" if ok else "database unreachable"}, "health"), b""
+            if scope["path"] == "/metrics":
+                return Reply(200, {}, "metrics"), b""
+            problem = await self.store.health()
+            return Reply(503 if problem else 200, {"status": problem or "ok"}, "health"), b""
+        if self.budget.exhausted(address):
+            return Reply(429, {"error": "too many unverified requests; slow down"}, "throttled"), b""
         try:
             async with asyncio.timeout(self.settings.header_timeout):
                 raw = await _read_body(scope, receive, self.settings.max_body_bytes)
@@ -90,20 +108,29 @@ class App:
             return Reply(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"}, "unknown"), b""
         except TimeoutError:
             return Reply(408, {"error": "the body did not arrive in time"}, "unknown"), b""
-        return await self._handle(handler, raw, scope["path"] == self.settings.callback_path), raw
+        return await self._handle(handler, raw, address, scope["path"] == self.settings.callback_path), raw
 
-    async def _handle(self, handler: Callable[[bytes], Awaitable[Reply]], raw: bytes, callback: bool) -> Reply:
+    async def _handle(self, handler: Handler, raw: bytes, address: str, callback: bool) -> Reply:
         try:
-            return await handler(raw)
+            return await handler(raw, address)
         except Exception:
             # A bug must still get an answer the platform understands, never a traceback.
             log.exception("unexpected error while handling a request")
             if callback:
-                return Reply(503, {"error": "internal error; retry"}, "callback")
-            return Reply(200, {"code": int(Code.ERROR), "message": "internal error"}, "unknown", code=500)
+                return Reply(503, {"error": "internal error; retry"}, "callback", reason="internal error")
+            return Reply(
+                200,
+                {"code": int(Code.ERROR), "message": "internal error"},
+                "unknown",
+                code=500,
+                reason="internal error",
+            )
 
     def _record(self, reply: Reply, raw: bytes, payload: bytes, peer: str, started: int, request_id: str) -> None:
         latency_us = (time.perf_counter_ns() - started) // 1000
+        self.metrics.observe(reply.kind, reply.code, reply.http_status, latency_us / 1e6, reply.body.get("outcome"))
+        # Only what the platform signed is kept whole; the rest is abridged (prefix, size, hash).
+        request = raw.decode("utf-8", "replace") if reply.signature_ok else abridged(raw)
         self.store.record_traffic(
             {
                 "at": now_us(),
@@ -116,23 +143,28 @@ class App:
                 "signature_ok": reply.signature_ok,
                 "latency_us": latency_us,
                 "peer": peer,
-                "request": raw.decode("utf-8", "replace"),
+                "request": request,
                 "response": payload.decode(),
+                "reason": reply.reason[:REASON_CHARS] if reply.reason else None,
+                "sig_form": reply.sig_form,
             }
         )
         if self.settings.log_requests:
-            self._log_request(
-                {
-                    "ts": time.time(),
-                    "request_id": request_id,
-                    "kind": reply.kind,
-                    "code": reply.code,
-                    "http_status": reply.http_status,
-                    "latency_ms": latency_us / 1000,
-                    "peer": peer,
-                    "signature_ok": reply.signature_ok,
-                }
-            )
+            line = {
+                "ts": time.time(),
+                "request_id": request_id,
+                "kind": reply.kind,
+                "code": reply.code,
+                "http_status": reply.http_status,
+                "latency_ms": latency_us / 1000,
+                "peer": peer,
+                "signature_ok": reply.signature_ok,
+            }
+            if reply.signature_ok is False and reply.reason:
+                line["signature"] = reply.reason  # what was tried and the likely cause
+            elif reply.sig_form and reply.sig_form != "natural":
+                line["signature_form"] = reply.sig_form
+            self._log_request(line)
 
     def _log_request(self, entry: dict[str, Any]) -> None:
         """Queue a request's log line; lines go to the log together, a few times a second,
@@ -147,37 +179,7 @@ class App:
             requests_log.info("requests", extra={"lines": lines})
 
 
-class ClientPolicy:
-    """Who is calling, and whether they may: X-Forwarded-For only from trusted proxies."""
-
-    def __init__(self, allow: list[str], proxies: list[str]) -> None:
-        self.allow = [ipaddress.ip_network(a, strict=False) for a in allow]
-        self.proxies = [ipaddress.ip_network(p, strict=False) for p in proxies]
-
-    @staticmethod
-    def _in(address: str, networks: list[Any]) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in networks)
-
-    def peer(self, scope: Scope) -> tuple[str, str]:
-        """(address, as shown) of the client: the connection's, or, behind a trusted proxy,
-        the last address in X-Forwarded-For that is not itself a trusted proxy."""
-        client = scope.get("client")
-        address = client[0] if client else ""
-        if self.proxies and self._in(address, self.proxies):
-            for name, value in scope["headers"]:
-                if name == b"x-forwarded-for":
-                    hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
-                    for hop in reversed(hops):
-                        if not self._in(hop, self.proxies):
-                            return hop, f"{hop} via {address}"
-        return address, f"{address}:{client[1]}" if client else ""
-
-    def allowed(self, address: str) -> bool:
-        return not self.allow or self._in(address, self.allow)
+REASON_CHARS = 1000
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -201,8 +203,18 @@ async def _respond(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
 ) -> bytes:
     """Send ``body`` as JSON; return the bytes sent (the traffic record keeps them)."""
-    payload = json.dumps(body, ensure_ascii=False).encode()
+    try:
+        payload = json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate echoed from a request: escape it
+        payload = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS + (headers or [])})
+    await send({"type": "http.response.body", "body": payload})
+    return payload
+
+
+async def _respond_text(send: Send, payload: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", CONTENT_TYPE), *headers]}
+    await send(start)
     await send({"type": "http.response.body", "body": payload})
     return payload
 

@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, delete, select
+
 from . import importer
-from .config import Settings
+from .config import POSTGRES_EXTRA, Settings
 from .listener import App, Listener
 from .service import Service
-from .store import Store
+from .store import Store, display_url, now_us
+from .store import queries as q
 
 log = logging.getLogger(__name__)
 
 DEMO_KEY_WARNING = "using the built-in demo secret key: set KASSA24_SECRET_KEY before real traffic"
+PRUNE_BATCH = 500  # traffic rows deleted per commit: small slices, never a long lock
+PRUNE_EVERY = 300.0  # seconds between pruning rounds
+
+
+class StartupError(Exception):
+    """The program cannot start; the text says why in a line or two an operator can act on."""
+
+
+def describe(error: BaseException, settings: Settings) -> str:
+    """A startup failure as one or two plain lines, never a traceback."""
+    where = display_url(settings.database_url)
+    if isinstance(error, StartupError):
+        return str(error)
+    if isinstance(error, ModuleNotFoundError) and error.name in ("asyncpg", "psycopg"):
+        return f"PostgreSQL needs a driver: {POSTGRES_EXTRA}"
+    if isinstance(error, PermissionError | NotADirectoryError | FileNotFoundError | IsADirectoryError):
+        return f"cannot open the database {where}: {error.strerror or error} ({error.filename})"
+    original = getattr(error, "orig", None) or error
+    first = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return f"cannot open the database {where}: {first}"
 
 
 class Runtime:
@@ -37,19 +63,70 @@ class Runtime:
         self.service = Service(settings, self.store)
         self.app = App(settings, self.service, self.store)
         self.listener = Listener(self.app, settings.host, settings.port, settings)
+        self._pruner: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        """Open the store; a fresh database in demo mode gets the demo accounts."""
-        fresh = await self.store.open()
+        """Open the store; a fresh database in demo mode gets the demo accounts.
+        :class:`StartupError` says why it cannot be opened."""
+        fresh = await open_store(self.store, self.settings)
         if fresh and self.settings.uses_demo_key:
             path = importer.demo_file()
             accounts, contracts = await importer.apply(self.store, importer.read_file(path), actor="demo")
             log.info("loaded demo data: %d accounts, %d contracts", accounts, contracts)
 
+    def start_pruning(self) -> None:
+        """Delete traffic past its retention in the background, in small batches."""
+        if self.settings.traffic_retention_days and self._pruner is None:
+            self._pruner = asyncio.get_running_loop().create_task(self._prune_forever(), name="k24-prune")
+
+    async def prune_once(self, now: int | None = None) -> int:
+        """One round: batches until nothing older than the retention is left; rows deleted."""
+        cutoff = (now if now is not None else now_us()) - self.settings.traffic_retention_days * 86_400_000_000
+        total = 0
+        while True:
+            deleted = await self.store.write(lambda connection: _prune_batch(connection, cutoff))
+            total += deleted
+            if deleted < PRUNE_BATCH:
+                return total
+            await asyncio.sleep(0.05)  # let requests through between slices
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                if deleted := await self.prune_once():
+                    days = self.settings.traffic_retention_days
+                    log.info("pruned %d traffic records older than %d days", deleted, days)
+            except Exception:
+                log.warning("pruning traffic failed; will try again", exc_info=True)
+            await asyncio.sleep(PRUNE_EVERY)
+
     async def close(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
         await self.listener.stop()
         self.app.flush_request_log()
         await self.store.close()
+
+
+async def open_store(store: Store, settings: Settings) -> bool:
+    """``store.open()``, with any failure turned into a :class:`StartupError` that says why
+    (the store is closed again, so nothing is left running)."""
+    try:
+        return await store.open()
+    except Exception as error:
+        log.debug("cannot open the database", exc_info=True)
+        with contextlib.suppress(Exception):
+            await store.close()
+        raise StartupError(describe(error, settings)) from None
+
+
+def _prune_batch(connection: Connection, cutoff: int) -> int:
+    t = q.traffic
+    oldest = select(t.c.id).where(t.c.at < cutoff).order_by(t.c.at).limit(PRUNE_BATCH).scalar_subquery()
+    return connection.execute(delete(t).where(t.c.id.in_(oldest))).rowcount
 
 
 class JsonFormatter(logging.Formatter):
@@ -80,6 +157,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Log files readable by their owner only (each new one after a rollover too)."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 _listener: logging.handlers.QueueListener | None = None
 
 
@@ -87,7 +172,7 @@ def configure_logging(log_file: Path | None, *, stderr: bool, level: int = loggi
     """JSON lines to a size-capped file and, for headless use only, to stderr.
 
     Records are handed to a thread through a queue, so the request path never waits on
-    formatting or on the disk.
+    formatting or on the disk. :class:`StartupError` when the log file cannot be written.
     """
     global _listener
     _stop_logging()
@@ -97,10 +182,10 @@ def configure_logging(log_file: Path | None, *, stderr: bool, level: int = loggi
     handlers: list[logging.Handler] = []
     if log_file is not None:
         try:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3))
-        except OSError:
-            pass  # a log we cannot write must not stop the listener
+            log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handlers.append(PrivateRotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3))
+        except OSError as error:
+            raise StartupError(f"cannot write the log file {log_file}: {error.strerror or error}") from None
     if stderr:
         handlers.append(logging.StreamHandler(sys.stderr))
     root.setLevel(level)

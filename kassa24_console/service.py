@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
-
+from . import callbacks
 from .config import Settings
 from .ids import new_payment_id
 from .money import plain
@@ -29,9 +29,9 @@ from .protocol.messages import (
     parse,
     parse_json,
 )
-from .reconcile import rules
 from .store import Store, now_us
 from .store import queries as q
+from .store.text import abridged, may_need_escaping, storable_tree
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ class Reply:
     contract_id: str | None = None
     amount: int | None = None
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    reason: str | None = None  # why a non-zero code or an HTTP error, for the traffic record
+    sig_form: str | None = None  # the signature form that matched
+
+
+KEY_TRUSTED_FOR = 600.0  # seconds a verified request vouches for the key, in diagnoses
 
 
 class Service:
@@ -57,25 +62,42 @@ class Service:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.key = signature.Key(settings.secret)
+        self._verified_at = float("-inf")
+
+    # --- parsing and signatures, shared by both URLs ----------------------------------
+
+    def _signature(self, data: dict[str, Any]) -> signature.Check:
+        result = signature.check(data, self.key)
+        if result.ok:
+            self._verified_at = time.monotonic()
+        return result
+
+    def _why_not(self, data: dict[str, Any], result: signature.Check) -> str:
+        recent = time.monotonic() - self._verified_at < KEY_TRUSTED_FOR
+        return signature.diagnose(data, result, key_works_elsewhere=recent)
 
     # --- the merchant URL: verify and check_deposit ------------------------------------
 
-    async def handle_merchant(self, raw: bytes) -> Reply:
+    async def handle_merchant(self, raw: bytes, peer: str = "") -> Reply:
         """``POST /kassa24``: verify or check_deposit by ``type``; callbacks are passed on."""
         try:
             data = parse_json(raw)
         except BadMessage as error:
             return self._error("unknown", Code.ERROR, str(error))
         if looks_like_callback(data):
-            return await self._callback(data, raw)
-        kind = data.get("type") if data.get("type") in ("verify", "check_deposit") else "unknown"
-        customer = data.get("customer_id")
+            return await self._callback(data, raw, peer)
+        clean = storable_tree(data) if may_need_escaping(raw) else data
+        kind = clean.get("type") if clean.get("type") in ("verify", "check_deposit") else "unknown"
+        customer = clean.get("customer_id")
         customer_id = customer if isinstance(customer, str) else None
-        if not signature.verify(data, self.settings.secret):
-            message = codes.MESSAGES[Code.SIGNATURE]
-            return self._error(kind, Code.SIGNATURE, message, customer_id=customer_id, signature_ok=False)
-        reply = await self._signed(kind, data, customer_id)
-        reply.signature_ok = True
+        result = self._signature(data)
+        if not result.ok:
+            reply = self._error(kind, Code.SIGNATURE, codes.MESSAGES[Code.SIGNATURE], customer_id=customer_id)
+            reply.signature_ok, reply.reason = False, self._why_not(data, result)
+            return reply
+        reply = await self._signed(kind, clean, customer_id)
+        reply.signature_ok, reply.sig_form = True, result.form
         return reply
 
     async def _signed(self, kind: str, data: dict[str, Any], customer_id: str | None) -> Reply:
@@ -112,6 +134,7 @@ class Service:
         }
         if code != Code.OK:
             body["message"] = codes.MESSAGES[code]
+            context["reason"] = body["message"]
         return self._ok("verify", body, **context)
 
     async def _check_deposit(self, request: CheckDepositRequest) -> Reply:
@@ -192,21 +215,23 @@ class Service:
 
     # --- callbacks ---------------------------------------------------------------------
 
-    async def handle_callback(self, raw: bytes) -> Reply:
+    async def handle_callback(self, raw: bytes, peer: str = "") -> Reply:
         """``POST /kassa24/callback``: 200 once stored, 400 when not believable, 503 on failure."""
         try:
             data = parse_json(raw)
         except BadMessage as error:
-            return Reply(400, {"error": str(error)}, "callback")
-        return await self._callback(data, raw)
+            return Reply(400, {"error": str(error)}, "callback", reason=str(error))
+        return await self._callback(data, raw, peer)
 
-    async def _callback(self, data: dict[str, Any], raw: bytes) -> Reply:
-        if not signature.verify(data, self.settings.secret):
-            return await self._bad_signature_callback(data, raw)
+    async def _callback(self, data: dict[str, Any], raw: bytes, peer: str) -> Reply:
+        clean = storable_tree(data) if may_need_escaping(raw) else data
+        result = self._signature(data)
+        if not result.ok:
+            return await self._forged_callback(clean, raw, peer, self._why_not(data, result))
         try:
-            callback = parse(Callback, data)
+            callback = parse(Callback, clean)
         except BadMessage as error:
-            return Reply(400, {"error": str(error)}, "callback", signature_ok=True)
+            return Reply(400, {"error": str(error)}, "callback", signature_ok=True, reason=str(error))
         money = callback.money
         reply = Reply(
             200,
@@ -215,43 +240,36 @@ class Service:
             signature_ok=True,
             customer_id=callback.customer_id,
             amount=money.amount if money else None,
+            sig_form=result.form,
         )
         if callback.project_id != self.settings.project_id:
-            reply.http_status, reply.body = 400, {"error": self._wrong_project(callback.project_id)}
+            reply.reason = self._wrong_project(callback.project_id)
+            reply.http_status, reply.body = 400, {"error": reply.reason}
             return reply
+        text = raw.decode("utf-8", "replace")
         try:
-            outcome = await self.store.write(lambda connection: _apply_callback(connection, callback, raw))
+            outcome = await self.store.write(lambda connection: callbacks.apply(connection, callback, text))
         except Exception:
             log.exception("could not store callback")
-            reply.http_status, reply.body = 503, {"error": "temporarily unable to store the callback; retry"}
+            reply.reason = "temporarily unable to store the callback; retry"
+            reply.http_status, reply.body = 503, {"error": reply.reason}
             return reply
         reply.body["outcome"] = outcome
+        if outcome not in ("applied", "duplicate", "recorded"):
+            reply.reason = outcome
         return reply
 
-    async def _bad_signature_callback(self, data: dict[str, Any], raw: bytes) -> Reply:
+    async def _forged_callback(self, data: dict[str, Any], raw: bytes, peer: str, why: str) -> Reply:
         payment = data.get("payment") if isinstance(data.get("payment"), dict) else {}
         payment_id = payment.get("id") if isinstance(payment.get("id"), str) else None
-        digest = hashlib.sha256(raw).hexdigest()
-        at = now_us()
-
-        def job(connection: Connection) -> None:
-            q.record_callback(
-                connection,
-                {
-                    "received_at": at,
-                    "last_received_at": at,
-                    "dedupe_key": f"bad-signature:{digest}",
-                    "signature_ok": False,
-                    "payment_id": payment_id,
-                    "outcome": "rejected",
-                    "raw": raw.decode("utf-8", "replace"),
-                },
-            )
-            q.flag(connection, **rules.bad_signature(payment_id, digest).flag_args(), at=at)
-
-        reply = Reply(400, {"error": "signature error"}, "callback", signature_ok=False)
+        digest, kept, at = hashlib.sha256(raw).hexdigest(), abridged(raw), now_us()
+        reply = Reply(400, {"error": "signature error"}, "callback", signature_ok=False, reason=why)
         try:
-            await self.store.write(job)
+            await self.store.write(
+                lambda connection: callbacks.record_forged(
+                    connection, peer=peer or "unknown", payment_id=payment_id, digest=digest, kept=kept, at=at
+                )
+            )
         except Exception:
             log.exception("could not store a callback with a bad signature")
             reply.http_status = 503
@@ -269,7 +287,7 @@ class Service:
         body: dict[str, Any] = {"code": int(code), "message": message}
         if self.settings.response_option == 1:
             body["error_description"] = message
-        return Reply(200, body, kind, code=int(code), **context)
+        return Reply(200, body, kind, code=int(code), reason=message, **context)
 
 
 def _entity(contract: Any) -> dict[str, Any]:
@@ -284,71 +302,3 @@ def _entity(contract: Any) -> dict[str, Any]:
     if contract.info:
         entity["info"] = contract.info
     return entity
-
-
-def _apply_callback(connection: Connection, callback: Callback, raw: bytes) -> str:
-    """Store the callback and apply it to its deposit once; return the outcome.
-
-    Idempotent by (payment.id, operation.id, operation.status): a repeat only counts a
-    delivery. A deposit moves out of ``pending`` once (a conditional update decides, so two
-    processes cannot both credit it); a later, different final status is kept and flagged.
-    """
-    payment, operation, money = callback.payment, callback.operation, callback.money
-    at = now_us()
-    callback_id, deliveries = q.record_callback(
-        connection,
-        {
-            "received_at": at,
-            "last_received_at": at,
-            "dedupe_key": f"{payment.id}|{operation.id}|{operation.status}",
-            "signature_ok": True,
-            "payment_id": payment.id,
-            "operation_id": operation.id,
-            "status": payment.status,
-            "operation_status": operation.status,
-            "amount": money.amount if money else None,
-            "currency": money.currency if money else None,
-            "customer_id": callback.customer_id,
-            "outcome": "",
-            "raw": raw.decode("utf-8", "replace"),
-        },
-    )
-    if deliveries > 1:
-        return "duplicate"
-    outcome, deposit_id = _settle(connection, callback, at)
-    q.set_callback_outcome(connection, callback_id, outcome, deposit_id)
-    return outcome
-
-
-def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, str | None]:
-    payment, money = callback.payment, callback.money
-    deposit = q.deposit(connection, payment.id)
-    if deposit is None:
-        found = rules.unknown_payment(payment.id, payment.status, money.amount if money else None)
-        q.flag(connection, **found.flag_args(), at=at)
-        return "unknown_payment", None
-    target = codes.outcome(payment.status)
-    if target is None:
-        return "recorded", deposit.payment_id
-    if money is not None and money.currency != deposit.currency:
-        q.flag(connection, **rules.money_mismatch(deposit, money.amount, money.currency, "callback").flag_args(), at=at)
-        return "conflict", deposit.payment_id
-    paid = None
-    if target == "paid":
-        paid = money.amount if money is not None else deposit.amount
-    if q.settle_deposit(connection, deposit.payment_id, target, paid, at):
-        if paid is not None:
-            if money is not None and (mismatch := rules.money_mismatch(deposit, paid, money.currency, "callback")):
-                q.flag(connection, **mismatch.flag_args(), at=at)
-            if deposit.contract_id:
-                q.lower_due(connection, deposit.contract_id, paid, at)
-        return "applied", deposit.payment_id
-    current = q.deposit(connection, deposit.payment_id)
-    if current is not None and current.state == target:
-        return "duplicate", deposit.payment_id
-    statuses = connection.execute(
-        select(q.callbacks.c.status).where(q.callbacks.c.payment_id == payment.id, q.callbacks.c.signature_ok)
-    ).scalars()
-    conflict = rules.conflicting_status(payment.id, current.state if current else None, statuses, deposit.amount)
-    q.flag(connection, **conflict.flag_args(), at=at)
-    return "conflict", deposit.payment_id

@@ -30,6 +30,7 @@ def test_defaults_are_the_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_env_overrides_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     toml = tmp_path / "k24.toml"
     toml.write_text('project_id = 77\nport = 9000\nresponse_option = 1\nsecret_key = "from-file"\n')
+    toml.chmod(0o600)  # it holds the secret
     monkeypatch.setenv("KASSA24_PORT", "9100")
     monkeypatch.setenv("KASSA24_RESPONSE_OPTION", "2")
     settings = load_settings(toml)
@@ -80,3 +81,53 @@ def test_urls_as_people_write_them(given: str, expected: tuple[str, str]) -> Non
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database: mysql"):
         async_url("mysql://x@y/z")
+
+
+def test_a_config_file_holding_a_secret_must_be_private(tmp_path: Path) -> None:
+    toml = tmp_path / "k24.toml"
+    toml.write_text('secret_key = "a-long-enough-secret-key"\n')
+    toml.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"readable by others \(mode 644\): chmod 600") as error:
+        load_settings(toml)
+    assert "a-long-enough" not in str(error.value)
+    toml.chmod(0o600)
+    assert load_settings(toml).secret == "a-long-enough-secret-key"
+    plain = tmp_path / "plain.toml"
+    plain.write_text("port = 9000\n")
+    plain.chmod(0o644)  # no secret in it: any mode will do
+    assert load_settings(plain).port == 9000
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("sqlte:///x.db", "unsupported database 'sqlte'"),
+        ("not a url", "cannot read the database URL"),
+        ("sqlite://", "names no file"),
+    ],
+)
+def test_a_mistyped_database_url_is_a_config_error(url: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        load_settings(None, database_url=url)
+
+
+def test_an_empty_key_is_refused_and_a_weak_one_warned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSA24_SECRET_KEY", "  ")
+    with pytest.raises(ConfigError, match="the secret key is empty"):
+        load_settings()
+    monkeypatch.setenv("KASSA24_SECRET_KEY", "aaaaaaaaaaaaaaaaaaaaaaaa")
+    assert "looks weak" in (load_settings().key_warning() or "")
+    monkeypatch.setenv("KASSA24_SECRET_KEY", "short-key")
+    assert "looks weak" in (load_settings().key_warning() or "")
+    monkeypatch.setenv("KASSA24_SECRET_KEY", "a-long-and-varied-secret-1")
+    assert load_settings().key_warning() is None
+
+
+def test_the_demo_key_only_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KASSA24_SECRET_KEY", raising=False)
+    for host in ("127.0.0.1", "::1", "localhost"):
+        assert load_settings(None, host=host).key_problem() is None
+    for host in ("0.0.0.0", "::", "10.1.2.3"):
+        assert "public demo key" in (load_settings(None, host=host).key_problem() or "")
+    monkeypatch.setenv("KASSA24_SECRET_KEY", "a-long-and-varied-secret-1")
+    assert load_settings(None, host="0.0.0.0").key_problem() is None

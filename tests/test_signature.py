@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import load_vectors
+from conftest import DATA, load_vectors
 from payment_page_sdk.signature_handler import SignatureHandler
 
-from kassa24_console.protocol.signature import natural_key, sign, signed, string_to_sign, verify
+from kassa24_console.protocol.signature import (
+    Key,
+    check,
+    diagnose,
+    natural_key,
+    sign,
+    signed,
+    string_to_sign,
+    verify,
+)
 
 # spec/platform.md §1, verbatim.
 PLATFORM_VECTORS = [
@@ -50,7 +59,7 @@ def test_platform_vectors(secret: str, body: str, expected: str) -> None:
 
 def test_platform_string_to_sign_vector() -> None:
     # The last row of the table gives the string itself; it must hash to the given signature.
-    from kassa24_console.protocol.signature import _hmac
+    from kassa24_console.protocol.signature import Key
 
     text = "customer_id:5;payment_amount:30;payment_currency:RUB;payment_id:payment1;project_id:115"
     body = {
@@ -62,7 +71,7 @@ def test_platform_string_to_sign_vector() -> None:
     }
     assert string_to_sign(body) == text
     expected = "pVmAtGFBQJD2NgLToP1B2elR4QROiYGi3IobPD9PFDfrkjBqdSCFgrVSEtebVJUzOUUHX5tPnHQq9RMn61679A=="
-    assert _hmac("12345", text) == expected
+    assert Key("12345").digest(text) == expected
 
 
 @pytest.mark.parametrize("case", load_vectors(), ids=lambda c: c["name"])
@@ -111,3 +120,66 @@ def test_official_python_signer_agrees() -> None:
     theirs = SignatureHandler("k24-test-secret").sign(body)
     assert verify({**body, "signature": theirs}, "k24-test-secret")
     assert signed(body, "k24-test-secret")["signature"] == theirs
+
+
+# --- every official signer (tests/data/sdk-vectors.json, copied from the spec) -----------------
+
+SDK = json.loads((DATA / "sdk-vectors.json").read_text())
+
+
+def _sdk_cases() -> list[tuple[str, str, dict]]:
+    return [
+        (case["name"], signer, case)
+        for case in SDK["cases"]
+        for signer, result in case["signers"].items()
+        if result.get("signature")
+    ]
+
+
+def _with_signature(case: dict, value: str) -> dict:
+    body = json.loads(case["body"])
+    if "general" in body and case["name"].startswith("cb general"):
+        body["general"] = {**body["general"], "signature": value}
+    else:
+        body["signature"] = value
+    return body
+
+
+@pytest.mark.parametrize(("name", "signer", "case"), _sdk_cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_official_signer_is_accepted_or_refused_as_marked(name: str, signer: str, case: dict) -> None:
+    result = case["signers"][signer]
+    outcome = check(_with_signature(case, result["signature"]), SDK["secret"])
+    assert outcome.ok == result["must_accept"], (name, signer, outcome.tried)
+
+
+@pytest.mark.parametrize("case", SDK["cases"], ids=lambda c: c["name"])
+def test_a_one_byte_change_to_an_accepted_body_is_refused(case: dict) -> None:
+    accepted = {r["signature"] for r in case["signers"].values() if r.get("must_accept") and r.get("signature")}
+    text = case["body"]
+    changed = text.replace("4242", "4243", 1)  # one byte of the project id
+    assert changed != text
+    for value in accepted:
+        body = _with_signature({**case, "body": changed}, value)
+        assert not check(body, SDK["secret"]).ok
+
+
+def test_the_form_that_matched_is_named() -> None:
+    body = {"payment": {"id": "p", "status": "success", "rate": 10.0, "meta": {"a:b": "x"}}}
+    php_like = Key("k").digest("payment:id:p;payment:meta:a:b:x;payment:rate:10;payment:status:success")
+    outcome = check({**body, "signature": php_like}, "k")
+    assert outcome.form == "natural+unescaped-colons+integral-floats"
+    assert outcome.tried[0] == "natural"
+
+
+def test_ordinary_bodies_cost_one_form() -> None:
+    body = {"type": "verify", "project_id": 1, "customer_id": "x", "signature": "A" * 86 + "=="}
+    assert check(body, "k").tried == ("natural",)
+
+
+def test_the_diagnosis_masks_values_and_never_holds_the_secret() -> None:
+    body = {"type": "verify", "project_id": 1234, "customer_id": "7012345678", "signature": "A" * 86 + "=="}
+    text = diagnose(body, check(body, "s3cret-key"), key_works_elsewhere=True)
+    assert "body was likely changed" in text and "customer_id:…" in text
+    assert "7012345678" not in text and "s3cret" not in text
+    assert "secret key likely differs" in diagnose(body, check(body, "s3cret-key"), key_works_elsewhere=False)
+    assert "not a Base64 HMAC" in diagnose({**body, "signature": "nope"}, check({**body, "signature": "x"}, "k"), True)

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
 
 from ..config import Settings
 from ..listener import ListenError
-from ..runtime import DEMO_KEY_WARNING, Runtime
+from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
 from ..store import Store, display_url, now_us, views
 from .panes import CallbacksPane, ContractsPane, MismatchesPane
 from .screens import HelpScreen, steady
@@ -111,6 +111,7 @@ class Kassa24App(App[int]):
         self.store: Store | None = None
         self.listener_state = "starting"
         self.problem = ""
+        self.exit_code = 0  # what the process exits with: non-zero when it could not start
         self._rate_after: int | None = None
         self._per_minute: dict[int, tuple[int, int]] = {}
         self._rates_shown: tuple[Any, ...] = ()
@@ -135,11 +136,17 @@ class Kassa24App(App[int]):
         if self.config_error:
             self.problem = f"{self.config_error} — fix the configuration and start again (q quits)"
             self.listener_state = "not started"
+            self.exit_code = 2
             self.update_status()
             return
         await self.open_store()
         if not self.attach:
-            await self.start_listener()
+            if problem := self.settings.key_problem():
+                self.problem, self.listener_state, self.exit_code = f"{problem} (q quits)", "not started", 2
+            else:
+                await self.start_listener()
+        if warning := self.settings.key_warning():
+            self.notify(warning, severity="warning", timeout=10)
         self.update_status()
         await self.refresh_all()
         if self.live:
@@ -155,12 +162,11 @@ class Kassa24App(App[int]):
         runtime = Runtime(self.settings)
         try:
             await runtime.open()
-        except Exception as error:
-            log.exception("cannot open the database")
-            self.problem = f"cannot open the database {display_url(self.settings.database_url)}: {error}"
-            self.listener_state = "stopped"
+        except StartupError as error:
+            self.problem, self.listener_state, self.exit_code = str(error), "stopped", 1
             self.update_status()
             return
+        self.exit_code = 0
         self.runtime, self.store = runtime, runtime.store
         if self.settings.uses_demo_key:
             log.warning(DEMO_KEY_WARNING)
@@ -176,6 +182,7 @@ class Kassa24App(App[int]):
         else:
             self.problem = ""
             self.listener_state = "listening"
+            self.runtime.start_pruning()
         self.update_status()
 
     async def action_restart_listener(self) -> None:
@@ -200,7 +207,7 @@ class Kassa24App(App[int]):
         if self.runtime is not None:
             await self.runtime.close()
             self.runtime = self.store = None
-        self.exit(0)
+        self.exit(self.exit_code)
 
     # --- refresh ---------------------------------------------------------------------------
 

@@ -127,8 +127,44 @@ def _reject_constant(name: str) -> Any:
     raise BadMessage(f"{name} is not valid JSON")
 
 
+# Structural limits of a body nobody has vouched for yet, checked right after parsing and
+# before any signature work (whose cost grows with the number of values). The platform's
+# messages hold tens of values a few levels deep; these leave room for a hundred times that.
+MAX_DEPTH = 32
+MAX_VALUES = 4000
+MAX_STRING = 8192
+_SMALL = min(MAX_STRING, 2 * MAX_VALUES)
+
+
+def check_structure(data: Any) -> None:
+    """:class:`BadMessage` when ``data`` is deeper, larger or longer than a message can be.
+    Iterative, and it stops at the first excess: its cost is bounded by the limits."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    values = 0
+    while stack:
+        node, depth = stack.pop()
+        values += 1
+        if values > MAX_VALUES:
+            raise BadMessage(f"body has more than {MAX_VALUES} values")
+        if isinstance(node, dict | list):
+            if depth > MAX_DEPTH:
+                raise BadMessage(f"body is nested deeper than {MAX_DEPTH} levels")
+            if values + len(node) > MAX_VALUES:
+                raise BadMessage(f"body has more than {MAX_VALUES} values")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if len(key) > MAX_STRING:
+                    raise BadMessage(f"a key is longer than {MAX_STRING} characters")
+                stack.append((value, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+        elif isinstance(node, str) and len(node) > MAX_STRING:
+            raise BadMessage(f"a string is longer than {MAX_STRING} characters")
+
+
 def parse_json(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object; duplicate keys, NaN and non-objects are refused."""
+    """The body as a JSON object within the structural limits; duplicate keys, NaN and
+    non-objects are refused."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -143,6 +179,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise BadMessage("body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadMessage("body must be a JSON object")
+    if len(raw) > _SMALL or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        check_structure(data)  # a small, shallow body cannot exceed the limits: no walk
     return data
 
 

@@ -1,8 +1,16 @@
-"""The platform's message signature (spec/platform.md §1).
+"""The platform's message signature (spec/platform.md §1), as every official signer makes it.
 
 HMAC-SHA512 over the sorted ``path:value`` entries of the body's scalar leaves, Base64.
-The official SDKs disagree on the sort order (PHP: natural, Python: code point), so
-verification accepts either and signing uses natural order.
+The official SDKs disagree in details (tests/data/sdk-vectors.json shows each): the sort
+order (PHP natural, Python code point, Go and Java whole ``path:value`` strings, JS level by
+level), whether ``:`` inside a key is escaped, how a float with no fraction is written
+(``10.0`` or ``10``), how null is written (empty, or ``None`` in ecommpay-sdk 1.0.6), and
+whether a nested ``signature`` key is stripped (the SDKs' Callback classes do).
+
+Verification tries the spec's form first and the others lazily, and only those that differ
+from every string already tried: an ordinary body has one form, so a forged one costs one
+HMAC; only a body with the features that make signers disagree costs more (and it is
+bounded by the parser's structural limits). Signing (the simulator) uses the spec's form.
 """
 
 from __future__ import annotations
@@ -10,43 +18,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
+import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 SKIPPED_KEYS = frozenset({"frame_mode"})
 _DIGIT_RUN = re.compile(r"(\d+)")
 
-
-def _scalar_text(value: Any) -> str:
-    if value is True:
-        return "1"
-    if value is False:
-        return "0"
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        # JSON text of the number, as the platform serialised it.
-        return json.dumps(value)
-    return str(value)
+Path = tuple[str, ...]
 
 
-def _leaves(node: Any, prefix: str) -> Iterator[tuple[str, str]]:
-    if isinstance(node, Mapping):
-        items = ((str(k), v) for k, v in node.items())
-    elif isinstance(node, list):
-        items = ((str(i), v) for i, v in enumerate(node))
-    else:
-        yield prefix, _scalar_text(node)
-        return
-    for key, value in items:
-        if key in SKIPPED_KEYS:
-            continue
-        escaped = key.replace(":", "::")
-        yield from _leaves(value, f"{prefix}:{escaped}" if prefix else escaped)
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key comparing digit runs as numbers (``items:2`` before ``items:10``)."""
+    parts = _DIGIT_RUN.split(text)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 def _unsigned(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,28 +45,242 @@ def _unsigned(body: Mapping[str, Any]) -> dict[str, Any]:
     return rest
 
 
-def natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key comparing digit runs as numbers (``items:2`` before ``items:10``)."""
-    parts = _DIGIT_RUN.split(text)
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+# A leaf: its path (keys and list indexes as text), which parts are list indexes, its value.
+Leaf = tuple[Path, tuple[bool, ...], Any]
+
+
+class _Walk:
+    """One pass over the body: the leaves, and what makes signers disagree about them."""
+
+    def __init__(self) -> None:
+        self.leaves: list[Leaf] = []
+        self.keys: set[str] = set()
+        self.has_list = self.has_null = self.has_integral_float = self.has_nested_signature = False
+
+    def visit(self, node: Any, path: Path, in_list: tuple[bool, ...]) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key in SKIPPED_KEYS:
+                    continue
+                key = str(key)
+                self.keys.add(key)
+                if key == "signature" and path:
+                    self.has_nested_signature = True
+                self.visit(value, (*path, key), (*in_list, False))
+        elif isinstance(node, list):
+            self.has_list = self.has_list or bool(node)
+            for index, value in enumerate(node):
+                self.visit(value, (*path, str(index)), (*in_list, True))
+        else:
+            if node is None:
+                self.has_null = True
+            elif isinstance(node, float) and node.is_integer():
+                self.has_integral_float = True
+            self.leaves.append((path, in_list, node))
+
+
+def _float_text(value: float, integral: bool) -> str:
+    if integral and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def _value_text(value: Any, *, null: str, floats: bool) -> str:
+    if value is True:
+        return "1"
+    if value is False:
+        return "0"
+    if value is None:
+        return null
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return _float_text(value, floats)
+    return str(value)
+
+
+# --- orders ------------------------------------------------------------------------------
+
+Entry = tuple[Leaf, str, str]  # leaf, path text, value text
+
+
+def _by_natural(entries: list[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: natural_key(e[1]))
+
+
+def _by_code_point(entries: list[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: e[1])
+
+
+def _by_whole_string(entries: list[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: f"{e[1]}:{e[2]}")
+
+
+def _by_level(entries: list[Entry]) -> list[Entry]:
+    """JS: object keys sorted at each level, list items in index order. (A level is a list
+    or an object, never both, so ints and strings are never compared.)"""
+
+    def key(entry: Entry) -> tuple[Any, ...]:
+        path, in_list, _ = entry[0]
+        return tuple(int(p) if i else p for p, i in zip(path, in_list, strict=True))
+
+    return sorted(entries, key=key)
+
+
+ORDERS: dict[str, Callable[[list[Entry]], list[Entry]]] = {
+    "natural": _by_natural,
+    "code-point": _by_code_point,
+    "whole-string": _by_whole_string,
+    "level-by-level": _by_level,
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of writing the entries, named for the report (``natural``,
+    ``code-point+integral-floats``, …)."""
+
+    order: str = "natural"
+    escape_colons: bool = True
+    null: str = ""
+    integral_floats: bool = False
+    strip_nested_signature: bool = False
+
+    @property
+    def name(self) -> str:
+        extras = [
+            "unescaped-colons" if not self.escape_colons else "",
+            "null-as-None" if self.null else "",
+            "integral-floats" if self.integral_floats else "",
+            "nested-signature-stripped" if self.strip_nested_signature else "",
+        ]
+        return "+".join([self.order, *[e for e in extras if e]])
+
+
+SPEC_FORM = Variant()
+
+
+class Canonical:
+    """A body's leaves, flattened once; strings to sign in any variant on demand."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        walk = _Walk()
+        walk.visit(_unsigned(body), (), ())
+        self.leaves = walk.leaves
+        self.has_colon_keys = any(":" in key for key in walk.keys)
+        self.has_null = walk.has_null
+        self.has_integral_float = walk.has_integral_float
+        self.has_nested_signature = walk.has_nested_signature
+        # Natural and code-point order differ only where a path holds digits.
+        self.has_digits = walk.has_list or bool(_DIGIT_RUN.search("".join(walk.keys)))
+
+    def entries(self, variant: Variant) -> list[Entry]:
+        entries: list[Entry] = []
+        escape = variant.escape_colons and self.has_colon_keys
+        for leaf in self.leaves:
+            path, _, value = leaf
+            if variant.strip_nested_signature and "signature" in path[1:]:
+                continue
+            text = ":".join([p.replace(":", "::") for p in path] if escape else path)
+            if isinstance(value, str):
+                entries.append((leaf, text, value))
+            else:
+                entries.append((leaf, text, _value_text(value, null=variant.null, floats=variant.integral_floats)))
+        return entries
+
+    def text(self, variant: Variant) -> str:
+        return _join(ORDERS[variant.order](self.entries(variant)))
+
+    def candidates(self) -> Iterator[tuple[Variant, str]]:
+        """(variant, string) pairs, the spec's form first, each string once; only the
+        dimensions this body can differ in are explored."""
+        colons = (True, False) if self.has_colon_keys else (True,)
+        nulls = ("", "None") if self.has_null else ("",)
+        floats = (False, True) if self.has_integral_float else (False,)
+        nested = (False, True) if self.has_nested_signature else (False,)
+        seen: set[str] = set()
+        for values in itertools.product(colons, nulls, floats, nested):
+            entries = self.entries(Variant("natural", *values))
+            for order, arrange in ORDERS.items():
+                if order == "natural" and not self.has_digits:
+                    arrange = _by_code_point  # the same order, without the regex
+                text = _join(arrange(entries))
+                if text not in seen:
+                    seen.add(text)
+                    yield Variant(order, *values), text
+
+    def shape(self, variant: Variant = SPEC_FORM) -> str:
+        """The string to sign with every value masked: enough to compare structures,
+        never enough to forge (no value, no secret)."""
+        entries = [(leaf, path, "…") for leaf, path, _ in self.entries(variant)]
+        return _join(ORDERS[variant.order](entries))
+
+
+def _join(entries: list[Entry]) -> str:
+    return ";".join(f"{path}:{value}" for _, path, value in entries)
 
 
 def string_to_sign(body: Mapping[str, Any], *, natural: bool = True) -> str:
-    """The ``;``-joined, sorted entries that the HMAC covers."""
-    leaves = list(_leaves(_unsigned(body), ""))
-    # Sorted by key path; ties cannot occur (paths are unique).
-    leaves.sort(key=(lambda leaf: natural_key(leaf[0])) if natural else (lambda leaf: leaf[0]))
-    return ";".join(f"{path}:{value}" for path, value in leaves)
+    """The spec's ``;``-joined, sorted entries (natural or code-point order)."""
+    return Canonical(body).text(Variant("natural" if natural else "code-point"))
 
 
-def _hmac(secret: str, text: str) -> str:
-    digest = hmac.new(secret.encode(), text.encode("utf-8", "surrogatepass"), hashlib.sha512)
-    return base64.b64encode(digest.digest()).decode("ascii")
+class Key:
+    """A secret key ready for HMAC: the key schedule is computed once, copied per message."""
+
+    def __init__(self, secret: str) -> None:
+        self._base = hmac.new(secret.encode("utf-8", "surrogatepass"), digestmod=hashlib.sha512)
+
+    def digest(self, text: str) -> str:
+        mac = self._base.copy()
+        mac.update(text.encode("utf-8", "surrogatepass"))
+        return base64.b64encode(mac.digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Check:
+    """How a body's signature fared: the form that matched, or what was tried."""
+
+    form: str | None
+    tried: tuple[str, ...] = ()
+    given: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.form is not None
+
+
+def given_signature(body: Mapping[str, Any]) -> str | None:
+    given = body.get("signature")
+    general = body.get("general")
+    if given is None and isinstance(general, Mapping):
+        given = general.get("signature")
+    return given if isinstance(given, str) and given else None
+
+
+def check(body: Mapping[str, Any], key: Key | str) -> Check:
+    """Try the forms lazily; the first whose HMAC matches wins (constant-time compare)."""
+    given = given_signature(body)
+    if given is None:
+        return Check(None)
+    key = Key(key) if isinstance(key, str) else key
+    expected = given.encode("utf-8", "surrogatepass")
+    tried: list[str] = []
+    for variant, text in Canonical(body).candidates():
+        tried.append(variant.name)
+        if hmac.compare_digest(key.digest(text).encode(), expected):
+            return Check(variant.name, tuple(tried), given)
+    return Check(None, tuple(tried), given)
+
+
+def verify(body: Mapping[str, Any], secret: str) -> bool:
+    """True when ``body``'s signature matches in any form an official signer produces."""
+    return check(body, secret).ok
 
 
 def sign(body: Mapping[str, Any], secret: str) -> str:
-    """Signature of ``body`` in natural order, as the simulator sends it."""
-    return _hmac(secret, string_to_sign(body, natural=True))
+    """Signature of ``body`` in the spec's form (natural order), as the simulator sends it."""
+    return Key(secret).digest(Canonical(body).text(SPEC_FORM))
 
 
 def signed(body: Mapping[str, Any], secret: str) -> dict[str, Any]:
@@ -87,19 +288,25 @@ def signed(body: Mapping[str, Any], secret: str) -> dict[str, Any]:
     return {**_unsigned(body), "signature": sign(body, secret)}
 
 
-def verify(body: Mapping[str, Any], secret: str) -> bool:
-    """True when ``body['signature']`` matches in natural or code-point order."""
-    given = body.get("signature")
-    general = body.get("general")
-    if given is None and isinstance(general, Mapping):
-        given = general.get("signature")
-    if not isinstance(given, str) or not given:
-        return False
-    given_bytes = given.encode("utf-8", "surrogatepass")
-    natural = string_to_sign(body, natural=True)
-    codepoint = string_to_sign(body, natural=False)
-    ok = hmac.compare_digest(_hmac(secret, natural).encode(), given_bytes)
-    if codepoint != natural:
-        # Both are computed whenever they differ, so timing does not tell which matched.
-        ok |= hmac.compare_digest(_hmac(secret, codepoint).encode(), given_bytes)
-    return ok
+_BASE64_HMAC = re.compile(r"^[A-Za-z0-9+/]{86}==$")
+
+
+def diagnose(body: Mapping[str, Any], result: Check, key_works_elsewhere: bool) -> str:
+    """Why a signature likely failed, in words an operator can act on; never a secret and
+    never a value of the body (the shape shows keys only)."""
+    if result.given is None:
+        return "no signature in the body"
+    canonical = Canonical(body)
+    tried = f"tried {len(result.tried)} form(s): {', '.join(result.tried)}"
+    if not _BASE64_HMAC.match(result.given):
+        cause = "the signature is not a Base64 HMAC-SHA512: an unknown signing scheme"
+    elif key_works_elsewhere:
+        cause = "other requests verify with this key: the body was likely changed after signing"
+        if canonical.has_colon_keys or canonical.has_null or canonical.has_integral_float:
+            cause += ", or signed in a canonical form we do not know"
+    else:
+        cause = "no request has verified with this key lately: the secret key likely differs"
+    shape = canonical.shape()
+    if len(shape) > 300:
+        shape = shape[:300] + "…"
+    return f"{cause}; {tried}; string to sign, values masked: {shape}"

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from .. import edits
 from ..config import Settings
 from ..money import plain
+from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
 from .data_api import DataApi, DataApiError
@@ -69,7 +70,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         err.print(f"report refused, nothing applied: {error}", markup=False, highlight=False)
         return 2
     store = Store(settings.database_url)
-    await store.open()
+    await open_store(store, settings)
     try:
         for path, operations in zip(args.report, reports, strict=True):
             await store_operations(store, operations, f"csv:{path.name}")

@@ -20,6 +20,8 @@ DAY_US = 24 * 60 * MINUTE_US
 
 ACTIONS = {
     "bad_signature": "Check the secret key and the sender: the platform signs every callback.",
+    "invalid_amount": "A success callback with an amount that is not a positive integer: nothing was credited; "
+    "ask the platform for the real amount.",
     "unknown_payment": "We never issued this payment id: ask the platform which merchant it belongs to.",
     "amount_mismatch": "Compare the amounts with the platform before crediting or refunding by hand.",
     "currency_mismatch": "The currencies differ: ask the platform; nothing was credited automatically.",
@@ -36,7 +38,7 @@ ACTIONS = {
     "the unpaid deposit can be closed.",
 }
 # Kinds only reconciliation finds; it may close them again when the records agree.
-RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature"}
+RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount"}
 
 
 @dataclass
@@ -97,9 +99,17 @@ def conflicting_status(
     return Finding("conflicting_status", f"conflicting_status:{payment_id}", payment_id, evidence, amount)
 
 
-def bad_signature(payment_id: str | None, digest: str) -> Finding:
-    """A callback whose signature does not verify (found live only)."""
-    return Finding("bad_signature", f"bad_signature:{digest}", payment_id, {"payment_id": payment_id, "sha256": digest})
+def bad_signature(peer: str, window: str, payment_id: str | None, digest: str) -> Finding:
+    """Callbacks whose signature does not verify, one finding per peer and hour (found live
+    only): the first one's payment id and hash are the evidence; the store counts the rest."""
+    evidence = {"peer": peer, "hour": window, "first_payment_id": payment_id, "first_sha256": digest}
+    return Finding("bad_signature", f"bad_signature:{peer}:{window}", payment_id, evidence)
+
+
+def invalid_amount(payment_id: str, amount: int | None) -> Finding:
+    """A success callback whose amount is not a positive integer of minor units (live only)."""
+    evidence = {"callback": {"payment_id": payment_id, "status": "success", "amount": amount}}
+    return Finding("invalid_amount", f"invalid_amount:{payment_id}", payment_id, evidence)
 
 
 @dataclass

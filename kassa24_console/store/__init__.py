@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, insert
 
-from .db import Database, JobRefused, Writer, create_schema, display_url, now_us
+from . import models
+from .db import Database, JobRefused, Writer, create_private_file, create_schema, display_url, now_us
 
 T = TypeVar("T")
 
@@ -23,9 +26,12 @@ class Store:
         self.url = url
         self.db = Database(url, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
         self.writer = Writer(self.db, flush_interval)
+        self._probed_at = float("-inf")
+        self._probe_error: str | None = None
 
     async def open(self) -> bool:
         """Create the schema if needed and start the writer; True on a fresh database."""
+        create_private_file(self.url)
         fresh = await self.db.transaction(create_schema)
         self.writer.start()
         return fresh
@@ -49,6 +55,28 @@ class Store:
     def record_traffic(self, row: dict[str, Any]) -> None:
         self.writer.record_traffic(row)
 
+    async def health(self) -> str | None:
+        """None when the database answers and takes writes now, else the reason.
+
+        A commit that failed leaves the writer ``failing`` until one succeeds; a write
+        probe (a page-sized row through the group commit) finds out sooner, and finds out
+        at all when nothing else is being written (a load balancer has stopped sending).
+        """
+        if not await self.ping():
+            return "database unreachable"
+        interval = PROBE_INTERVAL_FAILING if self.writer.failing else PROBE_INTERVAL
+        if time.monotonic() - self._probed_at >= interval:
+            self._probed_at = time.monotonic()
+            try:
+                async with asyncio.timeout(5):
+                    await self.writer.submit(_heartbeat)
+                self._probe_error = None
+            except Exception as error:
+                self._probe_error = f"writes fail: {type(error).__name__}: {error}".splitlines()[0][:200]
+        if self._probe_error:
+            return self._probe_error
+        return f"writes fail: {self.writer.failing}" if self.writer.failing else None
+
     async def ping(self) -> bool:
         """Whether the database answers a trivial query (for ``/healthz``)."""
         try:
@@ -56,3 +84,14 @@ class Store:
         except Exception:
             return False
         return True
+
+
+PROBE_INTERVAL = 5.0  # seconds between write probes while writes work
+PROBE_INTERVAL_FAILING = 1.0  # and while they fail
+_PAD = bytes(3000)  # near a page: a probe that commits means a new row could too
+
+
+def _heartbeat(connection: Connection) -> None:
+    table = models.Heartbeat.__table__
+    row = connection.execute(insert(table).values(at=now_us(), pad=_PAD).returning(table.c.id)).scalar_one()
+    connection.execute(delete(table).where(table.c.id < row))

@@ -24,6 +24,7 @@ import contextlib
 import importlib.util
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from . import models
+from .text import storable_row
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,34 @@ def async_url(url: str) -> URL:
         database = parsed.database
         if database and database != ":memory:":
             path = Path(database).expanduser()
-            path.parent.mkdir(parents=True, exist_ok=True)
             parsed = parsed.set(database=str(path))
         return parsed.set(drivername="sqlite+aiosqlite")
     if backend in ("postgresql", "postgres"):
         driver = "asyncpg" if importlib.util.find_spec("asyncpg") else "psycopg"
         return parsed.set(drivername=f"postgresql+{driver}")
     raise ValueError(f"unsupported database: {backend} (use sqlite:/// or postgresql://)")
+
+
+def create_private_file(url: str) -> None:
+    """Make a new SQLite file (and its directory) readable by its owner only; SQLite gives
+    its -wal and -shm files the same mode. An existing file is left as it is."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database).expanduser()
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def sqlite_file_missing(url: str) -> Path | None:
+    """The path of a SQLite database file that does not exist (None for others)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.is_file() else path
 
 
 def display_url(url: str) -> str:
@@ -227,9 +250,15 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
     config = alembic_config(connection)
     if not fresh and not found.has_table("alembic_version"):
         # Made before migrations existed (create_all): say which released schema it holds.
-        command.stamp(config, "0002" if found.has_table("platform_operations") else "0001")
+        command.stamp(config, _legacy_revision(found))
     command.upgrade(config, target)
     return fresh
+
+
+def _legacy_revision(found: Any) -> str:
+    if found.has_table("heartbeat"):
+        return "0003"
+    return "0002" if found.has_table("platform_operations") else "0001"
 
 
 class JobRefused(Exception):
@@ -238,7 +267,11 @@ class JobRefused(Exception):
 
 
 class Writer:
-    """One task that commits queued jobs together and answers each after the commit."""
+    """One task that commits queued jobs together and answers each after the commit.
+
+    It also knows whether writes work right now (``failing`` holds the reason of the last
+    failed commit until one succeeds): the health check reports it.
+    """
 
     def __init__(self, database: Database, flush_interval: float = 0.2) -> None:
         self._db = database
@@ -249,6 +282,10 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.dropped_traffic = 0
+        self.failed_writes = 0
+        self.failing: str | None = None
+        # Called with (jobs, traffic rows) after each group commit (metrics).
+        self.on_batch: Callable[[int, int], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="k24-writer")
@@ -289,6 +326,10 @@ class Writer:
             if self._closing and not self._jobs and not self._traffic:
                 return
 
+    def _failed(self, error: BaseException) -> None:
+        self.failed_writes += 1
+        self.failing = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+
     async def _commit(self, jobs: list[tuple[Job[Any], asyncio.Future[Any]]], traffic: list[dict[str, Any]]) -> None:
         def batch(connection: Connection) -> list[Any]:
             results = [job(connection) for job, _ in jobs]
@@ -304,6 +345,9 @@ class Writer:
                 log.warning("group commit of %d jobs failed; retrying one by one", len(jobs), exc_info=True)
             await self._commit_one_by_one(jobs, traffic)
             return
+        self.failing = None
+        if self.on_batch is not None:
+            self.on_batch(len(jobs), len(traffic))
         for (_, future), result in zip(jobs, results, strict=True):
             if not future.done():
                 future.set_result(result)
@@ -315,14 +359,34 @@ class Writer:
             try:
                 result = await self._db.transaction(job)
             except Exception as error:  # the caller answers 500/503; nothing half-written
+                if not isinstance(error, JobRefused):
+                    self._failed(error)
                 if not future.done():
                     future.set_exception(error)
             else:
+                self.failing = None
                 if not future.done():
                     future.set_result(result)
         if traffic:
+            await self._insert_traffic_isolated(traffic)
+
+    async def _insert_traffic_isolated(self, traffic: list[dict[str, Any]]) -> None:
+        """Traffic rows whose batch failed: again with all text made storable, then one by
+        one, so one row that cannot be stored never takes the others with it."""
+
+        def insert_rows(rows: list[dict[str, Any]]) -> Job[None]:
+            return lambda connection: connection.execute(insert(models.Traffic), rows)
+
+        cleaned = [storable_row(row) for row in traffic]
+        try:
+            await self._db.transaction(insert_rows(cleaned))
+            self.failing = None
+            return
+        except Exception as error:
+            self._failed(error)
+        for row in cleaned:
             try:
-                await self._db.transaction(lambda connection: connection.execute(insert(models.Traffic), traffic))
+                await self._db.transaction(insert_rows([row]))
             except Exception:
-                self.dropped_traffic += len(traffic)
-                log.error("dropped %d traffic records: database write failed", len(traffic))
+                self.dropped_traffic += 1
+                log.error("dropped a traffic record: database write failed")

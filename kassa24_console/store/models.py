@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -38,6 +38,9 @@ class Contract(SQLModel, table=True):
     status_text: str = ""
     info: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     updated_at: int = _big(default=0)
+    # Goes up with every change (payment, import, operator): an edit is saved only against
+    # the version the operator saw.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class Deposit(SQLModel, table=True):
@@ -79,7 +82,7 @@ class CallbackRecord(SQLModel, table=True):
     currency: str | None = None
     customer_id: str | None = None
     deposit_id: str | None = None
-    # applied | recorded | duplicate | conflict | unknown_payment | rejected
+    # applied | recorded | duplicate | conflict | unknown_payment | invalid_amount | rejected
     outcome: str = ""
     raw: str
 
@@ -103,6 +106,9 @@ class Traffic(SQLModel, table=True):
     peer: str = ""
     request: str
     response: str
+    # Why a non-zero code or an HTTP error (short), and the signature form that matched.
+    reason: str | None = None
+    sig_form: str | None = None
 
 
 class Mismatch(SQLModel, table=True):
@@ -122,21 +128,33 @@ class Mismatch(SQLModel, table=True):
     note: str = ""
     resolved_by: str | None = None
     resolved_at: int | None = _big(default=None)
+    # Found again (same key): how often, and when last (e.g. bad signatures from one peer).
+    occurrences: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    last_seen_at: int | None = _big(default=None)
 
 
 class Audit(SQLModel, table=True):
-    """Who changed what, when: one row per changed field."""
+    """Who or what changed what, when, and why: one row per changed field.
+
+    ``kind`` keeps the kinds of history apart: ``edit`` (an operator), ``payment`` (a
+    callback credited; ``cause`` is the payment id), ``import`` (``cause`` is the file),
+    ``resolve``/``reopen`` (a mismatch, with the operator's note), ``sign_off``.
+    """
 
     __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: int = _big(index=True)
     actor: str
+    kind: str = Field(default="edit", sa_column_kwargs={"server_default": "edit"})
     entity: str
     entity_id: str
     field: str
     old: str | None = None
     new: str | None = None
+    note: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    cause: str | None = None
 
 
 class PlatformOperation(SQLModel, table=True):
@@ -172,3 +190,13 @@ class Period(SQLModel, table=True):
     end_at: int = _big()
     signed_by: str
     signed_at: int = _big()
+
+
+class Heartbeat(SQLModel, table=True):
+    """What the health check writes: proof that a write of a page's size commits right now."""
+
+    __tablename__ = "heartbeat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: int = _big()
+    pad: bytes | None = Field(default=None, sa_type=LargeBinary)

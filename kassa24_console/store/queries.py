@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import Account, Audit, CallbackRecord, Contract, Deposit, Mismatch, Period, PlatformOperation, Traffic
+from .text import storable_tree
 
 accounts = Account.__table__
 contracts = Contract.__table__
@@ -138,10 +139,26 @@ def settle_deposit(connection: Connection, payment_id: str, state: str, paid_amo
     return result.rowcount == 1
 
 
-def lower_due(connection: Connection, contract_id: str, amount: int, at: int) -> None:
-    """What is due on a contract goes down by ``amount``, never below zero."""
+def credit_contract(connection: Connection, contract_id: str, amount: int, at: int, payment_id: str) -> None:
+    """What is due on a contract goes down by ``amount`` (never below zero), as a delta in
+    SQL; the audit says a payment did it, and which. The row is locked before it is read
+    (PostgreSQL; SQLite's writer holds the write lock), so the recorded "before" is exact."""
+    before = connection.execute(
+        select(contracts.c.payment).where(contracts.c.id == contract_id).with_for_update()
+    ).scalar()
+    if before is None:
+        return
     remaining = case((contracts.c.payment > amount, contracts.c.payment - amount), else_=0)
-    connection.execute(update(contracts).where(contracts.c.id == contract_id).values(payment=remaining, updated_at=at))
+    after = connection.execute(
+        update(contracts)
+        .where(contracts.c.id == contract_id)
+        .values(payment=remaining, updated_at=at, version=contracts.c.version + 1)
+        .returning(contracts.c.payment)
+    ).scalar_one()
+    write_audit(
+        connection,
+        [audit_row(at, "platform", "payment", "contract", contract_id, "payment", before, after, cause=payment_id)],
+    )
 
 
 def flag(
@@ -154,11 +171,52 @@ def flag(
     action: str,
     at: int,
 ) -> None:
-    """Record a mismatch once per ``key``; flagging the same thing again changes nothing."""
+    """Record a mismatch once per ``key``; finding it again counts an occurrence."""
     statement = _insert(connection, mismatches).values(
-        key=key, kind=kind, payment_id=payment_id, evidence=evidence, action=action, found_at=at, state="open", note=""
+        key=key,
+        kind=kind,
+        payment_id=payment_id,
+        evidence=storable_tree(evidence),
+        action=action,
+        found_at=at,
+        last_seen_at=at,
+        state="open",
+        note="",
     )
-    connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"occurrences": mismatches.c.occurrences + 1, "last_seen_at": statement.excluded.last_seen_at},
+        )
+    )
+
+
+def audit_row(
+    at: int,
+    actor: str,
+    kind: str,
+    entity: str,
+    entity_id: str,
+    field: str,
+    old: Any,
+    new: Any,
+    *,
+    note: str = "",
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """One audit row: values as text, the kind of history and its cause kept apart."""
+    return {
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "entity": entity,
+        "entity_id": entity_id,
+        "field": field,
+        "old": None if old is None else str(old),
+        "new": None if new is None else str(new),
+        "note": note,
+        "cause": cause,
+    }
 
 
 def write_audit(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:

@@ -1,0 +1,111 @@
+"""What a callback does to the store: one transaction each, idempotent, money only by cause.
+
+Idempotent by (payment.id, operation.id, operation.status): a repeat only counts a
+delivery. A deposit moves out of ``pending`` once (a conditional update decides, so two
+processes cannot both credit it); a later, different final status is kept and flagged.
+Only a positive integer amount credits, and never more than the deposit asked for.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from .protocol import codes
+from .protocol.messages import Callback
+from .reconcile import rules
+from .store import now_us
+from .store import queries as q
+
+
+def apply(connection: Connection, callback: Callback, raw: str) -> str:
+    """Store a signed callback and apply it to its deposit once; return the outcome."""
+    payment, operation, money = callback.payment, callback.operation, callback.money
+    at = now_us()
+    callback_id, deliveries = q.record_callback(
+        connection,
+        {
+            "received_at": at,
+            "last_received_at": at,
+            "dedupe_key": f"{payment.id}|{operation.id}|{operation.status}",
+            "signature_ok": True,
+            "payment_id": payment.id,
+            "operation_id": operation.id,
+            "status": payment.status,
+            "operation_status": operation.status,
+            "amount": money.amount if money else None,
+            "currency": money.currency if money else None,
+            "customer_id": callback.customer_id,
+            "outcome": "",
+            "raw": raw,
+        },
+    )
+    if deliveries > 1:
+        return "duplicate"
+    outcome, deposit_id = _settle(connection, callback, at)
+    q.set_callback_outcome(connection, callback_id, outcome, deposit_id)
+    return outcome
+
+
+def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, str | None]:
+    payment, money = callback.payment, callback.money
+    deposit = q.deposit(connection, payment.id)
+    if deposit is None:
+        found = rules.unknown_payment(payment.id, payment.status, money.amount if money else None)
+        q.flag(connection, **found.flag_args(), at=at)
+        return "unknown_payment", None
+    target = codes.outcome(payment.status)
+    if target is None:
+        return "recorded", deposit.payment_id
+    if money is not None and money.currency != deposit.currency:
+        q.flag(connection, **rules.money_mismatch(deposit, money.amount, money.currency, "callback").flag_args(), at=at)
+        return "conflict", deposit.payment_id
+    paid = None
+    if target == "paid":
+        paid = money.amount if money is not None else deposit.amount
+        if paid <= 0:  # only positive money moves: kept and flagged, nothing credited
+            q.flag(connection, **rules.invalid_amount(deposit.payment_id, paid).flag_args(), at=at)
+            return "invalid_amount", deposit.payment_id
+    if q.settle_deposit(connection, deposit.payment_id, target, paid, at):
+        if paid is not None:
+            if money is not None and (mismatch := rules.money_mismatch(deposit, paid, money.currency, "callback")):
+                q.flag(connection, **mismatch.flag_args(), at=at)
+            if deposit.contract_id:
+                # Never more than the deposit asked for: a larger amount is flagged above.
+                q.credit_contract(connection, deposit.contract_id, min(paid, deposit.amount), at, deposit.payment_id)
+        return "applied", deposit.payment_id
+    current = q.deposit(connection, deposit.payment_id)
+    if current is not None and current.state == target:
+        return "duplicate", deposit.payment_id
+    statuses = connection.execute(
+        select(q.callbacks.c.status).where(q.callbacks.c.payment_id == payment.id, q.callbacks.c.signature_ok)
+    ).scalars()
+    conflict = rules.conflicting_status(payment.id, current.state if current else None, statuses, deposit.amount)
+    q.flag(connection, **conflict.flag_args(), at=at)
+    return "conflict", deposit.payment_id
+
+
+def hour_of(at_us: int) -> str:
+    """The UTC hour a moment falls in: the window bad signatures are grouped by."""
+    return datetime.fromtimestamp(at_us / 1e6, UTC).strftime("%Y-%m-%dT%H:00Z")
+
+
+def record_forged(
+    connection: Connection, *, peer: str, payment_id: str | None, digest: str, kept: str, at: int
+) -> None:
+    """A callback whose signature did not verify: kept abridged, flagged once per peer and
+    hour (the finding counts the rest)."""
+    q.record_callback(
+        connection,
+        {
+            "received_at": at,
+            "last_received_at": at,
+            "dedupe_key": f"bad-signature:{digest}",
+            "signature_ok": False,
+            "payment_id": payment_id,
+            "outcome": "rejected",
+            "raw": kept,
+        },
+    )
+    q.flag(connection, **rules.bad_signature(peer, hour_of(at), payment_id, digest).flag_args(), at=at)

@@ -1,0 +1,89 @@
+"""``GET /metrics``: what the operator's monitoring scrapes, in Prometheus text format.
+
+One registry per listener (not the library's global one), so several in one process (tests,
+a console restarting its listener) never collide. Counting costs the request path a dict
+look-up and an increment; the open-mismatch count is read from the store at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .store import Store, views
+
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _StoreCollector(Collector):
+    """Values the store and its writer hold, read when scraped."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.open_mismatches = 0
+
+    def collect(self) -> Iterator[Any]:
+        writer = self.store.writer
+        yield CounterMetricFamily("kassa24_failed_writes", "Database commits that failed", value=writer.failed_writes)
+        yield CounterMetricFamily(
+            "kassa24_dropped_traffic_records", "Traffic records that could not be stored", value=writer.dropped_traffic
+        )
+        yield GaugeMetricFamily(
+            "kassa24_writes_failing", "1 while database writes fail", value=int(bool(writer.failing))
+        )
+        yield GaugeMetricFamily(
+            "kassa24_open_mismatches", "Mismatches waiting for an operator", value=self.open_mismatches
+        )
+
+
+class Metrics:
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._store = _StoreCollector(store)
+        self.registry.register(self._store)
+        self._requests = Counter(
+            "kassa24_requests",
+            "Requests by kind and protocol code (or HTTP status)",
+            ["kind", "code"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "kassa24_request_seconds",
+            "Time from request to answer",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._callbacks = Counter(
+            "kassa24_callbacks", "Signed callbacks by outcome", ["outcome"], registry=self.registry
+        )
+        self._batch = Histogram(
+            "kassa24_writer_batch_jobs",
+            "Jobs committed together in one group commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        store.writer.on_batch = lambda jobs, _traffic: self._batch.observe(jobs) if jobs else None
+
+    def observe(self, kind: str, code: int | None, http_status: int, seconds: float, outcome: str | None) -> None:
+        label = str(code) if code is not None else f"http_{http_status}"
+        children = self._children.get((kind, label))
+        if children is None:
+            children = self._children[(kind, label)] = (
+                self._requests.labels(kind, label),
+                self._latency.labels(kind),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        if outcome:
+            self._callbacks.labels(outcome).inc()
+
+    async def render(self) -> bytes:
+        self._store.open_mismatches = await self._store.store.scan(views.open_mismatch_count)
+        return generate_latest(self.registry)
