@@ -1,4 +1,5 @@
-"""``kassa24-console``: the console (default), ``serve``, ``import``, ``db``."""
+"""``kassa24-console``: the console (default), ``serve``, ``import``, ``simulate``, ``reconcile``,
+``audit``, ``db``."""
 
 from __future__ import annotations
 
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     from .reconcile.cli import add_arguments as reconcile_arguments
 
     reconcile_arguments(reconcile)
+    audit = commands.add_parser("audit", help="who changed what and when: edits, payments, imports, resolutions")
+    _common(audit, listen=False, top=False)
+    from .audit import add_arguments as audit_arguments
+
+    audit_arguments(audit)
     db = commands.add_parser("db", help="database maintenance")
     _common(db, listen=False, top=False)
     db.add_argument("action", choices=["init", "info"], help="init: create the schema; info: counts")
@@ -94,6 +100,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         configure_logging(settings.log_file, stderr=False)
         return asyncio.run(_db(settings, args.action))
+    if args.command == "audit":
+        from .audit import main as audit_main
+
+        configure_logging(settings.log_file, stderr=False)
+        return audit_main(args, settings)
     configure_logging(settings.log_file, stderr=False)
     from .console.app import run_console  # textual is only loaded for the console
 

@@ -1,7 +1,9 @@
 """What an operator changes by hand: contracts, accounts, mismatches. Validated, audited.
 
 Each edit is one transaction that also writes an audit row per changed field (who, when,
-old, new), so the console and any future tool leave the same trail.
+old, new, note), so the console and any future tool leave the same trail. An edit of a
+contract is conditional on the row version the operator saw (compare-and-set): it never
+writes back a value a payment or an import has changed since.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from .money import parse_decimal, whole_minor_units
+from .money import format_money, parse_decimal, whole_minor_units
 from .store import JobRefused, Store, now_us
 from .store import queries as q
 
@@ -55,6 +58,15 @@ def parse_status_code(text: str) -> int:
     return int(cleaned)
 
 
+FIELDS = ("status_code", "status_text", "payment", "min_payment")
+LABELS = {
+    "status_code": "status code",
+    "status_text": "status text",
+    "payment": "amount due",
+    "min_payment": "minimum payment",
+}
+
+
 @dataclass(frozen=True)
 class ContractChange:
     status_code: int
@@ -63,41 +75,147 @@ class ContractChange:
     min_payment: int | None
 
 
-async def update_contract(store: Store, contract_id: str, change: ContractChange, actor: str | None = None) -> int:
-    """Save ``change``; returns how many fields changed (0 when nothing did)."""
-    if change.min_payment is not None and change.min_payment > 50_000_000:
-        raise EditRejected("minimum payment: above the method's maximum of 500 000,00")
+@dataclass(frozen=True)
+class Seen:
+    """A contract as the operator saw it when the form opened: the values an edit is
+    conditional on, and when it was last changed (what changed since is told from there)."""
+
+    contract_id: str
+    version: int
+    updated_at: int
+    values: ContractChange
+
+    @classmethod
+    def of(cls, row: Any) -> Seen:
+        values = ContractChange(row.status_code, row.status_text or "", row.payment, row.min_payment)
+        return cls(row.id, row.version, row.updated_at, values)
+
+
+class EditConflict(EditRejected):
+    """The contract changed after the form opened: nothing was saved. ``current`` is the
+    contract now (the form shows it), the text says what changed, from what, and why."""
+
+    def __init__(self, text: str, current: Any) -> None:
+        super().__init__(text)
+        self.current = current
+
+
+async def load_contract(store: Store, contract_id: str) -> Seen:
+    row = await store.read(q.contract, contract_id)
+    if row is None:
+        raise EditRejected(f"contract {contract_id} no longer exists")
+    return Seen.of(row)
+
+
+async def update_contract(
+    store: Store, seen: Seen, change: ContractChange, actor: str | None = None, note: str = ""
+) -> int:
+    """Save only the fields the operator changed (``change`` against ``seen``), each on
+    condition that it still holds the value the operator saw; returns how many were saved.
+
+    Never a value read earlier written back: a status text edited while a payment lands is
+    saved and the payment stays credited (the amount due was not touched); an amount due
+    edited while a payment lands is refused with :class:`EditConflict` saying what happened,
+    so the operator decides again on what is there now.
+    """
+    check_contract(change)
+    changed = {f: getattr(change, f) for f in FIELDS if getattr(change, f) != getattr(seen.values, f)}
+    if not changed:
+        return 0
     who = actor or operator()
 
     def job(connection: Connection) -> int:
-        row = q.contract(connection, contract_id)
-        if row is None:
-            raise EditRejected(f"contract {contract_id} no longer exists")
-        new = {
-            "status_code": change.status_code,
-            "status_text": change.status_text,
-            "payment": change.payment,
-            "min_payment": change.min_payment,
-        }
-        changed = {k: v for k, v in new.items() if getattr(row, k) != v}
-        if not changed:
-            return 0
         at = now_us()
-        connection.execute(update(q.contracts).where(q.contracts.c.id == contract_id).values(**changed, updated_at=at))
-        q.write_audit(
-            connection, [_audit(at, who, "contract", contract_id, k, getattr(row, k), v) for k, v in changed.items()]
+        c = q.contracts
+        unchanged = [_holds(c.c[f], getattr(seen.values, f)) for f in changed]
+        result = connection.execute(
+            update(c)
+            .where(c.c.id == seen.contract_id, *unchanged)
+            .values(**changed, updated_at=at, version=c.c.version + 1)
         )
+        if result.rowcount != 1:
+            raise _conflict(connection, seen)
+        rows = [
+            q.audit_row(at, who, "edit", "contract", seen.contract_id, f, getattr(seen.values, f), v, note=note)
+            for f, v in changed.items()
+        ]
+        q.write_audit(connection, rows)
         return len(changed)
 
     return await store.write(job)
+
+
+def _holds(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def check_contract(change: ContractChange) -> None:
+    problems = []
+    if change.min_payment is not None and change.min_payment > 50_000_000:
+        problems.append("minimum payment: above the method's maximum of 500 000,00")
+    if change.min_payment is not None and change.payment and change.min_payment > change.payment:
+        problems.append("minimum payment: above the amount due")
+    if problems:
+        raise EditRejected("\n".join(problems))
+
+
+def _conflict(connection: Connection, seen: Seen) -> EditConflict:
+    current = q.contract(connection, seen.contract_id)
+    if current is None:
+        return EditConflict(f"contract {seen.contract_id} no longer exists", None)
+    a = q.audit
+    since = connection.execute(
+        select(a)
+        .where(a.c.entity == "contract", a.c.entity_id == seen.contract_id, a.c.at >= seen.updated_at)
+        .order_by(a.c.id)
+    ).all()
+    lines = [describe_change(row) for row in since if row.field in FIELDS]
+    if not lines:  # changed by something that left no audit row (an older version, or SQL by hand)
+        lines = [
+            f"{LABELS[f]}: {_shown(f, getattr(seen.values, f))} → {_shown(f, getattr(current, f))}"
+            for f in FIELDS
+            if getattr(current, f) != getattr(seen.values, f)
+        ]
+    text = "; ".join(lines) or "the contract was changed"
+    return EditConflict(
+        f"Not saved: contract {seen.contract_id} changed while the form was open: {text}. "
+        "The form now shows the current values; save again if you still mean it.",
+        current,
+    )
+
+
+def _shown(field: str, value: Any) -> str:
+    if field in ("payment", "min_payment"):
+        return "–" if value is None else format_money(int(value))
+    return repr(value) if field == "status_text" else str(value)
+
+
+def describe_change(row: Any) -> str:
+    """An audit row in words: ``payment k24_… credited: amount due 45 000,00 ₸ → 43 500,00 ₸ at 14:02``."""
+    field = LABELS.get(row.field, row.field)
+    old = _shown(row.field, _number(row.old) if row.field in ("payment", "min_payment") else row.old)
+    new = _shown(row.field, _number(row.new) if row.field in ("payment", "min_payment") else row.new)
+    when = datetime.fromtimestamp(row.at / 1e6).astimezone().strftime("%H:%M:%S")
+    if row.kind == "payment":
+        return f"payment {row.cause} credited at {when}: {field} {old} → {new}"
+    if row.kind == "import":
+        return f"import of {row.cause} at {when}: {field} {old} → {new}"
+    return f"{row.actor} at {when}: {field} {old} → {new}"
+
+
+def _number(text: str | None) -> int | None:
+    return None if text is None else int(text)
 
 
 async def add_account(
     store: Store, customer_id: str, name: str, additional_id: str | None, actor: str | None = None
 ) -> None:
     customer_id = customer_id.strip()
-    if not customer_id:
-        raise EditRejected("customer id: required")
+    problems = [
+        text for text, bad in (("customer id: required", not customer_id), ("name: required", not name.strip())) if bad
+    ]
+    if problems:
+        raise EditRejected("\n".join(problems))
     who = actor or operator()
 
     def job(connection: Connection) -> None:
@@ -113,16 +231,23 @@ async def add_account(
                 updated_at=at,
             )
         )
-        q.write_audit(connection, [_audit(at, who, "account", customer_id, "created", None, name.strip())])
+        q.write_audit(connection, [q.audit_row(at, who, "edit", "account", customer_id, "created", None, name.strip())])
 
     await store.write(job)
 
 
 async def add_contract(store: Store, values: dict[str, Any], actor: str | None = None) -> None:
     """Create a contract for an existing account."""
-    for key in ("id", "customer_id", "number"):
-        if not str(values.get(key) or "").strip():
-            raise EditRejected(f"{key.replace('_', ' ')}: required")
+    problems = [
+        f"{key.replace('_', ' ')}: required"
+        for key in ("id", "customer_id", "number")
+        if not str(values.get(key) or "").strip()
+    ]
+    if problems:
+        raise EditRejected("\n".join(problems))
+    check_contract(
+        ContractChange(values["status_code"], values["status_text"], values["payment"], values["min_payment"])
+    )
     who = actor or operator()
 
     def job(connection: Connection) -> None:
@@ -133,7 +258,9 @@ async def add_contract(store: Store, values: dict[str, Any], actor: str | None =
             raise EditRejected(f"customer id: no account {values['customer_id']}")
         at = now_us()
         connection.execute(q.contracts.insert().values(**values, updated_at=at))
-        q.write_audit(connection, [_audit(at, who, "contract", values["id"], "created", None, values["number"])])
+        q.write_audit(
+            connection, [q.audit_row(at, who, "edit", "contract", values["id"], "created", None, values["number"])]
+        )
 
     await store.write(job)
 
@@ -141,38 +268,37 @@ async def add_contract(store: Store, values: dict[str, Any], actor: str | None =
 async def resolve_mismatch(
     store: Store, mismatch_id: int, note: str, actor: str | None = None, reopen: bool = False
 ) -> None:
-    """Mark a mismatch resolved (or open again) with the operator's note."""
+    """Mark a mismatch resolved (or open again) with the operator's note. Every resolve and
+    reopen is its own audit entry (who, when, note): a reopen never erases an earlier note."""
     if not reopen and not note.strip():
         raise EditRejected("note: say how it was resolved")
     who = actor or operator()
 
     def job(connection: Connection) -> None:
         at = now_us()
+        m = q.mismatches
+        row = connection.execute(select(m.c.state).where(m.c.id == mismatch_id)).first()
+        if row is None:
+            raise EditRejected(f"mismatch {mismatch_id} no longer exists")
         values: dict[str, Any] = (
             {"state": "open", "resolved_by": None, "resolved_at": None}
             if reopen
             else {"state": "resolved", "resolved_by": who, "resolved_at": at}
         )
-        result = connection.execute(
-            update(q.mismatches).where(q.mismatches.c.id == mismatch_id).values(note=note.strip(), **values)
+        if note.strip():
+            values["note"] = note.strip()
+        connection.execute(update(m).where(m.c.id == mismatch_id).values(**values))
+        kind = "reopen" if reopen else "resolve"
+        q.write_audit(
+            connection,
+            [
+                q.audit_row(
+                    at, who, kind, "mismatch", str(mismatch_id), "state", row.state, values["state"], note=note.strip()
+                )
+            ],
         )
-        if result.rowcount != 1:
-            raise EditRejected(f"mismatch {mismatch_id} no longer exists")
-        q.write_audit(connection, [_audit(at, who, "mismatch", str(mismatch_id), "state", None, values["state"])])
 
     await store.write(job)
-
-
-def _audit(at: int, who: str, entity: str, entity_id: str, field: str, old: Any, new: Any) -> dict[str, Any]:
-    return {
-        "at": at,
-        "actor": who,
-        "entity": entity,
-        "entity_id": entity_id,
-        "field": field,
-        "old": None if old is None else str(old),
-        "new": None if new is None else str(new),
-    }
 
 
 Validator = Callable[[str], Any]

@@ -183,11 +183,16 @@ def merge(batches: list[Batch]) -> Batch:
 
 
 async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[int, int]:
-    """Upsert the batch in one transaction; contracts must belong to a known account."""
+    """Upsert the batch in one transaction; contracts must belong to a known account.
+
+    The audit records the import as the cause: one ``import`` row per contract field it
+    changed (the file names in ``cause``), so a contract's history tells an import from a
+    payment or an operator; each changed contract's version goes up."""
     actor = actor or getpass.getuser()
     at = now_us()
     accounts = [{**row, "updated_at": at} for row in batch.accounts]
     contracts = [{**row, "updated_at": at} for row in batch.contracts]
+    cause = ", ".join(Path(source).name for source in batch.sources)
 
     def job(connection: Connection) -> None:
         known = {row["customer_id"] for row in accounts}
@@ -197,25 +202,51 @@ async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[i
             missing = wanted - set(found.scalars())
             if missing:
                 raise ImportFailed(f"contracts refer to unknown accounts: {', '.join(sorted(missing))}")
+        before = _existing(connection, [row["id"] for row in contracts])
         q.upsert(connection, q.accounts, "customer_id", accounts)
-        q.upsert(connection, q.contracts, "id", contracts)
-        q.write_audit(
-            connection,
-            [
-                {
-                    "at": at,
-                    "actor": actor,
-                    "entity": "import",
-                    "entity_id": ", ".join(batch.sources),
-                    "field": "rows",
-                    "old": None,
-                    "new": f"{len(accounts)} accounts, {len(contracts)} contracts",
-                }
-            ],
-        )
+        q.upsert(connection, q.contracts, "id", contracts, bump="version")
+        rows = [
+            q.audit_row(
+                at,
+                actor,
+                "import",
+                "import",
+                cause,
+                "rows",
+                None,
+                f"{len(accounts)} accounts, {len(contracts)} contracts",
+                cause=cause,
+            )
+        ]
+        for row in contracts:
+            old = before.get(row["id"])
+            if old is None:
+                rows.append(
+                    q.audit_row(at, actor, "import", "contract", row["id"], "created", None, row["number"], cause=cause)
+                )
+                continue
+            for name in AUDITED:
+                if old[name] != row[name]:
+                    rows.append(
+                        q.audit_row(at, actor, "import", "contract", row["id"], name, old[name], row[name], cause=cause)
+                    )
+        q.write_audit(connection, rows)
 
     await store.write(job)
     return len(accounts), len(contracts)
+
+
+AUDITED = ("payment", "min_payment", "status_code", "status_text", "number")
+
+
+def _existing(connection: Connection, ids: list[str]) -> dict[str, Any]:
+    c = q.contracts
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in connection.execute(select(c.c.id, *[c.c[f] for f in AUDITED]).where(c.c.id.in_(chunk))):
+            found[row.id] = row._mapping
+    return found
 
 
 def demo_file() -> Path:

@@ -208,3 +208,45 @@ async def _scalar(url: str, sql: str, **params: object) -> object:
         return await store.db.read(lambda connection: connection.execute(text(sql), params).scalar_one())
     finally:
         await store.db.dispose()
+
+
+def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: str, tmp_path: Path) -> None:
+    """The compare-and-set of operator edits on PostgreSQL, with the other writer in another
+    process; and a payment credited meanwhile is kept under a status-text edit."""
+    from test_edits import edit_in_another_process
+
+    from kassa24_console import edits
+
+    url = _database(postgres, "edits")
+    server = _serve(tmp_path, url, "edits")
+    try:
+        customer, (contract,) = new_customer(_PgSeed(url), {"payment": 500_000})  # type: ignore[arg-type]
+
+        async def run() -> None:
+            store = Store(url)
+            await store.open()
+            try:
+                seen = await edits.load_contract(store, contract)
+                payment_id = server.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
+                assert server.post(callback_body(payment_id), path="/kassa24/callback").status_code == 200
+                text_only = edits.ContractChange(0, "called", seen.values.payment, seen.values.min_payment)
+                assert await edits.update_contract(store, seen, text_only, actor="op") == 1
+                row = await store.read(q.contract, contract)
+                assert (row.payment, row.status_text) == (400_000, "called")  # the payment stayed credited
+
+                seen = await edits.load_contract(store, contract)
+                edit_in_another_process(url, contract, "payment", "300000")
+                ours = edits.ContractChange(0, "called", 350_000, seen.values.min_payment)
+                with pytest.raises(edits.EditConflict, match="colleague") as conflict:
+                    await edits.update_contract(store, seen, ours, actor="op")
+                assert conflict.value.current.payment == 300_000
+                assert (await store.read(q.contract, contract)).payment == 300_000  # nothing of ours saved
+                again = edits.Seen.of(conflict.value.current)
+                assert await edits.update_contract(store, again, ours, actor="op") == 1
+                assert (await store.read(q.contract, contract)).payment == 350_000
+            finally:
+                await store.close()
+
+        asyncio.run(run())
+    finally:
+        server.stop()

@@ -142,21 +142,26 @@ class ContractsPane(ListPane):
         self.query_one("#contracts-search", Input).focus()
 
     @on(DataTable.RowSelected, "#contracts-table")
-    def _on_select(self) -> None:
-        self.action_edit()
+    async def _on_select(self) -> None:
+        await self.action_edit()
 
-    def action_edit(self) -> None:
+    async def action_edit(self) -> None:
         contract = self.selected()
         store = self.k24.store
         if contract is None or store is None:
             return
+        try:
+            seen = await edits.load_contract(store, contract.id)  # what the form shows is what it saves against
+        except edits.EditRejected as error:
+            self.notify(str(error), severity="error")
+            return
 
-        async def save(change: edits.ContractChange) -> None:
-            changed = await edits.update_contract(store, contract.id, change)
+        async def save(seen: edits.Seen, change: edits.ContractChange) -> None:
+            changed = await edits.update_contract(store, seen, change)
             self.notify(f"Contract {contract.id}: {changed} field(s) saved." if changed else "Nothing changed.")
             await self.refresh_rows()
 
-        self.app.push_screen(ContractForm(contract, save))
+        self.app.push_screen(ContractForm(contract, seen, save))
 
     def action_new_account(self) -> None:
         store = self.k24.store

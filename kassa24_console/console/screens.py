@@ -12,7 +12,15 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
 
-from ..edits import ContractChange, EditRejected, parse_major, parse_status_code
+from ..edits import (
+    ContractChange,
+    EditConflict,
+    EditRejected,
+    Seen,
+    check_contract,
+    parse_major,
+    parse_status_code,
+)
 from ..money import to_major
 
 
@@ -117,19 +125,33 @@ class _Form(ModalScreen[bool]):
 
 
 class ContractForm(_Form):
-    """Status code, the text shown for it, amount due and minimum payment of one contract."""
+    """Status code, the text shown for it, amount due and minimum payment of one contract.
 
-    def __init__(self, contract: Any, save: Callable[[ContractChange], Awaitable[None]]) -> None:
+    Saved against what the form showed (:class:`~kassa24_console.edits.Seen`): when the
+    contract changed meanwhile, the refusal says what changed, the form shows the current
+    values, and a second Save means the operator still wants their change.
+    """
+
+    def __init__(self, contract: Any, seen: Seen, save: Callable[[Seen, ContractChange], Awaitable[None]]) -> None:
         self.contract = contract
+        self.seen = seen
 
         async def _save(values: dict[str, str]) -> None:
-            await save(contract_change(values))
+            change = contract_change(values)
+            try:
+                await save(self.seen, change)
+            except EditConflict as conflict:
+                if conflict.current is not None:
+                    self.seen = Seen.of(conflict.current)
+                    for field_id, _, value in self.fields():
+                        self.query_one(f"#{field_id}", Input).value = value
+                raise
 
         super().__init__(_save)
         self.TITLE_TEXT = f"Contract {contract.id} · {contract.number} · customer {contract.customer_id}"
 
     def fields(self) -> list[tuple[str, str, str]]:
-        c = self.contract
+        c = self.seen.values
         return [
             ("status_code", "Status code (0 = pay)", str(c.status_code)),
             ("status_text", "Status text", c.status_text or ""),
@@ -139,14 +161,26 @@ class ContractForm(_Form):
 
 
 def contract_change(values: dict[str, str]) -> ContractChange:
-    payment = parse_major(values["payment"], "amount due")
-    assert payment is not None
-    return ContractChange(
-        status_code=parse_status_code(values["status_code"]),
-        status_text=values["status_text"].strip(),
-        payment=payment,
-        min_payment=parse_major(values["min_payment"], "minimum payment", optional=True),
+    """The form's values, every invalid field reported at once (one line each)."""
+    problems: list[str] = []
+
+    def attempt(parse: Callable[[], Any]) -> Any:
+        try:
+            return parse()
+        except EditRejected as error:
+            problems.append(str(error))
+            return None
+
+    code = attempt(lambda: parse_status_code(values["status_code"]))
+    payment = attempt(lambda: parse_major(values["payment"], "amount due"))
+    minimum = attempt(lambda: parse_major(values["min_payment"], "minimum payment", optional=True))
+    if problems:
+        raise EditRejected("\n".join(problems))
+    change = ContractChange(
+        status_code=code, status_text=values["status_text"].strip(), payment=payment, min_payment=minimum
     )
+    check_contract(change)
+    return change
 
 
 class AccountForm(_Form):

@@ -163,16 +163,33 @@ def _keep(
                     resolved_at=None,
                 )
                 reopened += 1
+                note = "the evidence changed"
+                q.write_audit(
+                    connection,
+                    [
+                        q.audit_row(
+                            at, "reconcile", "reopen", "mismatch", str(row.id), "state", "resolved", "open", note=note
+                        )
+                    ],
+                )
             connection.execute(update(m).where(m.c.id == row.id).values(**values))
     stale = select(m.c.id).where(
         m.c.state == "open", m.c.kind.in_(rules.RULE_KINDS), m.c.payment_id.in_(scope), m.c.key.not_in(keys)
     )
     stale_ids = [row.id for row in connection.execute(stale)] if scope else []
     if stale_ids:
+        note = "no longer found by reconciliation"
         connection.execute(
             update(m)
             .where(m.c.id.in_(stale_ids))
-            .values(state="resolved", resolved_by="reconcile", resolved_at=at, note="no longer found by reconciliation")
+            .values(state="resolved", resolved_by="reconcile", resolved_at=at, note=note)
+        )
+        q.write_audit(
+            connection,
+            [
+                q.audit_row(at, "reconcile", "resolve", "mismatch", str(i), "state", "open", "resolved", note=note)
+                for i in stale_ids
+            ],
         )
     open_ids = _open_in_period(connection, keys, scope, period)
     return open_ids, reopened, len(stale_ids)
@@ -224,18 +241,7 @@ async def sign_off(store: Store, period: Period, actor: str | None = None) -> No
             )
         )
         q.write_audit(
-            connection,
-            [
-                {
-                    "at": now_us(),
-                    "actor": who,
-                    "entity": "period",
-                    "entity_id": period.label,
-                    "field": "signed_off",
-                    "old": None,
-                    "new": who,
-                }
-            ],
+            connection, [q.audit_row(now_us(), who, "sign_off", "period", period.label, "signed_off", None, who)]
         )
 
     await store.write(job)

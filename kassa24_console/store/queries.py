@@ -99,13 +99,19 @@ def insert_deposit(connection: Connection, values: dict[str, Any]) -> None:
     connection.execute(deposits.insert().values(**values))
 
 
-def upsert(connection: Connection, table: Any, key: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows``, replacing the non-key columns of rows whose ``key`` exists."""
+def upsert(
+    connection: Connection, table: Any, key: str, rows: Sequence[dict[str, Any]], bump: str | None = None
+) -> None:
+    """Insert ``rows``, replacing the non-key columns of rows whose ``key`` exists (and
+    counting the ``bump`` column, a row version, up by one)."""
     if not rows:
         return
     statement = _insert(connection, table)
     columns = {c for row in rows for c in row} - {key}
-    statement = statement.on_conflict_do_update(index_elements=[key], set_={c: statement.excluded[c] for c in columns})
+    values: dict[str, Any] = {c: statement.excluded[c] for c in columns}
+    if bump:
+        values[bump] = table.c[bump] + 1
+    statement = statement.on_conflict_do_update(index_elements=[key], set_=values)
     connection.execute(statement, list(rows))
 
 

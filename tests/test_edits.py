@@ -1,0 +1,233 @@
+"""Operator edits that never undo a payment, and a history anyone can read.
+
+The console is driven through Pilot with real HTTP arriving at its embedded listener; the
+concurrent change comes from another process; ``audit`` runs as the CLI does."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SECRET, callback_body, deposit_body, serve_env, verify_body
+from test_console import console, make_settings, open_first_contract, post, seed_demo, until  # noqa: F401
+
+from kassa24_console import edits
+from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.screens import ContractForm
+from kassa24_console.store import Store
+
+EDIT_ELSEWHERE = """
+import asyncio, sys
+from kassa24_console import edits
+from kassa24_console.store import Store
+
+async def main(url, contract, field, value):
+    store = Store(url)
+    await store.open()
+    seen = await edits.load_contract(store, contract)
+    change = edits.ContractChange(**{**seen.values.__dict__, field: type(getattr(seen.values, field))(value)})
+    print(await edits.update_contract(store, seen, change, actor="colleague", note="from another desk"))
+    await store.close()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def edit_in_another_process(url: str, contract: str, field: str, value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", EDIT_ELSEWHERE, url, contract, field, value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "1", result.stderr
+
+
+async def audit_rows(app: Kassa24App, contract: str) -> list[tuple[Any, ...]]:
+    return await app.store.scan(
+        lambda c: [
+            tuple(r)
+            for r in c.exec_driver_sql(
+                "SELECT kind, actor, field, old, new, cause FROM audit WHERE entity = 'contract' AND entity_id = ? "
+                "AND kind != 'import' ORDER BY id",
+                (contract,),
+            )
+        ]
+    )
+
+
+async def test_a_payment_landing_while_the_form_is_open_stays_credited(console: Any) -> None:
+    app, pilot, url = console
+    await open_first_contract(app, pilot)  # C-10001: 45 000,00 due
+    form = app.screen
+    assert isinstance(form, ContractForm)
+    payment_id = (await post(url, deposit_body("7012345678", "C-10001", 150_000))).json()["payment_id"]
+    assert (await post(url, callback_body(payment_id, amount=150_000), path="/kassa24/callback")).status_code == 200
+    form.query_one("#status_text").value = "Звонили 27.11"
+    await pilot.click("#save")
+    await until(pilot, lambda: not isinstance(app.screen, ContractForm))
+    entity = (await post(url, verify_body("7012345678"))).json()["entities"][0]
+    assert entity["payment"] == 4_500_000 - 150_000  # the payment was not written over
+    assert await audit_rows(app, "C-10001") == [
+        ("payment", "platform", "payment", "4500000", "4350000", payment_id),
+        ("edit", app_user(), "status_text", "", "Звонили 27.11", None),
+    ]
+
+
+def app_user() -> str:
+    return edits.operator()
+
+
+async def test_a_change_from_another_process_is_shown_and_nothing_saved_until_confirmed(console: Any) -> None:
+    app, pilot, url = console
+    await open_first_contract(app, pilot)
+    form = app.screen
+    edit_in_another_process(app.settings.database_url, "C-10001", "payment", "4000000")
+    form.query_one("#payment").value = "44 000,00"
+    await pilot.click("#save")
+    error = form.query_one("#form-error")
+    await until(pilot, lambda: "Not saved" in str(error.render()))
+    shown = str(error.render()).replace("\xa0", " ")
+    assert "colleague" in shown and "45 000,00" in shown and "40 000,00" in shown
+    assert form.query_one("#payment").value == "40000.00"  # the form now shows what is there
+    entity = (await post(url, verify_body("7012345678"))).json()["entities"][0]
+    assert entity["payment"] == 4_000_000  # nothing of ours was saved
+    form.query_one("#payment").value = "44 000,00"  # the operator still means it
+    await pilot.click("#save")
+    await until(pilot, lambda: not isinstance(app.screen, ContractForm))
+    assert (await post(url, verify_body("7012345678"))).json()["entities"][0]["payment"] == 4_400_000
+    kinds = [(kind, actor, old, new) for kind, actor, _, old, new, _ in await audit_rows(app, "C-10001")]
+    assert kinds == [("edit", "colleague", "4500000", "4000000"), ("edit", app_user(), "4000000", "4400000")]
+
+
+async def test_forms_report_every_invalid_field_at_once(console: Any) -> None:
+    app, pilot, _ = console
+    await open_first_contract(app, pilot)
+    app.screen.query_one("#status_code").value = "abc"
+    app.screen.query_one("#payment").value = "12.345"
+    app.screen.query_one("#min_payment").value = "nan"
+    await pilot.click("#save")
+    await pilot.pause(0.1)
+    shown = str(app.screen.query_one("#form-error").render())
+    assert "status code" in shown and "amount due" in shown and "minimum payment" in shown
+    app.screen.query_one("#status_code").value = "0"
+    app.screen.query_one("#payment").value = "100"
+    app.screen.query_one("#min_payment").value = "200"
+    await pilot.click("#save")
+    await pilot.pause(0.1)
+    assert "minimum payment: above the amount due" in str(app.screen.query_one("#form-error").render())
+
+
+async def test_an_account_needs_a_name(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    store = Store(settings.database_url)
+    await store.open()
+    with pytest.raises(edits.EditRejected, match="name: required"):
+        await edits.add_account(store, "7999", " ", None)
+    await store.close()
+
+
+# --- audit: the CLI, each filter and format ---------------------------------------------------
+
+
+def _audit_cli(tmp_path: Path, db_url: str, *args: str) -> str:
+    env = serve_env(tmp_path / "k.db", 0, KASSA24_DATABASE_URL=db_url)
+    result = subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "audit", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+async def test_the_audit_command_by_contract_customer_day_and_format(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)  # an import
+    store = Store(settings.database_url)
+    await store.open()
+    seen = await edits.load_contract(store, "C-20001")
+    change = edits.ContractChange(206, "в суде", seen.values.payment, seen.values.min_payment)
+    await edits.update_contract(store, seen, change, actor="aigerim", note="ticket 4411")
+    await store.close()
+    db = settings.database_url
+
+    rows = json.loads(_audit_cli(tmp_path, db, "--contract", "C-20001", "--format", "json"))
+    assert [(r["kind"], r["field"], r["old"], r["new"]) for r in rows] == [
+        ("import", "created", None, "2001_AST/20-02-2024/Eb4Lx9"),
+        ("edit", "status_code", "0", "206"),
+        ("edit", "status_text", "", "в суде"),
+    ]
+    assert rows[1]["actor"] == "aigerim" and rows[1]["note"] == "ticket 4411" and rows[0]["cause"] == "demo.json"
+
+    by_customer = json.loads(_audit_cli(tmp_path, db, "--customer", "7012345678", "--format", "json"))
+    assert {r["entity_id"] for r in by_customer} == {"C-10001", "C-10002"}
+    assert json.loads(_audit_cli(tmp_path, db, "--since", "2099-01-01", "--format", "json")) == []
+
+    table = list(csv.DictReader(io.StringIO(_audit_cli(tmp_path, db, "--contract", "C-20001", "--format", "csv"))))
+    assert [r["field"] for r in table] == ["created", "status_code", "status_text"]
+    text = _audit_cli(tmp_path, db, "--contract", "C-20001")
+    assert "aigerim" in text and "ticket 4411" in text and "status_code: 0 → 206" in text
+
+
+# --- mismatch history: resolve → reopen → resolve keeps every note ------------------------------
+
+
+async def test_mismatch_history_keeps_every_resolve_and_reopen(tmp_path: Path) -> None:
+    from kassa24_console.store import now_us
+    from kassa24_console.store import queries as q
+
+    store = Store(f"sqlite:///{tmp_path / 'k.db'}")
+    await store.open()
+    at = now_us()
+    await store.write(
+        lambda c: q.flag(c, key="k1", kind="unknown_payment", payment_id="p1", evidence={}, action="ask", at=at)
+    )
+    (mismatch_id,) = await store.scan(lambda c: c.exec_driver_sql("SELECT id FROM mismatches").one())
+    await edits.resolve_mismatch(store, mismatch_id, "refunded, ticket 1", actor="aigerim")
+    await edits.resolve_mismatch(store, mismatch_id, "the refund bounced", actor="erlan", reopen=True)
+    await edits.resolve_mismatch(store, mismatch_id, "refunded again, ticket 2", actor="aigerim")
+    entries = await store.scan(
+        lambda c: [
+            tuple(r)
+            for r in c.exec_driver_sql(
+                "SELECT kind, actor, new, note FROM audit WHERE entity = 'mismatch' AND entity_id = ? ORDER BY id",
+                (str(mismatch_id),),
+            )
+        ]
+    )
+    assert entries == [
+        ("resolve", "aigerim", "resolved", "refunded, ticket 1"),
+        ("reopen", "erlan", "open", "the refund bounced"),
+        ("resolve", "aigerim", "resolved", "refunded again, ticket 2"),
+    ]
+    await store.close()
+
+
+async def test_an_import_is_its_own_kind_of_history(tmp_path: Path) -> None:
+    from kassa24_console import importer
+
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    changed = tmp_path / "changed.json"
+    data = json.loads(importer.demo_file().read_text())
+    data["contracts"][0]["payment"] = 100
+    changed.write_text(json.dumps({"contracts": data["contracts"][:1]}, ensure_ascii=False))
+    store = Store(settings.database_url)
+    await store.open()
+    await importer.apply(store, importer.read_file(changed), actor="ops")
+    rows = await store.scan(
+        lambda c: [
+            tuple(r)
+            for r in c.exec_driver_sql(
+                "SELECT kind, actor, field, old, new, cause FROM audit WHERE entity_id = 'C-10001' ORDER BY id"
+            )
+        ]
+    )
+    await store.close()
+    assert rows[-1] == ("import", "ops", "payment", "4500000", "100", "changed.json")
+    assert SECRET  # the test key never reaches the audit
