@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from conftest import SECRET, callback_body, deposit_body, serve_env, verify_body
-from test_console import console, make_settings, open_first_contract, post, seed_demo, until  # noqa: F401
+from test_console import console as _console_fixture  # noqa: F401 (the fixture is found by its own name)
+from test_console import make_settings, open_first_contract, post, seed_demo, until
 
 from kassa24_console import edits
 from kassa24_console.console.app import Kassa24App
@@ -138,9 +139,8 @@ async def test_an_account_needs_a_name(tmp_path: Path) -> None:
 
 def _audit_cli(tmp_path: Path, db_url: str, *args: str) -> str:
     env = serve_env(tmp_path / "k.db", 0, KASSA24_DATABASE_URL=db_url)
-    result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "audit", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+    command = [sys.executable, "-m", "kassa24_console.cli", "audit", *args]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
