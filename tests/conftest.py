@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,10 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from kassa24_console import importer
+from kassa24_console.config import Settings
+from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.panes import ContractsPane
+from kassa24_console.console.screens import ContractForm
 from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store
 
@@ -253,3 +257,62 @@ async def read_body(receive: Any) -> bytes:
 
 def load_vectors() -> list[dict[str, Any]]:
     return json.loads((DATA / "vectors.json").read_text())["cases"]
+
+
+# --- the console, driven through Pilot with its listener embedded --------------------------
+
+
+def make_settings(tmp: Path, **extra: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        project_id=PROJECT_ID,
+        secret_key=SECRET,
+        database_url=f"sqlite:///{tmp / 'k24.db'}",
+        port=0,
+        log_file=tmp / "k24.log",
+        traffic_flush_interval=0.05,
+    )
+    values.update(extra)
+    return Settings(**values)
+
+
+async def seed_demo(settings: Settings) -> None:
+    store = Store(settings.database_url)
+    await store.open()
+    await importer.apply(store, importer.read_file(importer.demo_file()), actor="test")
+    await store.close()
+
+
+async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[tuple[Kassa24App, Any, str]]:
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "listening")
+        assert app.runtime is not None
+        yield app, pilot, f"http://127.0.0.1:{app.runtime.listener.port}"
+
+
+async def post(url: str, body: dict[str, Any] | bytes, path: str = "/kassa24", sign: bool = True) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        if isinstance(body, bytes):
+            return await client.post(url + path, content=body)
+        return await client.post(url + path, json=signed(body, SECRET) if sign else body)
+
+
+async def open_first_contract(app: Kassa24App, pilot: Any) -> None:
+    """Contracts pane, first row, edit form open."""
+    await pilot.press("c")
+    pane = app.query_one(ContractsPane)
+    await until(pilot, lambda: pane.table.row_count == 10)
+    pane.table.move_cursor(row=0)
+    await pilot.press("e")
+    await until(pilot, lambda: isinstance(app.screen, ContractForm))

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from conftest import PROJECT_ID, SECRET, callback_body, deposit_body, verify_body
+from conftest import (
+    SECRET,
+    callback_body,
+    deposit_body,
+    make_settings,
+    open_first_contract,
+    post,
+    seed_demo,
+    until,
+    verify_body,
+)
 
-from kassa24_console import importer
 from kassa24_console.config import Settings
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.panes import ContractsPane, MismatchesPane
@@ -21,63 +27,7 @@ from kassa24_console.console.screens import ContractForm, DetailScreen, HelpScre
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
 from kassa24_console.reconcile.engine import Period, reconcile
-from kassa24_console.store import Store, now_us
-
-
-def make_settings(tmp: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        project_id=PROJECT_ID,
-        secret_key=SECRET,
-        database_url=f"sqlite:///{tmp / 'k24.db'}",
-        port=0,
-        log_file=tmp / "k24.log",
-        traffic_flush_interval=0.05,
-    )
-    values.update(extra)
-    return Settings(**values)
-
-
-async def seed_demo(settings: Settings) -> None:
-    store = Store(settings.database_url)
-    await store.open()
-    await importer.apply(store, importer.read_file(importer.demo_file()), actor="test")
-    await store.close()
-
-
-async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
-
-
-@pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[tuple[Kassa24App, Any, str]]:
-    settings = make_settings(tmp_path)
-    await seed_demo(settings)
-    app = Kassa24App(settings)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.listener_state == "listening")
-        assert app.runtime is not None
-        yield app, pilot, f"http://127.0.0.1:{app.runtime.listener.port}"
-
-
-async def post(url: str, body: dict[str, Any] | bytes, path: str = "/kassa24", sign: bool = True) -> httpx.Response:
-    async with httpx.AsyncClient() as client:
-        if isinstance(body, bytes):
-            return await client.post(url + path, content=body)
-        return await client.post(url + path, json=signed(body, SECRET) if sign else body)
-
-
-async def open_first_contract(app: Kassa24App, pilot: Any) -> None:
-    """Contracts pane, first row, edit form open."""
-    await pilot.press("c")
-    pane = app.query_one(ContractsPane)
-    await until(pilot, lambda: pane.table.row_count == 10)
-    pane.table.move_cursor(row=0)
-    await pilot.press("e")
-    await until(pilot, lambda: isinstance(app.screen, ContractForm))
+from kassa24_console.store import now_us
 
 
 def traffic_rows(app: Kassa24App) -> list[list[str]]:
@@ -120,7 +70,7 @@ async def test_editing_a_contract_changes_the_next_verify(console: Any) -> None:
     assert after["entities"][0]["payment"] == 123_450
     audit = await app.store.scan(
         lambda c: c.exec_driver_sql(
-            "SELECT field, old, new, actor FROM audit WHERE entity = 'contract' ORDER BY field"
+            "SELECT field, old, new, actor FROM audit WHERE entity = 'contract' AND kind = 'edit' ORDER BY field"
         ).all()
     )
     assert [(f, o, n) for f, o, n, _ in audit] == [

@@ -14,9 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SECRET, callback_body, deposit_body, serve_env, verify_body
-from test_console import console as _console_fixture  # noqa: F401 (the fixture is found by its own name)
-from test_console import make_settings, open_first_contract, post, seed_demo, until
+from conftest import (
+    SECRET,
+    callback_body,
+    deposit_body,
+    make_settings,
+    open_first_contract,
+    post,
+    seed_demo,
+    serve_env,
+    until,
+    verify_body,
+)
 
 from kassa24_console import edits
 from kassa24_console.console.app import Kassa24App
