@@ -80,8 +80,10 @@ class App:
             payload = await _respond_text(send, await self.metrics.render(), headers)
             return
         payload = await _respond(send, reply.http_status, reply.body, headers)
-        if reply.kind != "health":  # health checks are the load balancer's, not traffic
-            if reply.signature_ok is not True and reply.kind not in ("http", "forbidden", "throttled"):
+        if reply.kind == "throttled":  # counted, never stored: a flood must not grow the database
+            self.metrics.observe(reply.kind, None, 429, (time.perf_counter_ns() - started) / 1e9, None)
+        elif reply.kind != "health":  # health checks are the load balancer's, not traffic
+            if reply.signature_ok is not True and reply.kind not in ("http", "forbidden"):
                 self.budget.spend(address)  # unverified work: the peer pays for it
             self._record(reply, raw, payload, peer, started, request_id)
 
@@ -100,7 +102,9 @@ class App:
             problem = await self.store.health()
             return Reply(503 if problem else 200, {"status": problem or "ok"}, "health"), b""
         if self.budget.exhausted(address):
-            return Reply(429, {"error": "too many unverified requests; slow down"}, "throttled"), b""
+            # Closing the connection makes the peer pay for a new one, and its body is never read.
+            headers = [(b"retry-after", b"60"), (b"connection", b"close")]
+            return Reply(429, {"error": "too many unverified requests; slow down"}, "throttled", headers=headers), b""
         try:
             async with asyncio.timeout(self.settings.header_timeout):
                 raw = await _read_body(scope, receive, self.settings.max_body_bytes)

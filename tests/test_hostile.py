@@ -74,11 +74,15 @@ def test_unverified_requests_are_budgeted_per_peer(tmp_path: Path) -> None:
         attacker = {"x-forwarded-for": "198.51.100.9"}
         codes = [httpx.post(server.url + "/kassa24", json=forged, headers=attacker).status_code for _ in range(7)]
         assert codes == [200] * 5 + [429] * 2
+        throttled = httpx.post(server.url + "/kassa24", json=forged, headers=attacker)
+        assert throttled.headers["connection"] == "close" and throttled.headers["retry-after"] == "60"
         # Another peer is untouched by the attacker's budget.
         honest = httpx.post(server.url + "/kassa24", json=signed(verify_body(customer), SECRET))
         assert honest.status_code == 200 and honest.json()["code"] == 0
         wait_for(lambda: "spent its budget" in (tmp_path / "k24.log").read_text())
         assert "198.51.100.9" in (tmp_path / "k24.log").read_text()
+        wait_for(lambda: server.rows("SELECT count(*) FROM traffic")[0][0] == 6)  # 429s are counted, not stored
+        assert 'kassa24_requests_total{code="http_429",kind="throttled"} 3.0' in httpx.get(server.url + "/metrics").text
     finally:
         server.stop()
 
