@@ -34,7 +34,7 @@ hypothesis_settings.register_profile("ci", max_examples=150, deadline=None, dera
 hypothesis_settings.register_profile("release", max_examples=5000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-SECRET = "k24-test-secret-key"
+SECRET = "k24-test-secret"  # the spec vectors (tests/data/vectors.json) are signed with it
 PROJECT_ID = 1234
 ROOT = Path(__file__).resolve().parents[1]
 # Spec vectors, copied from the specification into the repository (tests read nothing outside it).

@@ -211,7 +211,9 @@ def test_a_larger_amount_than_the_deposit_never_lowers_the_due_by_more(server2: 
     assert server2.post(verify_body(customer)).json()["entities"][0]["payment"] == 400_000
     kinds = {r["kind"] for r in server2.rows("SELECT kind FROM mismatches WHERE payment_id = ?", payment_id)}
     assert kinds == {"amount_mismatch"}
-    audit = server2.rows("SELECT kind, actor, cause, old, new FROM audit WHERE entity_id = ?", contract)
+    audit = server2.rows(
+        "SELECT kind, actor, cause, old, new FROM audit WHERE entity_id = ? AND kind != 'import'", contract
+    )
     assert [tuple(r) for r in audit] == [("payment", "platform", payment_id, "500000", "400000")]
 
 

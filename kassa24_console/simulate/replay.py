@@ -1,0 +1,92 @@
+"""``simulate replay ID``: send a stored request or callback again, as it was or changed.
+
+Like resending an event from a payment provider's dashboard: the traffic record holds what
+the platform sent; replay posts it to this merchant or another (``--url``). As stored it
+goes byte for byte, signature and all; with ``--set path=value`` the changed body is signed
+again with the key the simulator uses (``--secret-key``, else the configured one).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from ..config import Settings
+from ..protocol.signature import signed
+from ..runtime import open_store
+from ..store import Store
+from ..store import queries as q
+
+
+class ReplayError(Exception):
+    """Nothing was sent; the text says why."""
+
+
+def override(body: dict[str, Any], assignment: str) -> None:
+    """Apply ``a.b.c=value`` to ``body``: the value as JSON when it parses, else as text."""
+    path, sep, text = assignment.partition("=")
+    if not sep or not path:
+        raise ReplayError(f"--set {assignment!r}: use path=value, e.g. payment.status=decline")
+    try:
+        value: Any = json.loads(text)
+    except ValueError:
+        value = text
+    node = body
+    keys = path.split(".")
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[keys[-1]] = value
+
+
+async def stored(settings: Settings, traffic_id: int) -> Any:
+    store = Store(settings.database_url)
+    await open_store(store, settings)
+    try:
+        t = q.traffic
+        return await store.read(lambda c: c.execute(select(t).where(t.c.id == traffic_id)).first())
+    finally:
+        await store.close()
+
+
+def target(row: Any, url: str | None, callback_url: str | None, settings: Settings) -> str:
+    base = url or f"http://127.0.0.1:{settings.port}{settings.path}"
+    if row.kind == "callback":
+        return callback_url or (base.rstrip("/") + "/callback" if url else f"http://127.0.0.1:{settings.port}{settings.callback_path}")
+    return base
+
+
+async def replay(
+    settings: Settings,
+    traffic_id: int,
+    *,
+    url: str | None,
+    callback_url: str | None,
+    assignments: list[str],
+    secret: str,
+    timeout: float,
+) -> tuple[str, bytes, httpx.Response]:
+    """Send traffic record ``traffic_id`` again; returns (where, what was sent, the answer)."""
+    row = await stored(settings, traffic_id)
+    if row is None:
+        raise ReplayError(f"no traffic record {traffic_id} in this database")
+    if not row.signature_ok:
+        raise ReplayError(f"traffic record {traffic_id} failed its signature and was kept abridged: nothing to replay")
+    content = row.request.encode()
+    if assignments:
+        body = json.loads(row.request)
+        for assignment in assignments:
+            override(body, assignment)
+        content = json.dumps(signed(body, secret), ensure_ascii=False).encode()
+    where = target(row, url, callback_url, settings)
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        try:
+            answer = await client.post(where, content=content, headers={"content-type": "application/json"})
+        except httpx.HTTPError as error:
+            raise ReplayError(f"cannot reach {where}: {type(error).__name__}: {error}") from None
+    return where, content, answer
