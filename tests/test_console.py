@@ -287,3 +287,21 @@ async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_a_failed_signature_is_explained_in_the_detail_view(console: Any) -> None:
+    app, pilot, url = console
+    forged = {**verify_body("7012345678"), "signature": "A" * 86 + "=="}
+    assert (await post(url, forged, sign=False)).json()["code"] == 400
+    signed_ok = await post(url, verify_body("7012345678"))
+    assert signed_ok.json()["code"] == 0
+    await until(pilot, lambda: len(traffic_rows(app)) == 2)
+    app.query_one("#traffic-table").focus()
+    await pilot.press("up", "enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    text = app.screen.query_one("#detail-response").text
+    assert "# why:" in text and "tried 1 form(s): natural" in text and "customer_id:…" in text
+    assert "7012345678" not in text.split("# why:")[1] and SECRET not in text
+    await pilot.press("escape", "down", "enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    assert "matched in the natural form" in app.screen.query_one("#detail-response").text

@@ -183,3 +183,18 @@ def test_the_diagnosis_masks_values_and_never_holds_the_secret() -> None:
     assert "7012345678" not in text and "s3cret" not in text
     assert "secret key likely differs" in diagnose(body, check(body, "s3cret-key"), key_works_elsewhere=False)
     assert "not a Base64 HMAC" in diagnose({**body, "signature": "nope"}, check({**body, "signature": "x"}, "k"), True)
+
+
+def test_the_python_sdks_callback_class_form_is_accepted() -> None:
+    """jetpay-sdk's Callback strips every nested ``signature`` before checking: a body it
+    signs that way (fresh, here) is accepted, and the form is named."""
+    body = {
+        "project_id": 1234,
+        "payment": {"id": "p-nested", "status": "success"},
+        "operation": {"id": 7, "status": "success", "provider": {"id": 1, "signature": "provider's own"}},
+    }
+    stripped = {**body, "operation": {**body["operation"], "provider": {"id": 1}}}
+    theirs = SignatureHandler("k24-test-secret").sign(stripped)
+    outcome = check({**body, "signature": theirs}, "k24-test-secret")
+    assert outcome.ok and outcome.form == "natural+nested-signature-stripped"
+    assert not check({**body, "signature": theirs}, "another-secret").ok

@@ -204,7 +204,12 @@ class TrafficPane(Vertical):
         if row is None:
             return
         title = f"{row.kind} · {fmt.at_text(row.at, self.k24.zone, with_date=True)} · from {row.peer}"
-        self.app.push_screen(DetailScreen(title, pretty_json(row.request), pretty_json(row.response)))
+        response = pretty_json(row.response)
+        if row.sig_form:
+            response += f"\n\n# signature: matched in the {row.sig_form} form"
+        if row.reason:
+            response += f"\n\n# why: {row.reason}"
+        self.app.push_screen(DetailScreen(title, pretty_json(row.request), response))
 
 
 def pretty_json(text: str) -> str:

@@ -57,7 +57,9 @@ async def stored(settings: Settings, traffic_id: int) -> Any:
 def target(row: Any, url: str | None, callback_url: str | None, settings: Settings) -> str:
     base = url or f"http://127.0.0.1:{settings.port}{settings.path}"
     if row.kind == "callback":
-        return callback_url or (base.rstrip("/") + "/callback" if url else f"http://127.0.0.1:{settings.port}{settings.callback_path}")
+        return callback_url or (
+            base.rstrip("/") + "/callback" if url else f"http://127.0.0.1:{settings.port}{settings.callback_path}"
+        )
     return base
 
 

@@ -5,24 +5,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from .. import importer
 from ..config import Settings
-from ..store import Store
+from ..runtime import StartupError
+from . import junit
 from .load import LoadReport, discover, run_load
 from .platform import Platform
+from .replay import ReplayError, replay
 from .scenarios import SCENARIOS, Context, Customers, Result, run_scenarios
+from .seed import NotOurDatabase, seed_accounts
+
+__all__ = ["add_arguments", "main", "seed_accounts"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenarios to run (default: all)")
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="scenarios to run (default: all); or 'replay ID' to send traffic record ID again",
+    )
     parser.add_argument("--url", help="the merchant URL for verify and check_deposit")
     parser.add_argument("--callback-url", help="the callback URL (default: URL + /callback)")
     parser.add_argument("--project-id", type=int, help="default: the configured project id")
@@ -53,6 +63,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-attempts", type=int, default=120, help="callback deliveries at most (default 120)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
+    parser.add_argument("--allow-skip", action="store_true", help="exit 0 even when a check could not be observed")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML (for CI)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="replay: change a field before sending (re-signed), e.g. payment.status=decline",
+    )
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -61,6 +80,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         for scenario in SCENARIOS.values():
             out.print(f"[bold]{scenario.name}[/bold]  {scenario.requires}", highlight=False)
         return 0
+    if args.scenarios[:1] == ["replay"]:
+        return asyncio.run(_replay(args, settings, out))
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
         out.print(f"unknown scenario(s): {', '.join(unknown)}; see --list", style="red", highlight=False)
@@ -84,13 +105,58 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Console) -> in
     )
     try:
         customers, load_customers = await _customers(args)
+        if (unreachable := await _unreachable(platform)) is not None:
+            Console(stderr=True, soft_wrap=True).print(unreachable, style="red", highlight=False, markup=False)
+            return 2
         if args.rate or args.concurrency:
             return await _load(args, platform, load_customers, option, out)
+        platform.quick = True  # a refused callback fails its scenario in seconds, answer shown
         names = args.scenarios or list(SCENARIOS)
-        results = await run_scenarios(Context(platform, customers, option), names)
-        return _report_scenarios(results, args.json, out)
+        started = time.perf_counter()
+        printer = None if args.json else lambda result: _print_result(result, out)
+        results = await run_scenarios(Context(platform, customers, option), names, on_result=printer)
+        if args.junit:
+            junit.write(args.junit, results, url=args.url, seconds=time.perf_counter() - started)
+        return _report_scenarios(results, args, out, platform)
+    except (NotOurDatabase, StartupError) as error:
+        Console(stderr=True, soft_wrap=True).print(
+            f"--seed-database: {error}", style="red", highlight=False, markup=False
+        )
+        return 2
     finally:
         await platform.close()
+
+
+async def _unreachable(platform: Platform) -> str | None:
+    """Why the merchant cannot be reached at all (then nothing else is worth trying)."""
+    probe = await platform.send("verify", {"type": "verify", "project_id": platform.project_id, "customer_id": "-"})
+    platform.signed_sent = platform.signature_refused = 0  # the probe is not a scenario
+    if probe.error:
+        return f"cannot reach the merchant at {platform.url}: {probe.error}"
+    return None
+
+
+async def _replay(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    err = Console(stderr=True, soft_wrap=True)
+    if len(args.scenarios) != 2 or not args.scenarios[1].isdigit():
+        err.print("use: simulate replay ID [--url URL] [--set path=value ...]", style="red")
+        return 2
+    try:
+        where, sent, answer = await replay(
+            settings,
+            int(args.scenarios[1]),
+            url=args.url,
+            callback_url=args.callback_url,
+            assignments=args.set,
+            secret=args.secret_key or settings.secret,
+            timeout=args.timeout,
+        )
+    except (ReplayError, StartupError) as error:
+        err.print(f"replay: {error}", style="red", highlight=False, markup=False)
+        return 2
+    out.print(f"→ POST {where}\n  {sent.decode('utf-8', 'replace')}", highlight=False, markup=False)
+    out.print(f"← HTTP {answer.status_code} {answer.text}", highlight=False, markup=False)
+    return 0 if answer.status_code == 200 else 1
 
 
 async def _customers(args: argparse.Namespace) -> tuple[Customers, list[str]]:
@@ -109,74 +175,64 @@ async def _customers(args: argparse.Namespace) -> tuple[Customers, list[str]]:
     return customers, [customers.payable] if "payable" in roles else demo_payable
 
 
-async def seed_accounts(database_url: str, load_accounts: int = 20) -> dict[str, Any]:
-    """Fresh accounts for one run: payable, nothing due, blocked, and some for load."""
-    run = secrets.token_hex(3)
-    ids = {"payable": f"sim-{run}-pay", "nothing_due": f"sim-{run}-nodebt", "blocked": f"sim-{run}-blocked"}
-    load = [f"sim-{run}-load{i:02d}" for i in range(load_accounts)]
-    accounts = [
-        {"customer_id": c, "name": f"Simulator {c}", "currency": "KZT", "additional_customer_id": None}
-        for c in [*ids.values(), *load]
-    ]
-
-    def contract(cid: str, customer: str, payment: int, status: int = 0) -> dict[str, Any]:
-        return {
-            "id": cid,
-            "customer_id": customer,
-            "number": f"SIM/{cid}",
-            "payment": payment,
-            "min_payment": 100_000 if payment else None,
-            "status_code": status,
-            "status_text": "blocked by the simulator" if status else "",
-            "info": {"customer_name": customer},
-        }
-
-    contracts = [
-        contract(f"{ids['payable']}-c1", ids["payable"], 1_000_000_000),
-        contract(f"{ids['nothing_due']}-c1", ids["nothing_due"], 0),
-        contract(f"{ids['blocked']}-c1", ids["blocked"], 500_000, status=206),
-        *(contract(f"{c}-c1", c, 1_000_000_000) for c in load),
-    ]
-    store = Store(database_url)
-    await store.open()
-    try:
-        await importer.apply(store, importer.Batch(accounts, contracts, ["simulator"]), actor="simulator")
-    finally:
-        await store.close()
-    return {**ids, "load": load}
+MARKS = {"PASS": "[green]PASS[/green]", "FAIL": "[bold red]FAIL[/bold red]", "SKIP": "[yellow]SKIP[/yellow]"}
 
 
-def _report_scenarios(results: list[Result], as_json: bool, out: Console) -> int:
-    passed = sum(r.passed for r in results)
-    if as_json:
-        print(
-            json.dumps(
+def _print_result(result: Result, out: Console) -> None:
+    """One scenario's line as soon as it ends, its failures and skips under it."""
+    out.print(f"{MARKS[result.status]} {result.name:<28} ", end="", highlight=False)
+    out.print(result.requires, highlight=False, markup=False)
+    for failure in result.failures:
+        out.print("     " + failure.replace("\n", "\n     "), style="red", highlight=False, markup=False)
+    for skip in result.skips:
+        out.print(f"     not observed: {skip}", style="yellow", highlight=False, markup=False)
+
+
+def _report_scenarios(results: list[Result], args: argparse.Namespace, out: Console, platform: Platform) -> int:
+    counts = {status: sum(r.status == status for r in results) for status in ("PASS", "FAIL", "SKIP")}
+    diagnosis = _diagnosis(results, platform)
+    if args.json:
+        payload = {
+            "passed": counts["PASS"],
+            "failed": counts["FAIL"],
+            "skipped": counts["SKIP"],
+            "diagnosis": diagnosis,
+            "scenarios": [
                 {
-                    "passed": passed,
-                    "failed": len(results) - passed,
-                    "scenarios": [
-                        {"name": r.name, "requires": r.requires, "passed": r.passed, "failures": r.failures}
-                        for r in results
-                    ],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+                    "name": r.name,
+                    "requires": r.requires,
+                    "status": r.status,
+                    "passed": r.passed,
+                    "failures": r.failures,
+                    "skips": r.skips,
+                }
+                for r in results
+            ],
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        for r in results:
-            mark = "[green]PASS[/green]" if r.passed else "[bold red]FAIL[/bold red]"
-            out.print(f"{mark} {r.name:<28} ", end="", highlight=False)
-            out.print(r.requires, highlight=False, markup=False)
-            for failure in r.failures:
-                out.print("     " + failure.replace("\n", "\n     "), style="red", highlight=False, markup=False)
-        out.print(f"{passed} passed, {len(results) - passed} failed", highlight=False)
-    return 0 if passed == len(results) else 1
+        out.print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped", highlight=False)
+        if diagnosis:
+            out.print(diagnosis, style="bold red", highlight=False, markup=False)
+        if counts["SKIP"] and not args.allow_skip:
+            out.print("skipped checks count as not passed (--allow-skip to accept them)", style="yellow")
+    ok = counts["FAIL"] == 0 and (args.allow_skip or counts["SKIP"] == 0)
+    return 0 if ok else 1
+
+
+def _diagnosis(results: list[Result], platform: Platform) -> str | None:
+    """A plain cause when the failures share one: every signed request refused its signature."""
+    if any(r.failures for r in results) and platform.signed_sent and platform.signature_refused == platform.signed_sent:
+        return (
+            "every signed request was refused for its signature (code 400 / HTTP 400): check the secret key "
+            "(--secret-key or KASSA24_SECRET_KEY) and the project id"
+        )
+    return None
 
 
 async def _load(args: argparse.Namespace, platform: Platform, customers: list[str], option: int, out: Console) -> int:
     targets = await discover(platform, customers, option)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     live = Live(console=err, transient=True, refresh_per_second=4) if err.is_terminal else None
 
     def progress(report: LoadReport, elapsed: float) -> None:
