@@ -76,9 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return _command(args, settings)
+    except KeyRefused as error:
+        print(f"kassa24-console: {error}", file=sys.stderr)
+        return 2
     except StartupError as error:
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 1
+
+
+class KeyRefused(StartupError):
+    """The key must not face a network (the public demo key off loopback)."""
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,8 +125,7 @@ async def _serve(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if problem := settings.key_problem():
-        log.error("%s", problem)
-        return 2
+        raise KeyRefused(problem)
     runtime = Runtime(settings)
     if settings.uses_demo_key:
         log.warning(DEMO_KEY_WARNING)
@@ -128,9 +134,6 @@ async def _serve(settings: Settings) -> int:
     try:
         await runtime.open()
         await runtime.listener.start()
-    except StartupError as error:
-        log.error("%s", error)
-        return 1
     except ListenError as error:
         log.error("%s", error)
         await runtime.store.close()

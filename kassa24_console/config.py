@@ -309,6 +309,6 @@ def _safe_error(error: Exception) -> str:
         parts = []
         for item in errors(include_url=False, include_input=False):
             where = ".".join(str(p) for p in item["loc"]) or "config"
-            parts.append(f"{where}: {item['msg']}")
+            parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
         return "invalid configuration: " + "; ".join(parts)
     return f"invalid configuration: {error}"
