@@ -52,9 +52,11 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     payment, money = callback.payment, callback.money
     deposit = q.deposit(connection, payment.id)
     if deposit is None:
-        found = rules.unknown_payment(payment.id, payment.status, money.amount if money else None)
+        found = rules.unknown_payment(payment.id, payment.status, money.amount if money else None, at)
         q.flag(connection, **found.flag_args(), at=at)
         return "unknown_payment", None
+    # A callback for a deposit of a period already signed off reopens it (a no-op otherwise).
+    q.reopen_signed(connection, deposit.created_at, f"a callback ({payment.status}) arrived for {payment.id}", at)
     target = codes.outcome(payment.status)
     if target is None:
         return "recorded", deposit.payment_id
@@ -65,7 +67,8 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     if target == "paid":
         paid = money.amount if money is not None else deposit.amount
         if paid <= 0:  # only positive money moves: kept and flagged, nothing credited
-            q.flag(connection, **rules.invalid_amount(deposit.payment_id, paid).flag_args(), at=at)
+            found = rules.invalid_amount(deposit.payment_id, paid, deposit.created_at)
+            q.flag(connection, **found.flag_args(), at=at)
             return "invalid_amount", deposit.payment_id
     if q.settle_deposit(connection, deposit.payment_id, target, paid, at):
         if paid is not None:
@@ -81,7 +84,8 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     statuses = connection.execute(
         select(q.callbacks.c.status).where(q.callbacks.c.payment_id == payment.id, q.callbacks.c.signature_ok)
     ).scalars()
-    conflict = rules.conflicting_status(payment.id, current.state if current else None, statuses, deposit.amount)
+    state = current.state if current else None
+    conflict = rules.conflicting_status(payment.id, state, statuses, deposit.amount, deposit.created_at)
     q.flag(connection, **conflict.flag_args(), at=at)
     return "conflict", deposit.payment_id
 

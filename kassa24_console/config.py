@@ -36,6 +36,18 @@ DEFAULT_REPORT_COLUMNS = {
     "created": "Created",
     "completed": "Completed",
 }
+DEFAULT_REPORT_STATUSES = {
+    "Успешно": "success",
+    "Успешная": "success",
+    "Отклонено": "decline",
+    "Отклонена": "decline",
+    "Отменено": "cancelled",
+    "Отменена": "cancelled",
+    "Истекла": "expired",
+    "Ошибка": "error",
+    "В обработке": "processing",
+    "Возврат": "refunded",
+}
 # The Data API request's key names (platform.md §3: partly unconfirmed).
 DEFAULT_DATA_API_KEYS = {
     "project_ids": "project_id",
@@ -149,6 +161,10 @@ class Settings(BaseSettings):
     report_amount_unit: Literal["major", "minor"] = "major"
     report_timezone: str = "Asia/Almaty"
     report_date_format: str = "%Y-%m-%d %H:%M:%S"
+    # auto (UTF-8 with or without BOM, else Windows-1251), or a codec name such as cp1251.
+    report_encoding: str = "auto"
+    # The report's status words → the platform's (statuses neither known nor mapped are refused).
+    report_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REPORT_STATUSES))
     data_api_url: str = "https://data.ecommpay.com"
     data_api_token: SecretStr | None = None
     data_api_secret: SecretStr | None = None

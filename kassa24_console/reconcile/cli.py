@@ -1,4 +1,4 @@
-"""``kassa24-console reconcile``: import the platform's record, compare, work the list."""
+"""``kassa24-console reconcile``: import the platform's record, compare, work the list, sign."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from ..money import plain
 from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
+from . import corrections, export
 from .data_api import DataApi, DataApiError
-from .engine import Period, SignOffRefused, reconcile, sign_off, store_operations
-from .report import ReportError, read_csv
+from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations
+from .report import Operation, ReportError, read_csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FILE.csv",
-        help="a Dashboard CSV export (columns mapped by report_columns in the config)",
+        help="a Dashboard CSV export (columns mapped by report_columns in the config); "
+        "without --from, the days it covers are reconciled",
     )
     parser.add_argument("--data-api", action="store_true", help="fetch the period from the platform's Data API")
     parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day, YYYY-MM-DD (default today)")
@@ -42,54 +44,88 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
     parser.add_argument("--resolve", type=int, metavar="ID", help="resolve mismatch ID (with --note)")
     parser.add_argument("--reopen", type=int, metavar="ID", help="reopen mismatch ID")
-    parser.add_argument("--note", default="", help="what was done about it")
-    parser.add_argument("--sign-off", action="store_true", help="sign the period off (only when nothing is open)")
+    parser.add_argument("--close-deposit", metavar="PAYMENT_ID", help="close an unpaid deposit (with --note)")
+    parser.add_argument(
+        "--credit-deposit", metavar="PAYMENT_ID", help="credit a deposit the platform shows paid (with --operation)"
+    )
+    parser.add_argument("--operation", metavar="ID", help="the platform's operation that proves the payment")
+    parser.add_argument("--note", default="", help="what was done about it, and why")
+    parser.add_argument(
+        "--sign-off", action="store_true", help="sign the period off (refused, saying why, if it can't)"
+    )
+    parser.add_argument("--export", type=Path, metavar="FILE", help="one row per operation, .xlsx or .csv")
+    parser.add_argument("--act", type=Path, metavar="FILE.xlsx", help="the act of reconciliation of a signed period")
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_run(args, settings))
 
 
+def _report(path: Path, settings: Settings) -> list[Operation]:
+    return read_csv(
+        path,
+        settings.report_columns,
+        unit=settings.report_amount_unit,
+        date_format=settings.report_date_format,
+        timezone=settings.report_timezone,
+        encoding=settings.report_encoding,
+        statuses=settings.report_statuses,
+    )
+
+
+def _period(args: argparse.Namespace, reports: list[list[Operation]], zone: ZoneInfo) -> Period:
+    """--from/--to; else the days the reports cover; else today."""
+    if args.first is not None:
+        return Period.of_days(args.first, args.last or args.first, zone)
+    if args.report:
+        times = [op.created_at for ops in reports for op in ops if op.created_at is not None]
+        if not times:
+            raise ReportError("the report holds no dated operations: say which days it covers with --from/--to")
+        days = [datetime.fromtimestamp(t / 1e6, zone).date() for t in times]
+        return Period.of_days(min(days), max(days), zone)
+    today = datetime.now(zone).date()
+    return Period.of_days(today, today, zone)
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     zone = ZoneInfo(settings.timezone)
-    first = args.first or datetime.now(zone).date()
-    period = Period.of_days(first, args.last or first, zone)
     try:
-        reports = [
-            read_csv(
-                path,
-                settings.report_columns,
-                unit=settings.report_amount_unit,
-                date_format=settings.report_date_format,
-                timezone=settings.report_timezone,
-            )
-            for path in args.report
-        ]
+        reports = [_report(path, settings) for path in args.report]
+        period = _period(args, reports, zone)
     except ReportError as error:
         err.print(f"report refused, nothing applied: {error}", markup=False, highlight=False)
         return 2
     store = Store(settings.database_url)
     await open_store(store, settings)
     try:
+        if (work := await _work(store, args, out)) is not None:
+            return work
         for path, operations in zip(args.report, reports, strict=True):
-            await store_operations(store, operations, f"csv:{path.name}")
+            await store_operations(store, operations, f"csv:{path.name}", period.days)
         if args.data_api:
-            await store_operations(store, await _fetch(settings, period), "data-api")
-        if args.resolve is not None or args.reopen is not None:
-            return await _work(store, args, out, err)
+            await store_operations(store, await _fetch(settings, period), "data-api", period.days)
         summary = await reconcile(store, settings, period)
         rows = await store.scan(_open_rows, summary.open_ids)
-        _print(args.format, period, summary.by_kind(), rows, out)
+        signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
+        _print(args.format, summary, rows, signed, zone, out)
+        if args.export:
+            export.write_operations(
+                args.export, await store.scan(export.operation_rows, period.start, period.end, zone), period.label
+            )
+            out.print(f"operations of {period.label} written to {args.export}", highlight=False)
         if args.sign_off:
             await sign_off(store, period)
             out.print(f"period {period.label} signed off", highlight=False)
-        return 1 if rows else 0
+            signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
+        if args.act:
+            return await _act(store, args.act, period, signed, summary, zone, out, err)
+        return 1 if rows or summary.uncovered else 0
     except DataApiError as error:
         err.print(f"Data API: {error}; nothing applied", markup=False, highlight=False)
         return 2
     except SignOffRefused as error:
-        err.print(f"sign-off refused: {error}", markup=False, highlight=False)
+        err.print(f"sign-off of {period.label} refused: {error}", markup=False, highlight=False)
         return 1
     except edits.EditRejected as error:
         err.print(str(error), markup=False, highlight=False)
@@ -118,12 +154,61 @@ async def _fetch(settings: Settings, period: Period) -> list[Any]:
     return await api.operations(start, end)
 
 
-async def _work(store: Store, args: argparse.Namespace, out: Console, err: Console) -> int:
-    reopen = args.reopen is not None
-    target = args.reopen if reopen else args.resolve
-    await edits.resolve_mismatch(store, target, args.note, reopen=reopen)
-    out.print(f"mismatch {target} {'reopened' if reopen else 'resolved'}", highlight=False)
+async def _work(store: Store, args: argparse.Namespace, out: Console) -> int | None:
+    """Resolve, reopen or correct one thing, when asked; None when not asked."""
+    if args.resolve is not None or args.reopen is not None:
+        reopen = args.reopen is not None
+        target = args.reopen if reopen else args.resolve
+        await edits.resolve_mismatch(store, target, args.note, reopen=reopen)
+        out.print(f"mismatch {target} {'reopened' if reopen else 'resolved'}", highlight=False)
+        return 0
+    if args.close_deposit:
+        await corrections.close_deposit(store, args.close_deposit, args.note)
+        out.print(f"deposit {args.close_deposit} closed", highlight=False)
+        return 0
+    if args.credit_deposit:
+        if not args.operation:
+            raise edits.EditRejected("--credit-deposit needs --operation: the platform's operation that proves it")
+        amount = await corrections.credit_deposit(store, args.credit_deposit, args.operation, args.note)
+        out.print(
+            f"deposit {args.credit_deposit} credited {plain(amount)} on operation {args.operation}", highlight=False
+        )
+        return 0
+    return None
+
+
+async def _act(
+    store: Store,
+    path: Path,
+    period: Period,
+    signed: list[Any],
+    summary: Summary,
+    zone: ZoneInfo,
+    out: Console,
+    err: Console,
+) -> int:
+    exact = next((p for p in signed if p.start_at == period.start and p.end_at == period.end), None)
+    if exact is None:
+        err.print(f"no act: {period.label} is not signed off (--sign-off first)", markup=False, highlight=False)
+        return 1
+    m = q.mismatches
+    findings = await store.scan(
+        lambda c: c.execute(select(m).where(m.c.id.in_(_touching(c, period))).order_by(m.c.id)).all()
+    )
+    assert summary.sides is not None
+    export.write_act(path, period=period, signed=exact, sides=summary.sides, findings=findings, zone=zone)
+    out.print(f"act of reconciliation for {period.label} written to {path}", highlight=False)
     return 0
+
+
+def _touching(connection: Any, period: Period) -> list[int]:
+    m, d = q.mismatches, q.deposits
+    its = select(d.c.payment_id).where(d.c.created_at >= period.start, d.c.created_at < period.end)
+    query = select(m.c.id).where(
+        m.c.kind.not_in(q.UNSIGNED_KINDS),
+        (m.c.occurred_at >= period.start) & (m.c.occurred_at < period.end) | m.c.payment_id.in_(its),
+    )
+    return [row.id for row in connection.execute(query)]
 
 
 def _open_rows(connection: Any, ids: list[int]) -> list[Any]:
@@ -133,44 +218,56 @@ def _open_rows(connection: Any, ids: list[int]) -> list[Any]:
     return connection.execute(select(m).where(m.c.id.in_(ids)).order_by(m.c.id)).all()
 
 
-def _print(fmt: str, period: Period, by_kind: dict[str, tuple[int, int]], rows: list[Any], out: Console) -> None:
+def _signed_text(signed: list[Any], zone: ZoneInfo) -> list[str]:
+    lines = []
+    for p in signed:
+        start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
+        at = datetime.fromtimestamp(p.signed_at / 1e6, zone).strftime("%Y-%m-%d %H:%M")
+        line = f"signed off from {start} by {p.signed_by} at {at}"
+        if p.reopened_at:
+            when = datetime.fromtimestamp(p.reopened_at / 1e6, zone).strftime("%Y-%m-%d %H:%M")
+            line += f" — reopened after sign-off at {when}: {p.reopened_reason}"
+        lines.append(line)
+    return lines
+
+
+def _print(fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console) -> None:
+    period, sides = summary.period, summary.sides
     if fmt == "json":
-        print(
-            json.dumps(
-                {
-                    "period": period.label,
-                    "found": {k: {"count": c, "sum": s} for k, (c, s) in sorted(by_kind.items())},
-                    "open": [
-                        {
-                            "id": r.id,
-                            "kind": r.kind,
-                            "payment_id": r.payment_id,
-                            "evidence": r.evidence,
-                            "action": r.action,
-                        }
-                        for r in rows
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        payload = {
+            "period": period.label,
+            "found": {k: {"count": c, "sum": s} for k, (c, s) in sorted(summary.by_kind().items())},
+            "open": [
+                {"id": r.id, "kind": r.kind, "payment_id": r.payment_id, "evidence": r.evidence, "action": r.action}
+                for r in rows
+            ],
+            "no_platform_record": summary.uncovered,
+            "sides": sides.as_dict() if sides else None,
+            "signed": _signed_text(signed, zone),
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["id", "kind", "payment_id", "state", "evidence", "action"])
         for r in rows:
-            writer.writerow(
-                [r.id, r.kind, r.payment_id or "", r.state, json.dumps(r.evidence, ensure_ascii=False), r.action]
-            )
+            evidence = json.dumps(r.evidence, ensure_ascii=False)
+            writer.writerow([r.id, r.kind, r.payment_id or "", r.state, evidence, r.action])
         return
-    table = Table(title=f"Reconciliation {period.label}: {sum(c for c, _ in by_kind.values())} found, {len(rows)} open")
+    found = sum(c for c, _ in summary.by_kind().values())
+    table = Table(title=f"Reconciliation {period.label}: {found} found, {len(rows)} open")
     table.add_column("kind")
     table.add_column("count", justify="right")
     table.add_column("amount involved", justify="right")
-    for kind, (count, total) in sorted(by_kind.items()):
+    for kind, (count, total) in sorted(summary.by_kind().items()):
         table.add_row(kind, str(count), plain(total))
     out.print(table)
+    if sides is not None:
+        _print_sides(sides, out)
+    for day in summary.uncovered:
+        out.print(f"no platform record for {day}: import its report or fetch it with --data-api", style="yellow")
+    for line in _signed_text(signed, zone):
+        out.print(line, highlight=False, markup=False, style="green" if "reopened" not in line else "bold red")
     for r in rows:
         out.print(
             f"#{r.id} {r.kind} {r.payment_id or ''}: {json.dumps(r.evidence, ensure_ascii=False)}",
@@ -178,3 +275,25 @@ def _print(fmt: str, period: Period, by_kind: dict[str, tuple[int, int]], rows: 
             highlight=False,
         )
         out.print(f"    → {r.action}", markup=False, highlight=False, style="dim")
+
+
+def _print_sides(sides: Any, out: Console) -> None:
+    table = Table(title="Both sides")
+    for column in ("side", "status", "count", "sum"):
+        table.add_column(column, justify="right" if column in ("count", "sum") else "left")
+    for side, values in (("ours", sides.ours), ("platform", sides.platform)):
+        for status, (count, total) in sorted(values.items()):
+            table.add_row(side, status, str(count), plain(total))
+    if sides.reversals[0]:
+        table.add_row("platform", "refunds/reversals", str(sides.reversals[0]), plain(sides.reversals[1]))
+    out.print(table)
+    out.print(
+        f"matched {sides.matched} of {sides.compared} ({sides.match_rate:.0%}); paid: ours {plain(sides.ours_paid)}, "
+        f"platform {plain(sides.platform_paid)}, difference {plain(sides.difference)}",
+        highlight=False,
+    )
+    if sides.pending_by_age:
+        ages = ", ".join(f"{label}: {count}" for label, count in sides.pending_by_age.items())
+        out.print(f"pending deposits by age: {ages}", highlight=False)
+    if sides.unit_hint:
+        out.print(f"hint: {sides.unit_hint}", style="bold yellow", highlight=False)

@@ -1,24 +1,32 @@
-"""Run the rules over a period of the store, keep the findings, sign periods off."""
+"""Run the rules over a period of the store, keep the findings, sign periods off.
+
+A period signs off only when (a) the platform's record was applied for every day of it and
+(b) nothing that touches it is open: findings whose fact happened in it (a report-only
+operation's time, a deposit's, a callback's), whenever they were found. Anything that opens
+in a signed period later marks it reopened after sign-off, with the reason.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from ..config import Settings
 from ..edits import operator
-from ..store import Store, now_us
+from ..store import JobRefused, Store, now_us
 from ..store import queries as q
 from . import rules
 from .report import Operation
+from .summary import Sides, sides
 
 
-class SignOffRefused(Exception):
-    """The period still has open mismatches."""
+class SignOffRefused(JobRefused):
+    """The period cannot be signed; the text says exactly why (nothing was written)."""
 
 
 @dataclass(frozen=True)
@@ -28,12 +36,21 @@ class Period:
     start: int
     end: int
     label: str
+    first: date | None = None
+    last: date | None = None
 
     @classmethod
     def of_days(cls, first: date, last: date, zone: ZoneInfo) -> Period:
         start = datetime.combine(first, time.min, zone)
         end = datetime.combine(last + timedelta(days=1), time.min, zone)
-        return cls(int(start.timestamp() * 1e6), int(end.timestamp() * 1e6), f"{first} … {last}")
+        return cls(int(start.timestamp() * 1e6), int(end.timestamp() * 1e6), f"{first} … {last}", first, last)
+
+    @property
+    def days(self) -> list[str]:
+        if self.first is None or self.last is None:
+            return []
+        count = (self.last - self.first).days + 1
+        return [(self.first + timedelta(days=i)).isoformat() for i in range(count)]
 
 
 @dataclass
@@ -43,6 +60,8 @@ class Summary:
     open_ids: list[int] = field(default_factory=list)
     reopened: int = 0
     closed: int = 0
+    sides: Sides | None = None
+    uncovered: list[str] = field(default_factory=list)
 
     def by_kind(self) -> dict[str, tuple[int, int]]:
         """kind → (count, sum of amounts involved, minor units)."""
@@ -53,13 +72,30 @@ class Summary:
         return result
 
 
-async def store_operations(store: Store, operations: list[Operation], source: str) -> int:
-    """Upsert the platform's operations by operation id: re-importing adds nothing."""
+async def store_operations(
+    store: Store, operations: list[Operation], source: str, days: Iterable[str] = (), actor: str | None = None
+) -> int:
+    """Upsert the platform's operations by operation id (re-importing adds nothing) and
+    record that ``source`` is the platform's record for ``days``, in one transaction."""
     at = now_us()
     rows = [op.row(source, at) for op in operations]
+    who = actor or operator()
+    coverage = [
+        {"day": day, "source": source, "operations": len(rows), "applied_at": at, "applied_by": who} for day in days
+    ]
 
     def job(connection: Connection) -> None:
         q.upsert(connection, q.operations, "operation_id", rows)
+        if coverage:
+            statement = q._insert(connection, q.coverage)
+            excluded = statement.excluded
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["day", "source"],
+                    set_={"operations": excluded.operations, "applied_at": excluded.applied_at},
+                ),
+                coverage,
+            )
 
     await store.write(job)
     return len(rows)
@@ -86,43 +122,32 @@ def _load(connection: Connection, period: Period, month_start: int, expiry_us: i
     missing = list(referenced - known)
     if missing:  # deposits made before the loaded window that later records refer to
         deposits += connection.execute(select(d).where(d.c.payment_id.in_(missing))).all()
-    covered = (
-        connection.execute(
-            select(func.count()).select_from(o).where(o.c.created_at >= period.start, o.c.created_at < period.end)
-        ).scalar_one()
-        > 0
-    )
+    covered = set(connection.execute(select(q.coverage.c.day).where(q.coverage.c.day.in_(period.days))).scalars())
     return {
         "deposits": deposits,
         "callbacks": callbacks,
         "operations": operations,
-        "covered": covered,
+        "covered": frozenset(covered),
         "in_period_ids": in_period_ids,
     }
 
 
-async def reconcile(
-    store: Store,
-    settings: Settings,
-    period: Period,
-    *,
-    now: int | None = None,
-    report_covers_period: bool | None = None,
-) -> Summary:
+async def reconcile(store: Store, settings: Settings, period: Period, *, now: int | None = None) -> Summary:
     """Compare the three records for ``period`` and keep what disagrees as mismatches."""
     zone = ZoneInfo(settings.timezone)
     first_day = datetime.fromtimestamp(period.start / 1e6, zone)
     month_start = int(first_day.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp() * 1e6)
     expiry = settings.callback_expiry_days * rules.DAY_US
     loaded = await store.scan(_load, period, month_start, expiry)
+    at = now if now is not None else now_us()
     records = rules.Records(
         deposits=loaded["deposits"],
         callbacks=loaded["callbacks"],
         operations=loaded["operations"],
         start=period.start,
         end=period.end,
-        now=now if now is not None else now_us(),
-        report_covers_period=loaded["covered"] if report_covers_period is None else report_covers_period,
+        now=at,
+        covered_days=loaded["covered"],
         settings={
             "monthly_limit": settings.monthly_limit,
             "retry_window_seconds": settings.retry_window_seconds,
@@ -132,7 +157,8 @@ async def reconcile(
     )
     findings = rules.find(records, zone)
     scope = set(loaded["in_period_ids"]) | {op.payment_id for op in loaded["operations"]}
-    summary = Summary(period, findings)
+    summary = Summary(period, findings, sides=sides(records, findings, at))
+    summary.uncovered = [day for day in period.days if day not in loaded["covered"]]
     summary.open_ids, summary.reopened, summary.closed = await store.write(
         lambda connection: _keep(connection, findings, scope, period)
     )
@@ -153,30 +179,48 @@ def _keep(
         row = existing.get(f.key)
         if row is None:
             q.flag(connection, **f.flag_args(), at=at)
-        elif row.evidence != f.evidence:
-            values: dict[str, Any] = {"evidence": f.evidence}
+            continue
+        values: dict[str, Any] = {}
+        if row.occurred_at != f.occurred_at and f.occurred_at is not None:
+            values["occurred_at"] = f.occurred_at
+        if row.evidence != f.evidence:
+            values["evidence"] = f.evidence
             if row.state == "resolved":
-                values.update(
-                    state="open",
-                    note=(row.note + " · reopened: the evidence changed").strip(" ·"),
-                    resolved_by=None,
-                    resolved_at=None,
-                )
                 reopened += 1
-                note = "the evidence changed"
+                values.update(state="open", resolved_by=None, resolved_at=None)
+                values["note"] = (row.note + " · reopened: the evidence changed").strip(" ·")
                 q.write_audit(
                     connection,
                     [
                         q.audit_row(
-                            at, "reconcile", "reopen", "mismatch", str(row.id), "state", "resolved", "open", note=note
+                            at,
+                            "reconcile",
+                            "reopen",
+                            "mismatch",
+                            str(row.id),
+                            "state",
+                            "resolved",
+                            "open",
+                            note="the evidence changed",
                         )
                     ],
                 )
+                q.reopen_signed(connection, f.occurred_at or row.found_at, f"{f.kind} reopened for {f.payment_id}", at)
+        if values:
             connection.execute(update(m).where(m.c.id == row.id).values(**values))
+    stale_ids = _close_stale(connection, keys, scope, at)
+    open_ids = open_in_period(connection, period)
+    return open_ids, reopened, len(stale_ids)
+
+
+def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: int) -> list[int]:
+    m = q.mismatches
+    if not scope:
+        return []
     stale = select(m.c.id).where(
         m.c.state == "open", m.c.kind.in_(rules.RULE_KINDS), m.c.payment_id.in_(scope), m.c.key.not_in(keys)
     )
-    stale_ids = [row.id for row in connection.execute(stale)] if scope else []
+    stale_ids = [row.id for row in connection.execute(stale)]
     if stale_ids:
         note = "no longer found by reconciliation"
         connection.execute(
@@ -191,57 +235,75 @@ def _keep(
                 for i in stale_ids
             ],
         )
-    open_ids = _open_in_period(connection, keys, scope, period)
-    return open_ids, reopened, len(stale_ids)
+    return stale_ids
 
 
-def _open_in_period(connection: Connection, keys: list[str], scope: set[str], period: Period) -> list[int]:
-    m = q.mismatches
-    conditions = [and_(m.c.found_at >= period.start, m.c.found_at < period.end)]
-    if keys:
-        conditions.append(m.c.key.in_(keys))
-    if scope:
-        conditions.append(m.c.payment_id.in_(scope))
-    query = select(m.c.id).where(m.c.state == "open", or_(*conditions)).order_by(m.c.id)
+def open_in_period(connection: Connection, period: Period) -> list[int]:
+    """Open mismatches that touch ``period``: their fact happened in it (or, for records
+    from before facts were dated, they were found in it), or they are about its deposits.
+    Forged callbacks are not money of the period and never hold a sign-off."""
+    m, d = q.mismatches, q.deposits
+    its_deposits = select(d.c.payment_id).where(d.c.created_at >= period.start, d.c.created_at < period.end)
+    touches = or_(
+        and_(m.c.occurred_at >= period.start, m.c.occurred_at < period.end),
+        and_(m.c.occurred_at.is_(None), m.c.found_at >= period.start, m.c.found_at < period.end),
+        m.c.payment_id.in_(its_deposits),
+    )
+    query = select(m.c.id).where(m.c.state == "open", m.c.kind.not_in(q.UNSIGNED_KINDS), touches).order_by(m.c.id)
     return [row.id for row in connection.execute(query)]
 
 
-async def open_mismatches(store: Store, period: Period) -> list[int]:
-    """Open mismatches that belong to ``period`` (found in it, or about its payments)."""
-
-    def query(connection: Connection) -> list[int]:
-        d = q.deposits
-        ids = [
-            r.payment_id
-            for r in connection.execute(
-                select(d.c.payment_id).where(d.c.created_at >= period.start, d.c.created_at < period.end)
-            )
-        ]
-        return _open_in_period(connection, [], set(ids), period)
-
-    return await store.scan(query)
+def _refusal(connection: Connection, period: Period) -> str | None:
+    c, m = q.coverage, q.mismatches
+    covered = set(connection.execute(select(c.c.day).where(c.c.day.in_(period.days))).scalars())
+    missing = [day for day in period.days if day not in covered]
+    reasons = []
+    if missing:
+        shown = ", ".join(missing[:7]) + (f" and {len(missing) - 7} more" if len(missing) > 7 else "")
+        reasons.append(f"no platform record for {shown} (import the day's report or fetch it with --data-api)")
+    open_ids = open_in_period(connection, period)
+    if open_ids:
+        rows = connection.execute(select(m.c.id, m.c.kind, m.c.payment_id).where(m.c.id.in_(open_ids[:10]))).all()
+        listed = "; ".join(f"#{r.id} {r.kind} {r.payment_id or ''}".strip() for r in rows)
+        more = f"; and {len(open_ids) - 10} more" if len(open_ids) > 10 else ""
+        reasons.append(f"{len(open_ids)} open: {listed}{more}")
+    return " · ".join(reasons) or None
 
 
 async def sign_off(store: Store, period: Period, actor: str | None = None) -> None:
-    """Record that ``period`` is reconciled; refused while anything in it is open."""
-    still_open = await open_mismatches(store, period)
-    if still_open:
-        raise SignOffRefused(
-            f"{len(still_open)} mismatch(es) still open in {period.label}: {', '.join(map(str, still_open[:10]))}"
-        )
+    """Record that ``period`` is reconciled; refused, saying why, unless the platform's
+    record covers every day of it and nothing that touches it is open. The check and the
+    signature are one transaction."""
     who = actor or operator()
 
     def job(connection: Connection) -> None:
+        if reason := _refusal(connection, period):
+            raise SignOffRefused(reason)
+        at = now_us()
         statement = q._insert(connection, q.periods).values(
-            start_at=period.start, end_at=period.end, signed_by=who, signed_at=now_us()
+            start_at=period.start, end_at=period.end, signed_by=who, signed_at=at
         )
         connection.execute(
             statement.on_conflict_do_update(
-                index_elements=["start_at", "end_at"], set_={"signed_by": who, "signed_at": now_us()}
+                index_elements=["start_at", "end_at"],
+                set_={"signed_by": who, "signed_at": at, "reopened_at": None, "reopened_reason": None},
             )
         )
-        q.write_audit(
-            connection, [q.audit_row(now_us(), who, "sign_off", "period", period.label, "signed_off", None, who)]
-        )
+        q.write_audit(connection, [q.audit_row(at, who, "sign_off", "period", period.label, "signed_off", None, who)])
 
     await store.write(job)
+
+
+def signed_periods(connection: Connection, start: int, end: int) -> list[Any]:
+    """Signed periods overlapping [start, end), newest first: who, when, reopened and why."""
+    p = q.periods
+    return connection.execute(
+        select(p).where(p.c.start_at < end, p.c.end_at > start).order_by(p.c.signed_at.desc())
+    ).all()
+
+
+def recently_reopened(connection: Connection, limit: int = 5) -> list[Any]:
+    p = q.periods
+    return connection.execute(
+        select(p).where(p.c.reopened_at.is_not(None)).order_by(p.c.reopened_at.desc()).limit(limit)
+    ).all()

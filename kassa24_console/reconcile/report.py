@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
+from ..protocol.codes import FAILED_STATUSES, SUCCESS
 
 REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
 
@@ -94,12 +95,68 @@ def operation_from(values: dict[str, Any], *, unit: str, date_format: str, zone:
     )
 
 
-def read_csv(path: Path, columns: dict[str, str], *, unit: str, date_format: str, timezone: str) -> list[Operation]:
-    """Every operation of a report file, or :class:`ReportError` naming the first bad line."""
+KNOWN_STATUSES = frozenset(
+    {
+        SUCCESS,
+        *FAILED_STATUSES,
+        "processing",
+        "awaiting customer",
+        "awaiting clarification",
+        "refunded",
+        "partially refunded",
+        "reversed",
+    }
+)
+
+
+def decode(raw: bytes, encoding: str, name: str) -> str:
+    """The report's text: UTF-8 (with or without BOM) or Windows-1251 (Excel's default for
+    Russian), told apart when ``encoding`` is ``auto``; a wrong guess names the line."""
+    wanted = encoding.lower().replace("_", "-")
+    if wanted in ("auto", "utf-8", "utf8", "utf-8-sig"):
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            if wanted != "auto":
+                line = raw.count(b"\n", 0, error.start) + 1
+                raise ReportError(
+                    f"{name}: line {line}: not UTF-8 text (saved by Excel as Windows-1251? "
+                    'set report_encoding = "cp1251")'
+                ) from None
+            return raw.decode("cp1251", errors="replace")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReportError(f"{path}: cannot read: {error}") from None
+        text = raw.decode(wanted)
+    except (LookupError, UnicodeDecodeError) as error:
+        raise ReportError(f"{name}: cannot read as {encoding}: {str(error).splitlines()[0]}") from None
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return text
+        line = next(i for i, chunk in enumerate(raw.split(b"\n"), 1) if not chunk.isascii())
+        raise ReportError(f'{name}: line {line}: this is UTF-8 text, not {encoding}: set report_encoding = "auto"')
+    return text
+
+
+def read_csv(
+    path: Path,
+    columns: dict[str, str],
+    *,
+    unit: str,
+    date_format: str,
+    timezone: str,
+    encoding: str = "auto",
+    statuses: dict[str, str] | None = None,
+) -> list[Operation]:
+    """Every operation of a report file, or :class:`ReportError` naming the first bad line.
+    ``statuses`` maps the report's words (``Успешно``) to the platform's (``success``); a
+    status that is neither is refused with its line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ReportError(f"{path}: cannot read: {error.strerror or error}") from None
+    text = decode(raw, encoding, str(path))
+    mapping = {k.strip().lower(): v.strip().lower() for k, v in (statuses or {}).items()}
     header_line = text.split("\n", 1)[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
@@ -121,6 +178,12 @@ def read_csv(path: Path, columns: dict[str, str], *, unit: str, date_format: str
             operation = operation_from(values, unit=unit, date_format=date_format, zone=zone)
         except ValueError as error:
             raise ReportError(f"{path}: line {line}: {error}") from None
+        status = mapping.get(operation.status, operation.status)
+        if status not in KNOWN_STATUSES:
+            raise ReportError(
+                f"{path}: line {line}: unknown status {operation.status!r} (map it with report_statuses in the config)"
+            )
+        operation = replace(operation, status=status)
         if operation.operation_id in seen:
             raise ReportError(
                 f"{path}: line {line}: operation {operation.operation_id} repeats line {seen[operation.operation_id]}"

@@ -27,15 +27,18 @@ ACTIONS = {
     "currency_mismatch": "The currencies differ: ask the platform; nothing was credited automatically.",
     "customer_mismatch": "The platform records another customer: check the account was credited correctly.",
     "conflicting_status": "Ask the platform for the final status; the first final status stays applied.",
-    "callback_overdue": "No callback yet past the basic time of 1 minute: check the platform's record.",
-    "deposit_expired": "No callback past the 36-day threshold: the platform has declined this payment.",
+    "callback_overdue": "No callback yet past the basic time of 1 minute: check the platform's record; if it "
+    "shows the payment: reconcile --credit-deposit {payment_id} --operation ID --note …",
+    "deposit_expired": "No callback past the 36-day threshold: the platform has declined this payment: "
+    "reconcile --close-deposit {payment_id} --note …",
     "report_unknown_payment": "The platform has an operation we have no deposit for: ask which account it was for.",
     "missing_in_report": "We credited a payment the platform's record does not show: ask the platform.",
-    "status_differs": "The platform's status differs from ours: align the deposit after checking.",
+    "status_differs": "The platform's status differs from ours: if it shows a success we have pending: "
+    "reconcile --credit-deposit {payment_id} --operation {operation_id} --note …",
     "duplicate_operation": "More than one successful operation for one payment: ask the platform to refund one.",
     "monthly_limit": "The customer's payments this month exceed the provider limit of 12,500,000.00 KZT.",
-    "likely_retry": "Same customer, contract and amount within seconds, only one paid: a platform retry, "
-    "the unpaid deposit can be closed.",
+    "likely_retry": "Same customer, contract and amount within seconds, only one paid: a platform retry: "
+    "reconcile --close-deposit {payment_id} --note …",
 }
 # Kinds only reconciliation finds; it may close them again when the records agree.
 RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount"}
@@ -43,15 +46,21 @@ RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_
 
 @dataclass
 class Finding:
+    """A disagreement: its identity (``key``) and ``evidence`` are facts (states, amounts,
+    statuses), never an age, so a resolved finding stays resolved until a fact changes."""
+
     kind: str
     key: str
     payment_id: str | None
     evidence: dict[str, Any]
     amount: int = 0
+    occurred_at: int | None = None  # when the fact happened: which period it belongs to
 
     @property
     def action(self) -> str:
-        return ACTIONS[self.kind]
+        """What to do, naming the command that does it where there is one."""
+        operation = self.evidence.get("operation_id", "ID") if isinstance(self.evidence, dict) else "ID"
+        return ACTIONS[self.kind].format(payment_id=self.payment_id or "", operation_id=operation)
 
     def flag_args(self) -> dict[str, Any]:
         """Keyword arguments for ``store.queries.flag``: the service and the engine record
@@ -62,6 +71,7 @@ class Finding:
             "payment_id": self.payment_id,
             "evidence": self.evidence,
             "action": self.action,
+            "occurred_at": self.occurred_at,
         }
 
 
@@ -72,10 +82,10 @@ def _money(amount: Any, currency: Any) -> dict[str, Any]:
     return {"amount": amount, "currency": currency}
 
 
-def unknown_payment(payment_id: str, status: str | None, amount: int | None) -> Finding:
+def unknown_payment(payment_id: str, status: str | None, amount: int | None, at: int | None = None) -> Finding:
     """A callback for a payment id we never issued."""
     evidence = {"callback": {"payment_id": payment_id, "status": status, "amount": amount}}
-    return Finding("unknown_payment", f"unknown_payment:{payment_id}", payment_id, evidence, amount or 0)
+    return Finding("unknown_payment", f"unknown_payment:{payment_id}", payment_id, evidence, amount or 0, at)
 
 
 def money_mismatch(deposit: Any, amount: int | None, currency: str | None, source: str) -> Finding | None:
@@ -84,19 +94,21 @@ def money_mismatch(deposit: Any, amount: int | None, currency: str | None, sourc
     pid = deposit.payment_id
     suffix = "" if source == "callback" else f":{source}"
     evidence = {"deposit": _money(deposit.amount, deposit.currency), source: _money(amount, currency)}
+    at = deposit.created_at
     if currency is not None and currency != deposit.currency:
-        return Finding("currency_mismatch", f"currency_mismatch:{pid}{suffix}", pid, evidence, deposit.amount)
+        return Finding("currency_mismatch", f"currency_mismatch:{pid}{suffix}", pid, evidence, deposit.amount, at)
     if amount is not None and amount != deposit.amount:
-        return Finding("amount_mismatch", f"amount_mismatch:{pid}{suffix}", pid, evidence, abs(amount - deposit.amount))
+        difference = abs(amount - deposit.amount)
+        return Finding("amount_mismatch", f"amount_mismatch:{pid}{suffix}", pid, evidence, difference, at)
     return None
 
 
 def conflicting_status(
-    payment_id: str, deposit_state: str | None, statuses: Iterable[str | None], amount: int
+    payment_id: str, deposit_state: str | None, statuses: Iterable[str | None], amount: int, at: int | None = None
 ) -> Finding:
     """More than one final status for one payment."""
     evidence = {"deposit_state": deposit_state, "callback_statuses": sorted({s for s in statuses if s})}
-    return Finding("conflicting_status", f"conflicting_status:{payment_id}", payment_id, evidence, amount)
+    return Finding("conflicting_status", f"conflicting_status:{payment_id}", payment_id, evidence, amount, at)
 
 
 def bad_signature(peer: str, window: str, payment_id: str | None, digest: str) -> Finding:
@@ -106,10 +118,10 @@ def bad_signature(peer: str, window: str, payment_id: str | None, digest: str) -
     return Finding("bad_signature", f"bad_signature:{peer}:{window}", payment_id, evidence)
 
 
-def invalid_amount(payment_id: str, amount: int | None) -> Finding:
+def invalid_amount(payment_id: str, amount: int | None, at: int | None = None) -> Finding:
     """A success callback whose amount is not a positive integer of minor units (live only)."""
     evidence = {"callback": {"payment_id": payment_id, "status": "success", "amount": amount}}
-    return Finding("invalid_amount", f"invalid_amount:{payment_id}", payment_id, evidence)
+    return Finding("invalid_amount", f"invalid_amount:{payment_id}", payment_id, evidence, 0, at)
 
 
 @dataclass
@@ -122,8 +134,18 @@ class Records:
     start: int
     end: int
     now: int
-    report_covers_period: bool = False
+    # Days (YYYY-MM-DD in the zone) for which the platform's record was applied: only there
+    # is a deposit missing from it a finding.
+    covered_days: frozenset[str] = frozenset()
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+SALE_TYPES = frozenset({"", "sale", "purchase"})
+REVERSAL_TYPES = frozenset({"refund", "reversal", "reverse", "chargeback", "cancel"})
+
+
+def day_of(at: int, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(at / 1_000_000, zone).date().isoformat()
 
 
 def _final(status: str | None) -> str | None:
@@ -138,16 +160,17 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     for cb in records.callbacks:
         if cb.signature_ok and cb.payment_id:
             callbacks[cb.payment_id].append(cb)
+    sales = [op for op in records.operations if op.type in SALE_TYPES]  # a refund is not a second sale
     operations: dict[str, list[Any]] = defaultdict(list)
-    for op in records.operations:
+    for op in sales:
         operations[op.payment_id].append(op)
     findings: list[Finding] = []
     findings += _unknown_payments(callbacks, deposits)
     for deposit in in_period:
         findings += _deposit_vs_callbacks(deposit, callbacks.get(deposit.payment_id, []), records, s)
-        if records.report_covers_period:
+        if day_of(deposit.created_at, zone) in records.covered_days:
             findings += _deposit_vs_report(deposit, operations.get(deposit.payment_id, []))
-    findings += _report_without_deposit(records.operations, deposits, records)
+    findings += _report_without_deposit(sales, deposits, records)
     findings += _monthly_limit(records.deposits, s.get("monthly_limit", 1_250_000_000), zone, records)
     retries = list(_likely_retries(in_period, s.get("retry_window_seconds", 120)))
     # A likely retry is also overdue; say it once, as the more useful of the two.
@@ -158,14 +181,14 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
 def _unknown_payments(callbacks: dict[str, list[Any]], deposits: dict[str, Any]) -> Iterable[Finding]:
     for payment_id, received in callbacks.items():
         if payment_id not in deposits:
-            yield unknown_payment(payment_id, received[0].status, received[0].amount)
+            yield unknown_payment(payment_id, received[0].status, received[0].amount, received[0].received_at)
 
 
 def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s: dict[str, Any]) -> Iterable[Finding]:
     pid = deposit.payment_id
     finals = sorted({f for f in (_final(cb.status) for cb in received) if f})
     if len(finals) > 1:
-        yield conflicting_status(pid, deposit.state, (cb.status for cb in received), deposit.amount)
+        yield conflicting_status(pid, deposit.state, (cb.status for cb in received), deposit.amount, deposit.created_at)
     successes = {cb.operation_id for cb in received if cb.status == SUCCESS}
     if len(successes) > 1:
         yield Finding(
@@ -174,6 +197,7 @@ def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s
             pid,
             {"successful_operations": sorted(str(o) for o in successes)},
             deposit.amount,
+            deposit.created_at,
         )
     paid = next((cb for cb in received if cb.status == SUCCESS), None)
     if paid is not None and (mismatch := money_mismatch(deposit, paid.amount, paid.currency, "callback")):
@@ -186,16 +210,18 @@ def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s
                 "deposit_expired",
                 f"deposit_expired:{pid}",
                 pid,
-                {"deposit": _money(deposit.amount, deposit.currency), "age_days": age // DAY_US},
+                {"deposit": _money(deposit.amount, deposit.currency), "state": deposit.state},
                 deposit.amount,
+                deposit.created_at,
             )
         elif age > s.get("callback_warning_seconds", 60) * 1_000_000:
             yield Finding(
                 "callback_overdue",
                 f"callback_overdue:{pid}",
                 pid,
-                {"deposit": _money(deposit.amount, deposit.currency), "age_minutes": age // MINUTE_US},
+                {"deposit": _money(deposit.amount, deposit.currency), "state": deposit.state},
                 deposit.amount,
+                deposit.created_at,
             )
 
 
@@ -212,6 +238,7 @@ def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
                 pid,
                 {"deposit": _money(deposit.paid_amount or deposit.amount, deposit.currency)},
                 deposit.paid_amount or deposit.amount,
+                deposit.created_at,
             )
         return
     successes = [op for op in recorded if op.status == SUCCESS]
@@ -222,6 +249,7 @@ def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
             pid,
             {"report_operations": sorted(op.operation_id for op in successes)},
             deposit.amount,
+            deposit.created_at,
         )
     op = successes[0] if successes else recorded[-1]
     theirs = _REPORT_STATE.get(op.status, "pending")
@@ -232,6 +260,7 @@ def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
             pid,
             {"ours": deposit.state, "report": op.status, "operation_id": op.operation_id},
             deposit.amount,
+            deposit.created_at,
         )
     if mismatch := money_mismatch(deposit, op.amount, op.currency, "report"):
         yield mismatch
@@ -242,6 +271,7 @@ def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
             pid,
             {"ours": deposit.customer_id, "report": op.customer_id},
             deposit.amount,
+            deposit.created_at,
         )
 
 
@@ -261,6 +291,7 @@ def _report_without_deposit(operations: list[Any], deposits: dict[str, Any], rec
                     }
                 },
                 op.amount or 0,
+                op.created_at,
             )
 
 
@@ -282,6 +313,7 @@ def _monthly_limit(deposits: list[Any], limit: int, zone: ZoneInfo, records: Rec
                 None,
                 {"customer_id": customer, "month": month, "paid": total, "limit": limit},
                 total - limit,
+                records.start,
             )
 
 
@@ -310,5 +342,6 @@ def _likely_retries(deposits: list[Any], window_seconds: int) -> Iterable[Findin
                                 "amount": other.amount,
                             },
                             other.amount,
+                            other.created_at,
                         )
             cluster = [d] if d is not None else []

@@ -256,6 +256,8 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
 
 
 def _legacy_revision(found: Any) -> str:
+    if found.has_table("platform_coverage"):
+        return "0004"
     if found.has_table("heartbeat"):
         return "0003"
     return "0002" if found.has_table("platform_operations") else "0001"

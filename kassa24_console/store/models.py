@@ -131,6 +131,9 @@ class Mismatch(SQLModel, table=True):
     # Found again (same key): how often, and when last (e.g. bad signatures from one peer).
     occurrences: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     last_seen_at: int | None = _big(default=None)
+    # When the fact it is about happened (the deposit, the platform's operation, the
+    # callback): what decides which period it belongs to, whenever it was found.
+    occurred_at: int | None = _big(default=None, index=True)
 
 
 class Audit(SQLModel, table=True):
@@ -190,6 +193,24 @@ class Period(SQLModel, table=True):
     end_at: int = _big()
     signed_by: str
     signed_at: int = _big()
+    # Set when something in the period changed after it was signed (cleared by signing again).
+    reopened_at: int | None = _big(default=None)
+    reopened_reason: str | None = None
+
+
+class PlatformCoverage(SQLModel, table=True):
+    """A day (in the configured zone) for which the platform's record was applied, from
+    which source: a period signs off only when every day of it has one."""
+
+    __tablename__ = "platform_coverage"
+    __table_args__ = (UniqueConstraint("day", "source", name="uq_platform_coverage_day_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: str
+    source: str
+    operations: int = 0
+    applied_at: int = _big()
+    applied_by: str
 
 
 class Heartbeat(SQLModel, table=True):

@@ -17,7 +17,18 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import Account, Audit, CallbackRecord, Contract, Deposit, Mismatch, Period, PlatformOperation, Traffic
+from .models import (
+    Account,
+    Audit,
+    CallbackRecord,
+    Contract,
+    Deposit,
+    Mismatch,
+    Period,
+    PlatformCoverage,
+    PlatformOperation,
+    Traffic,
+)
 from .text import storable_tree
 
 accounts = Account.__table__
@@ -29,6 +40,7 @@ audit = Audit.__table__
 traffic = Traffic.__table__
 operations = PlatformOperation.__table__
 periods = Period.__table__
+coverage = PlatformCoverage.__table__
 
 # Built once with a bound parameter: building the clause per call costs more than the query.
 _ACCOUNT_WITH_CONTRACTS = (
@@ -145,7 +157,17 @@ def settle_deposit(connection: Connection, payment_id: str, state: str, paid_amo
     return result.rowcount == 1
 
 
-def credit_contract(connection: Connection, contract_id: str, amount: int, at: int, payment_id: str) -> None:
+def credit_contract(
+    connection: Connection,
+    contract_id: str,
+    amount: int,
+    at: int,
+    payment_id: str,
+    *,
+    actor: str = "platform",
+    kind: str = "payment",
+    note: str = "",
+) -> None:
     """What is due on a contract goes down by ``amount`` (never below zero), as a delta in
     SQL; the audit says a payment did it, and which. The row is locked before it is read
     (PostgreSQL; SQLite's writer holds the write lock), so the recorded "before" is exact."""
@@ -163,7 +185,7 @@ def credit_contract(connection: Connection, contract_id: str, amount: int, at: i
     ).scalar_one()
     write_audit(
         connection,
-        [audit_row(at, "platform", "payment", "contract", contract_id, "payment", before, after, cause=payment_id)],
+        [audit_row(at, actor, kind, "contract", contract_id, "payment", before, after, note=note, cause=payment_id)],
     )
 
 
@@ -176,8 +198,11 @@ def flag(
     evidence: dict[str, Any],
     action: str,
     at: int,
+    occurred_at: int | None = None,
 ) -> None:
-    """Record a mismatch once per ``key``; finding it again counts an occurrence."""
+    """Record a mismatch once per ``key``; finding it again counts an occurrence. A new
+    finding about a fact in a signed period marks that period reopened after sign-off."""
+    occurred = occurred_at if occurred_at is not None else at
     statement = _insert(connection, mismatches).values(
         key=key,
         kind=kind,
@@ -186,6 +211,7 @@ def flag(
         action=action,
         found_at=at,
         last_seen_at=at,
+        occurred_at=occurred,
         state="open",
         note="",
     )
@@ -194,6 +220,22 @@ def flag(
             index_elements=["key"],
             set_={"occurrences": mismatches.c.occurrences + 1, "last_seen_at": statement.excluded.last_seen_at},
         )
+    )
+    if kind not in UNSIGNED_KINDS:
+        reopen_signed(connection, occurred, f"{kind} found for {payment_id or key}", at)
+
+
+# Findings about what nobody signed (forged callbacks) never reopen a signed period: they
+# are not money of the period.
+UNSIGNED_KINDS = frozenset({"bad_signature"})
+
+
+def reopen_signed(connection: Connection, fact_at: int, reason: str, at: int) -> None:
+    """Mark the signed period holding ``fact_at`` reopened after sign-off (once, with why)."""
+    connection.execute(
+        update(periods)
+        .where(periods.c.start_at <= fact_at, periods.c.end_at > fact_at, periods.c.reopened_at.is_(None))
+        .values(reopened_at=at, reopened_reason=reason[:300])
     )
 
 

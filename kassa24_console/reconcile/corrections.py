@@ -1,0 +1,92 @@
+"""Corrections with commands behind them, each applied once and audited with its note.
+
+* close an unpaid deposit (expired, or cancelled at the terminal): ``pending`` → ``closed``;
+* credit a deposit the platform reports as successful when its success callback never came,
+  with the platform's operation as the evidence: ``pending`` → ``paid`` and the contract's
+  amount due lowered, exactly as a callback would, never more than the deposit asked for.
+
+Both are conditional on the deposit still being ``pending`` (a callback that lands first
+wins, and the correction is refused saying so).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select, update
+
+from ..edits import EditRejected, operator
+from ..store import Store, now_us
+from ..store import queries as q
+
+
+def _pending(connection: Connection, payment_id: str) -> object:
+    deposit = q.deposit(connection, payment_id)
+    if deposit is None:
+        raise EditRejected(f"no deposit {payment_id}")
+    if deposit.state != "pending":
+        raise EditRejected(f"deposit {payment_id} is {deposit.state}, not pending: nothing to correct")
+    return deposit
+
+
+async def close_deposit(store: Store, payment_id: str, note: str, actor: str | None = None) -> None:
+    if not note.strip():
+        raise EditRejected("note: say why the deposit is closed (expired, cancelled at the terminal, …)")
+    who = actor or operator()
+
+    def job(connection: Connection) -> None:
+        _pending(connection, payment_id)
+        at = now_us()
+        d = q.deposits
+        result = connection.execute(
+            update(d).where(d.c.payment_id == payment_id, d.c.state == "pending").values(state="closed", updated_at=at)
+        )
+        if result.rowcount != 1:
+            raise EditRejected(f"deposit {payment_id} changed meanwhile: nothing done")
+        q.write_audit(
+            connection,
+            [
+                q.audit_row(
+                    at, who, "correction", "deposit", payment_id, "state", "pending", "closed", note=note.strip()
+                )
+            ],
+        )
+
+    await store.write(job)
+
+
+async def credit_deposit(store: Store, payment_id: str, operation_id: str, note: str, actor: str | None = None) -> int:
+    """Credit ``payment_id`` on the evidence of the platform's operation; returns the amount."""
+    if not note.strip():
+        raise EditRejected("note: say why (the platform's record shows the payment; no callback came)")
+    who = actor or operator()
+
+    def job(connection: Connection) -> int:
+        deposit = _pending(connection, payment_id)
+        o = q.operations
+        op = connection.execute(select(o).where(o.c.operation_id == str(operation_id))).first()
+        if op is None or op.payment_id != payment_id:
+            raise EditRejected(f"the platform's record has no operation {operation_id} for {payment_id}")
+        if op.status != "success" or op.currency != deposit.currency or not op.amount or op.amount <= 0:
+            raise EditRejected(
+                f"operation {operation_id} is {op.status} {op.amount} {op.currency}: only a successful positive "
+                f"amount in {deposit.currency} credits"
+            )
+        at = now_us()
+        if not q.settle_deposit(connection, payment_id, "paid", op.amount, at):
+            raise EditRejected(f"deposit {payment_id} changed meanwhile: nothing done")
+        credited = min(op.amount, deposit.amount)
+        cause = f"operation {operation_id}"
+        if deposit.contract_id:
+            q.credit_contract(
+                connection, deposit.contract_id, credited, at, payment_id, actor=who, kind="correction", note=note
+            )
+        q.write_audit(
+            connection,
+            [
+                q.audit_row(
+                    at, who, "correction", "deposit", payment_id, "state", "pending", "paid", note=note, cause=cause
+                )
+            ],
+        )
+        return credited
+
+    return await store.write(job)

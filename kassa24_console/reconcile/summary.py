@@ -1,0 +1,123 @@
+"""What finance needs to close a day: both sides' counts and sums by status, how much matched,
+the difference in money, pending deposits by age, and a hint when the unit looks wrong."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..protocol.codes import FAILED_STATUSES, SUCCESS
+from . import rules
+
+AGE_BUCKETS = (
+    ("≤ 1 min", rules.MINUTE_US),
+    ("≤ 1 h", 60 * rules.MINUTE_US),
+    ("≤ 1 day", rules.DAY_US),
+    ("≤ 36 days", 36 * rules.DAY_US),
+)
+_STATE_OF = {SUCCESS: "paid", **dict.fromkeys(FAILED_STATUSES, "failed")}
+
+
+@dataclass
+class Sides:
+    ours: dict[str, tuple[int, int]] = field(default_factory=dict)  # deposit state → (count, sum)
+    platform: dict[str, tuple[int, int]] = field(default_factory=dict)  # operation status → (count, sum)
+    reversals: tuple[int, int] = (0, 0)  # refunds and reversals in the platform's record
+    matched: int = 0
+    compared: int = 0
+    ours_paid: int = 0
+    platform_paid: int = 0
+    pending_by_age: dict[str, int] = field(default_factory=dict)
+    unit_hint: str | None = None
+
+    @property
+    def match_rate(self) -> float:
+        return self.matched / self.compared if self.compared else 1.0
+
+    @property
+    def difference(self) -> int:
+        """Our paid money minus the platform's successful money, minor units."""
+        return self.ours_paid - self.platform_paid
+
+    def as_dict(self) -> dict[str, Any]:
+        def table(values: dict[str, tuple[int, int]]) -> dict[str, Any]:
+            return {k: {"count": c, "sum": s} for k, (c, s) in sorted(values.items())}
+
+        return {
+            "ours": table(self.ours),
+            "platform": table(self.platform),
+            "platform_reversals": {"count": self.reversals[0], "sum": self.reversals[1]},
+            "matched": self.matched,
+            "compared": self.compared,
+            "matching_rate": round(self.match_rate, 4),
+            "ours_paid": self.ours_paid,
+            "platform_paid": self.platform_paid,
+            "difference": self.difference,
+            "pending_by_age": self.pending_by_age,
+            "unit_hint": self.unit_hint,
+        }
+
+
+def _add(table: dict[str, tuple[int, int]], key: str, amount: int) -> None:
+    count, total = table.get(key, (0, 0))
+    table[key] = (count + 1, total + amount)
+
+
+def sides(records: rules.Records, findings: list[rules.Finding], now: int) -> Sides:
+    result = Sides()
+    deposits = [d for d in records.deposits if records.start <= d.created_at < records.end]
+    operations = [
+        op for op in records.operations if op.created_at is None or records.start <= op.created_at < records.end
+    ]
+    for d in deposits:
+        amount = (d.paid_amount or d.amount) if d.state == "paid" else d.amount
+        _add(result.ours, d.state, amount)
+        if d.state == "paid":
+            result.ours_paid += amount
+        elif d.state == "pending":
+            age = now - d.created_at
+            label = next((name for name, limit in AGE_BUCKETS if age <= limit), "expired")
+            result.pending_by_age[label] = result.pending_by_age.get(label, 0) + 1
+    sales: dict[str, list[Any]] = {}
+    for op in operations:
+        if op.type not in rules.SALE_TYPES:
+            result.reversals = (result.reversals[0] + 1, result.reversals[1] + (op.amount or 0))
+            continue
+        _add(result.platform, op.status, op.amount or 0)
+        if op.status == SUCCESS:
+            result.platform_paid += op.amount or 0
+        sales.setdefault(op.payment_id, []).append(op)
+    flagged = {f.payment_id for f in findings}
+    compared = {d.payment_id for d in deposits} | set(sales)
+    result.compared = len(compared)
+    result.matched = sum(
+        1 for d in deposits if d.payment_id in sales and d.payment_id not in flagged and _agrees(d, sales[d.payment_id])
+    )
+    result.unit_hint = _unit_hint(deposits, sales)
+    return result
+
+
+def _agrees(deposit: Any, operations: list[Any]) -> bool:
+    op = next((o for o in operations if o.status == SUCCESS), operations[-1])
+    return _STATE_OF.get(op.status, "pending") == deposit.state and op.amount == deposit.amount
+
+
+def _unit_hint(deposits: list[Any], sales: dict[str, list[Any]]) -> str | None:
+    """Most amounts off by exactly ×100 means the report's unit setting is wrong."""
+    ratios: Counter[str] = Counter()
+    pairs = [(d.amount, sales[d.payment_id][0].amount) for d in deposits if d.payment_id in sales]
+    for ours, theirs in pairs:
+        if theirs and ours == theirs * 100:
+            ratios["report ÷100"] += 1
+        elif ours and theirs == ours * 100:
+            ratios["report ×100"] += 1
+    if len(pairs) >= 3:
+        ratio, count = max(ratios.items(), key=lambda item: item[1], default=("", 0))
+        if count * 5 >= len(pairs) * 4:
+            wrong = "major" if ratio == "report ÷100" else "minor"
+            return (
+                f"{count} of {len(pairs)} amounts differ by exactly ×100: the report's amounts are probably not "
+                f"in {wrong} units (check report_amount_unit / data_api_amount_unit)"
+            )
+    return None
