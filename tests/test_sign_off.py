@@ -1,0 +1,270 @@
+"""Reconciliation an accountant can sign: real records made through the listener, report
+files in the encodings desks use, a fake Data API over HTTP, the CLI as an accountant runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Server, callback_body, new_customer, start_serve, verify_body
+from openpyxl import load_workbook
+from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay, report_line
+
+from kassa24_console.config import Settings
+from kassa24_console.reconcile.data_api import DataApiError
+from kassa24_console.reconcile.report import ReportError, read_csv
+
+
+@pytest.fixture
+def merchant(tmp_path: Path):
+    server = start_serve(tmp_path)
+    yield server
+    server.stop()
+
+
+def cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        env={**server.env, "KASSA24_LOG_FILE": "/dev/null", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def day() -> str:
+    return datetime.now(ZONE).date().isoformat()
+
+
+def write_report(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes(("\n".join([HEADER, *lines]) + "\n").encode(encoding))
+    return path
+
+
+def test_no_platform_record_refuses_sign_off_and_an_empty_one_finds_our_paid_deposits(
+    merchant: Server, tmp_path: Path
+) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
+    paid = [pay(merchant, customer, contract, 100_000, operation_id=i) for i in range(3)]
+    refused = cli(merchant, "--from", day(), "--sign-off")
+    assert refused.returncode == 1 and f"no platform record for {day()}" in refused.stderr
+    empty = write_report(tmp_path / "empty.csv", [])  # a header-only export for a day with payments
+    result = cli(merchant, "--report", str(empty), "--from", day(), "--format", "json")
+    summary = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert sorted(o["payment_id"] for o in summary["open"] if o["kind"] == "missing_in_report") == sorted(paid)
+    assert summary["sides"]["ours"]["paid"] == {"count": 3, "sum": 300_000}
+    assert summary["sides"]["platform"] == {} and summary["sides"]["difference"] == 300_000
+    assert cli(merchant, "--from", day(), "--sign-off").returncode == 1  # three open: not all clear
+    without_days = cli(merchant, "--report", str(empty))
+    assert without_days.returncode == 2 and "say which days it covers with --from" in without_days.stderr
+
+
+def test_money_the_platform_collected_blocks_the_next_morning_sign_off(merchant: Server, tmp_path: Path) -> None:
+    """A report-only operation of the day, found the next morning, still blocks that day."""
+    import sqlite3
+
+    report = write_report(tmp_path / "r.csv", [report_line("77", "k24_not_ours", "50.00")])
+    assert cli(merchant, "--report", str(report), "--format", "json").returncode == 1
+    with sqlite3.connect(merchant.db_path) as db:  # found "the next morning"
+        db.execute("UPDATE mismatches SET found_at = found_at + 86400000000")
+    refused = cli(merchant, "--from", day(), "--sign-off")
+    assert refused.returncode == 1 and "report_unknown_payment k24_not_ours" in refused.stderr
+
+
+def test_a_signed_period_is_shown_and_reopened_by_a_late_callback(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
+    waiting = pay(merchant, customer, contract, 100_000, status=None)
+    report = write_report(tmp_path / "r.csv", [])
+    first = cli(merchant, "--report", str(report), "--from", day(), "--format", "json")
+    assert first.returncode == 0, first.stdout  # a pending deposit seconds old is nothing yet
+    signed = cli(merchant, "--from", day(), "--sign-off")
+    assert signed.returncode == 0 and "signed off" in signed.stdout, signed.stderr
+    shown = json.loads(cli(merchant, "--from", day(), "--format", "json").stdout)["signed"]
+    assert len(shown) == 1 and "signed off from" in shown[0] and "reopened" not in shown[0]
+    assert merchant.post(callback_body(waiting), path="/kassa24/callback").status_code == 200
+    reopened = json.loads(cli(merchant, "--from", day(), "--format", "json").stdout)["signed"]
+    assert "reopened after sign-off" in reopened[0] and waiting in reopened[0]
+
+
+def test_a_resolved_overdue_deposit_stays_resolved(merchant: Server) -> None:
+    from test_reconcile import run
+
+    customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
+    waiting = pay(merchant, customer, contract, 100_000, status=None)
+    created = merchant.rows("SELECT created_at FROM deposits WHERE payment_id = ?", waiting)[0]["created_at"]
+    asyncio.run(run(merchant, now=created + 5 * 60_000_000))
+    mismatch = merchant.rows("SELECT id FROM mismatches WHERE payment_id = ?", waiting)[0]["id"]
+    assert cli(merchant, "--resolve", str(mismatch), "--note", "customer says it failed").returncode == 0
+    for minutes in (6, 60, 600):  # later runs, older deposit: the facts did not change
+        asyncio.run(run(merchant, now=created + minutes * 60_000_000))
+        assert merchant.rows("SELECT state FROM mismatches WHERE id = ?", mismatch)[0]["state"] == "resolved"
+
+
+def test_both_corrections_are_applied_once_and_audited(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 1_000_000})
+    unpaid = pay(merchant, customer, contract, 100_000, status=None)
+    lost = pay(merchant, customer, contract, 200_000, status=None)
+    report = write_report(tmp_path / "r.csv", [report_line("88", lost, "2000.00", customer=customer)])
+    found = json.loads(cli(merchant, "--report", str(report), "--format", "json").stdout)
+    action = next(o["action"] for o in found["open"] if o["payment_id"] == lost)
+    assert f"reconcile --credit-deposit {lost} --operation 88" in action
+    assert cli(merchant, "--close-deposit", unpaid).returncode == 2  # a note is required
+    assert cli(merchant, "--close-deposit", unpaid, "--note", "expired at the terminal").returncode == 0
+    credited = cli(merchant, "--credit-deposit", lost, "--operation", "88", "--note", "no callback, ticket 9")
+    assert credited.returncode == 0 and "credited 2000.00 KZT" in credited.stdout
+    twice = cli(merchant, "--credit-deposit", lost, "--operation", "88", "--note", "again")
+    assert twice.returncode == 2 and "is paid, not pending" in twice.stderr
+    states = {r["payment_id"]: r["state"] for r in merchant.rows("SELECT payment_id, state FROM deposits")}
+    assert (states[unpaid], states[lost]) == ("closed", "paid")
+    due = merchant.post(verify_body(customer)).json()["entities"][0]["payment"]
+    assert due == 800_000  # credited once: 10 000,00 - 2 000,00
+    audit = merchant.rows(
+        "SELECT kind, entity, field, new, note, cause FROM audit WHERE kind = 'correction' ORDER BY id"
+    )
+    assert [(r["entity"], r["field"], r["new"]) for r in audit] == [
+        ("deposit", "state", "closed"),
+        ("contract", "payment", "800000"),
+        ("deposit", "state", "paid"),
+    ]
+    assert audit[2]["cause"] == "operation 88" and audit[2]["note"] == "no callback, ticket 9"
+
+
+def test_export_and_the_act_of_a_signed_period(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 1_000_000})
+    paid = pay(merchant, customer, contract, 150_000)
+    report = write_report(tmp_path / "r.csv", [report_line("5", paid, "1500.00", customer=customer)])
+    book = tmp_path / "ops.xlsx"
+    assert cli(merchant, "--report", str(report), "--export", str(book)).returncode == 0
+    rows = list(load_workbook(book).active.iter_rows(values_only=True))
+    assert rows[1][:4] == ("day", "time", "payment id", "operation id")
+    assert rows[2][2:4] == (paid, "5") and rows[2][6] == 1500.0 and rows[2][7:9] == ("paid", "success")
+    assert cli(merchant, "--from", day(), "--act", str(tmp_path / "act.xlsx")).returncode == 1  # not signed yet
+    act = tmp_path / "act.xlsx"
+    assert cli(merchant, "--from", day(), "--sign-off", "--act", str(act)).returncode == 0
+    sheet = list(load_workbook(act).active.iter_rows(values_only=True))
+    assert sheet[1][0] == "Period" and sheet[2][0] == "Signed by" and sheet[2][1]
+    assert sheet[5][:4] == ("Total, KZT", 1500.0, 1500.0, 0.0)
+    csv_export = tmp_path / "ops.csv"
+    assert cli(merchant, "--from", day(), "--export", str(csv_export)).returncode == 0
+    assert paid in csv_export.read_text(encoding="utf-8-sig")
+
+
+# --- reports as they come from real desks ---------------------------------------------------
+
+
+def _read(path: Path, **extra: Any) -> list[Any]:
+    s = Settings()
+    return read_csv(
+        path, s.report_columns, unit="major", date_format="%Y-%m-%d %H:%M:%S", timezone="Asia/Almaty", **extra
+    )
+
+
+def test_windows_1251_mapped_statuses_and_a_reversal(tmp_path: Path) -> None:
+    line = "{op};p{op};1234;{type};{status};Kassa24;15 000,00;KZT;7012;2026-11-27 09:00:00;2026-11-27 09:00:01"
+    lines = [
+        line.format(op=1, type="sale", status="Успешно"),
+        line.format(op=2, type="sale", status="Отклонено"),
+        line.format(op=3, type="refund", status="success"),
+    ]
+    cp = write_report(tmp_path / "excel.csv", lines, "cp1251")
+    statuses = Settings().report_statuses
+    operations = _read(cp, statuses=statuses)
+    assert [(o.status, o.type) for o in operations] == [("success", "sale"), ("decline", "sale"), ("success", "refund")]
+    with pytest.raises(ReportError, match=r"line 2: not UTF-8 text .* report_encoding = \"cp1251\""):
+        _read(cp, encoding="utf-8", statuses=statuses)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (tmp_path / "excel.csv").read_bytes().decode("cp1251").encode("utf-8"))
+    assert len(_read(bom, statuses=statuses)) == 3
+    with pytest.raises(ReportError, match="this is UTF-8 text, not cp1251"):
+        _read(bom, encoding="cp1251", statuses=statuses)
+    unknown = write_report(tmp_path / "unknown.csv", [line.format(op=4, type="sale", status="Пропало")])
+    with pytest.raises(ReportError, match=r"line 2: unknown status 'пропало' \(map it with report_statuses"):
+        _read(unknown, statuses=statuses)
+
+
+def test_a_reversal_is_not_a_second_sale_and_the_unit_hint(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
+    paid = [pay(merchant, customer, contract, 100_000 + i, operation_id=i) for i in range(4)]
+    now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+    refund = f"99;{paid[0]};1234;refund;success;Kassa24;1000.00;KZT;{customer};{now};{now}"
+    wrong_unit = [report_line(str(10 + i), p, f"{(100_000 + i)}.00", customer=customer) for i, p in enumerate(paid)]
+    report = write_report(tmp_path / "r.csv", [*wrong_unit, refund])
+    summary = json.loads(cli(merchant, "--report", str(report), "--format", "json").stdout)
+    kinds = {o["kind"] for o in summary["open"]}
+    assert "duplicate_operation" not in kinds  # the refund is its own operation type
+    assert summary["sides"]["platform_reversals"]["count"] == 1
+    assert "differ by exactly ×100" in summary["sides"]["unit_hint"]
+
+
+# --- a Data API that behaves like a real one ------------------------------------------------
+
+
+class PagingApi(FakeDataApi):
+    """Pages by its own size, may ignore the offset, may fail first."""
+
+    def __init__(
+        self, operations: list[dict[str, Any]], *, page: int = 500, ignore_offset: bool = False, fail_first: int = 0
+    ) -> None:
+        super().__init__(operations)
+        self.page, self.ignore_offset, self.fail_first = page, ignore_offset, fail_first
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        from conftest import read_body
+
+        from kassa24_console.protocol.signature import signed
+
+        body = json.loads(await read_body(receive))
+        self.requests.append(body)
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            status, answer = 503, {"error": "maintenance, try again"}
+        else:
+            offset = 0 if self.ignore_offset else body["offset"]
+            status, answer = 200, signed({"operations": self.operations[offset : offset + self.page]}, "data-api-key")
+        start = {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        await send(start)
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+
+@pytest.mark.parametrize("page", [500, 1000])
+async def test_data_api_pages_of_any_size(page: int) -> None:
+    fake = PagingApi([_item(i) for i in range(1354)], page=page)
+    listener, url = await _serve(fake)
+    try:
+        operations = await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
+    assert len(operations) == 1354
+    assert fake.requests[0]["fields"] and "operation_id" in fake.requests[0]["fields"]
+
+
+async def test_data_api_ignoring_the_offset_stops_with_a_clear_error() -> None:
+    listener, url = await _serve(PagingApi([_item(i) for i in range(1200)], ignore_offset=True))
+    try:
+        with pytest.raises(DataApiError, match="same page again at offset 500: it ignores 'offset'"):
+            await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
+
+
+async def test_data_api_5xx_is_retried_and_its_words_are_kept() -> None:
+    fake = PagingApi([_item(i) for i in range(3)], fail_first=2)
+    listener, url = await _serve(fake)
+    try:
+        api = _api(url)
+        api.retry_delays = (0.01, 0.01, 0.01)
+        assert len(await api.operations(datetime(2026, 11, 27), datetime(2026, 11, 28))) == 3
+        fake.fail_first = 10
+        with pytest.raises(DataApiError, match=r"HTTP 503: maintenance, try again \(tried 4 times\)"):
+            await api.operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
