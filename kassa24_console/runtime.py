@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from . import importer
+from . import demo_history, importer
 from .config import POSTGRES_EXTRA, Settings
 from .listener import App, Listener
 from .service import Service
@@ -68,11 +68,7 @@ class Runtime:
     async def open(self) -> None:
         """Open the store; a fresh database in demo mode gets the demo accounts.
         :class:`StartupError` says why it cannot be opened."""
-        fresh = await open_store(self.store, self.settings)
-        if fresh and self.settings.uses_demo_key:
-            path = importer.demo_file()
-            accounts, contracts = await importer.apply(self.store, importer.read_file(path), actor="demo")
-            log.info("loaded demo data: %d accounts, %d contracts", accounts, contracts)
+        await open_store(self.store, self.settings, demo=True)
 
     def start_pruning(self) -> None:
         """Delete traffic past its retention in the background, in small batches."""
@@ -111,16 +107,22 @@ class Runtime:
         await self.store.close()
 
 
-async def open_store(store: Store, settings: Settings) -> bool:
+async def open_store(store: Store, settings: Settings, *, demo: bool = False) -> bool:
     """``store.open()``, with any failure turned into a :class:`StartupError` that says why
-    (the store is closed again, so nothing is left running)."""
+    (the store is closed again, so nothing is left running). With ``demo``, a fresh
+    database opened with the demo key gets the demo customers and their history."""
     try:
-        return await store.open()
+        fresh = await store.open()
     except Exception as error:
         log.debug("cannot open the database", exc_info=True)
         with contextlib.suppress(Exception):
             await store.close()
         raise StartupError(describe(error, settings)) from None
+    if fresh and demo and settings.uses_demo_key:
+        accounts, contracts = await importer.apply(store, importer.read_file(importer.demo_file()), actor="demo")
+        rows = await demo_history.load_history(store)
+        log.info("loaded demo data: %d accounts, %d contracts, %d history rows", accounts, contracts, rows)
+    return fresh
 
 
 def _prune_batch(connection: Connection, cutoff: int) -> int:

@@ -268,3 +268,37 @@ async def test_data_api_5xx_is_retried_and_its_words_are_kept() -> None:
             await api.operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
+
+
+def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path: Path) -> None:
+    """The README's session on a fresh demo database: findings, a resolution, a correction,
+    sign-off refused, then accepted."""
+    from conftest import ROOT
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "KASSA24_LOG_FILE": str(tmp_path / "log"),
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    first = run("--report", str(ROOT / "data" / "demo" / "platform-report.csv"), "--format", "json")
+    found = json.loads(first.stdout)
+    assert first.returncode == 1 and len(found["found"]) >= 4, found["found"]
+    by_kind = {o["kind"]: o for o in found["open"]}
+    assert run("--resolve", str(by_kind["report_unknown_payment"]["id"]), "--note", "not ours").returncode == 0
+    pending = by_kind["status_differs"]
+    operation = pending["evidence"]["operation_id"]
+    assert run("--credit-deposit", pending["payment_id"], "--operation", operation, "--note", "t").returncode == 0
+    period = ("--from", "2026-11-23", "--to", "2026-11-27")
+    assert run(*period, "--sign-off").returncode == 1
+    for item in found["open"]:
+        if item["kind"] in ("likely_retry", "callback_overdue") and item["payment_id"] != pending["payment_id"]:
+            run("--close-deposit", item["payment_id"], "--note", "never paid")
+        else:
+            run("--resolve", str(item["id"]), "--note", "checked with the platform")
+    accepted = run(*period, "--sign-off")
+    assert accepted.returncode == 0, accepted.stderr

@@ -97,7 +97,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         err.print(f"report refused, nothing applied: {error}", markup=False, highlight=False)
         return 2
     store = Store(settings.database_url)
-    await open_store(store, settings)
+    await open_store(store, settings, demo=True)  # a new demo database comes with its history
     try:
         if (work := await _work(store, args, out)) is not None:
             return work
