@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import Server, callback_body, new_customer, start_serve, verify_body
 from openpyxl import load_workbook
-from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay, report_line
+from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay, report_line, today
 
 from kassa24_console.config import Settings
 from kassa24_console.reconcile.data_api import DataApiError
@@ -302,3 +302,63 @@ def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path
             run("--resolve", str(item["id"]), "--note", "checked with the platform")
     accepted = run(*period, "--sign-off")
     assert accepted.returncode == 0, accepted.stderr
+
+
+async def test_the_console_shows_signed_and_reopened_periods_and_corrects_a_deposit(tmp_path: Path) -> None:
+    """A period signed and then reopened by a late callback is in the Mismatches pane, red,
+    with the reason; ``k`` closes an unpaid deposit; ``r`` reconciles in a process of its own."""
+    from conftest import deposit_body, make_settings, post, seed_demo, until
+
+    from kassa24_console.console.app import Kassa24App
+    from kassa24_console.console.panes import MismatchesPane
+    from kassa24_console.reconcile.engine import sign_off, store_operations
+    from kassa24_console.store import Store
+
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "listening")
+        url = f"http://127.0.0.1:{app.runtime.listener.port}"
+        late = (await post(url, deposit_body("7012345678", "C-10001", 150_000))).json()["payment_id"]
+        stuck = (await post(url, deposit_body("7012345678", "C-10001", 160_000))).json()["payment_id"]
+        store: Store = app.store
+        await store_operations(store, [], "csv:empty", today().days)
+        await store.write(lambda c: c.exec_driver_sql("UPDATE deposits SET created_at = created_at - 120000000"))
+        await pilot.press("m")
+        pane = app.query_one(MismatchesPane)
+        await pane.action_reconcile()  # both deposits are now overdue
+        await until(pilot, lambda: pane.table.row_count == 2, timeout=15)
+        pane.table.move_cursor(row=[m.payment_id for m in pane.rows.values()].index(stuck))
+        await pilot.press("k")
+        await pilot.pause(0.2)
+        app.screen.query_one("#note").value = "cancelled at the terminal"
+        await pilot.click("#save")
+        await until(pilot, lambda: not hasattr(app.screen, "_fields"))
+        await pane.action_reconcile()
+        await until(pilot, lambda: pane.table.row_count == 1, timeout=15)
+        (overdue,) = pane.rows.values()
+        from kassa24_console import edits
+
+        await edits.resolve_mismatch(store, overdue.id, "waiting for the platform")
+        await sign_off(store, today())
+        await pane.refresh_rows()
+        shown = str(app.query_one("#periods").render())
+        assert "✓" in shown and "signed by" in shown
+        assert (await post(url, callback_body(late), path="/kassa24/callback")).status_code == 200
+        await pane.refresh_rows()
+        shown = str(app.query_one("#periods").render())
+        assert "reopened after sign-off" in shown and late in shown
+        await pilot.press("q")
+    states = await _states(settings.database_url)
+    assert states[stuck] == "closed" and states[late] == "paid"
+
+
+async def _states(url: str) -> dict[str, str]:
+    from kassa24_console.store import Store
+
+    store = Store(url)
+    await store.open()
+    rows = await store.scan(lambda c: c.exec_driver_sql("SELECT payment_id, state FROM deposits").all())
+    await store.close()
+    return dict(rows)

@@ -46,6 +46,7 @@ what the store holds, live.
 | `n`, `a` | contracts | new contract, new account |
 | `Enter` | mismatches | the evidence and the suggested action |
 | `x`, `o`, `v`, `r` | mismatches | resolve with a note, reopen, show resolved, reconcile today |
+| `k`, `p` | mismatches | close the unpaid deposit; credit it on the platform's operation (both with a note) |
 | `ctrl+r` | anywhere | restart the listener |
 | `ctrl+p` | anywhere | command palette |
 | `F1` | anywhere | this help |

@@ -14,10 +14,20 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
 from .. import edits
-from ..reconcile.engine import Period, reconcile
+from ..money import format_money
+from ..reconcile import corrections
 from ..store import views
 from . import format as fmt
-from .screens import AccountForm, ContractForm, DetailScreen, NewContractForm, ResolveForm, contract_change
+from .reconciling import periods_to_show, reconcile_elsewhere
+from .screens import (
+    AccountForm,
+    ContractForm,
+    CorrectionForm,
+    DetailScreen,
+    NewContractForm,
+    ResolveForm,
+    contract_change,
+)
 
 if TYPE_CHECKING:
     from .app import Kassa24App
@@ -260,6 +270,8 @@ class MismatchesPane(ListPane):
         Binding("o", "reopen", "Reopen", id="mismatches.reopen"),
         Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle"),
         Binding("r", "reconcile", "Reconcile today", id="mismatches.reconcile"),
+        Binding("k", "close_deposit", "Close deposit", id="mismatches.close_deposit"),
+        Binding("p", "credit_deposit", "Credit from platform", id="mismatches.credit_deposit"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -268,13 +280,33 @@ class MismatchesPane(ListPane):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            "Open mismatches. Enter evidence · x resolve with a note · o reopen · v show resolved · r reconcile today",
+            "Open mismatches. Enter evidence · x resolve · o reopen · v show resolved · r reconcile today · "
+            "k close deposit · p credit from the platform's record",
             classes="hint",
         )
+        yield Static("", id="periods", markup=False)
         yield self.make_table()
 
     async def fetch(self) -> list[Any]:
-        return await self.k24.store.scan(views.mismatches_page, self.show_resolved)  # type: ignore[union-attr]
+        store = self.k24.store
+        assert store is not None
+        self._show_periods(await store.scan(periods_to_show))
+        return await store.scan(views.mismatches_page, self.show_resolved)
+
+    def _show_periods(self, rows: list[Any]) -> None:
+        """Signed periods, and any reopened after sign-off with the reason (in red)."""
+        zone = self.k24.zone
+        text = Text()
+        for p in rows:
+            start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
+            last = datetime.fromtimestamp((p.end_at - 1) / 1e6, zone).date()
+            signed_at = fmt.at_text(p.signed_at, zone, minutes=True).plain
+            label = f"{start} … {last} signed by {p.signed_by} at {signed_at}"
+            if p.reopened_at:
+                text.append(f"⚠ {label} — reopened after sign-off: {p.reopened_reason}\n", style="bold red")
+            else:
+                text.append(f"✓ {label}\n", style="green")
+        self.query_one("#periods", Static).update(text)
 
     def cells(self, row: Any) -> list[Text]:
         evidence = row.evidence if isinstance(row.evidence, dict) else {}
@@ -300,14 +332,52 @@ class MismatchesPane(ListPane):
         self.app.push_screen(DetailScreen(title, evidence, what_to_do, ("Evidence", "What to do")))
 
     async def action_reconcile(self) -> None:
-        """Run the reconciliation rules over today (deposits with no callback, retries, …)."""
-        store = self.k24.store
-        if store is None:
+        """Run the reconciliation rules over today in a process of its own: the listener in
+        this loop never waits for them."""
+        if self.k24.store is None:
             return
-        day = datetime.now(self.k24.zone).date()
-        summary = await reconcile(store, self.k24.settings, Period.of_days(day, day, self.k24.zone))
-        self.notify(f"Reconciled {summary.period.label}: {len(summary.findings)} found, {len(summary.open_ids)} open.")
+        day = datetime.now(self.k24.zone).date().isoformat()
+        try:
+            found = await reconcile_elsewhere(self.k24.settings, day)
+        except RuntimeError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.notify(
+            f"Reconciled {found['period']}: {sum(f['count'] for f in found['found'].values())} found, "
+            f"{len(found['open'])} open."
+        )
         await self.refresh_rows()
+
+    def _correct(self, title: str, fields: list[tuple[str, str, str]], apply: Any) -> None:
+        mismatch = self.selected()
+        if mismatch is None or self.k24.store is None or not mismatch.payment_id:
+            return
+
+        async def save(values: dict[str, str]) -> None:
+            await apply(self.k24.store, mismatch, values)
+            await self.refresh_rows()
+
+        self.app.push_screen(CorrectionForm(f"{title} {mismatch.payment_id}", fields, save))
+
+    def action_close_deposit(self) -> None:
+        async def apply(store: Any, mismatch: Any, values: dict[str, str]) -> None:
+            await corrections.close_deposit(store, mismatch.payment_id, values["note"])
+            self.notify(f"Deposit {mismatch.payment_id} closed.")
+
+        self._correct("Close the unpaid deposit", [("note", "Why (expired, cancelled…)", "")], apply)
+
+    def action_credit_deposit(self) -> None:
+        mismatch = self.selected()
+        evidence = mismatch.evidence if mismatch is not None and isinstance(mismatch.evidence, dict) else {}
+
+        async def apply(store: Any, mismatch: Any, values: dict[str, str]) -> None:
+            amount = await corrections.credit_deposit(
+                store, mismatch.payment_id, values["operation"].strip(), values["note"]
+            )
+            self.notify(f"Deposit {mismatch.payment_id} credited {format_money(amount)}.")
+
+        fields = [("operation", "Platform operation id", str(evidence.get("operation_id", ""))), ("note", "Why", "")]
+        self._correct("Credit on the platform's record:", fields, apply)
 
     async def action_toggle_resolved(self) -> None:
         self.show_resolved = not self.show_resolved

@@ -221,3 +221,18 @@ class ResolveForm(_Form):
 
     def fields(self) -> list[tuple[str, str, str]]:
         return [("note", "Note", self._note)]
+
+
+class CorrectionForm(_Form):
+    """A correction of a deposit: its fields (an operation id, a note), saved by a command
+    that is applied once and audited."""
+
+    def __init__(
+        self, title: str, fields: list[tuple[str, str, str]], save: Callable[[dict[str, str]], Awaitable[None]]
+    ) -> None:
+        super().__init__(save)
+        self.TITLE_TEXT = title
+        self._fields = fields
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        return self._fields
