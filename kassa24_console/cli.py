@@ -15,6 +15,7 @@ from .config import ConfigError, Settings, load_settings
 from .listener import ListenError
 from .runtime import DEMO_KEY_WARNING, Runtime, StartupError, configure_logging, open_store
 from .store import Store, display_url
+from .store.db import sqlite_file_missing
 
 log = logging.getLogger("kassa24_console")
 
@@ -112,6 +113,9 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
         configure_logging(settings.log_file, stderr=False)
         return audit_main(args, settings)
+    if args.attach and (missing := sqlite_file_missing(settings.database_url)) is not None:
+        # Attaching watches a database a listener writes: it never creates one.
+        raise StartupError(f"--attach: there is no database at {missing} (start serve or the console there first)")
     configure_logging(settings.log_file, stderr=False)
     from .console.app import run_console  # textual is only loaded for the console
 

@@ -65,10 +65,10 @@ class Runtime:
         self.listener = Listener(self.app, settings.host, settings.port, settings)
         self._pruner: asyncio.Task[None] | None = None
 
-    async def open(self) -> None:
-        """Open the store; a fresh database in demo mode gets the demo accounts.
-        :class:`StartupError` says why it cannot be opened."""
-        await open_store(self.store, self.settings, demo=True)
+    async def open(self, *, demo: bool = True) -> None:
+        """Open the store; a fresh database in demo mode gets the demo accounts (unless
+        ``demo`` is False). :class:`StartupError` says why it cannot be opened."""
+        await open_store(self.store, self.settings, demo=demo)
 
     def start_pruning(self) -> None:
         """Delete traffic past its retention in the background, in small batches."""

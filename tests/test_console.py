@@ -305,3 +305,26 @@ async def test_a_failed_signature_is_explained_in_the_detail_view(console: Any) 
     await pilot.press("escape", "down", "enter")
     await until(pilot, lambda: isinstance(app.screen, DetailScreen))
     assert "matched in the natural form" in app.screen.query_one("#detail-response").text
+
+
+def test_attaching_to_a_database_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nowhere" / "k24.db"
+    env = {"PATH": "/usr/bin:/bin", "KASSA24_DATABASE_URL": f"sqlite:///{missing}", "KASSA24_LOG_FILE": "/dev/null"}
+    result = subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "--attach"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1 and f"there is no database at {missing}" in result.stderr
+    assert "Traceback" not in result.stderr and not missing.exists() and not missing.parent.exists()
+
+
+async def test_unknown_keymap_ids_are_reported(tmp_path: Path) -> None:
+    app = Kassa24App(make_settings(tmp_path, keymap={"app.hepl": "f2", "app.help": "f3"}), attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert app.unknown_keys == ["app.hepl"]
+        assert any("app.hepl" in str(n.message) for n in app._notifications)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))

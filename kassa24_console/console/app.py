@@ -116,6 +116,7 @@ class Kassa24App(App[int]):
         self._rate_after: int | None = None
         self._per_minute: dict[int, tuple[int, int]] = {}
         self._rates_shown: tuple[Any, ...] = ()
+        self.unknown_keys = sorted(set(settings.keymap) - known_binding_ids()) if settings.keymap else []
         if settings.keymap:
             self.set_keymap(settings.keymap)
 
@@ -148,6 +149,10 @@ class Kassa24App(App[int]):
                 await self.start_listener()
         if warning := self.settings.key_warning():
             self.notify(warning, severity="warning", timeout=10)
+        if self.unknown_keys:
+            shown = ", ".join(self.unknown_keys)
+            log.warning("keymap: unknown binding ids %s", shown)
+            self.notify(f"keymap: no binding with the id {shown} (F1 lists the keys)", severity="error", timeout=15)
         self.update_status()
         await self.refresh_all()
         if self.live:
@@ -162,7 +167,7 @@ class Kassa24App(App[int]):
     async def open_store(self) -> None:
         runtime = Runtime(self.settings)
         try:
-            await runtime.open()
+            await runtime.open(demo=not self.attach)  # attached: never loads anything into it
         except StartupError as error:
             self.problem, self.listener_state, self.exit_code = str(error), "stopped", 1
             self.update_status()
@@ -328,6 +333,17 @@ class Kassa24App(App[int]):
     @work(exclusive=True, group="restart")
     async def _palette_restart(self) -> None:
         await self.action_restart_listener()
+
+
+def known_binding_ids() -> set[str]:
+    """Every binding id the console defines: what a keymap may name."""
+    from .screens import DetailScreen, HelpScreen, _Form
+    from .tail import TailView
+
+    classes = (Kassa24App, TrafficPane, ContractsPane, CallbacksPane, MismatchesPane, TailView, DetailScreen)
+    return {
+        b.id for cls in (*classes, HelpScreen, _Form) for b in getattr(cls, "BINDINGS", []) if getattr(b, "id", None)
+    }
 
 
 def run_console(settings: Settings, *, attach: bool = False, config_error: str | None = None) -> int:
