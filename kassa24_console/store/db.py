@@ -263,6 +263,16 @@ def _legacy_revision(found: Any) -> str:
     return "0002" if found.has_table("platform_operations") else "0001"
 
 
+DEADLOCK_RETRIES = 3
+_TRANSIENT_STATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def _transient(error: BaseException) -> bool:
+    original = getattr(error, "orig", None)
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return state in _TRANSIENT_STATES or "deadlock detected" in str(error)
+
+
 class JobRefused(Exception):
     """A job decided not to write (a rule said no); its transaction rolls back and the
     caller gets this exception. Nothing is wrong with the database."""
@@ -359,7 +369,7 @@ class Writer:
     ) -> None:
         for job, future in jobs:
             try:
-                result = await self._db.transaction(job)
+                result = await self._alone(job)
             except Exception as error:  # the caller answers 500/503; nothing half-written
                 if not isinstance(error, JobRefused):
                     self._failed(error)
@@ -371,6 +381,19 @@ class Writer:
                     future.set_result(result)
         if traffic:
             await self._insert_traffic_isolated(traffic)
+
+    async def _alone(self, job: Job[T]) -> T:
+        """``job`` in a transaction of its own, again when the database chose it as the
+        victim of a deadlock (two processes' group commits can lock a contract and a
+        callback in opposite orders): the victim was rolled back whole, so it is safe."""
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                return await self._db.transaction(job)
+            except Exception as error:
+                if attempt == DEADLOCK_RETRIES or not _transient(error):
+                    raise
+                await asyncio.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _insert_traffic_isolated(self, traffic: list[dict[str, Any]]) -> None:
         """Traffic rows whose batch failed: again with all text made storable, then one by
