@@ -74,6 +74,8 @@ class ListPane(Vertical):
         if self.k24.store is None:
             return
         rows = await self.fetch()
+        if not self.is_attached:  # the app closed while the store answered
+            return
         shown = [tuple(row) for row in rows]
         if shown == self._shown:
             return
@@ -290,8 +292,11 @@ class MismatchesPane(ListPane):
     async def fetch(self) -> list[Any]:
         store = self.k24.store
         assert store is not None
-        self._show_periods(await store.scan(periods_to_show))
-        return await store.scan(views.mismatches_page, self.show_resolved)
+        periods = await store.scan(periods_to_show)
+        rows = await store.scan(views.mismatches_page, self.show_resolved)
+        if self.is_attached:
+            self._show_periods(periods)
+        return rows
 
     def _show_periods(self, rows: list[Any]) -> None:
         """Signed periods, and any reopened after sign-off with the reason (in red)."""
@@ -306,7 +311,8 @@ class MismatchesPane(ListPane):
                 text.append(f"⚠ {label} — reopened after sign-off: {p.reopened_reason}\n", style="bold red")
             else:
                 text.append(f"✓ {label}\n", style="green")
-        self.query_one("#periods", Static).update(text)
+        for widget in self.query("#periods").results(Static):
+            widget.update(text)
 
     def cells(self, row: Any) -> list[Text]:
         evidence = row.evidence if isinstance(row.evidence, dict) else {}
