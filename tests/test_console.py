@@ -22,7 +22,8 @@ from conftest import (
 
 from kassa24_console.config import Settings
 from kassa24_console.console.app import Kassa24App
-from kassa24_console.console.panes import ContractsPane, MismatchesPane
+from kassa24_console.console.mismatches import MismatchesPane
+from kassa24_console.console.panes import CallbacksPane, ContractsPane
 from kassa24_console.console.screens import ContractForm, DetailScreen, HelpScreen
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
@@ -328,3 +329,43 @@ async def test_unknown_keymap_ids_are_reported(tmp_path: Path) -> None:
         assert any("app.hepl" in str(n.message) for n in app._notifications)
         await pilot.press("f3")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_h_shows_a_contracts_history_and_enter_a_callbacks_detail(console: Any) -> None:
+    app, pilot, url = console
+    payment_id = (await post(url, deposit_body("7012345678", "C-10001", 150_000))).json()["payment_id"]
+    assert (await post(url, callback_body(payment_id, amount=150_000), path="/kassa24/callback")).status_code == 200
+    await pilot.press("c")
+    pane = app.query_one(ContractsPane)
+    await until(pilot, lambda: pane.table.row_count == 10)
+    pane.table.move_cursor(row=0)
+    pane.table.focus()
+    await pilot.press("h")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    story = app.screen.query_one("#detail-request").text
+    assert "import" in story and "payment" in story and payment_id in story
+    assert "45\xa0000,00\xa0₸ → 43\xa0500,00\xa0₸" in story
+    await pilot.press("escape")
+    await pilot.press("b")
+    callbacks = app.query_one(CallbacksPane)
+    await until(pilot, lambda: callbacks.table.row_count == 1)
+    assert [str(c) for c in callbacks.table.get_row_at(0)][2] == "customer_1"
+    callbacks.table.focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    assert payment_id in app.screen.query_one("#detail-request").text
+    ours = app.screen.query_one("#detail-response").text
+    assert '"outcome": "applied"' in ours and '"state": "paid"' in ours
+
+
+async def test_rates_are_the_last_60_seconds_and_the_zone_is_in_the_header(console: Any) -> None:
+    app, pilot, url = console
+    for _ in range(3):
+        await post(url, verify_body("7012345678"))
+    await post(url, verify_body("nobody"))
+    await until(pilot, lambda: len(traffic_rows(app)) == 4)
+    await app._tick_rates()
+    counters = str(app.query_one("#status-counters").render())
+    assert "req/60 s 4" in counters and "errors/60 s 1" in counters
+    assert "Asia/Almaty" in str(app.query_one("#status-line").render())
+    assert traffic_rows(app)[-1][-1] == "Account does not exist"  # the reason, in the row

@@ -517,7 +517,7 @@ async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Pa
     from conftest import ROOT
 
     from kassa24_console.console.app import Kassa24App
-    from kassa24_console.console.panes import MismatchesPane
+    from kassa24_console.console.mismatches import MismatchesPane
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'k.db'}", secret_key=SECRET, log_file=tmp_path / "log", port=0

@@ -310,7 +310,7 @@ async def test_the_console_shows_signed_and_reopened_periods_and_corrects_a_depo
     from conftest import deposit_body, make_settings, post, seed_demo, until
 
     from kassa24_console.console.app import Kassa24App
-    from kassa24_console.console.panes import MismatchesPane
+    from kassa24_console.console.mismatches import MismatchesPane
     from kassa24_console.reconcile.engine import sign_off, store_operations
     from kassa24_console.store import Store
 

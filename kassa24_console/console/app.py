@@ -18,7 +18,8 @@ from ..config import Settings
 from ..listener import ListenError
 from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
 from ..store import Store, display_url, now_us, views
-from .panes import CallbacksPane, ContractsPane, MismatchesPane
+from .mismatches import MismatchesPane
+from .panes import CallbacksPane, ContractsPane
 from .screens import HelpScreen, steady
 from .traffic import TrafficPane
 
@@ -44,6 +45,7 @@ what the store holds, live.
 | `Enter` | traffic | raw request and our response |
 | `Enter`, `e` | contracts | edit status code, amount due, minimum |
 | `n`, `a` | contracts | new contract, new account |
+| `h` | contracts | the contract's history: edits, payments credited, imports, corrections |
 | `Enter` | mismatches | the evidence and the suggested action |
 | `x`, `o`, `v`, `r` | mismatches | resolve with a note, reopen, show resolved, reconcile today |
 | `k`, `p` | mismatches | close the unpaid deposit; credit it on the platform's operation (both with a note) |
@@ -247,18 +249,18 @@ class Kassa24App(App[int]):
         first = minute_now - RATE_MINUTES + 1
         self._per_minute = {m: c for m, c in self._per_minute.items() if m >= first}
         requests = [self._per_minute.get(m, (0, 0))[0] for m in range(first, minute_now + 1)]
-        errors = [self._per_minute.get(m, (0, 0))[1] for m in range(first, minute_now + 1)]
         open_count = await self.store.scan(views.open_mismatch_count)
-        if (requests, errors, open_count) == self._rates_shown:
+        last_minute = await self.store.scan(views.traffic_last_seconds, now_us() - 60_000_000)
+        if (requests, last_minute, open_count) == self._rates_shown:
             return
-        self._rates_shown = (requests, errors, open_count)
+        self._rates_shown = (requests, last_minute, open_count)
         self.query_one("#status-sparkline", Sparkline).data = requests
         counters = Text.assemble(
-            ("req/min ", "dim"),
-            (str(requests[-1]), "bold"),
+            ("req/60 s ", "dim"),
+            (str(last_minute[0]), "bold"),
             " │ ",
-            ("errors/min ", "dim"),
-            (str(errors[-1]), "bold red" if errors[-1] else "bold"),
+            ("errors/60 s ", "dim"),
+            (str(last_minute[1]), "bold red" if last_minute[1] else "bold"),
             " │ ",
             ("open mismatches ", "dim"),
             (str(open_count), "bold yellow" if open_count else "bold"),
@@ -277,7 +279,7 @@ class Kassa24App(App[int]):
         else:
             line.append(f"○ {self.listener_state}", style="bold red")
         database = "(not configured)" if self.config_error else display_url(s.database_url)
-        line.append(f"  │ project {s.project_id} │ option {s.response_option} │ {database}")
+        line.append(f"  │ project {s.project_id} │ option {s.response_option} │ {s.timezone} │ {database}")
         if s.uses_demo_key:
             line.append("  │ ", style="")
             line.append(" DEMO KEY ", style="bold black on yellow")

@@ -20,6 +20,8 @@ def at_text(at_us: int | None, zone: ZoneInfo, with_date: bool = False, minutes:
     if not at_us:
         return Text("")
     moment = datetime.fromtimestamp(at_us / 1_000_000, zone)
+    if not with_date and not minutes and moment.date() != datetime.now(zone).date():
+        return Text(moment.strftime("%m-%d %H:%M"))  # not today: the date says which day
     pattern = "%Y-%m-%d %H:%M" if minutes else "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
     return Text(moment.strftime(pattern))
 

@@ -28,7 +28,7 @@ BUSY_ROWS = 50  # a poll that brings more rows than this slows polling to 0.5 s
 BUSY_SKIP = 1  # ticks skipped while busy (the app ticks every 0.25 s)
 
 COLUMNS: list[Column] = [
-    ("Time", 8, "left"),
+    ("Time", 11, "left"),
     ("Kind", 13, "left"),
     ("Customer", 14, "left"),
     ("Contract", 12, "left"),
@@ -37,6 +37,7 @@ COLUMNS: list[Column] = [
     ("Latency", 9, "right"),
     ("Sig", 3, "left"),
     ("Peer", 21, "left"),
+    ("Reason", 60, "left"),
 ]
 
 
@@ -90,6 +91,7 @@ class TrafficPane(Vertical):
             fmt.latency_text(row.latency_us),
             fmt.signature_text(row.signature_ok),
             fmt.plain(row.peer),
+            fmt.plain((row.reason or "").split(";")[0]),  # the reason of a non-zero code, short
         ]
 
     # --- data ------------------------------------------------------------------------------

@@ -143,3 +143,12 @@ def traffic_counts_after(connection: Connection, after_id: int) -> tuple[int, di
 
 def open_mismatch_count(connection: Connection) -> int:
     return connection.execute(select(func.count()).where(mismatches.c.state == "open")).scalar_one()
+
+
+def traffic_last_seconds(connection: Connection, since_us: int) -> tuple[int, int]:
+    """Requests and errors at or after ``since_us`` (the rolling minute, on the time index)."""
+    is_error = or_(traffic.c.http_status >= 400, and_(traffic.c.code.is_not(None), traffic.c.code.not_in([0, 204])))
+    total, failed = connection.execute(
+        select(func.count(), func.sum(case((is_error, 1), else_=0))).where(traffic.c.at >= since_us)
+    ).one()
+    return total, failed or 0

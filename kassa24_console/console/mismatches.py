@@ -1,0 +1,173 @@
+"""The Mismatches pane: what needs an operator's look, the periods signed (and reopened),
+resolutions with notes, corrections with commands behind them, reconciliation of today."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from .. import edits
+from ..money import format_money
+from ..reconcile import corrections
+from ..store import views
+from . import format as fmt
+from .panes import ListPane
+from .reconciling import periods_to_show, reconcile_elsewhere
+from .screens import CorrectionForm, DetailScreen, ResolveForm
+
+
+class MismatchesPane(ListPane):
+    TABLE_ID = "mismatches-table"
+    COLUMNS = [
+        ("Found", "found", 16),
+        ("Kind", "kind", 18),
+        ("Payment id", "payment", 30),
+        ("State", "state", 8),
+        ("Evidence", "evidence", 22),
+        ("Note", "note", 10),
+    ]
+    BINDINGS = [
+        Binding("x", "resolve", "Resolve", id="mismatches.resolve"),
+        Binding("o", "reopen", "Reopen", id="mismatches.reopen"),
+        Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle"),
+        Binding("r", "reconcile", "Reconcile today", id="mismatches.reconcile"),
+        Binding("k", "close_deposit", "Close deposit", id="mismatches.close_deposit"),
+        Binding("p", "credit_deposit", "Credit from platform", id="mismatches.credit_deposit"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.show_resolved = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            "Open mismatches. Enter evidence · x resolve · o reopen · v show resolved · r reconcile today · "
+            "k close deposit · p credit from the platform's record",
+            classes="hint",
+        )
+        yield Static("", id="periods", markup=False)
+        yield self.make_table()
+
+    async def fetch(self) -> list[Any]:
+        store = self.k24.store
+        assert store is not None
+        periods = await store.scan(periods_to_show)
+        rows = await store.scan(views.mismatches_page, self.show_resolved)
+        if self.is_attached:
+            self._show_periods(periods)
+        return rows
+
+    def _show_periods(self, rows: list[Any]) -> None:
+        """Signed periods, and any reopened after sign-off with the reason (in red)."""
+        zone = self.k24.zone
+        text = Text()
+        for p in rows:
+            start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
+            last = datetime.fromtimestamp((p.end_at - 1) / 1e6, zone).date()
+            signed_at = fmt.at_text(p.signed_at, zone, minutes=True).plain
+            label = f"{start} … {last} signed by {p.signed_by} at {signed_at}"
+            if p.reopened_at:
+                text.append(f"⚠ {label} — reopened after sign-off: {p.reopened_reason}\n", style="bold red")
+            else:
+                text.append(f"✓ {label}\n", style="green")
+        for widget in self.query("#periods").results(Static):
+            widget.update(text)
+
+    def cells(self, row: Any) -> list[Text]:
+        evidence = row.evidence if isinstance(row.evidence, dict) else {}
+        return [
+            fmt.at_text(row.found_at, self.k24.zone, minutes=True),
+            Text(row.kind, style="bold"),
+            fmt.plain(row.payment_id),
+            Text(row.state, style="yellow" if row.state == "open" else "green"),
+            fmt.plain(json.dumps(evidence, ensure_ascii=False)),
+            fmt.plain(row.note),
+        ]
+
+    @on(DataTable.RowSelected, "#mismatches-table")
+    def _on_select(self) -> None:
+        mismatch = self.selected()
+        if mismatch is None:
+            return
+        evidence = json.dumps(mismatch.evidence, indent=2, ensure_ascii=False)
+        what_to_do = f"Suggested action:\n{mismatch.action}\n\nState: {mismatch.state}\nNote: {mismatch.note}"
+        if mismatch.resolved_by:
+            what_to_do += f"\nResolved by {mismatch.resolved_by}"
+        title = f"{mismatch.kind} · {mismatch.payment_id or ''}"
+        self.app.push_screen(DetailScreen(title, evidence, what_to_do, ("Evidence", "What to do")))
+
+    async def action_reconcile(self) -> None:
+        """Run the reconciliation rules over today in a process of its own: the listener in
+        this loop never waits for them."""
+        if self.k24.store is None:
+            return
+        day = datetime.now(self.k24.zone).date().isoformat()
+        try:
+            found = await reconcile_elsewhere(self.k24.settings, day)
+        except RuntimeError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.notify(
+            f"Reconciled {found['period']}: {sum(f['count'] for f in found['found'].values())} found, "
+            f"{len(found['open'])} open."
+        )
+        await self.refresh_rows()
+
+    def _correct(self, title: str, fields: list[tuple[str, str, str]], apply: Any) -> None:
+        mismatch = self.selected()
+        if mismatch is None or self.k24.store is None or not mismatch.payment_id:
+            return
+
+        async def save(values: dict[str, str]) -> None:
+            await apply(self.k24.store, mismatch, values)
+            await self.refresh_rows()
+
+        self.app.push_screen(CorrectionForm(f"{title} {mismatch.payment_id}", fields, save))
+
+    def action_close_deposit(self) -> None:
+        async def apply(store: Any, mismatch: Any, values: dict[str, str]) -> None:
+            await corrections.close_deposit(store, mismatch.payment_id, values["note"])
+            self.notify(f"Deposit {mismatch.payment_id} closed.")
+
+        self._correct("Close the unpaid deposit", [("note", "Why (expired, cancelled…)", "")], apply)
+
+    def action_credit_deposit(self) -> None:
+        mismatch = self.selected()
+        evidence = mismatch.evidence if mismatch is not None and isinstance(mismatch.evidence, dict) else {}
+
+        async def apply(store: Any, mismatch: Any, values: dict[str, str]) -> None:
+            amount = await corrections.credit_deposit(
+                store, mismatch.payment_id, values["operation"].strip(), values["note"]
+            )
+            self.notify(f"Deposit {mismatch.payment_id} credited {format_money(amount)}.")
+
+        fields = [("operation", "Platform operation id", str(evidence.get("operation_id", ""))), ("note", "Why", "")]
+        self._correct("Credit on the platform's record:", fields, apply)
+
+    async def action_toggle_resolved(self) -> None:
+        self.show_resolved = not self.show_resolved
+        await self.refresh_rows()
+
+    def action_resolve(self, reopen: bool = False) -> None:
+        mismatch = self.selected()
+        store = self.k24.store
+        if mismatch is None or store is None:
+            return
+
+        async def save(values: dict[str, str]) -> None:
+            await edits.resolve_mismatch(store, mismatch.id, values["note"], reopen=reopen)
+            self.notify(f"Mismatch {mismatch.id} {'reopened' if reopen else 'resolved'}.")
+            await self.refresh_rows()
+
+        verb = "Reopen" if reopen else "Resolve"
+        self.app.push_screen(ResolveForm(f"{verb} {mismatch.kind} · {mismatch.payment_id or ''}", mismatch.note, save))
+
+    def action_reopen(self) -> None:
+        self.action_resolve(reopen=True)
