@@ -294,6 +294,11 @@ class Listener:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered right now."""
+        return len(self._server.server_state.tasks) if self._server is not None else 0
+
     async def start(self) -> None:
         """Bind and start serving; :class:`ListenError` when the address cannot be used."""
         sock = self._bind()

@@ -369,3 +369,26 @@ async def test_rates_are_the_last_60_seconds_and_the_zone_is_in_the_header(conso
     assert "req/60 s 4" in counters and "errors/60 s 1" in counters
     assert "Asia/Almaty" in str(app.query_one("#status-line").render())
     assert traffic_rows(app)[-1][-1] == "Account does not exist"  # the reason, in the row
+
+
+async def test_ctrl_r_asks_first_while_requests_are_in_flight(console: Any) -> None:
+    from kassa24_console.console.screens import ConfirmScreen
+
+    app, pilot, url = console
+    port = app.runtime.listener.port
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.sendall(b"POST /kassa24 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")  # the body never ends
+    try:
+        await until(pilot, lambda: app.runtime.listener.in_flight == 1)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert app.listener_state == "listening" and app.runtime.listener.in_flight == 1  # nothing was stopped
+    finally:
+        slow.close()
+    await until(pilot, lambda: app.runtime.listener.in_flight == 0)
+    await pilot.press("ctrl+r")  # nothing in flight: no question
+    await until(pilot, lambda: app.listener_state == "listening")
+    assert not isinstance(app.screen, ConfirmScreen)
+    assert (await post(url, verify_body("7012345678"))).json()["code"] == 0

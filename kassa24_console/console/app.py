@@ -20,7 +20,7 @@ from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
 from ..store import Store, display_url, now_us, views
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
-from .screens import HelpScreen, steady
+from .screens import ConfirmScreen, HelpScreen, steady
 from .traffic import TrafficPane
 
 log = logging.getLogger(__name__)
@@ -202,11 +202,25 @@ class Kassa24App(App[int]):
             return
         if self.runtime is None:
             await self.open_store()
-        if self.runtime is not None:
-            await self.runtime.listener.stop()
-            await self.start_listener()
-            if self.listener_state == "listening":
-                self.notify(f"Listening on port {self.runtime.listener.port}.")
+        if self.runtime is None:
+            return
+        in_flight = self.runtime.listener.in_flight
+        if in_flight:
+            question = f"{in_flight} request(s) in flight: they finish first, new ones wait. Restart the listener?"
+            self.push_screen(ConfirmScreen(question), self._restart_if_confirmed)
+            return
+        await self._restart()
+
+    async def _restart_if_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            await self._restart()
+
+    async def _restart(self) -> None:
+        assert self.runtime is not None
+        await self.runtime.listener.stop()
+        await self.start_listener()
+        if self.listener_state == "listening":
+            self.notify(f"Listening on port {self.runtime.listener.port}.")
 
     async def action_quit(self) -> None:
         """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
