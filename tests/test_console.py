@@ -392,3 +392,42 @@ async def test_ctrl_r_asks_first_while_requests_are_in_flight(console: Any) -> N
     await until(pilot, lambda: app.listener_state == "listening")
     assert not isinstance(app.screen, ConfirmScreen)
     assert (await post(url, verify_body("7012345678"))).json()["code"] == 0
+
+
+async def test_the_contracts_list_pages_past_500_and_says_where_you_are(tmp_path: Path) -> None:
+    from kassa24_console import importer
+    from kassa24_console.store import Store
+
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    store = Store(settings.database_url)
+    await store.open()
+    rows = [
+        {
+            "id": f"P-{i:04d}",
+            "customer_id": "7012345678",
+            "number": f"N/{i}",
+            "payment": 100,
+            "min_payment": None,
+            "status_code": 0,
+            "status_text": "",
+            "info": None,
+        }
+        for i in range(1200)
+    ]
+    await importer.apply(store, importer.Batch([], rows, ["many.json"]), actor="test")
+    await store.close()
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        pane = app.query_one(ContractsPane)
+        where = app.query_one("#contracts-where")
+        await until(pilot, lambda: pane.table.row_count == 500)
+        assert str(where.render()).startswith("contracts 1–500 of 1 210")
+        pane.table.focus()
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await until(pilot, lambda: pane.table.row_count == 210)
+        assert str(where.render()).startswith("contracts 1001–1210 of 1 210")
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: pane.table.row_count == 500)
+        assert str(where.render()).startswith("contracts 501–1000 of 1 210")

@@ -100,6 +100,7 @@ class ListPane(Vertical):
 
 class ContractsPane(ListPane):
     TABLE_ID = "contracts-table"
+    offset = 0  # the first row of the page shown
     COLUMNS = [
         ("Customer", "customer", 10),
         ("Name", "name", 16),
@@ -117,15 +118,34 @@ class ContractsPane(ListPane):
         Binding("a", "new_account", "New account", id="contracts.account"),
         Binding("slash", "focus_search", "Search", id="contracts.search"),
         Binding("h", "history", "History", id="contracts.history"),
+        Binding("right_square_bracket", "page(1)", "Next page", id="contracts.next"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", id="contracts.previous"),
     ]
+    PAGE = 500
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search: customer, contract, number or name", id="contracts-search")
+        yield Static("", id="contracts-where", classes="hint", markup=False)
         yield self.make_table()
 
     async def fetch(self) -> list[Any]:
-        search = self.query_one("#contracts-search", Input).value
-        return await self.k24.store.scan(views.contracts_page, search)  # type: ignore[union-attr]
+        store = self.k24.store
+        assert store is not None
+        search = next((i.value for i in self.query("#contracts-search").results(Input)), "")
+        total = await store.scan(views.contracts_count, search)
+        self.offset = max(0, min(self.offset, (max(total, 1) - 1) // self.PAGE * self.PAGE))
+        rows = await store.scan(views.contracts_page, search, self.PAGE, self.offset)
+        if self.is_attached:
+            first = self.offset + 1 if rows else 0
+            where = f"contracts {first}–{self.offset + len(rows)} of {total:,}".replace(",", " ")
+            more = " · ] next page · [ previous" if total > self.PAGE else ""
+            for widget in self.query("#contracts-where").results(Static):
+                widget.update(where + more)
+        return rows
+
+    async def action_page(self, step: int) -> None:
+        self.offset = max(0, self.offset + step * self.PAGE)
+        await self.refresh_rows()
 
     def cells(self, row: Any) -> list[Text]:
         status = Text(str(row.status_code), justify="right", style="green" if row.status_code == 0 else "bold red")
@@ -142,6 +162,7 @@ class ContractsPane(ListPane):
 
     @on(Input.Changed, "#contracts-search")
     async def _on_search(self) -> None:
+        self.offset = 0
         await self.refresh_rows()
 
     @on(Input.Submitted, "#contracts-search")

@@ -73,7 +73,29 @@ def traffic_detail(connection: Connection, traffic_id: int) -> Row[Any] | None:
     return connection.execute(select(traffic).where(traffic.c.id == traffic_id)).first()
 
 
-def contracts_page(connection: Connection, search: str, limit: int = 500) -> list[Row[Any]]:
+def _contract_search(query: Any, search: str) -> Any:
+    if search.strip():
+        term = search.strip()
+        query = query.where(
+            or_(
+                contracts.c.id.contains(term, autoescape=True),
+                contracts.c.customer_id.contains(term, autoescape=True),
+                contracts.c.number.contains(term, autoescape=True),
+                accounts.c.name.contains(term, autoescape=True),
+            )
+        )
+    return query
+
+
+def contracts_count(connection: Connection, search: str) -> int:
+    """How many contracts the search matches (for "1–500 of 10 020")."""
+    query = select(func.count()).select_from(
+        contracts.join(accounts, accounts.c.customer_id == contracts.c.customer_id)
+    )
+    return connection.execute(_contract_search(query, search)).scalar_one()
+
+
+def contracts_page(connection: Connection, search: str, limit: int = 500, offset: int = 0) -> list[Row[Any]]:
     """Contracts with their account's name, narrowed by a search over ids, number and name."""
     query = select(
         contracts.c.id,
@@ -85,17 +107,8 @@ def contracts_page(connection: Connection, search: str, limit: int = 500) -> lis
         contracts.c.status_code,
         contracts.c.status_text,
     ).join(accounts, accounts.c.customer_id == contracts.c.customer_id)
-    if search.strip():
-        term = search.strip()
-        query = query.where(
-            or_(
-                contracts.c.id.contains(term, autoescape=True),
-                contracts.c.customer_id.contains(term, autoescape=True),
-                contracts.c.number.contains(term, autoescape=True),
-                accounts.c.name.contains(term, autoescape=True),
-            )
-        )
-    return connection.execute(query.order_by(contracts.c.customer_id, contracts.c.id).limit(limit)).all()
+    query = _contract_search(query, search).order_by(contracts.c.customer_id, contracts.c.id)
+    return connection.execute(query.limit(limit).offset(offset)).all()
 
 
 def callbacks_page(connection: Connection, limit: int = 500) -> list[Row[Any]]:
