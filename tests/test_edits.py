@@ -10,6 +10,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,48 @@ async def test_an_import_is_its_own_kind_of_history(tmp_path: Path) -> None:
     await store.close()
     assert rows[-1] == ("import", "ops", "payment", "4500000", "100", "changed.json")
     assert SECRET  # the test key never reaches the audit
+
+
+async def test_a_payments_story_holds_every_step_in_order(console: Any) -> None:
+    """verify → check_deposit and our answer → callback deliveries → the platform's record →
+    the mismatch with its notes → the amount due before and after, from one key."""
+    from kassa24_console import timeline
+    from kassa24_console.console.screens import DetailScreen
+    from kassa24_console.reconcile.engine import Period, reconcile, store_operations
+    from kassa24_console.reconcile.report import Operation
+    from kassa24_console.store import now_us
+
+    app, pilot, url = console
+    assert (await post(url, verify_body("7012345678"))).json()["code"] == 0
+    payment_id = (await post(url, deposit_body("7012345678", "C-10001", 150_000))).json()["payment_id"]
+    callback = callback_body(payment_id, amount=150_000)
+    for _ in range(2):  # delivered twice: one callback, two deliveries
+        assert (await post(url, callback, path="/kassa24/callback")).status_code == 200
+    store = app.store
+    today = datetime.now(app.zone).date()
+    day = Period.of_days(today, today, app.zone)
+    platform = Operation("9911", payment_id, "success", 140_000, "KZT", "sale", created_at=now_us())
+    await store_operations(store, [platform], "csv:day.csv", day.days)
+    await reconcile(store, app.settings, day)
+    (mismatch_id,) = await store.scan(lambda c: c.exec_driver_sql("SELECT id FROM mismatches").scalars().all())
+    await edits.resolve_mismatch(store, mismatch_id, "the platform confirms 1 500,00", actor="aigerim")
+
+    events = await store.scan(lambda c: timeline.story(c, payment_id))
+    kinds = [e.what for e in events]
+    assert kinds.index("verify") < kinds.index("check_deposit") < kinds.index("callback")
+    assert {"platform", "mismatch", "resolve", "amount due"} <= set(kinds)
+    text = "\n".join(f"{e.what} {e.detail}" for e in events)
+    assert "delivered ×2" in text and "→ applied" in text and "operation 9911" in text
+    assert "45\xa0000,00\xa0₸ → 43\xa0500,00\xa0₸" in text and "the platform confirms" in text
+    assert f'"payment_id": "{payment_id}"' in text  # our answer to the check_deposit
+
+    await pilot.press("b")  # one key from the Callbacks pane opens the same story
+    from kassa24_console.console.panes import CallbacksPane
+
+    pane = app.query_one(CallbacksPane)
+    await until(pilot, lambda: pane.table.row_count == 1)
+    pane.table.focus()
+    await pilot.press("s")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    shown = app.screen.query_one("#detail-request").text
+    assert "verify" in shown and "callback" in shown and "amount due" in shown

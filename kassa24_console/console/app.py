@@ -14,13 +14,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
 
+from .. import timeline
 from ..config import Settings
 from ..listener import ListenError
 from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
 from ..store import Store, display_url, now_us, views
+from ..store import queries as q
+from . import format as fmt
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
-from .screens import ConfirmScreen, HelpScreen, steady
+from .screens import ConfirmScreen, DetailScreen, HelpScreen, steady
 from .traffic import TrafficPane
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ what the store holds, live.
 | `Enter`, `e` | contracts | edit status code, amount due, minimum |
 | `n`, `a` | contracts | new contract, new account |
 | `h` | contracts | the contract's history: edits, payments credited, imports, corrections |
+| `s` | traffic, callbacks, mismatches, contracts | the payment's story, in order (a contract's: its latest payment) |
 | `Enter` | mismatches | the evidence and the suggested action |
 | `x`, `o`, `v`, `r` | mismatches | resolve with a note, reopen, show resolved, reconcile today |
 | `k`, `p` | mismatches | close the unpaid deposit; credit it on the platform's operation (both with a note) |
@@ -313,6 +317,27 @@ class Kassa24App(App[int]):
             "mismatches": "#mismatches-table",
         }[tab]
         self.query_one(table_id).focus()
+
+    async def show_story(self, payment_id: str | None) -> None:
+        """One payment's story, in order (the same from every pane)."""
+        if not payment_id or self.store is None:
+            self.notify("No payment here: the story is a payment's.", severity="warning")
+            return
+        events = await self.store.scan(lambda c: timeline.story(c, payment_id))
+        if not events:
+            self.notify(f"Nothing is recorded about {payment_id}.", severity="warning")
+            return
+        lines = [f"{fmt.at_text(e.at, self.zone, with_date=True).plain}  {e.what:<13} {e.detail}" for e in events]
+        deposit = await self.store.read(q.deposit, payment_id)
+        summary = (
+            "no deposit of ours"
+            if deposit is None
+            else (
+                f"customer {deposit.customer_id}\ncontract {deposit.contract_id or '–'}\n"
+                f"amount {fmt.money(deposit.amount, deposit.currency).plain}\nstate {deposit.state}"
+            )
+        )
+        self.push_screen(DetailScreen(f"Payment {payment_id}", "\n".join(lines), summary, ("Story", "The payment")))
 
     def action_help(self) -> None:
         self.push_screen(

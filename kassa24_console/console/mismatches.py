@@ -40,6 +40,7 @@ class MismatchesPane(ListPane):
         Binding("r", "reconcile", "Reconcile today", id="mismatches.reconcile"),
         Binding("k", "close_deposit", "Close deposit", id="mismatches.close_deposit"),
         Binding("p", "credit_deposit", "Credit from platform", id="mismatches.credit_deposit"),
+        Binding("s", "story", "Story", id="mismatches.story"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -150,6 +151,10 @@ class MismatchesPane(ListPane):
 
         fields = [("operation", "Platform operation id", str(evidence.get("operation_id", ""))), ("note", "Why", "")]
         self._correct("Credit on the platform's record:", fields, apply)
+
+    async def action_story(self) -> None:
+        row = self.selected()
+        await self.k24.show_story(row.payment_id if row is not None else None)
 
     async def action_toggle_resolved(self) -> None:
         self.show_resolved = not self.show_resolved

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 from .. import edits
 from ..audit import history, shown
 from ..store import views
+from ..timeline import latest_deposit_of
 from . import format as fmt
 from .reconciling import callback_detail
 from .screens import (
@@ -118,6 +119,7 @@ class ContractsPane(ListPane):
         Binding("a", "new_account", "New account", id="contracts.account"),
         Binding("slash", "focus_search", "Search", id="contracts.search"),
         Binding("h", "history", "History", id="contracts.history"),
+        Binding("s", "story", "Last payment's story", id="contracts.story"),
         Binding("right_square_bracket", "page(1)", "Next page", id="contracts.next"),
         Binding("left_square_bracket", "page(-1)", "Previous page", id="contracts.previous"),
     ]
@@ -194,6 +196,11 @@ class ContractsPane(ListPane):
 
         self.app.push_screen(ContractForm(contract, seen, save))
 
+    async def action_story(self) -> None:
+        contract = self.selected()
+        if contract is not None and self.k24.store is not None:
+            await self.k24.show_story(await self.k24.store.scan(latest_deposit_of, contract.id))
+
     async def action_history(self) -> None:
         """The contract's history: operator edits, payments credited, imports, corrections."""
         contract = self.selected()
@@ -255,6 +262,12 @@ class ContractsPane(ListPane):
 
 class CallbacksPane(ListPane):
     TABLE_ID = "callbacks-table"
+    BINDINGS = [Binding("s", "story", "Story", id="callbacks.story")]
+
+    async def action_story(self) -> None:
+        row = self.selected()
+        await self.k24.show_story(row.payment_id if row is not None else None)
+
     COLUMNS = [
         ("Last", "last", 11),
         ("Payment id", "payment", 30),

@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 
 from ..filters import TrafficFilter, parse_filter
 from ..store import views
+from ..timeline import payment_of_traffic
 from . import format as fmt
 from .screens import DetailScreen
 from .tail import Column, TailView, header_of
@@ -48,6 +49,7 @@ class TrafficPane(Vertical):
         Binding("end", "follow", "Follow", id="traffic.follow"),
         Binding("slash", "focus_filter", "Filter", id="traffic.filter"),
         Binding("left_square_bracket", "older", "Older", id="traffic.older"),
+        Binding("s", "story", "Story", id="traffic.story"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -196,6 +198,13 @@ class TrafficPane(Vertical):
         table.append([(row.id, row) for row in rows])
         table.move_to(len(older) - 1)
         self._show_state()
+
+    async def action_story(self) -> None:
+        table, store = self.table, self.k24.store
+        if store is None or not table.keys:
+            return
+        row = await store.read(views.traffic_detail, int(table.keys[table.cursor]))
+        await self.k24.show_story(payment_of_traffic(row) if row is not None else None)
 
     @on(TailView.Selected)
     async def _on_select(self, event: TailView.Selected) -> None:
