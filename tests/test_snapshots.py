@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import PROJECT_ID, SECRET
 
 from kassa24_console import importer
@@ -199,5 +200,47 @@ def test_help_screen(snap_compare: Any) -> None:
     async def run(pilot: Any) -> None:
         await pilot.press("f1")
         await _settle(pilot)
+
+    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+# --- the same at 80×24, and the forms and the story ----------------------------------------
+
+SMALL = (80, 24)
+
+
+async def _press(pilot: Any, *keys: str) -> None:
+    await _settle(pilot)
+    for key in keys:
+        await pilot.press(key)
+        await _settle(pilot)
+
+
+SCREENS = {
+    "traffic": (),
+    "contracts": ("c",),
+    "callbacks": ("b",),
+    "mismatches": ("m",),
+    "detail": ("up", "up", "enter"),
+    "edit_form": ("c", "down", "down", "down", "e"),
+    "new_contract_form": ("c", "n"),
+    "help": ("f1",),
+    "story": ("b", "s"),
+    "history": ("c", "h"),
+}
+
+
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_every_screen_at_80x24(snap_compare: Any, name: str) -> None:
+    async def run(pilot: Any) -> None:
+        await _press(pilot, *SCREENS[name])
+
+    assert snap_compare(build_app(), terminal_size=SMALL, run_before=run)
+
+
+@pytest.mark.parametrize("name", ["new_contract_form", "story", "history"])
+def test_the_forms_and_stories_at_120x40(snap_compare: Any, name: str) -> None:
+    async def run(pilot: Any) -> None:
+        await _press(pilot, *SCREENS[name])
 
     assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)

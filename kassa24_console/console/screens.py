@@ -94,7 +94,7 @@ class _Form(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
             yield Static(self.TITLE_TEXT, classes="form-title", markup=False)
-            with Grid(classes="form-grid"):
+            with VerticalScroll(classes="form-fields"), Grid(classes="form-grid"):  # scrolls; Save stays in view
                 for field_id, label, value in self.fields():
                     yield Label(label)
                     yield Input(value, id=field_id)
