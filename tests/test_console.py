@@ -431,3 +431,33 @@ async def test_the_contracts_list_pages_past_500_and_says_where_you_are(tmp_path
         await pilot.press("left_square_bracket")
         await until(pilot, lambda: pane.table.row_count == 500)
         assert str(where.render()).startswith("contracts 501–1000 of 1 210")
+
+
+async def test_slash_takes_a_payment_id_in_every_pane(console: Any) -> None:
+    app, pilot, url = console
+    paid = (await post(url, deposit_body("7012345678", "C-10002", 150_000))).json()["payment_id"]
+    other = (await post(url, deposit_body("7023456789", "C-20001", 600_000))).json()["payment_id"]
+    for payment_id in (paid, other):
+        body = callback_body(payment_id, amount=150_000 if payment_id == paid else 600_000)
+        assert (await post(url, body, path="/kassa24/callback")).status_code == 200
+    assert (await post(url, callback_body("k24_stranger"), path="/kassa24/callback")).status_code == 200
+    await until(pilot, lambda: len(traffic_rows(app)) == 5)
+    app.query_one("#traffic-filter").value = paid
+    await until(pilot, lambda: len(traffic_rows(app)) == 2)  # its check_deposit and its callback
+    await pilot.press("c")
+    contracts = app.query_one(ContractsPane)
+    app.query_one("#contracts-search").value = paid
+    await until(pilot, lambda: [r.id for r in contracts.rows.values()] == ["C-10002"])
+    await pilot.press("b")
+    callbacks = app.query_one(CallbacksPane)
+    await until(pilot, lambda: callbacks.table.row_count == 3)
+    assert str(app.query_one("#callbacks-where").render()).startswith("callbacks 1–3 of 3")
+    app.query_one("#callbacks-search").value = paid
+    await until(pilot, lambda: [r.payment_id for r in callbacks.rows.values()] == [paid])
+    app.query_one("#callbacks-search").value = "unknown_payment"
+    await until(pilot, lambda: [r.payment_id for r in callbacks.rows.values()] == ["k24_stranger"])
+    await pilot.press("m")
+    mismatches = app.query_one(MismatchesPane)
+    await until(pilot, lambda: mismatches.table.row_count == 1)
+    app.query_one("#mismatches-search").value = paid
+    await until(pilot, lambda: mismatches.table.row_count == 0)

@@ -25,6 +25,7 @@ from .screens import CorrectionForm, DetailScreen, ResolveForm
 
 class MismatchesPane(ListPane):
     TABLE_ID = "mismatches-table"
+    NOUN = "mismatches"
     COLUMNS = [
         ("Found", "found", 16),
         ("Kind", "kind", 18),
@@ -41,6 +42,8 @@ class MismatchesPane(ListPane):
         Binding("k", "close_deposit", "Close deposit", id="mismatches.close_deposit"),
         Binding("p", "credit_deposit", "Credit from platform", id="mismatches.credit_deposit"),
         Binding("s", "story", "Story", id="mismatches.story"),
+        Binding("slash", "focus_search", "Filter", id="mismatches.filter"),
+        *ListPane.PAGING,
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -54,16 +57,26 @@ class MismatchesPane(ListPane):
             classes="hint",
         )
         yield Static("", id="periods", markup=False)
+        yield self.search_box("filter: a payment id or a kind")
+        yield self.where_line()
         yield self.make_table()
 
     async def fetch(self) -> list[Any]:
         store = self.k24.store
         assert store is not None
         periods = await store.scan(periods_to_show)
-        rows = await store.scan(views.mismatches_page, self.show_resolved)
+        rows = await super().fetch()
         if self.is_attached:
             self._show_periods(periods)
         return rows
+
+    async def count(self) -> int:
+        return await self.k24.store.scan(views.mismatches_count, self.show_resolved, self.search)  # type: ignore[union-attr]
+
+    async def page(self) -> list[Any]:
+        store = self.k24.store
+        assert store is not None
+        return await store.scan(views.mismatches_page, self.show_resolved, self.PAGE, self.search, self.page_start)
 
     def _show_periods(self, rows: list[Any]) -> None:
         """Signed periods, and any reopened after sign-off with the reason (in red)."""

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Static
 
 from .. import edits
 from ..audit import history, shown
+from ..filters import parse_filter
 from ..store import views
 from ..timeline import latest_deposit_of
 from . import format as fmt
@@ -32,15 +33,74 @@ if TYPE_CHECKING:
 
 
 class ListPane(Vertical):
-    """A table of one page from the store, rebuilt only when what it shows changed."""
+    """A table of one page from the store, rebuilt only when what it shows changed.
+
+    Lists longer than a page are paged from the store (``]`` next, ``[`` previous) and say
+    where you are ("1–500 of 10 020"); ``/`` narrows them (a payment id works everywhere).
+    """
 
     TABLE_ID = ""
+    NOUN = "rows"
+    PAGE = 500
     COLUMNS: list[tuple[str, str, int]] = []  # (label, key, width)
+    PAGING = [
+        Binding("right_square_bracket", "page(1)", "Next page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Previous page", show=False),
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._shown: list[tuple[Any, ...]] = []
         self.rows: dict[str, Any] = {}
+        self.page_start = 0
+
+    @property
+    def search(self) -> str:
+        return next((i.value for i in self.query(f"#{self.NOUN}-search").results(Input)), "")
+
+    def search_box(self, placeholder: str) -> Input:
+        return Input(placeholder=placeholder, id=f"{self.NOUN}-search")
+
+    def where_line(self) -> Static:
+        return Static("", id=f"{self.NOUN}-where", classes="hint", markup=False)
+
+    async def count(self) -> int:
+        raise NotImplementedError
+
+    async def page(self) -> list[Any]:
+        raise NotImplementedError
+
+    async def fetch(self) -> list[Any]:
+        """The page at ``offset`` (kept within the rows there are), and where it is."""
+        total = await self.count()
+        self.page_start = max(0, min(self.page_start, (max(total, 1) - 1) // self.PAGE * self.PAGE))
+        rows = await self.page()
+        if self.is_attached:
+            first = self.page_start + 1 if rows else 0
+            where = f"{self.NOUN} {first}–{self.page_start + len(rows)} of {total:,}".replace(",", " ")
+            more = " · ] next page · [ previous" if total > self.PAGE else ""
+            for widget in self.query(f"#{self.NOUN}-where").results(Static):
+                widget.update(where + more)
+        return rows
+
+    async def action_page(self, step: int) -> None:
+        self.page_start = max(0, self.page_start + step * self.PAGE)
+        await self.refresh_rows()
+
+    @on(Input.Changed)
+    async def _on_search(self, event: Input.Changed) -> None:
+        if event.input.id == f"{self.NOUN}-search":
+            self.page_start = 0
+            await self.refresh_rows()
+
+    @on(Input.Submitted)
+    def _on_search_done(self, event: Input.Submitted) -> None:
+        if event.input.id == f"{self.NOUN}-search":
+            self.table.focus()
+
+    def action_focus_search(self) -> None:
+        for box in self.query(f"#{self.NOUN}-search").results(Input):
+            box.focus()
 
     @property
     def k24(self) -> Kassa24App:
@@ -57,9 +117,6 @@ class ListPane(Vertical):
     @property
     def table(self) -> DataTable[Any]:
         return self.query_one(f"#{self.TABLE_ID}", DataTable)
-
-    async def fetch(self) -> list[Any]:
-        raise NotImplementedError
 
     def key_of(self, row: Any) -> str:
         return str(row.id)
@@ -101,7 +158,7 @@ class ListPane(Vertical):
 
 class ContractsPane(ListPane):
     TABLE_ID = "contracts-table"
-    offset = 0  # the first row of the page shown
+    NOUN = "contracts"
     COLUMNS = [
         ("Customer", "customer", 10),
         ("Name", "name", 16),
@@ -120,34 +177,19 @@ class ContractsPane(ListPane):
         Binding("slash", "focus_search", "Search", id="contracts.search"),
         Binding("h", "history", "History", id="contracts.history"),
         Binding("s", "story", "Last payment's story", id="contracts.story"),
-        Binding("right_square_bracket", "page(1)", "Next page", id="contracts.next"),
-        Binding("left_square_bracket", "page(-1)", "Previous page", id="contracts.previous"),
+        *ListPane.PAGING,
     ]
-    PAGE = 500
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search: customer, contract, number or name", id="contracts-search")
-        yield Static("", id="contracts-where", classes="hint", markup=False)
+        yield self.search_box("search: customer, contract, number, name or a payment id")
+        yield self.where_line()
         yield self.make_table()
 
-    async def fetch(self) -> list[Any]:
-        store = self.k24.store
-        assert store is not None
-        search = next((i.value for i in self.query("#contracts-search").results(Input)), "")
-        total = await store.scan(views.contracts_count, search)
-        self.offset = max(0, min(self.offset, (max(total, 1) - 1) // self.PAGE * self.PAGE))
-        rows = await store.scan(views.contracts_page, search, self.PAGE, self.offset)
-        if self.is_attached:
-            first = self.offset + 1 if rows else 0
-            where = f"contracts {first}–{self.offset + len(rows)} of {total:,}".replace(",", " ")
-            more = " · ] next page · [ previous" if total > self.PAGE else ""
-            for widget in self.query("#contracts-where").results(Static):
-                widget.update(where + more)
-        return rows
+    async def count(self) -> int:
+        return await self.k24.store.scan(views.contracts_count, self.search)  # type: ignore[union-attr]
 
-    async def action_page(self, step: int) -> None:
-        self.offset = max(0, self.offset + step * self.PAGE)
-        await self.refresh_rows()
+    async def page(self) -> list[Any]:
+        return await self.k24.store.scan(views.contracts_page, self.search, self.PAGE, self.page_start)  # type: ignore[union-attr]
 
     def cells(self, row: Any) -> list[Text]:
         status = Text(str(row.status_code), justify="right", style="green" if row.status_code == 0 else "bold red")
@@ -161,18 +203,6 @@ class ContractsPane(ListPane):
             status,
             fmt.plain(row.status_text),
         ]
-
-    @on(Input.Changed, "#contracts-search")
-    async def _on_search(self) -> None:
-        self.offset = 0
-        await self.refresh_rows()
-
-    @on(Input.Submitted, "#contracts-search")
-    def _on_search_done(self) -> None:
-        self.table.focus()
-
-    def action_focus_search(self) -> None:
-        self.query_one("#contracts-search", Input).focus()
 
     @on(DataTable.RowSelected, "#contracts-table")
     async def _on_select(self) -> None:
@@ -262,7 +292,12 @@ class ContractsPane(ListPane):
 
 class CallbacksPane(ListPane):
     TABLE_ID = "callbacks-table"
-    BINDINGS = [Binding("s", "story", "Story", id="callbacks.story")]
+    NOUN = "callbacks"
+    BINDINGS = [
+        Binding("s", "story", "Story", id="callbacks.story"),
+        Binding("slash", "focus_search", "Filter", id="callbacks.filter"),
+        *ListPane.PAGING,
+    ]
 
     async def action_story(self) -> None:
         row = self.selected()
@@ -283,12 +318,21 @@ class CallbacksPane(ListPane):
     RIGHT = frozenset({"amount", "deliveries"})
 
     def compose(self) -> ComposeResult:
+        yield self.search_box("filter: customer:7012 sig:bad, a payment id, a status or an outcome")
         yield Static(
             "Callbacks, latest delivery first. × counts deliveries of the same callback. "
             "Enter: the raw callback, our answer and the matched deposit.",
             classes="hint",
         )
+        yield self.where_line()
         yield self.make_table()
+
+    async def count(self) -> int:
+        return await self.k24.store.scan(views.callbacks_count, parse_filter(self.search))  # type: ignore[union-attr]
+
+    async def page(self) -> list[Any]:
+        flt = parse_filter(self.search)
+        return await self.k24.store.scan(views.callbacks_page, flt, self.PAGE, self.page_start)  # type: ignore[union-attr]
 
     @on(DataTable.RowSelected, "#callbacks-table")
     async def _on_select(self) -> None:
@@ -312,9 +356,6 @@ class CallbacksPane(ListPane):
                 ("Callback", "Our answer and the deposit"),
             )
         )
-
-    async def fetch(self) -> list[Any]:
-        return await self.k24.store.scan(views.callbacks_page)  # type: ignore[union-attr]
 
     def cells(self, row: Any) -> list[Text]:
         outcome_style = {

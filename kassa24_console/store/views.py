@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, case, func, or_, select
 
 from ..filters import TrafficFilter
-from .queries import accounts, callbacks, contracts, mismatches, traffic
+from .queries import accounts, callbacks, contracts, deposits, mismatches, traffic
 
 
 def _traffic_conditions(flt: TrafficFilter) -> list[Any]:
@@ -79,6 +79,7 @@ def _contract_search(query: Any, search: str) -> Any:
         query = query.where(
             or_(
                 contracts.c.id.contains(term, autoescape=True),
+                contracts.c.id.in_(select(deposits.c.contract_id).where(deposits.c.payment_id == term)),
                 contracts.c.customer_id.contains(term, autoescape=True),
                 contracts.c.number.contains(term, autoescape=True),
                 accounts.c.name.contains(term, autoescape=True),
@@ -111,17 +112,61 @@ def contracts_page(connection: Connection, search: str, limit: int = 500, offset
     return connection.execute(query.limit(limit).offset(offset)).all()
 
 
-def callbacks_page(connection: Connection, limit: int = 500) -> list[Row[Any]]:
-    """The most recently delivered callbacks, newest first."""
-    query = select(*[c for c in callbacks.c if c.name != "raw"]).order_by(callbacks.c.last_received_at.desc())
-    return connection.execute(query.limit(limit)).all()
+def _callback_conditions(flt: TrafficFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if flt.customer:
+        conditions.append(callbacks.c.customer_id.contains(flt.customer, autoescape=True))
+    if flt.signature_ok is not None:
+        conditions.append(callbacks.c.signature_ok == flt.signature_ok)
+    for word in flt.words:
+        conditions.append(
+            or_(
+                callbacks.c.payment_id.contains(word, autoescape=True),
+                callbacks.c.status.contains(word, autoescape=True),
+                callbacks.c.outcome.contains(word, autoescape=True),
+                callbacks.c.operation_id.contains(word, autoescape=True),
+            )
+        )
+    return conditions
 
 
-def mismatches_page(connection: Connection, show_resolved: bool, limit: int = 500) -> list[Row[Any]]:
-    query = select(mismatches)
-    if not show_resolved:
-        query = query.where(mismatches.c.state == "open")
-    return connection.execute(query.order_by(mismatches.c.found_at.desc()).limit(limit)).all()
+def callbacks_count(connection: Connection, flt: TrafficFilter) -> int:
+    query = select(func.count()).select_from(callbacks).where(*_callback_conditions(flt))
+    return connection.execute(query).scalar_one()
+
+
+def callbacks_page(
+    connection: Connection, flt: TrafficFilter | None = None, limit: int = 500, offset: int = 0
+) -> list[Row[Any]]:
+    """Callbacks, the most recently delivered first, narrowed as the traffic filter says."""
+    query = select(*[c for c in callbacks.c if c.name != "raw"]).where(*_callback_conditions(flt or TrafficFilter()))
+    query = query.order_by(callbacks.c.last_received_at.desc(), callbacks.c.id.desc())
+    return connection.execute(query.limit(limit).offset(offset)).all()
+
+
+def _mismatch_conditions(show_resolved: bool, search: str) -> list[Any]:
+    conditions: list[Any] = [] if show_resolved else [mismatches.c.state == "open"]
+    for word in search.split():
+        conditions.append(
+            or_(
+                mismatches.c.payment_id.contains(word, autoescape=True),
+                mismatches.c.kind.contains(word, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def mismatches_count(connection: Connection, show_resolved: bool, search: str = "") -> int:
+    query = select(func.count()).select_from(mismatches).where(*_mismatch_conditions(show_resolved, search))
+    return connection.execute(query).scalar_one()
+
+
+def mismatches_page(
+    connection: Connection, show_resolved: bool, limit: int = 500, search: str = "", offset: int = 0
+) -> list[Row[Any]]:
+    query = select(mismatches).where(*_mismatch_conditions(show_resolved, search))
+    query = query.order_by(mismatches.c.found_at.desc(), mismatches.c.id.desc())
+    return connection.execute(query.limit(limit).offset(offset)).all()
 
 
 def first_traffic_id_since(connection: Connection, since_us: int) -> int:
