@@ -112,6 +112,19 @@ async def test_bad_signature_callback_lands_in_mismatches(console: Any) -> None:
     await until(pilot, lambda: pane.table.row_count == 0)
     state = await app.store.scan(lambda c: c.exec_driver_sql("SELECT state, note FROM mismatches").one())
     assert tuple(state) == ("resolved", "forged test request")
+    # Reopened and resolved again: the evidence view keeps every note.
+    await pilot.press("v")
+    await until(pilot, lambda: pane.table.row_count == 1)
+    await pilot.press("o")
+    await pilot.pause(0.1)
+    app.screen.query_one("#note").value = "came again"
+    await pilot.click("#save")
+    await until(pilot, lambda: pane.selected() is not None and pane.selected().state == "open")
+    pane.table.focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    shown = app.screen.query_one("#detail-response").text
+    assert "resolve by" in shown and "forged test request" in shown and "reopen by" in shown and "came again" in shown
 
 
 async def test_filter_narrows_as_typed(console: Any) -> None:
@@ -461,3 +474,24 @@ async def test_slash_takes_a_payment_id_in_every_pane(console: Any) -> None:
     await until(pilot, lambda: mismatches.table.row_count == 1)
     app.query_one("#mismatches-search").value = paid
     await until(pilot, lambda: mismatches.table.row_count == 0)
+
+
+async def test_the_traffic_pane_says_how_much_there_is(tmp_path: Path) -> None:
+    from kassa24_console.store import Store
+
+    settings = make_settings(tmp_path)
+    store = Store(settings.database_url)
+    await store.open()
+    row = {"kind": "verify", "http_status": 200, "peer": "p", "request": "{}", "response": "{}", "code": 0}
+    await store.write(lambda c: c.execute(q_traffic().insert(), [{**row, "at": now_us() - i} for i in range(450)]))
+    await store.close()
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        state = app.query_one("#traffic-state")
+        await until(pilot, lambda: "300 of 450 shown" in str(state.render()))
+
+
+def q_traffic():
+    from kassa24_console.store import queries
+
+    return queries.traffic

@@ -19,7 +19,7 @@ from ..reconcile import corrections
 from ..store import views
 from . import format as fmt
 from .panes import ListPane
-from .reconciling import periods_to_show, reconcile_elsewhere
+from .reconciling import history_of_mismatch, periods_to_show, reconcile_elsewhere
 from .screens import CorrectionForm, DetailScreen, ResolveForm
 
 
@@ -106,14 +106,23 @@ class MismatchesPane(ListPane):
         ]
 
     @on(DataTable.RowSelected, "#mismatches-table")
-    def _on_select(self) -> None:
+    async def _on_select(self) -> None:
         mismatch = self.selected()
-        if mismatch is None:
+        store = self.k24.store
+        if mismatch is None or store is None:
             return
         evidence = json.dumps(mismatch.evidence, indent=2, ensure_ascii=False)
-        what_to_do = f"Suggested action:\n{mismatch.action}\n\nState: {mismatch.state}\nNote: {mismatch.note}"
-        if mismatch.resolved_by:
-            what_to_do += f"\nResolved by {mismatch.resolved_by}"
+        what_to_do = f"Suggested action:\n{mismatch.action}\n\nState: {mismatch.state}"
+        if mismatch.occurrences > 1:
+            what_to_do += f" · found {mismatch.occurrences} times"
+        entries = await store.scan(lambda c: history_of_mismatch(c, mismatch.id))
+        if entries:  # every resolve and reopen, with who, when and the note: none is ever erased
+            what_to_do += "\n\nHistory:"
+            for e in entries:
+                when = fmt.at_text(e.at, self.k24.zone, with_date=True).plain
+                what_to_do += f"\n{when} {e.kind} by {e.actor}: {e.note}"
+        elif mismatch.note:
+            what_to_do += f"\nNote: {mismatch.note}"
         title = f"{mismatch.kind} · {mismatch.payment_id or ''}"
         self.app.push_screen(DetailScreen(title, evidence, what_to_do, ("Evidence", "What to do")))
 

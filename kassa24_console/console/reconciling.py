@@ -75,3 +75,10 @@ def callback_detail(connection: Connection, callback_id: int) -> tuple[str | Non
         found = connection.execute(select(d).where(d.c.payment_id == row.deposit_id)).first()
         deposit = dict(found._mapping) if found is not None else None
     return row.raw, deposit
+
+
+def history_of_mismatch(connection: Connection, mismatch_id: int) -> list[Any]:
+    """Every resolve and reopen of a mismatch, oldest first."""
+    a = q.audit
+    query = select(a).where(a.c.entity == "mismatch", a.c.entity_id == str(mismatch_id)).order_by(a.c.at, a.c.id)
+    return connection.execute(query).all()

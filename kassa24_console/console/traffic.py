@@ -60,6 +60,7 @@ class TrafficPane(Vertical):
         self._pending = 0
         self._skip = 0
         self._state_text = Text()
+        self._total: int | None = None  # matching records in the store, counted on rebuild
         self._debounce: Timer | None = None
 
     @property
@@ -106,10 +107,17 @@ class TrafficPane(Vertical):
         if self._skip:
             self._skip -= 1  # under load, fewer and larger batches: each redraw has a fixed cost
             return
+        if self._total is None:
+            self._total = await store.scan(views.traffic_total, self.filter)
+            first = True
+        else:
+            first = False
         rows = await store.scan(views.traffic_after, self._last_id, self.filter, WINDOW)
         self._skip = BUSY_SKIP if len(rows) > BUSY_ROWS else 0
         if not rows:
             return
+        if not first:
+            self._total += len(rows)  # counted once at start; new rows add to it
         self._last_id = rows[-1].id
         if not self.follow:
             self._pending += len(rows)
@@ -129,6 +137,7 @@ class TrafficPane(Vertical):
         if store is None:
             return
         rows = await store.scan(views.traffic_after, 0, self.filter, WINDOW)
+        self._total = await store.scan(views.traffic_total, self.filter)
         self.table.clear()
         self._pending = 0
         self._last_id = rows[-1].id if rows else 0
@@ -163,6 +172,9 @@ class TrafficPane(Vertical):
             text = Text(f"⏸ paused · {self._pending} new · End to follow", style="yellow")
         if not self.filter.empty and not self.filter.problems:
             text.append("  · filtered", style="cyan")
+        if self._total is not None and self._total > len(self.table.keys):
+            shown = f"  · {len(self.table.keys)} of {self._total:,} shown · [ older".replace(",", " ")
+            text.append(shown, style="dim")
         if text != self._state_text:  # an update costs a redraw; most ticks change nothing here
             self._state_text = text
             self.query_one("#traffic-state", Static).update(text, layout=False)
@@ -194,6 +206,7 @@ class TrafficPane(Vertical):
             self.notify("No older traffic.")
             return
         rows = await store.scan(views.traffic_from, older[0].id, self.filter, WINDOW)
+        self._total = await store.scan(views.traffic_total, self.filter)
         table.clear()
         table.append([(row.id, row) for row in rows])
         table.move_to(len(older) - 1)

@@ -69,6 +69,11 @@ def traffic_from(connection: Connection, from_id: int, flt: TrafficFilter, limit
     return connection.execute(query).all()
 
 
+def traffic_total(connection: Connection, flt: TrafficFilter) -> int:
+    """How many records the filter matches (counted when the view is rebuilt, not per tick)."""
+    return connection.execute(select(func.count()).select_from(traffic).where(*_traffic_conditions(flt))).scalar_one()
+
+
 def traffic_detail(connection: Connection, traffic_id: int) -> Row[Any] | None:
     return connection.execute(select(traffic).where(traffic.c.id == traffic_id)).first()
 
