@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
 
@@ -162,9 +164,9 @@ class Kassa24App(App[int]):
         self.update_status()
         await self.refresh_all()
         if self.live:
-            self.set_interval(0.25, self._tick_traffic)
-            self.set_interval(1.0, self._tick_panes)
-            self.set_interval(2.0, self._tick_rates)
+            self.set_interval(0.25, self._closing_safe(self._tick_traffic))
+            self.set_interval(1.0, self._closing_safe(self._tick_panes))
+            self.set_interval(2.0, self._closing_safe(self._tick_rates))
         self.query_one("#traffic-table").focus()
         steady(self.screen)
 
@@ -242,14 +244,26 @@ class Kassa24App(App[int]):
         await self._tick_panes(all_panes=True)
         await self._tick_rates()
 
+    @staticmethod
+    def _closing_safe(tick: Any) -> Any:
+        """A timer's work that may find its widgets gone (the app is closing): then it stops."""
+
+        async def run() -> None:
+            with contextlib.suppress(NoMatches):
+                await tick()
+
+        return run
+
     async def _tick_traffic(self) -> None:
-        await self.query_one(TrafficPane).poll()
+        for pane in self.query(TrafficPane).results(TrafficPane):  # none once the app is closing
+            await pane.poll()
 
     async def _tick_panes(self, all_panes: bool = False) -> None:
         active = self.query_one(TabbedContent).active
         for tab, pane in (("contracts", ContractsPane), ("callbacks", CallbacksPane), ("mismatches", MismatchesPane)):
             if all_panes or active == tab:
-                await self.query_one(pane).refresh_rows()
+                for widget in self.query(pane).results(pane):
+                    await widget.refresh_rows()
 
     async def _tick_rates(self) -> None:
         """Per-minute counters, kept as running totals of the rows seen since the last tick."""
