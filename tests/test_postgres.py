@@ -250,3 +250,36 @@ def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: s
         asyncio.run(run())
     finally:
         server.stop()
+
+
+async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(postgres: str, tmp_path: Path) -> None:
+    from conftest import make_settings, seed_demo, until
+    from test_edits import edit_in_another_process
+
+    from kassa24_console.console.app import Kassa24App
+    from kassa24_console.console.panes import ContractsPane
+    from kassa24_console.console.screens import ContractForm
+
+    url = _database(postgres, "console_edits")
+    settings = make_settings(tmp_path, database_url=url)
+    await seed_demo(settings)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        pane = app.query_one(ContractsPane)
+        await until(pilot, lambda: pane.table.row_count == 10)
+        pane.table.move_cursor(row=0)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ContractForm))
+        form = app.screen
+        await asyncio.to_thread(edit_in_another_process, url, "C-10001", "payment", "4000000")
+        form.query_one("#payment").value = "44 000,00"
+        await pilot.click("#save")
+        await until(pilot, lambda: "Not saved" in str(form.query_one("#form-error").render()), timeout=10)
+        assert form.query_one("#payment").value == "40000.00"
+        assert (await app.store.read(q.contract, "C-10001")).payment == 4_000_000
+        form.query_one("#payment").value = "44 000,00"
+        await pilot.click("#save")
+        await until(pilot, lambda: not isinstance(app.screen, ContractForm), timeout=10)
+        assert (await app.store.read(q.contract, "C-10001")).payment == 4_400_000
+        await pilot.press("q")

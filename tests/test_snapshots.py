@@ -228,6 +228,9 @@ SCREENS = {
     "help": ("f1",),
     "story": ("b", "s"),
     "history": ("c", "h"),
+    "account_form": ("c", "a"),
+    "resolve_form": ("m", "x"),
+    "correction_form": ("m", "k"),
 }
 
 
@@ -239,7 +242,9 @@ def test_every_screen_at_80x24(snap_compare: Any, name: str) -> None:
     assert snap_compare(build_app(), terminal_size=SMALL, run_before=run)
 
 
-@pytest.mark.parametrize("name", ["new_contract_form", "story", "history"])
+@pytest.mark.parametrize(
+    "name", ["new_contract_form", "story", "history", "account_form", "resolve_form", "correction_form"]
+)
 def test_the_forms_and_stories_at_120x40(snap_compare: Any, name: str) -> None:
     async def run(pilot: Any) -> None:
         await _press(pilot, *SCREENS[name])
