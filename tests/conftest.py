@@ -316,3 +316,11 @@ async def open_first_contract(app: Kassa24App, pilot: Any) -> None:
     pane.table.move_cursor(row=0)
     await pilot.press("e")
     await until(pilot, lambda: isinstance(app.screen, ContractForm))
+
+
+async def click_save(app: Any, pilot: Any) -> None:
+    """Click the form's Save; toasts (a weak-key notice) are cleared first, as they can sit
+    over the button on a small screen."""
+    app.clear_notifications()
+    await pilot.pause(0.05)
+    await pilot.click("#save")

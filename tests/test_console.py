@@ -11,6 +11,7 @@ import pytest
 from conftest import (
     SECRET,
     callback_body,
+    click_save,
     deposit_body,
     make_settings,
     open_first_contract,
@@ -64,7 +65,7 @@ async def test_editing_a_contract_changes_the_next_verify(console: Any) -> None:
     form.query_one("#status_code").value = "206"
     form.query_one("#status_text").value = "Передан коллекторам"
     form.query_one("#payment").value = "1 234,50"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await until(pilot, lambda: not isinstance(app.screen, ContractForm))
     after = (await post(url, verify_body("7012345678"))).json()
     assert after["entities"][0]["status_code"] == 206
@@ -86,7 +87,7 @@ async def test_the_edit_form_refuses_bad_values_and_changes_nothing(console: Any
     app, pilot, url = console
     await open_first_contract(app, pilot)
     app.screen.query_one("#payment").value = "12.345"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await pilot.pause(0.1)
     assert isinstance(app.screen, ContractForm)
     assert "at most 2 decimal places" in str(app.screen.query_one("#form-error").render())
@@ -108,7 +109,7 @@ async def test_bad_signature_callback_lands_in_mismatches(console: Any) -> None:
     await pilot.press("x")
     await pilot.pause(0.1)
     app.screen.query_one("#note").value = "forged test request"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await until(pilot, lambda: pane.table.row_count == 0)
     state = await app.store.scan(lambda c: c.exec_driver_sql("SELECT state, note FROM mismatches").one())
     assert tuple(state) == ("resolved", "forged test request")
@@ -118,7 +119,7 @@ async def test_bad_signature_callback_lands_in_mismatches(console: Any) -> None:
     await pilot.press("o")
     await pilot.pause(0.1)
     app.screen.query_one("#note").value = "came again"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await until(pilot, lambda: pane.selected() is not None and pane.selected().state == "open")
     pane.table.focus()
     await pilot.press("enter")
@@ -256,7 +257,7 @@ async def test_adding_an_account_and_a_contract(console: Any) -> None:
     await pilot.pause(0.1)
     for field, value in {"customer_id": "7999000111", "name": "Нұрсұлтан Ә.", "additional_customer_id": ""}.items():
         app.screen.query_one(f"#{field}").value = value
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await pilot.pause(0.2)
     await pilot.press("n")
     await pilot.pause(0.1)
@@ -271,7 +272,7 @@ async def test_adding_an_account_and_a_contract(console: Any) -> None:
     }
     for field, value in values.items():
         app.screen.query_one(f"#{field}").value = value
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await until(pilot, lambda: pane.table.row_count == 11)
     answer = (await post(url, verify_body("7999000111"))).json()
     assert answer["code"] == 0

@@ -18,6 +18,7 @@ import pytest
 from conftest import (
     SECRET,
     callback_body,
+    click_save,
     deposit_body,
     make_settings,
     open_first_contract,
@@ -81,7 +82,7 @@ async def test_a_payment_landing_while_the_form_is_open_stays_credited(console: 
     payment_id = (await post(url, deposit_body("7012345678", "C-10001", 150_000))).json()["payment_id"]
     assert (await post(url, callback_body(payment_id, amount=150_000), path="/kassa24/callback")).status_code == 200
     form.query_one("#status_text").value = "Звонили 27.11"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await until(pilot, lambda: not isinstance(app.screen, ContractForm))
     entity = (await post(url, verify_body("7012345678"))).json()["entities"][0]
     assert entity["payment"] == 4_500_000 - 150_000  # the payment was not written over
@@ -101,7 +102,7 @@ async def test_a_change_from_another_process_is_shown_and_nothing_saved_until_co
     form = app.screen
     edit_in_another_process(app.settings.database_url, "C-10001", "payment", "4000000")
     form.query_one("#payment").value = "44 000,00"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     error = form.query_one("#form-error")
     await until(pilot, lambda: "Not saved" in str(error.render()))
     shown = str(error.render()).replace("\xa0", " ")
@@ -110,7 +111,7 @@ async def test_a_change_from_another_process_is_shown_and_nothing_saved_until_co
     entity = (await post(url, verify_body("7012345678"))).json()["entities"][0]
     assert entity["payment"] == 4_000_000  # nothing of ours was saved
     form.query_one("#payment").value = "44 000,00"  # the operator still means it
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await until(pilot, lambda: not isinstance(app.screen, ContractForm))
     assert (await post(url, verify_body("7012345678"))).json()["entities"][0]["payment"] == 4_400_000
     kinds = [(kind, actor, old, new) for kind, actor, _, old, new, _ in await audit_rows(app, "C-10001")]
@@ -123,14 +124,14 @@ async def test_forms_report_every_invalid_field_at_once(console: Any) -> None:
     app.screen.query_one("#status_code").value = "abc"
     app.screen.query_one("#payment").value = "12.345"
     app.screen.query_one("#min_payment").value = "nan"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await pilot.pause(0.1)
     shown = str(app.screen.query_one("#form-error").render())
     assert "status code" in shown and "amount due" in shown and "minimum payment" in shown
     app.screen.query_one("#status_code").value = "0"
     app.screen.query_one("#payment").value = "100"
     app.screen.query_one("#min_payment").value = "200"
-    await pilot.click("#save")
+    await click_save(app, pilot)
     await pilot.pause(0.1)
     assert "minimum payment: above the amount due" in str(app.screen.query_one("#form-error").render())
 

@@ -253,7 +253,7 @@ def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: s
 
 
 async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(postgres: str, tmp_path: Path) -> None:
-    from conftest import make_settings, seed_demo, until
+    from conftest import click_save, make_settings, seed_demo, until
     from test_edits import edit_in_another_process
 
     from kassa24_console.console.app import Kassa24App
@@ -274,12 +274,12 @@ async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(p
         form = app.screen
         await asyncio.to_thread(edit_in_another_process, url, "C-10001", "payment", "4000000")
         form.query_one("#payment").value = "44 000,00"
-        await pilot.click("#save")
+        await click_save(app, pilot)
         await until(pilot, lambda: "Not saved" in str(form.query_one("#form-error").render()), timeout=10)
         assert form.query_one("#payment").value == "40000.00"
         assert (await app.store.read(q.contract, "C-10001")).payment == 4_000_000
         form.query_one("#payment").value = "44 000,00"
-        await pilot.click("#save")
+        await click_save(app, pilot)
         await until(pilot, lambda: not isinstance(app.screen, ContractForm), timeout=10)
         assert (await app.store.read(q.contract, "C-10001")).payment == 4_400_000
         await pilot.press("q")

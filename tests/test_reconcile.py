@@ -514,7 +514,7 @@ async def test_sign_off_is_refused_while_open(tmp_path: Path) -> None:
 
 
 async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Path) -> None:
-    from conftest import ROOT
+    from conftest import ROOT, click_save
 
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.mismatches import MismatchesPane
@@ -550,7 +550,7 @@ async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Pa
         await pilot.press("x")
         await pilot.pause(0.1)
         app.screen.query_one("#note").value = "demo row, not ours"
-        await pilot.click("#save")
+        await click_save(app, pilot)
         while pane.table.row_count != on_the_day - 1 and asyncio.get_running_loop().time() < deadline:
             await pilot.pause(0.05)
         assert pane.table.row_count == on_the_day - 1

@@ -307,7 +307,7 @@ def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path
 async def test_the_console_shows_signed_and_reopened_periods_and_corrects_a_deposit(tmp_path: Path) -> None:
     """A period signed and then reopened by a late callback is in the Mismatches pane, red,
     with the reason; ``k`` closes an unpaid deposit; ``r`` reconciles in a process of its own."""
-    from conftest import deposit_body, make_settings, post, seed_demo, until
+    from conftest import click_save, deposit_body, make_settings, post, seed_demo, until
 
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.mismatches import MismatchesPane
@@ -333,7 +333,7 @@ async def test_the_console_shows_signed_and_reopened_periods_and_corrects_a_depo
         await pilot.press("k")
         await pilot.pause(0.2)
         app.screen.query_one("#note").value = "cancelled at the terminal"
-        await pilot.click("#save")
+        await click_save(app, pilot)
         await until(pilot, lambda: not hasattr(app.screen, "_fields"))
         await pane.action_reconcile()
         await until(pilot, lambda: pane.table.row_count == 1, timeout=15)
