@@ -93,7 +93,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
     entries = [as_dict(row, zone) for row in rows]
     if args.format == "json":
-        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        sys.stdout.write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n")  # a command's output
     elif args.format == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=list(COLUMNS))
         writer.writeheader()
