@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
 from ..config import Settings
 from ..store import queries as q
@@ -55,12 +55,7 @@ async def reconcile_elsewhere(settings: Settings, day: str) -> dict[str, Any]:
 def periods_to_show(connection: Connection, limit: int = 3) -> list[Any]:
     """The latest signed periods, those reopened after sign-off first."""
     p = q.periods
-    query = (
-        select(p)
-        .where(or_(p.c.reopened_at.is_not(None), p.c.signed_at.is_not(None)))
-        .order_by(p.c.reopened_at.is_(None), p.c.signed_at.desc())
-        .limit(limit)
-    )
+    query = select(p).order_by(p.c.reopened_at.is_(None), p.c.signed_at.desc()).limit(limit)
     return connection.execute(query).all()
 
 

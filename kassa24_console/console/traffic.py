@@ -107,16 +107,14 @@ class TrafficPane(Vertical):
         if self._skip:
             self._skip -= 1  # under load, fewer and larger batches: each redraw has a fixed cost
             return
-        if self._total is None:
+        counted = self._total is None
+        if counted:
             self._total = await store.scan(views.traffic_total, self.filter)
-            first = True
-        else:
-            first = False
         rows = await store.scan(views.traffic_after, self._last_id, self.filter, WINDOW)
         self._skip = BUSY_SKIP if len(rows) > BUSY_ROWS else 0
         if not rows:
             return
-        if not first:
+        if not counted and self._total is not None:
             self._total += len(rows)  # counted once at start; new rows add to it
         self._last_id = rows[-1].id
         if not self.follow:

@@ -24,7 +24,7 @@ from ..store import Store
 from ..store import queries as q
 from . import corrections, export
 from .data_api import DataApi, DataApiError
-from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations
+from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
 from .report import Operation, ReportError, read_csv
 
 
@@ -193,22 +193,12 @@ async def _act(
         return 1
     m = q.mismatches
     findings = await store.scan(
-        lambda c: c.execute(select(m).where(m.c.id.in_(_touching(c, period))).order_by(m.c.id)).all()
+        lambda c: c.execute(select(m).where(m.c.id.in_(touching(c, period, open_only=False))).order_by(m.c.id)).all()
     )
     assert summary.sides is not None
     export.write_act(path, period=period, signed=exact, sides=summary.sides, findings=findings, zone=zone)
     out.print(f"act of reconciliation for {period.label} written to {path}", highlight=False)
     return 0
-
-
-def _touching(connection: Any, period: Period) -> list[int]:
-    m, d = q.mismatches, q.deposits
-    its = select(d.c.payment_id).where(d.c.created_at >= period.start, d.c.created_at < period.end)
-    query = select(m.c.id).where(
-        m.c.kind.not_in(q.UNSIGNED_KINDS),
-        (m.c.occurred_at >= period.start) & (m.c.occurred_at < period.end) | m.c.payment_id.in_(its),
-    )
-    return [row.id for row in connection.execute(query)]
 
 
 def _open_rows(connection: Any, ids: list[int]) -> list[Any]:

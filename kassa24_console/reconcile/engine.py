@@ -238,9 +238,9 @@ def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: i
     return stale_ids
 
 
-def open_in_period(connection: Connection, period: Period) -> list[int]:
-    """Open mismatches that touch ``period``: their fact happened in it (or, for records
-    from before facts were dated, they were found in it), or they are about its deposits.
+def touching(connection: Connection, period: Period, *, open_only: bool = True) -> list[int]:
+    """Mismatches that touch ``period``: their fact happened in it (or, for records from
+    before facts were dated, they were found in it), or they are about its deposits.
     Forged callbacks are not money of the period and never hold a sign-off."""
     m, d = q.mismatches, q.deposits
     its_deposits = select(d.c.payment_id).where(d.c.created_at >= period.start, d.c.created_at < period.end)
@@ -249,8 +249,12 @@ def open_in_period(connection: Connection, period: Period) -> list[int]:
         and_(m.c.occurred_at.is_(None), m.c.found_at >= period.start, m.c.found_at < period.end),
         m.c.payment_id.in_(its_deposits),
     )
-    query = select(m.c.id).where(m.c.state == "open", m.c.kind.not_in(q.UNSIGNED_KINDS), touches).order_by(m.c.id)
-    return [row.id for row in connection.execute(query)]
+    conditions = [m.c.kind.not_in(q.UNSIGNED_KINDS), touches, *([m.c.state == "open"] if open_only else [])]
+    return [row.id for row in connection.execute(select(m.c.id).where(*conditions).order_by(m.c.id))]
+
+
+def open_in_period(connection: Connection, period: Period) -> list[int]:
+    return touching(connection, period)
 
 
 def _refusal(connection: Connection, period: Period) -> str | None:
@@ -299,11 +303,4 @@ def signed_periods(connection: Connection, start: int, end: int) -> list[Any]:
     p = q.periods
     return connection.execute(
         select(p).where(p.c.start_at < end, p.c.end_at > start).order_by(p.c.signed_at.desc())
-    ).all()
-
-
-def recently_reopened(connection: Connection, limit: int = 5) -> list[Any]:
-    p = q.periods
-    return connection.execute(
-        select(p).where(p.c.reopened_at.is_not(None)).order_by(p.c.reopened_at.desc()).limit(limit)
     ).all()
