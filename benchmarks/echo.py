@@ -1,8 +1,12 @@
-"""The baseline: a bare ASGI JSON echo, served by the same uvicorn + httptools stack."""
+"""The baseline: a bare ASGI app that parses a JSON body and answers JSON, served by the same
+uvicorn + httptools stack as ``serve``. Everything ``serve`` does beyond this is its own cost."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+HEADERS = [(b"content-type", b"application/json")]
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -14,5 +18,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": body or b"{}"})
+    data = json.loads(body or b"{}")
+    answer = json.dumps({"code": 0, "echo": len(data)}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": answer})

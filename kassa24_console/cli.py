@@ -13,7 +13,8 @@ from pathlib import Path
 from . import importer
 from .config import ConfigError, Settings, load_settings
 from .listener import ListenError
-from .runtime import DEMO_KEY_WARNING, Runtime, StartupError, configure_logging, open_store
+from .logs import StartupError, configure_logging
+from .runtime import DEMO_KEY_WARNING, Runtime, open_store
 from .store import Store, display_url
 from .store.db import sqlite_file_missing
 

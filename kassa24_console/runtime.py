@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import json
 import logging
-import logging.handlers
-import os
-import queue
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
 from . import demo_history, importer
 from .config import POSTGRES_EXTRA, Settings
 from .listener import App, Listener
+from .logs import StartupError
 from .service import Service
 from .store import Store, display_url, now_us
 from .store import queries as q
@@ -29,10 +21,6 @@ log = logging.getLogger(__name__)
 DEMO_KEY_WARNING = "using the built-in demo secret key: set KASSA24_SECRET_KEY before real traffic"
 PRUNE_BATCH = 500  # traffic rows deleted per commit: small slices, never a long lock
 PRUNE_EVERY = 300.0  # seconds between pruning rounds
-
-
-class StartupError(Exception):
-    """The program cannot start; the text says why in a line or two an operator can act on."""
 
 
 def describe(error: BaseException, settings: Settings) -> str:
@@ -129,84 +117,3 @@ def _prune_batch(connection: Connection, cutoff: int) -> int:
     t = q.traffic
     oldest = select(t.c.id).where(t.c.at < cutoff).order_by(t.c.at).limit(PRUNE_BATCH).scalar_subquery()
     return connection.execute(delete(t).where(t.c.id.in_(oldest))).rowcount
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and a record's ``fields``.
-
-    A record carrying ``lines`` (the listener's batched request log) becomes one line each.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        lines = getattr(record, "lines", None)
-        if lines is not None:
-            return "\n".join(self._request_line(record, line) for line in lines)
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
-
-    @staticmethod
-    def _request_line(record: logging.LogRecord, line: dict[str, Any]) -> str:
-        at = datetime.fromtimestamp(line["ts"], UTC).isoformat(timespec="milliseconds")
-        entry = {**line, "ts": at, "level": "info", "logger": record.name, "msg": "request"}
-        return json.dumps(entry, ensure_ascii=False, default=str)
-
-
-class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """Log files readable by their owner only (each new one after a rollover too)."""
-
-    def _open(self) -> Any:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
-
-
-_listener: logging.handlers.QueueListener | None = None
-
-
-def configure_logging(log_file: Path | None, *, stderr: bool, level: int = logging.INFO) -> None:
-    """JSON lines to a size-capped file and, for headless use only, to stderr.
-
-    Records are handed to a thread through a queue, so the request path never waits on
-    formatting or on the disk. :class:`StartupError` when the log file cannot be written.
-    """
-    global _listener
-    _stop_logging()
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handlers: list[logging.Handler] = []
-    if log_file is not None:
-        try:
-            log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            handlers.append(PrivateRotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3))
-        except OSError as error:
-            raise StartupError(f"cannot write the log file {log_file}: {error.strerror or error}") from None
-    if stderr:
-        handlers.append(logging.StreamHandler(sys.stderr))
-    root.setLevel(level)
-    if not handlers:
-        root.addHandler(logging.NullHandler())  # never Python's last-resort print to the screen
-        return
-    formatter = JsonFormatter()
-    for handler in handlers:
-        handler.setFormatter(formatter)
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    root.addHandler(logging.handlers.QueueHandler(records))
-    _listener = logging.handlers.QueueListener(records, *handlers)
-    _listener.start()
-
-
-@atexit.register
-def _stop_logging() -> None:
-    """Write out what is queued (at exit, or before logging is set up again)."""
-    global _listener
-    if _listener is not None:
-        _listener.stop()
-        _listener = None

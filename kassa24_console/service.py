@@ -169,7 +169,7 @@ class Service:
         }
 
         try:
-            await self.store.write(lambda connection: q.insert_deposit(connection, values))
+            await self.store.write(lambda connection: q.insert_deposit(connection, values), inline=True)
         except Exception:
             log.exception("could not store deposit for check_deposit")
             return self._error("check_deposit", Code.ERROR, "temporarily unable to store the deposit; retry", **context)
@@ -248,7 +248,7 @@ class Service:
             return reply
         text = raw.decode("utf-8", "replace")
         try:
-            outcome = await self.store.write(lambda connection: callbacks.apply(connection, callback, text))
+            outcome = await self.store.write(lambda c: callbacks.apply(c, callback, text), inline=True)
         except Exception:
             log.exception("could not store callback")
             reply.reason = "temporarily unable to store the callback; retry"

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, delete, insert
 
 from . import models
-from .db import Database, JobRefused, Writer, create_private_file, create_schema, display_url, now_us
+from .db import Database, create_private_file, create_schema, display_url, now_us
+from .writer import JobRefused, Writer
 
 T = TypeVar("T")
 
@@ -48,9 +49,11 @@ class Store:
         """A read that may touch many rows; never blocks the event loop."""
         return await self.db.read_off_loop(query, *args)
 
-    async def write(self, job: Callable[[Connection], T]) -> T:
-        """Run ``job`` in the next group commit and return its result once durable."""
-        return await self.writer.submit(job)
+    async def write(self, job: Callable[[Connection], T], *, inline: bool = False) -> T:
+        """Run ``job`` in the next group commit and return its result once durable.
+        ``inline``: a few indexed statements (the payment path), cheap enough to run on
+        the event loop (SQLite; the commit itself never does)."""
+        return await self.writer.submit(job, inline=inline)
 
     def record_traffic(self, row: dict[str, Any]) -> None:
         self.writer.record_traffic(row)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import importlib.util
-import json
 import logging
 import os
 import time
@@ -30,20 +28,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from . import models
-from .text import storable_row
+from .sqlite import WriteConnection, json_text, sqlite_engine
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Job = Callable[[Connection], T]
 
-MAX_BUFFERED_TRAFFIC = 50_000
 
 
 def now_us() -> int:
@@ -94,41 +91,6 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _json_text(value: Any) -> str:
-    """JSON columns keep Kazakh and Russian text readable in the database."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _sqlite_engine(url: URL, *, writer: bool, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> Engine:
-    engine = create_engine(
-        url.set(drivername="sqlite+pysqlite"),
-        connect_args={"check_same_thread": False},
-        json_serializer=_json_text,
-        pool_size=1 if writer else 4,
-        max_overflow=0 if writer else 4,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        if max_pages:
-            cursor.execute(f"PRAGMA max_page_count={int(max_pages)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    if writer:
-        # Readers stay in autocommit: each statement sees the latest commit, one round trip.
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
 class Database:
     """Where statements run: inline or on the writer thread (SQLite), or on asyncio (PostgreSQL)."""
 
@@ -139,13 +101,16 @@ class Database:
         self._reader: Engine | None = None
         self._writer: Engine | None = None
         self._read_connection: Connection | None = None
+        self._writes: WriteConnection | None = None
+        self._in_thread = False  # a write transaction is running on the writer thread
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="k24-writer")
         if self.is_sqlite:
-            self._reader = _sqlite_engine(full, writer=False, busy_timeout_ms=busy_timeout_ms)
-            self._writer = _sqlite_engine(full, writer=True, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
+            self._reader = sqlite_engine(full, writer=False, busy_timeout_ms=busy_timeout_ms)
+            self._writer = sqlite_engine(full, writer=True, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
+            self._writes = WriteConnection(self._writer, busy_timeout_ms)
         else:
             self._async = create_async_engine(
-                full, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=_json_text
+                full, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=json_text
             )
 
     async def read(self, query: Callable[..., T], *args: Any) -> T:
@@ -177,17 +142,37 @@ class Database:
 
     async def transaction(self, body: Callable[[Connection], T]) -> T:
         """Run ``body`` in one committed transaction, off the event loop."""
-        if self._writer is not None:
-            writer = self._writer
-
-            def _run() -> T:
-                with writer.begin() as connection:
-                    return body(connection)
-
-            return await asyncio.get_running_loop().run_in_executor(self._thread, _run)
+        if self._writes is not None:
+            self._in_thread = True
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._thread, self._writes.run, body)
+            finally:
+                self._in_thread = False
         assert self._async is not None
         async with self._async.begin() as connection:
             return await connection.run_sync(body)
+
+    def run_inline(self, body: Callable[[Connection], T]) -> tuple[bool, T | None]:
+        """SQLite: ``body`` on the event loop, in a transaction begun without waiting for the
+        lock; :meth:`commit_inline` commits it. ``(False, None)`` when the lock is held
+        (another process, or a transaction on the writer thread): use :meth:`transaction`.
+        Only for small jobs of indexed statements; an exception rolls back."""
+        if self._writes is None or self._in_thread or not self._writes.begin(wait=False):
+            return False, None
+        try:
+            return True, body(self._writes.connection)
+        except BaseException:
+            self._writes.rollback()
+            raise
+
+    async def commit_inline(self) -> None:
+        """Commit what :meth:`run_inline` wrote: the fsync, on the writer thread."""
+        assert self._writes is not None
+        self._in_thread = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._writes.commit)
+        finally:
+            self._in_thread = False
 
     async def check(self) -> None:
         """Raise unless the database at the configured URL answers with our schema.
@@ -221,6 +206,8 @@ class Database:
             self._read_connection.close()
             self._read_connection = None
         self._thread.shutdown(wait=True)
+        if self._writes is not None:
+            self._writes.close()
         for engine in (self._reader, self._writer):
             if engine is not None:
                 engine.dispose()
@@ -261,157 +248,3 @@ def _legacy_revision(found: Any) -> str:
     if found.has_table("heartbeat"):
         return "0003"
     return "0002" if found.has_table("platform_operations") else "0001"
-
-
-DEADLOCK_RETRIES = 3
-_TRANSIENT_STATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
-
-
-def _transient(error: BaseException) -> bool:
-    original = getattr(error, "orig", None)
-    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    return state in _TRANSIENT_STATES or "deadlock detected" in str(error)
-
-
-class JobRefused(Exception):
-    """A job decided not to write (a rule said no); its transaction rolls back and the
-    caller gets this exception. Nothing is wrong with the database."""
-
-
-class Writer:
-    """One task that commits queued jobs together and answers each after the commit.
-
-    It also knows whether writes work right now (``failing`` holds the reason of the last
-    failed commit until one succeeds): the health check reports it.
-    """
-
-    def __init__(self, database: Database, flush_interval: float = 0.2) -> None:
-        self._db = database
-        self._interval = flush_interval
-        self._jobs: list[tuple[Job[Any], asyncio.Future[Any]]] = []
-        self._traffic: list[dict[str, Any]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.dropped_traffic = 0
-        self.failed_writes = 0
-        self.failing: str | None = None
-        # Called with (jobs, traffic rows) after each group commit (metrics).
-        self.on_batch: Callable[[int, int], None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="k24-writer")
-
-    async def submit(self, job: Job[T]) -> T:
-        """Run ``job`` in the next group transaction; return its result once committed."""
-        if self._closing or self._task is None:
-            raise RuntimeError("the store is not accepting writes")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._jobs.append((job, future))
-        self._wake.set()
-        return await future
-
-    def record_traffic(self, row: dict[str, Any]) -> None:
-        """Queue a traffic row; it is written with the next commit or within the interval."""
-        if len(self._traffic) >= MAX_BUFFERED_TRAFFIC:
-            self._traffic.pop(0)
-            self.dropped_traffic += 1
-        self._traffic.append(row)
-
-    async def close(self) -> None:
-        """Commit what is queued, then stop."""
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            jobs, self._jobs = self._jobs, []
-            traffic, self._traffic = self._traffic, []
-            if jobs or traffic:
-                await self._commit(jobs, traffic)
-            if self._closing and not self._jobs and not self._traffic:
-                return
-
-    def _failed(self, error: BaseException) -> None:
-        self.failed_writes += 1
-        self.failing = f"{type(error).__name__}: {error}".splitlines()[0][:200]
-
-    async def _commit(self, jobs: list[tuple[Job[Any], asyncio.Future[Any]]], traffic: list[dict[str, Any]]) -> None:
-        def batch(connection: Connection) -> list[Any]:
-            results = [job(connection) for job, _ in jobs]
-            if traffic:
-                connection.execute(insert(models.Traffic), traffic)
-            return results
-
-        try:
-            results = await self._db.transaction(batch)
-        except Exception as error:
-            # One job's failure must not sink the others: each runs again on its own.
-            if not isinstance(error, JobRefused):
-                log.warning("group commit of %d jobs failed; retrying one by one", len(jobs), exc_info=True)
-            await self._commit_one_by_one(jobs, traffic)
-            return
-        self.failing = None
-        if self.on_batch is not None:
-            self.on_batch(len(jobs), len(traffic))
-        for (_, future), result in zip(jobs, results, strict=True):
-            if not future.done():
-                future.set_result(result)
-
-    async def _commit_one_by_one(
-        self, jobs: list[tuple[Job[Any], asyncio.Future[Any]]], traffic: list[dict[str, Any]]
-    ) -> None:
-        for job, future in jobs:
-            try:
-                result = await self._alone(job)
-            except Exception as error:  # the caller answers 500/503; nothing half-written
-                if not isinstance(error, JobRefused):
-                    self._failed(error)
-                if not future.done():
-                    future.set_exception(error)
-            else:
-                self.failing = None
-                if not future.done():
-                    future.set_result(result)
-        if traffic:
-            await self._insert_traffic_isolated(traffic)
-
-    async def _alone(self, job: Job[T]) -> T:
-        """``job`` in a transaction of its own, again when the database chose it as the
-        victim of a deadlock (two processes' group commits can lock a contract and a
-        callback in opposite orders): the victim was rolled back whole, so it is safe."""
-        for attempt in range(DEADLOCK_RETRIES + 1):
-            try:
-                return await self._db.transaction(job)
-            except Exception as error:
-                if attempt == DEADLOCK_RETRIES or not _transient(error):
-                    raise
-                await asyncio.sleep(0.02 * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    async def _insert_traffic_isolated(self, traffic: list[dict[str, Any]]) -> None:
-        """Traffic rows whose batch failed: again with all text made storable, then one by
-        one, so one row that cannot be stored never takes the others with it."""
-
-        def insert_rows(rows: list[dict[str, Any]]) -> Job[None]:
-            return lambda connection: connection.execute(insert(models.Traffic), rows)
-
-        cleaned = [storable_row(row) for row in traffic]
-        try:
-            await self._db.transaction(insert_rows(cleaned))
-            self.failing = None
-            return
-        except Exception as error:
-            self._failed(error)
-        for row in cleaned:
-            try:
-                await self._db.transaction(insert_rows([row]))
-            except Exception:
-                self.dropped_traffic += 1
-                log.error("dropped a traffic record: database write failed")

@@ -29,6 +29,7 @@ from .models import (
     PlatformOperation,
     Traffic,
 )
+from .prepared import Prepared, inserting, upserting
 from .text import storable_tree
 
 accounts = Account.__table__
@@ -92,8 +93,11 @@ def _decode_info(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return (*row[:_INFO_INDEX], json.loads(info), *row[_INFO_INDEX + 1 :])
 
 
-def deposit(connection: Connection, payment_id: str) -> Row[Any] | None:
-    return connection.execute(select(deposits).where(deposits.c.payment_id == payment_id)).first()
+_DEPOSIT = Prepared(select(deposits).where(deposits.c.payment_id == bindparam("payment_id")))
+
+
+def deposit(connection: Connection, payment_id: str) -> Any:
+    return _DEPOSIT.first(connection, {"payment_id": payment_id})
 
 
 def contract(connection: Connection, contract_id: str) -> Row[Any] | None:
@@ -107,8 +111,12 @@ def count(connection: Connection, table: Any) -> int:
 # --- writes ------------------------------------------------------------------------------
 
 
+_INSERT_DEPOSIT = inserting(deposits, [c.name for c in deposits.c])
+
+
 def insert_deposit(connection: Connection, values: dict[str, Any]) -> None:
-    connection.execute(deposits.insert().values(**values))
+    """A new pending deposit."""
+    _INSERT_DEPOSIT.run(connection, values)
 
 
 def upsert(
@@ -127,34 +135,65 @@ def upsert(
     connection.execute(statement, list(rows))
 
 
+_CALLBACK_COLUMNS = [c.name for c in callbacks.c if c.name != "id"]
+_RECORD_CALLBACK = upserting(
+    callbacks,
+    _CALLBACK_COLUMNS,
+    "dedupe_key",
+    {
+        "deliveries": callbacks.c.deliveries + 1,
+        "last_received_at": lambda excluded: excluded.last_received_at,
+    },
+    returning=[callbacks.c.id, callbacks.c.deliveries],
+)
+
+
+_CALLBACK_DEFAULTS = {c: None for c in _CALLBACK_COLUMNS} | {"deliveries": 1, "outcome": ""}
+
+
 def record_callback(connection: Connection, values: dict[str, Any]) -> tuple[int, int]:
     """Store a callback, or count one more delivery of a stored one: (id, deliveries)."""
-    statement = _insert(connection, callbacks).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["dedupe_key"],
-        set_={
-            "deliveries": callbacks.c.deliveries + 1,
-            "last_received_at": statement.excluded.last_received_at,
-        },
-    )
-    row = connection.execute(statement.returning(callbacks.c.id, callbacks.c.deliveries)).one()
+    row = _RECORD_CALLBACK.first(connection, {**_CALLBACK_DEFAULTS, **values})
     return row.id, row.deliveries
 
 
+_CALLBACK_OUTCOME = Prepared(
+    update(callbacks)
+    .where(callbacks.c.id == bindparam("callback_id"))
+    .values(outcome=bindparam("new_outcome"), deposit_id=bindparam("deposit"))
+)
+
+
 def set_callback_outcome(connection: Connection, callback_id: int, outcome: str, deposit_id: str | None) -> None:
-    connection.execute(
-        update(callbacks).where(callbacks.c.id == callback_id).values(outcome=outcome, deposit_id=deposit_id)
-    )
+    _CALLBACK_OUTCOME.run(connection, {"callback_id": callback_id, "new_outcome": outcome, "deposit": deposit_id})
+
+
+_SETTLE = Prepared(
+    update(deposits)
+    .where(deposits.c.payment_id == bindparam("pid"), deposits.c.state == "pending")
+    .values(state=bindparam("new_state"), paid_amount=bindparam("paid"), updated_at=bindparam("at"))
+)
 
 
 def settle_deposit(connection: Connection, payment_id: str, state: str, paid_amount: int | None, at: int) -> bool:
     """Move a pending deposit to ``state``; False when another callback got there first."""
-    result = connection.execute(
-        update(deposits)
-        .where(deposits.c.payment_id == payment_id, deposits.c.state == "pending")
-        .values(state=state, paid_amount=paid_amount, updated_at=at)
+    params = {"pid": payment_id, "new_state": state, "paid": paid_amount, "at": at}
+    return _SETTLE.run(connection, params) == 1
+
+
+_DUE_LOCKED = Prepared(select(contracts.c.payment).where(contracts.c.id == bindparam("contract_id")).with_for_update())
+_CREDIT = Prepared(
+    update(contracts)
+    .where(contracts.c.id == bindparam("contract_id"))
+    .values(
+        payment=case(
+            (contracts.c.payment > bindparam("amount"), contracts.c.payment - bindparam("amount")), else_=0
+        ),
+        updated_at=bindparam("at"),
+        version=contracts.c.version + 1,
     )
-    return result.rowcount == 1
+    .returning(contracts.c.payment)
+)
 
 
 def credit_contract(
@@ -171,18 +210,11 @@ def credit_contract(
     """What is due on a contract goes down by ``amount`` (never below zero), as a delta in
     SQL; the audit says a payment did it, and which. The row is locked before it is read
     (PostgreSQL; SQLite's writer holds the write lock), so the recorded "before" is exact."""
-    before = connection.execute(
-        select(contracts.c.payment).where(contracts.c.id == contract_id).with_for_update()
-    ).scalar()
-    if before is None:
+    found = _DUE_LOCKED.first(connection, {"contract_id": contract_id})
+    if found is None:
         return
-    remaining = case((contracts.c.payment > amount, contracts.c.payment - amount), else_=0)
-    after = connection.execute(
-        update(contracts)
-        .where(contracts.c.id == contract_id)
-        .values(payment=remaining, updated_at=at, version=contracts.c.version + 1)
-        .returning(contracts.c.payment)
-    ).scalar_one()
+    before = found.payment
+    after = _CREDIT.first(connection, {"contract_id": contract_id, "amount": amount, "at": at}).payment
     write_audit(
         connection,
         [audit_row(at, actor, kind, "contract", contract_id, "payment", before, after, note=note, cause=payment_id)],
@@ -230,13 +262,20 @@ def flag(
 UNSIGNED_KINDS = frozenset({"bad_signature"})
 
 
+_REOPEN = Prepared(
+    update(periods)
+    .where(
+        periods.c.start_at <= bindparam("fact_at"),
+        periods.c.end_at > bindparam("fact_at"),
+        periods.c.reopened_at.is_(None),
+    )
+    .values(reopened_at=bindparam("at"), reopened_reason=bindparam("reason"))
+)
+
+
 def reopen_signed(connection: Connection, fact_at: int, reason: str, at: int) -> None:
     """Mark the signed period holding ``fact_at`` reopened after sign-off (once, with why)."""
-    connection.execute(
-        update(periods)
-        .where(periods.c.start_at <= fact_at, periods.c.end_at > fact_at, periods.c.reopened_at.is_(None))
-        .values(reopened_at=at, reopened_reason=reason[:300])
-    )
+    _REOPEN.run(connection, {"fact_at": fact_at, "at": at, "reason": reason[:300]})
 
 
 def audit_row(
@@ -267,7 +306,11 @@ def audit_row(
     }
 
 
+_AUDIT_COLUMNS = ("at", "actor", "kind", "entity", "entity_id", "field", "old", "new", "note", "cause")
+_INSERT_AUDIT = inserting(audit, _AUDIT_COLUMNS)
+
+
 def write_audit(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
     rows = list(rows)
     if rows:
-        connection.execute(audit.insert(), rows)
+        _INSERT_AUDIT.many(connection, rows)

@@ -1,0 +1,135 @@
+"""Logging: JSON lines to a size-capped file and, headless, to stderr, written by a thread.
+
+The request path only appends a dict to a list (see :class:`~.listener.App`); a batch of
+them becomes one record, formatted once however many handlers write it (the rotating
+handler's size check reuses the same text).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import logging.handlers
+import os
+import queue
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+_TEXT = "_k24_text"  # where a record keeps its formatted text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and a record's ``fields``.
+
+    A record carrying ``lines`` (the listener's batched request log) becomes one line each.
+    The text is made once per record and kept on it.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.__dict__.get(_TEXT)
+        if text is None:
+            text = self._format(record)
+            record.__dict__[_TEXT] = text
+        return text
+
+    def _format(self, record: logging.LogRecord) -> str:
+        lines = getattr(record, "lines", None)
+        if lines is not None:
+            return "\n".join(_request_line(record.name, line) for line in lines)
+        entry: dict[str, Any] = {
+            "ts": _iso(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+_second = -1
+_second_text = ""
+
+
+def _iso(at: float) -> str:
+    """``2026-12-01T21:30:45.123Z``-style UTC time; the seconds part is made once a second."""
+    global _second, _second_text
+    whole = int(at)
+    if whole != _second:
+        _second, _second_text = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second_text}.{int((at - whole) * 1000):03d}+00:00"
+
+
+def _request_line(logger: str, line: dict[str, Any]) -> str:
+    entry = {**line, "ts": _iso(line["ts"]), "level": "info", "logger": logger, "msg": "request"}
+    return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Log files readable by their owner only (each new one after a rollover too)."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+class StartupError(Exception):
+    """The program cannot start; the text says why in a line or two an operator can act on."""
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def configure_logging(log_file: Path | None, *, stderr: bool, level: int = logging.INFO) -> None:
+    """JSON lines to a size-capped file and, for headless use only, to stderr.
+
+    Records are handed to a thread through a queue, so the request path never waits on
+    formatting or on the disk. :class:`StartupError` when the log file cannot be written.
+    """
+    global _listener
+    stop_logging()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handlers.append(PrivateRotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3))
+        except OSError as error:
+            raise StartupError(f"cannot write the log file {log_file}: {error.strerror or error}") from None
+    if stderr:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    root.setLevel(level)
+    if not handlers:
+        root.addHandler(logging.NullHandler())  # never Python's last-resort print to the screen
+        return
+    formatter = JsonFormatter()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root.addHandler(_Enqueue(records))
+    _listener = logging.handlers.QueueListener(records, *handlers)
+    _listener.start()
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands the record over with its message merged; the JSON is the logging thread's job,
+    done once (the standard handler formats here, and again in each handler)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg, record.args = record.getMessage(), None
+        return record
+
+
+@atexit.register
+def stop_logging() -> None:
+    """Write out what is queued (at exit, or before logging is set up again)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None

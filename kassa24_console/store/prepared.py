@@ -1,0 +1,111 @@
+"""Statements built once, for the paths every payment takes.
+
+Building a SQLAlchemy statement costs more than running it (a callback's statements cost
+~580 µs built per call against ~14 µs as prepared driver text). So each statement here is
+built once with bound parameters; on SQLite it runs as its compiled text straight on the
+driver (the connection's own transaction, the same parameters), and elsewhere as the
+prebuilt statement, which SQLAlchemy's compiled cache answers without building anything.
+
+Only columns without type conversion pass through the driver path (text, integers,
+booleans); JSON columns keep SQLAlchemy's processing and are not prepared here.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Executable
+
+
+class Prepared:
+    """One statement: its SQLite text and parameter order, and the statement itself."""
+
+    def __init__(
+        self, statement: Executable, *, postgres: Executable | None = None, defaults: Mapping[str, Any] | None = None
+    ) -> None:
+        self.statement = statement
+        self.defaults = dict(defaults or {})  # what a parameter left out means (None if not here)
+        self.postgres = postgres if postgres is not None else statement
+        compiled = statement.compile(dialect=sqlite.dialect())
+        self.sqlite_text = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        # Values written into the statement (``state = 'pending'``) are parameters too.
+        self._driver_defaults = {**compiled.params, **self.defaults}
+        columns = getattr(statement, "selected_columns", None)
+        returning = getattr(statement, "_returning", ())
+        keys = [c.key for c in (columns if columns is not None else returning)]
+        self._texts: dict[int, str] = {}
+        self.row = namedtuple("Row", keys, rename=True) if keys else None  # type: ignore[misc]
+
+    def _args(self, params: Mapping[str, Any]) -> list[Any]:
+        defaults = self._driver_defaults
+        return [params[name] if name in params else defaults.get(name) for name in self.names]
+
+    def run(self, connection: Connection, params: Mapping[str, Any]) -> int:
+        """Execute; the number of rows it changed."""
+        if connection.dialect.name == "sqlite":
+            return _driver(connection).execute(self.sqlite_text, self._args(params)).rowcount
+        return connection.execute(self.postgres, {**self.defaults, **params}).rowcount
+
+    def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+        """Execute; the first row (attribute access by column name) or None."""
+        if connection.dialect.name == "sqlite":
+            found = _driver(connection).execute(self.sqlite_text, self._args(params)).fetchone()
+            return None if found is None else self.row._make(found)
+        return connection.execute(self.postgres, {**self.defaults, **params}).first()
+
+    def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert many rows: on SQLite as multi-row ``VALUES`` in slices (one call to the
+        driver a slice, where ``executemany`` gives up the interpreter for every row)."""
+        if connection.dialect.name == "sqlite":
+            driver, width = _driver(connection), max(1, len(self.names))
+            step = max(1, MAX_DRIVER_PARAMETERS // width)
+            for start in range(0, len(rows), step):
+                part = rows[start : start + step]
+                driver.execute(self._rows_text(len(part)), [v for row in part for v in self._args(row)])
+        else:
+            connection.execute(self.postgres, [{**self.defaults, **row} for row in rows])
+
+
+    def _rows_text(self, count: int) -> str:
+        text = self._texts.get(count)
+        if text is None:
+            head, row = self.sqlite_text.rsplit(" VALUES ", 1)
+            text = self._texts[count] = f"{head} VALUES {', '.join([row] * count)}"
+        return text
+
+
+# SQLite before 3.32 takes at most 999 parameters a statement.
+MAX_DRIVER_PARAMETERS = 999
+
+
+def _driver(connection: Connection) -> Any:
+    return connection.connection.dbapi_connection
+
+
+def inserting(table: Any, columns: Sequence[str]) -> Prepared:
+    """``INSERT INTO table (columns) VALUES (:column, …)``; a column left out of a row takes
+    its model default (or NULL)."""
+    defaults = {c: _scalar_default(table.c[c]) for c in columns}
+    return Prepared(insert(table).values({c: bindparam(c) for c in columns}), defaults=defaults)
+
+
+def _scalar_default(column: Any) -> Any:
+    default = column.default
+    return default.arg if default is not None and default.is_scalar else None
+
+
+def upserting(table: Any, columns: Sequence[str], key: str, set_: dict[str, Any], returning: Sequence[Any]) -> Prepared:
+    """Insert, or on a conflict of ``key`` update ``set_`` (values may name ``excluded``)."""
+
+    def build(dialect: Any) -> Any:
+        statement = dialect.insert(table).values({c: bindparam(c) for c in columns})
+        values = {name: value(statement.excluded) if callable(value) else value for name, value in set_.items()}
+        return statement.on_conflict_do_update(index_elements=[key], set_=values).returning(*returning)
+
+    return Prepared(build(sqlite), postgres=build(postgresql))
+

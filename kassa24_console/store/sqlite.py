@@ -1,0 +1,122 @@
+"""SQLite: engines with our pragmas, and the one connection a process writes through.
+
+Writes take the write lock up front (``BEGIN IMMEDIATE``), so a read-then-write never
+fails half-way because another process wrote first. The write connection can begin a
+transaction without waiting: the writer then runs a group's statements on the event loop,
+where they cost microseconds, and only the commit (the fsync) goes to its thread. Run from
+a thread instead, every statement gives up the interpreter and must win it back from a
+busy loop (measured: a traffic row 142 µs under load instead of 4 µs).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+
+def json_text(value: Any) -> str:
+    """JSON columns keep Kazakh and Russian text readable in the database."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def sqlite_engine(url: URL, *, writer: bool, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> Engine:
+    engine = create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        connect_args={"check_same_thread": False},
+        json_serializer=json_text,
+        pool_size=1 if writer else 4,
+        max_overflow=0 if writer else 4,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Readers stay in autocommit (each statement sees the latest commit, one round
+        # trip); the writer issues BEGIN itself (WriteConnection).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if max_pages:
+            cursor.execute(f"PRAGMA max_page_count={int(max_pages)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class WriteConnection:
+    """The writer engine's one connection, held open; transactions begun explicitly."""
+
+    def __init__(self, engine: Engine, busy_timeout_ms: int) -> None:
+        self._engine = engine
+        self._busy_timeout_ms = int(busy_timeout_ms)
+        self._connection: Connection | None = None
+        self._waits = True  # what busy_timeout is set to now: the configured wait, or none
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+            self._waits = True
+        return self._connection
+
+    def begin(self, *, wait: bool) -> bool:
+        """``BEGIN IMMEDIATE``; without ``wait``, False at once when another connection holds
+        the write lock (with it, wait up to the busy timeout, then raise)."""
+        connection = self.connection
+        driver = connection.connection.dbapi_connection
+        if wait != self._waits:
+            driver.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms if wait else 0}")
+            self._waits = wait
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if not wait and _is_busy(error):
+                return False
+            raise
+        connection.begin()  # SQLAlchemy's side of the same transaction (its BEGIN is a no-op)
+        return True
+
+    def commit(self) -> None:
+        try:
+            self.connection.commit()
+        except Exception:
+            self.rollback()
+            raise
+
+    def rollback(self) -> None:
+        try:
+            self.connection.rollback()
+        except Exception:  # a broken connection: the next transaction opens a new one
+            self.close()
+            raise
+
+    def run(self, body: Any) -> Any:
+        """``body(connection)`` in one transaction, waiting for the lock (a thread's way)."""
+        self.begin(wait=True)
+        try:
+            result = body(self.connection)
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+        return result
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+            finally:
+                self._connection = None
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)
