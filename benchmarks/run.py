@@ -54,6 +54,19 @@ def _measure(url: str, rows: int, cycle: Path, duration: int, connections: int) 
     }
 
 
+def _workers(args: argparse.Namespace, db_path: Path, cycle: Path, tmp: Path) -> dict[str, dict[str, float]]:
+    """SQLite with ``--workers`` listener processes on one port."""
+    port = free_port()
+    env = {**serve_env(f"sqlite:///{db_path}", port, tmp / "workers.log"), "KASSA24_WORKERS": str(args.workers)}
+    server = start([sys.executable, "-m", "kassa24_console.cli", "serve"], env)
+    try:
+        wait_up(f"http://127.0.0.1:{port}/healthz")
+        measured = _measure(f"http://127.0.0.1:{port}/kassa24", args.rows, cycle, args.duration, args.connections)
+    finally:
+        stop(server)
+    return {f"{name}, {args.workers} listeners": result for name, result in measured.items()}
+
+
 def _postgres(args: argparse.Namespace, tmp: Path, cycle: Path) -> dict[str, dict[str, float]]:
     """The same against PostgreSQL (started here), with one and with two listeners."""
     from postgres import temporary_postgres
@@ -82,6 +95,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000, help="accounts in the database")
     parser.add_argument("--quick", action="store_true", help="SQLite headless only")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="listener processes of the multi-process rows")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -102,6 +116,8 @@ def main() -> None:
         runs.update(headless)
     finally:
         stop(*servers)
+    if args.workers > 1:
+        runs.update(_workers(args, db_path, cycle, tmp))
     paid, credits = settled(db_path)
     if not args.quick and shutil.which("tmux"):
         port = free_port()

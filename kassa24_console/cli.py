@@ -92,6 +92,8 @@ class KeyRefused(StartupError):
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
+        if settings.workers > 1:
+            return _serve_workers(settings)
         configure_logging(settings.log_file, stderr=True)
         return asyncio.run(_serve(settings))
     if args.command == "import":
@@ -157,6 +159,30 @@ async def _serve(settings: Settings) -> int:
     await runtime.close()
     log.info("stopped")
     return 0
+
+
+def _serve_workers(settings: Settings) -> int:
+    """``serve`` as several processes on one port (``KASSA24_WORKERS``)."""
+    from . import workers
+
+    if problem := settings.key_problem():
+        raise KeyRefused(problem)
+
+    async def prepare() -> None:  # schema and demo data once, before any worker starts
+        store = Runtime(settings).store
+        await open_store(store, settings, demo=True)
+        await store.close()
+
+    asyncio.run(prepare())
+
+    def serve(own: Settings) -> int:
+        configure_logging(own.log_file, stderr=True)
+        return asyncio.run(_serve(own))
+
+    try:
+        return workers.run(settings, serve)
+    except ListenError as error:
+        raise StartupError(str(error)) from None
 
 
 async def _import(settings: Settings, files: list[Path]) -> int:

@@ -8,6 +8,7 @@ HTTP 429 before its body is read, so a forger cannot buy the listener's time.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@functools.lru_cache(maxsize=4096)  # parsing costs more than the rest of the check; a peer calls often
 def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         ip = ipaddress.ip_address(address)
@@ -29,6 +31,7 @@ def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return ip
 
 
+@functools.lru_cache(maxsize=4096)
 def normal(address: str) -> str:
     """The address as one writes it: IPv4-mapped IPv6 as plain IPv4."""
     ip = _ip(address)

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     # Connections: at most this many at once; a request's headers must arrive within
     # header_timeout seconds; idle keep-alive connections close after keepalive_timeout.
     max_connections: int = 1000
+    # serve: listener processes sharing the port (one per core is the most that helps);
+    # each has its own writer, and the database orders their commits.
+    workers: int = Field(default=1, ge=1, le=64)
     # Requests that fail the signature (or are not a message at all), per peer per minute;
     # past it the peer gets HTTP 429 until its budget refills. 0 turns the budget off.
     unverified_budget: int = Field(default=120, ge=0)

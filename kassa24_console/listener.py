@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .clients import Budget, ClientPolicy
 from .config import Settings
+from .guard import STARTED, GuardedProtocol, HeaderDeadlines
 from .metrics import CONTENT_TYPE, Metrics
 from .protocol.codes import Code
 from .service import Reply, Service
@@ -226,71 +226,6 @@ async def _respond_text(send: Send, payload: bytes, headers: list[tuple[bytes, b
     return payload
 
 
-STARTED = "k24.started_ns"  # scope key: when the request's first byte was parsed
-
-
-class _HeaderDeadlines:
-    """Connections waiting for a request's headers, and one sweep a second that closes
-    those past their deadline: a timer per request would cost every request ~10 µs."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        self._loop = loop
-        self._timeout = timeout
-        self._waiting: dict[GuardedProtocol, float] = {}
-        self._sweeping = False
-
-    def wait(self, protocol: GuardedProtocol) -> None:
-        self._waiting[protocol] = self._loop.time() + self._timeout
-        if not self._sweeping:
-            self._sweeping = True
-            self._loop.call_later(min(1.0, self._timeout / 2), self._sweep)
-
-    def done(self, protocol: GuardedProtocol) -> None:
-        self._waiting.pop(protocol, None)
-
-    def _sweep(self) -> None:
-        now = self._loop.time()
-        for protocol in [p for p, deadline in self._waiting.items() if deadline <= now]:
-            del self._waiting[protocol]
-            protocol.expired()
-        if self._waiting:
-            self._loop.call_later(min(1.0, self._timeout / 2), self._sweep)
-        else:
-            self._sweeping = False
-
-
-class GuardedProtocol(HttpToolsProtocol):
-    """httptools, plus a deadline for a request's headers: a client that connects and
-    dribbles (slow-loris) or says nothing is disconnected instead of holding a slot. It
-    also stamps each request with when its first byte was parsed, so the latency the
-    listener records includes any wait for the event loop."""
-
-    def __init__(self, *args: Any, deadlines: Callable[[], _HeaderDeadlines], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deadlines = deadlines()
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._deadlines.wait(self)
-
-    def expired(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.close()
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.scope[STARTED] = time.perf_counter_ns()  # type: ignore[literal-required]
-        self._deadlines.wait(self)
-
-    def on_headers_complete(self) -> None:
-        self._deadlines.done(self)
-        super().on_headers_complete()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._deadlines.done(self)
-        super().connection_lost(exc)
-
-
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn that leaves signal handling to whoever owns the loop (Textual, or ``serve``)."""
 
@@ -325,19 +260,19 @@ class Listener:
 
     async def start(self) -> None:
         """Bind and start serving; :class:`ListenError` when the address cannot be used."""
-        sock = self._bind()
+        sock = bind(self.host, self.port, reuse_port=self.settings.workers > 1)
         self.port = sock.getsockname()[1]
         s = self.settings
         # The writer and logging threads share the interpreter with the loop: with the
         # default 5 ms switch interval a background batch makes requests wait up to 5 ms
         # for their turn (the p99 stalls); 0.5 ms bounds that wait for little throughput.
         sys.setswitchinterval(SWITCH_INTERVAL)
-        deadlines: _HeaderDeadlines | None = None
+        deadlines: HeaderDeadlines | None = None
 
-        def shared_deadlines() -> _HeaderDeadlines:  # one sweep for all connections, made in the loop
+        def shared_deadlines() -> HeaderDeadlines:  # one sweep for all connections, made in the loop
             nonlocal deadlines
             if deadlines is None:
-                deadlines = _HeaderDeadlines(asyncio.get_running_loop(), s.header_timeout)
+                deadlines = HeaderDeadlines(asyncio.get_running_loop(), s.header_timeout)
             return deadlines
 
         config = uvicorn.Config(
@@ -359,21 +294,6 @@ class Listener:
                 raise ListenError(f"the listener on {self.host}:{self.port} stopped at start")
             await asyncio.sleep(0.01)
 
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
-        # without it every answer waits ~40 ms for a delayed ACK (Nagle).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError as error:
-            sock.close()
-            reason = "the port is already in use" if error.errno == 98 else (error.strerror or str(error))
-            raise ListenError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
-        sock.set_inheritable(True)
-        return sock
-
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (bounded), free the port."""
         if self._server is None or self._task is None:
@@ -383,3 +303,24 @@ class Listener:
             await self._task
         self._server = None
         self._task = None
+
+
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port``; :class:`ListenError` in words when it cannot be.
+    ``reuse_port``: several processes bind the port, and the kernel shares connections
+    among those listening (serve with workers)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
+    # without it every answer waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        reason = "the port is already in use" if error.errno == 98 else (error.strerror or str(error))
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock

@@ -20,6 +20,8 @@ from conftest import (
     until,
     verify_body,
 )
+from sqlalchemy import event
+from textual.widgets import TabbedContent
 
 from kassa24_console.config import Settings
 from kassa24_console.console.app import Kassa24App
@@ -496,3 +498,36 @@ def q_traffic():
     from kassa24_console.store import queries
 
     return queries.traffic
+
+
+async def test_an_idle_console_asks_only_whether_anything_changed(console: Any) -> None:
+    """With nothing committed, every timer's work is one ``PRAGMA data_version``: no pane,
+    count or rate is read again (a console left open on a big database costs nothing)."""
+    app, pilot, url = console
+    assert app.store is not None
+    contracts = app.query_one(ContractsPane)
+    await until(pilot, lambda: bool(app._rates_read_at) and contracts._read_at is not None)
+    tabs = app.query_one(TabbedContent)
+    tabs.active = "contracts"  # the pane whose count grows with the database
+    await until(pilot, lambda: tabs.active == "contracts")
+    await pilot.pause(1.5)  # start-up's own writes (demo data, pruning) are seen and settled
+    seen: list[str] = []
+    reader = app.store.db._reader
+    assert reader is not None
+
+    def trace(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
+
+    event.listen(reader, "checkout", trace)
+    app.store.db._read_connection.connection.dbapi_connection.set_trace_callback(seen.append)
+    try:
+        await pilot.pause(2.5)  # every timer fires at least once
+        assert seen, "the timers asked nothing"
+        assert set(seen) == {"PRAGMA data_version"}
+        # A change is still seen at once.
+        await post(url, verify_body("7012345678"))
+        await until(pilot, lambda: len(traffic_rows(app)) == 1)
+        assert any(s.startswith("SELECT") for s in seen)
+    finally:
+        event.remove(reader, "checkout", trace)
+        app.store.db._read_connection.connection.dbapi_connection.set_trace_callback(None)

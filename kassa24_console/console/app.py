@@ -124,6 +124,7 @@ class Kassa24App(App[int]):
         self._rate_after: int | None = None
         self._per_minute: dict[int, tuple[int, int]] = {}
         self._rates_shown: tuple[Any, ...] = ()
+        self._rates_read_at: tuple[Any, ...] = ()  # (store version, minute) the rates were read at
         self.unknown_keys = sorted(set(settings.keymap) - known_binding_ids()) if settings.keymap else []
         if settings.keymap:
             self.set_keymap(settings.keymap)
@@ -270,6 +271,11 @@ class Kassa24App(App[int]):
         if self.store is None:
             return
         minute_now = now_us() // 60_000_000
+        version = await self.store.version()
+        quiet = len(self._rates_shown) == 3 and self._rates_shown[1] == (0, 0)  # nothing to age out
+        if version is not None and (version, minute_now) == self._rates_read_at and quiet:
+            return  # nothing committed, nothing in the last minute, same minute: nothing to redo
+        self._rates_read_at = (version, minute_now)
         if self._rate_after is None:
             self._rate_after = await self.store.scan(
                 views.first_traffic_id_since, (minute_now - RATE_MINUTES) * 60_000_000

@@ -70,6 +70,9 @@ class MismatchesPane(ListPane):
             self._show_periods(periods)
         return rows
 
+    def view_state(self) -> tuple[Any, ...]:
+        return (*super().view_state(), self.show_resolved)
+
     async def count(self) -> int:
         return await self.k24.store.scan(views.mismatches_count, self.show_resolved, self.search)  # type: ignore[union-attr]
 

@@ -53,6 +53,7 @@ class ListPane(Vertical):
         self._shown: list[tuple[Any, ...]] = []
         self.rows: dict[str, Any] = {}
         self.page_start = 0
+        self._read_at: tuple[Any, ...] | None = None  # (store version, search, page) last read
 
     @property
     def search(self) -> str:
@@ -63,6 +64,10 @@ class ListPane(Vertical):
 
     def where_line(self) -> Static:
         return Static("", id=f"{self.NOUN}-where", classes="hint", markup=False)
+
+    def view_state(self) -> tuple[Any, ...]:
+        """What, besides the store, decides which rows the pane shows."""
+        return (self.search, self.page_start)
 
     async def count(self) -> int:
         raise NotImplementedError
@@ -77,7 +82,8 @@ class ListPane(Vertical):
         rows = await self.page()
         if self.is_attached:
             first = self.page_start + 1 if rows else 0
-            where = f"{self.NOUN} {first}–{self.page_start + len(rows)} of {total:,}".replace(",", " ")
+            of = f"more than {views.COUNT_CAP:,}" if total > views.COUNT_CAP else f"{total:,}"
+            where = f"{self.NOUN} {first}–{self.page_start + len(rows)} of {of}".replace(",", " ")
             more = " · ] next page · [ previous" if total > self.PAGE else ""
             for widget in self.query(f"#{self.NOUN}-where").results(Static):
                 widget.update(where + more)
@@ -125,10 +131,17 @@ class ListPane(Vertical):
         raise NotImplementedError
 
     async def refresh_rows(self) -> None:
-        """Re-read the page; touch the table only if something changed."""
-        if self.k24.store is None:
+        """Re-read the page unless nothing was committed since it was read (an idle console
+        reads nothing); touch the table only if something changed."""
+        store = self.k24.store
+        if store is None:
+            return
+        version = await store.version()
+        read_at = (version, *self.view_state())
+        if version is not None and read_at == self._read_at:
             return
         rows = await self.fetch()
+        self._read_at = read_at
         if not self.is_attached:  # the app closed while the store answered
             return
         shown = [tuple(row) for row in rows]
@@ -181,7 +194,7 @@ class ContractsPane(ListPane):
     ]
 
     def compose(self) -> ComposeResult:
-        yield self.search_box("search: customer, contract, number, name or a payment id")
+        yield self.search_box("search: start of a customer, contract, number or name; or a payment id")
         yield self.where_line()
         yield self.make_table()
 

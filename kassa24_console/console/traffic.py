@@ -59,6 +59,7 @@ class TrafficPane(Vertical):
         self._last_id = 0
         self._pending = 0
         self._skip = 0
+        self._polled_version: Any = None
         self._state_text = Text()
         self._total: int | None = None  # matching records in the store, counted on rebuild
         self._debounce: Timer | None = None
@@ -107,6 +108,10 @@ class TrafficPane(Vertical):
         if self._skip:
             self._skip -= 1  # under load, fewer and larger batches: each redraw has a fixed cost
             return
+        version = await store.version()
+        if version is not None and version == self._polled_version:
+            return  # nothing committed since the last look: nothing to read
+        self._polled_version = version
         counted = self._total is None
         if counted:
             self._total = await store.scan(views.traffic_total, self.filter)

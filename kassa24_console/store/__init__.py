@@ -45,6 +45,11 @@ class Store:
         """A small indexed read, ``query(connection, *args)``."""
         return await self.db.read(query, *args)
 
+    async def version(self) -> int | str | None:
+        """Changes whenever anyone commits (see :meth:`.db.Database.version`): the console
+        re-reads nothing while it stays the same."""
+        return await self.db.version()
+
     async def scan(self, query: Callable[..., T], *args: Any) -> T:
         """A read that may touch many rows; never blocks the event loop."""
         return await self.db.read_off_loop(query, *args)

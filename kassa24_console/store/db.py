@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from . import models
-from .sqlite import WriteConnection, json_text, sqlite_engine
+from .sqlite import Checkpointer, WriteConnection, json_text, sqlite_engine
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +102,14 @@ class Database:
         self._writer: Engine | None = None
         self._read_connection: Connection | None = None
         self._writes: WriteConnection | None = None
+        self._checkpoints: Checkpointer | None = None
         self._in_thread = False  # a write transaction is running on the writer thread
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="k24-writer")
         if self.is_sqlite:
             self._reader = sqlite_engine(full, writer=False, busy_timeout_ms=busy_timeout_ms)
             self._writer = sqlite_engine(full, writer=True, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
             self._writes = WriteConnection(self._writer, busy_timeout_ms)
+            self._checkpoints = Checkpointer(self._reader)
         else:
             self._async = create_async_engine(
                 full, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=json_text
@@ -127,6 +129,17 @@ class Database:
         assert self._async is not None
         async with self._async.connect() as connection:
             return await connection.run_sync(query, *args)
+
+    async def version(self) -> int | str | None:
+        """Something that changes whenever anyone commits to the database: SQLite's
+        ``data_version`` (microseconds, on the reader connection, which never writes), the
+        WAL position on PostgreSQL; None when it cannot be told (then: assume a change)."""
+        if self._reader is not None:
+            return await self.read(_data_version)
+        try:
+            return await self.read(_wal_position)
+        except Exception:
+            return None
 
     async def read_off_loop(self, query: Callable[..., T], *args: Any) -> T:
         """Run a read that may scan (console paging, reports) without blocking the loop."""
@@ -148,6 +161,7 @@ class Database:
                 return await asyncio.get_running_loop().run_in_executor(self._thread, self._writes.run, body)
             finally:
                 self._in_thread = False
+                self.committed()
         assert self._async is not None
         async with self._async.begin() as connection:
             return await connection.run_sync(body)
@@ -173,6 +187,12 @@ class Database:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._writes.commit)
         finally:
             self._in_thread = False
+            self.committed()
+
+    def committed(self) -> None:
+        """After a write transaction: the WAL is copied back in the background (SQLite)."""
+        if self._checkpoints is not None:
+            self._checkpoints.soon()
 
     async def check(self) -> None:
         """Raise unless the database at the configured URL answers with our schema.
@@ -205,6 +225,8 @@ class Database:
         if self._read_connection is not None:
             self._read_connection.close()
             self._read_connection = None
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
         self._thread.shutdown(wait=True)
         if self._writes is not None:
             self._writes.close()
@@ -213,6 +235,14 @@ class Database:
                 engine.dispose()
         if self._async is not None:
             await self._async.dispose()
+
+
+def _data_version(connection: Connection) -> int:
+    return connection.connection.dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
+
+
+def _wal_position(connection: Connection) -> str:
+    return connection.exec_driver_sql("SELECT pg_current_wal_insert_lsn()::text").scalar_one()
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -243,6 +273,8 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
 
 
 def _legacy_revision(found: Any) -> str:
+    if any(index["name"] == "ix_callbacks_last_received" for index in found.get_indexes("callbacks")):
+        return "0005"
     if found.has_table("platform_coverage"):
         return "0004"
     if found.has_table("heartbeat"):

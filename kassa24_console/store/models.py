@@ -18,6 +18,7 @@ def _big(**kwargs: Any) -> Any:
 
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
+    __table_args__ = (Index("ix_accounts_name", "name"),)
 
     customer_id: str = Field(primary_key=True)
     additional_customer_id: str | None = None
@@ -28,6 +29,10 @@ class Account(SQLModel, table=True):
 
 class Contract(SQLModel, table=True):
     __tablename__ = "contracts"
+    __table_args__ = (
+        Index("ix_contracts_customer_id_id", "customer_id", "id"),  # the contracts list's order
+        Index("ix_contracts_number", "number"),
+    )
 
     id: str = Field(primary_key=True)
     customer_id: str = Field(foreign_key="accounts.customer_id", index=True)
@@ -65,7 +70,10 @@ class CallbackRecord(SQLModel, table=True):
     """One distinct callback; repeated deliveries only count up ``deliveries``."""
 
     __tablename__ = "callbacks"
-    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_callbacks_dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_callbacks_dedupe_key"),
+        Index("ix_callbacks_last_received", "last_received_at", "id"),  # the Callbacks pane's order
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: int = _big(index=True)
@@ -115,7 +123,10 @@ class Mismatch(SQLModel, table=True):
     """Something the records disagree on, found live or by reconciliation."""
 
     __tablename__ = "mismatches"
-    __table_args__ = (UniqueConstraint("key", name="uq_mismatches_key"),)
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_mismatches_key"),
+        Index("ix_mismatches_state_found", "state", "found_at", "id"),  # the Mismatches pane's order
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, or_, select
+from sqlalchemy import Connection, Row, and_, case, func, or_, select, union
 
 from ..filters import TrafficFilter
 from .queries import accounts, callbacks, contracts, deposits, mismatches, traffic
@@ -78,27 +78,42 @@ def traffic_detail(connection: Connection, traffic_id: int) -> Row[Any] | None:
     return connection.execute(select(traffic).where(traffic.c.id == traffic_id)).first()
 
 
-def _contract_search(query: Any, search: str) -> Any:
-    if search.strip():
-        term = search.strip()
-        query = query.where(
-            or_(
-                contracts.c.id.contains(term, autoescape=True),
-                contracts.c.id.in_(select(deposits.c.contract_id).where(deposits.c.payment_id == term)),
-                contracts.c.customer_id.contains(term, autoescape=True),
-                contracts.c.number.contains(term, autoescape=True),
-                accounts.c.name.contains(term, autoescape=True),
-            )
-        )
-    return query
+def starts_with(connection: Connection, column: Any, term: str) -> Any:
+    """``column`` begins with ``term``, as a range an index answers (SQLite compares text
+    by code point, so every continuation of ``term`` sorts below ``term + U+10FFFF``);
+    elsewhere as ``LIKE 'term%'`` (collation-safe)."""
+    if connection.dialect.name == "sqlite":
+        return and_(column >= term, column < term + "\U0010ffff")
+    return column.startswith(term, autoescape=True)
+
+
+def _contract_search(connection: Connection, query: Any, search: str) -> Any:
+    """Contracts whose id, customer id, number or account name begins with the search, or
+    that a payment id paid into: each an index lookup, so a search costs what it finds."""
+    term = search.strip()
+    if not term:
+        return query
+    matching = union(
+        select(contracts.c.id).where(starts_with(connection, contracts.c.id, term)),
+        select(contracts.c.id).where(starts_with(connection, contracts.c.customer_id, term)),
+        select(contracts.c.id).where(starts_with(connection, contracts.c.number, term)),
+        select(contracts.c.id)
+        .join(accounts, accounts.c.customer_id == contracts.c.customer_id)
+        .where(starts_with(connection, accounts.c.name, term)),
+        select(deposits.c.contract_id).where(deposits.c.payment_id == term),
+    )
+    return query.where(contracts.c.id.in_(matching))
+
+
+COUNT_CAP = 100_000  # a search's matches are counted up to this ("more than …" past it)
 
 
 def contracts_count(connection: Connection, search: str) -> int:
-    """How many contracts the search matches (for "1–500 of 10 020")."""
-    query = select(func.count()).select_from(
-        contracts.join(accounts, accounts.c.customer_id == contracts.c.customer_id)
-    )
-    return connection.execute(_contract_search(query, search)).scalar_one()
+    """How many contracts the search matches (for "1–500 of 10 020"), at most ``COUNT_CAP + 1``."""
+    if not search.strip():  # every contract has its account (a foreign key): no join needed
+        return connection.execute(select(func.count()).select_from(contracts)).scalar_one()
+    matches = _contract_search(connection, select(contracts.c.id), search).limit(COUNT_CAP + 1).subquery()
+    return connection.execute(select(func.count()).select_from(matches)).scalar_one()
 
 
 def contracts_page(connection: Connection, search: str, limit: int = 500, offset: int = 0) -> list[Row[Any]]:
@@ -113,7 +128,7 @@ def contracts_page(connection: Connection, search: str, limit: int = 500, offset
         contracts.c.status_code,
         contracts.c.status_text,
     ).join(accounts, accounts.c.customer_id == contracts.c.customer_id)
-    query = _contract_search(query, search).order_by(contracts.c.customer_id, contracts.c.id)
+    query = _contract_search(connection, query, search).order_by(contracts.c.customer_id, contracts.c.id)
     return connection.execute(query.limit(limit).offset(offset)).all()
 
 
@@ -175,8 +190,9 @@ def mismatches_page(
 
 
 def first_traffic_id_since(connection: Connection, since_us: int) -> int:
-    """The id just before the first row at or after ``since_us`` (uses the time index)."""
-    first = connection.execute(select(func.min(traffic.c.id)).where(traffic.c.at >= since_us)).scalar()
+    """The id just before the first row at or after ``since_us`` (one step on the time index)."""
+    query = select(traffic.c.id).where(traffic.c.at >= since_us).order_by(traffic.c.at).limit(1)
+    first = connection.execute(query).scalar()
     if first is None:
         return connection.execute(select(func.coalesce(func.max(traffic.c.id), 0))).scalar_one()
     return first - 1
