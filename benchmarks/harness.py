@@ -156,6 +156,12 @@ def wrk(url: str, duration: int, connections: int, *, body: dict[str, Any] | Non
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A child process; its stderr goes to ``$K24_BENCH_LOGS/NAME.stderr`` when that is set."""
+    logs = os.environ.get("K24_BENCH_LOGS")
+    if logs:
+        name = f"{Path(args[-1]).name}-{int(time.time() * 1000) % 10**8}.stderr"
+        with open(Path(logs) / name, "ab") as err:
+            return subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
     return subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

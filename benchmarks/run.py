@@ -42,8 +42,11 @@ from harness import (
     wrk,
 )
 
+Runs = dict[str, dict[str, float]]
+SERVE = [sys.executable, "-m", "kassa24_console.cli", "serve"]
 
-def _measure(url: str, rows: int, cycle: Path, duration: int, connections: int) -> dict[str, dict[str, float]]:
+
+def _measure(url: str, rows: int, cycle: Path, duration: int, connections: int) -> Runs:
     """verify, check_deposit and full cycles against one listener."""
     mid = rows // 2
     assert httpx.post(url, json=verify_body(mid)).json()["code"] == 0
@@ -54,33 +57,45 @@ def _measure(url: str, rows: int, cycle: Path, duration: int, connections: int) 
     }
 
 
-def _workers(args: argparse.Namespace, db_path: Path, cycle: Path, tmp: Path) -> dict[str, dict[str, float]]:
-    """SQLite with ``--workers`` listener processes on one port."""
+def _serve(args: argparse.Namespace, env: dict[str, str], cycle: Path, *, workers: int, name: str) -> Runs:
+    """``serve`` headless, as one process or several on one port."""
     port = free_port()
-    env = {**serve_env(f"sqlite:///{db_path}", port, tmp / "workers.log"), "KASSA24_WORKERS": str(args.workers)}
-    server = start([sys.executable, "-m", "kassa24_console.cli", "serve"], env)
+    server = start(SERVE, {**env, "KASSA24_PORT": str(port), "KASSA24_WORKERS": str(workers)})
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz")
         measured = _measure(f"http://127.0.0.1:{port}/kassa24", args.rows, cycle, args.duration, args.connections)
     finally:
         stop(server)
-    return {f"{name}, {args.workers} listeners": result for name, result in measured.items()}
+    return {f"{kind}{name}": result for kind, result in measured.items()}
 
 
-def _postgres(args: argparse.Namespace, tmp: Path, cycle: Path) -> dict[str, dict[str, float]]:
+def _console(args: argparse.Namespace, env: dict[str, str], cycle: Path) -> Runs:
+    """The console with its embedded listener, in a real 120×40 terminal (tmux)."""
+    port = free_port()
+    session = console_in_tmux(env, port)
+    try:
+        wait_up(f"http://127.0.0.1:{port}/healthz")
+        time.sleep(2)  # the console's first paint
+        opened = _measure(f"http://127.0.0.1:{port}/kassa24", args.rows, cycle, args.duration, args.connections)
+    finally:
+        close_tmux(session)
+    return {f"{kind}, console open": result for kind, result in opened.items()}
+
+
+def _postgres(args: argparse.Namespace, cycle: Path) -> Runs:
     """The same against PostgreSQL (started here), with one and with two listeners."""
     from postgres import temporary_postgres
 
     runs: dict[str, dict[str, float]] = {}
-    with temporary_postgres(tmp / "pg", args.rows) as url:
+    with temporary_postgres(args.rows) as url:
         for listeners in (1, 2):
             port = free_port()
-            env = {**serve_env(url, port, tmp / "pg.log"), "KASSA24_WORKERS": str(listeners)}
-            server = start([sys.executable, "-m", "kassa24_console.cli", "serve"], env)
+            env = {**serve_env(url, port, Path(tempfile.gettempdir()) / "k24-bench-pg.log")}
+            server = start(SERVE, {**env, "KASSA24_WORKERS": str(listeners)})
             try:
                 wait_up(f"http://127.0.0.1:{port}/healthz")
-                url = f"http://127.0.0.1:{port}/kassa24"
-                measured = _measure(url, args.rows, cycle, args.duration, args.connections)
+                merchant = f"http://127.0.0.1:{port}/kassa24"
+                measured = _measure(merchant, args.rows, cycle, args.duration, args.connections)
             finally:
                 stop(server)
             for name, result in measured.items():
@@ -95,6 +110,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000, help="accounts in the database")
     parser.add_argument("--quick", action="store_true", help="SQLite headless only")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true", help="only the PostgreSQL rows (and the echo)")
     parser.add_argument("--workers", type=int, default=2, help="listener processes of the multi-process rows")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -105,32 +121,23 @@ def main() -> None:
     seed_sqlite(db_path, args.rows)
     cycle = tmp / "cycle.txt"
     write_cycle_file(cycle, args.rows)
-    echo_port, serve_port = free_port(), free_port()
-    env = serve_env(f"sqlite:///{db_path}", serve_port, tmp / "serve.log")
-    servers = [echo(echo_port, env), start([sys.executable, "-m", "kassa24_console.cli", "serve"], env)]
+    echo_port = free_port()
+    env = serve_env(f"sqlite:///{db_path}", free_port(), tmp / "serve.log")
+    baseline = echo(echo_port, env)
     try:
         wait_up(f"http://127.0.0.1:{echo_port}/")
-        wait_up(f"http://127.0.0.1:{serve_port}/healthz")
         runs = {"echo (baseline)": wrk(f"http://127.0.0.1:{echo_port}/", args.duration, args.connections, body={})}
-        headless = _measure(f"http://127.0.0.1:{serve_port}/kassa24", args.rows, cycle, args.duration, args.connections)
-        runs.update(headless)
     finally:
-        stop(*servers)
-    if args.workers > 1:
-        runs.update(_workers(args, db_path, cycle, tmp))
+        stop(baseline)
+    if not args.postgres_only:
+        runs.update(_serve(args, env, cycle, workers=1, name=""))
+        if args.workers > 1:
+            runs.update(_serve(args, env, cycle, workers=args.workers, name=f", {args.workers} listeners"))
+        if not args.quick and shutil.which("tmux"):
+            runs.update(_console(args, env, cycle))
+    if args.postgres_only or not (args.quick or args.no_postgres):
+        runs.update(_postgres(args, cycle))
     paid, credits = settled(db_path)
-    if not args.quick and shutil.which("tmux"):
-        port = free_port()
-        session = console_in_tmux(env, port)
-        try:
-            wait_up(f"http://127.0.0.1:{port}/healthz")
-            time.sleep(2)  # the console's first paint
-            opened = _measure(f"http://127.0.0.1:{port}/kassa24", args.rows, cycle, args.duration, args.connections)
-        finally:
-            close_tmux(session)
-        runs.update({f"{name}, console open": result for name, result in opened.items()})
-    if not args.quick and not args.no_postgres:
-        runs.update(_postgres(args, tmp, cycle))
     text = _table(args, runs, (paid, credits))
     (ROOT / "benchmarks" / "results.md").write_text(text)
     print(text)
