@@ -130,10 +130,10 @@ def test_both_corrections_are_applied_once_and_audited(merchant: Server, tmp_pat
     )
     assert [(r["entity"], r["field"], r["new"]) for r in audit] == [
         ("deposit", "state", "closed"),
-        ("contract", "payment", "800000"),
         ("deposit", "state", "paid"),
+        ("contract", "payment", "800000"),  # credits are applied at the end of their transaction
     ]
-    assert audit[2]["cause"] == "operation 88" and audit[2]["note"] == "no callback, ticket 9"
+    assert audit[1]["cause"] == "operation 88" and audit[1]["note"] == "no callback, ticket 9"
 
 
 def test_export_and_the_act_of_a_signed_period(merchant: Server, tmp_path: Path) -> None:

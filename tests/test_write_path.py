@@ -170,3 +170,33 @@ def test_a_log_record_is_formatted_once_for_every_handler(tmp_path: Path) -> Non
     written = (tmp_path / "a.log").read_text()
     assert written == (tmp_path / "b.log").read_text()
     assert '"ts": "2023-11-14T22:13:20.250+00:00"' in written and '"request_id": "x-1"' in written
+
+
+async def test_a_group_credits_its_contracts_in_one_order(tmp_path: Path) -> None:
+    """Credits of one group commit are applied at its end, by contract id, whatever order
+    the payments came in: two processes' groups then never lock two contracts in opposite
+    orders (the PostgreSQL deadlock of two listeners)."""
+    store = Store(f"sqlite:///{tmp_path / 'k.db'}")
+    await store.open()
+
+    def seed(connection: Any) -> None:
+        connection.exec_driver_sql("INSERT INTO accounts VALUES ('1', NULL, 'KZT', 'A', 0)")
+        for contract in ("A", "B", "C"):
+            connection.exec_driver_sql(
+                "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at)"
+                f" VALUES ('{contract}', '1', 'n', 1000, 0, '', 0)"
+            )
+
+    await store.write(seed)
+
+    def credit(contract: str) -> Any:
+        return lambda connection: q.credit_contract(connection, contract, 100, 1, f"k24_{contract}")
+
+    await asyncio.gather(*(store.write(credit(c), inline=True) for c in ("C", "A", "B")))
+
+    def audited(connection: Any) -> list[tuple[str, str]]:
+        rows = connection.exec_driver_sql("SELECT entity_id, new FROM audit WHERE kind = 'payment' ORDER BY id")
+        return [tuple(r) for r in rows]
+
+    assert await store.scan(audited) == [("A", "900"), ("B", "900"), ("C", "900")]
+    await store.close()

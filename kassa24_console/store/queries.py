@@ -9,8 +9,9 @@ decides, never a read followed by a write.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -196,6 +197,26 @@ _CREDIT = Prepared(
 )
 
 
+_CREDITS = "k24.credits"  # connection.info key: credits held for the end of the transaction
+
+
+@contextlib.contextmanager
+def credits_in_order(connection: Connection) -> Iterator[None]:
+    """Credits made inside apply at the end, in contract-id order.
+
+    A group commit credits many contracts; two processes doing so in different orders can
+    each lock one contract the other needs next (PostgreSQL breaks that deadlock after a
+    second, and a whole group starts over). One order everywhere leaves nothing to break.
+    """
+    connection.info[_CREDITS] = held = []
+    try:
+        yield
+    finally:
+        connection.info.pop(_CREDITS, None)
+    for args, kwargs in sorted(held, key=lambda credit: credit[0][0]):
+        _credit_now(connection, *args, **kwargs)
+
+
 def credit_contract(
     connection: Connection,
     contract_id: str,
@@ -208,8 +229,21 @@ def credit_contract(
     note: str = "",
 ) -> None:
     """What is due on a contract goes down by ``amount`` (never below zero), as a delta in
-    SQL; the audit says a payment did it, and which. The row is locked before it is read
-    (PostgreSQL; SQLite's writer holds the write lock), so the recorded "before" is exact."""
+    SQL; the audit says a payment did it, and which. Inside :func:`credits_in_order`, at the
+    end of the transaction (the same transaction: all or nothing)."""
+    args, kwargs = (contract_id, amount, at, payment_id), {"actor": actor, "kind": kind, "note": note}
+    held = connection.info.get(_CREDITS)
+    if held is not None:
+        held.append((args, kwargs))
+    else:
+        _credit_now(connection, *args, **kwargs)
+
+
+def _credit_now(
+    connection: Connection, contract_id: str, amount: int, at: int, payment_id: str, *, actor: str, kind: str, note: str
+) -> None:
+    """The row is locked before it is read (PostgreSQL; SQLite's writer holds the write
+    lock), so the recorded "before" is exact."""
     found = _DUE_LOCKED.first(connection, {"contract_id": contract_id})
     if found is None:
         return

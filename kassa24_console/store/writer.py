@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from . import models
 from .db import Database
 from .prepared import inserting
+from .queries import credits_in_order
 from .text import storable_row
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ class Writer:
 
     async def _commit(self, jobs: list[Queued], traffic: list[dict[str, Any]]) -> None:
         def batch(connection: Connection) -> list[Any]:
-            results = [job(connection) for job, _, _ in jobs]
+            with credits_in_order(connection):
+                results = [job(connection) for job, _, _ in jobs]
             if traffic:
                 _INSERT_TRAFFIC.many(connection, traffic)
             return results
@@ -165,9 +167,13 @@ class Writer:
         """``job`` in a transaction of its own, again when the database chose it as the
         victim of a deadlock (two processes' group commits can lock a contract and a
         callback in opposite orders): the victim was rolled back whole, so it is safe."""
+        def ordered(connection: Connection) -> T:
+            with credits_in_order(connection):
+                return job(connection)
+
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
-                return await self._db.transaction(job)
+                return await self._db.transaction(ordered)
             except Exception as error:
                 if attempt == DEADLOCK_RETRIES or not _transient(error):
                     raise
