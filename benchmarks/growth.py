@@ -163,8 +163,8 @@ def main() -> None:
     small, big = results[1000], results[args.big]
     lines = [
         "",
-        f"Growth, 1 000 → {args.big:,} accounts (big: 210 000 callbacks, {args.big:,} traffic rows), "
-        f"{time.strftime('%Y-%m-%d')}:".replace(",", " "),
+        f"Growth, 1 000 → {args.big:_} accounts (big: 210 000 callbacks, {args.big:_} traffic rows), "
+        f"{time.strftime('%Y-%m-%d')}:".replace("_", " "),
         "",
         "| what | 1 000 | big | big / small |",
         "|---|---:|---:|---:|",

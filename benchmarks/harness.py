@@ -150,7 +150,8 @@ def wrk(url: str, duration: int, connections: int, *, body: dict[str, Any] | Non
             script.write_text(POST_LUA)
             payload.write_text(json.dumps(body))
             env["K24_BODY"] = str(payload)
-        command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+        threads = min(2, connections)
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     return _wrk_numbers(out)
 
