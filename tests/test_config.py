@@ -131,3 +131,11 @@ def test_the_demo_key_only_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "public demo key" in (load_settings(None, host=host).key_problem() or "")
     monkeypatch.setenv("KASSA24_SECRET_KEY", "a-long-and-varied-secret-1")
     assert load_settings(None, host="0.0.0.0").key_problem() is None
+
+
+@pytest.mark.parametrize("value", ["0", "65", "two"])
+def test_workers_out_of_range_is_a_config_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("KASSA24_WORKERS", value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "workers" in str(error.value) and len(str(error.value).splitlines()) == 1

@@ -506,7 +506,7 @@ async def test_an_idle_console_asks_only_whether_anything_changed(console: Any) 
     app, pilot, url = console
     assert app.store is not None
     contracts = app.query_one(ContractsPane)
-    await until(pilot, lambda: bool(app._rates_read_at) and contracts._read_at is not None)
+    await until(pilot, lambda: bool(app.rates.read_at) and contracts._read_at is not None)
     tabs = app.query_one(TabbedContent)
     tabs.active = "contracts"  # the pane whose count grows with the database
     await until(pilot, lambda: tabs.active == "contracts")

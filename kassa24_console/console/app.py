@@ -20,17 +20,17 @@ from .. import timeline
 from ..config import Settings
 from ..listener import ListenError
 from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
-from ..store import Store, display_url, now_us, views
+from ..store import Store, display_url
 from ..store import queries as q
 from . import format as fmt
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
+from .rates import RATE_MINUTES, Rates, counters_text
 from .screens import ConfirmScreen, DetailScreen, HelpScreen, steady
 from .traffic import TrafficPane
 
 log = logging.getLogger(__name__)
 
-RATE_MINUTES = 30
 
 HELP = """\
 # kassa24-console
@@ -121,10 +121,7 @@ class Kassa24App(App[int]):
         self.listener_state = "starting"
         self.problem = ""
         self.exit_code = 0  # what the process exits with: non-zero when it could not start
-        self._rate_after: int | None = None
-        self._per_minute: dict[int, tuple[int, int]] = {}
-        self._rates_shown: tuple[Any, ...] = ()
-        self._rates_read_at: tuple[Any, ...] = ()  # (store version, minute) the rates were read at
+        self.rates = Rates()
         self.unknown_keys = sorted(set(settings.keymap) - known_binding_ids()) if settings.keymap else []
         if settings.keymap:
             self.set_keymap(settings.keymap)
@@ -267,45 +264,14 @@ class Kassa24App(App[int]):
                     await widget.refresh_rows()
 
     async def _tick_rates(self) -> None:
-        """Per-minute counters, kept as running totals of the rows seen since the last tick."""
         if self.store is None:
             return
-        minute_now = now_us() // 60_000_000
-        version = await self.store.version()
-        quiet = len(self._rates_shown) == 3 and self._rates_shown[1] == (0, 0)  # nothing to age out
-        if version is not None and (version, minute_now) == self._rates_read_at and quiet:
-            return  # nothing committed, nothing in the last minute, same minute: nothing to redo
-        self._rates_read_at = (version, minute_now)
-        if self._rate_after is None:
-            self._rate_after = await self.store.scan(
-                views.first_traffic_id_since, (minute_now - RATE_MINUTES) * 60_000_000
-            )
-        self._rate_after, counts = await self.store.scan(views.traffic_counts_after, self._rate_after)
-        for minute, (total, failed) in counts.items():
-            seen = self._per_minute.get(minute, (0, 0))
-            self._per_minute[minute] = (seen[0] + total, seen[1] + failed)
-        first = minute_now - RATE_MINUTES + 1
-        self._per_minute = {m: c for m, c in self._per_minute.items() if m >= first}
-        requests = [self._per_minute.get(m, (0, 0))[0] for m in range(first, minute_now + 1)]
-        open_count = await self.store.scan(views.open_mismatch_count)
-        last_minute = await self.store.scan(views.traffic_last_seconds, now_us() - 60_000_000)
-        if (requests, last_minute, open_count) == self._rates_shown:
+        shown = await self.rates.read(self.store)
+        if shown is None:
             return
-        self._rates_shown = (requests, last_minute, open_count)
+        requests, last_minute, open_count = shown
         self.query_one("#status-sparkline", Sparkline).data = requests
-        counters = Text.assemble(
-            ("req/60 s ", "dim"),
-            (str(last_minute[0]), "bold"),
-            " │ ",
-            ("errors/60 s ", "dim"),
-            (str(last_minute[1]), "bold red" if last_minute[1] else "bold"),
-            " │ ",
-            ("open mismatches ", "dim"),
-            (str(open_count), "bold yellow" if open_count else "bold"),
-            " │ ",
-            (f"requests, last {RATE_MINUTES} min ", "dim"),
-        )
-        self.query_one("#status-counters", Static).update(counters, layout=False)
+        self.query_one("#status-counters", Static).update(counters_text(last_minute, open_count), layout=False)
 
     def update_status(self) -> None:
         s = self.settings

@@ -1,0 +1,61 @@
+"""The header's counters: requests per minute (the sparkline), requests and errors in the
+last 60 seconds, open mismatches. Kept as running totals of the traffic rows seen since
+the last look, and not looked at again while nothing is committed and nothing is left to
+age out of the last minute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from ..store import Store, now_us, views
+
+RATE_MINUTES = 30
+
+
+class Rates:
+    def __init__(self) -> None:
+        self._after: int | None = None  # the last traffic id counted
+        self._per_minute: dict[int, tuple[int, int]] = {}
+        self.shown: tuple[Any, ...] = ()  # (per minute, last 60 s, open mismatches)
+        self.read_at: tuple[Any, ...] = ()  # (store version, minute) last read at
+
+    async def read(self, store: Store) -> tuple[list[int], tuple[int, int], int] | None:
+        """What the header should show now, or None when it shows it already."""
+        minute_now = now_us() // 60_000_000
+        version = await store.version()
+        quiet = len(self.shown) == 3 and self.shown[1] == (0, 0)  # nothing to age out
+        if version is not None and (version, minute_now) == self.read_at and quiet:
+            return None  # nothing committed, nothing in the last minute, same minute
+        self.read_at = (version, minute_now)
+        if self._after is None:
+            self._after = await store.scan(views.first_traffic_id_since, (minute_now - RATE_MINUTES) * 60_000_000)
+        self._after, counts = await store.scan(views.traffic_counts_after, self._after)
+        for minute, (total, failed) in counts.items():
+            seen = self._per_minute.get(minute, (0, 0))
+            self._per_minute[minute] = (seen[0] + total, seen[1] + failed)
+        first = minute_now - RATE_MINUTES + 1
+        self._per_minute = {m: c for m, c in self._per_minute.items() if m >= first}
+        requests = [self._per_minute.get(m, (0, 0))[0] for m in range(first, minute_now + 1)]
+        open_count = await store.scan(views.open_mismatch_count)
+        last_minute = await store.scan(views.traffic_last_seconds, now_us() - 60_000_000)
+        if (requests, last_minute, open_count) == self.shown:
+            return None
+        self.shown = (requests, last_minute, open_count)
+        return requests, last_minute, open_count
+
+
+def counters_text(last_minute: tuple[int, int], open_count: int) -> Text:
+    return Text.assemble(
+        ("req/60 s ", "dim"),
+        (str(last_minute[0]), "bold"),
+        " │ ",
+        ("errors/60 s ", "dim"),
+        (str(last_minute[1]), "bold red" if last_minute[1] else "bold"),
+        " │ ",
+        ("open mismatches ", "dim"),
+        (str(open_count), "bold yellow" if open_count else "bold"),
+        " │ ",
+        (f"requests, last {RATE_MINUTES} min ", "dim"),
+    )
