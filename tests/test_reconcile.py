@@ -571,3 +571,22 @@ async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Pa
     assert result.returncode == 1
     still_open = {o["id"] for o in json.loads(result.stdout)["open"]}
     assert len(still_open) == on_the_day - 1 and resolved_id not in still_open
+
+
+def test_the_months_a_period_touches_end_with_it() -> None:
+    """The monthly limit sums each month the period touches from its first day, and never
+    past the period's end (a later reconciliation of the month sees the rest)."""
+    from datetime import date
+
+    from kassa24_console.reconcile.engine import months_of
+
+    zone = ZoneInfo("Asia/Almaty")
+    one = Period.of_days(date(2026, 11, 15), date(2026, 11, 15), zone)
+    (month,) = months_of(one, zone)
+    assert month.label == "2026-11" and month.end == one.end
+    assert month.start == int(datetime(2026, 11, 1, tzinfo=zone).timestamp() * 1e6)
+    spanning = Period.of_days(date(2026, 11, 30), date(2026, 12, 1), zone)
+    november, december = months_of(spanning, zone)
+    assert (november.label, december.label) == ("2026-11", "2026-12")
+    assert november.end == december.start == int(datetime(2026, 12, 1, tzinfo=zone).timestamp() * 1e6)
+    assert december.end == spanning.end

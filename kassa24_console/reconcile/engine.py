@@ -8,18 +8,20 @@ in a signed period later marks it reopened after sign-off, with the reason.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ..config import Settings
 from ..edits import operator
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
+from ..store.prepared import Prepared
 from . import rules
 from .report import Operation
 from .summary import Sides, sides
@@ -101,27 +103,46 @@ async def store_operations(
     return len(rows)
 
 
-def _load(connection: Connection, period: Period, month_start: int, expiry_us: int) -> dict[str, Any]:
+# The columns the rules and the summary read: a day can hold tens of thousands of rows.
+_DEPOSIT_FIELDS = [
+    q.deposits.c[name]
+    for name in ("payment_id", "customer_id", "contract_id", "amount", "currency", "state", "paid_amount", "created_at")
+]
+_CALLBACK_FIELDS = [
+    q.callbacks.c[name]
+    for name in ("payment_id", "signature_ok", "status", "operation_id", "amount", "currency", "received_at")
+]
+_OPERATION_FIELDS = [
+    q.operations.c[name]
+    for name in ("operation_id", "payment_id", "type", "status", "amount", "currency", "customer_id", "created_at")
+]
+
+
+def _load(connection: Connection, period: Period) -> dict[str, Any]:
+    """What the rules need of the period, and no more: its deposits, the callbacks and
+    operations of the period or of its deposits, and the deposits those refer to."""
     d, c, o = q.deposits, q.callbacks, q.operations
-    deposits = connection.execute(
-        select(d).where(d.c.created_at >= min(month_start, period.start - expiry_us), d.c.created_at < period.end)
-    ).all()
-    in_period_ids = [x.payment_id for x in deposits if period.start <= x.created_at < period.end]
-    operations = connection.execute(
-        select(o).where(
-            or_(and_(o.c.created_at >= period.start, o.c.created_at < period.end), o.c.payment_id.in_(in_period_ids))
-        )
-    ).all()
-    callbacks = connection.execute(
-        select(c).where(
-            or_(and_(c.c.received_at >= period.start, c.c.received_at < period.end), c.c.payment_id.in_(in_period_ids))
-        )
-    ).all()
+    in_period = and_(d.c.created_at >= period.start, d.c.created_at < period.end)
+    deposits = _rows(connection, select(*_DEPOSIT_FIELDS).where(in_period))
+    in_period_ids = [x.payment_id for x in deposits]
+    of_period = select(d.c.payment_id).where(in_period)
+    operations = _rows(
+        connection,
+        select(*_OPERATION_FIELDS).where(
+            or_(and_(o.c.created_at >= period.start, o.c.created_at < period.end), o.c.payment_id.in_(of_period))
+        ),
+    )
+    callbacks = _rows(
+        connection,
+        select(*_CALLBACK_FIELDS).where(
+            or_(and_(c.c.received_at >= period.start, c.c.received_at < period.end), c.c.payment_id.in_(of_period))
+        ),
+    )
     referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
-    known = {x.payment_id for x in deposits}
-    missing = list(referenced - known)
-    if missing:  # deposits made before the loaded window that later records refer to
-        deposits += connection.execute(select(d).where(d.c.payment_id.in_(missing))).all()
+    missing = sorted(referenced - set(in_period_ids))
+    for start in range(0, len(missing), 500):  # deposits made before the period that its records refer to
+        part = missing[start : start + 500]
+        deposits += connection.execute(select(*_DEPOSIT_FIELDS).where(d.c.payment_id.in_(part))).all()
     covered = set(connection.execute(select(q.coverage.c.day).where(q.coverage.c.day.in_(period.days))).scalars())
     return {
         "deposits": deposits,
@@ -132,13 +153,61 @@ def _load(connection: Connection, period: Period, month_start: int, expiry_us: i
     }
 
 
+def _rows(connection: Connection, statement: Any) -> list[Any]:
+    """A period's rows, read the cheap way (a day can hold tens of thousands)."""
+    return Prepared(statement).all(connection, {})
+
+
+@dataclass(frozen=True)
+class Month:
+    """The part of a calendar month (in the zone) up to the period's end: ``[start, end)``."""
+
+    label: str  # YYYY-MM
+    start: int
+    end: int
+
+
+def months_of(period: Period, zone: ZoneInfo) -> list[Month]:
+    """The months the period touches, each from its first day to the period's end at most."""
+    found: list[Month] = []
+    for at in (period.start, max(period.start, period.end - 1)):
+        local = datetime.fromtimestamp(at / 1e6, zone)
+        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = (first + timedelta(days=32)).replace(day=1)
+        end = min(int(following.timestamp() * 1e6), period.end)
+        month = Month(first.strftime("%Y-%m"), int(first.timestamp() * 1e6), end)
+        if month not in found:
+            found.append(month)
+    return found
+
+
+def _monthly_totals(connection: Connection, months: list[Month], limit: int) -> dict[tuple[str, str], int]:
+    """Each customer's paid total of the months the period touches, summed by the database
+    (a month of deposits is far more than a day's); only the totals over ``limit``."""
+    d = q.deposits
+    paid = func.sum(func.coalesce(func.nullif(d.c.paid_amount, 0), d.c.amount))
+    totals: dict[tuple[str, str], int] = {}
+    for month in months:
+        rows = connection.execute(
+            select(d.c.customer_id, paid)
+            .where(d.c.state == "paid", d.c.created_at >= month.start, d.c.created_at < month.end)
+            .group_by(d.c.customer_id)
+            .having(paid > limit)
+        )
+        totals.update({(customer, month.label): int(total) for customer, total in rows})
+    return totals
+
+
 async def reconcile(store: Store, settings: Settings, period: Period, *, now: int | None = None) -> Summary:
     """Compare the three records for ``period`` and keep what disagrees as mismatches."""
     zone = ZoneInfo(settings.timezone)
-    first_day = datetime.fromtimestamp(period.start / 1e6, zone)
-    month_start = int(first_day.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp() * 1e6)
-    expiry = settings.callback_expiry_days * rules.DAY_US
-    loaded = await store.scan(_load, period, month_start, expiry)
+    # The month's sums run in the database while the day's rows load and the rules run.
+    monthly = asyncio.ensure_future(store.scan(_monthly_totals, months_of(period, zone), settings.monthly_limit))
+    try:
+        loaded = await store.scan(_load, period)
+    except BaseException:
+        monthly.cancel()
+        raise
     at = now if now is not None else now_us()
     records = rules.Records(
         deposits=loaded["deposits"],
@@ -149,15 +218,16 @@ async def reconcile(store: Store, settings: Settings, period: Period, *, now: in
         now=at,
         covered_days=loaded["covered"],
         settings={
-            "monthly_limit": settings.monthly_limit,
             "retry_window_seconds": settings.retry_window_seconds,
             "callback_warning_seconds": settings.callback_warning_seconds,
             "callback_expiry_days": settings.callback_expiry_days,
         },
     )
     findings = rules.find(records, zone)
+    both_sides = sides(records, findings, at)
+    findings += rules.monthly_limit(await monthly, settings.monthly_limit, period.start)
     scope = set(loaded["in_period_ids"]) | {op.payment_id for op in loaded["operations"]}
-    summary = Summary(period, findings, sides=sides(records, findings, at))
+    summary = Summary(period, findings, sides=both_sides)
     summary.uncovered = [day for day in period.days if day not in loaded["covered"]]
     summary.open_ids, summary.reopened, summary.closed = await store.write(
         lambda connection: _keep(connection, findings, scope, period)

@@ -58,6 +58,13 @@ class Prepared:
             return None if found is None else self.row._make(found)
         return connection.execute(self.postgres, {**self.defaults, **params}).first()
 
+    def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Execute; every row (attribute access by column name)."""
+        if connection.dialect.name == "sqlite":
+            make = self.row._make
+            return [make(found) for found in _driver(connection).execute(self.sqlite_text, self._args(params))]
+        return connection.execute(self.postgres, {**self.defaults, **params}).all()
+
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert many rows: on SQLite as multi-row ``VALUES`` in slices (one call to the
         driver a slice, where ``executemany`` gives up the interpreter for every row)."""
