@@ -3,13 +3,14 @@
 Needs ``wrk`` (Debian package ``wrk``; its LuaJIT signs the cycle's callbacks with the
 system's libcrypto) and, for the console and growth rows, ``tmux``. Usage::
 
-    .venv/bin/python benchmarks/run.py                 # the whole table (about 6 minutes)
+    .venv/bin/python benchmarks/run.py                 # the whole table (about 12 minutes)
     .venv/bin/python benchmarks/run.py --quick         # SQLite headless only
 
 Prints a Markdown table (and writes ``benchmarks/results.md``): requests/s, latency
 percentiles, p99/p50, and each rate as a ratio of the echo's, which is what the budgets in
 DESIGN.md and the README are stated in. Absolute numbers vary with the machine; the ratios
-are the point. The growth rows come from ``benchmarks/growth.py``.
+are the point. Then ``growth.py`` (1 000 against 1 000 000 rows) and ``reconcile_day.py``
+add theirs (``--no-growth`` skips them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -112,6 +114,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--postgres-only", action="store_true", help="only the PostgreSQL rows (and the echo)")
     parser.add_argument("--workers", type=int, default=2, help="listener processes of the multi-process rows")
+    parser.add_argument("--no-growth", action="store_true", help="skip growth.py and reconcile_day.py")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -141,6 +144,9 @@ def main() -> None:
     text = _table(args, runs, (paid, credits))
     (ROOT / "benchmarks" / "results.md").write_text(text)
     print(text)
+    if not (args.quick or args.postgres_only or args.no_growth):
+        for script in ("growth.py", "reconcile_day.py"):  # each appends its part to results.md
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / script)], check=True)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
