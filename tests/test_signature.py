@@ -6,6 +6,8 @@ import json
 
 import pytest
 from conftest import DATA, load_vectors
+from hypothesis import given
+from hypothesis import strategies as st
 from payment_page_sdk.signature_handler import SignatureHandler
 
 from kassa24_console.protocol.signature import (
@@ -198,3 +200,23 @@ def test_the_python_sdks_callback_class_form_is_accepted() -> None:
     outcome = check({**body, "signature": theirs}, "k24-test-secret")
     assert outcome.ok and outcome.form == "natural+nested-signature-stripped"
     assert not check({**body, "signature": theirs}, "another-secret").ok
+
+
+_any_text = st.characters(blacklist_categories=())  # lone surrogates and NUL too
+_flat_keys = st.text(alphabet=_any_text, min_size=1, max_size=12)
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(alphabet=_any_text, max_size=30),
+)  # fmt: skip
+
+
+@given(st.dictionaries(_flat_keys, _scalars, max_size=8))
+def test_the_flat_path_signs_exactly_what_the_general_walk_does(body: dict) -> None:
+    """verify and check_deposit skip the general walk; where they may, the string they
+    sign is the spec form's, to the character (any other body takes the walk)."""
+    from kassa24_console.protocol.signature import SPEC_FORM, Canonical, _flat_text
+
+    flat = _flat_text(body)
+    if flat is not None:
+        assert flat == Canonical(body).text(SPEC_FORM)
+    assert check(signed(body, "k"), "k").ok

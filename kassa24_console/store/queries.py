@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, func, select, update
@@ -58,6 +58,8 @@ _INFO_INDEX = len(accounts.c) + list(contracts.c.keys()).index("info")
 _ACCOUNT_KEYS = tuple(accounts.c.keys())
 _CONTRACT_KEYS = tuple(contracts.c.keys())
 _ACCOUNT_WIDTH = len(_ACCOUNT_KEYS)
+_AccountRow = namedtuple("_AccountRow", _ACCOUNT_KEYS)  # type: ignore[misc]
+_ContractRow = namedtuple("_ContractRow", _CONTRACT_KEYS)  # type: ignore[misc]
 
 
 def _insert(connection: Connection, table: Any) -> Any:
@@ -78,12 +80,8 @@ def account_with_contracts(connection: Connection, customer_id: str) -> tuple[An
         rows = connection.execute(_ACCOUNT_WITH_CONTRACTS, {"customer_id": customer_id}).all()
     if not rows:
         return None, []
-    account = SimpleNamespace(**dict(zip(_ACCOUNT_KEYS, rows[0], strict=False)))
-    found = [
-        SimpleNamespace(**dict(zip(_CONTRACT_KEYS, row[_ACCOUNT_WIDTH:], strict=True)))
-        for row in rows
-        if row[_ACCOUNT_WIDTH] is not None
-    ]
+    account = _AccountRow._make(rows[0][:_ACCOUNT_WIDTH])
+    found = [_ContractRow._make(row[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH] is not None]
     return account, found
 
 
