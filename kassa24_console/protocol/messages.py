@@ -6,6 +6,7 @@ the field, so the answer can say exactly what was wrong. Nothing here does I/O.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -162,6 +163,12 @@ def check_structure(data: Any) -> None:
             raise BadMessage(f"a string is longer than {MAX_STRING} characters")
 
 
+@functools.cache
+def _decoder() -> json.JSONDecoder:
+    """One decoder, made once (``json.loads`` with hooks makes a new one per call)."""
+    return json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+
+
 def parse_json(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object within the structural limits; duplicate keys, NaN and
     non-objects are refused."""
@@ -172,7 +179,7 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     if not text.strip():
         raise BadMessage("body is empty")
     try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        data = _decoder().decode(text)
     except BadMessage:
         raise
     except (ValueError, RecursionError):

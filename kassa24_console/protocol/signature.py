@@ -158,6 +158,7 @@ class Variant:
 
 
 SPEC_FORM = Variant()
+_SPEC_NAME = SPEC_FORM.name
 
 
 class Canonical:
@@ -268,7 +269,7 @@ def check(body: Mapping[str, Any], key: Key | str) -> Check:
     expected = given.encode("utf-8", "surrogatepass")
     flat = _flat_text(body)
     if flat is not None and hmac.compare_digest(key.digest(flat).encode(), expected):
-        return Check(SPEC_FORM.name, (SPEC_FORM.name,), given)
+        return Check(_SPEC_NAME, (_SPEC_NAME,), given)
     tried: list[str] = []
     for variant, text in Canonical(body).candidates():
         tried.append(variant.name)

@@ -10,6 +10,7 @@ decides, never a read followed by a write.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
@@ -89,7 +90,14 @@ def _decode_info(row: tuple[Any, ...]) -> tuple[Any, ...]:
     info = row[_INFO_INDEX]
     if info is None:
         return row
-    return (*row[:_INFO_INDEX], json.loads(info), *row[_INFO_INDEX + 1 :])
+    return (*row[:_INFO_INDEX], _info(info), *row[_INFO_INDEX + 1 :])
+
+
+@functools.lru_cache(maxsize=4096)
+def _info(text: str) -> Any:
+    """A contract's info, parsed once per distinct text (verify answers the same contracts
+    often; the parsed value is only ever read)."""
+    return json.loads(text)
 
 
 _DEPOSIT = Prepared(select(deposits).where(deposits.c.payment_id == bindparam("payment_id")))
