@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import itertools
 import json
 import logging
@@ -267,6 +268,10 @@ class Listener:
         # default 5 ms switch interval a background batch makes requests wait up to 5 ms
         # for their turn (the p99 stalls); 0.5 ms bounds that wait for little throughput.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        # What start-up made (modules, SQLAlchemy's tables and caches) lives as long as the
+        # process: out of the collector's sight, a full collection no longer walks it and
+        # no longer stalls requests for tens of milliseconds (cycle p99 45 → 21 ms).
+        gc.freeze()
         deadlines: HeaderDeadlines | None = None
 
         def shared_deadlines() -> HeaderDeadlines:  # one sweep for all connections, made in the loop

@@ -123,7 +123,10 @@ class Writer:
             return results
 
         try:
-            results = await self._group(batch, all(inline for _, _, inline in jobs))
+            # Traffic alone (a verify-only load) goes to the thread: hundreds of rows inserted
+            # on the loop would hold it for milliseconds, and no caller waits for them.
+            inline = bool(jobs) and all(inline for _, _, inline in jobs)
+            results = await self._group(batch, inline)
         except Exception as error:
             # One job's failure must not sink the others: each runs again on its own.
             if not isinstance(error, JobRefused):
