@@ -185,6 +185,11 @@ def _unknown_payments(callbacks: dict[str, list[Any]], deposits: dict[str, Any])
 
 
 def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s: dict[str, Any]) -> Iterable[Finding]:
+    if len(received) == 1:  # the usual case: one callback can neither conflict nor repeat
+        paid = received[0]
+        if paid.status == SUCCESS and (mismatch := money_mismatch(deposit, paid.amount, paid.currency, "callback")):
+            yield mismatch
+        return
     pid = deposit.payment_id
     finals = sorted({f for f in (_final(cb.status) for cb in received) if f})
     if len(finals) > 1:
