@@ -125,7 +125,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     return run_console(settings, attach=args.attach)
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
     # Signals first: a SIGTERM that arrives while we start must still mean "stop cleanly".
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,7 +133,7 @@ async def _serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     if problem := settings.key_problem():
         raise KeyRefused(problem)
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, shared_port=shared_port)
     if settings.uses_demo_key:
         log.warning(DEMO_KEY_WARNING)
     if warning := settings.key_warning():
@@ -177,7 +177,7 @@ def _serve_workers(settings: Settings) -> int:
 
     def serve(own: Settings) -> int:
         configure_logging(own.log_file, stderr=True)
-        return asyncio.run(_serve(own))
+        return asyncio.run(_serve(own, shared_port=True))
 
     try:
         return workers.run(settings, serve)

@@ -242,8 +242,11 @@ class ListenError(Exception):
 class Listener:
     """The embedded HTTP server of one process."""
 
-    def __init__(self, app: Any, host: str, port: int, settings: Settings | None = None) -> None:
+    def __init__(
+        self, app: Any, host: str, port: int, settings: Settings | None = None, *, shared_port: bool = False
+    ) -> None:
         self.app = app
+        self.shared_port = shared_port  # one of several processes on the port (serve's workers)
         self.host = host
         self.port = port
         self.settings = settings or Settings()
@@ -261,7 +264,7 @@ class Listener:
 
     async def start(self) -> None:
         """Bind and start serving; :class:`ListenError` when the address cannot be used."""
-        sock = bind(self.host, self.port, reuse_port=self.settings.workers > 1)
+        sock = bind(self.host, self.port, reuse_port=self.shared_port)
         self.port = sock.getsockname()[1]
         s = self.settings
         # The writer and logging threads share the interpreter with the loop: with the

@@ -40,7 +40,7 @@ def describe(error: BaseException, settings: Settings) -> str:
 class Runtime:
     """The store, the service and the (not yet started) listener of one project."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, shared_port: bool = False) -> None:
         self.settings = settings
         self.store = Store(
             settings.database_url,
@@ -50,7 +50,7 @@ class Runtime:
         )
         self.service = Service(settings, self.store)
         self.app = App(settings, self.service, self.store)
-        self.listener = Listener(self.app, settings.host, settings.port, settings)
+        self.listener = Listener(self.app, settings.host, settings.port, settings, shared_port=shared_port)
         self._pruner: asyncio.Task[None] | None = None
 
     async def open(self, *, demo: bool = True) -> None:

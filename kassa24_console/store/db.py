@@ -1,4 +1,4 @@
-"""Engines, schema and the group-committing writer.
+"""Engines, schema, and where statements run.
 
 Statements are plain synchronous SQLAlchemy Core functions of a ``Connection``; this module
 decides where they run so the event loop never waits on slow I/O:
@@ -6,14 +6,13 @@ decides where they run so the event loop never waits on slow I/O:
 * SQLite reads run inline on a dedicated autocommit connection. An indexed read costs tens
   of microseconds there, while a hop to a driver thread (aiosqlite) costs hundreds; the
   profile behind this choice is in the README (Benchmarks).
-* SQLite writes run on one writer thread that takes the write lock up front
-  (``BEGIN IMMEDIATE``), so a read-then-write never fails half-way because another process
-  wrote first.
+* SQLite writes take the write lock up front (``BEGIN IMMEDIATE``, :mod:`.sqlite`), so a
+  read-then-write never fails half-way because another process wrote first. A group of
+  small payment writes runs its statements inline and commits (the fsync) on the writer
+  thread; anything else, or a group that finds the lock held, runs whole on the thread.
 * PostgreSQL runs everything on the asyncio engine (asyncpg or psycopg) via ``run_sync``.
 
-All writes of a process go through one :class:`Writer` that commits whatever has queued
-up in one transaction: concurrent check_deposits and callbacks share one fsync (group
-commit), and each caller is answered only after that commit.
+All writes of a process go through one :class:`~.writer.Writer` (group commit).
 """
 
 from __future__ import annotations
