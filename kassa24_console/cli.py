@@ -169,9 +169,9 @@ def _serve_workers(settings: Settings) -> int:
         raise KeyRefused(problem)
 
     async def prepare() -> None:  # schema and demo data once, before any worker starts
-        store = Runtime(settings).store
-        await open_store(store, settings, demo=True)
-        await store.close()
+        runtime = Runtime(settings)
+        await runtime.open()
+        await runtime.store.close()
 
     asyncio.run(prepare())
 

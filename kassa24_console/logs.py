@@ -56,7 +56,8 @@ _second_text = ""
 
 
 def _iso(at: float) -> str:
-    """``2026-12-01T21:30:45.123Z``-style UTC time; the seconds part is made once a second."""
+    """``2026-12-01T21:30:45.123+00:00``: UTC with milliseconds; the seconds part is made
+    once a second."""
     global _second, _second_text
     whole = int(at)
     if whole != _second:

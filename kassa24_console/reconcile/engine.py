@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,9 +43,8 @@ class Period:
 
     @classmethod
     def of_days(cls, first: date, last: date, zone: ZoneInfo) -> Period:
-        start = datetime.combine(first, time.min, zone)
-        end = datetime.combine(last + timedelta(days=1), time.min, zone)
-        return cls(int(start.timestamp() * 1e6), int(end.timestamp() * 1e6), f"{first} … {last}", first, last)
+        end = rules.day_start(last + timedelta(days=1), zone)
+        return cls(rules.day_start(first, zone), end, f"{first} … {last}", first, last)
 
     @property
     def days(self) -> list[str]:

@@ -144,8 +144,9 @@ SALE_TYPES = frozenset({"", "sale", "purchase"})
 REVERSAL_TYPES = frozenset({"refund", "reversal", "reverse", "chargeback", "cancel"})
 
 
-def day_of(at: int, zone: ZoneInfo) -> str:
-    return datetime.fromtimestamp(at / 1_000_000, zone).date().isoformat()
+def day_start(day: date, zone: ZoneInfo) -> int:
+    """Midnight starting ``day`` in ``zone``, as UTC microseconds."""
+    return int(datetime.combine(day, time.min, zone).timestamp() * 1e6)
 
 
 def _final(status: str | None) -> str | None:
@@ -304,10 +305,8 @@ def _day_spans(days: frozenset[str], zone: ZoneInfo) -> list[tuple[int, int]]:
     """Each day (YYYY-MM-DD in ``zone``) as ``[start, end)`` in UTC µs: comparing numbers
     is cheaper than finding the day of every deposit."""
     spans = []
-    for day in sorted(days):
-        first = datetime.combine(date.fromisoformat(day), time.min, zone)
-        following = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time.min, zone)
-        spans.append((int(first.timestamp() * 1_000_000), int(following.timestamp() * 1_000_000)))
+    for day in sorted(date.fromisoformat(text) for text in days):
+        spans.append((day_start(day, zone), day_start(day + timedelta(days=1), zone)))
     return spans
 
 

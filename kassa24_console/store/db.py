@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from . import models
-from .sqlite import Checkpointer, WriteConnection, json_text, sqlite_engine
+from .sqlite import Checkpointer, WriteConnection, driver, json_text, sqlite_engine
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class Database:
 
 
 def _data_version(connection: Connection) -> int:
-    return connection.connection.dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
+    return driver(connection).execute("PRAGMA data_version").fetchone()[0]
 
 
 def _wal_position(connection: Connection) -> str:

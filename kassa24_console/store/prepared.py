@@ -20,6 +20,8 @@ from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 
+from .sqlite import driver
+
 
 class Prepared:
     """One statement: its SQLite text and parameter order, and the statement itself."""
@@ -27,7 +29,6 @@ class Prepared:
     def __init__(
         self, statement: Executable, *, postgres: Executable | None = None, defaults: Mapping[str, Any] | None = None
     ) -> None:
-        self.statement = statement
         self.defaults = dict(defaults or {})  # what a parameter left out means (None if not here)
         self.postgres = postgres if postgres is not None else statement
         compiled = statement.compile(dialect=sqlite.dialect())
@@ -48,13 +49,13 @@ class Prepared:
     def run(self, connection: Connection, params: Mapping[str, Any]) -> int:
         """Execute; the number of rows it changed."""
         if connection.dialect.name == "sqlite":
-            return _driver(connection).execute(self.sqlite_text, self._args(params)).rowcount
+            return driver(connection).execute(self.sqlite_text, self._args(params)).rowcount
         return connection.execute(self.postgres, {**self.defaults, **params}).rowcount
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         """Execute; the first row (attribute access by column name) or None."""
         if connection.dialect.name == "sqlite":
-            found = _driver(connection).execute(self.sqlite_text, self._args(params)).fetchone()
+            found = driver(connection).execute(self.sqlite_text, self._args(params)).fetchone()
             return None if found is None else self.row._make(found)
         return connection.execute(self.postgres, {**self.defaults, **params}).first()
 
@@ -62,21 +63,20 @@ class Prepared:
         """Execute; every row (attribute access by column name)."""
         if connection.dialect.name == "sqlite":
             make = self.row._make
-            return [make(found) for found in _driver(connection).execute(self.sqlite_text, self._args(params))]
+            return [make(found) for found in driver(connection).execute(self.sqlite_text, self._args(params))]
         return connection.execute(self.postgres, {**self.defaults, **params}).all()
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert many rows: on SQLite as multi-row ``VALUES`` in slices (one call to the
         driver a slice, where ``executemany`` gives up the interpreter for every row)."""
         if connection.dialect.name == "sqlite":
-            driver, width = _driver(connection), max(1, len(self.names))
+            raw, width = driver(connection), max(1, len(self.names))
             step = max(1, MAX_DRIVER_PARAMETERS // width)
             for start in range(0, len(rows), step):
                 part = rows[start : start + step]
-                driver.execute(self._rows_text(len(part)), [v for row in part for v in self._args(row)])
+                raw.execute(self._rows_text(len(part)), [v for row in part for v in self._args(row)])
         else:
             connection.execute(self.postgres, [{**self.defaults, **row} for row in rows])
-
 
     def _rows_text(self, count: int) -> str:
         text = self._texts.get(count)
@@ -88,10 +88,6 @@ class Prepared:
 
 # SQLite before 3.32 takes at most 999 parameters a statement.
 MAX_DRIVER_PARAMETERS = 999
-
-
-def _driver(connection: Connection) -> Any:
-    return connection.connection.dbapi_connection
 
 
 def inserting(table: Any, columns: Sequence[str]) -> Prepared:

@@ -32,6 +32,7 @@ from .models import (
     Traffic,
 )
 from .prepared import Prepared, inserting, upserting
+from .sqlite import driver
 from .text import storable_tree
 
 accounts = Account.__table__
@@ -75,8 +76,7 @@ def _insert(connection: Connection, table: Any) -> Any:
 def account_with_contracts(connection: Connection, customer_id: str) -> tuple[Any, list[Any]]:
     """The account and its contracts in one indexed round trip (``None`` if no account)."""
     if connection.dialect.name == "sqlite":
-        raw = connection.connection.dbapi_connection
-        rows = [_decode_info(row) for row in raw.execute(_ACCOUNT_WITH_CONTRACTS_SQLITE, (customer_id,))]
+        rows = [_decode_info(row) for row in driver(connection).execute(_ACCOUNT_WITH_CONTRACTS_SQLITE, (customer_id,))]
     else:
         rows = connection.execute(_ACCOUNT_WITH_CONTRACTS, {"customer_id": customer_id}).all()
     if not rows:

@@ -26,6 +26,12 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def driver(connection: Connection) -> Any:
+    """The sqlite3 connection under a SQLAlchemy one: statements built once run on it
+    directly (in the same transaction), skipping SQLAlchemy's execution path."""
+    return connection.connection.dbapi_connection
+
+
 def sqlite_engine(url: URL, *, writer: bool, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> Engine:
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
@@ -69,9 +75,8 @@ class WriteConnection:
     def connection(self) -> Connection:
         if self._connection is None:
             connection = self._engine.connect()
-            driver = connection.connection.dbapi_connection
-            driver.execute("PRAGMA busy_timeout=0")
-            driver.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job, off the commit path
+            driver(connection).execute("PRAGMA busy_timeout=0")
+            driver(connection).execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job, off the commit path
             self._connection = connection
         return self._connection
 
@@ -79,11 +84,11 @@ class WriteConnection:
         """``BEGIN IMMEDIATE``; without ``wait``, False at once when another connection holds
         the write lock (with it, poll up to the busy timeout, then raise)."""
         connection = self.connection
-        driver = connection.connection.dbapi_connection
+        raw = driver(connection)
         deadline, pause = time.monotonic() + self._busy_timeout, 0.0001
         while True:
             try:
-                driver.execute("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as error:
                 if not _is_busy(error):
@@ -155,7 +160,7 @@ class Checkpointer:
 
     def _run(self) -> None:
         with contextlib.suppress(Exception), self._engine.connect() as connection:  # a failed try waits for the next
-            connection.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            driver(connection).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     async def close(self) -> None:
         if self._task is not None:
