@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     # pages (past it SQLite answers "full", as on a full disk).
     sqlite_busy_timeout_ms: int = 10_000
     sqlite_max_pages: int = 0
+    # SQLite: the write-ahead log is checkpointed to the start (and cut back to this size)
+    # whenever it grows past it, so a burst of writes never leaves a log larger than this.
+    sqlite_wal_limit_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     # Times are shown, and days reconciled, in this zone.
     timezone: str = "Asia/Almaty"
     # Reconciliation. The platform has not published the report's column names, the Data

@@ -47,6 +47,7 @@ class Runtime:
             flush_interval=settings.traffic_flush_interval,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             max_pages=settings.sqlite_max_pages,
+            wal_limit_bytes=settings.sqlite_wal_limit_bytes,
         )
         self.service = Service(settings, self.store)
         self.app = App(settings, self.service, self.store)
