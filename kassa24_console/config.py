@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     # Connections: at most this many at once; a request's headers must arrive within
     # header_timeout seconds; idle keep-alive connections close after keepalive_timeout.
     max_connections: int = 1000
+    # Connections one address may hold at once (trusted proxies and this machine: no limit).
+    max_connections_per_peer: int = Field(default=50, ge=1)
     # serve: listener processes sharing the port (one per core is the most that helps);
     # each has its own writer, and the database orders their commits.
     workers: int = Field(default=1, ge=1, le=64)

@@ -51,6 +51,7 @@ class Reply:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     reason: str | None = None  # why a non-zero code or an HTTP error, for the traffic record
     sig_form: str | None = None  # the signature form that matched
+    ours: bool = False  # failed on our side (the database): never counted against the peer
 
 
 KEY_TRUSTED_FOR = 600.0  # seconds a verified request vouches for the key, in diagnoses
@@ -76,6 +77,15 @@ class Service:
     def _why_not(self, data: dict[str, Any], result: signature.Check) -> str:
         recent = time.monotonic() - self._verified_at < KEY_TRUSTED_FOR
         return signature.diagnose(data, result, key_works_elsewhere=recent)
+
+    def vouched(self, raw: bytes) -> bool:
+        """Whether ``raw`` is a message whose signature verifies (a throttled peer's request
+        is still answered when it is)."""
+        try:
+            data = parse_json(raw)
+        except BadMessage:
+            return False
+        return self._signature(data).ok
 
     # --- the merchant URL: verify and check_deposit ------------------------------------
 
@@ -172,7 +182,10 @@ class Service:
             await self.store.write(lambda connection: q.insert_deposit(connection, values), inline=True)
         except Exception:
             log.exception("could not store deposit for check_deposit")
-            return self._error("check_deposit", Code.ERROR, "temporarily unable to store the deposit; retry", **context)
+            message = "temporarily unable to store the deposit; retry"
+            reply = self._error("check_deposit", Code.ERROR, message, **context)
+            reply.ours = True
+            return reply
         body: dict[str, Any] = {"code": int(Code.OK), "payment_id": payment_id, "description": "Success"}
         if self.settings.response_option == 1:
             body["customer_id"] = request.customer_id

@@ -7,14 +7,19 @@ import asyncio
 import contextlib
 import resource
 import signal
+import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from conftest import SECRET, new_customer, start_serve, verify_body
 
+from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store
 from kassa24_console.store.sqlite import driver
 
@@ -125,3 +130,143 @@ async def test_a_full_disk_is_recovered_without_a_restart(tmp_path: Path) -> Non
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+# --- the door holds before anything costs --------------------------------------------------------
+
+
+def _idle(url: str, count: int) -> list[socket.socket]:
+    host, port = url.removeprefix("http://").split(":")
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection((host, int(port)), timeout=10)
+        sockets.append(sock)
+    return sockets
+
+
+def test_idle_connections_do_not_stop_a_verify(tmp_path: Path) -> None:
+    """2 000 sockets that say nothing, against the default cap of 1 000: the oldest idle
+    ones are closed as the cap nears, and a signed verify is answered."""
+    server = start_serve(tmp_path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    sockets: list[socket.socket] = []
+    try:
+        customer, _ = new_customer(server, {})
+        sockets = _idle(server.url, 2000)
+        answers = [server.post(verify_body(customer)) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200] * 5
+        assert all(a.json()["code"] == 0 for a in answers)
+    finally:
+        for sock in sockets:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        server.stop()
+
+
+def _raw_request(url: str, head: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(head)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
+
+
+def test_headers_past_their_limits_get_431(tmp_path: Path) -> None:
+    server = start_serve(tmp_path)
+    try:
+        big = b"POST /kassa24 HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 64 * 1024 + b"\r\ncontent-length: 2\r\n\r\n{}"
+        assert _raw_request(server.url, big).startswith(b"HTTP/1.1 431 ")
+        many = b"GET /healthz HTTP/1.1\r\nhost: x\r\n" + b"".join(b"x-h%d: 1\r\n" % i for i in range(1000)) + b"\r\n"
+        assert _raw_request(server.url, many).startswith(b"HTTP/1.1 431 ")
+        # An ordinary request on the same listener is untouched.
+        assert httpx.get(server.url + "/healthz").status_code == 200
+    finally:
+        server.stop()
+
+
+def _local_address() -> str | None:
+    """An address of this machine that is not loopback (connections from it are judged
+    like a stranger's); None when there is none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def _closed_at_accept(address: str, port: int) -> bool:
+    """True when the listener closes the connection without reading the request."""
+    answer = _raw_request(f"http://{address}:{port}", b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+    return answer == b""
+
+
+def test_the_allow_list_and_the_per_peer_limit_hold_at_accept(tmp_path: Path) -> None:
+    address = _local_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    server = start_serve(tmp_path, KASSA24_HOST="0.0.0.0", KASSA24_ALLOW_IPS="198.51.100.0/24")
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        assert _closed_at_accept(address, port)  # not even /healthz: nothing is read
+        assert httpx.get(server.url + "/healthz").status_code == 200  # this machine: the operator's
+    finally:
+        server.stop()
+    (tmp_path / "2").mkdir()
+    server = start_serve(tmp_path / "2", KASSA24_HOST="0.0.0.0", KASSA24_MAX_CONNECTIONS_PER_PEER="3")
+    held: list[socket.socket] = []
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        held = [socket.create_connection((address, port), timeout=10) for _ in range(3)]
+        assert _closed_at_accept(address, port)
+        assert httpx.get(server.url + "/healthz").status_code == 200
+        held.pop().close()
+        wait_for(lambda: not _closed_at_accept(address, port))
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_signed_request_from_a_throttled_address_is_answered(tmp_path: Path) -> None:
+    server = start_serve(tmp_path, KASSA24_UNVERIFIED_BUDGET="3", KASSA24_TRUSTED_PROXIES="127.0.0.1")
+    try:
+        customer, _ = new_customer(server, {})
+        proxy = {"x-forwarded-for": "198.51.100.7"}  # the platform and an attacker behind one proxy
+        forged = {**verify_body(customer), "signature": "A" * 86 + "=="}
+        codes = [httpx.post(server.url + "/kassa24", json=forged, headers=proxy).status_code for _ in range(5)]
+        assert codes[-1] == 429
+        honest = httpx.post(server.url + "/kassa24", json=signed(verify_body(customer), SECRET), headers=proxy)
+        assert honest.status_code == 200 and honest.json()["code"] == 0
+        assert httpx.post(server.url + "/kassa24", json=forged, headers=proxy).status_code == 429
+    finally:
+        server.stop()
+
+
+def test_our_own_failures_never_spend_a_peers_budget(tmp_path: Path) -> None:
+    server = start_serve(tmp_path, KASSA24_UNVERIFIED_BUDGET="3")
+    try:
+        customer, _ = new_customer(server, {})
+        with sqlite3.connect(server.db_path) as connection:  # the database breaks under the listener
+            connection.execute("ALTER TABLE accounts RENAME TO accounts_gone")
+        for _ in range(6):
+            answer = server.post(verify_body(customer))
+            assert answer.status_code == 200 and answer.json()["code"] != 0
+        with sqlite3.connect(server.db_path) as connection:
+            connection.execute("ALTER TABLE accounts_gone RENAME TO accounts")
+        assert server.post(verify_body(customer)).json()["code"] == 0
+    finally:
+        server.stop()
