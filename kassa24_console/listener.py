@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 
+from . import census
 from .clients import Budget, ClientPolicy
 from .config import Settings
 from .guard import STARTED, Door, GuardedProtocol, HeaderDeadlines
@@ -102,7 +103,11 @@ class App:
             if scope["path"] == "/metrics":
                 return Reply(200, {}, "metrics"), b""
             problem = await self.store.health()
-            return Reply(503 if problem else 200, {"status": problem or "ok"}, "health"), b""
+            running, configured = census.workers()
+            if running < configured and problem is None:
+                problem = f"{running} of {configured} listener processes running (one is being replaced)"
+            body = {"status": problem or "ok", "workers": {"running": running, "configured": configured}}
+            return Reply(503 if problem else 200, body, "health"), b""
         throttled = self.budget.exhausted(address)
         try:
             async with asyncio.timeout(self.settings.header_timeout):

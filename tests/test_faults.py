@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import resource
 import signal
 import socket
@@ -270,3 +271,33 @@ def test_our_own_failures_never_spend_a_peers_budget(tmp_path: Path) -> None:
         assert server.post(verify_body(customer)).json()["code"] == 0
     finally:
         server.stop()
+
+
+# --- workers supervised ----------------------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(p) for p in text.split()}
+
+
+def test_a_killed_worker_is_replaced_and_its_cause_logged(tmp_path: Path) -> None:
+    server = start_serve(tmp_path, KASSA24_WORKERS="2")
+    try:
+        wait_for(lambda: len(_children(server.proc.pid)) == 2)
+        victim = min(_children(server.proc.pid))
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(_children(server.proc.pid)) == 2 and victim not in _children(server.proc.pid), 20)
+        stderr = (tmp_path / "serve.stderr").read_text()
+        assert f"(pid {victim}) killed by SIGKILL" in stderr and "runs again" in stderr
+
+        def healthy() -> bool:
+            answer = httpx.get(server.url + "/healthz")
+            return answer.status_code == 200 and answer.json()["workers"] == {"running": 2, "configured": 2}
+
+        wait_for(healthy, 20)
+        metrics = httpx.get(server.url + "/metrics").text
+        assert "kassa24_workers_running 2.0" in metrics and "kassa24_workers_configured 2.0" in metrics
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0
