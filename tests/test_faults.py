@@ -18,10 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SECRET, new_customer, start_serve, verify_body
+from conftest import SECRET, deposit_body, new_customer, start_serve, verify_body
 
+from kassa24_console.config import Settings
 from kassa24_console.protocol.signature import signed
-from kassa24_console.store import Store
+from kassa24_console.runtime import Runtime
+from kassa24_console.store import Store, now_us
+from kassa24_console.store import queries as q
 from kassa24_console.store.sqlite import driver
 
 
@@ -301,3 +304,53 @@ def test_a_killed_worker_is_replaced_and_its_cause_logged(tmp_path: Path) -> Non
     finally:
         server.stop()
     assert server.proc.returncode == 0
+
+
+# --- clocks ----------------------------------------------------------------------------------------
+
+
+async def test_a_clock_91_days_ahead_prunes_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{tmp_path / 'k.db'}", log_file=tmp_path / "k.log")
+    runtime = Runtime(settings)
+    await runtime.open()
+    day = 86_400_000_000
+    recent = now_us()
+    row = {"kind": "verify", "http_status": 200, "peer": "p", "request": "{}", "response": "{}"}
+
+    def seed(connection: Any) -> None:  # 30 days of history, up to now
+        connection.execute(q.traffic.insert(), [{**row, "at": recent - d * day} for d in range(30)])
+
+    await runtime.store.write(seed)
+    with caplog.at_level("WARNING"):
+        assert await runtime.prune_once(now=recent + 91 * day) == 0
+    assert "91.0 days past the newest traffic record" in caplog.text
+    assert await runtime.store.scan(q.count, q.traffic) == 30
+    # Held at the newest record: new rows dated by the jumped clock do not move it.
+    await runtime.store.write(lambda c: c.execute(q.traffic.insert(), [{**row, "at": recent + 91 * day}]))
+    assert await runtime.prune_once(now=recent + 92 * day) == 0
+    # After a restart (the operator has checked the clock) the retention counts from the
+    # clock again, which is near the newest record now.
+    fresh = Runtime(settings)
+    await fresh.store.open()
+    assert await fresh.prune_once(now=recent + 91 * day + 3_600_000_000) == 30
+    assert await fresh.store.scan(q.count, q.traffic) == 1
+    await fresh.store.close()
+    await runtime.store.close()
+
+
+def test_a_deposit_dated_far_past_the_last_one_is_warned(tmp_path: Path) -> None:
+    """The last deposit stored is 91 days older than this machine's clock (as after a jump
+    forward): the next deposit is taken, and the log says to check the clock."""
+    server = start_serve(tmp_path)
+    customer, (contract,) = new_customer(server, {"payment": 500_000})
+    first = server.post(deposit_body(customer, contract, 1000)).json()["payment_id"]
+    server.stop()
+    with sqlite3.connect(server.db_path) as connection:
+        shift = 91 * 86_400_000_000
+        connection.execute("UPDATE deposits SET created_at = created_at - ? WHERE payment_id = ?", (shift, first))
+    server = start_serve(tmp_path)
+    try:
+        assert server.post(deposit_body(customer, contract, 1000)).json()["code"] == 0
+        wait_for(lambda: "hours after the last deposit stored: check the clock" in (tmp_path / "k24.log").read_text())
+    finally:
+        server.stop()
