@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
+import logging
 import os
 import resource
 import signal
@@ -354,3 +356,27 @@ def test_a_deposit_dated_far_past_the_last_one_is_warned(tmp_path: Path) -> None
         wait_for(lambda: "hours after the last deposit stored: check the clock" in (tmp_path / "k24.log").read_text())
     finally:
         server.stop()
+
+
+# --- log rotation by time -------------------------------------------------------------------------
+
+
+def test_the_log_rotates_by_the_hour_and_keeps_two_days(tmp_path: Path) -> None:
+    """20 MB of request lines (what 4 × 5 MB kept: about four minutes at 100 cycles/s) stay
+    in one file; a rollover gzips the hour, private; 48 hours are kept."""
+    from kassa24_console import logs
+
+    handler = logs.PrivateTimedRotatingFileHandler(tmp_path / "k.log")
+    line = logging.LogRecord("kassa24_console.requests", logging.INFO, "", 0, "x" * 1000, None, None)
+    for _ in range(21_000):
+        handler.emit(line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.log"]
+    assert (tmp_path / "k.log").stat().st_size > 20_000_000
+    handler.doRollover()
+    handler.emit(line)
+    handler.close()
+    (rotated,) = [p for p in tmp_path.iterdir() if p.name.endswith(".gz")]
+    assert rotated.stat().st_mode & 0o777 == 0o600 and (tmp_path / "k.log").stat().st_mode & 0o777 == 0o600
+    with gzip.open(rotated, "rt") as text:
+        assert sum(1 for _ in text) == 21_000
+    assert handler.backupCount * handler.interval >= 24 * 3600
