@@ -219,16 +219,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if self.secret_key_file is not None:
-            mode = self.secret_key_file.stat().st_mode
-            if mode & 0o077:
-                raise ValueError(
-                    f"secret key file {self.secret_key_file} is readable by others (mode {mode & 0o777:o}): "
-                    "chmod 600 it"
-                )
-            text = self.secret_key_file.read_text(encoding="utf-8").strip()
-            if not text:
-                raise ValueError(f"secret key file {self.secret_key_file} is empty")
-            self.secret_key = SecretStr(text)
+            self.secret_key = SecretStr(read_secret_file(self.secret_key_file))
         if not self.secret_key.get_secret_value().strip():
             raise ValueError("the secret key is empty: set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE")
         if not self.database_url:
@@ -287,6 +278,18 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def read_secret_file(path: Path) -> str:
+    """The key a private file holds; ValueError (naming the file, never its text) when the
+    file is readable by others or empty."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise ValueError(f"secret key file {path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"secret key file {path} is empty")
+    return text
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the text is safe to show (no secret in it)."""
 
@@ -310,7 +313,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 def _check_private(config_file: Path) -> None:
-    """A config file holding a secret must be as private as a key file (chmod 600)."""
+    """A config file holding a secret must be as private as a key file (chmod 600); one
+    that every user may change is refused whatever it holds."""
     import tomllib
 
     try:
@@ -318,6 +322,8 @@ def _check_private(config_file: Path) -> None:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"cannot read the config file {config_file}: {str(error).splitlines()[0]}") from None
     mode = config_file.stat().st_mode
+    if mode & 0o002:  # anyone could point the listener elsewhere, or at their own key file
+        raise ConfigError(f"config file {config_file} is writable by every user (mode {mode & 0o777:o}): chmod 600 it")
     held = [key for key in SECRET_KEYS if key in data]
     if held and mode & 0o077:
         raise ConfigError(

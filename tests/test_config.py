@@ -139,3 +139,13 @@ def test_workers_out_of_range_is_a_config_error(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert "workers" in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+def test_a_world_writable_config_is_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "k.toml"
+    toml.write_text("project_id = 77\n")
+    toml.chmod(0o666)
+    with pytest.raises(ConfigError, match=r"writable by every user \(mode 666\): chmod 600 it"):
+        load_settings(toml)
+    toml.chmod(0o644)
+    assert load_settings(toml).project_id == 77

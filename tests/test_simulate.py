@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import subprocess
@@ -55,7 +56,7 @@ async def test_all_scenarios_pass_against_serve(server: Server) -> None:
         assert all("response option 1" in reason for r in results for reason in r.skips)
 
 
-def test_cli_lists_and_exits_by_result(server2: Server) -> None:
+def test_cli_lists_and_exits_by_result(server2: Server, tmp_path: Path) -> None:
     base = [sys.executable, "-m", "kassa24_console.cli", "simulate"]
     env = {**server2.env, "KASSA24_LOG_FILE": "/dev/null"}
     listed = subprocess.run([*base, "--list"], capture_output=True, text=True, env=env, timeout=30)
@@ -78,13 +79,16 @@ def test_cli_lists_and_exits_by_result(server2: Server) -> None:
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert json.loads(ok.stdout)["passed"] == 2
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("not-the-key")
+    wrong.chmod(0o600)
     wrong_key = subprocess.run(
         [
             *base,
             "--url",
             f"{server2.url}/kassa24",
-            "--secret-key",
-            "not-the-key",
+            "--secret-key-file",
+            str(wrong),
             "--seed-database",
             server2.db_url,
             "happy_path",
@@ -97,6 +101,32 @@ def test_cli_lists_and_exits_by_result(server2: Server) -> None:
     assert wrong_key.returncode == 1
     assert "FAIL happy_path" in wrong_key.stdout and "expected HTTP 200 with code 0" in wrong_key.stdout
     assert "check the secret key" in wrong_key.stdout
+
+
+def test_the_simulators_key_never_shows_in_ps(server2: Server, tmp_path: Path) -> None:
+    """The README's CI example: the key from a private file (or KASSA24_SECRET_KEY), never
+    the command line; a key on the command line, or in a file others can read, is refused."""
+    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server2.url}/kassa24"]
+    env = {k: v for k, v in server2.env.items() if k != "KASSA24_SECRET_KEY"} | {"KASSA24_LOG_FILE": "/dev/null"}
+    key = tmp_path / "key.txt"
+    key.write_text(SECRET + "\n")
+    key.chmod(0o600)
+    command = [*base, "--secret-key-file", str(key), "--seed-database", server2.db_url, "happy_path", "--json"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = b""
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):
+            seen += Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert seen and SECRET.encode() not in seen and json.loads(out)["passed"] == 1
+    refused = subprocess.run([*base, "--secret-key", SECRET, "happy_path"], capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "--secret-key-file" in refused.stderr and SECRET not in refused.stderr
+    key.chmod(0o644)
+    public = subprocess.run(
+        [*base, "--secret-key-file", str(key), "happy_path"], capture_output=True, text=True, env=env
+    )
+    assert public.returncode == 2 and "chmod 600" in public.stderr and SECRET not in public.stderr
 
 
 # --- deliberately wrong merchants ----------------------------------------------------------
