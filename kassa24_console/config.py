@@ -119,17 +119,17 @@ class Settings(BaseSettings):
     project_id: int = DEMO_PROJECT_ID
     secret_key: SecretStr = SecretStr(DEMO_SECRET_KEY)
     secret_key_file: Path | None = None
-    database_url: str = ""
+    database_url: str | None = None  # unset: the default file; set empty: refused
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     response_option: Literal[1, 2] = 2
 
     currency: str = "KZT"
-    min_amount: int = 100
-    max_amount: int = 50_000_000
+    min_amount: int = Field(default=100, ge=1)  # minor units; max_amount must not be below it
+    max_amount: int = Field(default=50_000_000, ge=1)
     path: str = "/kassa24"
     callback_path: str = "/kassa24/callback"
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_file: Path | None = None
     # One JSON line per request (request id, kind, code, latency) in the log.
     log_requests: bool = True
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Connections: at most this many at once; a request's headers must arrive within
     # header_timeout seconds; idle keep-alive connections close after keepalive_timeout.
-    max_connections: int = 1000
+    max_connections: int = Field(default=1000, ge=1)
     # Connections one address may hold at once (trusted proxies and this machine: no limit).
     max_connections_per_peer: int = Field(default=50, ge=1)
     # serve: listener processes sharing the port (one per core is the most that helps);
@@ -151,13 +151,13 @@ class Settings(BaseSettings):
     # Traffic older than this many days is deleted in the background (0 keeps it all);
     # deposits, callbacks and mismatches are evidence and are never pruned.
     traffic_retention_days: int = Field(default=90, ge=0)
-    header_timeout: float = 10.0
-    keepalive_timeout: float = 5.0
-    shutdown_timeout: float = 10.0
+    header_timeout: float = Field(default=10.0, gt=0)
+    keepalive_timeout: float = Field(default=5.0, gt=0)
+    shutdown_timeout: float = Field(default=10.0, ge=0)
     # SQLite: how long a write waits for another process's lock; an optional size cap in
     # pages (past it SQLite answers "full", as on a full disk).
-    sqlite_busy_timeout_ms: int = 10_000
-    sqlite_max_pages: int = 0
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    sqlite_max_pages: int = Field(default=0, ge=0)
     # SQLite: the write-ahead log is checkpointed to the start (and cut back to this size)
     # whenever it grows past it, so a burst of writes never leaves a log larger than this.
     sqlite_wal_limit_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
@@ -211,10 +211,21 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _database_url(cls, value: str) -> str:
-        if value:
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.strip():
+                raise ValueError("the database URL is empty: give sqlite:///path or postgresql://…, or leave it unset")
             check_database_url(value)
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Settings checked against each other, not only one by one."""
+        if self.max_amount < self.min_amount:
+            raise ValueError(f"max_amount ({self.max_amount}) is below min_amount ({self.min_amount})")
+        if self.path == self.callback_path:
+            raise ValueError(f"path and callback_path are both {self.path}: give the callbacks a path of their own")
+        return self
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -222,7 +233,7 @@ class Settings(BaseSettings):
             self.secret_key = SecretStr(read_secret_file(self.secret_key_file))
         if not self.secret_key.get_secret_value().strip():
             raise ValueError("the secret key is empty: set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE")
-        if not self.database_url:
+        if self.database_url is None:
             self.database_url = f"sqlite:///{data_dir() / 'kassa24.db'}"
         if self.log_file is None:
             self.log_file = data_dir() / "kassa24.log"
