@@ -8,7 +8,8 @@ import json
 import re
 from typing import Any
 
-from conftest import SECRET, Server, callback_body, deposit_body, new_customer
+import pytest
+from conftest import DATA, SECRET, Server, callback_body, deposit_body, new_customer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -264,3 +265,37 @@ def test_a_spelling_that_does_not_hold_the_value_is_refused() -> None:
     body = {"payment": {"id": "p"}, "rate": 0.30000000000000004}
     assert not check({**body, "signature": Key("k").digest("payment:id:p;rate:0.3")}, "k").ok
     assert check(signed(body, "k"), "k").ok
+
+
+# --- the official signers, run (tests/data/signer-spellings.json) --------------------------------
+
+SPELLINGS = json.loads((DATA / "signer-spellings.json").read_text())
+
+
+def _spelling_cases() -> list[tuple[str, str, dict]]:
+    return [(case["name"], signer, case) for case in SPELLINGS["cases"] for signer in case["signers"]]
+
+
+@pytest.mark.parametrize(("name", "signer", "case"), _spelling_cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_official_signers_spellings_are_accepted_or_refused_as_marked(name: str, signer: str, case: dict) -> None:
+    """PHP's natural order and float text, JS's key order and Number text, as the official
+    SDKs at HEAD produce them; a value a signer rounded is refused."""
+    result = case["signers"][signer]
+    body = json.loads(case["body"])
+    outcome = check({**body, "signature": result["signature"]}, SPELLINGS["secret"])
+    assert outcome.ok == result["must_accept"], (name, signer, outcome.tried)
+    if outcome.ok:  # one byte of the payment id changed: refused
+        body["payment"]["id"] += "x"
+        assert not check({**body, "signature": result["signature"]}, SPELLINGS["secret"]).ok
+
+
+def test_the_spellings_differ_from_the_spec_form_where_they_are_meant_to() -> None:
+    """The vectors exercise what they claim: at least 17 signer × body pairs sign a string
+    other than the spec form's and are accepted."""
+    differing = [
+        (case["name"], signer)
+        for case in SPELLINGS["cases"]
+        for signer, result in case["signers"].items()
+        if result["must_accept"] and result["string_to_sign"] != Canonical(json.loads(case["body"])).text(SPEC_FORM)
+    ]
+    assert len(differing) >= 17, differing
