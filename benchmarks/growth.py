@@ -24,7 +24,6 @@ from pathlib import Path
 
 from harness import (
     ROOT,
-    SECRET,
     close_tmux,
     console_in_tmux,
     free_port,
@@ -113,7 +112,7 @@ def key_latency(env: dict[str, str], presses: int = 20) -> list[float]:
         load = start(
             [
                 sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"http://127.0.0.1:{port}/kassa24",
-                "--seed-database", env["KASSA24_DATABASE_URL"], "--secret-key", SECRET,
+                "--seed-database", env["KASSA24_DATABASE_URL"],  # the key: KASSA24_SECRET_KEY in env
                 "--project-id", env["KASSA24_PROJECT_ID"], "--rate", "100", "--duration", str(presses + 10),
             ],
             env,

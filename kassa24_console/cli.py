@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return _command(args, settings)
+    except BrokenPipeError:
+        # The reader went away (`audit --format csv | head -2`): end quietly, as a Unix tool
+        # killed by SIGPIPE would, and keep Python from complaining while flushing stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyRefused as error:
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 2
@@ -90,7 +96,19 @@ class KeyRefused(StartupError):
     """The key must not face a network (the public demo key off loopback)."""
 
 
+READING = {"audit": "audit", "reconcile": "reconcile", "info": "db info"}  # commands that only read
+
+
+def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> None:
+    """A command that reads a database never creates one: a mistyped path is an error,
+    not a new database full of demo data."""
+    name = READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None)
+    if name and (missing := sqlite_file_missing(settings.database_url)) is not None:
+        raise StartupError(f"{name}: there is no database at {missing} (a mistyped path? `db init` creates one)")
+
+
 def _command(args: argparse.Namespace, settings: Settings) -> int:
+    _needs_existing_database(args, settings)
     if args.command == "serve":
         if settings.workers > 1:
             return _serve_workers(settings)

@@ -2,8 +2,10 @@
 
 ``X-Forwarded-For`` is believed only from the operator's own proxies; an IPv4 client seen
 through an IPv6 socket (``::ffff:10.0.0.1``) is the IPv4 client it is. Requests that fail
-the signature (or are not even a message) spend a per-peer budget; past it, a peer gets
-HTTP 429 before its body is read, so a forger cannot buy the listener's time.
+the signature (or are not even a message) spend a per-peer budget; past it, a peer's
+requests get HTTP 429 unless they are correctly signed (one HMAC of a bounded body: behind
+a proxy an attacker may share the platform's address). Failures of ours (the database)
+never spend it.
 """
 
 from __future__ import annotations
@@ -71,6 +73,20 @@ class ClientPolicy:
 
     def allowed(self, address: str) -> bool:
         return not self.allow or self._in(address, self.allow)
+
+    def may_connect(self, address: str) -> bool:
+        """At accept, before a byte is read: an allowed address, one of our proxies (whose
+        clients are judged per request), or this machine (health checks, the operator)."""
+        if not self.allow:
+            return True
+        ip = _ip(address)
+        return ip is not None and (ip.is_loopback or self._in(address, self.allow) or self._in(address, self.proxies))
+
+    def limited(self, address: str) -> bool:
+        """Whether connections from ``address`` count against the per-peer limit (a
+        trusted proxy carries many clients, this machine is the operator's)."""
+        ip = _ip(address)
+        return ip is not None and not ip.is_loopback and not self._in(address, self.proxies)
 
 
 class Budget:

@@ -119,17 +119,17 @@ class Settings(BaseSettings):
     project_id: int = DEMO_PROJECT_ID
     secret_key: SecretStr = SecretStr(DEMO_SECRET_KEY)
     secret_key_file: Path | None = None
-    database_url: str = ""
+    database_url: str | None = None  # unset: the default file; set empty: refused
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     response_option: Literal[1, 2] = 2
 
     currency: str = "KZT"
-    min_amount: int = 100
-    max_amount: int = 50_000_000
+    min_amount: int = Field(default=100, ge=1)  # minor units; max_amount must not be below it
+    max_amount: int = Field(default=50_000_000, ge=1)
     path: str = "/kassa24"
     callback_path: str = "/kassa24/callback"
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_file: Path | None = None
     # One JSON line per request (request id, kind, code, latency) in the log.
     log_requests: bool = True
@@ -139,7 +139,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Connections: at most this many at once; a request's headers must arrive within
     # header_timeout seconds; idle keep-alive connections close after keepalive_timeout.
-    max_connections: int = 1000
+    max_connections: int = Field(default=1000, ge=1)
+    # Connections one address may hold at once (trusted proxies and this machine: no limit).
+    max_connections_per_peer: int = Field(default=50, ge=1)
     # serve: listener processes sharing the port (one per core is the most that helps);
     # each has its own writer, and the database orders their commits.
     workers: int = Field(default=1, ge=1, le=64)
@@ -149,13 +151,16 @@ class Settings(BaseSettings):
     # Traffic older than this many days is deleted in the background (0 keeps it all);
     # deposits, callbacks and mismatches are evidence and are never pruned.
     traffic_retention_days: int = Field(default=90, ge=0)
-    header_timeout: float = 10.0
-    keepalive_timeout: float = 5.0
-    shutdown_timeout: float = 10.0
+    header_timeout: float = Field(default=10.0, gt=0)
+    keepalive_timeout: float = Field(default=5.0, gt=0)
+    shutdown_timeout: float = Field(default=10.0, ge=0)
     # SQLite: how long a write waits for another process's lock; an optional size cap in
     # pages (past it SQLite answers "full", as on a full disk).
-    sqlite_busy_timeout_ms: int = 10_000
-    sqlite_max_pages: int = 0
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    sqlite_max_pages: int = Field(default=0, ge=0)
+    # SQLite: the write-ahead log is checkpointed to the start (and cut back to this size)
+    # whenever it grows past it, so a burst of writes never leaves a log larger than this.
+    sqlite_wal_limit_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     # Times are shown, and days reconciled, in this zone.
     timezone: str = "Asia/Almaty"
     # Reconciliation. The platform has not published the report's column names, the Data
@@ -206,27 +211,29 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _database_url(cls, value: str) -> str:
-        if value:
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.strip():
+                raise ValueError("the database URL is empty: give sqlite:///path or postgresql://…, or leave it unset")
             check_database_url(value)
         return value
 
     @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Settings checked against each other, not only one by one."""
+        if self.max_amount < self.min_amount:
+            raise ValueError(f"max_amount ({self.max_amount}) is below min_amount ({self.min_amount})")
+        if self.path == self.callback_path:
+            raise ValueError(f"path and callback_path are both {self.path}: give the callbacks a path of their own")
+        return self
+
+    @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if self.secret_key_file is not None:
-            mode = self.secret_key_file.stat().st_mode
-            if mode & 0o077:
-                raise ValueError(
-                    f"secret key file {self.secret_key_file} is readable by others (mode {mode & 0o777:o}): "
-                    "chmod 600 it"
-                )
-            text = self.secret_key_file.read_text(encoding="utf-8").strip()
-            if not text:
-                raise ValueError(f"secret key file {self.secret_key_file} is empty")
-            self.secret_key = SecretStr(text)
+            self.secret_key = SecretStr(read_secret_file(self.secret_key_file))
         if not self.secret_key.get_secret_value().strip():
             raise ValueError("the secret key is empty: set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE")
-        if not self.database_url:
+        if self.database_url is None:
             self.database_url = f"sqlite:///{data_dir() / 'kassa24.db'}"
         if self.log_file is None:
             self.log_file = data_dir() / "kassa24.log"
@@ -282,6 +289,18 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def read_secret_file(path: Path) -> str:
+    """The key a private file holds; ValueError (naming the file, never its text) when the
+    file is readable by others or empty."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise ValueError(f"secret key file {path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"secret key file {path} is empty")
+    return text
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the text is safe to show (no secret in it)."""
 
@@ -305,7 +324,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 def _check_private(config_file: Path) -> None:
-    """A config file holding a secret must be as private as a key file (chmod 600)."""
+    """A config file holding a secret must be as private as a key file (chmod 600); one
+    that every user may change is refused whatever it holds."""
     import tomllib
 
     try:
@@ -313,6 +333,8 @@ def _check_private(config_file: Path) -> None:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"cannot read the config file {config_file}: {str(error).splitlines()[0]}") from None
     mode = config_file.stat().st_mode
+    if mode & 0o002:  # anyone could point the listener elsewhere, or at their own key file
+        raise ConfigError(f"config file {config_file} is writable by every user (mode {mode & 0o777:o}): chmod 600 it")
     held = [key for key in SECRET_KEYS if key in data]
     if held and mode & 0o077:
         raise ConfigError(

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from .config import DEMO_SECRET_KEY
+from .protocol.signature import signed
 from .store import Store
 from .store import queries as q
 
@@ -152,14 +154,29 @@ def _deposit(n: int, customer: str, contract: str, number: str, amount: int, at:
     }
 
 
+def _callback_body(n: int, customer: str | None, amount: int, at: datetime, status: str) -> dict[str, Any]:
+    """The callback the platform sent, whole and signed with the demo key: replayable
+    (``simulate replay ID``) like any stored callback."""
+    pid = _pid(n)
+    date = at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    total = {"amount": amount, "currency": "KZT"}
+    body = {
+        "project_id": 1234,
+        "payment": {"id": pid, "type": "purchase", "status": status, "date": date, "method": "Kassa24",
+                    "sum": total, "description": ""},
+        "account": {"number": "123456"},
+        "customer": {"id": customer},
+        "operation": {"id": 70_000_000 + n, "type": "sale", "status": status, "date": date, "created_date": date,
+                      "request_id": f"demo-{n}", "sum_initial": total, "sum_converted": total,
+                      "code": "0" if status == "success" else "100", "message": status,
+                      "provider": {"id": 1, "payment_id": f"demo-{n}", "auth_code": ""}},
+    }  # fmt: skip
+    return signed(body, DEMO_SECRET_KEY)
+
+
 def _callback(n: int, customer: str | None, amount: int, at: datetime, status: str) -> dict:
     pid = _pid(n)
-    raw = {
-        "project_id": 1234,
-        "payment": {"id": pid, "status": status, "sum": {"amount": amount, "currency": "KZT"}},
-        "operation": {"id": 70_000_000 + n, "status": status},
-        "customer": {"id": customer},
-    }
+    raw = _callback_body(n, customer, amount, at, status)
     return {
         "received_at": _us(at),
         "last_received_at": _us(at),
@@ -202,7 +219,9 @@ def _traffic(n: int, customer: str, contract: str, amount: int, at: datetime, ca
         row("check_deposit", at, 0, contract=contract, amount=amount),
     ]
     if callback:
-        rows.append(row("callback", at + timedelta(seconds=40), None, amount=amount))
+        sent = row("callback", at + timedelta(seconds=40), None, amount=amount)
+        sent["request"] = json.dumps(_callback_body(n, customer, amount, at + timedelta(seconds=40), "success"))
+        rows.append(sent)
     return rows
 
 

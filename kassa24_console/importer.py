@@ -85,6 +85,22 @@ class Batch:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     contracts: list[dict[str, Any]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # Where each row came from ("file: line N"), in the order of accounts and contracts.
+    account_lines: list[str] = field(default_factory=list)
+    contract_lines: list[str] = field(default_factory=list)
+
+    def duplicates(self) -> list[str]:
+        """Each id given twice, naming both places: the last row would silently win."""
+        problems = []
+        for rows, places, key, what in (
+            (self.accounts, self.account_lines, "customer_id", "account"),
+            (self.contracts, self.contract_lines, "id", "contract"),
+        ):
+            first: dict[str, str] = {}
+            for row, place in zip(rows, places, strict=True):
+                if (seen := first.setdefault(row[key], place)) is not place:
+                    problems.append(f"{place}: {what} {row[key]!r} is already given at {seen}")
+        return problems
 
 
 def _line_of(text: str, position: int) -> int:
@@ -149,15 +165,17 @@ def read_file(path: Path) -> Batch:
     parse = _rows_from_json if path.suffix.lower() == ".json" else _rows_from_csv
     account_rows, contract_rows = parse(text, str(path))
     batch, problems = Batch(sources=[str(path)]), []
-    for rows, model, target in (
-        (account_rows, AccountRow, batch.accounts),
-        (contract_rows, ContractRow, batch.contracts),
+    for rows, model, target, places in (
+        (account_rows, AccountRow, batch.accounts, batch.account_lines),
+        (contract_rows, ContractRow, batch.contracts, batch.contract_lines),
     ):
         for line, row in rows:
             try:
                 target.append(model.model_validate(row).model_dump())
+                places.append(f"{path}: line {line}")
             except ValidationError as error:
                 problems.append(f"{path}: line {line}: {_reason(error)}")
+    problems += batch.duplicates()
     if problems:
         raise ImportFailed("\n".join(problems))
     return batch
@@ -179,15 +197,20 @@ def merge(batches: list[Batch]) -> Batch:
         merged.accounts += batch.accounts
         merged.contracts += batch.contracts
         merged.sources += batch.sources
+        merged.account_lines += batch.account_lines
+        merged.contract_lines += batch.contract_lines
+    if problems := merged.duplicates():
+        raise ImportFailed("\n".join(problems))
     return merged
 
 
 async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[int, int]:
     """Upsert the batch in one transaction; contracts must belong to a known account.
 
-    The audit records the import as the cause: one ``import`` row per contract field it
-    changed (the file names in ``cause``), so a contract's history tells an import from a
-    payment or an operator; each changed contract's version goes up."""
+    The audit records the import as the cause: one ``import`` row per account and contract
+    field it changed, old → new (the file names in ``cause``), and one per row it created,
+    so a history tells an import from a payment or an operator; each changed contract's
+    version goes up."""
     actor = actor or getpass.getuser()
     at = now_us()
     accounts = [{**row, "updated_at": at} for row in batch.accounts]
@@ -202,7 +225,10 @@ async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[i
             missing = wanted - set(found.scalars())
             if missing:
                 raise ImportFailed(f"contracts refer to unknown accounts: {', '.join(sorted(missing))}")
-        before = _existing(connection, [row["id"] for row in contracts])
+        before = _existing(connection, q.contracts, "id", CONTRACT_FIELDS, [row["id"] for row in contracts])
+        holders = _existing(
+            connection, q.accounts, "customer_id", ACCOUNT_FIELDS, [row["customer_id"] for row in accounts]
+        )
         q.upsert(connection, q.accounts, "customer_id", accounts)
         q.upsert(connection, q.contracts, "id", contracts, bump="version")
         rows = [
@@ -218,34 +244,44 @@ async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[i
                 cause=cause,
             )
         ]
-        for row in contracts:
-            old = before.get(row["id"])
-            if old is None:
-                rows.append(
-                    q.audit_row(at, actor, "import", "contract", row["id"], "created", None, row["number"], cause=cause)
-                )
-                continue
-            for name in AUDITED:
-                if old[name] != row[name]:
+        for entity, key, fields, created, table_rows, olds in (
+            ("account", "customer_id", ACCOUNT_FIELDS, "name", accounts, holders),
+            ("contract", "id", CONTRACT_FIELDS, "number", contracts, before),
+        ):
+            for row in table_rows:
+                old = olds.get(row[key])
+                if old is None:
                     rows.append(
-                        q.audit_row(at, actor, "import", "contract", row["id"], name, old[name], row[name], cause=cause)
+                        q.audit_row(at, actor, "import", entity, row[key], "created", None, row[created], cause=cause)
                     )
+                    continue
+                for name in fields:
+                    if _text(old[name]) != _text(row[name]):
+                        was, now = _text(old[name]), _text(row[name])
+                        rows.append(q.audit_row(at, actor, "import", entity, row[key], name, was, now, cause=cause))
         q.write_audit(connection, rows)
 
     await store.write(job)
     return len(accounts), len(contracts)
 
 
-AUDITED = ("payment", "min_payment", "status_code", "status_text", "number")
+CONTRACT_FIELDS = ("payment", "min_payment", "status_code", "status_text", "number", "customer_id", "info")
+ACCOUNT_FIELDS = ("name", "currency", "additional_customer_id")
 
 
-def _existing(connection: Connection, ids: list[str]) -> dict[str, Any]:
-    c = q.contracts
+def _text(value: Any) -> Any:
+    """A value as the audit compares and keeps it (JSON objects as their text)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else value
+
+
+def _existing(connection: Connection, table: Any, key: str, fields: tuple[str, ...], ids: list[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for row in connection.execute(select(c.c.id, *[c.c[f] for f in AUDITED]).where(c.c.id.in_(chunk))):
-            found[row.id] = row._mapping
+        for row in connection.execute(
+            select(table.c[key], *[table.c[f] for f in fields]).where(table.c[key].in_(chunk))
+        ):
+            found[row[0]] = row._mapping
     return found
 
 

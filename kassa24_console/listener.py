@@ -23,9 +23,10 @@ from typing import Any
 
 import uvicorn
 
+from . import census
 from .clients import Budget, ClientPolicy
 from .config import Settings
-from .guard import STARTED, GuardedProtocol, HeaderDeadlines
+from .guard import STARTED, Door, GuardedProtocol, HeaderDeadlines
 from .metrics import CONTENT_TYPE, Metrics
 from .protocol.codes import Code
 from .service import Reply, Service
@@ -85,8 +86,8 @@ class App:
         if reply.kind == "throttled":  # counted, never stored: a flood must not grow the database
             self.metrics.observe(reply.kind, None, 429, (time.perf_counter_ns() - started) / 1e9, None)
         elif reply.kind != "health":  # health checks are the load balancer's, not traffic
-            if reply.signature_ok is not True and reply.kind not in ("http", "forbidden"):
-                self.budget.spend(address)  # unverified work: the peer pays for it
+            if reply.signature_ok is not True and not reply.ours and reply.kind not in ("http", "forbidden"):
+                self.budget.spend(address)  # unverified work: the peer pays for it (never for our failures)
             self._record(reply, raw, payload, peer, started, request_id)
 
     async def _answer(self, scope: Scope, receive: Receive, address: str) -> tuple[Reply, bytes]:
@@ -102,11 +103,12 @@ class App:
             if scope["path"] == "/metrics":
                 return Reply(200, {}, "metrics"), b""
             problem = await self.store.health()
-            return Reply(503 if problem else 200, {"status": problem or "ok"}, "health"), b""
-        if self.budget.exhausted(address):
-            # Closing the connection makes the peer pay for a new one, and its body is never read.
-            headers = [(b"retry-after", b"60"), (b"connection", b"close")]
-            return Reply(429, {"error": "too many unverified requests; slow down"}, "throttled", headers=headers), b""
+            running, configured = census.workers()
+            if running < configured and problem is None:
+                problem = f"{running} of {configured} listener processes running (one is being replaced)"
+            body = {"status": problem or "ok", "workers": {"running": running, "configured": configured}}
+            return Reply(503 if problem else 200, body, "health"), b""
+        throttled = self.budget.exhausted(address)
         try:
             async with asyncio.timeout(self.settings.header_timeout):
                 raw = await _read_body(scope, receive, self.settings.max_body_bytes)
@@ -114,6 +116,11 @@ class App:
             return Reply(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"}, "unknown"), b""
         except TimeoutError:
             return Reply(408, {"error": "the body did not arrive in time"}, "unknown"), b""
+        if throttled and not self.service.vouched(raw):
+            # A correctly signed request is answered whoever sent it (behind a proxy one
+            # attacker shares the platform's address); the rest pays for a new connection.
+            headers = [(b"retry-after", b"60"), (b"connection", b"close")]
+            return Reply(429, {"error": "too many unverified requests; slow down"}, "throttled", headers=headers), b""
         return await self._handle(handler, raw, address, scope["path"] == self.settings.callback_path), raw
 
     async def _handle(self, handler: Handler, raw: bytes, address: str, callback: bool) -> Reply:
@@ -123,13 +130,14 @@ class App:
             # A bug must still get an answer the platform understands, never a traceback.
             log.exception("unexpected error while handling a request")
             if callback:
-                return Reply(503, {"error": "internal error; retry"}, "callback", reason="internal error")
+                return Reply(503, {"error": "internal error; retry"}, "callback", reason="internal error", ours=True)
             return Reply(
                 200,
                 {"code": int(Code.ERROR), "message": "internal error"},
                 "unknown",
                 code=500,
                 reason="internal error",
+                ours=True,
             )
 
     def _record(self, reply: Reply, raw: bytes, payload: bytes, peer: str, started: int, request_id: str) -> None:
@@ -252,6 +260,7 @@ class Listener:
         self.settings = settings or Settings()
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
+        self.door: Door | None = None
 
     @property
     def running(self) -> bool:
@@ -283,9 +292,11 @@ class Listener:
                 deadlines = HeaderDeadlines(asyncio.get_running_loop(), s.header_timeout)
             return deadlines
 
+        clients = getattr(self.app, "clients", None) or ClientPolicy(s.allow_ips, s.trusted_proxies)
+        self.door = Door(clients, s.max_connections, s.max_connections_per_peer)
         config = uvicorn.Config(
             self.app,
-            http=functools.partial(GuardedProtocol, deadlines=shared_deadlines),  # type: ignore[arg-type]
+            http=functools.partial(GuardedProtocol, deadlines=shared_deadlines, door=self.door),  # type: ignore[arg-type]
             lifespan="off",
             log_config=None,
             access_log=False,

@@ -1,4 +1,4 @@
-"""Logging: JSON lines to a size-capped file and, headless, to stderr, written by a thread.
+"""Logging: JSON lines to an hourly-rotated file and, headless, to stderr, written by a thread.
 
 The request path only appends a dict to a list (see :class:`~.listener.App`); a batch of
 them becomes one record, formatted once however many handlers write it (the rotating
@@ -8,11 +8,13 @@ handler's size check reuses the same text).
 from __future__ import annotations
 
 import atexit
+import gzip
 import json
 import logging
 import logging.handlers
 import os
 import queue
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -78,6 +80,37 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
+LOG_KEEP_HOURS = 48  # rotated files kept: two days, whatever the traffic
+
+
+class PrivateTimedRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
+    """A new file every hour, ``LOG_KEEP_HOURS`` kept, each rotated one gzipped, all
+    readable by their owner only. Sized by time, not bytes: 4 × 5 MB kept about four
+    minutes at 100 payment cycles a second; this keeps two days at any rate (request lines
+    compress about tenfold)."""
+
+    def __init__(self, filename: Path, keep_hours: int = LOG_KEEP_HOURS) -> None:
+        super().__init__(filename, when="H", interval=1, backupCount=keep_hours, utc=True)
+        self.namer = lambda name: f"{name}.gz"
+        self.rotator = _gzip_rotated
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def _gzip_rotated(source: str, destination: str) -> None:
+    """The rotated file, compressed (fast level: this runs on the logging thread)."""
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with (
+        open(source, "rb") as plain,
+        os.fdopen(fd, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as packed,
+    ):
+        shutil.copyfileobj(plain, packed, 1024 * 1024)
+    os.remove(source)
+
+
 class StartupError(Exception):
     """The program cannot start; the text says why in a line or two an operator can act on."""
 
@@ -86,7 +119,7 @@ _listener: logging.handlers.QueueListener | None = None
 
 
 def configure_logging(log_file: Path | None, *, stderr: bool, level: int = logging.INFO) -> None:
-    """JSON lines to a size-capped file and, for headless use only, to stderr.
+    """JSON lines to an hourly-rotated file and, for headless use only, to stderr.
 
     Records are handed to a thread through a queue, so the request path never waits on
     formatting or on the disk. :class:`StartupError` when the log file cannot be written.
@@ -100,7 +133,7 @@ def configure_logging(log_file: Path | None, *, stderr: bool, level: int = loggi
     if log_file is not None:
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            handlers.append(PrivateRotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3))
+            handlers.append(PrivateTimedRotatingFileHandler(log_file))
         except OSError as error:
             raise StartupError(f"cannot write the log file {log_file}: {error.strerror or error}") from None
     if stderr:

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import census
 from .store import Store, views
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -36,6 +37,9 @@ class _StoreCollector(Collector):
         yield GaugeMetricFamily(
             "kassa24_writes_failing", "1 while database writes fail", value=int(bool(writer.failing))
         )
+        running, configured = census.workers()
+        yield GaugeMetricFamily("kassa24_workers_running", "serve's listener processes running", value=running)
+        yield GaugeMetricFamily("kassa24_workers_configured", "serve's listener processes configured", value=configured)
         yield GaugeMetricFamily(
             "kassa24_open_mismatches", "Mismatches waiting for an operator", value=self.open_mismatches
         )

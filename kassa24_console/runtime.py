@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DEMO_KEY_WARNING = "using the built-in demo secret key: set KASSA24_SECRET_KEY before real traffic"
 PRUNE_BATCH = 500  # traffic rows deleted per commit: small slices, never a long lock
 PRUNE_EVERY = 300.0  # seconds between pruning rounds
+CLOCK_GAP_US = 86_400_000_000  # the clock past the newest traffic record by more: held
 
 
 def describe(error: BaseException, settings: Settings) -> str:
@@ -47,11 +48,13 @@ class Runtime:
             flush_interval=settings.traffic_flush_interval,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             max_pages=settings.sqlite_max_pages,
+            wal_limit_bytes=settings.sqlite_wal_limit_bytes,
         )
         self.service = Service(settings, self.store)
         self.app = App(settings, self.service, self.store)
         self.listener = Listener(self.app, settings.host, settings.port, settings, shared_port=shared_port)
         self._pruner: asyncio.Task[None] | None = None
+        self._prune_from: int | None = None  # held at the newest record after a clock jump
 
     async def open(self, *, demo: bool = True) -> None:
         """Open the store; a fresh database in demo mode gets the demo accounts (unless
@@ -64,8 +67,15 @@ class Runtime:
             self._pruner = asyncio.get_running_loop().create_task(self._prune_forever(), name="k24-prune")
 
     async def prune_once(self, now: int | None = None) -> int:
-        """One round: batches until nothing older than the retention is left; rows deleted."""
-        cutoff = (now if now is not None else now_us()) - self.settings.traffic_retention_days * 86_400_000_000
+        """One round: batches until nothing older than the retention is left; rows deleted.
+
+        The retention counts back from the clock only while the clock is near the newest
+        traffic record. A clock far past it (jumped forward: 91 days ahead would delete
+        the whole history at once) is logged, and pruning counts from that record instead
+        until serve is restarted: never more than the retention implies from the newest
+        record, and the operator decides whether the clock or the history is right."""
+        now = now if now is not None else now_us()
+        cutoff = await self._prune_reference(now) - self.settings.traffic_retention_days * 86_400_000_000
         total = 0
         while True:
             deleted = await self.store.write(lambda connection: _prune_batch(connection, cutoff))
@@ -73,6 +83,21 @@ class Runtime:
             if deleted < PRUNE_BATCH:
                 return total
             await asyncio.sleep(0.05)  # let requests through between slices
+
+    async def _prune_reference(self, now: int) -> int:
+        if self._prune_from is not None:
+            return self._prune_from
+        newest = await self.store.scan(q.newest, q.traffic.c.at)
+        if newest is None or now - newest <= CLOCK_GAP_US:
+            return now
+        self._prune_from = newest
+        days = (now - newest) / 86_400_000_000
+        log.warning(
+            "the clock is %.1f days past the newest traffic record (a clock jump, or no traffic since): "
+            "pruning counts from that record, not from the clock, until serve is restarted",
+            days,
+        )
+        return newest
 
     async def _prune_forever(self) -> None:
         while True:

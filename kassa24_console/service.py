@@ -51,9 +51,13 @@ class Reply:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     reason: str | None = None  # why a non-zero code or an HTTP error, for the traffic record
     sig_form: str | None = None  # the signature form that matched
+    ours: bool = False  # failed on our side (the database): never counted against the peer
 
 
 KEY_TRUSTED_FOR = 600.0  # seconds a verified request vouches for the key, in diagnoses
+CLOCK_TOLERANCE_US = 86_400_000_000  # a deposit dated further past the last one: warned
+CLOCK_BACK_US = 300_000_000  # a deposit dated further before the last one: warned
+CLOCK_WARN_EVERY = 3600.0
 
 
 class Service:
@@ -64,6 +68,8 @@ class Service:
         self.store = store
         self.key = signature.Key(settings.secret)
         self._verified_at = float("-inf")
+        self._last_deposit_at: int | None = None
+        self._clock_warned = float("-inf")
 
     # --- parsing and signatures, shared by both URLs ----------------------------------
 
@@ -76,6 +82,15 @@ class Service:
     def _why_not(self, data: dict[str, Any], result: signature.Check) -> str:
         recent = time.monotonic() - self._verified_at < KEY_TRUSTED_FOR
         return signature.diagnose(data, result, key_works_elsewhere=recent)
+
+    def vouched(self, raw: bytes) -> bool:
+        """Whether ``raw`` is a message whose signature verifies (a throttled peer's request
+        is still answered when it is)."""
+        try:
+            data = parse_json(raw)
+        except BadMessage:
+            return False
+        return self._signature(data).ok
 
     # --- the merchant URL: verify and check_deposit ------------------------------------
 
@@ -156,6 +171,7 @@ class Service:
             return self._error("check_deposit", Code.ERROR, str(error), **context)
         payment_id = new_payment_id()
         at = now_us()
+        await self._check_clock(at)
         values = {
             "payment_id": payment_id,
             "customer_id": request.customer_id,
@@ -172,7 +188,10 @@ class Service:
             await self.store.write(lambda connection: q.insert_deposit(connection, values), inline=True)
         except Exception:
             log.exception("could not store deposit for check_deposit")
-            return self._error("check_deposit", Code.ERROR, "temporarily unable to store the deposit; retry", **context)
+            message = "temporarily unable to store the deposit; retry"
+            reply = self._error("check_deposit", Code.ERROR, message, **context)
+            reply.ours = True
+            return reply
         body: dict[str, Any] = {"code": int(Code.OK), "payment_id": payment_id, "description": "Success"}
         if self.settings.response_option == 1:
             body["customer_id"] = request.customer_id
@@ -274,6 +293,22 @@ class Service:
             log.exception("could not store a callback with a bad signature")
             reply.http_status = 503
         return reply
+
+    async def _check_clock(self, at: int) -> None:
+        """A deposit is dated by this machine's clock: one far past the last deposit stored
+        (a clock jumped forward dates payments in the future) or before it (jumped back) is
+        logged, at most once an hour; the deposit is still taken (the platform is waiting)."""
+        if self._last_deposit_at is None:
+            self._last_deposit_at = await self.store.read(q.newest, q.deposits.c.created_at) or at
+        last, self._last_deposit_at = self._last_deposit_at, max(self._last_deposit_at, at)
+        ahead = at - last
+        if (ahead > CLOCK_TOLERANCE_US or ahead < -CLOCK_BACK_US) and time.monotonic() > self._clock_warned:
+            self._clock_warned = time.monotonic() + CLOCK_WARN_EVERY
+            hours = abs(ahead) / 3_600_000_000
+            if ahead > 0:
+                log.warning("this deposit is dated %.1f hours after the last deposit stored: check the clock", hours)
+            else:
+                log.warning("this deposit is dated %.1f hours before the last deposit stored: check the clock", hours)
 
     # --- answers -----------------------------------------------------------------------
 

@@ -7,19 +7,30 @@ new connections over them evenly). Each worker is an ordinary ``serve``: its own
 writer and log file; the database orders their commits and keeps them correct (unique
 payment ids, credit once: DESIGN.md "Beyond one machine"). The parent forwards
 SIGTERM/SIGINT and exits when they all have, with the worst exit status.
+
+The parent supervises: a worker that dies while no stop was asked for (killed, crashed) is
+logged with its cause and replaced by a new one on the same port, after a pause that grows
+if it keeps dying (1 s, 2 s, … 30 s); :mod:`.census` tells every worker's ``/healthz`` and
+``/metrics`` how many run meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import census
 from .config import Settings
 from .listener import bind
+from .logs import JsonFormatter
+
+log = logging.getLogger(__name__)
 
 Serve = Callable[[Settings], int]
 
@@ -34,49 +45,113 @@ def worker_log_file(log_file: Path | None, worker: int) -> Path | None:
 
 def run(settings: Settings, serve: Serve) -> int:
     """Fork ``settings.workers`` processes running ``serve(settings_for_worker)`` on one
-    port; wait for them all. The caller has prepared the database; :class:`ListenError`
-    when the port cannot be had."""
+    port; replace any that dies unasked; wait for them all once stopped. The caller has
+    prepared the database; :class:`ListenError` when the port cannot be had."""
     # First as one process would: a port another program (or another serve with workers,
     # which would otherwise join ours) listens on is refused, not shared.
     probe = bind(settings.host, settings.port)
     port = probe.getsockname()[1]
     probe.close()
     reserved = bind(settings.host, port, reuse_port=True)  # held, not listening: gets no connections
-    children: list[int] = []
+    census.share(settings.workers)
+    _supervisor_log()
+
+    def start(worker: int) -> int:
+        own = settings.model_copy(update={"port": port, "log_file": worker_log_file(settings.log_file, worker)})
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the parent's code
+            code = 1
+            try:
+                reserved.close()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(signum, signal.SIG_DFL)
+                code = serve(own)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        return pid
+
     try:
-        for worker in range(settings.workers):
-            own = settings.model_copy(update={"port": port, "log_file": worker_log_file(settings.log_file, worker)})
-            pid = os.fork()
-            if pid == 0:  # the worker: never returns into the parent's code
-                code = 1
-                try:
-                    reserved.close()
-                    code = serve(own)
-                finally:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                    os._exit(code)
-            children.append(pid)
-        return _wait(children)
+        return _Supervisor(settings.workers, start).run()
     finally:
         reserved.close()
 
 
-def _wait(children: list[int]) -> int:
-    def forward(signum: int, _frame: object) -> None:
-        for pid in children:
+def _supervisor_log() -> None:
+    """The parent's own lines (a worker died, was replaced) go to stderr, synchronously:
+    no logging thread in a process that forks."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def cause(status: int) -> str:
+    """A wait status in words: ``killed by SIGKILL``, ``exited with status 3``."""
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = str(signum)
+        return f"killed by {name}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
+
+
+class _Supervisor:
+    MAX_PAUSE = 30.0
+
+    def __init__(self, count: int, start: Callable[[int], int]) -> None:
+        self.count = count
+        self.start = start
+        self.workers: dict[int, int] = {}  # pid → worker index
+        self.stopping = False
+        self.deaths: dict[int, int] = {}  # worker index → deaths in a row
+        self.since: dict[int, float] = {}  # worker index → when it last started
+
+    def forward(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+        for pid in list(self.workers):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, forward)
-    worst = 0
-    waiting = set(children)
-    while waiting:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        waiting.discard(pid)
-        worst = max(worst, os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
-    return worst
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.forward)
+        for worker in range(self.count):
+            self.workers[self.start(worker)] = worker
+            self.since[worker] = time.monotonic()
+        worst = 0
+        while self.workers:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            worker = self.workers.pop(pid, None)
+            if worker is None:
+                continue
+            code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
+            if self.stopping:
+                worst = max(worst, code)
+                continue
+            self.replace(worker, pid, status)
+        return worst
+
+    def replace(self, worker: int, pid: int, status: int) -> None:
+        census.set_running(len(self.workers), self.count)
+        lived = time.monotonic() - self.since.get(worker, 0.0)
+        deaths = self.deaths[worker] = 1 if lived > 60 else self.deaths.get(worker, 0) + 1
+        pause = min(self.MAX_PAUSE, 2.0 ** (deaths - 1)) if deaths > 1 else 0.0
+        log.error("worker %d (pid %d) %s; starting another in %.0f s", worker, pid, cause(status), pause)
+        deadline = time.monotonic() + pause
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.stopping:
+            return
+        new = self.start(worker)
+        self.workers[new] = worker
+        self.since[worker] = time.monotonic()
+        census.set_running(len(self.workers), self.count)
+        log.info("worker %d runs again (pid %d)", worker, new)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +143,42 @@ def test_workers_out_of_range_is_a_config_error(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert "workers" in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+def test_a_world_writable_config_is_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "k.toml"
+    toml.write_text("project_id = 77\n")
+    toml.chmod(0o666)
+    with pytest.raises(ConfigError, match=r"writable by every user \(mode 666\): chmod 600 it"):
+        load_settings(toml)
+    toml.chmod(0o644)
+    assert load_settings(toml).project_id == 77
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"KASSA24_MIN_AMOUNT": "-5", "KASSA24_MAX_AMOUNT": "3"}, "min_amount"),
+        ({"KASSA24_MIN_AMOUNT": "500", "KASSA24_MAX_AMOUNT": "300"}, "max_amount (300) is below min_amount (500)"),
+        ({"KASSA24_MAX_AMOUNT": "0"}, "max_amount"),
+        ({"KASSA24_HEADER_TIMEOUT": "0"}, "header_timeout"),
+        ({"KASSA24_MAX_CONNECTIONS": "0"}, "max_connections"),
+        ({"KASSA24_CALLBACK_PATH": "/kassa24"}, "callback_path are both /kassa24"),
+        ({"KASSA24_DATABASE_URL": ""}, "the database URL is empty"),
+    ],
+)
+def test_settings_are_checked_against_each_other(monkeypatch: pytest.MonkeyPatch, env: dict, expected: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_settings()
+
+
+def test_an_empty_database_url_on_the_command_line_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")} | {"HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "--database-url", "", "db", "info"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0 and "the database URL is empty" in done.stderr and "Traceback" not in done.stderr
+    assert not any(tmp_path.rglob("*.db"))

@@ -176,7 +176,7 @@ async def test_the_audit_command_by_contract_customer_day_and_format(tmp_path: P
     assert rows[1]["actor"] == "aigerim" and rows[1]["note"] == "ticket 4411" and rows[0]["cause"] == "demo.json"
 
     by_customer = json.loads(_audit_cli(tmp_path, db, "--customer", "7012345678", "--format", "json"))
-    assert {r["entity_id"] for r in by_customer} == {"C-10001", "C-10002"}
+    assert {r["entity_id"] for r in by_customer} == {"7012345678", "C-10001", "C-10002"}  # the account's creation too
     assert json.loads(_audit_cli(tmp_path, db, "--since", "2099-01-01", "--format", "json")) == []
 
     table = list(csv.DictReader(io.StringIO(_audit_cli(tmp_path, db, "--contract", "C-20001", "--format", "csv"))))

@@ -124,3 +124,73 @@ def test_contract_of_unknown_account_applies_nothing(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "unknown accounts: 2" in result.stderr
     assert _rows(tmp_path, "SELECT count(*) FROM accounts") == [(0,)]
+
+
+# --- refusals, not surprises --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["db", "info"], ["audit"], ["reconcile", "--from", "2026-11-01"]])
+def test_a_command_that_reads_never_creates_a_database(tmp_path: Path, command: list[str]) -> None:
+    typo = tmp_path / "typo" / "k24.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", "--database-url", f"sqlite:///{typo}", *command],
+        env={"KASSA24_SECRET_KEY": "s", "KASSA24_LOG_FILE": str(tmp_path / "log"), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0 and f"there is no database at {typo}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "typo").exists()
+
+
+def test_a_closed_pipe_ends_audit_quietly(tmp_path: Path) -> None:
+    """More audit than a pipe holds (3 000 rows), read 10 bytes of: no traceback."""
+    for name in ("Name", "Renamed"):  # 3 000 created, then 3 000 renamed: 6 000 audit rows
+        lines = "".join(f"{i};{name} {i};KZT\n" for i in range(3000))
+        (tmp_path / "accounts.csv").write_text("customer_id;name;currency\n" + lines)
+        assert _run(tmp_path, "import", str(tmp_path / "accounts.csv")).returncode == 0
+    env = {"KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k24.db'}", "KASSA24_SECRET_KEY": "s"}
+    env |= {"KASSA24_LOG_FILE": str(tmp_path / "log"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        f"{sys.executable} -m kassa24_console.cli audit --format csv | head -c 10",
+        shell=True, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert len(done.stdout) == 10 and done.stderr == ""
+
+
+def test_an_id_twice_in_one_import_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("customer_id;name;currency\n100;Асель;KZT\n200;Иван;\n100;Асель Б.;KZT\n")
+    result = _run(tmp_path, "import", str(tmp_path / "a.csv"))
+    assert result.returncode == 1
+    assert (
+        f"{tmp_path / 'a.csv'}: line 4: account '100' is already given at {tmp_path / 'a.csv'}: line 2" in result.stderr
+    )
+    assert not (tmp_path / "k24.db").exists() or _rows(tmp_path, "SELECT count(*) FROM accounts") == [(0,)]
+    row = '{"id": "K1", "customer_id": "1", "number": "N"}'
+    contracts = '{"contracts": [\n' + row + ",\n" + row + "]}"
+    (tmp_path / "c.json").write_text(contracts)
+    result = _run(tmp_path, "import", str(tmp_path / "c.json"))
+    assert (
+        result.returncode == 1
+        and "line 3: contract 'K1' is already given at" in result.stderr
+        and "line 2" in result.stderr
+    )
+
+
+def test_every_field_an_import_changes_is_audited_old_to_new(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("customer_id;name;currency\n100;Асель;KZT\n")
+    (tmp_path / "c.csv").write_text('id;customer_id;number;payment;info\nK1;100;N-1;5000;"{""a"": 1}"\n')
+    assert _run(tmp_path, "import", str(tmp_path / "a.csv"), str(tmp_path / "c.csv")).returncode == 0
+    (tmp_path / "a.csv").write_text("customer_id;name;currency\n100;Асель Бекова;KZT\n")
+    (tmp_path / "c.csv").write_text('id;customer_id;number;payment;info\nK1;100;N-1;4000;"{""a"": 2}"\n')
+    assert _run(tmp_path, "import", str(tmp_path / "a.csv"), str(tmp_path / "c.csv")).returncode == 0
+    changes = _rows(
+        tmp_path,
+        "SELECT entity, entity_id, field, old, new FROM audit"
+        " WHERE kind = 'import' AND field NOT IN ('rows', 'created') ORDER BY id",
+    )
+    assert changes == [
+        ("account", "100", "name", "Асель", "Асель Бекова"),
+        ("contract", "K1", "payment", "5000", "4000"),
+        ("contract", "K1", "info", '{"a": 1}', '{"a": 2}'),
+    ]
+    created = _rows(tmp_path, "SELECT entity, entity_id FROM audit WHERE field = 'created' ORDER BY id")
+    assert created == [("account", "100"), ("contract", "K1")]

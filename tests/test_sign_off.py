@@ -152,8 +152,12 @@ def test_export_and_the_act_of_a_signed_period(merchant: Server, tmp_path: Path)
     assert sheet[1][0] == "Period" and sheet[2][0] == "Signed by" and sheet[2][1]
     assert sheet[5][:4] == ("Total, KZT", 1500.0, 1500.0, 0.0)
     csv_export = tmp_path / "ops.csv"
+    csv_export.write_text("an older file, readable by all")
+    csv_export.chmod(0o644)
     assert cli(merchant, "--from", day(), "--export", str(csv_export)).returncode == 0
     assert paid in csv_export.read_text(encoding="utf-8-sig")
+    # Payment data: every export and the act readable by their owner only.
+    assert {oct(p.stat().st_mode & 0o777) for p in (book, act, csv_export)} == {oct(0o600)}
 
 
 # --- reports as they come from real desks ---------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,7 +48,7 @@ async def test_all_scenarios_pass_against_serve(server: Server) -> None:
     finally:
         await platform.close()
     assert [(r.name, r.failures) for r in results if r.failures] == []
-    assert len(results) == len(SCENARIOS) == 26
+    assert len(results) == len(SCENARIOS) == 27
     skipped = {r.name for r in results if r.skips}
     if server.option == 2:
         assert skipped == set()
@@ -55,7 +57,7 @@ async def test_all_scenarios_pass_against_serve(server: Server) -> None:
         assert all("response option 1" in reason for r in results for reason in r.skips)
 
 
-def test_cli_lists_and_exits_by_result(server2: Server) -> None:
+def test_cli_lists_and_exits_by_result(server2: Server, tmp_path: Path) -> None:
     base = [sys.executable, "-m", "kassa24_console.cli", "simulate"]
     env = {**server2.env, "KASSA24_LOG_FILE": "/dev/null"}
     listed = subprocess.run([*base, "--list"], capture_output=True, text=True, env=env, timeout=30)
@@ -78,13 +80,16 @@ def test_cli_lists_and_exits_by_result(server2: Server) -> None:
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert json.loads(ok.stdout)["passed"] == 2
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("not-the-key")
+    wrong.chmod(0o600)
     wrong_key = subprocess.run(
         [
             *base,
             "--url",
             f"{server2.url}/kassa24",
-            "--secret-key",
-            "not-the-key",
+            "--secret-key-file",
+            str(wrong),
             "--seed-database",
             server2.db_url,
             "happy_path",
@@ -97,6 +102,32 @@ def test_cli_lists_and_exits_by_result(server2: Server) -> None:
     assert wrong_key.returncode == 1
     assert "FAIL happy_path" in wrong_key.stdout and "expected HTTP 200 with code 0" in wrong_key.stdout
     assert "check the secret key" in wrong_key.stdout
+
+
+def test_the_simulators_key_never_shows_in_ps(server2: Server, tmp_path: Path) -> None:
+    """The README's CI example: the key from a private file (or KASSA24_SECRET_KEY), never
+    the command line; a key on the command line, or in a file others can read, is refused."""
+    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server2.url}/kassa24"]
+    env = {k: v for k, v in server2.env.items() if k != "KASSA24_SECRET_KEY"} | {"KASSA24_LOG_FILE": "/dev/null"}
+    key = tmp_path / "key.txt"
+    key.write_text(SECRET + "\n")
+    key.chmod(0o600)
+    command = [*base, "--secret-key-file", str(key), "--seed-database", server2.db_url, "happy_path", "--json"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = b""
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):
+            seen += Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert seen and SECRET.encode() not in seen and json.loads(out)["passed"] == 1
+    refused = subprocess.run([*base, "--secret-key", SECRET, "happy_path"], capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "--secret-key-file" in refused.stderr and SECRET not in refused.stderr
+    key.chmod(0o644)
+    public = subprocess.run(
+        [*base, "--secret-key-file", str(key), "happy_path"], capture_output=True, text=True, env=env
+    )
+    assert public.returncode == 2 and "chmod 600" in public.stderr and SECRET not in public.stderr
 
 
 # --- deliberately wrong merchants ----------------------------------------------------------
@@ -251,6 +282,25 @@ async def code_point_order_only(path, body, sig_ok, forward, memory):
     return None
 
 
+async def one_id_per_customer(path, body, sig_ok, forward, memory):
+    """Hands every deposit of a customer the same payment_id (the first it issued)."""
+    if body.get("type") == "check_deposit" and sig_ok:
+        response = await forward(path, body)
+        answer = response.json()
+        if answer.get("code") == 0:
+            answer["payment_id"] = memory.setdefault(body["customer_id"], answer["payment_id"])
+        return response.status_code, answer
+    return None
+
+
+async def rounds_float_amounts(path, body, sig_ok, forward, memory):
+    """Rounds a float amount to whole minor units instead of refusing it."""
+    if body.get("type") == "check_deposit" and sig_ok and isinstance(body.get("amount"), float):
+        response = await forward(path, {**body, "amount": round(body["amount"])})
+        return response.status_code, response.json()
+    return None
+
+
 async def callbacks_404(path, body, sig_ok, forward, memory):
     return (404, {"error": "no such route"}) if path.endswith("callback") else None
 
@@ -282,6 +332,14 @@ WRONG: dict[str, Defect] = {
     "conflicting_statuses": refuses_conflicts,
     "unknown_payment_callback": unknown_payment_404,
     "check_deposit_retried": repeated_deposit_500,
+    "distinct_payment_ids": one_id_per_customer,
+}
+
+# The two wrong merchants that passed every scenario before (issue 17), each with the
+# scenario that now catches it.
+ONCE_UNCAUGHT: dict[str, Defect] = {
+    "distinct_payment_ids": one_id_per_customer,
+    "amount_not_integer": rounds_float_amounts,
 }
 
 
@@ -346,6 +404,37 @@ async def test_each_scenario_fails_loudly_against_a_wrong_merchant(
     report = "\n".join(result.failures)
     assert "expected" in report or "credited exactly once" in report or "amount due" in report, report
     assert "→" in report and "←" in report  # the request and the answer are shown
+
+
+@pytest.mark.parametrize("name", list(ONCE_UNCAUGHT))
+async def test_the_two_merchants_that_passed_every_scenario_now_fail_the_kit(
+    name: str, server2: Server, wrong_merchant: Callable[[Defect], Awaitable[str]]
+) -> None:
+    url = await wrong_merchant(ONCE_UNCAUGHT[name])
+    platform = platform_for(url)
+    try:
+        results = await run_scenarios(Context(platform, await customers_in(server2), 2), list(SCENARIOS))
+    finally:
+        await platform.close()
+    failed = {r.name for r in results if r.status == "FAIL"}
+    assert name in failed, [(r.name, r.status) for r in results]
+
+
+async def test_an_unmet_precondition_is_said_and_not_blamed_on_the_merchant(server2: Server) -> None:
+    """The payable customer's debts used up (as after a load run): the scenarios that need
+    one say so as a skip; none fails."""
+    customers = await customers_in(server2)
+    with sqlite3.connect(server2.db_path) as connection:
+        connection.execute("UPDATE contracts SET payment = 0 WHERE customer_id = ?", (customers.payable,))
+    platform = platform_for(server2.url)
+    try:
+        results = await run_scenarios(Context(platform, customers, 2), list(SCENARIOS))
+    finally:
+        await platform.close()
+    assert [(r.name, r.failures) for r in results if r.failures] == []
+    unmet = [r for r in results if any(s.startswith("precondition not met") for s in r.skips)]
+    assert len(unmet) >= 15 and all(r.status == "SKIP" for r in unmet)
+    assert "has nothing due any more" in unmet[0].skips[0] and "--seed-database" in unmet[0].skips[0]
 
 
 @pytest.mark.parametrize("name", list(CONFORMANCE))
@@ -509,6 +598,40 @@ def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Serve
     assert changed.returncode == 0 and '"outcome": "conflict"' in changed.stdout, changed.stdout
     missing = subprocess.run([*base[:-1], "999999", *target], capture_output=True, text=True, env=env, timeout=60)
     assert missing.returncode == 2 and "no traffic record 999999" in missing.stderr
+    # A field the record's kind does not carry is refused, not added.
+    deposit_id = str(server2.rows("SELECT id FROM traffic WHERE kind = 'check_deposit' ORDER BY id DESC LIMIT 1")[0][0])
+    foreign = subprocess.run(
+        [*base[:-1], deposit_id, *target, "--set", "payment.status=decline"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert foreign.returncode == 2 and "this check_deposit has no field payment" in foreign.stderr, foreign.stderr
+    assert "→ POST" not in foreign.stdout
+
+
+def test_the_demo_historys_stored_callbacks_replay(tmp_path: Path) -> None:
+    """The demo database's callbacks are whole and signed: replayed to the demo merchant,
+    each is taken (a duplicate of what it holds), never an HTTP 400."""
+    from conftest import free_port, serve_env, wait_healthy
+
+    port = free_port()
+    env = serve_env(tmp_path / "demo.db", port) | {"KASSA24_LOG_FILE": str(tmp_path / "log")}
+    del env["KASSA24_SECRET_KEY"]  # the demo key: a fresh database gets the demo data and history
+    proc = subprocess.Popen([sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        with sqlite3.connect(tmp_path / "demo.db") as connection:
+            ids = [r[0] for r in connection.execute("SELECT id FROM traffic WHERE kind = 'callback' LIMIT 3")]
+        assert ids
+        for traffic_id in ids:
+            done = subprocess.run(
+                [sys.executable, "-m", "kassa24_console.cli", "simulate", "replay", str(traffic_id)],
+                capture_output=True, text=True, env=env, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0 and "← HTTP 200" in done.stdout, done.stdout + done.stderr
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 # --- callback delivery like the platform's -------------------------------------------------

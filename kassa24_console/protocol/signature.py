@@ -3,9 +3,16 @@
 HMAC-SHA512 over the sorted ``path:value`` entries of the body's scalar leaves, Base64.
 The official SDKs disagree in details (tests/data/sdk-vectors.json shows each): the sort
 order (PHP natural, Python code point, Go and Java whole ``path:value`` strings, JS level by
-level), whether ``:`` inside a key is escaped, how a float with no fraction is written
-(``10.0`` or ``10``), how null is written (empty, or ``None`` in ecommpay-sdk 1.0.6), and
+level), how a number is spelled (``10.0`` or ``10``, ``1.5E-7``, ``1.0E20``; see
+:mod:`.spellings`), how null is written (empty, or ``None`` in ecommpay-sdk 1.0.6), and
 whether a nested ``signature`` key is stripped (the SDKs' Callback classes do).
+
+One signature, one body (platform.md §1): a form is tried only where it cannot make a second
+body, saying something else, sign alike. So ``:`` inside a key is always escaped (a signer
+that does not escape it is refused for that body: an unescaped key ``payment:id`` would let
+a callback signed for one payment credit another), ``None`` for null only while no value
+holds the text ``None``, the reordering forms only while no key or value holds ``;``, and a
+number's spelling only where it holds exactly the body's value.
 
 Verification tries the spec's form first and the others lazily, and only those that differ
 from every string already tried: an ordinary body has one form, so a forged one costs one
@@ -23,6 +30,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from kassa24_console.protocol.spellings import NUMBER_SPELLINGS, js_key, php_natural_key
 
 SKIPPED_KEYS = frozenset({"frame_mode"})
 _DIGIT_RUN = re.compile(r"(\d+)")
@@ -55,7 +64,8 @@ class _Walk:
     def __init__(self) -> None:
         self.leaves: list[Leaf] = []
         self.keys: set[str] = set()
-        self.has_list = self.has_null = self.has_integral_float = self.has_nested_signature = False
+        self.has_list = self.has_null = self.has_float = self.has_nested_signature = False
+        self.has_none_text = self.has_semicolon = False
 
     def visit(self, node: Any, path: Path, in_list: tuple[bool, ...]) -> None:
         if isinstance(node, Mapping):
@@ -64,6 +74,7 @@ class _Walk:
                     continue
                 key = str(key)
                 self.keys.add(key)
+                self.has_semicolon = self.has_semicolon or ";" in key
                 if key == "signature" and path:
                     self.has_nested_signature = True
                 self.visit(value, (*path, key), (*in_list, False))
@@ -74,18 +85,28 @@ class _Walk:
         else:
             if node is None:
                 self.has_null = True
-            elif isinstance(node, float) and node.is_integer():
-                self.has_integral_float = True
+            elif isinstance(node, float):
+                self.has_float = True
+            elif isinstance(node, str):
+                self.has_none_text = self.has_none_text or "None" in node
+                self.has_semicolon = self.has_semicolon or ";" in node
             self.leaves.append((path, in_list, node))
 
 
-def _float_text(value: float, integral: bool) -> str:
-    if integral and value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return repr(value)
+class _Unspellable(Exception):
+    """A signer's spelling of a number would not hold the body's value: no such form."""
 
 
-def _value_text(value: Any, *, null: str, floats: bool) -> str:
+def _float_text(value: float, numbers: str) -> str:
+    if numbers == "json":
+        return repr(value)
+    text = NUMBER_SPELLINGS[numbers](value)
+    if text is None:
+        raise _Unspellable(numbers)
+    return text
+
+
+def _value_text(value: Any, *, null: str, numbers: str = "json") -> str:
     if value is True:
         return "1"
     if value is False:
@@ -95,7 +116,7 @@ def _value_text(value: Any, *, null: str, floats: bool) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, float):
-        return _float_text(value, floats)
+        return _float_text(value, numbers)
     return str(value)
 
 
@@ -127,12 +148,25 @@ def _by_level(entries: list[Entry]) -> list[Entry]:
     return sorted(entries, key=key)
 
 
+def _by_php_natural(entries: list[Entry]) -> list[Entry]:
+    """PHP's own ``SORT_NATURAL`` (leading zeros, runs of white space): see spellings."""
+    return sorted(entries, key=lambda e: php_natural_key(e[1]))
+
+
+def _by_js(entries: list[Entry]) -> list[Entry]:
+    """The JS signer: at each level integer-like keys first, the rest in UTF-16 order."""
+    return sorted(entries, key=lambda e: tuple(js_key(p) for p in e[0][0]))
+
+
 ORDERS: dict[str, Callable[[list[Entry]], list[Entry]]] = {
     "natural": _by_natural,
     "code-point": _by_code_point,
     "whole-string": _by_whole_string,
     "level-by-level": _by_level,
+    "php-natural": _by_php_natural,
+    "js": _by_js,
 }
+_SAFE_ORDERS = ("natural", "code-point")  # the spec's two: tried whatever the body holds
 
 
 @dataclass(frozen=True)
@@ -141,17 +175,16 @@ class Variant:
     ``code-point+integral-floats``, …)."""
 
     order: str = "natural"
-    escape_colons: bool = True
     null: str = ""
-    integral_floats: bool = False
+    numbers: str = "json"
     strip_nested_signature: bool = False
 
     @property
     def name(self) -> str:
         extras = [
-            "unescaped-colons" if not self.escape_colons else "",
             "null-as-None" if self.null else "",
-            "integral-floats" if self.integral_floats else "",
+            "integral-floats" if self.numbers == "integral" else "",
+            f"{self.numbers}-numbers" if self.numbers not in ("json", "integral") else "",
             "nested-signature-stripped" if self.strip_nested_signature else "",
         ]
         return "+".join([self.order, *[e for e in extras if e]])
@@ -170,14 +203,17 @@ class Canonical:
         self.leaves = walk.leaves
         self.has_colon_keys = any(":" in key for key in walk.keys)
         self.has_null = walk.has_null
-        self.has_integral_float = walk.has_integral_float
+        self.has_float = walk.has_float
         self.has_nested_signature = walk.has_nested_signature
+        # What would make a non-spec form ambiguous (the module's docstring).
+        self.none_as_text_is_safe = walk.has_null and not walk.has_none_text
+        self.reordering_is_safe = not walk.has_semicolon
         # Natural and code-point order differ only where a path holds digits.
         self.has_digits = walk.has_list or bool(_DIGIT_RUN.search("".join(walk.keys)))
 
     def entries(self, variant: Variant) -> list[Entry]:
         entries: list[Entry] = []
-        escape = variant.escape_colons and self.has_colon_keys
+        escape = self.has_colon_keys
         for leaf in self.leaves:
             path, _, value = leaf
             if variant.strip_nested_signature and "signature" in path[1:]:
@@ -186,7 +222,7 @@ class Canonical:
             if isinstance(value, str):
                 entries.append((leaf, text, value))
             else:
-                entries.append((leaf, text, _value_text(value, null=variant.null, floats=variant.integral_floats)))
+                entries.append((leaf, text, _value_text(value, null=variant.null, numbers=variant.numbers)))
         return entries
 
     def text(self, variant: Variant) -> str:
@@ -194,21 +230,27 @@ class Canonical:
 
     def candidates(self) -> Iterator[tuple[Variant, str]]:
         """(variant, string) pairs, the spec's form first, each string once; only the
-        dimensions this body can differ in are explored."""
-        colons = (True, False) if self.has_colon_keys else (True,)
-        nulls = ("", "None") if self.has_null else ("",)
-        floats = (False, True) if self.has_integral_float else (False,)
+        dimensions this body can differ in, and only the forms that keep one signature
+        to one body, are explored."""
+        nulls = ("", "None") if self.none_as_text_is_safe else ("",)
+        numbers = ("json", *NUMBER_SPELLINGS) if self.has_float else ("json",)
         nested = (False, True) if self.has_nested_signature else (False,)
+        orders = ORDERS if self.reordering_is_safe else _SAFE_ORDERS
         seen: set[str] = set()
-        for values in itertools.product(colons, nulls, floats, nested):
-            entries = self.entries(Variant("natural", *values))
-            for order, arrange in ORDERS.items():
+        for null, spelling, strip in itertools.product(nulls, numbers, nested):
+            variant = Variant("natural", null, spelling, strip)
+            try:
+                entries = self.entries(variant)
+            except _Unspellable:
+                continue
+            for order in orders:
+                arrange = ORDERS[order]
                 if order == "natural" and not self.has_digits:
                     arrange = _by_code_point  # the same order, without the regex
                 text = _join(arrange(entries))
                 if text not in seen:
                     seen.add(text)
-                    yield Variant(order, *values), text
+                    yield Variant(order, null, spelling, strip), text
 
     def shape(self, variant: Variant = SPEC_FORM) -> str:
         """The string to sign with every value masked: enough to compare structures,
@@ -294,7 +336,7 @@ def _flat_text(body: Mapping[str, Any]) -> str | None:
         if isinstance(value, str):
             entries.append((key, value))
         elif value is None or isinstance(value, bool | int | float):
-            entries.append((key, _value_text(value, null="", floats=False)))
+            entries.append((key, _value_text(value, null="")))
         else:
             return None
     entries.sort()
@@ -330,10 +372,12 @@ def diagnose(body: Mapping[str, Any], result: Check, key_works_elsewhere: bool) 
         cause = "the signature is not a Base64 HMAC-SHA512: an unknown signing scheme"
     elif key_works_elsewhere:
         cause = "other requests verify with this key: the body was likely changed after signing"
-        if canonical.has_colon_keys or canonical.has_null or canonical.has_integral_float:
+        if canonical.has_null or canonical.has_float:
             cause += ", or signed in a canonical form we do not know"
     else:
         cause = "no request has verified with this key lately: the secret key likely differs"
+    if canonical.has_colon_keys:
+        cause += "; a key holds ':', accepted only written '::' (one signature, one body)"
     shape = canonical.shape()
     if len(shape) > 300:
         shape = shape[:300] + "…"

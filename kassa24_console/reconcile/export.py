@@ -4,6 +4,7 @@ reconciliation (акт сверки) of a signed period."""
 from __future__ import annotations
 
 import csv
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,15 @@ def _when(deposit: Any, ops: list[Any] | None) -> int:
     return next((op.created_at for op in ops or [] if op is not None and op.created_at), 0)
 
 
+def private(path: Path) -> None:
+    """Make ``path`` (new or existing) readable by its owner only before payment data is
+    written into it: an export holds customers, contracts and amounts."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 def write_operations(path: Path, rows: list[list[Any]], title: str) -> None:
+    private(path)
     if path.suffix.lower() == ".csv":
         with path.open("w", newline="", encoding="utf-8-sig") as handle:  # Excel opens UTF-8 with a BOM
             writer = csv.writer(handle, delimiter=";")
@@ -99,6 +108,7 @@ def write_operations(path: Path, rows: list[list[Any]], title: str) -> None:
 
 def write_act(path: Path, *, period: Any, signed: Any, sides: Sides, findings: list[Any], zone: ZoneInfo) -> None:
     """The act of reconciliation (акт сверки) of a signed period, as XLSX."""
+    private(path)
     from openpyxl import Workbook
 
     def money(minor: int) -> float:

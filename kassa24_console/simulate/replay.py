@@ -3,7 +3,7 @@
 Like resending an event from a payment provider's dashboard: the traffic record holds what
 the platform sent; replay posts it to this merchant or another (``--url``). As stored it
 goes byte for byte, signature and all; with ``--set path=value`` the changed body is signed
-again with the key the simulator uses (``--secret-key``, else the configured one).
+again with the key the simulator uses (``--secret-key-file``, else the configured one).
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ class ReplayError(Exception):
     """Nothing was sent; the text says why."""
 
 
-def override(body: dict[str, Any], assignment: str) -> None:
-    """Apply ``a.b.c=value`` to ``body``: the value as JSON when it parses, else as text."""
+def override(body: dict[str, Any], assignment: str, kind: str = "record") -> None:
+    """Apply ``a.b.c=value`` to ``body``: the value as JSON when it parses, else as text.
+    Only a field the stored body has can be changed: ``payment.status`` on a check_deposit
+    would otherwise add a ``payment`` object no check_deposit carries."""
     path, sep, text = assignment.partition("=")
     if not sep or not path:
         raise ReplayError(f"--set {assignment!r}: use path=value, e.g. payment.status=decline")
@@ -36,11 +38,13 @@ def override(body: dict[str, Any], assignment: str) -> None:
         value = text
     node = body
     keys = path.split(".")
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
+    for depth, key in enumerate(keys):
+        if not isinstance(node, dict) or key not in node:
+            where = ".".join(keys[: depth + 1])
+            fields = ", ".join(sorted(node)) if isinstance(node, dict) else "none (not an object)"
+            raise ReplayError(f"--set {path}: this {kind} has no field {where} (its fields there: {fields})")
+        if depth < len(keys) - 1:
+            node = node[key]
     node[keys[-1]] = value
 
 
@@ -83,7 +87,7 @@ async def replay(
     if assignments:
         body = json.loads(row.request)
         for assignment in assignments:
-            override(body, assignment)
+            override(body, assignment, row.kind)
         content = json.dumps(signed(body, secret), ensure_ascii=False).encode()
     where = target(row, url, callback_url, settings)
     async with httpx.AsyncClient(timeout=timeout) as client:

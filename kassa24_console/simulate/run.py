@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ..config import Settings
+from ..config import Settings, read_secret_file
 from ..runtime import StartupError
 from . import junit
 from .load import LoadReport, discover, run_load
@@ -36,7 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="the merchant URL for verify and check_deposit")
     parser.add_argument("--callback-url", help="the callback URL (default: URL + /callback)")
     parser.add_argument("--project-id", type=int, help="default: the configured project id")
-    parser.add_argument("--secret-key", help="default: the configured secret key (KASSA24_SECRET_KEY)")
+    parser.add_argument(
+        "--secret-key-file",
+        type=Path,
+        metavar="FILE",
+        help="a file (chmod 600) holding the platform's key; default: the configured key (KASSA24_SECRET_KEY)",
+    )
+    parser.add_argument("--secret-key", help=argparse.SUPPRESS)  # refused: see _secret
     parser.add_argument("--response-option", type=int, choices=[1, 2], help="the merchant's option (default: config)")
     parser.add_argument(
         "--customer",
@@ -74,8 +80,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _secret(args: argparse.Namespace, settings: Settings) -> str:
+    """The key to sign with: from ``--secret-key-file`` or the configuration. A key on the
+    command line is refused: every local user sees it in ``ps``."""
+    if args.secret_key is not None:
+        raise ValueError(
+            "--secret-key shows the key to every user of this machine (ps): "
+            "put it in a file (chmod 600) and pass --secret-key-file FILE, or set KASSA24_SECRET_KEY"
+        )
+    if args.secret_key_file is not None:
+        return read_secret_file(args.secret_key_file)
+    return settings.secret
+
+
 def main(args: argparse.Namespace, settings: Settings) -> int:
     out = Console(soft_wrap=True)
+    try:
+        args.secret = _secret(args, settings)
+    except (ValueError, OSError) as error:
+        message = str(error)
+        if isinstance(error, OSError):
+            message = f"cannot read the secret key file {error.filename}: {error.strerror or error}"
+        Console(stderr=True, soft_wrap=True).print(f"simulate: {message}", style="red", highlight=False, markup=False)
+        return 2
     if args.list:
         for scenario in SCENARIOS.values():
             out.print(f"[bold]{scenario.name}[/bold]  {scenario.requires}", highlight=False)
@@ -98,7 +125,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Console) -> in
         url=args.url,
         callback_url=args.callback_url or args.url.rstrip("/") + "/callback",
         project_id=args.project_id if args.project_id is not None else settings.project_id,
-        secret=args.secret_key or settings.secret,
+        secret=args.secret,
         timeout=args.timeout,
         retry_scale=args.retry_scale,
         max_attempts=args.max_attempts,
@@ -148,7 +175,7 @@ async def _replay(args: argparse.Namespace, settings: Settings, out: Console) ->
             url=args.url,
             callback_url=args.callback_url,
             assignments=args.set,
-            secret=args.secret_key or settings.secret,
+            secret=args.secret,
             timeout=args.timeout,
         )
     except (ReplayError, StartupError) as error:
@@ -225,7 +252,7 @@ def _diagnosis(results: list[Result], platform: Platform) -> str | None:
     if any(r.failures for r in results) and platform.signed_sent and platform.signature_refused == platform.signed_sent:
         return (
             "every signed request was refused for its signature (code 400 / HTTP 400): check the secret key "
-            "(--secret-key or KASSA24_SECRET_KEY) and the project id"
+            "(--secret-key-file or KASSA24_SECRET_KEY) and the project id"
         )
     return None
 

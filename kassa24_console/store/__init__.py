@@ -22,10 +22,16 @@ class Store:
     """One database: reads, group-committed writes, and buffered traffic records."""
 
     def __init__(
-        self, url: str, *, flush_interval: float = 0.2, busy_timeout_ms: int = 10_000, max_pages: int = 0
+        self,
+        url: str,
+        *,
+        flush_interval: float = 0.2,
+        busy_timeout_ms: int = 10_000,
+        max_pages: int = 0,
+        wal_limit_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.url = url
-        self.db = Database(url, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
+        self.db = Database(url, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages, wal_limit_bytes=wal_limit_bytes)
         self.writer = Writer(self.db, flush_interval)
         self._probed_at = float("-inf")
         self._probe_error: str | None = None

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from . import models
-from .sqlite import Checkpointer, WriteConnection, driver, json_text, sqlite_engine
+from .sqlite import Checkpointer, WriteConnection, driver, json_text, sqlite_engine, truncate_wal
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ def display_url(url: str) -> str:
 class Database:
     """Where statements run: inline or on the writer thread (SQLite), or on asyncio (PostgreSQL)."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> None:
+    def __init__(
+        self, url: str, *, busy_timeout_ms: int = 10_000, max_pages: int = 0, wal_limit_bytes: int = 16 * 1024 * 1024
+    ) -> None:
         full = async_url(url)
         self.is_sqlite = full.get_backend_name() == "sqlite"
         self._async: AsyncEngine | None = None
@@ -105,10 +107,13 @@ class Database:
         self._in_thread = False  # a write transaction is running on the writer thread
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="k24-writer")
         if self.is_sqlite:
-            self._reader = sqlite_engine(full, writer=False, busy_timeout_ms=busy_timeout_ms)
-            self._writer = sqlite_engine(full, writer=True, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages)
+            limit = wal_limit_bytes
+            self._reader = sqlite_engine(full, writer=False, busy_timeout_ms=busy_timeout_ms, wal_limit=limit)
+            self._writer = sqlite_engine(
+                full, writer=True, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages, wal_limit=limit
+            )
             self._writes = WriteConnection(self._writer, busy_timeout_ms)
-            self._checkpoints = Checkpointer(self._reader)
+            self._checkpoints = Checkpointer(self._reader, str(full.database), limit, self._truncate_wal)
         else:
             self._async = create_async_engine(
                 # A pool as large as the requests one process answers at once: smaller, and
@@ -189,6 +194,13 @@ class Database:
         finally:
             self._in_thread = False
             self.committed()
+
+    async def _truncate_wal(self) -> bool:
+        """Cut the WAL on the writer thread, between two of our transactions."""
+        writes = self._writes
+        assert writes is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, lambda: truncate_wal(driver(writes.connection), 2_000))
 
     def committed(self) -> None:
         """After a write transaction: the WAL is copied back in the background (SQLite)."""

@@ -115,6 +115,11 @@ def count(connection: Connection, table: Any) -> int:
     return connection.execute(select(func.count()).select_from(table)).scalar_one()
 
 
+def newest(connection: Connection, column: Any) -> int | None:
+    """The largest value of a time column (``traffic.c.at``, ``deposits.c.created_at``)."""
+    return connection.execute(select(func.max(column))).scalar()
+
+
 # --- writes ------------------------------------------------------------------------------
 
 

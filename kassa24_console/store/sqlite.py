@@ -15,6 +15,8 @@ import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -32,7 +34,9 @@ def driver(connection: Connection) -> Any:
     return connection.connection.dbapi_connection
 
 
-def sqlite_engine(url: URL, *, writer: bool, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> Engine:
+def sqlite_engine(
+    url: URL, *, writer: bool, busy_timeout_ms: int = 10_000, max_pages: int = 0, wal_limit: int = 16 * 1024 * 1024
+) -> Engine:
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
         connect_args={"check_same_thread": False},
@@ -50,6 +54,9 @@ def sqlite_engine(url: URL, *, writer: bool, busy_timeout_ms: int = 10_000, max_
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # After a checkpoint that resets the log, SQLite cuts the file back to this size
+        # (without it the -wal file keeps the largest size it ever had).
+        cursor.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
         if max_pages:
             cursor.execute(f"PRAGMA max_page_count={int(max_pages)}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -140,26 +147,64 @@ class Checkpointer:
 
     SQLite would otherwise do it inside whichever commit crosses 1 000 pages, and every
     check_deposit waiting on that commit would wait for the copy and its fsync too. A
-    passive checkpoint on a connection of its own blocks no writer.
+    passive checkpoint on a connection of its own blocks no writer, but under sustained
+    writes (and readers) it rarely copies the whole log, so the log is never reset and
+    grows without bound (1.17 GB beside a 214 MB database after a 10-minute soak). So once
+    the ``-wal`` file is past ``limit`` bytes, the checkpoint is ``TRUNCATE``, run between
+    two transactions on the writer's own thread and connection (``truncate``): no writer of
+    ours can starve it, it waits briefly for readers, copies everything and cuts the file
+    to zero. Writes wait for that copy, once per ``limit`` bytes written.
+
+    A failed checkpoint (a full disk) is retried after the next commit or failed commit, so
+    once space is freed the log is copied and cut without a restart.
     """
 
     INTERVAL = 0.5
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        database: str = "",
+        limit: int = 16 * 1024 * 1024,
+        truncate: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self._engine = engine
+        self._wal = Path(f"{database}-wal") if database and database != ":memory:" else None
+        self._limit = limit
+        self._truncate = truncate
         self._last = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self.truncated = 0  # TRUNCATE checkpoints that completed (tests, metrics)
 
     def soon(self) -> None:
-        """After a commit: start a checkpoint unless one ran lately or is running."""
-        now = time.monotonic()
-        if now - self._last < self.INTERVAL or (self._task is not None and not self._task.done()):
+        """After a commit: start a checkpoint unless one ran lately or is running (a log
+        past its limit does not wait for the interval)."""
+        if self._task is not None and not self._task.done():
+            return
+        now, over = time.monotonic(), self._over_limit()
+        if now - self._last < self.INTERVAL and not over:
             return
         self._last = now
-        self._task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._run))
+        loop = asyncio.get_running_loop()
+        if over and self._truncate is not None:
+            self._task = loop.create_task(self._cut())
+        else:
+            self._task = loop.create_task(asyncio.to_thread(self._passive))
 
-    def _run(self) -> None:
-        with contextlib.suppress(Exception), self._engine.connect() as connection:  # a failed try waits for the next
+    def _over_limit(self) -> bool:
+        try:
+            return self._wal is not None and self._wal.stat().st_size > self._limit
+        except OSError:
+            return False
+
+    async def _cut(self) -> None:
+        assert self._truncate is not None
+        with contextlib.suppress(Exception):  # a failed try waits for the next commit
+            if await self._truncate():
+                self.truncated += 1
+
+    def _passive(self) -> None:
+        with contextlib.suppress(Exception), self._engine.connect() as connection:
             driver(connection).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     async def close(self) -> None:
@@ -167,6 +212,17 @@ class Checkpointer:
             with contextlib.suppress(Exception):
                 await self._task
             self._task = None
+
+
+def truncate_wal(raw: Any, wait_ms: int) -> bool:
+    """``wal_checkpoint(TRUNCATE)`` on the write connection, between transactions, waiting
+    up to ``wait_ms`` for readers; True when the log was copied whole and cut."""
+    raw.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        raw.execute("PRAGMA busy_timeout=0")
+    return not busy
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
