@@ -204,6 +204,14 @@ class Settings(BaseSettings):
     def _option_from_text(cls, value: Any) -> Any:
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
+    @field_validator("timezone", "report_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from .zones import zone
+
+        zone(value)  # UnknownZone (a ValueError) names it: one line, not a traceback at first use
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:

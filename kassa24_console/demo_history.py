@@ -17,14 +17,14 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from .store import Store
 from .store import queries as q
+from .zones import zone as time_zone
 
-ZONE = ZoneInfo("Asia/Almaty")
+ZONE = time_zone("Asia/Almaty")
 FIRST = datetime(2026, 11, 23, 9, 0, tzinfo=ZONE)
 DAYS = 5
 CUSTOMERS = [

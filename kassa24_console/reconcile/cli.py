@@ -22,9 +22,11 @@ from ..money import plain
 from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
+from ..zones import zone as time_zone
 from . import corrections, export
 from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
+from .export import EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
 
 
@@ -87,9 +89,26 @@ def _period(args: argparse.Namespace, reports: list[list[Operation]], zone: Zone
     return Period.of_days(today, today, zone)
 
 
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """Arguments that would read as an answer they are not (an empty reversed period, an
+    XLSX named .pdf): refused before anything is read or written."""
+    if args.first is not None and args.last is not None and args.last < args.first:
+        return f"--to {args.last} is before --from {args.first}: no day lies between them"
+    if args.last is not None and args.first is None:
+        return "--to needs --from: say the first day too"
+    if args.export is not None and args.export.suffix.lower() not in EXPORT_SUFFIXES:
+        return f"--export {args.export}: unknown format {args.export.suffix or '(none)'!r}: name a .xlsx or .csv file"
+    if args.act is not None and args.act.suffix.lower() != ".xlsx":
+        return f"--act {args.act}: the act is written as XLSX: name a .xlsx file"
+    return None
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
-    zone = ZoneInfo(settings.timezone)
+    zone = time_zone(settings.timezone)
+    if problem := _argument_problem(args):
+        err.print(f"reconcile: {problem}", markup=False, highlight=False)
+        return 2
     try:
         reports = [_report(path, settings) for path in args.report]
         period = _period(args, reports, zone)
@@ -137,7 +156,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 async def _fetch(settings: Settings, period: Period) -> list[Any]:
     if settings.data_api_token is None or settings.data_api_secret is None:
         raise DataApiError("set KASSA24_DATA_API_TOKEN and KASSA24_DATA_API_SECRET")
-    zone = ZoneInfo(settings.timezone)
+    zone = time_zone(settings.timezone)
     api = DataApi(
         base_url=settings.data_api_url,
         token=settings.data_api_token.get_secret_value(),

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ..protocol.signature import signed, verify
+from ..zones import zone as time_zone
 from .report import Operation, operation_from
 
 PAGE = 1000  # the API's maximum and default
@@ -77,7 +78,7 @@ class DataApi:
     async def operations(self, start: datetime, end: datetime) -> list[Operation]:
         """Every operation in [start, end), page by page; :class:`DataApiError` unless all came."""
         found: list[Operation] = []
-        zone = ZoneInfo(self.timezone)
+        zone = time_zone(self.timezone)
         previous: tuple[str, ...] | None = None
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             offset = 0

@@ -22,6 +22,7 @@ from ..edits import operator
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
 from ..store.prepared import Prepared
+from ..zones import zone as time_zone
 from . import rules
 from .report import Operation
 from .summary import Sides, sides
@@ -199,7 +200,7 @@ def _monthly_totals(connection: Connection, months: list[Month], limit: int) -> 
 
 async def reconcile(store: Store, settings: Settings, period: Period, *, now: int | None = None) -> Summary:
     """Compare the three records for ``period`` and keep what disagrees as mismatches."""
-    zone = ZoneInfo(settings.timezone)
+    zone = time_zone(settings.timezone)
     # The month's sums run in the database while the day's rows load and the rules run.
     monthly = asyncio.ensure_future(store.scan(_monthly_totals, months_of(period, zone), settings.monthly_limit))
     try:

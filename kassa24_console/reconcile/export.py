@@ -15,6 +15,7 @@ from ..money import to_major
 from ..store import queries as q
 from .summary import Sides
 
+EXPORT_SUFFIXES = (".xlsx", ".csv")
 COLUMNS = (
     "day",
     "time",

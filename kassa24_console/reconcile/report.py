@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
+from ..zones import zone as time_zone
 
 REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
 
@@ -167,7 +168,7 @@ def read_csv(
             f"{path}: line 1: the header lacks the columns for {', '.join(absent)}; "
             "map them with report_columns in the config"
         )
-    zone = ZoneInfo(timezone)
+    zone = time_zone(timezone)
     operations: list[Operation] = []
     seen: dict[str, int] = {}
     for row in reader:
