@@ -3,14 +3,18 @@ that meet at midnight, a stale clock database, arguments that cannot read as all
 
 from __future__ import annotations
 
-import shutil
+import json
 import subprocess
 import sys
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_serve
+from conftest import Server, new_customer, start_serve
+from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay
+
+from kassa24_console.reconcile.data_api import DataApiError
 
 
 @pytest.fixture
@@ -103,3 +107,56 @@ def test_arguments_that_would_read_as_all_clear_are_refused(tmp_path: Path, args
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr
     assert result.stdout == "" and not (tmp_path / "out.pdf").exists() and not (tmp_path / "k.db").exists()
+
+
+def write_report(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes(("\n".join([HEADER, *lines]) + "\n").encode(encoding))
+    return path
+
+
+def line(op: str, payment_id: str, kind: str, status: str, amount: str, customer: str, at: str | None = None) -> str:
+    at = at or datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{op};{payment_id};1234;{kind};{status};Kassa24;{amount};KZT;{customer};{at};{at}"
+
+
+def test_russian_types_mapped_an_unknown_type_refused_with_its_line(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
+    paid = [pay(merchant, customer, contract, 1_000_000 + i, operation_id=i) for i in range(3)]
+    lines = [line(str(70 + i), p, "Продажа", "Успешно", f"10 000,0{i}", customer) for i, p in enumerate(paid)]
+    refund = line("80", paid[0], "Возврат", "Успешно", "100,00", customer)
+    report = write_report(tmp_path / "ru.csv", [*lines, refund], "cp1251")
+    summary = json.loads(cli(merchant, "--report", str(report), "--format", "json").stdout)
+    assert summary["open"] == []  # three sales matched, not three reversals and three missing
+    assert summary["sides"]["matched"] == 3 and summary["sides"]["difference"] == 0
+    assert summary["sides"]["platform_reversals"] == {"count": 1, "sum": 10_000}
+    unknown = write_report(
+        tmp_path / "unknown.csv", [line("90", paid[1], "Продажа", "Успешно", "1,00", customer),
+                                   line("91", paid[2], "Покупка в кредит", "Успешно", "1,00", customer)], "cp1251"
+    )  # fmt: skip
+    before = merchant.rows("SELECT count(*) AS n FROM platform_operations")[0]["n"]
+    refused = cli(merchant, "--report", str(unknown), "--format", "json")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines() == [
+        f"report refused, nothing applied: {unknown}: line 3: unknown operation type 'покупка в кредит' "
+        "(map it with report_types in the config)"
+    ]
+    assert merchant.rows("SELECT count(*) AS n FROM platform_operations")[0]["n"] == before
+    mapped = cli(merchant, "--report", str(unknown), "--format", "json",
+                 KASSA24_REPORT_TYPES=json.dumps({"Продажа": "sale", "Покупка в кредит": "sale"}))  # fmt: skip
+    assert mapped.returncode in (0, 1), mapped.stderr  # mapped by the operator: applied
+
+
+async def test_the_data_api_types_are_mapped_and_an_unknown_one_refused() -> None:
+    items = [{**_item(1), "operation_type": "Продажа"}, {**_item(2), "operation_type": "refund"}]
+    listener, url = await _serve(FakeDataApi([*items, {**_item(3), "operation_type": "gift"}]))
+    try:
+        with pytest.raises(DataApiError, match=r"item 2: unknown operation type 'gift' \(map it with report_types"):
+            await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
+    listener, url = await _serve(FakeDataApi(items))
+    try:
+        operations = await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+    finally:
+        await listener.stop()
+    assert [o.type for o in operations] == ["sale", "refund"]

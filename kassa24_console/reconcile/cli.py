@@ -72,6 +72,7 @@ def _report(path: Path, settings: Settings) -> list[Operation]:
         timezone=settings.report_timezone,
         encoding=settings.report_encoding,
         statuses=settings.report_statuses,
+        types=settings.report_types,
     )
 
 
@@ -167,6 +168,7 @@ async def _fetch(settings: Settings, period: Period) -> list[Any]:
         amount_unit=settings.data_api_amount_unit,
         timezone=settings.timezone,
         project_id=settings.project_id,
+        types=settings.report_types,
     )
     start = datetime.fromtimestamp(period.start / 1e6, zone).replace(tzinfo=None)
     end = datetime.fromtimestamp(period.end / 1e6, zone).replace(tzinfo=None)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..config import DEFAULT_REPORT_TYPES as DEFAULT_TYPES
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
 from ..zones import zone as time_zone
@@ -96,6 +97,22 @@ def operation_from(values: dict[str, Any], *, unit: str, date_format: str, zone:
     )
 
 
+def words(mapping: dict[str, str] | None) -> dict[str, str]:
+    """A configured word mapping as it is looked up: keys stripped and lower-cased."""
+    return {k.strip().lower(): v.strip().lower() for k, v in (mapping or {}).items()}
+
+
+def operation_type(word: str, types: dict[str, str]) -> str:
+    """The report's type word (lower-cased) → sale, refund or reversal (empty: a sale);
+    ``ValueError`` for a word the mapping does not know: taking it as anything would make
+    every operation of a month a reversal, or a refund a second payment."""
+    if not word:
+        return "sale"
+    if word in types:
+        return types[word]
+    raise ValueError(f"unknown operation type {word!r} (map it with report_types in the config)")
+
+
 KNOWN_STATUSES = frozenset(
     {
         SUCCESS,
@@ -148,16 +165,19 @@ def read_csv(
     timezone: str,
     encoding: str = "auto",
     statuses: dict[str, str] | None = None,
+    types: dict[str, str] | None = None,
 ) -> list[Operation]:
     """Every operation of a report file, or :class:`ReportError` naming the first bad line.
-    ``statuses`` maps the report's words (``Успешно``) to the platform's (``success``); a
-    status that is neither is refused with its line."""
+    ``statuses`` maps the report's words (``Успешно``) to the platform's (``success``), and
+    ``types`` its type words (``Продажа``) to sale, refund or reversal; a status or a type
+    that is neither known nor mapped is refused with its line."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise ReportError(f"{path}: cannot read: {error.strerror or error}") from None
     text = decode(raw, encoding, str(path))
-    mapping = {k.strip().lower(): v.strip().lower() for k, v in (statuses or {}).items()}
+    mapping = words(statuses)
+    kinds = words(DEFAULT_TYPES if types is None else types)
     header_line = text.split("\n", 1)[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
@@ -184,7 +204,11 @@ def read_csv(
             raise ReportError(
                 f"{path}: line {line}: unknown status {operation.status!r} (map it with report_statuses in the config)"
             )
-        operation = replace(operation, status=status)
+        try:
+            kind = operation_type(operation.type, kinds)
+        except ValueError as error:
+            raise ReportError(f"{path}: line {line}: {error}") from None
+        operation = replace(operation, status=status, type=kind)
         if operation.operation_id in seen:
             raise ReportError(
                 f"{path}: line {line}: operation {operation.operation_id} repeats line {seen[operation.operation_id]}"
