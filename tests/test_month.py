@@ -3,6 +3,7 @@ that meet at midnight, a stale clock database, arguments that cannot read as all
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,10 +12,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from conftest import Server, new_customer, start_serve
+from conftest import Server, callback_body, deposit_body, new_customer, start_serve
 from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay
 
+from kassa24_console import timeline
 from kassa24_console.reconcile.data_api import DataApiError
+from kassa24_console.store import Store
 
 
 @pytest.fixture
@@ -160,3 +163,37 @@ async def test_the_data_api_types_are_mapped_and_an_unknown_one_refused() -> Non
     finally:
         await listener.stop()
     assert [o.type for o in operations] == ["sale", "refund"]
+
+
+def test_an_overpayment_is_kept_as_the_contracts_credit_with_its_finding(merchant: Server) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 100_000})
+    first, second = (merchant.post(deposit_body(customer, contract, 100_000)).json()["payment_id"] for _ in range(2))
+    for i, payment_id in enumerate((first, second)):
+        assert merchant.post(callback_body(payment_id, operation_id=i), path="/kassa24/callback").status_code == 200
+    (row,) = merchant.rows("SELECT payment, credit FROM contracts WHERE id = ?", contract)
+    assert (row["payment"], row["credit"]) == (0, 100_000)  # the second payment found nothing due: kept
+    (found,) = merchant.rows("SELECT kind, payment_id, evidence, state FROM mismatches WHERE kind = 'overpaid'")
+    assert (found["payment_id"], found["state"]) == (second, "open")
+    assert json.loads(found["evidence"]) == {"contract_id": contract, "due": 0, "paid": 100_000, "credit": 100_000}
+    audit = merchant.rows(
+        "SELECT field, old, new, cause FROM audit"
+        " WHERE entity = 'contract' AND entity_id = ? AND kind = 'payment' ORDER BY id",
+        contract,
+    )
+    assert [tuple(r) for r in audit] == [
+        ("payment", "100000", "0", first),
+        ("payment", "0", "0", second),
+        ("credit", "0", "100000", second),
+    ]
+
+    async def story() -> list[str]:
+        store = Store(merchant.db_url)
+        await store.open()
+        try:
+            return [f"{e.what}: {e.detail}" for e in await store.scan(timeline.story, second)]
+        finally:
+            await store.close()
+
+    told = asyncio.run(story())
+    assert f"credit balance: contract {contract}: 0,00\xa0₸ → 1\xa0000,00\xa0₸ (payment)" in told
+    assert any(line.startswith("mismatch: ") and "overpaid" in line for line in told)

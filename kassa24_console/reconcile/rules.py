@@ -37,11 +37,13 @@ ACTIONS = {
     "reconcile --credit-deposit {payment_id} --operation {operation_id} --note …",
     "duplicate_operation": "More than one successful operation for one payment: ask the platform to refund one.",
     "monthly_limit": "The customer's payments this month exceed the provider limit of 12,500,000.00 KZT.",
+    "overpaid": "Paid more than was due: the excess is the contract's credit balance; refund it to the payer "
+    "or carry it to the next bill, then resolve this with a note.",
     "likely_retry": "Same customer, contract and amount within seconds, only one paid: a platform retry: "
     "reconcile --close-deposit {payment_id} --note …",
 }
 # Kinds only reconciliation finds; it may close them again when the records agree.
-RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount"}
+RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount", "overpaid"}
 
 
 @dataclass
@@ -122,6 +124,12 @@ def invalid_amount(payment_id: str, amount: int | None, at: int | None = None) -
     """A success callback whose amount is not a positive integer of minor units (live only)."""
     evidence = {"callback": {"payment_id": payment_id, "status": "success", "amount": amount}}
     return Finding("invalid_amount", f"invalid_amount:{payment_id}", payment_id, evidence, 0, at)
+
+
+def overpaid(payment_id: str, excess: dict[str, Any], at: int | None = None) -> Finding:
+    """A payment larger than what was due on its contract: ``excess`` says the contract,
+    what was due, what was paid and the credit kept (found when the money is credited)."""
+    return Finding("overpaid", f"overpaid:{payment_id}", payment_id, dict(excess), excess["credit"], at)
 
 
 @dataclass
