@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     # The report's (and the Data API's) operation type words → sale, refund or reversal;
     # a type neither here nor empty is refused with its line (an empty type is a sale).
     report_types: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REPORT_TYPES))
+    # Amounts in a CSV export: comma (1111,00 with ";" for Russian Excel), point (1111.00
+    # with ","), or minor (integer tiyn with ";"). Never floats.
+    export_amounts: Literal["comma", "point", "minor"] = "comma"
     data_api_url: str = "https://data.ecommpay.com"
     data_api_token: SecretStr | None = None
     data_api_secret: SecretStr | None = None

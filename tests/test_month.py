@@ -4,7 +4,10 @@ that meet at midnight, a stale clock database, arguments that cannot read as all
 from __future__ import annotations
 
 import asyncio
+import csv
+import getpass
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Server, callback_body, deposit_body, new_customer, start_serve
+from openpyxl import load_workbook
 from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay
 
 from kassa24_console import timeline
@@ -197,3 +201,115 @@ def test_an_overpayment_is_kept_as_the_contracts_credit_with_its_finding(merchan
     told = asyncio.run(story())
     assert f"credit balance: contract {contract}: 0,00\xa0₸ → 1\xa0000,00\xa0₸ (payment)" in told
     assert any(line.startswith("mismatch: ") and "overpaid" in line for line in told)
+
+
+def at_local(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=ZONE).timestamp() * 1e6)
+
+
+def paid_at(merchant: Server, customer: str, contract: str, amount: int, when: str, op: int) -> str:
+    """A payment made through the listener, its deposit then dated ``when`` (local time)."""
+    payment_id = pay(merchant, customer, contract, amount, operation_id=op)
+    with sqlite3.connect(merchant.db_path) as db:
+        db.execute("UPDATE deposits SET created_at = ? WHERE payment_id = ?", (at_local(when), payment_id))
+    return payment_id
+
+
+def test_a_payment_across_midnight_is_carried_and_both_days_come_to_zero(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
+    noon = paid_at(merchant, customer, contract, 500_000, "2026-11-27 12:00:00", 1)
+    late = paid_at(merchant, customer, contract, 333_300, "2026-11-27 23:59:53", 2)
+    morning = paid_at(merchant, customer, contract, 100_000, "2026-11-28 09:00:00", 3)
+    first = write_report(tmp_path / "27.csv", [line("71", noon, "Продажа", "Успешно", "5 000,00", customer,
+                                                     "2026-11-27 12:00:02")])  # fmt: skip
+    second = write_report(tmp_path / "28.csv", [
+        line("72", late, "Продажа", "Успешно", "3 333,00", customer, "2026-11-28 00:00:05"),
+        line("73", morning, "Продажа", "Успешно", "1 000,00", customer, "2026-11-28 09:00:01"),
+    ])  # fmt: skip
+    assert cli(merchant, "--report", str(first), "--from", "2026-11-27").returncode in (0, 1)
+    assert cli(merchant, "--report", str(second), "--from", "2026-11-28").returncode == 0
+    day27 = cli(merchant, "--from", "2026-11-27", "--sign-off", "--act", str(tmp_path / "act.xlsx"))
+    day28 = cli(merchant, "--from", "2026-11-28", "--format", "json")
+    assert day27.returncode == 0, day27.stderr
+    assert "carried to 2026-11-28: 1 payment, 3333.00 KZT" in day27.stdout
+    assert "difference 3333.00 KZT" in day27.stdout and "difference after carried items: 0.00 KZT" in day27.stdout
+    sides = json.loads(day28.stdout)["sides"]
+    assert json.loads(day28.stdout)["open"] == []
+    assert sides["difference"] == -333_300 and sides["difference_after_carried"] == 0
+    assert sides["carried"] == [{"direction": "from", "day": "2026-11-27", "payment_id": late, "amount": 333_300}]
+    act = [row for row in load_workbook(tmp_path / "act.xlsx").active.iter_rows(values_only=True) if any(row)]
+    carried = next(i for i, row in enumerate(act) if row[0] == "Carried across midnight")
+    assert act[carried + 1][1:5] == (late, 3333, "2026-11-28", "to")
+    assert act[carried + 2][:2] == ("Difference after carried items, KZT", 0)
+
+
+def open_ids(merchant: Server, payment_id: str) -> list[int]:
+    rows = merchant.rows("SELECT id FROM mismatches WHERE payment_id = ? AND state = 'open'", payment_id)
+    return [r["id"] for r in rows]
+
+
+def test_export_settlements_the_act_and_a_reopen_after_sign_off(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
+    matched = pay(merchant, customer, contract, 111_100, operation_id=1)
+    short = pay(merchant, customer, contract, 200_000, operation_id=2)
+    uncalled = pay(merchant, customer, contract, 300_000, status=None)
+    declined = pay(merchant, customer, contract, 400_000, status=None)
+    report = write_report(tmp_path / "day.csv", [
+        line("81", matched, "Продажа", "Успешно", "1 111,00", customer),
+        line("82", short, "Продажа", "Успешно", "1 500,00", customer),
+        line("83", uncalled, "Продажа", "Успешно", "3 000,00", customer),
+        line("84", declined, "Продажа", "Отклонено", "4 000,00", customer),
+    ])  # fmt: skip
+    day = datetime.now(ZONE).date().isoformat()
+    assert cli(merchant, "--report", str(report)).returncode == 1
+    (mismatch,) = open_ids(merchant, short)
+    assert cli(merchant, "--resolve", str(mismatch), "--note", "refunded 500,00 by bank transfer").returncode == 0
+    note = "paid per the platform's record, ticket 4412"
+    credited = cli(merchant, "--credit-deposit", uncalled, "--operation", "83", "--note", note)
+    assert credited.returncode == 0, credited.stderr
+    assert cli(merchant, "--close-deposit", declined, "--note", "declined at the terminal").returncode == 0
+    signed = cli(merchant, "--from", day, "--sign-off", "--act", str(tmp_path / "act.xlsx"))
+    assert signed.returncode == 0, signed.stderr + signed.stdout
+    act = [row for row in load_workbook(tmp_path / "act.xlsx").active.iter_rows(values_only=True) if any(row)]
+    differences = next(i for i, row in enumerate(act) if row[0] == "Differences")
+    settled = {row[1]: row[2:4] for row in act[differences + 1 :]}
+    assert settled[short] == ("resolved", f"resolved by {getpass.getuser()}: refunded 500,00 by bank transfer")
+    assert settled[uncalled] == ("corrected", f"credited by {getpass.getuser()} on operation 83: {note}")
+    assert settled[declined] == ("corrected", f"closed by {getpass.getuser()}: declined at the terminal")
+
+    book = tmp_path / "ops.xlsx"
+    exported = cli(merchant, "--from", day, "--export", str(book))
+    assert exported.returncode == 0, exported.stdout
+    sheet = load_workbook(book).active
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:L5"
+    assert sheet.column_dimensions["C"].width >= 30  # a payment id fits
+    rows = {row[2].value: row for row in sheet.iter_rows(min_row=2)}
+    first = rows[matched]
+    assert first[0].is_date and first[0].number_format == "yyyy-mm-dd" and first[0].value.date().isoformat() == day
+    assert first[1].is_date and first[1].number_format == "hh:mm:ss"
+    assert first[6].value == 1111 and first[6].number_format == "#,##0.00" and first[6].data_type == "n"
+    credit_note = f"credited by {getpass.getuser()} on operation 83: {note}"
+    assert [c.value for c in rows[uncalled][9:12]] == ["status_differs", "corrected", credit_note]
+    assert rows[short][10].value == "resolved" and rows[matched][10].value is None
+
+    forms = (
+        ("comma", ";", "1111,00", "2000,00"),
+        ("point", ",", "1111.00", "2000.00"),
+        ("minor", ";", "111100", "200000"),
+    )
+    for amounts, separator, text, other in forms:
+        path = tmp_path / f"ops-{amounts}.csv"
+        assert cli(merchant, "--from", day, "--export", str(path), "--amounts", amounts).returncode == 0
+        read = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=separator))
+        by_payment = {row[2]: row for row in read[1:]}
+        assert (by_payment[matched][6], by_payment[short][6]) == (text, other)
+        assert by_payment[uncalled][10] == "corrected"
+    assert cli(merchant, "--from", day, "--export", str(tmp_path / "x.csv")).returncode == 0
+    assert (tmp_path / "x.csv").read_text(encoding="utf-8-sig") == (tmp_path / "ops-comma.csv").read_text(
+        encoding="utf-8-sig"
+    )  # the default is the configured form: ; and 1111,00
+
+    assert cli(merchant, "--reopen", str(mismatch), "--note", "the bank returned the transfer").returncode == 0
+    after = cli(merchant, "--from", day)
+    assert after.returncode == 1
+    assert "reopened after sign-off" in after.stdout and f"#{mismatch} amount_mismatch {short} reopened" in after.stdout

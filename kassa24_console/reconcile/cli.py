@@ -24,9 +24,10 @@ from ..store import Store
 from ..store import queries as q
 from ..zones import zone as time_zone
 from . import corrections, export
+from .act import write_act
 from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
-from .export import EXPORT_SUFFIXES
+from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
 
 
@@ -56,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sign-off", action="store_true", help="sign the period off (refused, saying why, if it can't)"
     )
     parser.add_argument("--export", type=Path, metavar="FILE", help="one row per operation, .xlsx or .csv")
+    parser.add_argument(
+        "--amounts",
+        choices=AMOUNT_FORMS,
+        help="CSV export amounts: comma (1111,00 with ;), point (1111.00 with ,) or minor units "
+        "(default: export_amounts in the config, comma)",
+    )
     parser.add_argument("--act", type=Path, metavar="FILE.xlsx", help="the act of reconciliation of a signed period")
 
 
@@ -130,9 +137,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
         _print(args.format, summary, rows, signed, zone, out)
         if args.export:
-            export.write_operations(
-                args.export, await store.scan(export.operation_rows, period.start, period.end, zone), period.label
-            )
+            exported = await store.scan(export.operation_rows, period.start, period.end, zone)
+            export.write_operations(args.export, exported, zone, args.amounts or settings.export_amounts)
             out.print(f"operations of {period.label} written to {args.export}", highlight=False)
         if args.sign_off:
             await sign_off(store, period)
@@ -216,8 +222,11 @@ async def _act(
     findings = await store.scan(
         lambda c: c.execute(select(m).where(m.c.id.in_(touching(c, period, open_only=False))).order_by(m.c.id)).all()
     )
+    corrections = await store.scan(export.corrections_of, [f.payment_id for f in findings])
     assert summary.sides is not None
-    export.write_act(path, period=period, signed=exact, sides=summary.sides, findings=findings, zone=zone)
+    write_act(
+        path, period=period, signed=exact, sides=summary.sides, findings=findings, corrections=corrections, zone=zone
+    )
     out.print(f"act of reconciliation for {period.label} written to {path}", highlight=False)
     return 0
 
@@ -303,6 +312,11 @@ def _print_sides(sides: Any, out: Console) -> None:
         f"platform {plain(sides.platform_paid)}, difference {plain(sides.difference)}",
         highlight=False,
     )
+    for direction, day, count, total in sides.carried_by_day():
+        payments = "1 payment" if count == 1 else f"{count} payments"
+        out.print(f"carried {direction} {day}: {payments}, {plain(total)}", highlight=False)
+    if sides.carried:
+        out.print(f"difference after carried items: {plain(sides.difference_after_carried)}", highlight=False)
     if sides.pending_by_age:
         ages = ", ".join(f"{label}: {count}" for label, count in sides.pending_by_age.items())
         out.print(f"pending deposits by age: {ages}", highlight=False)

@@ -224,7 +224,7 @@ async def reconcile(store: Store, settings: Settings, period: Period, *, now: in
         },
     )
     findings = rules.find(records, zone)
-    both_sides = sides(records, findings, at)
+    both_sides = sides(records, findings, at, zone)
     findings += rules.monthly_limit(await monthly, settings.monthly_limit, period.start)
     scope = set(loaded["in_period_ids"]) | {op.payment_id for op in loaded["operations"]}
     summary = Summary(period, findings, sides=both_sides)
