@@ -313,3 +313,80 @@ def test_export_settlements_the_act_and_a_reopen_after_sign_off(merchant: Server
     after = cli(merchant, "--from", day)
     assert after.returncode == 1
     assert "reopened after sign-off" in after.stdout and f"#{mismatch} amount_mismatch {short} reopened" in after.stdout
+
+
+def test_an_empty_month_from_the_data_api_is_refused_unless_accepted(merchant: Server, tmp_path: Path) -> None:
+    customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
+    paid = [paid_at(merchant, customer, contract, 100_000 + i, f"2026-11-{3 + i:02d} 10:00:00", i) for i in range(3)]
+
+    async def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        listener, url = await _serve(FakeDataApi([]))  # a wrong project: no operations at all
+        try:
+            env = {**merchant.env, "KASSA24_LOG_FILE": "/dev/null", "KASSA24_DATA_API_URL": url,
+                   "KASSA24_DATA_API_TOKEN": "T" * 30, "KASSA24_DATA_API_SECRET": "data-api-key"}  # fmt: skip
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kassa24_console.cli", "reconcile", "--data-api", "--from", "2026-11-01",
+                "--to", "2026-11-30", "--format", "json", *extra,
+                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await process.communicate()
+            return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+        finally:
+            await listener.stop()
+
+    refused = asyncio.run(run())
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines() == [
+        "platform record refused, nothing applied: the platform's record has no operations for 2026-11-03 … "
+        "2026-11-05 (3 days), where we have 3 paid deposits: more likely a wrong project id (ours is 1234), wrong "
+        "Data API credentials, a wrong period, or a report exported for another project (its project column) than "
+        "lost payments; check those, or apply it anyway with --accept-empty"
+    ]
+    assert merchant.rows("SELECT count(*) AS n FROM platform_coverage")[0]["n"] == 0  # nothing applied
+    assert merchant.rows("SELECT count(*) AS n FROM mismatches")[0]["n"] == 0
+    accepted = asyncio.run(run("--accept-empty"))
+    assert accepted.returncode == 1, accepted.stderr
+    missing = [o["payment_id"] for o in json.loads(accepted.stdout)["open"] if o["kind"] == "missing_in_report"]
+    assert sorted(missing) == sorted(paid)
+    assert merchant.rows("SELECT count(*) AS n FROM platform_coverage")[0]["n"] == 30
+
+
+async def test_the_console_shows_a_reopen_by_hand_after_sign_off(tmp_path: Path) -> None:
+    """A finding resolved, the day signed, then reopened from the Mismatches pane (``o``):
+    the pane's periods line turns to "reopened after sign-off" with the mismatch and note."""
+    from conftest import click_save, make_settings, post, seed_demo, until
+    from test_reconcile import today
+
+    from kassa24_console import edits
+    from kassa24_console.console.app import Kassa24App
+    from kassa24_console.console.mismatches import MismatchesPane
+    from kassa24_console.reconcile.engine import reconcile, sign_off, store_operations
+
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "listening")
+        url = f"http://127.0.0.1:{app.runtime.listener.port}"
+        paid = (await post(url, deposit_body("7012345678", "C-10001", 150_000))).json()["payment_id"]
+        assert (await post(url, callback_body(paid, amount=150_000), path="/kassa24/callback")).status_code == 200
+        store = app.store
+        await store_operations(store, [], "csv:empty", today().days)
+        summary = await reconcile(store, settings, today())
+        (finding,) = summary.open_ids
+        await edits.resolve_mismatch(store, finding, "the platform confirmed it by phone")
+        await sign_off(store, today())
+        await pilot.press("m")
+        pane = app.query_one(MismatchesPane)
+        await pane.action_toggle_resolved()
+        await until(pilot, lambda: "✓" in str(app.query_one("#periods").render()))
+        pane.table.move_cursor(row=list(pane.rows).index(next(k for k, m in pane.rows.items() if m.id == finding)))
+        await pilot.press("o")
+        await until(pilot, lambda: bool(app.screen.query("#note")))
+        app.screen.query_one("#note").value = "not in the platform's record after all"
+        await click_save(app, pilot)
+        await until(pilot, lambda: "reopened after sign-off" in str(app.query_one("#periods").render()))
+        shown = str(app.query_one("#periods").render())
+        assert f"#{finding} missing_in_report {paid} reopened by" in shown
+        assert "not in the platform's record after all" in shown
+        await pilot.press("q")

@@ -55,7 +55,9 @@ def test_no_platform_record_refuses_sign_off_and_an_empty_one_finds_our_paid_dep
     refused = cli(merchant, "--from", day(), "--sign-off")
     assert refused.returncode == 1 and f"no platform record for {day()}" in refused.stderr
     empty = write_report(tmp_path / "empty.csv", [])  # a header-only export for a day with payments
-    result = cli(merchant, "--report", str(empty), "--from", day(), "--format", "json")
+    doubted = cli(merchant, "--report", str(empty), "--from", day(), "--format", "json")
+    assert doubted.returncode == 2 and "no operations for" in doubted.stderr and "--accept-empty" in doubted.stderr
+    result = cli(merchant, "--report", str(empty), "--from", day(), "--format", "json", "--accept-empty")
     summary = json.loads(result.stdout)
     assert result.returncode == 1
     assert sorted(o["payment_id"] for o in summary["open"] if o["kind"] == "missing_in_report") == sorted(paid)

@@ -23,7 +23,7 @@ from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
 from ..zones import zone as time_zone
-from . import corrections, export
+from . import corrections, export, plausible
 from .act import write_act
 from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
@@ -44,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-api", action="store_true", help="fetch the period from the platform's Data API")
     parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day, YYYY-MM-DD (default today)")
     parser.add_argument("--to", dest="last", type=date.fromisoformat, help="last day, inclusive (default: --from)")
+    parser.add_argument(
+        "--accept-empty",
+        action="store_true",
+        help="apply a platform record that is empty (or nearly) for days we have paid deposits on",
+    )
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
     parser.add_argument("--resolve", type=int, metavar="ID", help="resolve mismatch ID (with --note)")
     parser.add_argument("--reopen", type=int, metavar="ID", help="reopen mismatch ID")
@@ -128,10 +133,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if (work := await _work(store, args, out)) is not None:
             return work
-        for path, operations in zip(args.report, reports, strict=True):
-            await store_operations(store, operations, f"csv:{path.name}", period.days)
+        records = [(f"csv:{path.name}", operations) for path, operations in zip(args.report, reports, strict=True)]
         if args.data_api:
-            await store_operations(store, await _fetch(settings, period), "data-api", period.days)
+            records.append(("data-api", await _fetch(settings, period)))
+        if records and not args.accept_empty and (doubt := await _doubt(store, records, period, settings)):
+            err.print(f"platform record refused, nothing applied: {doubt}", markup=False, highlight=False)
+            return 2
+        for source, operations in records:
+            await store_operations(store, operations, source, period.days)
         summary = await reconcile(store, settings, period)
         rows = await store.scan(_open_rows, summary.open_ids)
         signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
@@ -158,6 +167,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     finally:
         await store.close()
+
+
+async def _doubt(
+    store: Store, records: list[tuple[str, list[Operation]]], period: Period, settings: Settings
+) -> str | None:
+    """Why the platform's record looks empty for days we have paid deposits on, if it does."""
+    zone = time_zone(settings.timezone)
+    paid = await store.scan(plausible.paid_by_day, period.days, zone)
+    return plausible.doubt([op for _, ops in records for op in ops], paid, zone, settings.project_id)
 
 
 async def _fetch(settings: Settings, period: Period) -> list[Any]:

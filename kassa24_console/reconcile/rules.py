@@ -157,6 +157,11 @@ def day_start(day: date, zone: ZoneInfo) -> int:
     return int(datetime.combine(day, time.min, zone).timestamp() * 1e6)
 
 
+def local_day(at: int, zone: ZoneInfo) -> str:
+    """The day (YYYY-MM-DD in ``zone``) a moment in UTC microseconds falls on."""
+    return datetime.fromtimestamp(at / 1e6, zone).date().isoformat()
+
+
 def _final(status: str | None) -> str | None:
     return outcome(status or "")
 

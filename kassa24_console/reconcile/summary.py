@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -150,7 +149,7 @@ def _carried(
         return at is not None and not start <= at < end
 
     def day(at: int) -> str:
-        return datetime.fromtimestamp(at / 1e6, zone).date().isoformat()
+        return rules.local_day(at, zone)
 
     successes: dict[str, Any] = {}
     for op in records.operations:
