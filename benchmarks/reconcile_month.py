@@ -93,8 +93,9 @@ def _env(code: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(code), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KASSA24_LOG_FILE": "/dev/null"}
 
 
-def run(code: Path, database: Path, *args: str) -> tuple[float, float, int]:
-    """One ``reconcile`` command: wall seconds, the process's peak memory in MB, exit code."""
+def run(code: Path, database: Path, *args: str) -> tuple[float, float, float]:
+    """One ``reconcile`` command: wall seconds, CPU seconds (user + system: what the command
+    itself cost, whatever else the machine runs), and the process's peak memory in MB."""
     command = [sys.executable, "-m", "kassa24_console.cli", "--database-url", f"sqlite:///{database}", "reconcile"]
     started = time.perf_counter()
     process = subprocess.Popen([*command, *args], env=_env(code), cwd=code, stdout=subprocess.DEVNULL,
@@ -105,10 +106,10 @@ def run(code: Path, database: Path, *args: str) -> tuple[float, float, int]:
     error = process.stderr.read().decode() if process.stderr else ""
     if process.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(args)}: exit {process.returncode}: {error.strip()[:500]}")
-    return took, usage.ru_maxrss / 1024, process.returncode
+    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def measure(code: Path, rows: int, work: Path) -> dict[str, tuple[float, float, int]]:
+def measure(code: Path, rows: int, work: Path) -> dict[str, tuple[float, float, float]]:
     """Every step on ``code``: the report in each encoding, then the exports."""
     template = work / f"template-{code.name}.db"
     build(template, rows, code)
@@ -139,11 +140,12 @@ def main() -> None:
             runs.insert(0, (f"baseline {args.baseline}", measure(args.baseline.resolve(), args.rows, work)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    lines = [f"\nA month: {args.rows:_} operations over 30 days (`benchmarks/reconcile_month.py`)\n".replace("_", " ")]
-    lines.append("| code | step | seconds | peak MB |\n|---|---|---:|---:|")
+    count = f"{args.rows:_}".replace("_", " ")
+    lines = [f"\nA month: {count} operations over 30 days (`benchmarks/reconcile_month.py`)\n"]
+    lines.append("| code | step | wall s | CPU s | peak MB |\n|---|---|---:|---:|---:|")
     for label, results in runs:
-        for step, (seconds, peak, _) in results.items():
-            lines.append(f"| {label} | {step} | {seconds:.1f} | {peak:.0f} |")
+        for step, (seconds, cpu, peak) in results.items():
+            lines.append(f"| {label} | {step} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     with (ROOT / "benchmarks" / "results.md").open("a") as out:

@@ -141,6 +141,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         for source, operations in records:
             await store_operations(store, operations, source, period.days)
+        records.clear()  # stored: a month of them need not stay in memory beside the comparison
+        reports.clear()
         summary = await reconcile(store, settings, period)
         rows = await store.scan(_open_rows, summary.open_ids)
         signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))

@@ -97,6 +97,30 @@ class Sides:
         }
 
 
+def combine(parts: list[Sides], days: set[str]) -> Sides:
+    """The sides of several days as one period's: counts and sums added; only what is
+    carried to or from a day outside the period stays carried (a pair inside it is whole)."""
+    if len(parts) == 1:
+        return parts[0]
+    result = Sides()
+    for part in parts:
+        for table, values in ((result.ours, part.ours), (result.platform, part.platform)):
+            for key, (count, total) in values.items():
+                have = table.get(key, (0, 0))
+                table[key] = (have[0] + count, have[1] + total)
+        result.reversals = (result.reversals[0] + part.reversals[0], result.reversals[1] + part.reversals[1])
+        result.matched += part.matched
+        result.compared += part.compared
+        result.ours_paid += part.ours_paid
+        result.platform_paid += part.platform_paid
+        for label, count in part.pending_by_age.items():
+            result.pending_by_age[label] = result.pending_by_age.get(label, 0) + count
+        result.unit_hint = result.unit_hint or part.unit_hint
+        result.carried += [c for c in part.carried if c.day not in days]
+    result.compared -= sum(1 for part in parts for c in part.carried if c.direction == "from" and c.day in days)
+    return result
+
+
 def _add(table: dict[str, tuple[int, int]], key: str, amount: int) -> None:
     count, total = table.get(key, (0, 0))
     table[key] = (count + 1, total + amount)
