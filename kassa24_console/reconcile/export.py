@@ -194,7 +194,9 @@ def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None
     for at, *middle, minor, ours, platform, kinds, state, note in rows:
         local = _local(at, zone)
         day.value, moment.value, money.value = local.date(), _time(local), to_major(minor)
-        sheet.append([day, moment, *middle, money, ours, platform, kinds, state, note])
+        # An empty text is no cell at all: openpyxl's cost is per cell written.
+        sheet.append([day, moment, *(v or None for v in middle), money, ours or None, platform or None,
+                      kinds or None, state or None, note or None])  # fmt: skip
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     book.save(path)
 
