@@ -25,6 +25,7 @@ from .money import format_money
 from .runtime import open_store
 from .store import Store
 from .store import queries as q
+from .zones import zone as time_zone
 
 MONEY_FIELDS = frozenset({"payment", "min_payment"})
 COLUMNS = ("at", "kind", "actor", "entity", "entity_id", "field", "old", "new", "note", "cause")
@@ -79,7 +80,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    zone = ZoneInfo(settings.timezone)
+    zone = time_zone(settings.timezone)
     since = None
     if args.since is not None:
         since = int(datetime.combine(args.since, time.min, zone).timestamp() * 1e6)

@@ -9,6 +9,7 @@ Only a positive integer amount credits, and never more than the deposit asked fo
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -76,7 +77,9 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
                 q.flag(connection, **mismatch.flag_args(), at=at)
             if deposit.contract_id:
                 # Never more than the deposit asked for: a larger amount is flagged above.
-                q.credit_contract(connection, deposit.contract_id, min(paid, deposit.amount), at, deposit.payment_id)
+                credited = min(paid, deposit.amount)
+                overpaid = flag_overpaid(deposit, at)
+                q.credit_contract(connection, deposit.contract_id, credited, at, deposit.payment_id, overpaid=overpaid)
         return "applied", deposit.payment_id
     current = q.deposit(connection, deposit.payment_id)
     if current is not None and current.state == target:
@@ -88,6 +91,15 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     conflict = rules.conflicting_status(payment.id, state, statuses, deposit.amount, deposit.created_at)
     q.flag(connection, **conflict.flag_args(), at=at)
     return "conflict", deposit.payment_id
+
+
+def flag_overpaid(deposit: Any, at: int) -> q.Overpaid:
+    """What a credit does with an excess over what was due: an ``overpaid`` finding."""
+
+    def flag(connection: Connection, excess: dict[str, Any]) -> None:
+        q.flag(connection, **rules.overpaid(deposit.payment_id, excess, deposit.created_at).flag_args(), at=at)
+
+    return flag
 
 
 def hour_of(at_us: int) -> str:

@@ -15,7 +15,7 @@ from . import importer
 from .config import ConfigError, Settings, load_settings
 from .listener import ListenError
 from .logs import StartupError, configure_logging
-from .runtime import DEMO_KEY_WARNING, Runtime, open_store
+from .runtime import DEMO_KEY_WARNING, Runtime, open_store, require_database
 from .store import Store, display_url
 from .store.db import sqlite_file_missing
 
@@ -96,15 +96,12 @@ class KeyRefused(StartupError):
     """The key must not face a network (the public demo key off loopback)."""
 
 
-READING = {"audit": "audit", "reconcile": "reconcile", "info": "db info"}  # commands that only read
+READING = {"audit": "audit", "info": "db info"}  # commands that only read (reconcile checks its arguments first)
 
 
 def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> None:
-    """A command that reads a database never creates one: a mistyped path is an error,
-    not a new database full of demo data."""
-    name = READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None)
-    if name and (missing := sqlite_file_missing(settings.database_url)) is not None:
-        raise StartupError(f"{name}: there is no database at {missing} (a mistyped path? `db init` creates one)")
+    if name := READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None):
+        require_database(settings, name)
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:

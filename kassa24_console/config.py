@@ -48,6 +48,32 @@ DEFAULT_REPORT_STATUSES = {
     "В обработке": "processing",
     "Возврат": "refunded",
 }
+# The type words of Dashboard exports (Russian and English) and of the Data API → ours.
+OPERATION_TYPES = ("sale", "refund", "reversal")
+DEFAULT_REPORT_TYPES = {
+    "sale": "sale",
+    "purchase": "sale",
+    "payment": "sale",
+    "Продажа": "sale",
+    "Покупка": "sale",
+    "Оплата": "sale",
+    "Платёж": "sale",
+    "Платеж": "sale",
+    "refund": "refund",
+    "partial refund": "refund",
+    "Возврат": "refund",
+    "Частичный возврат": "refund",
+    "reversal": "reversal",
+    "reverse": "reversal",
+    "cancel": "reversal",
+    "cancellation": "reversal",
+    "chargeback": "reversal",
+    "void": "reversal",
+    "Отмена": "reversal",
+    "Сторно": "reversal",
+    "Реверс": "reversal",
+    "Чарджбэк": "reversal",
+}
 # The Data API request's key names (platform.md §3: partly unconfirmed).
 DEFAULT_DATA_API_KEYS = {
     "project_ids": "project_id",
@@ -173,6 +199,12 @@ class Settings(BaseSettings):
     report_encoding: str = "auto"
     # The report's status words → the platform's (statuses neither known nor mapped are refused).
     report_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REPORT_STATUSES))
+    # The report's (and the Data API's) operation type words → sale, refund or reversal;
+    # a type neither here nor empty is refused with its line (an empty type is a sale).
+    report_types: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REPORT_TYPES))
+    # Amounts in a CSV export: comma (1111,00 with ";" for Russian Excel), point (1111.00
+    # with ","), or minor (integer tiyn with ";"). Never floats.
+    export_amounts: Literal["comma", "point", "minor"] = "comma"
     data_api_url: str = "https://data.ecommpay.com"
     data_api_token: SecretStr | None = None
     data_api_secret: SecretStr | None = None
@@ -208,6 +240,22 @@ class Settings(BaseSettings):
     @classmethod
     def _option_from_text(cls, value: Any) -> Any:
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    @field_validator("report_types")
+    @classmethod
+    def _types(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = sorted(word for word, ours in value.items() if ours not in OPERATION_TYPES)
+        if wrong:
+            raise ValueError(f"map {', '.join(wrong)} to one of: {', '.join(OPERATION_TYPES)}")
+        return value
+
+    @field_validator("timezone", "report_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from .zones import zone
+
+        zone(value)  # UnknownZone (a ValueError) names it: one line, not a traceback at first use
+        return value
 
     @field_validator("database_url")
     @classmethod

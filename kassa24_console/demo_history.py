@@ -17,7 +17,6 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -25,8 +24,9 @@ from .config import DEMO_SECRET_KEY
 from .protocol.signature import signed
 from .store import Store
 from .store import queries as q
+from .zones import zone as time_zone
 
-ZONE = ZoneInfo("Asia/Almaty")
+ZONE = time_zone("Asia/Almaty")
 FIRST = datetime(2026, 11, 23, 9, 0, tzinfo=ZONE)
 DAYS = 5
 CUSTOMERS = [
@@ -158,7 +158,7 @@ def _callback_body(n: int, customer: str | None, amount: int, at: datetime, stat
     """The callback the platform sent, whole and signed with the demo key: replayable
     (``simulate replay ID``) like any stored callback."""
     pid = _pid(n)
-    date = at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    date = at.astimezone(time_zone("UTC")).strftime("%Y-%m-%dT%H:%M:%S+0000")
     total = {"amount": amount, "currency": "KZT"}
     body = {
         "project_id": 1234,

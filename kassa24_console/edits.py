@@ -277,7 +277,9 @@ async def resolve_mismatch(
     def job(connection: Connection) -> None:
         at = now_us()
         m = q.mismatches
-        row = connection.execute(select(m.c.state).where(m.c.id == mismatch_id)).first()
+        row = connection.execute(
+            select(m.c.state, m.c.kind, m.c.payment_id, m.c.occurred_at, m.c.found_at).where(m.c.id == mismatch_id)
+        ).first()
         if row is None:
             raise EditRejected(f"mismatch {mismatch_id} no longer exists")
         values: dict[str, Any] = (
@@ -288,6 +290,9 @@ async def resolve_mismatch(
         if note.strip():
             values["note"] = note.strip()
         connection.execute(update(m).where(m.c.id == mismatch_id).values(**values))
+        if reopen and row.kind not in q.UNSIGNED_KINDS:  # a signed period holding it is no longer all clear
+            reason = f"#{mismatch_id} {row.kind} {row.payment_id or ''} reopened by {who}: {note.strip()}"
+            q.reopen_signed(connection, row.occurred_at or row.found_at, reason.replace("  ", " ").rstrip(": "), at)
         kind = "reopen" if reopen else "resolve"
         q.write_audit(
             connection,

@@ -36,6 +36,12 @@ def plain(minor: int, currency: str = "KZT") -> str:
     return f"{to_major(minor):.2f} {currency}"
 
 
+def decimal_text(minor: int, point: str = ",") -> str:
+    """``111100`` → ``1111,00``: exact text of major units, never through a float."""
+    sign, whole = ("-" if minor < 0 else ""), abs(minor)
+    return f"{sign}{whole // 100}{point}{whole % 100:02d}"
+
+
 def parse_decimal(text: str) -> Decimal:
     """An amount as people write it (``1 500,50``, ``1500.50``, ``15 000 ₸``) as a number;
     ``ValueError`` unless it is a finite one of sane size (``nan``, ``inf`` and ``1e30``

@@ -139,7 +139,8 @@ def _money(connection: Connection, payment_id: str) -> list[Event]:
         if row.entity == "contract":
             before = format_money(int(row.old)) if row.old is not None else "–"
             after = format_money(int(row.new)) if row.new is not None else "–"
-            found.append(Event(row.at, "amount due", f"contract {row.entity_id}: {before} → {after} ({row.kind})"))
+            what = "credit balance" if row.field == "credit" else "amount due"
+            found.append(Event(row.at, what, f"contract {row.entity_id}: {before} → {after} ({row.kind})"))
         else:
             note = f" — {row.note}" if row.note else ""
             found.append(Event(row.at, row.kind, f"deposit {row.old} → {row.new} by {row.actor}{note}"))

@@ -55,7 +55,9 @@ def test_no_platform_record_refuses_sign_off_and_an_empty_one_finds_our_paid_dep
     refused = cli(merchant, "--from", day(), "--sign-off")
     assert refused.returncode == 1 and f"no platform record for {day()}" in refused.stderr
     empty = write_report(tmp_path / "empty.csv", [])  # a header-only export for a day with payments
-    result = cli(merchant, "--report", str(empty), "--from", day(), "--format", "json")
+    doubted = cli(merchant, "--report", str(empty), "--from", day(), "--format", "json")
+    assert doubted.returncode == 2 and "no operations for" in doubted.stderr and "--accept-empty" in doubted.stderr
+    result = cli(merchant, "--report", str(empty), "--from", day(), "--format", "json", "--accept-empty")
     summary = json.loads(result.stdout)
     assert result.returncode == 1
     assert sorted(o["payment_id"] for o in summary["open"] if o["kind"] == "missing_in_report") == sorted(paid)
@@ -143,8 +145,8 @@ def test_export_and_the_act_of_a_signed_period(merchant: Server, tmp_path: Path)
     book = tmp_path / "ops.xlsx"
     assert cli(merchant, "--report", str(report), "--export", str(book)).returncode == 0
     rows = list(load_workbook(book).active.iter_rows(values_only=True))
-    assert rows[1][:4] == ("day", "time", "payment id", "operation id")
-    assert rows[2][2:4] == (paid, "5") and rows[2][6] == 1500.0 and rows[2][7:9] == ("paid", "success")
+    assert rows[0][:4] == ("day", "time", "payment id", "operation id")  # the header first: frozen and filtered
+    assert rows[1][2:4] == (paid, "5") and rows[1][6] == 1500 and rows[1][7:9] == ("paid", "success")
     assert cli(merchant, "--from", day(), "--act", str(tmp_path / "act.xlsx")).returncode == 1  # not signed yet
     act = tmp_path / "act.xlsx"
     assert cli(merchant, "--from", day(), "--sign-off", "--act", str(act)).returncode == 0
@@ -289,6 +291,8 @@ def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path
         command = [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
+    init = [sys.executable, "-m", "kassa24_console.cli", "db", "init"]  # read commands never create one
+    assert subprocess.run(init, env=env, capture_output=True, text=True, timeout=60).returncode == 0
     first = run("--report", str(ROOT / "data" / "demo" / "platform-report.csv"), "--format", "json")
     found = json.loads(first.stdout)
     assert first.returncode == 1 and len(found["found"]) >= 4, found["found"]

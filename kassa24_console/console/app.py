@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import work
@@ -22,6 +21,7 @@ from ..listener import ListenError
 from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
 from ..store import Store, display_url
 from ..store import queries as q
+from ..zones import zone as time_zone
 from . import format as fmt
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
@@ -115,7 +115,7 @@ class Kassa24App(App[int]):
         self.settings = settings
         self.attach = attach
         self.live = live
-        self.zone = ZoneInfo(settings.timezone)
+        self.zone = time_zone(settings.timezone)
         self.runtime: Runtime | None = None
         self.store: Store | None = None
         self.listener_state = "starting"

@@ -178,11 +178,12 @@ class ContractsPane(ListPane):
         ("Contract", "contract", 8),
         ("Number", "number", 26),
         ("Due", "due", 12),
+        ("Credit", "credit", 12),
         ("Minimum", "min", 12),
         ("Code", "status", 4),
         ("Status text", "text", 12),
     ]
-    RIGHT = frozenset({"due", "min", "status"})
+    RIGHT = frozenset({"due", "credit", "min", "status"})
     BINDINGS = [
         Binding("e", "edit", "Edit", id="contracts.edit"),
         Binding("n", "new_contract", "New contract", id="contracts.new"),
@@ -212,6 +213,7 @@ class ContractsPane(ListPane):
             fmt.plain(row.id),
             fmt.plain(row.number),
             fmt.money(row.payment),
+            fmt.money(row.credit) if row.credit else fmt.plain(""),  # an overpayment kept: only then shown
             fmt.money(row.min_payment),
             status,
             fmt.plain(row.status_text),

@@ -19,12 +19,15 @@ from sqlalchemy import select
 from .. import edits
 from ..config import Settings
 from ..money import plain
-from ..runtime import open_store
+from ..runtime import open_store, require_database
 from ..store import Store
 from ..store import queries as q
-from . import corrections, export
+from ..zones import zone as time_zone
+from . import corrections, export, plausible
+from .act import write_act
 from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
+from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
 
 
@@ -41,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-api", action="store_true", help="fetch the period from the platform's Data API")
     parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day, YYYY-MM-DD (default today)")
     parser.add_argument("--to", dest="last", type=date.fromisoformat, help="last day, inclusive (default: --from)")
+    parser.add_argument(
+        "--accept-empty",
+        action="store_true",
+        help="apply a platform record that is empty (or nearly) for days we have paid deposits on",
+    )
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
     parser.add_argument("--resolve", type=int, metavar="ID", help="resolve mismatch ID (with --note)")
     parser.add_argument("--reopen", type=int, metavar="ID", help="reopen mismatch ID")
@@ -54,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sign-off", action="store_true", help="sign the period off (refused, saying why, if it can't)"
     )
     parser.add_argument("--export", type=Path, metavar="FILE", help="one row per operation, .xlsx or .csv")
+    parser.add_argument(
+        "--amounts",
+        choices=AMOUNT_FORMS,
+        help="CSV export amounts: comma (1111,00 with ;), point (1111.00 with ,) or minor units "
+        "(default: export_amounts in the config, comma)",
+    )
     parser.add_argument("--act", type=Path, metavar="FILE.xlsx", help="the act of reconciliation of a signed period")
 
 
@@ -70,6 +84,7 @@ def _report(path: Path, settings: Settings) -> list[Operation]:
         timezone=settings.report_timezone,
         encoding=settings.report_encoding,
         statuses=settings.report_statuses,
+        types=settings.report_types,
     )
 
 
@@ -87,9 +102,27 @@ def _period(args: argparse.Namespace, reports: list[list[Operation]], zone: Zone
     return Period.of_days(today, today, zone)
 
 
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """Arguments that would read as an answer they are not (an empty reversed period, an
+    XLSX named .pdf): refused before anything is read or written."""
+    if args.first is not None and args.last is not None and args.last < args.first:
+        return f"--to {args.last} is before --from {args.first}: no day lies between them"
+    if args.last is not None and args.first is None:
+        return "--to needs --from: say the first day too"
+    if args.export is not None and args.export.suffix.lower() not in EXPORT_SUFFIXES:
+        return f"--export {args.export}: unknown format {args.export.suffix or '(none)'!r}: name a .xlsx or .csv file"
+    if args.act is not None and args.act.suffix.lower() != ".xlsx":
+        return f"--act {args.act}: the act is written as XLSX: name a .xlsx file"
+    return None
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
-    zone = ZoneInfo(settings.timezone)
+    zone = time_zone(settings.timezone)
+    if problem := _argument_problem(args):
+        err.print(f"reconcile: {problem}", markup=False, highlight=False)
+        return 2
+    require_database(settings, "reconcile")
     try:
         reports = [_report(path, settings) for path in args.report]
         period = _period(args, reports, zone)
@@ -101,18 +134,23 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if (work := await _work(store, args, out)) is not None:
             return work
-        for path, operations in zip(args.report, reports, strict=True):
-            await store_operations(store, operations, f"csv:{path.name}", period.days)
+        records = [(f"csv:{path.name}", operations) for path, operations in zip(args.report, reports, strict=True)]
         if args.data_api:
-            await store_operations(store, await _fetch(settings, period), "data-api", period.days)
+            records.append(("data-api", await _fetch(settings, period)))
+        if records and not args.accept_empty and (doubt := await _doubt(store, records, period, settings)):
+            err.print(f"platform record refused, nothing applied: {doubt}", markup=False, highlight=False)
+            return 2
+        for source, operations in records:
+            await store_operations(store, operations, source, period.days)
+        records.clear()  # stored: a month of them need not stay in memory beside the comparison
+        reports.clear()
         summary = await reconcile(store, settings, period)
         rows = await store.scan(_open_rows, summary.open_ids)
         signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
         _print(args.format, summary, rows, signed, zone, out)
         if args.export:
-            export.write_operations(
-                args.export, await store.scan(export.operation_rows, period.start, period.end, zone), period.label
-            )
+            exported = await store.scan(export.operation_rows, period.start, period.end, zone)
+            export.write_operations(args.export, exported, zone, args.amounts or settings.export_amounts)
             out.print(f"operations of {period.label} written to {args.export}", highlight=False)
         if args.sign_off:
             await sign_off(store, period)
@@ -134,10 +172,19 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
 
 
+async def _doubt(
+    store: Store, records: list[tuple[str, list[Operation]]], period: Period, settings: Settings
+) -> str | None:
+    """Why the platform's record looks empty for days we have paid deposits on, if it does."""
+    zone = time_zone(settings.timezone)
+    paid = await store.scan(plausible.paid_by_day, period.days, zone)
+    return plausible.doubt([op for _, ops in records for op in ops], paid, zone, settings.project_id)
+
+
 async def _fetch(settings: Settings, period: Period) -> list[Any]:
     if settings.data_api_token is None or settings.data_api_secret is None:
         raise DataApiError("set KASSA24_DATA_API_TOKEN and KASSA24_DATA_API_SECRET")
-    zone = ZoneInfo(settings.timezone)
+    zone = time_zone(settings.timezone)
     api = DataApi(
         base_url=settings.data_api_url,
         token=settings.data_api_token.get_secret_value(),
@@ -148,6 +195,7 @@ async def _fetch(settings: Settings, period: Period) -> list[Any]:
         amount_unit=settings.data_api_amount_unit,
         timezone=settings.timezone,
         project_id=settings.project_id,
+        types=settings.report_types,
     )
     start = datetime.fromtimestamp(period.start / 1e6, zone).replace(tzinfo=None)
     end = datetime.fromtimestamp(period.end / 1e6, zone).replace(tzinfo=None)
@@ -195,8 +243,11 @@ async def _act(
     findings = await store.scan(
         lambda c: c.execute(select(m).where(m.c.id.in_(touching(c, period, open_only=False))).order_by(m.c.id)).all()
     )
+    corrections = await store.scan(export.corrections_of, [f.payment_id for f in findings])
     assert summary.sides is not None
-    export.write_act(path, period=period, signed=exact, sides=summary.sides, findings=findings, zone=zone)
+    write_act(
+        path, period=period, signed=exact, sides=summary.sides, findings=findings, corrections=corrections, zone=zone
+    )
     out.print(f"act of reconciliation for {period.label} written to {path}", highlight=False)
     return 0
 
@@ -282,6 +333,11 @@ def _print_sides(sides: Any, out: Console) -> None:
         f"platform {plain(sides.platform_paid)}, difference {plain(sides.difference)}",
         highlight=False,
     )
+    for direction, day, count, total in sides.carried_by_day():
+        payments = "1 payment" if count == 1 else f"{count} payments"
+        out.print(f"carried {direction} {day}: {payments}, {plain(total)}", highlight=False)
+    if sides.carried:
+        out.print(f"difference after carried items: {plain(sides.difference_after_carried)}", highlight=False)
     if sides.pending_by_age:
         ages = ", ".join(f"{label}: {count}" for label, count in sides.pending_by_age.items())
         out.print(f"pending deposits by age: {ages}", highlight=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select, update
 
+from ..callbacks import flag_overpaid
 from ..edits import EditRejected, operator
 from ..store import Store, now_us
 from ..store import queries as q
@@ -77,7 +78,15 @@ async def credit_deposit(store: Store, payment_id: str, operation_id: str, note:
         cause = f"operation {operation_id}"
         if deposit.contract_id:
             q.credit_contract(
-                connection, deposit.contract_id, credited, at, payment_id, actor=who, kind="correction", note=note
+                connection,
+                deposit.contract_id,
+                credited,
+                at,
+                payment_id,
+                actor=who,
+                kind="correction",
+                note=note,
+                overpaid=flag_overpaid(deposit, at),
             )
         q.write_audit(
             connection,

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from ..config import DEFAULT_REPORT_TYPES
 from ..protocol.signature import signed, verify
-from .report import Operation, operation_from
+from ..zones import zone as time_zone
+from .report import Operation, operation_from, operation_type, words
 
 PAGE = 1000  # the API's maximum and default
 MAX_PAGES = 10_000  # ten million operations: past it something is wrong with the paging
@@ -50,6 +53,7 @@ class DataApi:
         amount_unit: str,
         timezone: str,
         project_id: int,
+        types: dict[str, str] | None = None,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         max_pages: int = MAX_PAGES,
     ) -> None:
@@ -58,6 +62,7 @@ class DataApi:
         self.keys, self.fields = keys, fields
         self.timeout, self.amount_unit = timeout, amount_unit
         self.timezone, self.project_id = timezone, project_id
+        self.types = words(DEFAULT_REPORT_TYPES if types is None else types)
         self.retry_delays, self.max_pages = tuple(retry_delays), max_pages
 
     def _request(self, start: datetime, end: datetime, offset: int) -> dict[str, Any]:
@@ -77,7 +82,7 @@ class DataApi:
     async def operations(self, start: datetime, end: datetime) -> list[Operation]:
         """Every operation in [start, end), page by page; :class:`DataApiError` unless all came."""
         found: list[Operation] = []
-        zone = ZoneInfo(self.timezone)
+        zone = time_zone(self.timezone)
         previous: tuple[str, ...] | None = None
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             offset = 0
@@ -106,7 +111,8 @@ class DataApi:
                 raise DataApiError(f"item {offset + index}: not an object")
             values = {ours: item.get(theirs) for ours, theirs in self.fields.items()}
             try:
-                parsed.append(operation_from(values, unit=self.amount_unit, date_format="%Y-%m-%d %H:%M:%S", zone=zone))
+                operation = operation_from(values, unit=self.amount_unit, date_format="%Y-%m-%d %H:%M:%S", zone=zone)
+                parsed.append(replace(operation, type=operation_type(operation.type, self.types)))
             except ValueError as error:
                 raise DataApiError(f"item {offset + index}: {error}") from None
         return parsed

@@ -22,9 +22,10 @@ from ..edits import operator
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
 from ..store.prepared import Prepared
+from ..zones import zone as time_zone
 from . import rules
 from .report import Operation
-from .summary import Sides, sides
+from .summary import Sides, combine, sides
 
 
 class SignOffRefused(JobRefused):
@@ -79,14 +80,16 @@ async def store_operations(
     """Upsert the platform's operations by operation id (re-importing adds nothing) and
     record that ``source`` is the platform's record for ``days``, in one transaction."""
     at = now_us()
-    rows = [op.row(source, at) for op in operations]
     who = actor or operator()
     coverage = [
-        {"day": day, "source": source, "operations": len(rows), "applied_at": at, "applied_by": who} for day in days
+        {"day": day, "source": source, "operations": len(operations), "applied_at": at, "applied_by": who}
+        for day in days
     ]
 
     def job(connection: Connection) -> None:
-        q.upsert(connection, q.operations, "operation_id", rows)
+        for start in range(0, len(operations), 5000):  # a month is 100 000: rows made a slice at a time
+            rows = [op.row(source, at) for op in operations[start : start + 5000]]
+            q.upsert(connection, q.operations, "operation_id", rows)
         if coverage:
             statement = q._insert(connection, q.coverage)
             excluded = statement.excluded
@@ -99,7 +102,7 @@ async def store_operations(
             )
 
     await store.write(job)
-    return len(rows)
+    return len(operations)
 
 
 # The columns the rules and the summary read: a day can hold tens of thousands of rows.
@@ -198,17 +201,49 @@ def _monthly_totals(connection: Connection, months: list[Month], limit: int) -> 
 
 
 async def reconcile(store: Store, settings: Settings, period: Period, *, now: int | None = None) -> Summary:
-    """Compare the three records for ``period`` and keep what disagrees as mismatches."""
-    zone = ZoneInfo(settings.timezone)
-    # The month's sums run in the database while the day's rows load and the rules run.
+    """Compare the three records for ``period`` and keep what disagrees as mismatches.
+
+    A period of several days is compared a day at a time and the days' sides added up: a
+    month is 100 000 rows of each record, and a day's are all the rules need at once (a
+    pair split by midnight inside the period cancels out when the days are added)."""
+    zone = time_zone(settings.timezone)
+    # The month's sums run in the database while the days' rows load and the rules run.
     monthly = asyncio.ensure_future(store.scan(_monthly_totals, months_of(period, zone), settings.monthly_limit))
+    at = now if now is not None else now_us()
+    findings: dict[str, rules.Finding] = {}
+    parts: list[Sides] = []
+    scope: set[str] = set()
+    covered: set[str] = set()
     try:
-        loaded = await store.scan(_load, period)
+        for part in _parts(period, zone):
+            loaded = await store.scan(_load, part)
+            records = _records(loaded, part, at, settings)
+            found = rules.find(records, zone)
+            parts.append(sides(records, found, at, zone))
+            findings.update((f.key, f) for f in found)
+            scope |= set(loaded["in_period_ids"]) | {op.payment_id for op in loaded["operations"]}
+            covered |= loaded["covered"]
     except BaseException:
         monthly.cancel()
         raise
-    at = now if now is not None else now_us()
-    records = rules.Records(
+    kept = [*findings.values(), *rules.monthly_limit(await monthly, settings.monthly_limit, period.start)]
+    summary = Summary(period, kept, sides=combine(parts, set(period.days)))
+    summary.uncovered = [day for day in period.days if day not in covered]
+    summary.open_ids, summary.reopened, summary.closed = await store.write(
+        lambda connection: _keep(connection, kept, scope, period)
+    )
+    return summary
+
+
+def _parts(period: Period, zone: ZoneInfo) -> list[Period]:
+    """The period's days, each a period of its own (or the period, when not made of days)."""
+    if period.first is None or period.last is None:
+        return [period]
+    return [Period.of_days(date.fromisoformat(day), date.fromisoformat(day), zone) for day in period.days]
+
+
+def _records(loaded: dict[str, Any], period: Period, at: int, settings: Settings) -> rules.Records:
+    return rules.Records(
         deposits=loaded["deposits"],
         callbacks=loaded["callbacks"],
         operations=loaded["operations"],
@@ -222,16 +257,6 @@ async def reconcile(store: Store, settings: Settings, period: Period, *, now: in
             "callback_expiry_days": settings.callback_expiry_days,
         },
     )
-    findings = rules.find(records, zone)
-    both_sides = sides(records, findings, at)
-    findings += rules.monthly_limit(await monthly, settings.monthly_limit, period.start)
-    scope = set(loaded["in_period_ids"]) | {op.payment_id for op in loaded["operations"]}
-    summary = Summary(period, findings, sides=both_sides)
-    summary.uncovered = [day for day in period.days if day not in loaded["covered"]]
-    summary.open_ids, summary.reopened, summary.closed = await store.write(
-        lambda connection: _keep(connection, findings, scope, period)
-    )
-    return summary
 
 
 def _keep(
@@ -286,10 +311,10 @@ def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: i
     m = q.mismatches
     if not scope:
         return []
-    stale = select(m.c.id).where(
-        m.c.state == "open", m.c.kind.in_(rules.RULE_KINDS), m.c.payment_id.in_(scope), m.c.key.not_in(keys)
-    )
-    stale_ids = [row.id for row in connection.execute(stale)]
+    # Open findings are few and a month's scope is 100 000 payment ids: filter here, not in SQL.
+    found = set(keys)
+    candidates = select(m.c.id, m.c.payment_id, m.c.key).where(m.c.state == "open", m.c.kind.in_(rules.RULE_KINDS))
+    stale_ids = [r.id for r in connection.execute(candidates) if r.payment_id in scope and r.key not in found]
     if stale_ids:
         note = "no longer found by reconciliation"
         connection.execute(

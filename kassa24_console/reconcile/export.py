@@ -1,80 +1,143 @@
-"""What an accountant opens: one row per operation (XLSX or CSV), and the act of
-reconciliation (акт сверки) of a signed period."""
+"""What an accountant opens and keeps: one row per operation (XLSX or CSV) with every
+finding's state and how it was settled.
+
+CSV for Russian Excel by default: ``;`` between fields and amounts as exact decimals with a
+comma (``1111,00``); ``1111.00`` with ``,`` or integer minor units on request; never a float.
+XLSX: days and times as date cells, amounts as numbers in a money format, a frozen header
+row with an autofilter, widths that fit; written in openpyxl's write-only mode, so a month
+of operations streams to the file instead of building a workbook in memory.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, or_, select
 
-from ..money import to_major
+from ..money import decimal_text, to_major
 from ..store import queries as q
-from .summary import Sides
 
-COLUMNS = (
-    "day",
-    "time",
-    "payment id",
-    "operation id",
-    "customer",
-    "contract",
-    "amount, KZT",
-    "status (ours)",
-    "status (platform)",
-    "mismatch",
-    "note",
+EXPORT_SUFFIXES = (".xlsx", ".csv")
+AMOUNT_FORMS = ("comma", "point", "minor")  # 1111,00 with ; · 1111.00 with , · 111100 with ;
+MONEY_FORMAT = "#,##0.00"
+# Header, width in characters (XLSX), and the cell format of date, time and money columns.
+COLUMNS: tuple[tuple[str, int, str | None], ...] = (
+    ("day", 11, "yyyy-mm-dd"),
+    ("time", 9, "hh:mm:ss"),
+    ("payment id", 32, None),
+    ("operation id", 16, None),
+    ("customer", 14, None),
+    ("contract", 14, None),
+    ("amount, KZT", 15, MONEY_FORMAT),
+    ("status (ours)", 14, None),
+    ("status (platform)", 18, None),
+    ("finding", 22, None),
+    ("finding state", 14, None),
+    ("note", 48, None),
 )
+HEADER = tuple(name for name, _, _ in COLUMNS)
+_STATE_ORDER = ("open", "corrected", "resolved")  # a payment's findings: the least settled shows
 
 
-def operation_rows(connection: Connection, start: int, end: int, zone: ZoneInfo) -> list[list[Any]]:
-    """Our deposits and the platform's operations of [start, end), matched by payment id."""
+def settlement(finding: Any, corrections: dict[str, list[Any]]) -> tuple[str, str]:
+    """How a finding was settled, as (state, what was done with the operator's note):
+    ``open``; ``corrected`` (the deposit credited or closed by an operator); ``resolved``
+    (by an operator with a note, or by reconciliation when the records came to agree)."""
+    if finding.state == "open":
+        return "open", finding.note or ""
+    done = corrections.get(finding.payment_id or "", [])
+    if done:
+        return "corrected", "; ".join(_correction_text(c) for c in done)
+    if finding.resolved_by == "reconcile":
+        return "resolved", f"the records agree (closed by reconciliation){_with_note(finding.note, 'no longer')}"
+    return "resolved", f"resolved by {finding.resolved_by or 'an operator'}: {finding.note}".rstrip(": ")
+
+
+def _with_note(note: str | None, skip: str) -> str:
+    return f" · {note}" if note and not note.startswith(skip) else ""
+
+
+def _correction_text(row: Any) -> str:
+    what = f"credited by {row.actor} on {row.cause}" if row.new == "paid" else f"closed by {row.actor}"
+    return f"{what}: {row.note}" if row.note else what
+
+
+def corrections_of(connection: Connection, payment_ids: Iterable[str]) -> dict[str, list[Any]]:
+    """The corrections (credit, close) made to these deposits, oldest first, by payment id."""
+    a, found = q.audit, {}
+    wanted = sorted({p for p in payment_ids if p})
+    for start in range(0, len(wanted), 500):
+        rows = connection.execute(
+            select(a.c.entity_id, a.c.actor, a.c.new, a.c.note, a.c.cause)
+            .where(a.c.entity == "deposit", a.c.kind == "correction", a.c.entity_id.in_(wanted[start : start + 500]))
+            .order_by(a.c.at, a.c.id)
+        )
+        for row in rows:
+            found.setdefault(row.entity_id, []).append(row)
+    return found
+
+
+def operation_rows(connection: Connection, start: int, end: int, zone: ZoneInfo) -> list[tuple[Any, ...]]:
+    """Our deposits and the platform's operations of [start, end), matched by payment id,
+    each with its findings: (moment, payment id, operation id, customer, contract, amount in
+    minor units, ours, platform's, finding kinds, finding state, note)."""
     d, o, m = q.deposits, q.operations, q.mismatches
-    in_period = select(d).where(d.c.created_at >= start, d.c.created_at < end)
-    deposits = {r.payment_id: r for r in connection.execute(in_period)}
-    ops = connection.execute(
-        select(o).where(or_(and_(o.c.created_at >= start, o.c.created_at < end), o.c.payment_id.in_(list(deposits))))
-    ).all()
+    in_period = and_(d.c.created_at >= start, d.c.created_at < end)
+    ours = select(d.c.payment_id).where(in_period)
+    deposit_columns = (d.c.payment_id, d.c.customer_id, d.c.contract_id, d.c.amount, d.c.state, d.c.created_at)
+    deposits = {r.payment_id: r for r in connection.execute(select(*deposit_columns).where(in_period))}
+    op_columns = (o.c.payment_id, o.c.operation_id, o.c.customer_id, o.c.amount, o.c.status, o.c.created_at)
+    op_in_period = and_(o.c.created_at >= start, o.c.created_at < end)
+    ops = connection.execute(select(*op_columns).where(or_(op_in_period, o.c.payment_id.in_(ours)))).all()
     by_payment: dict[str, list[Any]] = {}
     for op in ops:
         by_payment.setdefault(op.payment_id, []).append(op)
-    ids = set(deposits) | set(by_payment)
+    theirs = select(o.c.payment_id).where(op_in_period)
     found: dict[str, list[Any]] = {}
-    if ids:
-        for row in connection.execute(select(m).where(m.c.payment_id.in_(list(ids)))):
-            found.setdefault(row.payment_id, []).append(row)
+    finding_columns = (m.c.payment_id, m.c.kind, m.c.state, m.c.note, m.c.resolved_by)
+    for row in connection.execute(
+        select(*finding_columns).where(or_(m.c.payment_id.in_(ours), m.c.payment_id.in_(theirs))).order_by(m.c.id)
+    ):
+        found.setdefault(row.payment_id, []).append(row)
+    corrections = corrections_of(connection, found)
     rows = []
-    for payment_id in sorted(ids, key=lambda p: _when(deposits.get(p), by_payment.get(p))):
-        deposit, platform = deposits.get(payment_id), by_payment.get(payment_id) or [None]
-        for op in platform:
-            moment = datetime.fromtimestamp(_when(deposit, [op] if op else None) / 1e6, zone)
-            issues = found.get(payment_id, [])
+    for payment_id in set(deposits) | set(by_payment):
+        deposit = deposits.get(payment_id)
+        kinds, state, note = _findings(found.get(payment_id, []), corrections)
+        for op in by_payment.get(payment_id) or [None]:
+            at = deposit.created_at if deposit is not None else (op.created_at or 0)
             rows.append(
-                [
-                    moment.date().isoformat(),
-                    moment.strftime("%H:%M:%S"),
+                (
+                    at,
                     payment_id,
                     op.operation_id if op else "",
                     (deposit.customer_id if deposit else op.customer_id) or "",
                     (deposit.contract_id if deposit else "") or "",
-                    float(to_major(deposit.amount if deposit else op.amount or 0)),
+                    deposit.amount if deposit else (op.amount or 0),
                     deposit.state if deposit else "",
                     op.status if op else "",
-                    ", ".join(sorted({i.kind for i in issues})),
-                    " · ".join(i.note for i in issues if i.note),
-                ]
+                    kinds,
+                    state,
+                    note,
+                )
             )
+    rows.sort(key=lambda row: (row[0], row[1], row[2]))
     return rows
 
 
-def _when(deposit: Any, ops: list[Any] | None) -> int:
-    if deposit is not None:
-        return deposit.created_at
-    return next((op.created_at for op in ops or [] if op is not None and op.created_at), 0)
+def _findings(findings: list[Any], corrections: dict[str, list[Any]]) -> tuple[str, str, str]:
+    if not findings:
+        return "", "", ""
+    settled = [settlement(f, corrections) for f in findings]
+    state = min((s for s, _ in settled), key=_STATE_ORDER.index)
+    notes = dict.fromkeys(text for _, text in settled if text)  # each once, in order
+    return ", ".join(sorted({f.kind for f in findings})), state, " · ".join(notes)
 
 
 def private(path: Path) -> None:
@@ -84,49 +147,68 @@ def private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def write_operations(path: Path, rows: list[list[Any]], title: str) -> None:
+def write_operations(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo, amounts: str = "comma") -> None:
+    """``rows`` of :func:`operation_rows` to ``path`` (.csv or .xlsx), amounts as asked."""
     private(path)
     if path.suffix.lower() == ".csv":
-        with path.open("w", newline="", encoding="utf-8-sig") as handle:  # Excel opens UTF-8 with a BOM
-            writer = csv.writer(handle, delimiter=";")
-            writer.writerow(COLUMNS)
-            writer.writerows(rows)
-        return
-    from openpyxl import Workbook
+        _write_csv(path, rows, zone, amounts)
+    else:
+        _write_xlsx(path, rows, zone)
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Operations"
-    sheet.append([title])
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append(row)
-    for cell in sheet["G"][2:]:
-        cell.number_format = "#,##0.00"
+
+def _local(at: int, zone: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(at / 1e6, zone)
+
+
+def _write_csv(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo, amounts: str) -> None:
+    separator = "," if amounts == "point" else ";"
+
+    def amount(minor: int) -> str:
+        if amounts == "minor":
+            return str(minor)
+        return decimal_text(minor, "." if amounts == "point" else ",")
+
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:  # Excel opens UTF-8 with a BOM
+        writer = csv.writer(handle, delimiter=separator)
+        writer.writerow(HEADER if amounts != "minor" else (*HEADER[:6], "amount, tiyn", *HEADER[7:]))
+        for at, *middle, minor, ours, platform, kinds, state, note in rows:
+            moment = _local(at, zone)
+            writer.writerow(
+                (moment.date().isoformat(), moment.strftime("%H:%M:%S"), *middle, amount(minor), ours, platform,
+                 kinds, state, note)
+            )  # fmt: skip
+
+
+def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Operations")
+    for index, (_, width, _) in enumerate(COLUMNS, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for name in HEADER:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    # One styled cell per column, reused: the writer copies its value and style into the row.
+    day, moment, money = (WriteOnlyCell(sheet) for _ in range(3))
+    day.number_format, moment.number_format, money.number_format = COLUMNS[0][2], COLUMNS[1][2], MONEY_FORMAT
+    for at, *middle, minor, ours, platform, kinds, state, note in rows:
+        local = _local(at, zone)
+        day.value, moment.value, money.value = local.date(), _time(local), to_major(minor)
+        # An empty text is no cell at all: openpyxl's cost is per cell written.
+        sheet.append([day, moment, *(v or None for v in middle), money, ours or None, platform or None,
+                      kinds or None, state or None, note or None])  # fmt: skip
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     book.save(path)
 
 
-def write_act(path: Path, *, period: Any, signed: Any, sides: Sides, findings: list[Any], zone: ZoneInfo) -> None:
-    """The act of reconciliation (акт сверки) of a signed period, as XLSX."""
-    private(path)
-    from openpyxl import Workbook
-
-    def money(minor: int) -> float:
-        return float(to_major(minor))
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Акт сверки"
-    signed_at = datetime.fromtimestamp(signed.signed_at / 1e6, zone).strftime("%Y-%m-%d %H:%M")
-    sheet.append(["Акт сверки взаиморасчётов / Act of reconciliation"])
-    sheet.append(["Period", period.label])
-    sheet.append(["Signed by", signed.signed_by, "at", signed_at])
-    sheet.append([])
-    sheet.append(["", "Ours (deposits paid)", "Platform (successful operations)", "Difference"])
-    sheet.append(["Total, KZT", money(sides.ours_paid), money(sides.platform_paid), money(sides.difference)])
-    sheet.append(["Matched", sides.matched, sides.compared, f"{sides.match_rate:.1%}"])
-    sheet.append([])
-    sheet.append(["Differences", "payment id", "state", "settled by", "note"])
-    for finding in findings:
-        sheet.append([finding.kind, finding.payment_id or "", finding.state, finding.resolved_by or "", finding.note])
-    book.save(path)
+def _time(moment: datetime) -> time:
+    return time(moment.hour, moment.minute, moment.second)

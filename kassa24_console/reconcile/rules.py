@@ -37,11 +37,13 @@ ACTIONS = {
     "reconcile --credit-deposit {payment_id} --operation {operation_id} --note …",
     "duplicate_operation": "More than one successful operation for one payment: ask the platform to refund one.",
     "monthly_limit": "The customer's payments this month exceed the provider limit of 12,500,000.00 KZT.",
+    "overpaid": "Paid more than was due: the excess is the contract's credit balance; refund it to the payer "
+    "or carry it to the next bill, then resolve this with a note.",
     "likely_retry": "Same customer, contract and amount within seconds, only one paid: a platform retry: "
     "reconcile --close-deposit {payment_id} --note …",
 }
 # Kinds only reconciliation finds; it may close them again when the records agree.
-RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount"}
+RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount", "overpaid"}
 
 
 @dataclass
@@ -124,6 +126,12 @@ def invalid_amount(payment_id: str, amount: int | None, at: int | None = None) -
     return Finding("invalid_amount", f"invalid_amount:{payment_id}", payment_id, evidence, 0, at)
 
 
+def overpaid(payment_id: str, excess: dict[str, Any], at: int | None = None) -> Finding:
+    """A payment larger than what was due on its contract: ``excess`` says the contract,
+    what was due, what was paid and the credit kept (found when the money is credited)."""
+    return Finding("overpaid", f"overpaid:{payment_id}", payment_id, dict(excess), excess["credit"], at)
+
+
 @dataclass
 class Records:
     """What the rules compare; rows need attribute access (SQLAlchemy rows or namespaces)."""
@@ -147,6 +155,11 @@ REVERSAL_TYPES = frozenset({"refund", "reversal", "reverse", "chargeback", "canc
 def day_start(day: date, zone: ZoneInfo) -> int:
     """Midnight starting ``day`` in ``zone``, as UTC microseconds."""
     return int(datetime.combine(day, time.min, zone).timestamp() * 1e6)
+
+
+def local_day(at: int, zone: ZoneInfo) -> str:
+    """The day (YYYY-MM-DD in ``zone``) a moment in UTC microseconds falls on."""
+    return datetime.fromtimestamp(at / 1e6, zone).date().isoformat()
 
 
 def _final(status: str | None) -> str | None:
@@ -259,7 +272,7 @@ def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
         )
     op = successes[0] if successes else recorded[-1]
     theirs = _REPORT_STATE.get(op.status, "pending")
-    if theirs != deposit.state:
+    if theirs != deposit.state and (theirs, deposit.state) != ("failed", "closed"):  # closed: we agree it failed
         yield Finding(
             "status_differs",
             f"status_differs:{pid}",

@@ -1,11 +1,18 @@
 """What finance needs to close a day: both sides' counts and sums by status, how much matched,
-the difference in money, pending deposits by age, and a hint when the unit looks wrong."""
+the difference in money, pending deposits by age, and a hint when the unit looks wrong.
+
+A payment made just before midnight may be recorded by the platform just after it: each
+day then holds half of one pair and shows a difference with no finding. Such pairs (paid on
+our side, successful on theirs, within the platform's processing window) are *carried*:
+each day says what it carries to or from which neighbour, and the difference after carried
+items is what is left to explain."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
 from . import rules
@@ -19,6 +26,20 @@ AGE_BUCKETS = (
 _STATE_OF = {SUCCESS: "paid", **dict.fromkeys(FAILED_STATUSES, "failed")}
 
 
+@dataclass(frozen=True)
+class Carried:
+    """One half of a pair the other day holds: ``to`` a later (or earlier) day when our
+    payment is in this day and the platform's operation in ``day``; ``from`` the reverse."""
+
+    direction: str  # "to" or "from"
+    day: str  # YYYY-MM-DD in the zone: where the other half is
+    payment_id: str
+    amount: int  # what this day counts of it (ours for "to", the platform's for "from")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"direction": self.direction, "day": self.day, "payment_id": self.payment_id, "amount": self.amount}
+
+
 @dataclass
 class Sides:
     ours: dict[str, tuple[int, int]] = field(default_factory=dict)  # deposit state → (count, sum)
@@ -30,6 +51,7 @@ class Sides:
     platform_paid: int = 0
     pending_by_age: dict[str, int] = field(default_factory=dict)
     unit_hint: str | None = None
+    carried: list[Carried] = field(default_factory=list)
 
     @property
     def match_rate(self) -> float:
@@ -39,6 +61,20 @@ class Sides:
     def difference(self) -> int:
         """Our paid money minus the platform's successful money, minor units."""
         return self.ours_paid - self.platform_paid
+
+    @property
+    def difference_after_carried(self) -> int:
+        """The difference less what neighbouring days hold the other half of."""
+        carried = sum(c.amount if c.direction == "to" else -c.amount for c in self.carried)
+        return self.difference - carried
+
+    def carried_by_day(self) -> list[tuple[str, str, int, int]]:
+        """(direction, day, payments, sum) for each neighbour, in order: what the summary says."""
+        groups: dict[tuple[str, str], tuple[int, int]] = {}
+        for c in self.carried:
+            count, total = groups.get((c.direction, c.day), (0, 0))
+            groups[(c.direction, c.day)] = (count + 1, total + c.amount)
+        return [(direction, day, n, total) for (direction, day), (n, total) in sorted(groups.items())]
 
     def as_dict(self) -> dict[str, Any]:
         def table(values: dict[str, tuple[int, int]]) -> dict[str, Any]:
@@ -56,7 +92,33 @@ class Sides:
             "difference": self.difference,
             "pending_by_age": self.pending_by_age,
             "unit_hint": self.unit_hint,
+            "carried": [c.as_dict() for c in self.carried],
+            "difference_after_carried": self.difference_after_carried,
         }
+
+
+def combine(parts: list[Sides], days: set[str]) -> Sides:
+    """The sides of several days as one period's: counts and sums added; only what is
+    carried to or from a day outside the period stays carried (a pair inside it is whole)."""
+    if len(parts) == 1:
+        return parts[0]
+    result = Sides()
+    for part in parts:
+        for table, values in ((result.ours, part.ours), (result.platform, part.platform)):
+            for key, (count, total) in values.items():
+                have = table.get(key, (0, 0))
+                table[key] = (have[0] + count, have[1] + total)
+        result.reversals = (result.reversals[0] + part.reversals[0], result.reversals[1] + part.reversals[1])
+        result.matched += part.matched
+        result.compared += part.compared
+        result.ours_paid += part.ours_paid
+        result.platform_paid += part.platform_paid
+        for label, count in part.pending_by_age.items():
+            result.pending_by_age[label] = result.pending_by_age.get(label, 0) + count
+        result.unit_hint = result.unit_hint or part.unit_hint
+        result.carried += [c for c in part.carried if c.day not in days]
+    result.compared -= sum(1 for part in parts for c in part.carried if c.direction == "from" and c.day in days)
+    return result
 
 
 def _add(table: dict[str, tuple[int, int]], key: str, amount: int) -> None:
@@ -64,7 +126,7 @@ def _add(table: dict[str, tuple[int, int]], key: str, amount: int) -> None:
     table[key] = (count + 1, total + amount)
 
 
-def sides(records: rules.Records, findings: list[rules.Finding], now: int) -> Sides:
+def sides(records: rules.Records, findings: list[rules.Finding], now: int, zone: ZoneInfo) -> Sides:
     result = Sides()
     deposits = [d for d in records.deposits if records.start <= d.created_at < records.end]
     operations = [
@@ -95,7 +157,41 @@ def sides(records: rules.Records, findings: list[rules.Finding], now: int) -> Si
         1 for d in deposits if d.payment_id in sales and d.payment_id not in flagged and _agrees(d, sales[d.payment_id])
     )
     result.unit_hint = _unit_hint(deposits, sales)
+    window = records.settings.get("callback_expiry_days", 36) * rules.DAY_US
+    result.carried = list(_carried(records, deposits, operations, window, zone))
     return result
+
+
+def _carried(
+    records: rules.Records, deposits: list[Any], operations: list[Any], window: int, zone: ZoneInfo
+) -> list[Carried]:
+    """Pairs split by the period's edge: our paid deposits of the period whose successful
+    sale lies outside it, and successful sales of the period whose paid deposit lies outside."""
+    start, end = records.start, records.end
+
+    def outside(at: int | None) -> bool:
+        return at is not None and not start <= at < end
+
+    def day(at: int) -> str:
+        return rules.local_day(at, zone)
+
+    successes: dict[str, Any] = {}
+    for op in records.operations:
+        if op.type in rules.SALE_TYPES and op.status == SUCCESS:
+            successes.setdefault(op.payment_id, op)
+    found = []
+    for d in deposits:
+        op = successes.get(d.payment_id) if d.state == "paid" else None
+        if op is not None and outside(op.created_at) and abs(op.created_at - d.created_at) <= window:
+            found.append(Carried("to", day(op.created_at), d.payment_id, d.paid_amount or d.amount))
+    paid_elsewhere = {d.payment_id: d for d in records.deposits if d.state == "paid" and outside(d.created_at)}
+    for op in operations:
+        d = paid_elsewhere.get(op.payment_id)
+        if d is None or op.created_at is None or successes.get(op.payment_id) is not op:
+            continue
+        if abs(op.created_at - d.created_at) <= window:
+            found.append(Carried("from", day(d.created_at), op.payment_id, op.amount or 0))
+    return found
 
 
 def _agrees(deposit: Any, operations: list[Any]) -> bool:

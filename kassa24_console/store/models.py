@@ -38,6 +38,9 @@ class Contract(SQLModel, table=True):
     customer_id: str = Field(foreign_key="accounts.customer_id", index=True)
     number: str
     payment: int = _big(default=0)
+    # Paid past what was due (an overpayment), kept for finance to refund or carry; only a
+    # payment raises it, as a delta in SQL.
+    credit: int = _big(default=0, sa_column_kwargs={"server_default": "0"})
     min_payment: int | None = _big(default=None)
     status_code: int = 0
     status_text: str = ""

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import json
 from collections import namedtuple
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, func, select, update
@@ -193,7 +193,9 @@ def settle_deposit(connection: Connection, payment_id: str, state: str, paid_amo
     return _SETTLE.run(connection, params) == 1
 
 
-_DUE_LOCKED = Prepared(select(contracts.c.payment).where(contracts.c.id == bindparam("contract_id")).with_for_update())
+_DUE_LOCKED = Prepared(
+    select(contracts.c.payment, contracts.c.credit).where(contracts.c.id == bindparam("contract_id")).with_for_update()
+)
 _CREDIT = Prepared(
     update(contracts)
     .where(contracts.c.id == bindparam("contract_id"))
@@ -201,10 +203,13 @@ _CREDIT = Prepared(
         payment=case(
             (contracts.c.payment > bindparam("amount"), contracts.c.payment - bindparam("amount")), else_=0
         ),
+        # Money past what was due is the contract's credit: kept, not lost (SET reads the old row).
+        credit=contracts.c.credit
+        + case((bindparam("amount") > contracts.c.payment, bindparam("amount") - contracts.c.payment), else_=0),
         updated_at=bindparam("at"),
         version=contracts.c.version + 1,
     )
-    .returning(contracts.c.payment)
+    .returning(contracts.c.payment, contracts.c.credit)
 )
 
 
@@ -238,11 +243,14 @@ def credit_contract(
     actor: str = "platform",
     kind: str = "payment",
     note: str = "",
+    overpaid: Overpaid | None = None,
 ) -> None:
-    """What is due on a contract goes down by ``amount`` (never below zero), as a delta in
-    SQL; the audit says a payment did it, and which. Inside :func:`credits_in_order`, at the
-    end of the transaction (the same transaction: all or nothing)."""
-    args, kwargs = (contract_id, amount, at, payment_id), {"actor": actor, "kind": kind, "note": note}
+    """What is due on a contract goes down by ``amount`` (never below zero) and what is paid
+    past it goes to the contract's credit, both as deltas in SQL; the audit says a payment
+    did it, and which. ``overpaid`` is told of an excess (to flag it). Inside
+    :func:`credits_in_order`, at the end of the transaction (the same transaction: all or nothing)."""
+    args = (contract_id, amount, at, payment_id)
+    kwargs = {"actor": actor, "kind": kind, "note": note, "overpaid": overpaid}
     held = connection.info.get(_CREDITS)
     if held is not None:
         held.append((args, kwargs))
@@ -251,19 +259,39 @@ def credit_contract(
 
 
 def _credit_now(
-    connection: Connection, contract_id: str, amount: int, at: int, payment_id: str, *, actor: str, kind: str, note: str
+    connection: Connection,
+    contract_id: str,
+    amount: int,
+    at: int,
+    payment_id: str,
+    *,
+    actor: str,
+    kind: str,
+    note: str,
+    overpaid: Overpaid | None,
 ) -> None:
     """The row is locked before it is read (PostgreSQL; SQLite's writer holds the write
     lock), so the recorded "before" is exact."""
     found = _DUE_LOCKED.first(connection, {"contract_id": contract_id})
     if found is None:
         return
-    before = found.payment
-    after = _CREDIT.first(connection, {"contract_id": contract_id, "amount": amount, "at": at}).payment
+    after = _CREDIT.first(connection, {"contract_id": contract_id, "amount": amount, "at": at})
+    rows = [(name, getattr(found, name), getattr(after, name)) for name in ("payment", "credit")]
+    changed = [(name, old, new) for name, old, new in rows if name == "payment" or old != new]
     write_audit(
         connection,
-        [audit_row(at, actor, kind, "contract", contract_id, "payment", before, after, note=note, cause=payment_id)],
+        [
+            audit_row(at, actor, kind, "contract", contract_id, name, old, new, note=note, cause=payment_id)
+            for name, old, new in changed
+        ],
     )
+    if overpaid is not None and after.credit > found.credit:
+        excess = after.credit - found.credit
+        overpaid(connection, {"contract_id": contract_id, "due": found.payment, "paid": amount, "credit": excess})
+
+
+# Told of money paid past what was due: (connection, {contract_id, due, paid, credit}).
+Overpaid = Callable[[Connection, dict[str, Any]], None]
 
 
 def flag(

@@ -124,6 +124,7 @@ def contracts_page(connection: Connection, search: str, limit: int = 500, offset
         accounts.c.name,
         contracts.c.number,
         contracts.c.payment,
+        contracts.c.credit,
         contracts.c.min_payment,
         contracts.c.status_code,
         contracts.c.status_text,

@@ -1,0 +1,156 @@
+"""Reconciling a month: a 30-day, 100 000-operation platform report applied and compared,
+then the month exported to XLSX and to CSV; time and each process's peak memory.
+
+The database holds ``--rows`` deposits spread over November 2026 (Asia/Almaty), each paid
+with a success callback. The report has an operation for each, in the two forms desks send:
+UTF-8 with ``,`` and English words, and Windows-1251 with ``;``, Russian type and status
+words and amounts like ``10 000,00``. Every command runs as an operator runs it
+(``kassa24-console reconcile …``) in a fresh process on a fresh copy of the database;
+``--baseline DIR`` runs the same on another checkout (e.g. ``git archive main``) in the same
+run, for before/after numbers. Usage::
+
+    .venv/bin/python benchmarks/reconcile_month.py [--rows 100000] [--baseline /tmp/k24-main]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+ZONE = ZoneInfo("Asia/Almaty")
+FIRST, LAST = "2026-11-01", "2026-11-30"
+HEADER = (
+    "Operation ID", "Payment ID", "Project ID", "Operation type", "Operation status", "Payment method", "Amount",
+    "Currency", "Customer ID", "Created", "Completed",
+)  # fmt: skip
+SCHEMA = "import sys; from sqlalchemy import create_engine; from kassa24_console.store.db import create_schema\n" \
+    "e = create_engine('sqlite:///' + sys.argv[1])\nwith e.begin() as c: create_schema(c)\n"  # fmt: skip
+
+
+def customer(i: int) -> str:
+    return f"{7_000_000_000 + i % 10_000}"
+
+
+def moments(rows: int) -> list[int]:
+    start = datetime.fromisoformat(f"{FIRST} 00:00:00").replace(tzinfo=ZONE).timestamp()
+    step = 30 * 86_400 / rows
+    return [int((start + i * step) * 1e6) for i in range(rows)]
+
+
+def build(path: Path, rows: int, code: Path) -> None:
+    """The schema of ``code``'s version, 10 000 accounts, and ``rows`` paid deposits."""
+    subprocess.run([sys.executable, "-c", SCHEMA, str(path)], check=True, env=_env(code), cwd=code)
+    at = moments(rows)
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO accounts (customer_id, currency, name, updated_at) VALUES (?, 'KZT', ?, 0)",
+            ((customer(i), f"Bench {i}") for i in range(10_000)),
+        )
+        db.executemany(
+            "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at, version)"
+            " VALUES (?, ?, ?, 1000000000000, 0, '', 0, 1)",
+            ((f"B-{i}", customer(i), f"B/{i}") for i in range(10_000)),
+        )
+        db.executemany(
+            "INSERT INTO deposits (payment_id, customer_id, contract_id, number, amount, currency, state,"
+            " paid_amount, created_at, updated_at) VALUES (?, ?, ?, ?, 1000000, 'KZT', 'paid', 1000000, ?, ?)",
+            ((f"k24_m{i:08d}", customer(i), f"B-{i % 10_000}", f"B/{i % 10_000}", at[i], at[i] + 5_000_000)
+             for i in range(rows)),
+        )  # fmt: skip
+        db.executemany(
+            "INSERT INTO callbacks (received_at, last_received_at, deliveries, dedupe_key, signature_ok, payment_id,"
+            " operation_id, status, operation_status, amount, currency, customer_id, deposit_id, outcome, raw)"
+            " VALUES (?, ?, 1, ?, 1, ?, ?, 'success', 'success', 1000000, 'KZT', ?, ?, 'applied', '{}')",
+            ((at[i] + 5_000_000, at[i] + 5_000_000, f"k24_m{i:08d}|{i}|success", f"k24_m{i:08d}", str(i),
+              customer(i), f"k24_m{i:08d}") for i in range(rows)),
+        )  # fmt: skip
+
+
+def write_report(path: Path, rows: int, russian: bool) -> None:
+    """The platform's record of the month: one successful sale per deposit."""
+    at = moments(rows)
+    words = (";", "Продажа", "Успешно", "10 000,00") if russian else (",", "sale", "success", "10000.00")
+    sep, sale, success, amount = words
+    with path.open("w", encoding="cp1251" if russian else "utf-8", newline="") as out:
+        out.write(sep.join(HEADER) + "\n")
+        for i in range(rows):
+            created = datetime.fromtimestamp(at[i] / 1e6 + 3, ZONE).strftime("%Y-%m-%d %H:%M:%S")
+            out.write(sep.join((str(900_000 + i), f"k24_m{i:08d}", "1234", sale, success, "Kassa24", amount, "KZT",
+                                customer(i), created, created)) + "\n")  # fmt: skip
+
+
+def _env(code: Path) -> dict[str, str]:
+    return {"PYTHONPATH": str(code), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KASSA24_LOG_FILE": "/dev/null"}
+
+
+def run(code: Path, database: Path, *args: str) -> tuple[float, float, float]:
+    """One ``reconcile`` command: wall seconds, CPU seconds (user + system: what the command
+    itself cost, whatever else the machine runs), and the process's peak memory in MB."""
+    command = [sys.executable, "-m", "kassa24_console.cli", "--database-url", f"sqlite:///{database}", "reconcile"]
+    started = time.perf_counter()
+    process = subprocess.Popen([*command, *args], env=_env(code), cwd=code, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    _, status, usage = os.wait4(process.pid, 0)
+    took = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(args)}: exit {process.returncode}: {error.strip()[:500]}")
+    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def measure(code: Path, rows: int, work: Path) -> dict[str, tuple[float, float, float]]:
+    """Every step on ``code``: the report in each encoding, then the exports."""
+    template = work / f"template-{code.name}.db"
+    build(template, rows, code)
+    results = {}
+    for name, russian in (("utf-8", False), ("cp1251", True)):
+        report = work / f"report-{name}.csv"
+        if not report.exists():
+            write_report(report, rows, russian)
+        database = work / f"{name}-{code.name}.db"
+        shutil.copy(template, database)
+        results[f"reconcile {name}"] = run(code, database, "--report", str(report), "--from", FIRST, "--to", LAST)
+    database = work / f"utf-8-{code.name}.db"
+    for suffix in ("xlsx", "csv"):
+        export = work / f"month.{suffix}"
+        results[f"export {suffix}"] = run(code, database, "--from", FIRST, "--to", LAST, "--export", str(export))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--baseline", type=Path, help="also measure this checkout (e.g. git archive of main)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="k24-month-"))
+    try:
+        runs = [("this checkout", measure(ROOT, args.rows, work))]
+        if args.baseline:
+            runs.insert(0, (f"baseline {args.baseline}", measure(args.baseline.resolve(), args.rows, work)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    count = f"{args.rows:_}".replace("_", " ")
+    lines = [f"\nA month: {count} operations over 30 days (`benchmarks/reconcile_month.py`)\n"]
+    lines.append("| code | step | wall s | CPU s | peak MB |\n|---|---|---:|---:|---:|")
+    for label, results in runs:
+        for step, (seconds, cpu, peak) in results.items():
+            lines.append(f"| {label} | {step} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with (ROOT / "benchmarks" / "results.md").open("a") as out:
+        out.write(text)
+
+
+if __name__ == "__main__":
+    main()
