@@ -68,6 +68,15 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=self.registry,
         )
+        self._alerts_sent = Counter(
+            "kassa24_alerts_sent", "Alert messages a channel took, by rule", ["rule"], registry=self.registry
+        )
+        self._alerts_failed = Counter(
+            "kassa24_alerts_failed",
+            "Alert messages a channel did not take after every retry, by rule",
+            ["rule"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         store.writer.on_batch = lambda jobs, _traffic: self._batch.observe(jobs) if jobs else None
 
@@ -83,6 +92,10 @@ class Metrics:
         children[1].observe(seconds)
         if outcome:
             self._callbacks.labels(outcome).inc()
+
+    def alert_delivered(self, rule: str, ok: bool) -> None:
+        """One channel's outcome for one alert message (sent, or failed after its retries)."""
+        (self._alerts_sent if ok else self._alerts_failed).labels(rule).inc()
 
     async def render(self) -> bytes:
         self._store.open_mismatches = await self._store.store.scan(views.open_mismatch_count)
