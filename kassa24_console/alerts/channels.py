@@ -20,10 +20,12 @@ import apprise
 
 log = logging.getLogger(__name__)
 
-# Apprise logs URLs and answers with secrets in them: its records never reach our log.
-_apprise_log = logging.getLogger("apprise")
-_apprise_log.propagate = False
-_apprise_log.addHandler(logging.NullHandler())
+# Apprise logs URLs and answers with secrets in them, and urllib3 under it logs request
+# paths (a webhook's token): their records never reach our log. Apprise still hands us
+# its warnings of a call (redacted below).
+for _name in ("apprise", "urllib3"):
+    logging.getLogger(_name).propagate = False
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 # Schemes whose host part is itself the secret (Telegram's bot token).
 SECRET_HOST_SCHEMES = frozenset({"tgram"})

@@ -8,6 +8,7 @@ Texts are whole sentences in plain literals (a later issue translates them).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from ..reconcile.rules import RULE_KINDS
 from ..store import alerts as sa
 
 SECOND_US = 1_000_000
+GROUPS_READ = 500  # (peer and port, kind, diagnosis) groups read: merged by peer here
 SHOWN = 5  # payment ids, peers, … named in a message; the rest are counted
 FINDINGS_LOOKBACK_US = 24 * 3600 * SECOND_US  # reconciliation runs older than this never start an alert
 
@@ -74,9 +76,20 @@ def _signature_failures(connection: Connection, settings: Settings, now: int) ->
         f"{total} requests failed the signature in the last {_duration(settings.alert_window_seconds)}.",
         "Likely cause: the platform's key changed (or ours), or a signer form we do not know.",
     ]
-    for row in sa.signature_failures(connection, since, SHOWN):
-        lines.append(f"- {row.n} × {row.kind} from {row.peer or 'unknown peer'}: {row.reason or 'no diagnosis'}")
+    groups: dict[tuple[str, str, str], int] = defaultdict(int)
+    for row in sa.signature_failures(connection, since, GROUPS_READ):
+        groups[(_host(row.peer), row.kind, row.reason or "no diagnosis")] += row.n
+    ranked = sorted(groups.items(), key=lambda item: -item[1])
+    for (peer, kind, reason), n in ranked[:SHOWN]:
+        lines.append(f"- {n} × {kind} from {peer or 'unknown peer'}: {reason}")
+    if len(ranked) > SHOWN:
+        lines.append(f"… and {len(ranked) - SHOWN} more kinds of failure.")
     return [Condition("signature_failures", "signature_failures", "Requests fail the signature", "\n".join(lines))]
+
+
+def _host(peer: str) -> str:
+    """A peer without its connection's port (``10.0.0.5:50213`` → ``10.0.0.5``)."""
+    return peer if " via " in peer else re.sub(r":\d+$", "", peer)
 
 
 def _callback_overdue(connection: Connection, settings: Settings, now: int) -> list[Condition]:
