@@ -24,10 +24,10 @@ class AlertsPane(ListPane):
     TABLE_ID = "alerts-table"
     NOUN = "alerts"
     COLUMNS = [
-        ("State", "state", 10),
+        ("State", "state", 8),
         ("Since", "since", 16),
         ("Rule", "rule", 18),
-        ("What", "what", 30),
+        ("What", "what", 28),
         ("Channels", "channels", 14),
         ("Acknowledged, resolved", "done", 22),
     ]
