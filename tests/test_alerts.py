@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +25,7 @@ FAST = {
     "KASSA24_ALERT_RETRY_SECONDS": "0.2",
     "KASSA24_ALERT_RETRY_ATTEMPTS": "2",
 }
+RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "kassa24-rules.yml"
 SIG_TITLE = "kassa24: Requests fail the signature"
 HEADER = (
     "Operation ID;Payment ID;Project ID;Operation type;Operation status;Payment method;Amount;Currency;"
@@ -120,11 +122,16 @@ def test_overdue_and_silent_callbacks_fire_and_clear_when_the_callback_arrives(
         wait_for(lambda: count(hook, "kassa24: Callbacks are overdue"), what="callback_overdue")
         wait_for(lambda: count(hook, "kassa24: No callbacks arrive"), what="callbacks_silent")
         overdue = next(r for r in hook.got if r.title == "kassa24: Callbacks are overdue")
+        scraped = httpx.get(server.url + "/metrics").text
+        waited = float(re.search(r"^kassa24_oldest_pending_deposit_seconds (\S+)$", scraped, re.M).group(1))  # type: ignore[union-attr]
+        assert waited >= 1  # what the Prometheus rule watches
         assert payment_id in overdue.body and customer in overdue.body and "2500.00 KZT" in overdue.body
         assert server.post(callback_body(payment_id, amount=250_000), path="/kassa24/callback").status_code == 200
         wait_for(lambda: count(hook, "kassa24: Resolved: Callbacks are overdue"), what="overdue resolved")
         wait_for(lambda: count(hook, "kassa24: Resolved: No callbacks arrive"), what="silence resolved")
         assert count(hook, "kassa24: Callbacks are overdue") == 1 and count(hook, "kassa24: No callbacks arrive") == 1
+        scraped = httpx.get(server.url + "/metrics").text
+        assert "kassa24_oldest_pending_deposit_seconds 0.0" in scraped
     finally:
         server.stop()
 
@@ -268,6 +275,9 @@ def test_a_failing_channel_is_retried_reported_and_blocks_no_other(tmp_path: Pat
             failed = server.rows("SELECT * FROM alert_deliveries WHERE NOT ok")
             assert [(r["channel"], r["attempts"]) for r in failed] == [(f"json://127.0.0.1:{broken.port}", 3)]
             assert "500" in failed[0]["error"]
+            scraped = httpx.get(server.url + "/metrics").text.splitlines()
+            exported = {line.split()[2] for line in scraped if line.startswith("# HELP")}
+            assert set(re.findall(r"kassa24_[a-z_]+", RULES.read_text())) <= exported  # the Prometheus rules' series
             listed = alerts_cli(server, "list")
             assert "NOT delivered after 3 attempts" in listed.stdout
             assert broken.token not in listed.stdout and hook.token not in listed.stdout
