@@ -51,6 +51,11 @@ class Alerter:
                 log.warning("alert URL %s: %s", channel.name, channel.problem)
 
     def start(self) -> None:
+        """Evaluate in the background, if this process has a channel that can send: one
+        without would claim messages and send them nowhere, taking them from those with."""
+        if not any(channel.problem is None for channel in self.channels):
+            log.info("no usable alert URLs: alerts are not evaluated in this process")
+            return
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="k24-alerts")
 
