@@ -188,7 +188,7 @@ def test_reconciliation_findings_are_one_message_per_run_until_resolved(tmp_path
         report.write_text("\n".join([HEADER, *lines]) + "\n")
         found = reconcile(server, "--report", str(report), "--format", "json")
         assert found.returncode == 1, found.stderr
-        title = "kassa24: Reconciliation found money to check"
+        title = "kassa24: New findings involve money"
         wait_for(lambda: count(hook, title), what="new_findings")
         body = next(r for r in hook.got if r.title == title).body
         assert "report_unknown_payment: 2, 35.50 KZT in all" in body

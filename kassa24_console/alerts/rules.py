@@ -131,7 +131,8 @@ def _errors(connection: Connection, settings: Settings, now: int) -> list[Condit
 
 def _new_findings(connection: Connection, settings: Settings, now: int, active: list[Any]) -> list[Condition]:
     """One alert per reconciliation run (its findings share a ``found_at``) that opened
-    findings involving money; it holds while any of them is open."""
+    findings involving money, and per callback the listener found disagreeing (an amount,
+    a currency, a status); it holds while any of them is open."""
     runs = [int(row.key.split(":", 1)[1]) for row in active if row.rule == "new_findings"]
     since = min([now - FINDINGS_LOOKBACK_US, *runs])
     grouped: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -143,11 +144,11 @@ def _new_findings(connection: Connection, settings: Settings, now: int, active: 
     found = []
     for found_at, kinds in sorted(grouped.items()):
         when = datetime.fromtimestamp(found_at / SECOND_US, zone).strftime("%Y-%m-%d %H:%M")
-        lines = [f"Reconciliation at {when} found money that the records disagree on:"]
+        lines = [f"Found at {when} (reconciliation, or a callback as it arrived): money the records disagree on."]
         for kind, amounts in sorted(kinds.items()):
             lines.append(f"- {kind}: {len(amounts)}, {plain(sum(amounts), settings.currency)} in all")
         lines.append("The Mismatches pane has the evidence and what to do.")
-        title = "Reconciliation found money to check"
+        title = "New findings involve money"
         found.append(Condition(f"new_findings:{found_at}", "new_findings", title, "\n".join(lines)))
     return found
 
