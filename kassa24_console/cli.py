@@ -1,5 +1,5 @@
 """``kassa24-console``: the console (default), ``serve``, ``import``, ``simulate``, ``reconcile``,
-``audit``, ``db``."""
+``audit``, ``alerts``, ``db``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import importer
+from . import alerts, importer
 from .config import ConfigError, Settings, load_settings
 from .listener import ListenError
 from .logs import StartupError, configure_logging
@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     from .audit import add_arguments as audit_arguments
 
     audit_arguments(audit)
+    alerts_parser = commands.add_parser("alerts", help="alert channels and alerts: test the URLs, list the alerts")
+    _common(alerts_parser, listen=False, top=False)
+    from .alerts.cli import add_arguments as alerts_arguments
+
+    alerts_arguments(alerts_parser)
     db = commands.add_parser("db", help="database maintenance")
     _common(db, listen=False, top=False)
     db.add_argument("action", choices=["init", "info"], help="init: create the schema; info: counts")
@@ -123,6 +128,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
         configure_logging(settings.log_file, stderr=False)
         return reconcile_main(args, settings)
+    if args.command == "alerts":
+        from .alerts.cli import main as alerts_main
+
+        configure_logging(settings.log_file, stderr=False)
+        return alerts_main(args, settings)
     if args.command == "db":
         configure_logging(settings.log_file, stderr=False)
         return asyncio.run(_db(settings, args.action))
@@ -161,6 +171,7 @@ async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
         await runtime.store.close()
         return 1
     runtime.start_pruning()
+    alerter = alerts.start(runtime)
     log.info(
         "listening on http://%s:%d (project %d, response option %d, database %s)",
         settings.host,
@@ -171,6 +182,7 @@ async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
     )
     await stop.wait()
     log.info("stopping: finishing in-flight requests")
+    await alerter.close()
     await runtime.close()
     log.info("stopped")
     return 0

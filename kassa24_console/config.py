@@ -105,7 +105,7 @@ DEFAULT_DATA_API_FIELDS = {
 DEMO_SECRET_KEY = "k24-demo-secret-key"
 MIN_KEY_LENGTH = 16
 POSTGRES_EXTRA = "pip install 'kassa24-console[postgres]'"
-SECRET_KEYS = ("secret_key", "data_api_secret", "data_api_token")
+SECRET_KEYS = ("secret_key", "data_api_secret", "data_api_token", "alert_urls")
 URL_HINT = "use sqlite:///path/k24.db or postgresql://user@host/db"
 
 
@@ -221,12 +221,35 @@ class Settings(BaseSettings):
     keymap: dict[str, str] = Field(default_factory=dict)
     # Flush traffic records at least this often (seconds); they ride along with commits too.
     traffic_flush_interval: float = 0.2
+    # Alerts (README "Alerts"): Apprise URLs (tgram://, mailto://, json://, …), comma
+    # separated in KASSA24_ALERT_URLS. They carry secrets: never logged, never shown whole.
+    alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    alert_interval_seconds: float = Field(default=5.0, gt=0)  # how often the rules are evaluated
+    alert_window_seconds: float = Field(default=300, gt=0)
+    alert_signature_failures: int = Field(default=10, ge=1)  # within the window
+    alert_callback_overdue_seconds: float = Field(default=900, gt=0)
+    alert_callback_silence_minutes: float = Field(default=60, gt=0)
+    alert_error_share: float = Field(default=0.05, gt=0, le=1)  # of at least alert_error_min_requests
+    alert_error_min_requests: int = Field(default=20, ge=1)
+    alert_repeat_seconds: float = Field(default=3600, gt=0)
+    # A channel that fails is tried this many times, waiting alert_retry_seconds, then twice that, …
+    alert_retry_attempts: int = Field(default=4, ge=1, le=20)
+    alert_retry_seconds: float = Field(default=5.0, ge=0)
+    alert_bell: bool = True  # the console rings the terminal bell when an alert fires
 
     @field_validator("allow_ips", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            value = [part.strip() for part in text.split(",") if part.strip()]
         return value
 
     @field_validator("allow_ips", "trusted_proxies")

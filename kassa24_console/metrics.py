@@ -2,7 +2,8 @@
 
 One registry per listener (not the library's global one), so several in one process (tests,
 a console restarting its listener) never collide. Counting costs the request path a dict
-look-up and an increment; the open-mismatch count is read from the store at scrape time.
+look-up and an increment; the open-mismatch count and the oldest pending deposit are read
+from the store at scrape time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from . import census
-from .store import Store, views
+from .store import Store, now_us, views
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -27,6 +28,7 @@ class _StoreCollector(Collector):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.open_mismatches = 0
+        self.oldest_pending = 0.0
 
     def collect(self) -> Iterator[Any]:
         writer = self.store.writer
@@ -42,6 +44,11 @@ class _StoreCollector(Collector):
         yield GaugeMetricFamily("kassa24_workers_configured", "serve's listener processes configured", value=configured)
         yield GaugeMetricFamily(
             "kassa24_open_mismatches", "Mismatches waiting for an operator", value=self.open_mismatches
+        )
+        yield GaugeMetricFamily(
+            "kassa24_oldest_pending_deposit_seconds",
+            "How long the oldest deposit still without a callback has waited (0: none waits)",
+            value=self.oldest_pending,
         )
 
 
@@ -72,6 +79,15 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=self.registry,
         )
+        self._alerts_sent = Counter(
+            "kassa24_alerts_sent", "Alert messages a channel took, by rule", ["rule"], registry=self.registry
+        )
+        self._alerts_failed = Counter(
+            "kassa24_alerts_failed",
+            "Alert messages a channel did not take after every retry, by rule",
+            ["rule"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         store.writer.on_batch = lambda jobs, _traffic: self._batch.observe(jobs) if jobs else None
 
@@ -88,6 +104,12 @@ class Metrics:
         if outcome:
             self._callbacks.labels(outcome).inc()
 
+    def alert_delivered(self, rule: str, ok: bool) -> None:
+        """One channel's outcome for one alert message (sent, or failed after its retries)."""
+        (self._alerts_sent if ok else self._alerts_failed).labels(rule).inc()
+
     async def render(self) -> bytes:
         self._store.open_mismatches = await self._store.store.scan(views.open_mismatch_count)
+        oldest = await self._store.store.scan(views.oldest_pending_deposit)
+        self._store.oldest_pending = max(0.0, (now_us() - oldest) / 1e6) if oldest is not None else 0.0
         return generate_latest(self.registry)

@@ -81,9 +81,9 @@ def _database(postgres: str, name: str) -> str:
     return f"{postgres}/{name}"
 
 
-def _serve(tmp: Path, url: str, name: str) -> Server:
+def _serve(tmp: Path, url: str, name: str, **extra: str) -> Server:
     port = free_port()
-    env = {**serve_env(tmp / f"{name}.db", port), "KASSA24_DATABASE_URL": url}
+    env = {**serve_env(tmp / f"{name}.db", port), "KASSA24_DATABASE_URL": url, **extra}
     log = open(tmp / f"{name}.stderr", "ab")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
@@ -283,3 +283,32 @@ async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(p
         await until(pilot, lambda: not isinstance(app.screen, ContractForm), timeout=10)
         assert (await app.store.read(q.contract, "C-10001")).payment == 4_400_000
         await pilot.press("q")
+
+
+def test_two_hosts_on_postgresql_send_each_alert_once(postgres: str, tmp_path: Path) -> None:
+    """Two ``serve`` processes on one PostgreSQL database, one webhook: the alert and its
+    resolution each arrive once (the unique active key and the conditional update decide)."""
+    from receivers import HttpReceiver, wait_for
+
+    url = _database(postgres, "alerts")
+    hook = HttpReceiver()
+    alerting = {
+        "KASSA24_ALERT_URLS": hook.url,
+        "KASSA24_ALERT_INTERVAL_SECONDS": "0.2",
+        "KASSA24_ALERT_SIGNATURE_FAILURES": "3",
+        "KASSA24_ALERT_WINDOW_SECONDS": "3",
+    }
+    first = _serve(tmp_path, url, "a", **alerting)
+    second = _serve(tmp_path, url, "b", **alerting)
+    try:
+        for server in (first, second, first):
+            forged = signed({"type": "verify", "project_id": 1234, "customer_id": "7000000001"}, "not-the-key")
+            assert server.post(forged, sign=False).json()["code"] == 400
+        resolved = "kassa24: Resolved: Requests fail the signature"
+        wait_for(lambda: resolved in hook.titles(), what="the resolved message")
+        assert hook.titles().count("kassa24: Requests fail the signature") == 1
+        assert hook.titles().count(resolved) == 1
+    finally:
+        first.stop()
+        second.stop()
+        hook.close()

@@ -15,6 +15,7 @@ from kassa24_console import importer
 from kassa24_console.config import Settings
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.store import Store
+from kassa24_console.store import alerts as store_alerts
 from kassa24_console.store import queries as q
 
 # A fixed path, so the header (which names the database) is the same on every machine.
@@ -116,6 +117,43 @@ MISMATCHES = [
     },
 ]
 
+ALERTS = [
+    {
+        "key": "signature_failures",
+        "rule": "signature_failures",
+        "active_key": "signature_failures",
+        "title": "Requests fail the signature",
+        "text": "12 requests failed the signature in the last 5 min.",
+        "started_at": T0 + 7_000_000,
+        "last_sent_at": T0 + 7_000_000,
+        "sends": 1,
+        "resolved_at": None,
+        "acked_by": None,
+        "acked_at": None,
+        "ack_note": "",
+    },
+    {
+        "key": "callbacks_silent",
+        "rule": "callbacks_silent",
+        "active_key": None,
+        "title": "No callbacks arrive",
+        "text": "Deposits were issued but no callback at all arrived for 60 min.",
+        "started_at": T0 + 1_000_000,
+        "last_sent_at": T0 + 1_000_000,
+        "sends": 1,
+        "resolved_at": T0 + 3_000_000,
+        "acked_by": "aigerim",
+        "acked_at": T0 + 2_000_000,
+        "ack_note": "calling the platform",
+    },
+]
+ALERT_DELIVERIES = [
+    {"alert_id": 1, "event": "fired", "channel": "tgram://…", "ok": True, "attempts": 1, "error": None,
+     "at": T0 + 7_000_000},
+    {"alert_id": 1, "event": "fired", "channel": "mailto://smtp.example.kz", "ok": False, "attempts": 4,
+     "error": "A connection error occurred", "at": T0 + 8_000_000},
+]
+
 
 def build_app() -> Kassa24App:
     shutil.rmtree(HOME, ignore_errors=True)
@@ -138,6 +176,8 @@ def build_app() -> Kassa24App:
             connection.execute(q.traffic.insert(), TRAFFIC)
             connection.execute(q.callbacks.insert(), CALLBACKS)
             connection.execute(q.mismatches.insert(), MISMATCHES)
+            connection.execute(store_alerts.alerts.insert(), ALERTS)
+            connection.execute(store_alerts.deliveries.insert(), ALERT_DELIVERIES)
 
         await store.write(rows)
         await store.close()
@@ -222,6 +262,7 @@ SCREENS = {
     "contracts": ("c",),
     "callbacks": ("b",),
     "mismatches": ("m",),
+    "alerts": ("exclamation_mark",),
     "detail": ("up", "up", "enter"),
     "edit_form": ("c", "down", "down", "down", "e"),
     "new_contract_form": ("c", "n"),
@@ -243,7 +284,7 @@ def test_every_screen_at_80x24(snap_compare: Any, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["new_contract_form", "story", "history", "account_form", "resolve_form", "correction_form"]
+    "name", ["new_contract_form", "story", "history", "account_form", "resolve_form", "correction_form", "alerts"]
 )
 def test_the_forms_and_stories_at_120x40(snap_compare: Any, name: str) -> None:
     async def run(pilot: Any) -> None:

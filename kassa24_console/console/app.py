@@ -15,7 +15,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
 
-from .. import timeline
+from .. import alerts, timeline
 from ..config import Settings
 from ..listener import ListenError
 from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
@@ -23,6 +23,7 @@ from ..store import Store, display_url
 from ..store import queries as q
 from ..zones import zone as time_zone
 from . import format as fmt
+from .alerts import AlertsPane
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
 from .rates import RATE_MINUTES, Rates, counters_text
@@ -43,7 +44,7 @@ what the store holds, live.
 
 | key | where | what |
 |---|---|---|
-| `t` `c` `b` `m` | anywhere | Traffic, Contracts, Callbacks, Mismatches |
+| `t` `c` `b` `m` `!` | anywhere | Traffic, Contracts, Callbacks, Mismatches, Alerts |
 | `/` | traffic, contracts | filter / search |
 | `End` | traffic | follow new rows again (scrolling up pauses) |
 | `[` | traffic | page back to older rows |
@@ -55,6 +56,7 @@ what the store holds, live.
 | `Enter` | mismatches | the evidence and the suggested action |
 | `x`, `o`, `v`, `r` | mismatches | resolve with a note, reopen, show resolved, reconcile today |
 | `k`, `p` | mismatches | close the unpaid deposit; credit it on the platform's operation (both with a note) |
+| `Enter`, `x` | alerts | the message and its deliveries; acknowledge with a note |
 | `ctrl+r` | anywhere | restart the listener |
 | `ctrl+p` | anywhere | command palette |
 | `F1` | anywhere | this help |
@@ -102,6 +104,7 @@ class Kassa24App(App[int]):
         Binding("c", "show_tab('contracts')", "Contracts", show=False, id="app.contracts"),
         Binding("b", "show_tab('callbacks')", "Callbacks", show=False, id="app.callbacks"),
         Binding("m", "show_tab('mismatches')", "Mismatches", show=False, id="app.mismatches"),
+        Binding("exclamation_mark", "show_tab('alerts')", "Alerts", show=False, id="app.alerts"),
         Binding("ctrl+r", "restart_listener", "Restart listener", id="app.restart"),
     ]
 
@@ -117,6 +120,8 @@ class Kassa24App(App[int]):
         self.live = live
         self.zone = time_zone(settings.timezone)
         self.runtime: Runtime | None = None
+        self.alerter: alerts.Alerter | None = None
+        self.alert_count: int | None = None  # active alerts last shown: more rings the bell
         self.store: Store | None = None
         self.listener_state = "starting"
         self.problem = ""
@@ -137,6 +142,8 @@ class Kassa24App(App[int]):
                 yield CallbacksPane(id="callbacks-pane")
             with TabPane("Mismatches", id="mismatches"):
                 yield MismatchesPane(id="mismatches-pane")
+            with TabPane("Alerts", id="alerts"):
+                yield AlertsPane(id="alerts-pane")
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -180,6 +187,8 @@ class Kassa24App(App[int]):
             return
         self.exit_code = 0
         self.runtime, self.store = runtime, runtime.store
+        if self.settings.alert_urls and self.live:  # without channels: only shows what others send
+            self.alerter = alerts.start(runtime)
         if self.settings.uses_demo_key:
             log.warning(DEMO_KEY_WARNING)
 
@@ -230,6 +239,9 @@ class Kassa24App(App[int]):
         """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
         self.listener_state = "stopping"
         self.update_status()
+        if self.alerter is not None:
+            await self.alerter.close()
+            self.alerter = None
         if self.runtime is not None:
             await self.runtime.close()
             self.runtime = self.store = None
@@ -258,7 +270,13 @@ class Kassa24App(App[int]):
 
     async def _tick_panes(self, all_panes: bool = False) -> None:
         active = self.query_one(TabbedContent).active
-        for tab, pane in (("contracts", ContractsPane), ("callbacks", CallbacksPane), ("mismatches", MismatchesPane)):
+        panes = (
+            ("contracts", ContractsPane),
+            ("callbacks", CallbacksPane),
+            ("mismatches", MismatchesPane),
+            ("alerts", AlertsPane),
+        )
+        for tab, pane in panes:
             if all_panes or active == tab:
                 for widget in self.query(pane).results(pane):
                     await widget.refresh_rows()
@@ -269,9 +287,14 @@ class Kassa24App(App[int]):
         shown = await self.rates.read(self.store)
         if shown is None:
             return
-        requests, last_minute, open_count = shown
+        requests, last_minute, open_count, alert_count = shown
         self.query_one("#status-sparkline", Sparkline).data = requests
-        self.query_one("#status-counters", Static).update(counters_text(last_minute, open_count), layout=False)
+        counters = counters_text(last_minute, open_count, alert_count)
+        self.query_one("#status-counters", Static).update(counters, layout=False)
+        if self.alert_count is not None and alert_count > self.alert_count and self.settings.alert_bell:
+            self.bell()
+        self.alert_count = alert_count
+
 
     def update_status(self) -> None:
         s = self.settings
@@ -301,6 +324,7 @@ class Kassa24App(App[int]):
             "contracts": "#contracts-table",
             "callbacks": "#callbacks-table",
             "mismatches": "#mismatches-table",
+            "alerts": "#alerts-table",
         }[tab]
         self.query_one(table_id).focus()
 
@@ -338,6 +362,7 @@ class Kassa24App(App[int]):
         yield SystemCommand("Contracts", "Search and edit contracts", lambda: self.action_show_tab("contracts"))
         yield SystemCommand("Callbacks", "Callback results", lambda: self.action_show_tab("callbacks"))
         yield SystemCommand("Mismatches", "What needs an operator's look", lambda: self.action_show_tab("mismatches"))
+        yield SystemCommand("Alerts", "Active and recent alerts", lambda: self.action_show_tab("alerts"))
         yield SystemCommand("Reconcile today", "Run the reconciliation rules over today", self._palette_reconcile)
         yield SystemCommand("New account", "Add a customer account", self._palette_new_account)
         yield SystemCommand("New contract", "Add a contract to an account", self._palette_new_contract)
@@ -367,7 +392,8 @@ def known_binding_ids() -> set[str]:
     from .screens import DetailScreen, HelpScreen, _Form
     from .tail import TailView
 
-    classes = (Kassa24App, TrafficPane, ContractsPane, CallbacksPane, MismatchesPane, TailView, DetailScreen)
+    classes = (Kassa24App, TrafficPane, ContractsPane, CallbacksPane, MismatchesPane, AlertsPane, TailView)
+    classes += (DetailScreen,)
     return {
         b.id for cls in (*classes, HelpScreen, _Form) for b in getattr(cls, "BINDINGS", []) if getattr(b, "id", None)
     }

@@ -1,5 +1,5 @@
 """The header's counters: requests per minute (the sparkline), requests and errors in the
-last 60 seconds, open mismatches. Kept as running totals of the traffic rows seen since
+last 60 seconds, open mismatches, active alerts. Kept as running totals of the traffic rows seen since
 the last look, and not looked at again while nothing is committed and nothing is left to
 age out of the last minute."""
 
@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 
 from ..store import Store, now_us, views
+from ..store import alerts as store_alerts
 
 RATE_MINUTES = 30
 
@@ -18,14 +19,14 @@ class Rates:
     def __init__(self) -> None:
         self._after: int | None = None  # the last traffic id counted
         self._per_minute: dict[int, tuple[int, int]] = {}
-        self.shown: tuple[Any, ...] = ()  # (per minute, last 60 s, open mismatches)
+        self.shown: tuple[Any, ...] = ()  # (per minute, last 60 s, open mismatches, active alerts)
         self.read_at: tuple[Any, ...] = ()  # (store version, minute) last read at
 
-    async def read(self, store: Store) -> tuple[list[int], tuple[int, int], int] | None:
+    async def read(self, store: Store) -> tuple[list[int], tuple[int, int], int, int] | None:
         """What the header should show now, or None when it shows it already."""
         minute_now = now_us() // 60_000_000
         version = await store.version()
-        quiet = len(self.shown) == 3 and self.shown[1] == (0, 0)  # nothing to age out
+        quiet = len(self.shown) == 4 and self.shown[1] == (0, 0)  # nothing to age out
         if version is not None and (version, minute_now) == self.read_at and quiet:
             return None  # nothing committed, nothing in the last minute, same minute
         self.read_at = (version, minute_now)
@@ -39,15 +40,19 @@ class Rates:
         self._per_minute = {m: c for m, c in self._per_minute.items() if m >= first}
         requests = [self._per_minute.get(m, (0, 0))[0] for m in range(first, minute_now + 1)]
         open_count = await store.scan(views.open_mismatch_count)
+        alert_count = await store.scan(store_alerts.active_count)
         last_minute = await store.scan(views.traffic_last_seconds, now_us() - 60_000_000)
-        if (requests, last_minute, open_count) == self.shown:
+        if (requests, last_minute, open_count, alert_count) == self.shown:
             return None
-        self.shown = (requests, last_minute, open_count)
-        return requests, last_minute, open_count
+        self.shown = (requests, last_minute, open_count, alert_count)
+        return requests, last_minute, open_count, alert_count
 
 
-def counters_text(last_minute: tuple[int, int], open_count: int) -> Text:
+def counters_text(last_minute: tuple[int, int], open_count: int, alert_count: int = 0) -> Text:
     return Text.assemble(
+        ("alerts ", "dim"),
+        (str(alert_count), "bold white on red" if alert_count else "bold"),
+        " │ ",
         ("req/60 s ", "dim"),
         (str(last_minute[0]), "bold"),
         " │ ",

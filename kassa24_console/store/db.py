@@ -286,6 +286,8 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
 
 
 def _legacy_revision(found: Any) -> str:
+    if found.has_table("alerts"):
+        return "0008"
     if any(column["name"] == "credit" for column in found.get_columns("contracts")):
         return "0007"
     if any(index["name"] == "ix_callbacks_last_received" for index in found.get_indexes("callbacks")):

@@ -235,3 +235,49 @@ class Heartbeat(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: int = _big()
     pad: bytes | None = Field(default=None, sa_type=LargeBinary)
+
+
+class Alert(SQLModel, table=True):
+    """One episode of an alert: from when its condition started until it cleared.
+
+    ``active_key`` is the rule's key while the episode lasts and NULL once resolved: its
+    unique constraint lets exactly one process start an episode (and so send it), however
+    many evaluate the same rules at once; repeats and the resolution are claimed by
+    conditional updates of this row.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("active_key", name="uq_alerts_active_key"),
+        Index("ix_alerts_started", "started_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str
+    rule: str = Field(index=True)
+    active_key: str | None = None
+    title: str
+    text: str = ""
+    started_at: int = _big()
+    last_sent_at: int = _big()
+    sends: int = 1
+    resolved_at: int | None = _big(default=None)
+    acked_by: str | None = None
+    acked_at: int | None = _big(default=None)
+    ack_note: str = Field(default="", sa_column_kwargs={"server_default": ""})
+
+
+class AlertDelivery(SQLModel, table=True):
+    """What one channel did with one message of an alert (the channel as scheme and host:
+    never its secrets)."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int | None = Field(default=None, index=True)
+    event: str  # fired | repeat | resolved
+    channel: str
+    ok: bool
+    attempts: int = 1
+    error: str | None = None
+    at: int = _big()

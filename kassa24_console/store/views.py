@@ -225,6 +225,11 @@ def open_mismatch_count(connection: Connection) -> int:
     return connection.execute(select(func.count()).where(mismatches.c.state == "open")).scalar_one()
 
 
+def oldest_pending_deposit(connection: Connection) -> int | None:
+    """When the oldest deposit still waiting for its callback was issued (None: none waits)."""
+    return connection.execute(select(func.min(deposits.c.created_at)).where(deposits.c.state == "pending")).scalar()
+
+
 def traffic_last_seconds(connection: Connection, since_us: int) -> tuple[int, int]:
     """Requests and errors at or after ``since_us`` (the rolling minute, on the time index)."""
     is_error = or_(traffic.c.http_status >= 400, and_(traffic.c.code.is_not(None), traffic.c.code.not_in([0, 204])))

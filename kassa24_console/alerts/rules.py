@@ -1,0 +1,179 @@
+"""The rules: what the store knows now → the alert conditions that hold.
+
+Each rule reads a few indexed rows (traffic by time, deposits by state, findings by state)
+and returns the conditions that hold, each under a stable ``key``: the same condition found
+again in five seconds, by another process, or after a restart, is the same alert.
+Texts are whole sentences in plain literals (a later issue translates them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from ..config import Settings
+from ..money import plain
+from ..reconcile.rules import RULE_KINDS
+from ..store import alerts as sa
+
+SECOND_US = 1_000_000
+GROUPS_READ = 500  # (peer and port, kind, diagnosis) groups read: merged by peer here
+SHOWN = 5  # payment ids, peers, … named in a message; the rest are counted
+FINDINGS_LOOKBACK_US = 24 * 3600 * SECOND_US  # reconciliation runs older than this never start an alert
+
+RULES = (
+    "signature_failures",
+    "callback_overdue",
+    "callbacks_silent",
+    "errors",
+    "writes_failing",
+    "new_findings",
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An alert condition that holds now."""
+
+    key: str
+    rule: str
+    title: str
+    text: str
+
+
+def evaluate(connection: Connection, settings: Settings, now: int, active: list[Any]) -> list[Condition]:
+    """Every rule over the store (all but ``writes_failing``: that one is the write probe's).
+    ``active``: the active episodes, so a reconciliation run's alert holds while its findings do."""
+    found: list[Condition] = []
+    for rule in (_signature_failures, _callback_overdue, _callbacks_silent, _errors):
+        found.extend(rule(connection, settings, now))
+    found.extend(_new_findings(connection, settings, now, active))
+    return found
+
+
+def writes_failing(problem: str | None) -> list[Condition]:
+    if not problem or not problem.startswith(("writes fail", "database unreachable")):
+        return []
+    text = (
+        f"The database does not take writes: {problem}. Payments cannot be answered or recorded until it does: "
+        "check the disk space, the file's permissions, or the database server."
+    )
+    return [Condition("writes_failing", "writes_failing", "Database writes are failing", text)]
+
+
+def _signature_failures(connection: Connection, settings: Settings, now: int) -> list[Condition]:
+    since = now - int(settings.alert_window_seconds * SECOND_US)
+    total = sa.signature_failure_count(connection, since)
+    if total < settings.alert_signature_failures:
+        return []
+    lines = [
+        f"{total} requests failed the signature in the last {_duration(settings.alert_window_seconds)}.",
+        "Likely cause: the platform's key changed (or ours), or a signer form we do not know.",
+    ]
+    groups: dict[tuple[str, str, str], int] = defaultdict(int)
+    for row in sa.signature_failures(connection, since, GROUPS_READ):
+        groups[(_host(row.peer), row.kind, row.reason or "no diagnosis")] += row.n
+    ranked = sorted(groups.items(), key=lambda item: -item[1])
+    for (peer, kind, reason), n in ranked[:SHOWN]:
+        lines.append(f"- {n} × {kind} from {peer or 'unknown peer'}: {reason}")
+    if len(ranked) > SHOWN:
+        lines.append(f"… and {len(ranked) - SHOWN} more kinds of failure.")
+    return [Condition("signature_failures", "signature_failures", "Requests fail the signature", "\n".join(lines))]
+
+
+def _host(peer: str) -> str:
+    """A peer without its connection's port (``10.0.0.5:50213`` → ``10.0.0.5``)."""
+    return peer if " via " in peer else re.sub(r":\d+$", "", peer)
+
+
+def _callback_overdue(connection: Connection, settings: Settings, now: int) -> list[Condition]:
+    total, rows = sa.overdue_deposits(connection, now - int(settings.alert_callback_overdue_seconds * SECOND_US), SHOWN)
+    if not total:
+        return []
+    waited = _duration(settings.alert_callback_overdue_seconds)
+    lines = [f"{total} deposits have waited longer than {waited} for a callback:"]
+    for row in rows:
+        lines.append(f"- {row.payment_id}: customer {row.customer_id}, {plain(row.amount, row.currency)}")
+    if total > len(rows):
+        lines.append(f"… and {total - len(rows)} more.")
+    return [Condition("callback_overdue", "callback_overdue", "Callbacks are overdue", "\n".join(lines))]
+
+
+def _callbacks_silent(connection: Connection, settings: Settings, now: int) -> list[Condition]:
+    last, first_since = sa.callback_silence(connection)
+    silence = int(settings.alert_callback_silence_minutes * 60 * SECOND_US)
+    if first_since is None or now - max(first_since, last or 0) < silence:
+        return []
+    minutes = _duration(settings.alert_callback_silence_minutes * 60)
+    text = (
+        f"Deposits were issued but no callback at all arrived for {minutes}. "
+        "Is the platform reaching our callback URL (firewall, proxy, TLS certificate, the URL the platform has)?"
+    )
+    return [Condition("callbacks_silent", "callbacks_silent", "No callbacks arrive", text)]
+
+
+def _errors(connection: Connection, settings: Settings, now: int) -> list[Condition]:
+    total, failed = sa.error_counts(connection, now - int(settings.alert_window_seconds * SECOND_US))
+    if total < settings.alert_error_min_requests or failed < settings.alert_error_share * total:
+        return []
+    text = (
+        f"{failed} of {total} requests in the last {_duration(settings.alert_window_seconds)} were answered "
+        f"with code 500 or an HTTP 5xx ({failed * 100 / total:.0f} %). The log file says why."
+    )
+    return [Condition("errors", "errors", "Requests are failing", text)]
+
+
+def _new_findings(connection: Connection, settings: Settings, now: int, active: list[Any]) -> list[Condition]:
+    """One alert per reconciliation run (its findings share a ``found_at``) that opened
+    findings involving money, and per callback the listener found disagreeing (an amount,
+    a currency, a status); it holds while any of them is open."""
+    runs = [int(row.key.split(":", 1)[1]) for row in active if row.rule == "new_findings"]
+    since = min([now - FINDINGS_LOOKBACK_US, *runs])
+    grouped: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for row in sa.open_findings_since(connection, RULE_KINDS, since):
+        amount = _amount(row.evidence)
+        if amount:
+            grouped[row.found_at][row.kind].append(amount)
+    zone = ZoneInfo(settings.timezone)
+    found = []
+    for found_at, kinds in sorted(grouped.items()):
+        when = datetime.fromtimestamp(found_at / SECOND_US, zone).strftime("%Y-%m-%d %H:%M")
+        lines = [f"Found at {when} (reconciliation, or a callback as it arrived): money the records disagree on."]
+        for kind, amounts in sorted(kinds.items()):
+            lines.append(f"- {kind}: {len(amounts)}, {plain(sum(amounts), settings.currency)} in all")
+        lines.append("The Mismatches pane has the evidence and what to do.")
+        title = "New findings involve money"
+        found.append(Condition(f"new_findings:{found_at}", "new_findings", title, "\n".join(lines)))
+    return found
+
+
+def _amount(evidence: Any) -> int:
+    """The first positive ``amount`` anywhere in a finding's evidence (0 if none)."""
+    if isinstance(evidence, dict):
+        value = evidence.get("amount")
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        children: Any = evidence.values()
+    elif isinstance(evidence, list):
+        children = evidence
+    else:
+        return 0
+    for child in children:
+        if found := _amount(child):
+            return found
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:g} s"
+

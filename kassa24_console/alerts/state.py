@@ -1,0 +1,39 @@
+"""What the console and the commands do with alert state: list it, acknowledge an alert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..edits import EditRejected, operator
+from ..store import Store, now_us
+from ..store import alerts as sa
+
+
+@dataclass
+class Listing:
+    active: list[Any]
+    recent: list[Any]
+    deliveries: dict[int, list[Any]]  # alert id → what each channel did, in order
+
+
+async def listing(store: Store, recent: int = 50) -> Listing:
+    """Active alerts (oldest first), the ``recent`` latest resolved, and their deliveries."""
+    active, resolved = await store.scan(sa.listing, recent)
+    sent = await store.scan(sa.deliveries_of, [row.id for row in (*active, *resolved)])
+    by_alert: dict[int, list[Any]] = {}
+    for row in sent:
+        by_alert.setdefault(row.alert_id, []).append(row)
+    return Listing(active, resolved, by_alert)
+
+
+async def acknowledge(store: Store, alert_id: int, note: str, actor: str | None = None) -> None:
+    """No more repeats of an active alert until it resolves; the note goes to the audit.
+    :class:`EditRejected` without a note, or when the alert is no longer active or was
+    acknowledged already (by someone else, in the meantime)."""
+    if not note.strip():
+        raise EditRejected("note: say who is looking into it, or why it can wait")
+    who = actor or operator()
+    done = await store.write(lambda c: sa.acknowledge(c, alert_id, who, note.strip(), now_us()))
+    if not done:
+        raise EditRejected(f"alert {alert_id} is no longer active, or was acknowledged already")

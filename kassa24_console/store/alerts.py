@@ -1,0 +1,177 @@
+"""Alert statements: what the rules read, and the alert state every process shares.
+
+Claims decide who sends: a new episode is an insert that the unique ``active_key`` lets
+only one process make; a repeat and a resolution are updates conditional on the row as it
+must be (still active, not acknowledged, last sent long enough ago). None of them reads a
+row first and writes it back after, so two listeners and a console send each message once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, case, func, or_, select, true, update
+
+from .models import Alert, AlertDelivery
+from .queries import _insert, audit_row, callbacks, deposits, mismatches, traffic, write_audit
+
+alerts = Alert.__table__
+deliveries = AlertDelivery.__table__
+
+# --- what the rules read ----------------------------------------------------------------
+
+
+def signature_failures(connection: Connection, since: int, limit: int = 20) -> list[Row[Any]]:
+    """Requests that failed the signature since ``since``, grouped by peer, kind and reason
+    (the diagnosis: which key or signer form was likely at fault): the largest groups first."""
+    query = (
+        select(traffic.c.peer, traffic.c.kind, traffic.c.reason, func.count().label("n"))
+        .where(traffic.c.at >= since, traffic.c.signature_ok.is_(False))
+        .group_by(traffic.c.peer, traffic.c.kind, traffic.c.reason)
+        .order_by(func.count().desc())
+        .limit(limit)
+    )
+    return connection.execute(query).all()
+
+
+def signature_failure_count(connection: Connection, since: int) -> int:
+    query = select(func.count()).where(traffic.c.at >= since, traffic.c.signature_ok.is_(False))
+    return connection.execute(query).scalar_one()
+
+
+def error_counts(connection: Connection, since: int) -> tuple[int, int]:
+    """Requests since ``since``, and those answered with code 500 or an HTTP 5xx."""
+    failed = or_(traffic.c.code == 500, traffic.c.http_status >= 500)
+    total, errors = connection.execute(
+        select(func.count(), func.sum(case((failed, 1), else_=0))).where(traffic.c.at >= since)
+    ).one()
+    return total, errors or 0
+
+
+def overdue_deposits(connection: Connection, before: int, limit: int = 5) -> tuple[int, list[Row[Any]]]:
+    """Deposits still pending that were issued before ``before``: how many, and the oldest."""
+    pending = and_(deposits.c.state == "pending", deposits.c.created_at < before)
+    total = connection.execute(select(func.count()).where(pending)).scalar_one()
+    if not total:
+        return 0, []
+    columns = (deposits.c.payment_id, deposits.c.customer_id, deposits.c.amount, deposits.c.currency)
+    rows = connection.execute(select(*columns).where(pending).order_by(deposits.c.created_at).limit(limit)).all()
+    return total, rows
+
+
+def callback_silence(connection: Connection) -> tuple[int | None, int | None]:
+    """When the last signed callback arrived, and the first deposit issued after it."""
+    last = connection.execute(
+        select(callbacks.c.last_received_at)
+        .where(callbacks.c.signature_ok.is_(True))
+        .order_by(callbacks.c.last_received_at.desc())
+        .limit(1)
+    ).scalar()
+    since = deposits.c.created_at > last if last is not None else true()
+    first = connection.execute(select(func.min(deposits.c.created_at)).where(since)).scalar()
+    return last, first
+
+
+def open_findings_since(connection: Connection, kinds: Iterable[str], since: int) -> list[Row[Any]]:
+    """Open findings of ``kinds`` found at or after ``since`` (reconciliation stamps one run's
+    findings with one time, so ``found_at`` tells the runs apart)."""
+    query = (
+        select(mismatches.c.found_at, mismatches.c.kind, mismatches.c.payment_id, mismatches.c.evidence)
+        .where(mismatches.c.state == "open", mismatches.c.kind.in_(list(kinds)), mismatches.c.found_at >= since)
+        .order_by(mismatches.c.found_at, mismatches.c.id)
+    )
+    return connection.execute(query).all()
+
+
+# --- alert state --------------------------------------------------------------------------
+
+
+def start_alert(connection: Connection, key: str, rule: str, title: str, text: str, at: int) -> int | None:
+    """A new episode of ``key``: its id when this call started it, None when one is active."""
+    statement = _insert(connection, alerts).values(
+        key=key, rule=rule, active_key=key, title=title, text=text, started_at=at, last_sent_at=at, sends=1
+    )
+    statement = statement.on_conflict_do_nothing(index_elements=["active_key"]).returning(alerts.c.id)
+    return connection.execute(statement).scalar()
+
+
+def claim_repeat(connection: Connection, key: str, text: str, at: int, repeat_us: int) -> Row[Any] | None:
+    """The active, unacknowledged episode of ``key`` last sent at least ``repeat_us`` ago,
+    now marked sent again (its row), or None: nobody repeats it twice."""
+    statement = (
+        update(alerts)
+        .where(alerts.c.active_key == key, alerts.c.acked_at.is_(None), alerts.c.last_sent_at <= at - repeat_us)
+        .values(last_sent_at=at, sends=alerts.c.sends + 1, text=text)
+        .returning(alerts.c.id, alerts.c.started_at, alerts.c.title)
+    )
+    return connection.execute(statement).first()
+
+
+def refresh_text(connection: Connection, key: str, text: str) -> None:
+    """What the active episode says now (the console shows the latest details)."""
+    connection.execute(update(alerts).where(alerts.c.active_key == key, alerts.c.text != text).values(text=text))
+
+
+def resolve_alert(connection: Connection, key: str, at: int) -> Row[Any] | None:
+    """End the active episode of ``key``; its row when this call ended it, else None."""
+    statement = (
+        update(alerts)
+        .where(alerts.c.active_key == key)
+        .values(active_key=None, resolved_at=at)
+        .returning(alerts.c.id, alerts.c.rule, alerts.c.title, alerts.c.started_at)
+    )
+    return connection.execute(statement).first()
+
+
+def acknowledge(connection: Connection, alert_id: int, actor: str, note: str, at: int) -> bool:
+    """Silence an active episode's repeats until it resolves; audited with the note. False
+    when it is no longer active or someone acknowledged it already."""
+    statement = (
+        update(alerts)
+        .where(alerts.c.id == alert_id, alerts.c.active_key.is_not(None), alerts.c.acked_at.is_(None))
+        .values(acked_by=actor, acked_at=at, ack_note=note)
+    )
+    if connection.execute(statement).rowcount != 1:
+        return False
+    row = audit_row(at, actor, "acknowledge", "alert", str(alert_id), "acked", None, "yes", note=note)
+    write_audit(connection, [row])
+    return True
+
+
+def record_deliveries(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(deliveries.insert(), rows)
+
+
+def active_keys(connection: Connection) -> list[Row[Any]]:
+    return connection.execute(select(alerts.c.key, alerts.c.rule).where(alerts.c.active_key.is_not(None))).all()
+
+
+def active_count(connection: Connection) -> int:
+    return connection.execute(select(func.count()).where(alerts.c.active_key.is_not(None))).scalar_one()
+
+
+def listing(connection: Connection, recent: int = 50) -> tuple[list[Row[Any]], list[Row[Any]]]:
+    """Active episodes (oldest first) and the ``recent`` latest resolved ones."""
+    active = connection.execute(
+        select(alerts).where(alerts.c.active_key.is_not(None)).order_by(alerts.c.started_at, alerts.c.id)
+    ).all()
+    resolved = connection.execute(
+        select(alerts)
+        .where(alerts.c.active_key.is_(None))
+        .order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
+        .limit(recent)
+    ).all()
+    return active, resolved
+
+
+def deliveries_of(connection: Connection, alert_ids: list[int]) -> list[Row[Any]]:
+    if not alert_ids:
+        return []
+    query = select(deliveries).where(deliveries.c.alert_id.in_(alert_ids)).order_by(deliveries.c.id)
+    return connection.execute(query).all()
+
+
+def alert(connection: Connection, alert_id: int) -> Row[Any] | None:
+    return connection.execute(select(alerts).where(alerts.c.id == alert_id)).first()
