@@ -50,7 +50,7 @@ def postgres() -> Iterator[str]:
         shutil.chown(home, "postgres")
     data, port = home / "data", free_port()
     subprocess.run(
-        _as_postgres([_tool("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"]),
+        _as_postgres([_tool("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--locale=C.UTF-8", "-E", "UTF8"]),
         check=True,
         capture_output=True,
         timeout=120,

@@ -96,6 +96,7 @@ class Database:
     def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, max_pages: int = 0) -> None:
         full = async_url(url)
         self.is_sqlite = full.get_backend_name() == "sqlite"
+        self.has_asyncpg = full.drivername == "postgresql+asyncpg"
         self._async: AsyncEngine | None = None
         self._reader: Engine | None = None
         self._writer: Engine | None = None
