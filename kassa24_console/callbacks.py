@@ -63,13 +63,12 @@ async def apply_hot(tx: HotTransaction, callback: Callback, raw: str) -> str | N
         return None
     at = now_us()
     amount = money.amount if money is not None and target == "paid" else None
-    settled = await tx.settle(payment.id, target, amount, money.currency if money else None, at)
+    row = _record(callback, raw, at) | {"outcome": "applied", "deposit_id": payment.id}
+    settled = await tx.settle(payment.id, target, amount, money.currency if money else None, row)
     if settled is None:  # nothing written: not pending, or the callback disagrees with it
         return None
-    row = _record(callback, raw, at) | {"outcome": "applied", "deposit_id": payment.id}
-    if await tx.record_callback(row) > 1:
+    if settled["deliveries"] > 1:
         raise SettleRefused  # stored before without settling it: the full rules say why
-    await tx.reopen_signed(settled["created_at"], f"a callback ({payment.status}) arrived for {payment.id}", at)
     if target == "paid" and settled["contract_id"]:
         tx.credit(settled["contract_id"], settled["amount"], at, payment.id)
     return "applied"

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 
 from . import models
-from .queries import audit_row
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ T = TypeVar("T")
 HotJob = Callable[["HotTransaction"], Awaitable[T]]
 
 POOL_SIZE = 16  # connections per process: the reads of the requests in flight and the groups
-GROUPS_AT_ONCE = 3  # groups committing at once: while one waits for its WAL flush, the next fills
+GROUPS_AT_ONCE = 6  # groups committing at once: while one waits for its WAL flush, the next fills
 DEADLOCK_RETRIES = 3
 _TRANSIENT_STATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 
@@ -53,40 +52,37 @@ INSERT_DEPOSIT = (
     f"INSERT INTO deposits ({', '.join(DEPOSIT_COLUMNS)})"
     f" VALUES ({', '.join(f'${i}' for i in range(1, len(DEPOSIT_COLUMNS) + 1))})"
 )
-# A pending deposit settled only when the callback agrees with it: its currency, and for a
-# payment its amount (and a positive one). Anything else is for the full rules.
-SETTLE = (
-    "UPDATE deposits SET state = $2::text,"
-    " paid_amount = CASE WHEN $2::text = 'paid' THEN coalesce($3::bigint, amount) END, updated_at = $4"
-    " WHERE payment_id = $1 AND state = 'pending' AND amount > 0"
-    " AND ($5::text IS NULL OR currency = $5::text) AND ($3::bigint IS NULL OR amount = $3::bigint)"
-    " RETURNING contract_id, amount, created_at"
-)
 CALLBACK_COLUMNS = (
     "received_at", "last_received_at", "deliveries", "dedupe_key", "signature_ok", "payment_id", "operation_id",
     "status", "operation_status", "amount", "currency", "customer_id", "deposit_id", "outcome", "raw",
 )  # fmt: skip
-RECORD_CALLBACK = (
-    f"INSERT INTO callbacks ({', '.join(CALLBACK_COLUMNS)})"
-    f" VALUES ({', '.join(f'${i}' for i in range(1, len(CALLBACK_COLUMNS) + 1))})"
+_CALLBACK_VALUES = ", ".join(f"${i}" for i in range(6, 6 + len(CALLBACK_COLUMNS)))
+# A callback in one round trip: the pending deposit settled only when the callback agrees
+# with it (its currency; for a payment its amount, a positive one), and then the callback
+# stored (or one more delivery counted) and a signed period holding the deposit reopened.
+# No row back: the deposit was not settled, nothing was written, the full rules decide.
+SETTLE = (
+    "WITH settled AS (UPDATE deposits SET state = $2::text,"
+    " paid_amount = CASE WHEN $2::text = 'paid' THEN coalesce($3::bigint, amount) END, updated_at = $4"
+    " WHERE payment_id = $1 AND state = 'pending' AND amount > 0"
+    " AND ($5::text IS NULL OR currency = $5::text) AND ($3::bigint IS NULL OR amount = $3::bigint)"
+    " RETURNING contract_id, amount, created_at),"
+    f" stored AS (INSERT INTO callbacks ({', '.join(CALLBACK_COLUMNS)}) SELECT {_CALLBACK_VALUES} FROM settled"
     " ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = callbacks.deliveries + 1,"
-    " last_received_at = excluded.last_received_at RETURNING deliveries"
+    " last_received_at = excluded.last_received_at RETURNING deliveries),"
+    " reopened AS (UPDATE periods SET reopened_at = $4, reopened_reason = left($21::text, 300) FROM settled"
+    " WHERE start_at <= settled.created_at AND end_at > settled.created_at AND reopened_at IS NULL)"
+    " SELECT contract_id, amount, created_at, (SELECT deliveries FROM stored) AS deliveries FROM settled"
 )
-REOPEN = (
-    "UPDATE periods SET reopened_at = $1, reopened_reason = $2"
-    " WHERE start_at <= $3 AND end_at > $3 AND reopened_at IS NULL"
-)
-# The row locked before it is read, in the same statement: "before" is exact.
+# A credit and its audit row in one round trip; the contract's row is locked before it is
+# read, so the recorded "before" is exact.
 CREDIT = (
-    "UPDATE contracts c SET payment = CASE WHEN o.payment > $2 THEN o.payment - $2 ELSE 0 END,"
-    " updated_at = $3, version = c.version + 1"
-    " FROM (SELECT id, payment FROM contracts WHERE id = $1 FOR UPDATE) o"
-    " WHERE c.id = o.id RETURNING o.payment, c.payment"
-)
-AUDIT_COLUMNS = ("at", "actor", "kind", "entity", "entity_id", "field", "old", "new", "note", "cause")
-INSERT_AUDIT = (
-    f"INSERT INTO audit ({', '.join(AUDIT_COLUMNS)})"
-    f" VALUES ({', '.join(f'${i}' for i in range(1, len(AUDIT_COLUMNS) + 1))})"
+    "WITH old AS (SELECT id, payment FROM contracts WHERE id = $1 FOR UPDATE),"
+    " credited AS (UPDATE contracts c SET payment = CASE WHEN old.payment > $2 THEN old.payment - $2 ELSE 0 END,"
+    " updated_at = $3, version = c.version + 1 FROM old WHERE c.id = old.id"
+    " RETURNING old.payment AS before, c.payment AS after)"
+    " INSERT INTO audit (at, actor, kind, entity, entity_id, field, old, new, note, cause)"
+    " SELECT $3, 'platform', 'payment', 'contract', $1, 'payment', before::text, after::text, '', $4 FROM credited"
 )
 
 
@@ -106,19 +102,15 @@ class HotTransaction:
         await self.connection.execute(INSERT_DEPOSIT, *[values.get(c) for c in DEPOSIT_COLUMNS])
 
     async def settle(
-        self, payment_id: str, state: str, amount: int | None, currency: str | None, at: int
+        self, payment_id: str, state: str, amount: int | None, currency: str | None, callback: dict[str, Any]
     ) -> Any:
-        """Move a pending deposit that agrees with the callback to ``state``: its row
-        (contract_id, amount, created_at), or None when the full rules must decide."""
-        return await self.connection.fetchrow(SETTLE, payment_id, state, amount, at, currency)
-
-    async def record_callback(self, values: dict[str, Any]) -> int:
-        """Store a callback or count one more delivery of it: how many deliveries now."""
-        row = [values.get(c) for c in CALLBACK_COLUMNS]
-        return await self.connection.fetchval(RECORD_CALLBACK, *row)
-
-    async def reopen_signed(self, fact_at: int, reason: str, at: int) -> None:
-        await self.connection.execute(REOPEN, at, reason[:300], fact_at)
+        """Settle a pending deposit that agrees with the callback as ``state``, store the
+        callback and reopen a signed period holding the deposit: the deposit's contract_id,
+        amount, created_at and the callback's deliveries; None (nothing written) when the
+        full rules must decide."""
+        at, reason = callback["received_at"], f"a callback ({callback['status']}) arrived for {payment_id}"
+        values = [callback.get(c) for c in CALLBACK_COLUMNS]
+        return await self.connection.fetchrow(SETTLE, payment_id, state, amount, at, currency, *values, reason)
 
     def credit(self, contract_id: str, amount: int, at: int, payment_id: str) -> None:
         """Lower what is due on a contract by ``amount`` at the end of the group, in
@@ -126,15 +118,9 @@ class HotTransaction:
         self._credits.append((contract_id, amount, at, payment_id))
 
     async def apply_credits(self) -> None:
-        audits = []
         for contract_id, amount, at, payment_id in sorted(self._credits):
-            row = await self.connection.fetchrow(CREDIT, contract_id, amount, at)
-            if row is not None:
-                found = audit_row(at, "platform", "payment", "contract", contract_id, "payment", row[0], row[1])
-                audits.append([{**found, "cause": payment_id}[c] for c in AUDIT_COLUMNS])
+            await self.connection.execute(CREDIT, contract_id, amount, at, payment_id)
         self._credits.clear()
-        if audits:
-            await self.connection.executemany(INSERT_AUDIT, audits)
 
 
 Queued = tuple[HotJob[Any], "asyncio.Future[Any]"]
@@ -159,7 +145,9 @@ class HotPath:
                 if self._pool is None:
                     import asyncpg
 
-                    self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=POOL_SIZE)
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn, min_size=1, max_size=POOL_SIZE, reset=_rollback_if_open
+                    )
         return self._pool
 
     async def account_rows(self, customer_id: str) -> list[Any]:
@@ -250,6 +238,14 @@ class HotPath:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def _rollback_if_open(connection: Any) -> None:
+    """What a connection back in the pool needs here: no transaction left open. asyncpg's
+    default reset also unlocks advisory locks, closes cursors, unlistens and resets settings
+    (none of which this path uses) in a round trip on every release."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
 
 
 def _transient(error: BaseException) -> bool:

@@ -6,7 +6,8 @@ all of Unicode) over one row of search terms per contract, kept by triggers. The
 live in a plain table with an INTEGER PRIMARY KEY (``contract_search``): the index points
 at that key, which VACUUM keeps, where a contract's own rowid may change.
 
-PostgreSQL: ``pg_trgm`` GIN indexes on the four columns (``ILIKE '%part%'`` uses them). The
+PostgreSQL: ``pg_trgm`` GIN indexes (``ILIKE '%part%'`` uses them): one on a contract's id,
+customer id and number together, one on the account's name. The
 extension is trusted (a database owner may create it); where it cannot be created, the
 search still works, by scanning, and a warning says why.
 
@@ -69,10 +70,10 @@ SQLITE_DOWN = [
     "DROP TABLE contract_search",
 ]
 
+# A contract's own fields in one indexed expression (one index walk instead of three; the
+# search's ILIKE names the same expression, ``views.CONTRACT_TERMS``), the name in another.
 POSTGRES_INDEXES = [
-    ("ix_contracts_id_trgm", "contracts", "id"),
-    ("ix_contracts_customer_id_trgm", "contracts", "customer_id"),
-    ("ix_contracts_number_trgm", "contracts", "number"),
+    ("ix_contracts_terms_trgm", "contracts", "(id || chr(31) || customer_id || chr(31) || number)"),
     ("ix_accounts_name_trgm", "accounts", "name"),
 ]
 
