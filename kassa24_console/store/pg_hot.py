@@ -138,6 +138,7 @@ class HotPath:
         self._task: asyncio.Task[None] | None = None
         self._groups: set[asyncio.Task[None]] = set()
         self.groups = 0  # committed groups (tests and metrics can tell the path was taken)
+        self._closed = False
 
     async def pool(self) -> Any:
         if self._pool is None:
@@ -157,6 +158,8 @@ class HotPath:
 
     async def write(self, job: HotJob[T]) -> T:
         """Run ``job`` in the next group transaction; its result once committed."""
+        if self._closed:
+            raise RuntimeError("the store is not accepting writes")
         if self._task is None:
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="k24-pg-hot")
@@ -223,7 +226,8 @@ class HotPath:
             return
 
     async def close(self) -> None:
-        """Let running groups commit, then close the pool."""
+        """Commit what is queued and let running groups end, then close the pool."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,10 +235,9 @@ class HotPath:
             self._task = None
         if self._groups:
             await asyncio.gather(*self._groups, return_exceptions=True)
-        for _, future in self._jobs:
-            if not future.done():
-                future.set_exception(RuntimeError("the store is not accepting writes"))
-        self._jobs = []
+        while self._jobs:
+            jobs, self._jobs = self._jobs, []
+            await self._group(jobs)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
