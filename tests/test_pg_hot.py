@@ -54,6 +54,7 @@ def test_the_hot_path_reads_inserts_and_credits_and_leaves_the_rest_to_the_rules
             assert await hot(_callback("k24_hot_1", 20_000)) == "applied"
             # A repeat, an amount that disagrees, an unknown payment: the full rules decide.
             assert await hot(_callback("k24_hot_1", 20_000)) is None
+            assert await hot(_callback("k24_hot_1", 20_000, operation_id=2)) is None  # another success: not again
             assert await hot(_callback("k24_hot_2", 25_000)) is None
             assert await hot(_callback("k24_nobody", 1_000)) is None
             assert store.hot.groups >= 3
