@@ -57,6 +57,9 @@ def test_the_hot_path_reads_inserts_and_credits_and_leaves_the_rest_to_the_rules
             assert await hot(_callback("k24_hot_1", 20_000, operation_id=2)) is None  # another success: not again
             assert await hot(_callback("k24_hot_2", 25_000)) is None
             assert await hot(_callback("k24_nobody", 1_000)) is None
+            # More than is due now (30 000 left): what an overpayment does is the full rules' call.
+            await store.insert_deposit(_deposit("k24_hot_3", customer, contract, 40_000))
+            assert await hot(_callback("k24_hot_3", 40_000)) is None
             assert store.hot.groups >= 3
         finally:
             await store.close()
@@ -67,7 +70,9 @@ def test_the_hot_path_reads_inserts_and_credits_and_leaves_the_rest_to_the_rules
     assert asyncio.run(_scalar(url, audit)) == "50000>30000"
     outcome = "SELECT outcome || ' ' || deposit_id || ' ' || deliveries FROM callbacks WHERE payment_id = 'k24_hot_1'"
     assert asyncio.run(_scalar(url, outcome)) == "applied k24_hot_1 1"
-    assert asyncio.run(_scalar(url, "SELECT state FROM deposits WHERE payment_id = 'k24_hot_2'")) == "pending"
+    for pending in ("k24_hot_2", "k24_hot_3"):  # nothing of the hot path's attempts kept
+        assert asyncio.run(_scalar(url, f"SELECT state FROM deposits WHERE payment_id = '{pending}'")) == "pending"
+    assert asyncio.run(_scalar(url, "SELECT count(*) FROM callbacks WHERE payment_id = 'k24_hot_3'")) == 0
 
 
 def test_duplicate_callbacks_at_two_processes_at_once_credit_once(postgres: str, tmp_path: Path) -> None:  # noqa: F811

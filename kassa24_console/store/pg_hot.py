@@ -74,21 +74,23 @@ SETTLE = (
     " WHERE start_at <= settled.created_at AND end_at > settled.created_at AND reopened_at IS NULL)"
     " SELECT contract_id, amount, created_at, (SELECT deliveries FROM stored) AS deliveries FROM settled"
 )
-# A credit and its audit row in one round trip; the contract's row is locked before it is
-# read, so the recorded "before" is exact.
+# A credit and its audit row in one round trip, when it fits in what is due (money past it
+# is for the full rules); the contract's row is locked before it is read, so the recorded
+# "before" is exact. Answers what was due and whether it was credited.
 CREDIT = (
     "WITH old AS (SELECT id, payment FROM contracts WHERE id = $1 FOR UPDATE),"
-    " credited AS (UPDATE contracts c SET payment = CASE WHEN old.payment > $2 THEN old.payment - $2 ELSE 0 END,"
-    " updated_at = $3, version = c.version + 1 FROM old WHERE c.id = old.id"
-    " RETURNING old.payment AS before, c.payment AS after)"
-    " INSERT INTO audit (at, actor, kind, entity, entity_id, field, old, new, note, cause)"
-    " SELECT $3, 'platform', 'payment', 'contract', $1, 'payment', before::text, after::text, '', $4 FROM credited"
+    " credited AS (UPDATE contracts c SET payment = old.payment - $2, updated_at = $3, version = c.version + 1"
+    " FROM old WHERE c.id = old.id AND old.payment >= $2 RETURNING old.payment AS before, c.payment AS after),"
+    " audited AS (INSERT INTO audit (at, actor, kind, entity, entity_id, field, old, new, note, cause)"
+    " SELECT $3, 'platform', 'payment', 'contract', $1, 'payment', before::text, after::text, '', $4 FROM credited)"
+    " SELECT (SELECT payment FROM old) AS due, EXISTS (SELECT 1 FROM credited) AS credited"
 )
 
 
 class SettleRefused(Exception):
-    """A job found, after writing, that the full rules must decide after all: its group
-    rolls back, and run alone the job answers None (the caller then takes the full rules)."""
+    """A job found, after writing, that the full rules must decide after all (a repeat, a
+    credit past what is due): its group rolls back, and run alone the job answers None
+    (the caller then takes the full rules)."""
 
 
 class HotTransaction:
@@ -118,9 +120,13 @@ class HotTransaction:
         self._credits.append((contract_id, amount, at, payment_id))
 
     async def apply_credits(self) -> None:
-        for contract_id, amount, at, payment_id in sorted(self._credits):
-            await self.connection.execute(CREDIT, contract_id, amount, at, payment_id)
-        self._credits.clear()
+        """The held credits; one that would pay past what is due sends its group back and
+        its job to the full rules (which decide what an overpayment does)."""
+        credits, self._credits = sorted(self._credits), []
+        for contract_id, amount, at, payment_id in credits:
+            row = await self.connection.fetchrow(CREDIT, contract_id, amount, at, payment_id)
+            if row["due"] is not None and not row["credited"]:
+                raise SettleRefused
 
 
 Queued = tuple[HotJob[Any], "asyncio.Future[Any]"]
