@@ -11,6 +11,10 @@ customer id and number together, one on the account's name. The
 extension is trusted (a database owner may create it); where it cannot be created, the
 search still works, by scanning, and a warning says why.
 
+A later migration that rebuilds ``contracts`` or ``accounts`` on SQLite (alembic's batch
+mode copies the table and drops the old one) drops these triggers with it: it must create
+them again (``SQLITE``'s trigger statements; ``tests/test_search.py`` notices).
+
 Revision ID: 0009
 Revises: 0005
 """
