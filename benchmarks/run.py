@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000, help="accounts in the database")
     parser.add_argument("--quick", action="store_true", help="SQLite headless only")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-console", action="store_true", help="skip the console-open rows")
     parser.add_argument("--postgres-only", action="store_true", help="only the PostgreSQL rows (and the echo)")
     parser.add_argument("--workers", type=int, default=2, help="listener processes of the multi-process rows")
     parser.add_argument("--no-growth", action="store_true", help="skip growth.py and reconcile_day.py")
@@ -136,7 +137,7 @@ def main() -> None:
         runs.update(_serve(args, env, cycle, workers=1, name=""))
         if args.workers > 1:
             runs.update(_serve(args, env, cycle, workers=args.workers, name=f", {args.workers} listeners"))
-        if not args.quick and shutil.which("tmux"):
+        if not (args.quick or args.no_console) and shutil.which("tmux"):
             runs.update(_console(args, env, cycle))
     if args.postgres_only or not (args.quick or args.no_postgres):
         runs.update(_postgres(args, cycle))
@@ -169,9 +170,24 @@ def _table(args: argparse.Namespace, runs: dict[str, dict[str, float]], settled_
         opened = runs.get(f"{kind}, console open")
         if opened:
             lines.append(f"\nConsole open, {kind}: {opened['rps'] / runs[kind]['rps']:.2f} of the headless rate.")
+    lines.extend(_postgres_ratios(runs))
     paid, credits = settled_counts
     lines.append(f"\nHeadless SQLite run: {paid} deposits paid, {credits} credits audited (each once).")
     return "\n".join(lines) + "\n"
+
+
+def _postgres_ratios(runs: Runs) -> list[str]:
+    """PostgreSQL against SQLite (same run, one listener each), and two PostgreSQL
+    listeners against one: the targets of the PostgreSQL hot path."""
+    lines = []
+    for kind in ("verify", "check_deposit", "cycle"):
+        one, two = runs.get(f"{kind}, PostgreSQL, 1 listener"), runs.get(f"{kind}, PostgreSQL, 2 listeners")
+        if one and kind in runs:
+            ratio = one["rps"] / runs[kind]["rps"]
+            lines.append(f"\nPostgreSQL, {kind}: {ratio:.2f} of SQLite's rate (one listener each).")
+        if one and two:
+            lines.append(f"\nPostgreSQL, {kind}: two listeners {two['rps'] / one['rps']:.2f}× one.")
+    return lines
 
 
 if __name__ == "__main__":

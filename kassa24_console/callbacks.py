@@ -18,35 +18,60 @@ from .protocol.messages import Callback
 from .reconcile import rules
 from .store import now_us
 from .store import queries as q
+from .store.pg_hot import HotTransaction, SettleRefused
 
 
 def apply(connection: Connection, callback: Callback, raw: str) -> str:
     """Store a signed callback and apply it to its deposit once; return the outcome."""
-    payment, operation, money = callback.payment, callback.operation, callback.money
     at = now_us()
-    callback_id, deliveries = q.record_callback(
-        connection,
-        {
-            "received_at": at,
-            "last_received_at": at,
-            "dedupe_key": f"{payment.id}|{operation.id}|{operation.status}",
-            "signature_ok": True,
-            "payment_id": payment.id,
-            "operation_id": operation.id,
-            "status": payment.status,
-            "operation_status": operation.status,
-            "amount": money.amount if money else None,
-            "currency": money.currency if money else None,
-            "customer_id": callback.customer_id,
-            "outcome": "",
-            "raw": raw,
-        },
-    )
+    callback_id, deliveries = q.record_callback(connection, _record(callback, raw, at))
     if deliveries > 1:
         return "duplicate"
     outcome, deposit_id = _settle(connection, callback, at)
     q.set_callback_outcome(connection, callback_id, outcome, deposit_id)
     return outcome
+
+
+def _record(callback: Callback, raw: str, at: int) -> dict[str, Any]:
+    """The callback's row, as first stored."""
+    payment, operation, money = callback.payment, callback.operation, callback.money
+    return {
+        "received_at": at,
+        "last_received_at": at,
+        "deliveries": 1,
+        "dedupe_key": f"{payment.id}|{operation.id}|{operation.status}",
+        "signature_ok": True,
+        "payment_id": payment.id,
+        "operation_id": operation.id,
+        "status": payment.status,
+        "operation_status": operation.status,
+        "amount": money.amount if money else None,
+        "currency": money.currency if money else None,
+        "customer_id": callback.customer_id,
+        "outcome": "",
+        "raw": raw,
+    }
+
+
+async def apply_hot(tx: HotTransaction, callback: Callback, raw: str) -> str | None:
+    """The common case on PostgreSQL's hot path: a final status for a pending deposit that
+    agrees with it (currency; amount and a positive one for a payment). None for anything
+    else (an unknown payment, a mismatch, a repeat), which :func:`apply` decides in full."""
+    payment, money = callback.payment, callback.money
+    target = codes.outcome(payment.status)
+    if target is None:
+        return None
+    at = now_us()
+    amount = money.amount if money is not None and target == "paid" else None
+    row = _record(callback, raw, at) | {"outcome": "applied", "deposit_id": payment.id}
+    settled = await tx.settle(payment.id, target, amount, money.currency if money else None, row)
+    if settled is None:  # nothing written: not pending, or the callback disagrees with it
+        return None
+    if settled["deliveries"] > 1:
+        raise SettleRefused  # stored before without settling it: the full rules say why
+    if target == "paid" and settled["contract_id"]:
+        tx.credit(settled["contract_id"], settled["amount"], at, payment.id)
+    return "applied"
 
 
 def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, str | None]:

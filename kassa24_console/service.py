@@ -131,7 +131,7 @@ class Service:
         context = {"customer_id": request.customer_id}
         if request.project_id != self.settings.project_id:
             return self._error("verify", Code.ERROR, self._wrong_project(request.project_id), **context)
-        account, contracts = await self.store.read(q.account_with_contracts, request.customer_id)
+        account, contracts = await self.store.account(request.customer_id)
         if account is None:
             return self._error("verify", Code.NOT_FOUND, codes.MESSAGES[Code.NOT_FOUND], **context)
         if self.settings.response_option == 1:
@@ -160,7 +160,7 @@ class Service:
         }
         if request.project_id != self.settings.project_id:
             return self._error("check_deposit", Code.ERROR, self._wrong_project(request.project_id), **context)
-        account, contracts = await self.store.read(q.account_with_contracts, request.customer_id)
+        account, contracts = await self.store.account(request.customer_id)
         if account is None:
             return self._error("check_deposit", Code.NOT_FOUND, codes.MESSAGES[Code.NOT_FOUND], **context)
         contract = None
@@ -185,7 +185,7 @@ class Service:
         }
 
         try:
-            await self.store.write(lambda connection: q.insert_deposit(connection, values), inline=True)
+            await self.store.insert_deposit(values)
         except Exception:
             log.exception("could not store deposit for check_deposit")
             message = "temporarily unable to store the deposit; retry"
@@ -267,7 +267,9 @@ class Service:
             return reply
         text = raw.decode("utf-8", "replace")
         try:
-            outcome = await self.store.write(lambda c: callbacks.apply(c, callback, text), inline=True)
+            outcome = await self.store.write_hot(lambda tx: callbacks.apply_hot(tx, callback, text))
+            if outcome is None:
+                outcome = await self.store.write(lambda c: callbacks.apply(c, callback, text), inline=True)
         except Exception:
             log.exception("could not store callback")
             reply.reason = "temporarily unable to store the callback; retry"

@@ -49,8 +49,10 @@ def postgres() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(home, "postgres")
     data, port = home / "data", free_port()
+    # A UTF-8 locale: case-insensitive search of Cyrillic names (pg_trgm, ILIKE) needs one.
+    initdb = [_tool("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--locale=C.UTF-8", "-E", "UTF8"]
     subprocess.run(
-        _as_postgres([_tool("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"]),
+        _as_postgres(initdb),
         check=True,
         capture_output=True,
         timeout=120,

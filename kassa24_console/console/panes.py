@@ -195,7 +195,7 @@ class ContractsPane(ListPane):
     ]
 
     def compose(self) -> ComposeResult:
-        yield self.search_box("search: start of a customer, contract, number or name; or a payment id")
+        yield self.search_box("search: any part of a customer, contract, number or name; or a payment id")
         yield self.where_line()
         yield self.make_table()
 

@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, delete, insert
 
 from . import models
+from . import queries as q
 from .db import Database, create_private_file, create_schema, display_url, now_us
+from .pg_hot import HotJob, HotPath
 from .writer import JobRefused, Writer
 
 T = TypeVar("T")
@@ -33,6 +35,8 @@ class Store:
         self.url = url
         self.db = Database(url, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages, wal_limit_bytes=wal_limit_bytes)
         self.writer = Writer(self.db, flush_interval)
+        # PostgreSQL with asyncpg: the payment path bypasses SQLAlchemy (see pg_hot).
+        self.hot = HotPath(url) if not self.db.is_sqlite and self.db.has_asyncpg else None
         self._probed_at = float("-inf")
         self._probe_error: str | None = None
 
@@ -44,12 +48,33 @@ class Store:
         return fresh
 
     async def close(self) -> None:
+        if self.hot is not None:
+            await self.hot.close()
         await self.writer.close()
         await self.db.dispose()
 
     async def read(self, query: Callable[..., T], *args: Any) -> T:
         """A small indexed read, ``query(connection, *args)``."""
         return await self.db.read(query, *args)
+
+    async def account(self, customer_id: str) -> tuple[Any, list[Any]]:
+        """Verify's read: the account (None if unknown) and its contracts."""
+        if self.hot is not None:
+            return q.account_from_rows(await self.hot.account_rows(customer_id), info_as_text=True)
+        return await self.db.read(q.account_with_contracts, customer_id)
+
+    async def insert_deposit(self, values: dict[str, Any]) -> None:
+        """A new pending deposit, durable when this returns (group-committed)."""
+        if self.hot is not None:
+            await self.hot.write(lambda tx: tx.insert_deposit(values))
+        else:
+            await self.writer.submit(lambda connection: q.insert_deposit(connection, values), inline=True)
+
+    async def write_hot(self, job: HotJob[T]) -> T | None:
+        """``job`` on PostgreSQL's hot path, once committed; None when there is none (SQLite)."""
+        if self.hot is None:
+            return None
+        return await self.hot.write(job)
 
     async def version(self) -> int | str | None:
         """Changes whenever anyone commits (see :meth:`.db.Database.version`): the console

@@ -98,6 +98,7 @@ class Database:
     ) -> None:
         full = async_url(url)
         self.is_sqlite = full.get_backend_name() == "sqlite"
+        self.has_asyncpg = full.drivername == "postgresql+asyncpg"
         self._async: AsyncEngine | None = None
         self._reader: Engine | None = None
         self._writer: Engine | None = None
@@ -286,6 +287,8 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
 
 
 def _legacy_revision(found: Any) -> str:
+    if found.has_table("contract_search"):
+        return "0009"
     if found.has_table("alerts"):
         return "0008"
     if any(column["name"] == "credit" for column in found.get_columns("contracts")):

@@ -79,8 +79,16 @@ def account_with_contracts(connection: Connection, customer_id: str) -> tuple[An
         rows = [_decode_info(row) for row in driver(connection).execute(_ACCOUNT_WITH_CONTRACTS_SQLITE, (customer_id,))]
     else:
         rows = connection.execute(_ACCOUNT_WITH_CONTRACTS, {"customer_id": customer_id}).all()
+    return account_from_rows(rows)
+
+
+def account_from_rows(rows: Sequence[Sequence[Any]], *, info_as_text: bool = False) -> tuple[Any, list[Any]]:
+    """The account and its contracts from the joined rows; ``info_as_text``: contracts'
+    info still JSON text (a raw driver's rows), decoded here."""
     if not rows:
         return None, []
+    if info_as_text:
+        rows = [_decode_info(tuple(row)) for row in rows]
     account = _AccountRow._make(rows[0][:_ACCOUNT_WIDTH])
     found = [_ContractRow._make(row[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH] is not None]
     return account, found

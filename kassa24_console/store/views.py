@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, or_, select, union
+from sqlalchemy import Connection, Row, and_, case, func, literal_column, or_, select, union
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
 from ..filters import TrafficFilter
 from .queries import accounts, callbacks, contracts, deposits, mismatches, traffic
@@ -87,21 +89,55 @@ def starts_with(connection: Connection, column: Any, term: str) -> Any:
     return column.startswith(term, autoescape=True)
 
 
-def _contract_search(connection: Connection, query: Any, search: str) -> Any:
-    """Contracts whose id, customer id, number or account name begins with the search, or
-    that a payment id paid into: each an index lookup, so a search costs what it finds."""
-    term = search.strip()
-    if not term:
-        return query
-    matching = union(
+_search = sa_table("contract_search", sa_column("id"), sa_column("contract_id"))
+_search_fts = sa_table("contract_search_fts", sa_column("rowid"))
+FRAGMENT_MIN = 3  # trigrams: a shorter search matches the start of a field instead
+
+
+def _any_part(connection: Connection, term: str) -> list[Any]:
+    """Contracts with ``term`` anywhere in their id, customer id, number or account name,
+    in any case: FTS5 trigrams on SQLite, pg_trgm indexes on PostgreSQL (migration 0009)."""
+    if connection.dialect.name == "sqlite":
+        phrase = '"' + term.replace('"', '""') + '"'
+        matched = select(_search_fts.c.rowid).where(literal_column("contract_search_fts").op("MATCH")(phrase))
+        return [select(_search.c.contract_id).where(_search.c.id.in_(matched))]
+    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [
+        select(contracts.c.id).where(_contract_terms().ilike(pattern, escape="\\")),
+        select(contracts.c.id)
+        .join(accounts, accounts.c.customer_id == contracts.c.customer_id)
+        .where(accounts.c.name.ilike(pattern, escape="\\")),
+    ]
+
+
+def _contract_terms() -> Any:
+    """A contract's id, customer id and number apart (a unit separator no one types): the
+    expression PostgreSQL's trigram index holds (migration 0009)."""
+    gap = func.chr(31)
+    return contracts.c.id.op("||")(gap).op("||")(contracts.c.customer_id).op("||")(gap).op("||")(contracts.c.number)
+
+
+def _starts(connection: Connection, term: str) -> list[Any]:
+    """Contracts whose id, customer id, number or account name begins with ``term``."""
+    return [
         select(contracts.c.id).where(starts_with(connection, contracts.c.id, term)),
         select(contracts.c.id).where(starts_with(connection, contracts.c.customer_id, term)),
         select(contracts.c.id).where(starts_with(connection, contracts.c.number, term)),
         select(contracts.c.id)
         .join(accounts, accounts.c.customer_id == contracts.c.customer_id)
         .where(starts_with(connection, accounts.c.name, term)),
-        select(deposits.c.contract_id).where(deposits.c.payment_id == term),
-    )
+    ]
+
+
+def _contract_search(connection: Connection, query: Any, search: str) -> Any:
+    """Contracts with the search anywhere in their id, customer id, number or account name
+    (in any case; one or two characters: the start of a field, as typed), or that a payment
+    id paid into: each an index lookup, so a search costs what it finds."""
+    term = search.strip()
+    if not term:
+        return query
+    found = _any_part(connection, term) if len(term) >= FRAGMENT_MIN else _starts(connection, term)
+    matching = union(*found, select(deposits.c.contract_id).where(deposits.c.payment_id == term))
     return query.where(contracts.c.id.in_(matching))
 
 
