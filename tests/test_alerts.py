@@ -343,3 +343,31 @@ def test_a_config_file_with_alert_urls_must_be_private(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "holds alert_urls and is readable by others" in result.stderr and "hook-Secret" not in result.stderr
+
+
+async def test_the_claims_each_decide_once_and_a_stale_evaluation_starts_nothing(tmp_path: Path) -> None:
+    """The statements that decide who sends, on a real SQLite store: each claim is won once."""
+    from kassa24_console.store import Store
+    from kassa24_console.store import alerts as sa
+
+    store = Store(f"sqlite:///{tmp_path / 'k.db'}")
+    await store.open()
+    try:
+        first = await store.write(lambda c: sa.start_alert(c, "k", "errors", "t", "x", 1_000))
+        assert first is not None
+        assert await store.write(lambda c: sa.start_alert(c, "k", "errors", "t", "x", 1_001)) is None
+        assert await store.write(lambda c: sa.claim_repeat(c, "k", "x", 1_500, 1_000)) is None  # too soon
+        assert (await store.write(lambda c: sa.claim_repeat(c, "k", "x", 2_000, 1_000))).id == first
+        assert await store.write(lambda c: sa.claim_repeat(c, "k", "x", 2_000, 1_000)) is None  # already taken
+        assert await store.write(lambda c: sa.acknowledge(c, first, "aigerim", "on it", 2_100))
+        assert not await store.write(lambda c: sa.acknowledge(c, first, "dana", "me too", 2_200))
+        assert await store.write(lambda c: sa.claim_repeat(c, "k", "x", 9_000, 1_000)) is None  # acknowledged
+        assert (await store.write(lambda c: sa.resolve_alert(c, "k", 9_500))).id == first
+        assert await store.write(lambda c: sa.resolve_alert(c, "k", 9_600)) is None
+        # Evaluated before the condition cleared, written after: no new episode.
+        assert await store.write(lambda c: sa.start_alert(c, "k", "errors", "t", "x", 9_400)) is None
+        second = await store.write(lambda c: sa.start_alert(c, "k", "errors", "t", "x", 9_700))
+        assert second not in (None, first)
+        assert await store.scan(sa.active_count) == 1
+    finally:
+        await store.close()

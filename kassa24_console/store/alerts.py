@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, or_, select, true, update
+from sqlalchemy import Connection, Row, and_, case, exists, func, literal, or_, select, true, update
 
 from .models import Alert, AlertDelivery
 from .queries import _insert, audit_row, callbacks, deposits, mismatches, traffic, write_audit
@@ -88,10 +88,22 @@ def open_findings_since(connection: Connection, kinds: Iterable[str], since: int
 
 
 def start_alert(connection: Connection, key: str, rule: str, title: str, text: str, at: int) -> int | None:
-    """A new episode of ``key``: its id when this call started it, None when one is active."""
-    statement = _insert(connection, alerts).values(
-        key=key, rule=rule, active_key=key, title=title, text=text, started_at=at, last_sent_at=at, sends=1
-    )
+    """A new episode of ``key``: its id when this call started it, None when one is active,
+    or when an episode of ``key`` ended at or after ``at`` (an evaluation made before
+    another process saw the condition clear must not start it again: no flapping)."""
+    values = {
+        "key": key,
+        "rule": rule,
+        "active_key": key,
+        "title": title,
+        "text": text,
+        "started_at": at,
+        "last_sent_at": at,
+        "sends": 1,
+    }
+    ended_since = select(alerts.c.id).where(alerts.c.key == key, alerts.c.resolved_at >= at)
+    row = select(*[literal(v, alerts.c[k].type).label(k) for k, v in values.items()]).where(~exists(ended_since))
+    statement = _insert(connection, alerts).from_select(list(values), row)
     statement = statement.on_conflict_do_nothing(index_elements=["active_key"]).returning(alerts.c.id)
     return connection.execute(statement).scalar()
 
