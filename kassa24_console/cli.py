@@ -96,7 +96,7 @@ class KeyRefused(StartupError):
     """The key must not face a network (the public demo key off loopback)."""
 
 
-READING = {"audit": "audit", "reconcile": "reconcile", "info": "db info"}  # commands that only read
+READING = {"audit": "audit", "info": "db info"}  # commands that only read
 
 
 def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> None:
@@ -104,11 +104,12 @@ def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> No
     not a new database full of demo data."""
     name = READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None)
     if name and (missing := sqlite_file_missing(settings.database_url)) is not None:
-        raise StartupError(f"{name}: there is no database at {missing} (a mistyped path? `db init` creates one)")
+        raise StartupError(
+            f"cannot open the database {missing}: there is no such file ({name} never creates one; `db init` does)"
+        )
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
-    _needs_existing_database(args, settings)
     if args.command == "serve":
         if settings.workers > 1:
             return _serve_workers(settings)
@@ -128,11 +129,13 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return reconcile_main(args, settings)
     if args.command == "db":
         configure_logging(settings.log_file, stderr=False)
+        _needs_existing_database(args, settings)
         return asyncio.run(_db(settings, args.action))
     if args.command == "audit":
         from .audit import main as audit_main
 
         configure_logging(settings.log_file, stderr=False)
+        _needs_existing_database(args, settings)
         return audit_main(args, settings)
     if args.attach and (missing := sqlite_file_missing(settings.database_url)) is not None:
         # Attaching watches a database a listener writes: it never creates one.
