@@ -26,6 +26,11 @@ def set_running(running: int, configured: int) -> None:
         _page[: struct.calcsize(_FORMAT)] = struct.pack(_FORMAT, running, configured)
 
 
+def shared() -> bool:
+    """Whether this process is one of several (serve with workers)."""
+    return _page is not None
+
+
 def workers() -> tuple[int, int]:
     """(running, configured); (1, 1) for a single process."""
     if _page is None:

@@ -15,7 +15,7 @@ from . import alerts, importer
 from .config import ConfigError, Settings, load_settings
 from .listener import ListenError
 from .logs import StartupError, configure_logging
-from .runtime import DEMO_KEY_WARNING, Runtime, open_store, require_database
+from .runtime import DEMO_KEY_WARNING, Runtime, open_store
 from .store import Store, display_url
 from .store.db import sqlite_file_missing
 
@@ -101,16 +101,20 @@ class KeyRefused(StartupError):
     """The key must not face a network (the public demo key off loopback)."""
 
 
-READING = {"audit": "audit", "info": "db info"}  # commands that only read (reconcile checks its arguments first)
+READING = {"audit": "audit", "info": "db info"}  # commands that only read
 
 
 def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> None:
-    if name := READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None):
-        require_database(settings, name)
+    """A command that reads a database never creates one: a mistyped path is an error,
+    not a new database full of demo data."""
+    name = READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None)
+    if name and (missing := sqlite_file_missing(settings.database_url)) is not None:
+        raise StartupError(
+            f"cannot open the database {missing}: there is no such file ({name} never creates one; `db init` does)"
+        )
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
-    _needs_existing_database(args, settings)
     if args.command == "serve":
         if settings.workers > 1:
             return _serve_workers(settings)
@@ -135,11 +139,13 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return alerts_main(args, settings)
     if args.command == "db":
         configure_logging(settings.log_file, stderr=False)
+        _needs_existing_database(args, settings)
         return asyncio.run(_db(settings, args.action))
     if args.command == "audit":
         from .audit import main as audit_main
 
         configure_logging(settings.log_file, stderr=False)
+        _needs_existing_database(args, settings)
         return audit_main(args, settings)
     if args.attach and (missing := sqlite_file_missing(settings.database_url)) is not None:
         # Attaching watches a database a listener writes: it never creates one.

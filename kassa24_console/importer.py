@@ -251,12 +251,11 @@ async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[i
             for row in table_rows:
                 old = olds.get(row[key])
                 if old is None:
-                    rows.append(
-                        q.audit_row(at, actor, "import", entity, row[key], "created", None, row[created], cause=cause)
-                    )
+                    new = row.get(created)
+                    rows.append(q.audit_row(at, actor, "import", entity, row[key], "created", None, new, cause=cause))
                     continue
-                for name in fields:
-                    if _text(old[name]) != _text(row[name]):
+                for name in fields:  # a field the rows do not carry is left as it was
+                    if name in row and _text(old[name]) != _text(row[name]):
                         was, now = _text(old[name]), _text(row[name])
                         rows.append(q.audit_row(at, actor, "import", entity, row[key], name, was, now, cause=cause))
         q.write_audit(connection, rows)

@@ -106,7 +106,9 @@ class App:
             running, configured = census.workers()
             if running < configured and problem is None:
                 problem = f"{running} of {configured} listener processes running (one is being replaced)"
-            body = {"status": problem or "ok", "workers": {"running": running, "configured": configured}}
+            body: dict[str, Any] = {"status": problem or "ok"}
+            if census.shared():
+                body["workers"] = {"running": running, "configured": configured}
             return Reply(503 if problem else 200, body, "health"), b""
         throttled = self.budget.exhausted(address)
         try:

@@ -15,7 +15,6 @@ from .logs import StartupError
 from .service import Service
 from .store import Store, display_url, now_us
 from .store import queries as q
-from .store.db import sqlite_file_missing
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +118,6 @@ class Runtime:
         await self.listener.stop()
         self.app.flush_request_log()
         await self.store.close()
-
-
-def require_database(settings: Settings, command: str) -> None:
-    """A command that reads a database never creates one: a mistyped path is a
-    :class:`StartupError`, not a new database full of demo data."""
-    if (missing := sqlite_file_missing(settings.database_url)) is not None:
-        raise StartupError(f"{command}: there is no database at {missing} (a mistyped path? `db init` creates one)")
 
 
 async def open_store(store: Store, settings: Settings, *, demo: bool = False) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from .. import edits
 from ..config import Settings
 from ..money import plain
-from ..runtime import open_store, require_database
+from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
 from ..zones import zone as time_zone
@@ -122,7 +122,6 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if problem := _argument_problem(args):
         err.print(f"reconcile: {problem}", markup=False, highlight=False)
         return 2
-    require_database(settings, "reconcile")
     try:
         reports = [_report(path, settings) for path in args.report]
         period = _period(args, reports, zone)
