@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from kassa24_console.store import queries as q
 
 # A fixed path, so the header (which names the database) is the same on every machine.
 HOME = Path("/tmp/kassa24-snapshots")
+LOCK = Path("/tmp/kassa24-snapshots.lock")
 SIZE = (120, 40)
 T0 = 1_795_680_000_000_000  # 2026-11-26 05:20:00 UTC, microseconds
 
@@ -153,6 +156,15 @@ ALERT_DELIVERIES = [
     {"alert_id": 1, "event": "fired", "channel": "mailto://smtp.example.kz", "ok": False, "attempts": 4,
      "error": "A connection error occurred", "at": T0 + 8_000_000},
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_run_at_a_time() -> Iterator[None]:
+    """The fixed path is shared by every checkout on the machine: two runs at once (two
+    worktrees, two CI jobs) would rebuild each other's database mid-picture."""
+    with LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def build_app() -> Kassa24App:
