@@ -75,29 +75,30 @@ class Runtime:
         until serve is restarted: never more than the retention implies from the newest
         record, and the operator decides whether the clock or the history is right."""
         now = now if now is not None else now_us()
-        cutoff = await self._prune_reference(now) - self.settings.traffic_retention_days * 86_400_000_000
+        retention = self.settings.traffic_retention_days * 86_400_000_000
         total = 0
         while True:
-            deleted = await self.store.write(lambda connection: _prune_batch(connection, cutoff))
+            held = self._prune_from
+            deleted = await self.store.write(lambda connection: self._prune_batch(connection, now, retention))
+            if held is None and self._prune_from is not None:
+                log.warning(
+                    "the clock is %.1f days past the newest traffic record (a clock jump, or no traffic since): "
+                    "pruning counts from that record, not from the clock, until serve is restarted",
+                    (now - self._prune_from) / 86_400_000_000,
+                )
             total += deleted
             if deleted < PRUNE_BATCH:
                 return total
             await asyncio.sleep(0.05)  # let requests through between slices
 
-    async def _prune_reference(self, now: int) -> int:
-        if self._prune_from is not None:
-            return self._prune_from
-        newest = await self.store.scan(q.newest, q.traffic.c.at)
-        if newest is None or now - newest <= CLOCK_GAP_US:
-            return now
-        self._prune_from = newest
-        days = (now - newest) / 86_400_000_000
-        log.warning(
-            "the clock is %.1f days past the newest traffic record (a clock jump, or no traffic since): "
-            "pruning counts from that record, not from the clock, until serve is restarted",
-            days,
-        )
-        return newest
+    def _prune_batch(self, connection: Connection, now: int, retention: int) -> int:
+        """One slice, counted back from the clock or, after a jump, from the newest record
+        (read in the same transaction: pruning costs one commit, as it always did)."""
+        if self._prune_from is None:
+            newest = q.newest(connection, q.traffic.c.at)
+            if newest is not None and now - newest > CLOCK_GAP_US:
+                self._prune_from = newest
+        return _prune_batch(connection, (self._prune_from or now) - retention)
 
     async def _prune_forever(self) -> None:
         while True:
