@@ -230,7 +230,7 @@ async def test_attach_mode_watches_a_database_without_listening(tmp_path: Path) 
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
         assert "attached" in str(app.query_one("#status-line").render())
-        assert app.runtime is not None and not app.runtime.listener.running
+        assert app.listener is None and app.store is not None  # attached: no listener at all, only the store
         await pilot.press("c")
         await until(pilot, lambda: app.query_one(ContractsPane).table.row_count == 10)
 

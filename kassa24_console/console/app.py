@@ -1,4 +1,5 @@
-"""The operator console: Textual app with the listener embedded in the same asyncio loop."""
+"""The operator console: a Textual app that starts the listener on a thread and loop of its own
+(:mod:`..embedded`) and reads the store through a store of its own, as ``--attach`` does."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
 
 from .. import timeline
 from ..config import Settings
+from ..embedded import EmbeddedListener
 from ..listener import ListenError
-from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
+from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError, make_store, open_store
 from ..store import Store, display_url
 from ..store import queries as q
 from . import format as fmt
@@ -116,8 +118,8 @@ class Kassa24App(App[int]):
         self.attach = attach
         self.live = live
         self.zone = ZoneInfo(settings.timezone)
-        self.runtime: Runtime | None = None
-        self.store: Store | None = None
+        self.listener: EmbeddedListener | None = None  # the listener, on its own thread
+        self.store: Store | None = None  # the console's own store (reads, operator's edits)
         self.listener_state = "starting"
         self.problem = ""
         self.exit_code = 0  # what the process exits with: non-zero when it could not start
@@ -171,30 +173,45 @@ class Kassa24App(App[int]):
     # --- lifecycle -------------------------------------------------------------------------
 
     async def open_store(self) -> None:
-        runtime = Runtime(self.settings)
+        """Open the listener's runtime on its own thread (not when attached), then the
+        console's own store: the console reads the database as ``--attach`` does, so no
+        redraw ever makes the platform wait."""
         try:
-            await runtime.open(demo=not self.attach)  # attached: never loads anything into it
+            if not self.attach:
+                if self.listener is None:
+                    self.listener = EmbeddedListener(self.settings)
+                if self.listener.runtime is None:
+                    await self.listener.open()
+            if self.store is None:
+                store = make_store(self.settings)
+                await open_store(store, self.settings)  # attached: never loads anything into it
+                self.store = store
         except StartupError as error:
             self.problem, self.listener_state, self.exit_code = str(error), "stopped", 1
             self.update_status()
             return
         self.exit_code = 0
-        self.runtime, self.store = runtime, runtime.store
         if self.settings.uses_demo_key:
             log.warning(DEMO_KEY_WARNING)
 
+    @property
+    def runtime(self) -> Runtime | None:
+        """The listener's runtime (it lives on the listener's thread)."""
+        return self.listener.runtime if self.listener is not None else None
+
     async def start_listener(self) -> None:
-        if self.runtime is None:
+        if self.listener is None or self.listener.runtime is None:
             return
+        self.listener_state = "starting"
+        self.update_status()
         try:
-            await self.runtime.listener.start()
+            await self.listener.start()
         except ListenError as error:
             self.problem = f"{error} — ctrl+r to retry"
             self.listener_state = "stopped"
         else:
             self.problem = ""
             self.listener_state = "listening"
-            self.runtime.start_pruning()
         self.update_status()
 
     async def action_restart_listener(self) -> None:
@@ -204,11 +221,11 @@ class Kassa24App(App[int]):
         if self.attach:
             self.notify("Attached mode: there is no listener here.", severity="warning")
             return
-        if self.runtime is None:
+        if self.runtime is None or self.store is None:
             await self.open_store()
-        if self.runtime is None:
+        if self.listener is None or self.runtime is None:
             return
-        in_flight = self.runtime.listener.in_flight
+        in_flight = self.listener.in_flight
         if in_flight:
             question = f"{in_flight} request(s) in flight: they finish first, new ones wait. Restart the listener?"
             self.push_screen(ConfirmScreen(question), self._restart_if_confirmed)
@@ -220,20 +237,32 @@ class Kassa24App(App[int]):
             await self._restart()
 
     async def _restart(self) -> None:
-        assert self.runtime is not None
-        await self.runtime.listener.stop()
+        assert self.listener is not None
+        self.listener_state = "restarting"
+        self.update_status()
+        await self.listener.stop()
         await self.start_listener()
         if self.listener_state == "listening":
-            self.notify(f"Listening on port {self.runtime.listener.port}.")
+            self.notify(f"Listening on port {self.listener.port}.")
 
     async def action_quit(self) -> None:
         """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
         self.listener_state = "stopping"
         self.update_status()
-        if self.runtime is not None:
-            await self.runtime.close()
-            self.runtime = self.store = None
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
         self.exit(self.exit_code)
+
+    def check_listener(self) -> None:
+        """The header tells the truth when the listener stopped by itself."""
+        if self.listener_state == "listening" and self.listener is not None and not self.listener.running:
+            self.listener_state = "stopped"
+            self.problem = "the listener stopped — see the log file; ctrl+r to restart"
+            self.update_status()
 
     # --- refresh ---------------------------------------------------------------------------
 
@@ -264,6 +293,7 @@ class Kassa24App(App[int]):
                     await widget.refresh_rows()
 
     async def _tick_rates(self) -> None:
+        self.check_listener()
         if self.store is None:
             return
         shown = await self.rates.read(self.store)
@@ -278,8 +308,8 @@ class Kassa24App(App[int]):
         line = Text()
         if self.attach:
             line.append("◉ attached (no listener)", style="bold cyan")
-        elif self.listener_state == "listening" and self.runtime is not None:
-            line.append(f"● listening http://{s.host}:{self.runtime.listener.port}", style="bold green")
+        elif self.listener_state == "listening" and self.listener is not None:
+            line.append(f"● listening http://{s.host}:{self.listener.port}", style="bold green")
         else:
             line.append(f"○ {self.listener_state}", style="bold red")
         database = "(not configured)" if self.config_error else display_url(s.database_url)
