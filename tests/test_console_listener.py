@@ -3,14 +3,17 @@ and a busy listener never makes the operator wait (issue 24)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
 
 import httpx
-from conftest import SECRET, until, verify_body
+from conftest import SECRET, callback_body, deposit_body, post, until, verify_body
+from sqlalchemy import event
 from textual.widgets import TabbedContent
 
+from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
 
@@ -86,3 +89,42 @@ async def test_the_console_takes_keys_while_the_listener_is_saturated(console: A
         for thread in threads:
             thread.join(30)
     assert set(codes) == {0}
+
+
+async def test_the_idle_and_the_busy_console_read_only_the_tables_that_changed(console: Any) -> None:
+    """Per-table change counters (migration 0010): verifies write only traffic, so the
+    Contracts pane and the header's mismatch count read nothing; a payment credits a
+    contract, and only then the Contracts pane reads its tables again."""
+    app, pilot, url = console
+    store = app.store
+    contracts = app.query_one(ContractsPane)
+    await pilot.press("c")
+    await until(pilot, lambda: contracts._read_at is not None and bool(app.rates.read_at))
+    await pilot.pause(1.5)  # start-up's own writes are seen and settled
+    seen: list[str] = []
+    reader = store.db._reader
+
+    def trace(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
+
+    event.listen(reader, "checkout", trace)
+    store.db._read_connection.connection.dbapi_connection.set_trace_callback(seen.append)
+    try:
+        await pilot.pause(1.5)
+        assert set(seen) == {"PRAGMA data_version"}  # idle: only "did anything change?"
+        seen.clear()
+        for _ in range(5):  # busy with verifies: traffic only
+            assert (await post(url, verify_body("7012345678"))).json()["code"] == 0
+        traffic = app.query_one(TrafficPane)
+        await until(pilot, lambda: traffic.table.row_count == 5)
+        await pilot.pause(1.5)  # every timer has seen the new traffic
+        reads = [s for s in seen if s.startswith("SELECT")]
+        assert any("FROM traffic" in s for s in reads)
+        assert not [s for s in reads if re.search(r"\b(contracts|accounts|callbacks|mismatches)\b", s)], reads
+        seen.clear()
+        paid = (await post(url, deposit_body("7012345678", "C-10002", 150_000))).json()["payment_id"]
+        assert (await post(url, callback_body(paid, amount=150_000), path="/kassa24/callback")).status_code == 200
+        await until(pilot, lambda: any("FROM contracts" in s for s in seen), timeout=10)
+    finally:
+        event.remove(reader, "checkout", trace)
+        store.db._read_connection.connection.dbapi_connection.set_trace_callback(None)

@@ -26,6 +26,7 @@ from .screens import CorrectionForm, DetailScreen, ResolveForm
 class MismatchesPane(ListPane):
     TABLE_ID = "mismatches-table"
     NOUN = "mismatches"
+    TABLES = ("mismatches", "periods")
     COLUMNS = [
         ("Found", "found", 16),
         ("Kind", "kind", 18),

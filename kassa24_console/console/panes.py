@@ -53,7 +53,7 @@ class ListPane(Vertical):
         self._shown: list[tuple[Any, ...]] = []
         self.rows: dict[str, Any] = {}
         self.page_start = 0
-        self._read_at: tuple[Any, ...] | None = None  # (store version, search, page) last read
+        self._read_at: tuple[Any, ...] | None = None  # (tables' stamp, search, page) last read
 
     @property
     def search(self) -> str:
@@ -64,6 +64,12 @@ class ListPane(Vertical):
 
     def where_line(self) -> Static:
         return Static("", id=f"{self.NOUN}-where", classes="hint", markup=False)
+
+    def tables(self) -> tuple[str, ...]:
+        """The tables this pane's rows are read from: it re-reads when one of them is written."""
+        return self.TABLES
+
+    TABLES: tuple[str, ...] = ()
 
     def view_state(self) -> tuple[Any, ...]:
         """What, besides the store, decides which rows the pane shows."""
@@ -136,10 +142,10 @@ class ListPane(Vertical):
         store = self.k24.store
         if store is None:
             return
-        version = await store.version()
-        read_at = (version, *self.view_state())
-        if version is not None and read_at == self._read_at:
-            return
+        stamp = await store.stamp(self.tables())
+        read_at = (stamp, *self.view_state())
+        if stamp is not None and read_at == self._read_at:
+            return  # none of the tables this pane shows was written since it was read
         rows = await self.fetch()
         self._read_at = read_at
         if not self.is_attached:  # the app closed while the store answered
@@ -183,6 +189,10 @@ class ContractsPane(ListPane):
         ("Status text", "text", 12),
     ]
     RIGHT = frozenset({"due", "min", "status"})
+    TABLES = ("contracts", "accounts")
+
+    def tables(self) -> tuple[str, ...]:
+        return (*self.TABLES, "deposits") if self.search.strip() else self.TABLES  # a payment id finds its contract
     BINDINGS = [
         Binding("e", "edit", "Edit", id="contracts.edit"),
         Binding("n", "new_contract", "New contract", id="contracts.new"),
@@ -306,6 +316,7 @@ class ContractsPane(ListPane):
 class CallbacksPane(ListPane):
     TABLE_ID = "callbacks-table"
     NOUN = "callbacks"
+    TABLES = ("callbacks",)
     BINDINGS = [
         Binding("s", "story", "Story", id="callbacks.story"),
         Binding("slash", "focus_search", "Filter", id="callbacks.filter"),

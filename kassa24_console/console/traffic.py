@@ -108,10 +108,10 @@ class TrafficPane(Vertical):
         if self._skip:
             self._skip -= 1  # under load, fewer and larger batches: each redraw has a fixed cost
             return
-        version = await store.version()
-        if version is not None and version == self._polled_version:
-            return  # nothing committed since the last look: nothing to read
-        self._polled_version = version
+        stamp = await store.stamp(("traffic",))
+        if stamp is not None and stamp == self._polled_version:
+            return  # no traffic written since the last look: nothing to read
+        self._polled_version = stamp
         counted = self._total is None
         if counted:
             self._total = await store.scan(views.traffic_total, self.filter)

@@ -274,6 +274,8 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
 
 
 def _legacy_revision(found: Any) -> str:
+    if found.has_table("table_changes"):
+        return "0010"
     if any(index["name"] == "ix_callbacks_last_received" for index in found.get_indexes("callbacks")):
         return "0005"
     if found.has_table("platform_coverage"):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, case, func, or_, select, union
 
 from ..filters import TrafficFilter
+from .models import TableChange
 from .queries import accounts, callbacks, contracts, deposits, mismatches, traffic
 
 
@@ -231,3 +232,10 @@ def traffic_last_seconds(connection: Connection, since_us: int) -> tuple[int, in
         select(func.count(), func.sum(case((is_error, 1), else_=0))).where(traffic.c.at >= since_us)
     ).one()
     return total, failed or 0
+
+
+def table_changes(connection: Connection) -> dict[str, int]:
+    """Writes counted per table (migration 0010): summed over PostgreSQL's per-backend rows."""
+    t = TableChange.__table__
+    rows = connection.execute(select(t.c.name, func.sum(t.c.n)).group_by(t.c.name)).all()
+    return {name: int(n) for name, n in rows}
