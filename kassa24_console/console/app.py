@@ -100,6 +100,8 @@ class Kassa24App(App[int]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),
         Binding("f1", "help", "Help", id="app.help"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help_question"),
+        Binding("escape", "hide_help_panel", "Hide keys", show=False, id="app.hide_keys"),
         Binding("t", "show_tab('traffic')", "Traffic", show=False, id="app.traffic"),
         Binding("c", "show_tab('contracts')", "Contracts", show=False, id="app.contracts"),
         Binding("b", "show_tab('callbacks')", "Callbacks", show=False, id="app.callbacks"),
@@ -304,23 +306,30 @@ class Kassa24App(App[int]):
         self.query_one("#status-counters", Static).update(counters_text(last_minute, open_count), layout=False)
 
     def update_status(self) -> None:
+        """One line that never wraps (at 80 columns the database is cut, with an ellipsis,
+        never the listener's state or the demo-key warning); a problem on a line of its own."""
         s = self.settings
-        line = Text()
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
         if self.attach:
             line.append("◉ attached (no listener)", style="bold cyan")
         elif self.listener_state == "listening" and self.listener is not None:
             line.append(f"● listening http://{s.host}:{self.listener.port}", style="bold green")
         else:
             line.append(f"○ {self.listener_state}", style="bold red")
-        database = "(not configured)" if self.config_error else display_url(s.database_url)
-        line.append(f"  │ project {s.project_id} │ option {s.response_option} │ {s.timezone} │ {database}")
         if s.uses_demo_key:
-            line.append("  │ ", style="")
-            line.append(" DEMO KEY ", style="bold black on yellow")
+            line.append(" ")
+            line.append("\u00a0DEMO\u00a0KEY\u00a0", style="bold black on yellow")
+        database = "(not configured)" if self.config_error else display_url(s.database_url)
+        line.append(f" │ project {s.project_id} │ option {s.response_option} │ {s.timezone} │ {database}")
+        widget = self.query_one("#status-line", Static)
+        line.truncate(widget.content_size.width or self.size.width - 2, overflow="ellipsis")
         if self.problem:
-            line.append("\n")
-            line.append(self.problem, style="bold red")
-        self.query_one("#status-line", Static).update(line)
+            line = Text.assemble(line, "\n", (self.problem, "bold red"), end="")
+        widget.update(line)
+
+    def on_resize(self) -> None:
+        with contextlib.suppress(NoMatches):  # before the first compose there is no header yet
+            self.update_status()  # the line is cut to the width
 
     # --- navigation, help, palette ---------------------------------------------------------
 
@@ -360,8 +369,18 @@ class Kassa24App(App[int]):
             HelpScreen(HELP.format(log_file=self.settings.log_file, database=display_url(self.settings.database_url)))
         )
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_help_panel":  # Esc closes the keys panel, and only then is it ours
+            return bool(self.screen.query("HelpPanel"))
+        return True
+
     def get_system_commands(self, screen: Screen[Any]) -> Any:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":  # ours waits for in-flight requests: say so
+                command = SystemCommand(
+                    "Quit", "Stop the listener once in-flight requests are answered, then quit", self.action_quit
+                )
+            yield command
         yield SystemCommand(
             "Traffic", "Show incoming verify, check_deposit and callbacks", lambda: self.action_show_tab("traffic")
         )

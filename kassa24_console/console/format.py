@@ -48,3 +48,19 @@ def signature_text(ok: bool | None) -> Text:
 
 def latency_text(us: int) -> Text:
     return Text(f"{us / 1000:.1f} ms", justify="right")
+
+
+def wrap_at_spaces(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` cells, broken only at plain spaces (Rich breaks at any
+    whitespace, no-break spaces inside amounts too); a longer word keeps its own line."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return lines

@@ -32,6 +32,16 @@ if TYPE_CHECKING:
     from .app import Kassa24App
 
 
+class Rows(DataTable[Any]):
+    """A pane's table where Home and End move the cursor to the first and last row (a
+    DataTable's own Home scrolls the view only, and ``k``/``p`` would act on a row out of sight)."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
+
 class ListPane(Vertical):
     """A table of one page from the store, rebuilt only when what it shows changed.
 
@@ -119,7 +129,7 @@ class ListPane(Vertical):
         return self.app  # type: ignore[return-value]
 
     def make_table(self) -> DataTable[Any]:
-        table: DataTable[Any] = DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = Rows(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
         for label, key, width in self.COLUMNS:
             table.add_column(Text(label, justify="right") if key in self.RIGHT else label, key=key, width=width)
         return table
@@ -199,7 +209,7 @@ class ContractsPane(ListPane):
         Binding("a", "new_account", "New account", id="contracts.account"),
         Binding("slash", "focus_search", "Search", id="contracts.search"),
         Binding("h", "history", "History", id="contracts.history"),
-        Binding("s", "story", "Last payment's story", id="contracts.story"),
+        Binding("s", "story", "Story", id="contracts.story"),
         *ListPane.PAGING,
     ]
 
@@ -243,7 +253,7 @@ class ContractsPane(ListPane):
             return
 
         async def save(seen: edits.Seen, change: edits.ContractChange) -> None:
-            changed = await edits.update_contract(store, seen, change)
+            changed = await edits.update_contract(store, seen, change, zone=self.k24.zone)
             self.notify(f"Contract {contract.id}: {changed} field(s) saved." if changed else "Nothing changed.")
             await self.refresh_rows()
 
@@ -263,7 +273,7 @@ class ContractsPane(ListPane):
         rows = await store.scan(lambda c: history(c, contract=contract.id))
         zone = self.k24.zone
         lines = []
-        for row in rows:
+        for row in reversed(rows):  # newest first: what just happened is what the operator looks for
             when = fmt.at_text(row.at, zone, with_date=True).plain
             change = f"{row.field}: {shown(row.field, row.old)} → {shown(row.field, row.new)}"
             why = " · ".join(part for part in (row.note, row.cause) if part)
@@ -272,7 +282,7 @@ class ContractsPane(ListPane):
             f"status code {contract.status_code} {contract.status_text}\n"
             f"amount due {fmt.money(contract.payment).plain}\nminimum {fmt.money(contract.min_payment).plain}"
         )
-        title = f"History of contract {contract.id} · {contract.number} · customer {contract.customer_id}"
+        title = f"History of {contract.id} · {contract.number} · customer {contract.customer_id} · newest first"
         self.app.push_screen(DetailScreen(title, "\n".join(lines) or "(no changes recorded)", now, ("History", "Now")))
 
     def action_new_account(self) -> None:

@@ -63,6 +63,7 @@ class TrafficPane(Vertical):
         self._state_text = Text()
         self._total: int | None = None  # matching records in the store, counted on rebuild
         self._debounce: Timer | None = None
+        self._reason_text = ""
 
     @property
     def k24(self) -> Kassa24App:
@@ -75,9 +76,11 @@ class TrafficPane(Vertical):
         yield Static("", id="traffic-state")
         yield Static(header_of(COLUMNS), id="traffic-header")
         yield TailView(COLUMNS, self._cells, id="traffic-table")
+        yield Static("", id="traffic-reason", markup=False)
 
     def on_mount(self) -> None:
         self._show_state()
+        self.query_one("#traffic-reason", Static).display = False
 
     @property
     def table(self) -> TailView:
@@ -157,6 +160,17 @@ class TrafficPane(Vertical):
         self.follow = True
         await self.reload()
         self.table.focus()
+
+    @on(TailView.Moved)
+    def _on_moved(self, event: TailView.Moved) -> None:
+        """The whole reason of the row under the cursor, wrapped (the column is narrow)."""
+        reason = event.row.reason or ""
+        text = f"{event.row.kind} at {fmt.at_text(event.row.at, self.k24.zone).plain}: {reason}" if reason else ""
+        widget = self.query_one("#traffic-reason", Static)
+        if text != self._reason_text:
+            self._reason_text = text
+            widget.update(text)
+            widget.display = bool(text)
 
     @on(TailView.Paused)
     def _on_paused(self) -> None:
