@@ -22,6 +22,7 @@ from textual.widgets import HelpPanel, Input
 
 from kassa24_console.config import DEMO_SECRET_KEY
 from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.mismatches import MismatchesPane
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.screens import AccountForm, ContractForm, DetailScreen, HelpScreen
 from kassa24_console.console.traffic import TrafficPane
@@ -183,3 +184,35 @@ async def test_the_reason_is_readable_whole_and_nothing_scrolls_sideways(console
     await until(pilot, lambda: "Account does not exist" in str(reason.render()))
     assert reason.display and reason.region.width > 100  # the whole line, not a 6-letter column
     assert not table.show_horizontal_scrollbar  # no scrollbar fragment, the header stays over its column
+
+
+async def test_f1_lists_every_key_in_force_under_the_keymaps_keys(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, keymap={"contracts.history": "y"})
+    await seed_demo(settings)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        rows = [line for line in app.screen._text.splitlines() if line.startswith("| ")]
+        assert "| `Enter` | callbacks | raw callback, our answer, the deposit |" in rows
+        for pane in ("traffic", "contracts", "callbacks", "mismatches"):
+            assert any(r.startswith("| `/` |") and f"| {pane} |" in r for r in rows), pane
+        assert any(r.startswith("| `]` |") for r in rows)
+        history = next(r for r in rows if "history" in r and "| contracts |" in r)
+        assert history.startswith("| `y` |")  # the key the keymap gave it, not `h`
+        assert any(r.startswith("| `q` `^q` |") and "in-flight" in r for r in rows)
+
+
+async def test_evidence_reads_as_words_not_json(console: Any) -> None:
+    app, pilot, url = console
+    assert (await post(url, callback_body("k24_nobody_knows", amount=761_100), path="/kassa24/callback")).status_code
+    await pilot.press("m")
+    pane = app.query_one(MismatchesPane)
+    await until(pilot, lambda: pane.table.row_count == 1)
+    cell = str(pane.table.get_row_at(0)[4])
+    assert cell.startswith("callback payment id k24_nobody_knows") and "{" not in cell and '"' not in cell
+    pane.table.focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    evidence = app.screen.query_one("#detail-request").text
+    assert "amount 7\xa0611,00\xa0₸" in evidence and "{" not in evidence

@@ -25,6 +25,7 @@ from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError, make_store, open_
 from ..store import Store, display_url
 from ..store import queries as q
 from . import format as fmt
+from .keys import help_markdown
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
 from .rates import RATE_MINUTES, Rates, counters_text
@@ -34,51 +35,6 @@ from .traffic import TrafficPane
 log = logging.getLogger(__name__)
 
 
-HELP = """\
-# kassa24-console
-
-The merchant side of Kassa24 Terminal payments: the listener answers the platform's
-**verify** and **check_deposit** requests and receives its **callbacks**; this console shows
-what the store holds, live.
-
-## Keys
-
-| key | where | what |
-|---|---|---|
-| `t` `c` `b` `m` | anywhere | Traffic, Contracts, Callbacks, Mismatches |
-| `/` | traffic, contracts | filter / search |
-| `End` | traffic | follow new rows again (scrolling up pauses) |
-| `[` | traffic | page back to older rows |
-| `Enter` | traffic | raw request and our response |
-| `Enter`, `e` | contracts | edit status code, amount due, minimum |
-| `n`, `a` | contracts | new contract, new account |
-| `h` | contracts | the contract's history: edits, payments credited, imports, corrections |
-| `s` | traffic, callbacks, mismatches, contracts | the payment's story, in order (a contract's: its latest payment) |
-| `Enter` | mismatches | the evidence and the suggested action |
-| `x`, `o`, `v`, `r` | mismatches | resolve with a note, reopen, show resolved, reconcile today |
-| `k`, `p` | mismatches | close the unpaid deposit; credit it on the platform's operation (both with a note) |
-| `ctrl+r` | anywhere | restart the listener |
-| `ctrl+p` | anywhere | command palette |
-| `F1` | anywhere | this help |
-| `q`, `ctrl+q` | anywhere | quit (in-flight requests finish first) |
-
-## Traffic filter
-
-Terms are combined: `kind:verify` `kind:check` `code:500` `customer:7012` `contract:C-1`
-`sig:bad`; any other word matches the raw request or response.
-
-## Status codes
-
-`0` lets the customer pay. Any other code forbids payment and the terminal shows the
-platform's preset text for that code; the *status text* is for you and your colleagues.
-Changes apply to the very next verify and are kept in the audit log with your user name.
-
-## Files
-
-Log file: `{log_file}`
-
-Database: `{database}`
-"""
 
 
 class StatusBar(Vertical):
@@ -97,16 +53,22 @@ class Kassa24App(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kassa24-console"
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="quit (in-flight requests are answered first)"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),
-        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f1", "help", "Help", id="app.help", tooltip="this help"),
         Binding("question_mark", "help", "Help", show=False, id="app.help_question"),
-        Binding("escape", "hide_help_panel", "Hide keys", show=False, id="app.hide_keys"),
+        Binding("escape", "hide_help_panel", "Hide keys", show=False, id="app.keys", tooltip="close keys panel"),
         Binding("t", "show_tab('traffic')", "Traffic", show=False, id="app.traffic"),
         Binding("c", "show_tab('contracts')", "Contracts", show=False, id="app.contracts"),
         Binding("b", "show_tab('callbacks')", "Callbacks", show=False, id="app.callbacks"),
         Binding("m", "show_tab('mismatches')", "Mismatches", show=False, id="app.mismatches"),
-        Binding("ctrl+r", "restart_listener", "Restart listener", id="app.restart"),
+        Binding(
+            "ctrl+r",
+            "restart_listener",
+            "Restart listener",
+            id="app.restart",
+            tooltip="restart the listener (asks first while requests are in flight)",
+        ),
     ]
 
     def __init__(
@@ -365,9 +327,14 @@ class Kassa24App(App[int]):
         self.push_screen(DetailScreen(f"Payment {payment_id}", "\n".join(lines), summary, ("Story", "The payment")))
 
     def action_help(self) -> None:
-        self.push_screen(
-            HelpScreen(HELP.format(log_file=self.settings.log_file, database=display_url(self.settings.database_url)))
-        )
+        scopes: list[tuple[str, list[type]]] = [
+            ("anywhere", [Kassa24App]),
+            ("traffic", [TrafficPane]),
+            ("contracts", [ContractsPane]),
+            ("callbacks", [CallbacksPane]),
+            ("mismatches", [MismatchesPane]),
+        ]
+        self.push_screen(HelpScreen(help_markdown(self, scopes, self.settings)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "hide_help_panel":  # Esc closes the keys panel, and only then is it ours

@@ -64,3 +64,24 @@ def wrap_at_spaces(text: str, width: int) -> list[str]:
                 line = f"{line} {word}" if line else word
         lines.append(line)
     return lines
+
+
+def evidence_text(evidence: object) -> str:
+    """A finding's evidence as words: ``deposit 1 500,00 ₸ · report 1 000,00 ₸``,
+    ``deposit state pending · callback statuses success`` (stored as JSON, never shown so)."""
+    if not isinstance(evidence, dict):
+        return "" if evidence is None else str(evidence)
+    return " · ".join(f"{key.replace('_', ' ')} {_value_text(key, value)}" for key, value in evidence.items())
+
+
+def _value_text(key: str, value: object) -> str:
+    if isinstance(value, dict):
+        if set(value) == {"amount", "currency"} and isinstance(value["amount"], int):
+            return format_money(value["amount"], str(value["currency"] or "KZT"))
+        inner = [f"{k.replace('_', ' ')} {_value_text(k, v)}" for k, v in value.items() if v is not None]
+        return ", ".join(inner)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    if key == "amount" and isinstance(value, int):
+        return format_money(value)
+    return "–" if value is None else str(value)

@@ -54,8 +54,8 @@ class ListPane(Vertical):
     PAGE = 500
     COLUMNS: list[tuple[str, str, int]] = []  # (label, key, width)
     PAGING = [
-        Binding("right_square_bracket", "page(1)", "Next page", show=False),
-        Binding("left_square_bracket", "page(-1)", "Previous page", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page", show=False, tooltip="next page of the list"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", show=False, tooltip="previous page"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -203,13 +203,26 @@ class ContractsPane(ListPane):
 
     def tables(self) -> tuple[str, ...]:
         return (*self.TABLES, "deposits") if self.search.strip() else self.TABLES  # a payment id finds its contract
+
     BINDINGS = [
         Binding("e", "edit", "Edit", id="contracts.edit"),
         Binding("n", "new_contract", "New contract", id="contracts.new"),
         Binding("a", "new_account", "New account", id="contracts.account"),
-        Binding("slash", "focus_search", "Search", id="contracts.search"),
-        Binding("h", "history", "History", id="contracts.history"),
-        Binding("s", "story", "Story", id="contracts.story"),
+        Binding(
+            "slash",
+            "focus_search",
+            "Search",
+            id="contracts.search",
+            tooltip="search: start of a customer, contract, number or name; or a payment id",
+        ),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="contracts.history",
+            tooltip="the contract's history, newest first: edits, payments credited, imports, corrections",
+        ),
+        Binding("s", "story", "Story", id="contracts.story", tooltip="its latest payment's story, in order"),
         *ListPane.PAGING,
     ]
 
@@ -328,8 +341,8 @@ class CallbacksPane(ListPane):
     NOUN = "callbacks"
     TABLES = ("callbacks",)
     BINDINGS = [
-        Binding("s", "story", "Story", id="callbacks.story"),
-        Binding("slash", "focus_search", "Filter", id="callbacks.filter"),
+        Binding("s", "story", "Story", id="callbacks.story", tooltip="the payment's story, in order"),
+        Binding("slash", "focus_search", "Filter", id="callbacks.filter", tooltip="filter (a payment id works too)"),
         *ListPane.PAGING,
     ]
 

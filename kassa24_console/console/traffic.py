@@ -46,10 +46,10 @@ class TrafficPane(Vertical):
     """Tails the traffic table; pauses when the operator moves up, resumes on End."""
 
     BINDINGS = [
-        Binding("end", "follow", "Follow", id="traffic.follow"),
-        Binding("slash", "focus_filter", "Filter", id="traffic.filter"),
-        Binding("left_square_bracket", "older", "Older", id="traffic.older"),
-        Binding("s", "story", "Story", id="traffic.story"),
+        Binding("end", "follow", "Follow", id="traffic.follow", tooltip="follow new rows again (moving up pauses)"),
+        Binding("slash", "focus_filter", "Filter", id="traffic.filter", tooltip="filter (a payment id works too)"),
+        Binding("left_square_bracket", "older", "Older", id="traffic.older", tooltip="page back to older rows"),
+        Binding("s", "story", "Story", id="traffic.story", tooltip="the payment's story, in order"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
