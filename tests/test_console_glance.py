@@ -216,3 +216,14 @@ async def test_evidence_reads_as_words_not_json(console: Any) -> None:
     await until(pilot, lambda: isinstance(app.screen, DetailScreen))
     evidence = app.screen.query_one("#detail-request").text
     assert "amount 7\xa0611,00\xa0₸" in evidence and "{" not in evidence
+
+
+async def test_a_traffic_rows_detail_names_its_id_for_replay(console: Any) -> None:
+    app, pilot, url = console
+    await post(url, verify_body("7012345678"))
+    table = app.query_one(TrafficPane).table
+    await until(pilot, lambda: table.row_count == 1)
+    table.focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    assert str(app.screen.query_one("#detail-title").render()).startswith(f"#{table.keys[0]} · verify")

@@ -244,7 +244,8 @@ class TrafficPane(Vertical):
         row = await store.read(views.traffic_detail, int(event.key))
         if row is None:
             return
-        title = f"{row.kind} · {fmt.at_text(row.at, self.k24.zone, with_date=True)} · from {row.peer}"
+        # the id is what `simulate replay ID` sends again
+        title = f"#{row.id} · {row.kind} · {fmt.at_text(row.at, self.k24.zone, with_date=True)} · from {row.peer}"
         response = pretty_json(row.response)
         if row.sig_form:
             response += f"\n\n# signature: matched in the {row.sig_form} form"
