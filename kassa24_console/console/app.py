@@ -1,8 +1,10 @@
-"""The operator console: a Textual app that starts the listener on a thread and loop of its own
-(:mod:`..embedded`) and reads the store through a store of its own, as ``--attach`` does."""
+"""The operator console: a Textual app that starts the listener in a process of its own and
+supervises it (:mod:`..embedded`), and reads the database through a store of its own, as
+``--attach`` does."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -21,7 +23,7 @@ from .. import timeline
 from ..config import Settings
 from ..embedded import EmbeddedListener
 from ..listener import ListenError
-from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError, make_store, open_store
+from ..runtime import DEMO_KEY_WARNING, StartupError, make_store, open_store
 from ..store import Store, display_url
 from ..store import queries as q
 from . import format as fmt
@@ -137,7 +139,7 @@ class Kassa24App(App[int]):
     # --- lifecycle -------------------------------------------------------------------------
 
     async def open_store(self) -> None:
-        """Open the listener's runtime on its own thread (not when attached), then the
+        """Open the listener's runtime in its own process (not when attached), then the
         console's own store: the console reads the database as ``--attach`` does, so no
         redraw ever makes the platform wait."""
         try:
@@ -159,8 +161,8 @@ class Kassa24App(App[int]):
             log.warning(DEMO_KEY_WARNING)
 
     @property
-    def runtime(self) -> Runtime | None:
-        """The listener's runtime (it lives on the listener's thread)."""
+    def runtime(self) -> EmbeddedListener | None:
+        """The listener, once its process opened the database (it lives in that process)."""
         return self.listener.runtime if self.listener is not None else None
 
     async def start_listener(self) -> None:
@@ -189,7 +191,8 @@ class Kassa24App(App[int]):
             await self.open_store()
         if self.listener is None or self.runtime is None:
             return
-        in_flight = self.listener.in_flight
+        listener = self.listener
+        in_flight = await asyncio.to_thread(lambda: listener.in_flight)  # a question to its process
         if in_flight:
             question = f"{in_flight} request(s) in flight: they finish first, new ones wait. Restart the listener?"
             self.push_screen(ConfirmScreen(question), self._restart_if_confirmed)
