@@ -46,11 +46,14 @@ async def test_traffic_opens_on_the_newest_rows_while_following(tmp_path: Path) 
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(TrafficPane).table
         await until(pilot, lambda: table.row_count == 120)
-        await pilot.pause(0.2)
         assert "following" in str(app.query_one("#traffic-state").render())
         assert table.cursor == 119
-        top, height = table.scroll_offset.y, table.scrollable_content_region.height
-        assert height > 0 and top <= 119 < top + height, (top, height)  # the newest row is on screen
+
+        def newest_on_screen() -> bool:
+            top, height = table.scroll_offset.y, table.scrollable_content_region.height
+            return height > 0 and top <= 119 < top + height
+
+        await until(pilot, newest_on_screen)  # before the fix: top stayed 0, the oldest rows shown
 
 
 async def test_home_moves_the_cursor_not_only_the_view(tmp_path: Path) -> None:
@@ -182,7 +185,7 @@ async def test_the_reason_is_readable_whole_and_nothing_scrolls_sideways(console
     await until(pilot, lambda: table.row_count == 1)
     reason = app.query_one("#traffic-reason")
     await until(pilot, lambda: "Account does not exist" in str(reason.render()))
-    assert reason.display and reason.region.width > 100  # the whole line, not a 6-letter column
+    await until(pilot, lambda: reason.display and reason.region.width > 100)  # a whole line, not 6 letters
     assert not table.show_horizontal_scrollbar  # no scrollbar fragment, the header stays over its column
 
 

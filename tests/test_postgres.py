@@ -287,7 +287,7 @@ async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(p
         form.query_one("#payment").value = "44 000,00"
         await click_save(app, pilot)
         await until(pilot, lambda: "Not saved" in str(form.query_one("#form-error").render()), timeout=10)
-        assert form.query_one("#payment").value == "40000.00"
+        assert form.query_one("#payment").value == "40 000,00"
         assert (await app.store.read(q.contract, "C-10001")).payment == 4_000_000
         form.query_one("#payment").value = "44 000,00"
         await click_save(app, pilot)

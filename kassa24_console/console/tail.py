@@ -70,13 +70,6 @@ class TailView(ScrollView, can_focus=True):
     class Follow(Message):
         """End: back to the newest row, following."""
 
-    class Moved(Message):
-        """The cursor is on another row (or the same row, rebuilt)."""
-
-        def __init__(self, row: Any) -> None:
-            super().__init__()
-            self.row = row
-
     class Selected(Message):
         def __init__(self, key: Any) -> None:
             super().__init__()
@@ -90,6 +83,7 @@ class TailView(ScrollView, can_focus=True):
         self.rows: list[Any] = []
         self._strips: list[Strip | None] = []  # rendered when first shown
         self.cursor = 0
+        self.on_move: Callable[[Any], None] | None = None  # told the row under the cursor
         self._width = sum(width for _, width, _ in columns) + len(columns) - 1
 
     # --- content ---------------------------------------------------------------------------
@@ -145,7 +139,8 @@ class TailView(ScrollView, can_focus=True):
         elif self.cursor >= top + height:
             self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True, force=True)
         self.refresh()
-        self.post_message(self.Moved(self.rows[self.cursor]))
+        if self.on_move is not None:  # at once, not a message later: what is drawn is what is under it
+            self.on_move(self.rows[self.cursor])
         if pause:
             self.post_message(self.Paused())
 

@@ -81,6 +81,7 @@ class TrafficPane(Vertical):
     def on_mount(self) -> None:
         self._show_state()
         self.query_one("#traffic-reason", Static).display = False
+        self.table.on_move = self._show_reason
 
     @property
     def table(self) -> TailView:
@@ -161,11 +162,10 @@ class TrafficPane(Vertical):
         await self.reload()
         self.table.focus()
 
-    @on(TailView.Moved)
-    def _on_moved(self, event: TailView.Moved) -> None:
+    def _show_reason(self, row: Any) -> None:
         """The whole reason of the row under the cursor, wrapped (the column is narrow)."""
-        reason = event.row.reason or ""
-        text = f"{event.row.kind} at {fmt.at_text(event.row.at, self.k24.zone).plain}: {reason}" if reason else ""
+        reason = row.reason or ""
+        text = f"{row.kind} at {fmt.at_text(row.at, self.k24.zone).plain}: {reason}" if reason else ""
         widget = self.query_one("#traffic-reason", Static)
         if text != self._reason_text:
             self._reason_text = text
