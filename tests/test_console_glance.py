@@ -230,3 +230,20 @@ async def test_a_traffic_rows_detail_names_its_id_for_replay(console: Any) -> No
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(app.screen, DetailScreen))
     assert str(app.screen.query_one("#detail-title").render()).startswith(f"#{table.keys[0]} · verify")
+
+
+async def test_every_panes_footer_fits_at_80_columns(tmp_path: Path) -> None:
+    from textual.widgets._footer import FooterKey
+
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in ("t", "c", "b", "m"):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            keys = [k for k in app.screen.query(FooterKey) if k.action != "command_palette"]  # docked right
+            palette = next(k for k in app.screen.query(FooterKey) if k.action == "command_palette")
+            assert {k.action for k in keys} >= {"quit", "help"}, key
+            cut = [k.description for k in keys if k.region.right > palette.region.x]
+            assert not cut, (key, cut)

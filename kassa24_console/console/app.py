@@ -131,7 +131,7 @@ class Kassa24App(App[int]):
         await self.refresh_all()
         if self.live:
             self.set_interval(0.25, self._closing_safe(self._tick_traffic))
-            self.set_interval(0.5, self._closing_safe(self._tick_panes))  # cheap: a pane reads only when its tables moved
+            self.set_interval(0.5, self._closing_safe(self._tick_panes))  # cheap: reads only tables that moved
             self.set_interval(2.0, self._closing_safe(self._tick_rates))
         self.query_one("#traffic-table").focus()
         steady(self.screen)

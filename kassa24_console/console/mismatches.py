@@ -36,14 +36,15 @@ class MismatchesPane(ListPane):
     ]
     BINDINGS = [
         Binding("x", "resolve", "Resolve", id="mismatches.resolve", tooltip="resolve with a note"),
-        Binding("o", "reopen", "Reopen", id="mismatches.reopen"),
-        Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle"),
-        Binding("r", "reconcile", "Reconcile today", id="mismatches.reconcile"),
+        Binding("o", "reopen", "Reopen", id="mismatches.reopen", show=False),
+        Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle", show=False),
+        Binding("r", "reconcile", "Reconcile", id="mismatches.reconcile", tooltip="reconcile today"),
         Binding(
             "k",
             "close_deposit",
             "Close deposit",
             id="mismatches.close_deposit",
+            show=False,
             tooltip="close the unpaid deposit (with a note)",
         ),
         Binding(
@@ -51,10 +52,18 @@ class MismatchesPane(ListPane):
             "credit_deposit",
             "Credit from platform",
             id="mismatches.credit_deposit",
+            show=False,
             tooltip="credit the deposit on the platform's operation (with a note)",
         ),
-        Binding("s", "story", "Story", id="mismatches.story", tooltip="the payment's story, in order"),
-        Binding("slash", "focus_search", "Filter", id="mismatches.filter", tooltip="filter (a payment id or a kind)"),
+        Binding("s", "story", "Story", id="mismatches.story", show=False, tooltip="the payment's story, in order"),
+        Binding(
+            "slash",
+            "focus_search",
+            "Filter",
+            id="mismatches.filter",
+            show=False,
+            tooltip="filter: a payment id, a kind",
+        ),
         *ListPane.PAGING,
     ]
 

@@ -206,8 +206,8 @@ class ContractsPane(ListPane):
 
     BINDINGS = [
         Binding("e", "edit", "Edit", id="contracts.edit"),
-        Binding("n", "new_contract", "New contract", id="contracts.new"),
-        Binding("a", "new_account", "New account", id="contracts.account"),
+        Binding("n", "new_contract", "New contract", id="contracts.new", show=False),
+        Binding("a", "new_account", "New account", id="contracts.account", show=False),
         Binding(
             "slash",
             "focus_search",
@@ -222,7 +222,7 @@ class ContractsPane(ListPane):
             id="contracts.history",
             tooltip="the contract's history, newest first: edits, payments credited, imports, corrections",
         ),
-        Binding("s", "story", "Story", id="contracts.story", tooltip="its latest payment's story, in order"),
+        Binding("s", "story", "Story", id="contracts.story", show=False, tooltip="its last payment's story"),
         *ListPane.PAGING,
     ]
 
