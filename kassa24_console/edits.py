@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
 
@@ -42,7 +43,7 @@ def parse_major(text: str, field: str, *, optional: bool = False) -> int | None:
     try:
         value = parse_decimal(text)
     except ValueError:
-        raise EditRejected(f"{field}: not an amount (write 1500.00)") from None
+        raise EditRejected(f"{field}: not an amount (write 1 500,00)") from None
     if value < 0:
         raise EditRejected(f"{field}: cannot be negative")
     minor = whole_minor_units(value)
@@ -84,11 +85,12 @@ class Seen:
     version: int
     updated_at: int
     values: ContractChange
+    read_at: int = 0  # when the form read it: a conflict cites only what changed after
 
     @classmethod
     def of(cls, row: Any) -> Seen:
         values = ContractChange(row.status_code, row.status_text or "", row.payment, row.min_payment)
-        return cls(row.id, row.version, row.updated_at, values)
+        return cls(row.id, row.version, row.updated_at, values, now_us())
 
 
 class EditConflict(EditRejected):
@@ -108,7 +110,12 @@ async def load_contract(store: Store, contract_id: str) -> Seen:
 
 
 async def update_contract(
-    store: Store, seen: Seen, change: ContractChange, actor: str | None = None, note: str = ""
+    store: Store,
+    seen: Seen,
+    change: ContractChange,
+    actor: str | None = None,
+    note: str = "",
+    zone: ZoneInfo | None = None,
 ) -> int:
     """Save only the fields the operator changed (``change`` against ``seen``), each on
     condition that it still holds the value the operator saw; returns how many were saved.
@@ -134,7 +141,7 @@ async def update_contract(
             .values(**changed, updated_at=at, version=c.c.version + 1)
         )
         if result.rowcount != 1:
-            raise _conflict(connection, seen)
+            raise _conflict(connection, seen, zone)
         rows = [
             q.audit_row(at, who, "edit", "contract", seen.contract_id, f, getattr(seen.values, f), v, note=note)
             for f, v in changed.items()
@@ -159,17 +166,17 @@ def check_contract(change: ContractChange) -> None:
         raise EditRejected("\n".join(problems))
 
 
-def _conflict(connection: Connection, seen: Seen) -> EditConflict:
+def _conflict(connection: Connection, seen: Seen, zone: ZoneInfo | None) -> EditConflict:
     current = q.contract(connection, seen.contract_id)
     if current is None:
         return EditConflict(f"contract {seen.contract_id} no longer exists", None)
     a = q.audit
     since = connection.execute(
         select(a)
-        .where(a.c.entity == "contract", a.c.entity_id == seen.contract_id, a.c.at >= seen.updated_at)
+        .where(a.c.entity == "contract", a.c.entity_id == seen.contract_id, a.c.at > max(seen.read_at, seen.updated_at))
         .order_by(a.c.id)
     ).all()
-    lines = [describe_change(row) for row in since if row.field in FIELDS]
+    lines = [describe_change(row, zone) for row in since if row.field in FIELDS]
     if not lines:  # changed by something that left no audit row (an older version, or SQL by hand)
         lines = [
             f"{LABELS[f]}: {_shown(f, getattr(seen.values, f))} → {_shown(f, getattr(current, f))}"
@@ -190,12 +197,12 @@ def _shown(field: str, value: Any) -> str:
     return repr(value) if field == "status_text" else str(value)
 
 
-def describe_change(row: Any) -> str:
+def describe_change(row: Any, zone: ZoneInfo | None = None) -> str:
     """An audit row in words: ``payment k24_… credited: amount due 45 000,00 ₸ → 43 500,00 ₸ at 14:02``."""
     field = LABELS.get(row.field, row.field)
     old = _shown(row.field, _number(row.old) if row.field in ("payment", "min_payment") else row.old)
     new = _shown(row.field, _number(row.new) if row.field in ("payment", "min_payment") else row.new)
-    when = datetime.fromtimestamp(row.at / 1e6).astimezone().strftime("%H:%M:%S")
+    when = datetime.fromtimestamp(row.at / 1e6, zone).astimezone(zone).strftime("%H:%M:%S")  # the configured zone
     if row.kind == "payment":
         return f"payment {row.cause} credited at {when}: {field} {old} → {new}"
     if row.kind == "import":

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 MINOR_DIGITS = 2
 # Far above any real amount, far below what a 64-bit integer column holds.
@@ -29,6 +29,14 @@ def format_money(minor: int | None, currency: str = "KZT", locale: str = "ru_KZ"
     if minor is None:
         return ""
     return format_currency(to_major(minor), currency, locale=_locale(locale))
+
+
+def format_amount(minor: int | None, locale: str = "ru_KZ") -> str:
+    """``150050`` → ``1 500,50``: an amount as the locale writes it, for a form's field
+    (what the tables show, without the currency; :func:`parse_decimal` reads it back)."""
+    if minor is None:
+        return ""
+    return format_decimal(to_major(minor), "#,##0.00", locale=_locale(locale)).replace("\u00a0", " ")
 
 
 def plain(minor: int, currency: str = "KZT") -> str:

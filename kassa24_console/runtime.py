@@ -43,13 +43,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, shared_port: bool = False) -> None:
         self.settings = settings
-        self.store = Store(
-            settings.database_url,
-            flush_interval=settings.traffic_flush_interval,
-            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-            max_pages=settings.sqlite_max_pages,
-            wal_limit_bytes=settings.sqlite_wal_limit_bytes,
-        )
+        self.store = make_store(settings)
         self.service = Service(settings, self.store)
         self.app = App(settings, self.service, self.store)
         self.listener = Listener(self.app, settings.host, settings.port, settings, shared_port=shared_port)
@@ -119,6 +113,17 @@ class Runtime:
         await self.listener.stop()
         self.app.flush_request_log()
         await self.store.close()
+
+
+def make_store(settings: Settings) -> Store:
+    """A (not yet opened) store of the configured database."""
+    return Store(
+        settings.database_url,
+        flush_interval=settings.traffic_flush_interval,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        max_pages=settings.sqlite_max_pages,
+        wal_limit_bytes=settings.sqlite_wal_limit_bytes,
+    )
 
 
 async def open_store(store: Store, settings: Settings, *, demo: bool = False) -> bool:

@@ -107,7 +107,7 @@ async def test_a_change_from_another_process_is_shown_and_nothing_saved_until_co
     await until(pilot, lambda: "Not saved" in str(error.render()))
     shown = str(error.render()).replace("\xa0", " ")
     assert "colleague" in shown and "45 000,00" in shown and "40 000,00" in shown
-    assert form.query_one("#payment").value == "40000.00"  # the form now shows what is there
+    assert form.query_one("#payment").value == "40 000,00"  # the form now shows what is there, as the locale writes it
     entity = (await post(url, verify_body("7012345678"))).json()["entities"][0]
     assert entity["payment"] == 4_000_000  # nothing of ours was saved
     form.query_one("#payment").value = "44 000,00"  # the operator still means it

@@ -60,7 +60,7 @@ def test_upgrade_from_the_first_released_schema_keeps_the_data(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "deposits     1" in result.stdout
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0009",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0010",)
         assert db.execute("SELECT payment_id, state FROM deposits").fetchall() == [("k24_old", "paid")]
         assert db.execute("SELECT count(*) FROM platform_operations").fetchone() == (0,)
 
@@ -71,4 +71,4 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
     with engine.begin() as connection:
         assert create_schema(connection) is False
     with sqlite3.connect(tmp_path / "legacy.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0009",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0010",)

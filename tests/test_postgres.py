@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,17 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import SECRET, Server, callback_body, deposit_body, free_port, new_customer, serve_env, wait_healthy
+from conftest import (
+    SECRET,
+    Server,
+    callback_body,
+    deposit_body,
+    free_port,
+    new_customer,
+    serve_env,
+    verify_body,
+    wait_healthy,
+)
 from sqlalchemy import text
 
 from kassa24_console.config import Settings
@@ -278,7 +289,7 @@ async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(p
         form.query_one("#payment").value = "44 000,00"
         await click_save(app, pilot)
         await until(pilot, lambda: "Not saved" in str(form.query_one("#form-error").render()), timeout=10)
-        assert form.query_one("#payment").value == "40000.00"
+        assert form.query_one("#payment").value == "40 000,00"
         assert (await app.store.read(q.contract, "C-10001")).payment == 4_000_000
         form.query_one("#payment").value = "44 000,00"
         await click_save(app, pilot)
@@ -314,3 +325,38 @@ def test_two_hosts_on_postgresql_send_each_alert_once(postgres: str, tmp_path: P
         first.stop()
         second.stop()
         hook.close()
+
+
+def test_the_console_learns_which_tables_changed_on_postgresql(postgres: str, tmp_path: Path) -> None:
+    """Migration 0010 on PostgreSQL: statement triggers count writes per table, per writing
+    backend (no shared row to wait on); a reader in another process sees only the table
+    that was written move."""
+    url = _database(postgres, "changes")
+    server = _serve(tmp_path, url, "changes")
+
+    async def counts() -> dict[str, int]:
+        store = Store(url)
+        try:
+            found = await store.changes()
+        finally:
+            await store.db.dispose()
+        assert found is not None
+        return found
+
+    try:
+        customer, _ = new_customer(_PgSeed(url), {"payment": 10_000})
+        before = asyncio.run(counts())
+        assert before["contracts"] > 0 and before["accounts"] > 0  # the seeding was counted
+        reply = httpx.post(f"{server.url}/kassa24", json=signed(verify_body(customer), SECRET), timeout=10)
+        assert reply.json()["code"] == 0
+        deadline = time.monotonic() + 15
+        after = asyncio.run(counts())
+        while after.get("traffic", 0) == before.get("traffic", 0) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the traffic row is flushed within the interval
+            after = asyncio.run(counts())
+        assert after.get("traffic", 0) > before.get("traffic", 0)
+        assert {t: after.get(t) for t in ("contracts", "accounts", "mismatches")} == {
+            t: before.get(t) for t in ("contracts", "accounts", "mismatches")
+        }
+    finally:
+        server.stop()

@@ -1,7 +1,10 @@
-"""The operator console: Textual app with the listener embedded in the same asyncio loop."""
+"""The operator console: a Textual app that starts the listener in a process of its own and
+supervises it (:mod:`..embedded`), and reads the database through a store of its own, as
+``--attach`` does."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -17,13 +20,15 @@ from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
 
 from .. import alerts, timeline
 from ..config import Settings
+from ..embedded import EmbeddedListener
 from ..listener import ListenError
-from ..runtime import DEMO_KEY_WARNING, Runtime, StartupError
+from ..runtime import DEMO_KEY_WARNING, StartupError, make_store, open_store
 from ..store import Store, display_url
 from ..store import queries as q
 from ..zones import zone as time_zone
 from . import format as fmt
 from .alerts import AlertsPane
+from .keys import help_markdown
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
 from .rates import RATE_MINUTES, Rates, counters_text
@@ -33,52 +38,6 @@ from .traffic import TrafficPane
 log = logging.getLogger(__name__)
 
 
-HELP = """\
-# kassa24-console
-
-The merchant side of Kassa24 Terminal payments: the listener answers the platform's
-**verify** and **check_deposit** requests and receives its **callbacks**; this console shows
-what the store holds, live.
-
-## Keys
-
-| key | where | what |
-|---|---|---|
-| `t` `c` `b` `m` `!` | anywhere | Traffic, Contracts, Callbacks, Mismatches, Alerts |
-| `/` | traffic, contracts | filter / search |
-| `End` | traffic | follow new rows again (scrolling up pauses) |
-| `[` | traffic | page back to older rows |
-| `Enter` | traffic | raw request and our response |
-| `Enter`, `e` | contracts | edit status code, amount due, minimum |
-| `n`, `a` | contracts | new contract, new account |
-| `h` | contracts | the contract's history: edits, payments credited, imports, corrections |
-| `s` | traffic, callbacks, mismatches, contracts | the payment's story, in order (a contract's: its latest payment) |
-| `Enter` | mismatches | the evidence and the suggested action |
-| `x`, `o`, `v`, `r` | mismatches | resolve with a note, reopen, show resolved, reconcile today |
-| `k`, `p` | mismatches | close the unpaid deposit; credit it on the platform's operation (both with a note) |
-| `Enter`, `x` | alerts | the message and its deliveries; acknowledge with a note |
-| `ctrl+r` | anywhere | restart the listener |
-| `ctrl+p` | anywhere | command palette |
-| `F1` | anywhere | this help |
-| `q`, `ctrl+q` | anywhere | quit (in-flight requests finish first) |
-
-## Traffic filter
-
-Terms are combined: `kind:verify` `kind:check` `code:500` `customer:7012` `contract:C-1`
-`sig:bad`; any other word matches the raw request or response.
-
-## Status codes
-
-`0` lets the customer pay. Any other code forbids payment and the terminal shows the
-platform's preset text for that code; the *status text* is for you and your colleagues.
-Changes apply to the very next verify and are kept in the audit log with your user name.
-
-## Files
-
-Log file: `{log_file}`
-
-Database: `{database}`
-"""
 
 
 class StatusBar(Vertical):
@@ -97,15 +56,30 @@ class Kassa24App(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kassa24-console"
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="quit (in-flight requests are answered first)"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),
-        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f1", "help", "Help", id="app.help", tooltip="this help"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help_question"),
+        Binding("escape", "hide_help_panel", "Hide keys", show=False, id="app.keys", tooltip="close keys panel"),
         Binding("t", "show_tab('traffic')", "Traffic", show=False, id="app.traffic"),
         Binding("c", "show_tab('contracts')", "Contracts", show=False, id="app.contracts"),
         Binding("b", "show_tab('callbacks')", "Callbacks", show=False, id="app.callbacks"),
         Binding("m", "show_tab('mismatches')", "Mismatches", show=False, id="app.mismatches"),
-        Binding("exclamation_mark", "show_tab('alerts')", "Alerts", show=False, id="app.alerts"),
-        Binding("ctrl+r", "restart_listener", "Restart listener", id="app.restart"),
+        Binding(
+            "exclamation_mark",
+            "show_tab('alerts')",
+            "Alerts",
+            show=False,
+            id="app.alerts",
+            tooltip="alerts: active and recent, acknowledge with a note",
+        ),
+        Binding(
+            "ctrl+r",
+            "restart_listener",
+            "Restart listener",
+            id="app.restart",
+            tooltip="restart the listener (asks first while requests are in flight)",
+        ),
     ]
 
     def __init__(
@@ -119,10 +93,10 @@ class Kassa24App(App[int]):
         self.attach = attach
         self.live = live
         self.zone = time_zone(settings.timezone)
-        self.runtime: Runtime | None = None
-        self.alerter: alerts.Alerter | None = None
+        self.listener: EmbeddedListener | None = None  # the listener, in its own process
+        self.store: Store | None = None  # the console's own store (reads, operator's edits)
+        self.alerter: alerts.Alerter | None = None  # attached only: with a listener, its process alerts
         self.alert_count: int | None = None  # active alerts last shown: more rings the bell
-        self.store: Store | None = None
         self.listener_state = "starting"
         self.problem = ""
         self.exit_code = 0  # what the process exits with: non-zero when it could not start
@@ -170,7 +144,7 @@ class Kassa24App(App[int]):
         await self.refresh_all()
         if self.live:
             self.set_interval(0.25, self._closing_safe(self._tick_traffic))
-            self.set_interval(1.0, self._closing_safe(self._tick_panes))
+            self.set_interval(0.5, self._closing_safe(self._tick_panes))  # cheap: reads only tables that moved
             self.set_interval(2.0, self._closing_safe(self._tick_rates))
         self.query_one("#traffic-table").focus()
         steady(self.screen)
@@ -178,32 +152,48 @@ class Kassa24App(App[int]):
     # --- lifecycle -------------------------------------------------------------------------
 
     async def open_store(self) -> None:
-        runtime = Runtime(self.settings)
+        """Open the listener's runtime in its own process (not when attached), then the
+        console's own store: the console reads the database as ``--attach`` does, so no
+        redraw ever makes the platform wait."""
         try:
-            await runtime.open(demo=not self.attach)  # attached: never loads anything into it
+            if not self.attach:
+                if self.listener is None:
+                    self.listener = EmbeddedListener(self.settings)
+                if self.listener.runtime is None:
+                    await self.listener.open()
+            if self.store is None:
+                store = make_store(self.settings)
+                await open_store(store, self.settings)  # attached: never loads anything into it
+                self.store = store
         except StartupError as error:
             self.problem, self.listener_state, self.exit_code = str(error), "stopped", 1
             self.update_status()
             return
         self.exit_code = 0
-        self.runtime, self.store = runtime, runtime.store
-        if self.settings.alert_urls and self.live:  # without channels: only shows what others send
-            self.alerter = alerts.start(runtime)
+        if self.attach and self.settings.alert_urls and self.live and self.alerter is None:
+            self.alerter = alerts.Alerter(self.settings, self.store)  # without channels: only shows
+            self.alerter.start()
         if self.settings.uses_demo_key:
             log.warning(DEMO_KEY_WARNING)
 
+    @property
+    def runtime(self) -> EmbeddedListener | None:
+        """The listener, once its process opened the database (it lives in that process)."""
+        return self.listener.runtime if self.listener is not None else None
+
     async def start_listener(self) -> None:
-        if self.runtime is None:
+        if self.listener is None or self.listener.runtime is None:
             return
+        self.listener_state = "starting"
+        self.update_status()
         try:
-            await self.runtime.listener.start()
+            await self.listener.start()
         except ListenError as error:
             self.problem = f"{error} — ctrl+r to retry"
             self.listener_state = "stopped"
         else:
             self.problem = ""
             self.listener_state = "listening"
-            self.runtime.start_pruning()
         self.update_status()
 
     async def action_restart_listener(self) -> None:
@@ -213,11 +203,12 @@ class Kassa24App(App[int]):
         if self.attach:
             self.notify("Attached mode: there is no listener here.", severity="warning")
             return
-        if self.runtime is None:
+        if self.runtime is None or self.store is None:
             await self.open_store()
-        if self.runtime is None:
+        if self.listener is None or self.runtime is None:
             return
-        in_flight = self.runtime.listener.in_flight
+        listener = self.listener
+        in_flight = await asyncio.to_thread(lambda: listener.in_flight)  # a question to its process
         if in_flight:
             question = f"{in_flight} request(s) in flight: they finish first, new ones wait. Restart the listener?"
             self.push_screen(ConfirmScreen(question), self._restart_if_confirmed)
@@ -229,11 +220,13 @@ class Kassa24App(App[int]):
             await self._restart()
 
     async def _restart(self) -> None:
-        assert self.runtime is not None
-        await self.runtime.listener.stop()
+        assert self.listener is not None
+        self.listener_state = "restarting"
+        self.update_status()
+        await self.listener.stop()
         await self.start_listener()
         if self.listener_state == "listening":
-            self.notify(f"Listening on port {self.runtime.listener.port}.")
+            self.notify(f"Listening on port {self.listener.port}.")
 
     async def action_quit(self) -> None:
         """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
@@ -242,10 +235,20 @@ class Kassa24App(App[int]):
         if self.alerter is not None:
             await self.alerter.close()
             self.alerter = None
-        if self.runtime is not None:
-            await self.runtime.close()
-            self.runtime = self.store = None
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
         self.exit(self.exit_code)
+
+    def check_listener(self) -> None:
+        """The header tells the truth when the listener stopped by itself."""
+        if self.listener_state == "listening" and self.listener is not None and not self.listener.running:
+            self.listener_state = "stopped"
+            self.problem = "the listener stopped — see the log file; ctrl+r to restart"
+            self.update_status()
 
     # --- refresh ---------------------------------------------------------------------------
 
@@ -282,6 +285,7 @@ class Kassa24App(App[int]):
                     await widget.refresh_rows()
 
     async def _tick_rates(self) -> None:
+        self.check_listener()
         if self.store is None:
             return
         shown = await self.rates.read(self.store)
@@ -297,23 +301,30 @@ class Kassa24App(App[int]):
 
 
     def update_status(self) -> None:
+        """One line that never wraps (at 80 columns the database is cut, with an ellipsis,
+        never the listener's state or the demo-key warning); a problem on a line of its own."""
         s = self.settings
-        line = Text()
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
         if self.attach:
             line.append("◉ attached (no listener)", style="bold cyan")
-        elif self.listener_state == "listening" and self.runtime is not None:
-            line.append(f"● listening http://{s.host}:{self.runtime.listener.port}", style="bold green")
+        elif self.listener_state == "listening" and self.listener is not None:
+            line.append(f"● listening http://{s.host}:{self.listener.port}", style="bold green")
         else:
             line.append(f"○ {self.listener_state}", style="bold red")
-        database = "(not configured)" if self.config_error else display_url(s.database_url)
-        line.append(f"  │ project {s.project_id} │ option {s.response_option} │ {s.timezone} │ {database}")
         if s.uses_demo_key:
-            line.append("  │ ", style="")
-            line.append(" DEMO KEY ", style="bold black on yellow")
+            line.append(" ")
+            line.append("\u00a0DEMO\u00a0KEY\u00a0", style="bold black on yellow")
+        database = "(not configured)" if self.config_error else display_url(s.database_url)
+        line.append(f" │ project {s.project_id} │ option {s.response_option} │ {s.timezone} │ {database}")
+        widget = self.query_one("#status-line", Static)
+        line.truncate(widget.content_size.width or self.size.width - 2, overflow="ellipsis")
         if self.problem:
-            line.append("\n")
-            line.append(self.problem, style="bold red")
-        self.query_one("#status-line", Static).update(line)
+            line = Text.assemble(line, "\n", (self.problem, "bold red"), end="")
+        widget.update(line)
+
+    def on_resize(self) -> None:
+        with contextlib.suppress(NoMatches):  # before the first compose there is no header yet
+            self.update_status()  # the line is cut to the width
 
     # --- navigation, help, palette ---------------------------------------------------------
 
@@ -350,12 +361,27 @@ class Kassa24App(App[int]):
         self.push_screen(DetailScreen(f"Payment {payment_id}", "\n".join(lines), summary, ("Story", "The payment")))
 
     def action_help(self) -> None:
-        self.push_screen(
-            HelpScreen(HELP.format(log_file=self.settings.log_file, database=display_url(self.settings.database_url)))
-        )
+        scopes: list[tuple[str, list[type]]] = [
+            ("anywhere", [Kassa24App]),
+            ("traffic", [TrafficPane]),
+            ("contracts", [ContractsPane]),
+            ("callbacks", [CallbacksPane]),
+            ("mismatches", [MismatchesPane]),
+        ]
+        self.push_screen(HelpScreen(help_markdown(self, scopes, self.settings)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_help_panel":  # Esc closes the keys panel, and only then is it ours
+            return bool(self.screen.query("HelpPanel"))
+        return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":  # ours waits for in-flight requests: say so
+                command = SystemCommand(
+                    "Quit", "Stop the listener once in-flight requests are answered, then quit", self.action_quit
+                )
+            yield command
         yield SystemCommand(
             "Traffic", "Show incoming verify, check_deposit and callbacks", lambda: self.action_show_tab("traffic")
         )

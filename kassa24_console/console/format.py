@@ -48,3 +48,40 @@ def signature_text(ok: bool | None) -> Text:
 
 def latency_text(us: int) -> Text:
     return Text(f"{us / 1000:.1f} ms", justify="right")
+
+
+def wrap_at_spaces(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` cells, broken only at plain spaces (Rich breaks at any
+    whitespace, no-break spaces inside amounts too); a longer word keeps its own line."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return lines
+
+
+def evidence_text(evidence: object) -> str:
+    """A finding's evidence as words: ``deposit 1 500,00 ₸ · report 1 000,00 ₸``,
+    ``deposit state pending · callback statuses success`` (stored as JSON, never shown so)."""
+    if not isinstance(evidence, dict):
+        return "" if evidence is None else str(evidence)
+    return " · ".join(f"{key.replace('_', ' ')} {_value_text(key, value)}" for key, value in evidence.items())
+
+
+def _value_text(key: str, value: object) -> str:
+    if isinstance(value, dict):
+        if set(value) == {"amount", "currency"} and isinstance(value["amount"], int):
+            return format_money(value["amount"], str(value["currency"] or "KZT"))
+        inner = [f"{k.replace('_', ' ')} {_value_text(k, v)}" for k, v in value.items() if v is not None]
+        return ", ".join(inner)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    if key == "amount" and isinstance(value, int):
+        return format_money(value)
+    return "–" if value is None else str(value)

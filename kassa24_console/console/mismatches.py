@@ -3,7 +3,6 @@ resolutions with notes, corrections with commands behind them, reconciliation of
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from .screens import CorrectionForm, DetailScreen, ResolveForm
 class MismatchesPane(ListPane):
     TABLE_ID = "mismatches-table"
     NOUN = "mismatches"
+    TABLES = ("mismatches", "periods")
     COLUMNS = [
         ("Found", "found", 16),
         ("Kind", "kind", 18),
@@ -35,14 +35,35 @@ class MismatchesPane(ListPane):
         ("Note", "note", 10),
     ]
     BINDINGS = [
-        Binding("x", "resolve", "Resolve", id="mismatches.resolve"),
-        Binding("o", "reopen", "Reopen", id="mismatches.reopen"),
-        Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle"),
-        Binding("r", "reconcile", "Reconcile today", id="mismatches.reconcile"),
-        Binding("k", "close_deposit", "Close deposit", id="mismatches.close_deposit"),
-        Binding("p", "credit_deposit", "Credit from platform", id="mismatches.credit_deposit"),
-        Binding("s", "story", "Story", id="mismatches.story"),
-        Binding("slash", "focus_search", "Filter", id="mismatches.filter"),
+        Binding("x", "resolve", "Resolve", id="mismatches.resolve", tooltip="resolve with a note"),
+        Binding("o", "reopen", "Reopen", id="mismatches.reopen", show=False),
+        Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle", show=False),
+        Binding("r", "reconcile", "Reconcile", id="mismatches.reconcile", tooltip="reconcile today"),
+        Binding(
+            "k",
+            "close_deposit",
+            "Close deposit",
+            id="mismatches.close_deposit",
+            show=False,
+            tooltip="close the unpaid deposit (with a note)",
+        ),
+        Binding(
+            "p",
+            "credit_deposit",
+            "Credit from platform",
+            id="mismatches.credit_deposit",
+            show=False,
+            tooltip="credit the deposit on the platform's operation (with a note)",
+        ),
+        Binding("s", "story", "Story", id="mismatches.story", show=False, tooltip="the payment's story, in order"),
+        Binding(
+            "slash",
+            "focus_search",
+            "Filter",
+            id="mismatches.filter",
+            show=False,
+            tooltip="filter: a payment id, a kind",
+        ),
         *ListPane.PAGING,
     ]
 
@@ -104,7 +125,7 @@ class MismatchesPane(ListPane):
             Text(row.kind, style="bold"),
             fmt.plain(row.payment_id),
             Text(row.state, style="yellow" if row.state == "open" else "green"),
-            fmt.plain(json.dumps(evidence, ensure_ascii=False)),
+            fmt.plain(fmt.evidence_text(evidence)),
             fmt.plain(row.note),
         ]
 
@@ -114,7 +135,7 @@ class MismatchesPane(ListPane):
         store = self.k24.store
         if mismatch is None or store is None:
             return
-        evidence = json.dumps(mismatch.evidence, indent=2, ensure_ascii=False)
+        evidence = fmt.evidence_text(mismatch.evidence).replace(" · ", "\n")
         what_to_do = f"Suggested action:\n{mismatch.action}\n\nState: {mismatch.state}"
         if mismatch.occurrences > 1:
             what_to_do += f" · found {mismatch.occurrences} times"

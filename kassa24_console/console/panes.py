@@ -32,6 +32,16 @@ if TYPE_CHECKING:
     from .app import Kassa24App
 
 
+class Rows(DataTable[Any]):
+    """A pane's table where Home and End move the cursor to the first and last row (a
+    DataTable's own Home scrolls the view only, and ``k``/``p`` would act on a row out of sight)."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
+
 class ListPane(Vertical):
     """A table of one page from the store, rebuilt only when what it shows changed.
 
@@ -44,8 +54,8 @@ class ListPane(Vertical):
     PAGE = 500
     COLUMNS: list[tuple[str, str, int]] = []  # (label, key, width)
     PAGING = [
-        Binding("right_square_bracket", "page(1)", "Next page", show=False),
-        Binding("left_square_bracket", "page(-1)", "Previous page", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page", show=False, tooltip="next page of the list"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", show=False, tooltip="previous page"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -53,7 +63,7 @@ class ListPane(Vertical):
         self._shown: list[tuple[Any, ...]] = []
         self.rows: dict[str, Any] = {}
         self.page_start = 0
-        self._read_at: tuple[Any, ...] | None = None  # (store version, search, page) last read
+        self._read_at: tuple[Any, ...] | None = None  # (tables' stamp, search, page) last read
 
     @property
     def search(self) -> str:
@@ -64,6 +74,12 @@ class ListPane(Vertical):
 
     def where_line(self) -> Static:
         return Static("", id=f"{self.NOUN}-where", classes="hint", markup=False)
+
+    def tables(self) -> tuple[str, ...]:
+        """The tables this pane's rows are read from: it re-reads when one of them is written."""
+        return self.TABLES
+
+    TABLES: tuple[str, ...] = ()
 
     def view_state(self) -> tuple[Any, ...]:
         """What, besides the store, decides which rows the pane shows."""
@@ -113,7 +129,7 @@ class ListPane(Vertical):
         return self.app  # type: ignore[return-value]
 
     def make_table(self) -> DataTable[Any]:
-        table: DataTable[Any] = DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = Rows(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
         for label, key, width in self.COLUMNS:
             table.add_column(Text(label, justify="right") if key in self.RIGHT else label, key=key, width=width)
         return table
@@ -136,10 +152,10 @@ class ListPane(Vertical):
         store = self.k24.store
         if store is None:
             return
-        version = await store.version()
-        read_at = (version, *self.view_state())
-        if version is not None and read_at == self._read_at:
-            return
+        stamp = await store.stamp(self.tables())
+        read_at = (stamp, *self.view_state())
+        if stamp is not None and read_at == self._read_at:
+            return  # none of the tables this pane shows was written since it was read
         rows = await self.fetch()
         self._read_at = read_at
         if not self.is_attached:  # the app closed while the store answered
@@ -184,13 +200,30 @@ class ContractsPane(ListPane):
         ("Status text", "text", 12),
     ]
     RIGHT = frozenset({"due", "credit", "min", "status"})
+    TABLES = ("contracts", "accounts")
+
+    def tables(self) -> tuple[str, ...]:
+        return (*self.TABLES, "deposits") if self.search.strip() else self.TABLES  # a payment id finds its contract
+
     BINDINGS = [
         Binding("e", "edit", "Edit", id="contracts.edit"),
-        Binding("n", "new_contract", "New contract", id="contracts.new"),
-        Binding("a", "new_account", "New account", id="contracts.account"),
-        Binding("slash", "focus_search", "Search", id="contracts.search"),
-        Binding("h", "history", "History", id="contracts.history"),
-        Binding("s", "story", "Last payment's story", id="contracts.story"),
+        Binding("n", "new_contract", "New contract", id="contracts.new", show=False),
+        Binding("a", "new_account", "New account", id="contracts.account", show=False),
+        Binding(
+            "slash",
+            "focus_search",
+            "Search",
+            id="contracts.search",
+            tooltip="search: start of a customer, contract, number or name; or a payment id",
+        ),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="contracts.history",
+            tooltip="the contract's history, newest first: edits, payments credited, imports, corrections",
+        ),
+        Binding("s", "story", "Story", id="contracts.story", show=False, tooltip="its last payment's story"),
         *ListPane.PAGING,
     ]
 
@@ -235,7 +268,7 @@ class ContractsPane(ListPane):
             return
 
         async def save(seen: edits.Seen, change: edits.ContractChange) -> None:
-            changed = await edits.update_contract(store, seen, change)
+            changed = await edits.update_contract(store, seen, change, zone=self.k24.zone)
             self.notify(f"Contract {contract.id}: {changed} field(s) saved." if changed else "Nothing changed.")
             await self.refresh_rows()
 
@@ -255,7 +288,7 @@ class ContractsPane(ListPane):
         rows = await store.scan(lambda c: history(c, contract=contract.id))
         zone = self.k24.zone
         lines = []
-        for row in rows:
+        for row in reversed(rows):  # newest first: what just happened is what the operator looks for
             when = fmt.at_text(row.at, zone, with_date=True).plain
             change = f"{row.field}: {shown(row.field, row.old)} → {shown(row.field, row.new)}"
             why = " · ".join(part for part in (row.note, row.cause) if part)
@@ -264,7 +297,7 @@ class ContractsPane(ListPane):
             f"status code {contract.status_code} {contract.status_text}\n"
             f"amount due {fmt.money(contract.payment).plain}\nminimum {fmt.money(contract.min_payment).plain}"
         )
-        title = f"History of contract {contract.id} · {contract.number} · customer {contract.customer_id}"
+        title = f"History of {contract.id} · {contract.number} · customer {contract.customer_id} · newest first"
         self.app.push_screen(DetailScreen(title, "\n".join(lines) or "(no changes recorded)", now, ("History", "Now")))
 
     def action_new_account(self) -> None:
@@ -308,9 +341,10 @@ class ContractsPane(ListPane):
 class CallbacksPane(ListPane):
     TABLE_ID = "callbacks-table"
     NOUN = "callbacks"
+    TABLES = ("callbacks",)
     BINDINGS = [
-        Binding("s", "story", "Story", id="callbacks.story"),
-        Binding("slash", "focus_search", "Filter", id="callbacks.filter"),
+        Binding("s", "story", "Story", id="callbacks.story", tooltip="the payment's story, in order"),
+        Binding("slash", "focus_search", "Filter", id="callbacks.filter", tooltip="filter (a payment id works too)"),
         *ListPane.PAGING,
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,7 +22,8 @@ from ..edits import (
     parse_major,
     parse_status_code,
 )
-from ..money import to_major
+from ..money import format_amount
+from .format import wrap_at_spaces
 
 
 def steady(root: Any) -> None:
@@ -29,6 +31,21 @@ def steady(root: Any) -> None:
     if not getattr(root.app, "live", True):
         for widget in root.query("Input, TextArea"):
             widget.cursor_blink = False
+
+
+class Reading(TextArea):
+    """A read-only text to look through: Home and End go to its first and last line."""
+
+    BINDINGS = [
+        Binding("home,ctrl+home", "first", "First line", show=False),
+        Binding("end,ctrl+end", "last", "Last line", show=False),
+    ]
+
+    def action_first(self) -> None:
+        self.move_cursor((0, 0))
+
+    def action_last(self) -> None:
+        self.move_cursor(self.document.end)
 
 
 class DetailScreen(ModalScreen[None]):
@@ -51,10 +68,10 @@ class DetailScreen(ModalScreen[None]):
             with Horizontal():
                 with Vertical():
                     yield Label(self._labels[0])
-                    yield TextArea(self._request, read_only=True, id="detail-request")
+                    yield Reading(self._request, read_only=True, id="detail-request")
                 with Vertical():
                     yield Label(self._labels[1])
-                    yield TextArea(self._response, read_only=True, id="detail-response")
+                    yield Reading(self._response, read_only=True, id="detail-response")
             yield Static("Esc close · c copy both · select text with the mouse to copy a part", classes="hint")
 
     def on_mount(self) -> None:
@@ -77,6 +94,22 @@ class HelpScreen(ModalScreen[None]):
             yield Markdown(self._text)
 
 
+class Unbroken(Static):
+    """Text wrapped at plain spaces only: an amount (``45 000,00 ₸``, no-break spaces) is
+    never split over two lines."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", markup=False, **kwargs)
+        self._message = ""
+
+    def say(self, message: str) -> None:
+        self._message = message
+        self.update(message)
+
+    def render(self) -> Any:
+        return Text("\n".join(wrap_at_spaces(self._message, max(self.content_size.width, 20))), no_wrap=True)
+
+
 class _Form(ModalScreen[bool]):
     """A form whose Save runs ``save`` and stays open with the reason if it is refused."""
 
@@ -97,14 +130,18 @@ class _Form(ModalScreen[bool]):
             with VerticalScroll(classes="form-fields"), Grid(classes="form-grid"):  # scrolls; Save stays in view
                 for field_id, label, value in self.fields():
                     yield Label(label)
-                    yield Input(value, id=field_id)
-            yield Static("", id="form-error", markup=False)
+                    if field_id == "status_code":  # digits only: a letter never reaches the field
+                        yield Input(value, id=field_id, restrict=r"[0-9]*", max_length=3)
+                    else:
+                        yield Input(value, id=field_id)
+            yield Unbroken(id="form-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         steady(self)
+        self.query(Input).first().focus()  # the first keystrokes go into the first field
 
     def values(self) -> dict[str, str]:
         return {i.id or "": i.value for i in self.query(Input)}
@@ -115,7 +152,7 @@ class _Form(ModalScreen[bool]):
         try:
             await self._save(self.values())
         except EditRejected as error:
-            self.query_one("#form-error", Static).update(f"✗ {error}")
+            self.query_one("#form-error", Unbroken).say(f"✗ {error}")
             return
         self.dismiss(True)
 
@@ -155,8 +192,8 @@ class ContractForm(_Form):
         return [
             ("status_code", "Status code (0 = pay)", str(c.status_code)),
             ("status_text", "Status text", c.status_text or ""),
-            ("payment", "Amount due, KZT", f"{to_major(c.payment):.2f}"),
-            ("min_payment", "Minimum payment, KZT", "" if c.min_payment is None else f"{to_major(c.min_payment):.2f}"),
+            ("payment", "Amount due, KZT", format_amount(c.payment)),
+            ("min_payment", "Minimum payment, KZT", format_amount(c.min_payment)),
         ]
 
 
@@ -206,7 +243,7 @@ class NewContractForm(_Form):
             ("customer_id", "Customer id", self._customer),
             ("id", "Contract id", ""),
             ("number", "Contract number", ""),
-            ("payment", "Amount due, KZT", "0.00"),
+            ("payment", "Amount due, KZT", format_amount(0)),
             ("min_payment", "Minimum payment, KZT", ""),
             ("status_code", "Status code", "0"),
             ("status_text", "Status text", ""),

@@ -47,7 +47,10 @@ class TailView(ScrollView, can_focus=True):
     """Rows with a cursor; says when the operator leaves the newest row and when to follow."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"tail--cursor"}
+    # No sideways scrolling: its scrollbar sat mid-screen, hid the newest row and left the
+    # header behind; what does not fit is in the row's detail (Enter) and its reason line.
     DEFAULT_CSS = """
+    TailView { overflow-x: hidden; }
     TailView > .tail--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
     TailView:blur > .tail--cursor { background: $block-cursor-blurred-background; }
     """
@@ -80,6 +83,7 @@ class TailView(ScrollView, can_focus=True):
         self.rows: list[Any] = []
         self._strips: list[Strip | None] = []  # rendered when first shown
         self.cursor = 0
+        self.on_move: Callable[[Any], None] | None = None  # told the row under the cursor
         self._width = sum(width for _, width, _ in columns) + len(columns) - 1
 
     # --- content ---------------------------------------------------------------------------
@@ -128,16 +132,26 @@ class TailView(ScrollView, can_focus=True):
             return
         self.cursor = max(0, min(index, len(self.keys) - 1))
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        # force: rows just added have no scrollbar yet, and an unforced scroll is dropped
+        # (the pane then opened on its oldest rows while saying "following").
         if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor, animate=False, immediate=True, force=True)
         elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True, force=True)
         self.refresh()
+        if self.on_move is not None:  # at once, not a message later: what is drawn is what is under it
+            self.on_move(self.rows[self.cursor])
         if pause:
             self.post_message(self.Paused())
 
     def to_last(self) -> None:
         self.move_to(len(self.keys) - 1)
+
+    def on_resize(self) -> None:
+        """Rows that arrived before the first layout (no height yet) were not scrolled to:
+        once the view has a size, the cursor's row is brought into it (the newest, when
+        following)."""
+        self.move_to(self.cursor)
 
     def action_cursor_up(self) -> None:
         self.move_to(self.cursor - 1, pause=True)

@@ -46,10 +46,10 @@ class TrafficPane(Vertical):
     """Tails the traffic table; pauses when the operator moves up, resumes on End."""
 
     BINDINGS = [
-        Binding("end", "follow", "Follow", id="traffic.follow"),
-        Binding("slash", "focus_filter", "Filter", id="traffic.filter"),
-        Binding("left_square_bracket", "older", "Older", id="traffic.older"),
-        Binding("s", "story", "Story", id="traffic.story"),
+        Binding("end", "follow", "Follow", id="traffic.follow", tooltip="follow new rows again (moving up pauses)"),
+        Binding("slash", "focus_filter", "Filter", id="traffic.filter", tooltip="filter (a payment id works too)"),
+        Binding("left_square_bracket", "older", "Older", id="traffic.older", tooltip="page back to older rows"),
+        Binding("s", "story", "Story", id="traffic.story", tooltip="the payment's story, in order"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -63,6 +63,7 @@ class TrafficPane(Vertical):
         self._state_text = Text()
         self._total: int | None = None  # matching records in the store, counted on rebuild
         self._debounce: Timer | None = None
+        self._reason_text = ""
 
     @property
     def k24(self) -> Kassa24App:
@@ -75,9 +76,12 @@ class TrafficPane(Vertical):
         yield Static("", id="traffic-state")
         yield Static(header_of(COLUMNS), id="traffic-header")
         yield TailView(COLUMNS, self._cells, id="traffic-table")
+        yield Static("", id="traffic-reason", markup=False)
 
     def on_mount(self) -> None:
         self._show_state()
+        self.query_one("#traffic-reason", Static).display = False
+        self.table.on_move = self._show_reason
 
     @property
     def table(self) -> TailView:
@@ -108,10 +112,10 @@ class TrafficPane(Vertical):
         if self._skip:
             self._skip -= 1  # under load, fewer and larger batches: each redraw has a fixed cost
             return
-        version = await store.version()
-        if version is not None and version == self._polled_version:
-            return  # nothing committed since the last look: nothing to read
-        self._polled_version = version
+        stamp = await store.stamp(("traffic",))
+        if stamp is not None and stamp == self._polled_version:
+            return  # no traffic written since the last look: nothing to read
+        self._polled_version = stamp
         counted = self._total is None
         if counted:
             self._total = await store.scan(views.traffic_total, self.filter)
@@ -157,6 +161,16 @@ class TrafficPane(Vertical):
         self.follow = True
         await self.reload()
         self.table.focus()
+
+    def _show_reason(self, row: Any) -> None:
+        """The whole reason of the row under the cursor, wrapped (the column is narrow)."""
+        reason = row.reason or ""
+        text = f"{row.kind} at {fmt.at_text(row.at, self.k24.zone).plain}: {reason}" if reason else ""
+        widget = self.query_one("#traffic-reason", Static)
+        if text != self._reason_text:
+            self._reason_text = text
+            widget.update(text)
+            widget.display = bool(text)
 
     @on(TailView.Paused)
     def _on_paused(self) -> None:
@@ -230,7 +244,8 @@ class TrafficPane(Vertical):
         row = await store.read(views.traffic_detail, int(event.key))
         if row is None:
             return
-        title = f"{row.kind} · {fmt.at_text(row.at, self.k24.zone, with_date=True)} · from {row.peer}"
+        # the id is what `simulate replay ID` sends again
+        title = f"#{row.id} · {row.kind} · {fmt.at_text(row.at, self.k24.zone, with_date=True)} · from {row.peer}"
         response = pretty_json(row.response)
         if row.sig_form:
             response += f"\n\n# signature: matched in the {row.sig_form} form"

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, insert
 
-from . import models
+from . import models, views
 from . import queries as q
 from .db import Database, create_private_file, create_schema, display_url, now_us
 from .pg_hot import HotJob, HotPath
@@ -39,6 +39,8 @@ class Store:
         self.hot = HotPath(url) if not self.db.is_sqlite and self.db.has_asyncpg else None
         self._probed_at = float("-inf")
         self._probe_error: str | None = None
+        self._changes: dict[str, int] | None = None
+        self._changes_at: Any = None  # the version the counts were read at
 
     async def open(self) -> bool:
         """Create the schema if needed and start the writer; True on a fresh database."""
@@ -80,6 +82,25 @@ class Store:
         """Changes whenever anyone commits (see :meth:`.db.Database.version`): the console
         re-reads nothing while it stays the same."""
         return await self.db.version()
+
+    async def changes(self) -> dict[str, int] | None:
+        """How many writes each counted table has had (migration 0010), read again only
+        when the database's version moved: asking costs ``PRAGMA data_version`` while
+        nothing is committed. None when it cannot be told (then: assume every table moved)."""
+        version = await self.version()
+        if version is not None and version == self._changes_at and self._changes is not None:
+            return self._changes
+        try:
+            counts = await self.db.read(views.table_changes)
+        except Exception:  # a database not yet migrated, or unreachable: read everything
+            return None
+        self._changes, self._changes_at = counts, version
+        return counts
+
+    async def stamp(self, tables: tuple[str, ...]) -> tuple[int, ...] | None:
+        """Something that changes when any of ``tables`` is written (None: cannot tell)."""
+        counts = await self.changes()
+        return None if counts is None else tuple(counts.get(t, 0) for t in tables)
 
     async def scan(self, query: Callable[..., T], *args: Any) -> T:
         """A read that may touch many rows; never blocks the event loop."""

@@ -281,3 +281,16 @@ class AlertDelivery(SQLModel, table=True):
     attempts: int = 1
     error: str | None = None
     at: int = _big()
+
+
+class TableChange(SQLModel, table=True):
+    """How many writes each table the console shows has had (migration 0010's triggers
+    count them in the writing transaction): the console re-reads a pane only when a table it
+    shows moved. ``source`` is 0 on SQLite (one writer at a time); on PostgreSQL the
+    writing backend's pid, so concurrent writers never wait on one counter row."""
+
+    __tablename__ = "table_changes"
+
+    name: str = Field(primary_key=True)
+    source: int = Field(default=0, primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    n: int = _big(default=0)

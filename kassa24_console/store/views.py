@@ -13,6 +13,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 
 from ..filters import TrafficFilter
+from .models import TableChange
 from .queries import accounts, callbacks, contracts, deposits, mismatches, traffic
 
 
@@ -273,3 +274,10 @@ def traffic_last_seconds(connection: Connection, since_us: int) -> tuple[int, in
         select(func.count(), func.sum(case((is_error, 1), else_=0))).where(traffic.c.at >= since_us)
     ).one()
     return total, failed or 0
+
+
+def table_changes(connection: Connection) -> dict[str, int]:
+    """Writes counted per table (migration 0010): summed over PostgreSQL's per-backend rows."""
+    t = TableChange.__table__
+    rows = connection.execute(select(t.c.name, func.sum(t.c.n)).group_by(t.c.name)).all()
+    return {name: int(n) for name, n in rows}
