@@ -23,6 +23,7 @@ RECENT = 50  # resolved alerts listed under the active ones
 class AlertsPane(ListPane):
     TABLE_ID = "alerts-table"
     NOUN = "alerts"
+    TABLES = ("alerts", "alert_deliveries")
     COLUMNS = [
         ("State", "state", 8),
         ("Since", "since", 16),

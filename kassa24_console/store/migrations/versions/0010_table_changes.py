@@ -32,6 +32,7 @@ COUNTED = (
     "audit",
     "traffic",
     "alerts",
+    "alert_deliveries",
 )
 EVENTS = ("insert", "update", "delete")
 
