@@ -7,9 +7,11 @@ from pathlib import Path
 
 from conftest import make_settings, post, seed_demo, until, verify_body
 from textual.widgets import Static, TabbedContent
+from textual.widgets.data_table import ColumnKey
 
 from kassa24_console import i18n
 from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.traffic import TrafficPane
 
 
 def tab_labels(app: Kassa24App) -> list[str]:
@@ -47,5 +49,9 @@ async def test_the_palette_switches_the_language_at_once(tmp_path: Path) -> None
         url = f"http://127.0.0.1:{app.runtime.listener.port}"
         answer = await post(url, verify_body("no-such-account"))
         assert answer.json()["message"] == "Лицевой счёт не найден"  # the payer's language is its own (ru)
-        pane = app.query_one("#traffic-table")
-        await until(pilot, lambda: pane.row_count > 0)
+        assert "Сәйкессіздіктер" in tab_labels(app)
+        assert "Уақыты" in str(app.query_one("#traffic-header", Static).render())  # the columns, drawn again
+        table = app.query_one("#contracts-table")
+        assert str(table.columns[ColumnKey("contract")].label) == "Шарт"
+        traffic = app.query_one(TrafficPane).table
+        await until(pilot, lambda: any("no-such-account" in traffic.plain_row(i) for i in range(traffic.row_count)))

@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import SystemCommand
-from textual.widgets import TabbedContent
+from textual.widgets import Static, TabbedContent
 
 from .. import i18n
 from ..i18n import N_, _
+from .panes import ListPane
+from .tail import header_of
+from .traffic import COLUMNS
 
 TABS = {
     "traffic": N_("Traffic"),
@@ -40,6 +43,9 @@ def switch(app: Any, language: str) -> None:
     tabs = app.query_one(TabbedContent)
     for tab in TABS:
         tabs.get_tab(tab).label = tab_label(tab)
+    for pane in app.query(ListPane):
+        pane.relabel()
+    app.query_one("#traffic-header", Static).update(header_of(COLUMNS))
     app.update_status()
     app.refresh_bindings()
     app.refresh(layout=True)
