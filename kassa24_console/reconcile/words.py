@@ -54,8 +54,12 @@ WORDS = {
 
 
 def kind_name(kind: str) -> str:
-    """``amount_mismatch`` → ``расхождение суммы`` (an unknown kind as it is)."""
-    return _(KINDS[kind]) if kind in KINDS else kind
+    """``amount_mismatch`` → ``расхождение суммы``; in English (no translation) the kind's own
+    key, as ``--json``, ``--resolve`` and the log name it."""
+    if kind not in KINDS:
+        return kind
+    translated = _(KINDS[kind])
+    return kind if translated == KINDS[kind] else translated
 
 
 def word(value: str) -> str:
