@@ -11,8 +11,10 @@ import signal
 import sys
 from pathlib import Path
 
-from . import alerts, importer
+from . import alerts, i18n, importer
+from .argparse_words import speak
 from .config import ConfigError, Settings, load_settings
+from .i18n import _
 from .listener import ListenError
 from .logs import StartupError, configure_logging
 from .runtime import DEMO_KEY_WARNING, Runtime, open_store
@@ -25,56 +27,63 @@ log = logging.getLogger("kassa24_console")
 def _common(parser: argparse.ArgumentParser, *, listen: bool, top: bool) -> None:
     """Options every command takes, accepted before or after the command name."""
     default = None if top else argparse.SUPPRESS
-    parser.add_argument("--config", type=Path, default=default, help="TOML settings file (KASSA24_* override it)")
-    parser.add_argument("--database-url", default=default, help="sqlite:///path/k24.db or postgresql://user@host/db")
+    parser.add_argument("--config", type=Path, default=default, help=_("TOML settings file (KASSA24_* override it)"))
+    parser.add_argument("--database-url", default=default, help=_("sqlite:///path/k24.db or postgresql://user@host/db"))
     if listen:
-        parser.add_argument("--host", default=default, help="listen address (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=default, help="listen port (default 8080)")
+        parser.add_argument("--host", default=default, help=_("listen address (default 127.0.0.1)"))
+        parser.add_argument("--port", type=int, default=default, help=_("listen port (default 8080)"))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kassa24-console",
-        description="Merchant side of the Kassa24 Terminal payment method, with an operator console.",
+        description=_("Merchant side of the Kassa24 Terminal payment method, with an operator console."),
     )
     _common(parser, listen=True, top=True)
-    parser.add_argument("--attach", action="store_true", help="console only: watch the database, no listener")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the listener headless (logs to stderr)")
+    parser.add_argument("--attach", action="store_true", help=_("console only: watch the database, no listener"))
+    commands = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
+    serve = commands.add_parser("serve", help=_("run the listener headless (logs to stderr)"))
     _common(serve, listen=True, top=False)
-    load = commands.add_parser("import", help="load accounts and contracts from JSON or CSV files")
+    load = commands.add_parser("import", help=_("load accounts and contracts from JSON or CSV files"))
     _common(load, listen=False, top=False)
-    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    simulate = commands.add_parser("simulate", help="play the platform: scenarios or load against a merchant URL")
+    load.add_argument("files", nargs="+", type=Path, metavar=_("FILE"))
+    simulate = commands.add_parser("simulate", help=_("play the platform: scenarios or load against a merchant URL"))
     _common(simulate, listen=False, top=False)
     from .simulate.run import add_arguments
 
     add_arguments(simulate)
-    reconcile = commands.add_parser("reconcile", help="compare deposits, callbacks and the platform's record")
+    reconcile = commands.add_parser("reconcile", help=_("compare deposits, callbacks and the platform's record"))
     _common(reconcile, listen=False, top=False)
     from .reconcile.cli import add_arguments as reconcile_arguments
 
     reconcile_arguments(reconcile)
-    audit = commands.add_parser("audit", help="who changed what and when: edits, payments, imports, resolutions")
+    audit = commands.add_parser("audit", help=_("who changed what and when: edits, payments, imports, resolutions"))
     _common(audit, listen=False, top=False)
     from .audit import add_arguments as audit_arguments
 
     audit_arguments(audit)
-    alerts_parser = commands.add_parser("alerts", help="alert channels and alerts: test the URLs, list the alerts")
+    alerts_parser = commands.add_parser("alerts", help=_("alert channels and alerts: test the URLs, list the alerts"))
     _common(alerts_parser, listen=False, top=False)
     from .alerts.cli import add_arguments as alerts_arguments
 
     alerts_arguments(alerts_parser)
-    db = commands.add_parser("db", help="database maintenance")
+    db = commands.add_parser("db", help=_("database maintenance"))
     _common(db, listen=False, top=False)
-    db.add_argument("action", choices=["init", "info"], help="init: create the schema; info: counts")
+    db.add_argument("action", choices=["init", "info"], help=_("init: create the schema; info: counts"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    speak()
+    try:  # the command line speaks the environment's language before any setting is read
+        i18n.set_language(i18n.language_from_environment())
+    except i18n.UnknownLanguage as error:
+        print(f"kassa24-console: {_('invalid configuration')}: language: {error}", file=sys.stderr)
+        return 2
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config, database_url=args.database_url, host=args.host, port=args.port)
+        i18n.set_language(settings.language or "en")
     except ConfigError as error:
         if args.command is None:  # the console shows it, and stays up, rather than vanishing
             from .console.app import run_console
@@ -110,7 +119,9 @@ def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> No
     name = READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None)
     if name and (missing := sqlite_file_missing(settings.database_url)) is not None:
         raise StartupError(
-            f"cannot open the database {missing}: there is no such file ({name} never creates one; `db init` does)"
+            _(
+                "cannot open the database {missing}: there is no such file ({name} never creates one; `db init` does)"
+            ).format(missing=missing, name=name)
         )
 
 
@@ -149,7 +160,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return audit_main(args, settings)
     if args.attach and (missing := sqlite_file_missing(settings.database_url)) is not None:
         # Attaching watches a database a listener writes: it never creates one.
-        raise StartupError(f"--attach: there is no database at {missing} (start serve or the console there first)")
+        raise StartupError(
+            _("--attach: there is no database at {missing} (start serve or the console there first)").format(
+                missing=missing
+            )
+        )
     configure_logging(settings.log_file, stderr=False)
     from .console.app import run_console  # textual is only loaded for the console
 
@@ -222,18 +237,23 @@ async def _import(settings: Settings, files: list[Path]) -> int:
     try:
         batch = importer.merge([importer.read_file(path) for path in files])
     except importer.ImportFailed as error:
-        print(f"import failed, nothing applied:\n{error}", file=sys.stderr)
+        print(_("import failed, nothing applied:") + f"\n{error}", file=sys.stderr)
         return 1
     store = Store(settings.database_url)
     await open_store(store, settings)
     try:
         accounts, contracts = await importer.apply(store, batch)
     except importer.ImportFailed as error:
-        print(f"import failed, nothing applied:\n{error}", file=sys.stderr)
+        print(_("import failed, nothing applied:") + f"\n{error}", file=sys.stderr)
         return 1
     finally:
         await store.close()
-    print(f"imported {accounts} accounts and {contracts} contracts into {display_url(settings.database_url)}")
+    where = display_url(settings.database_url)
+    print(
+        _("imported {accounts} accounts and {contracts} contracts into {where}").format(
+            accounts=accounts, contracts=contracts, where=where
+        )
+    )
     return 0
 
 
@@ -253,7 +273,7 @@ async def _db(settings: Settings, action: str) -> int:
             ):
                 print(f"{name:12} {await runtime.store.scan(q.count, table)}")
         else:
-            print(f"schema ready in {display_url(settings.database_url)}")
+            print(_("schema ready in {where}").format(where=display_url(settings.database_url)))
     finally:
         await runtime.close()
     return 0

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .i18n import _
+
 DEMO_PROJECT_ID = 1234
 
 # Our field → the report's column header (Dashboard CSV export; names unconfirmed).
@@ -187,6 +189,11 @@ class Settings(BaseSettings):
     # SQLite: the write-ahead log is checkpointed to the start (and cut back to this size)
     # whenever it grows past it, so a burst of writes never leaves a log larger than this.
     sqlite_wal_limit_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    # The operator's language (ru, kk, en; unset: the locale's, else en) and the language of
+    # what the payer reads on the terminal (the message and error_description we answer).
+    language: str | None = None
+    customer_language: str = "ru"
+    merchant_name: str = "Merchant"  # the act of reconciliation names both parties
     # Times are shown, and days reconciled, in this zone.
     timezone: str = "Asia/Almaty"
     # Reconciliation. The platform has not published the report's column names, the Data
@@ -280,6 +287,13 @@ class Settings(BaseSettings):
         zone(value)  # UnknownZone (a ValueError) names it: one line, not a traceback at first use
         return value
 
+    @field_validator("language", "customer_language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        from .i18n import check_language
+
+        return None if value is None else check_language(value)  # UnknownLanguage names the three
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -308,6 +322,10 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{data_dir() / 'kassa24.db'}"
         if self.log_file is None:
             self.log_file = data_dir() / "kassa24.log"
+        if self.language is None:
+            from .i18n import language_from_locale
+
+            self.language = language_from_locale()
         return self
 
     @property
@@ -381,7 +399,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     settings_cls: type[Settings] = Settings
     if config_file is not None:
         if not config_file.is_file():
-            raise ConfigError(f"config file not found: {config_file}")
+            raise ConfigError(_("config file not found: {path}").format(path=config_file))
 
         class FileSettings(Settings):
             model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
@@ -422,5 +440,5 @@ def _safe_error(error: Exception) -> str:
         for item in errors(include_url=False, include_input=False):
             where = ".".join(str(p) for p in item["loc"]) or "config"
             parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-        return "invalid configuration: " + "; ".join(parts)
-    return f"invalid configuration: {error}"
+        return _("invalid configuration") + ": " + "; ".join(parts)
+    return _("invalid configuration") + f": {error}"

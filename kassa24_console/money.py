@@ -1,12 +1,21 @@
-"""Money at the edges: integer minor units in, text for people out."""
+"""Money, numbers and dates at the edges: integer minor units in, text for people out.
+
+The one formatter every screen, table, summary, export and act uses: Babel's, in the
+operator's locale (``i18n.current_locale``: ``180 750,00 ₸`` in ru and kk, ``KZT 180,750.00``
+in en) unless a locale is named. Protocol messages are ASCII and use ``plain``."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.numbers import format_currency, format_decimal
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent
+
+from .i18n import current_locale, money_locale
 
 MINOR_DIGITS = 2
 # Far above any real amount, far below what a 64-bit integer column holds.
@@ -22,12 +31,17 @@ def _locale(name: str) -> Locale:
     return Locale.parse(name)  # parsing a locale costs more than formatting with it
 
 
-@lru_cache(maxsize=4096)
-def format_money(minor: int | None, currency: str = "KZT", locale: str = "ru_KZ") -> str:
-    """``100000`` → ``1 000,00 ₸`` (Kazakhstan's own way of writing it). Amounts repeat
-    (the same instalment, again and again), so answers are remembered."""
+def format_money(minor: int | None, currency: str = "KZT", locale: str | None = None) -> str:
+    """``100000`` → ``1 000,00 ₸`` (Kazakhstan's own way of writing it) in the operator's
+    locale, or in ``locale`` when given."""
     if minor is None:
         return ""
+    return _money(minor, currency, locale or money_locale())
+
+
+@lru_cache(maxsize=4096)
+def _money(minor: int, currency: str, locale: str) -> str:
+    """Amounts repeat (the same instalment, again and again), so answers are remembered."""
     return format_currency(to_major(minor), currency, locale=_locale(locale))
 
 
@@ -37,6 +51,27 @@ def format_amount(minor: int | None, locale: str = "ru_KZ") -> str:
     if minor is None:
         return ""
     return format_decimal(to_major(minor), "#,##0.00", locale=_locale(locale)).replace("\u00a0", " ")
+
+
+def format_number(value: int | float | Decimal, locale: str | None = None) -> str:
+    """``12345`` → ``12 345`` (ru, kk) or ``12,345`` (en)."""
+    return format_decimal(value, locale=_locale(locale or current_locale()))
+
+
+def format_share(value: float, locale: str | None = None) -> str:
+    """``0.5`` → ``50 %`` (ru, kk) or ``50%`` (en)."""
+    return format_percent(value, locale=_locale(locale or current_locale()))
+
+
+def format_day(day: date, locale: str | None = None) -> str:
+    """A calendar day the way the locale writes it in a document (``1 марта 2026 г.``)."""
+    return format_date(day, "long", locale=_locale(locale or current_locale()))
+
+
+def format_moment(at_us: int, zone: ZoneInfo, locale: str | None = None) -> str:
+    """A moment (microseconds since the epoch) in ``zone``, to the minute, in the locale's form."""
+    moment = datetime.fromtimestamp(at_us / 1_000_000, zone)
+    return format_datetime(moment, "short", tzinfo=zone, locale=_locale(locale or current_locale()))
 
 
 def plain(minor: int, currency: str = "KZT") -> str:

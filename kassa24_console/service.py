@@ -16,6 +16,7 @@ from typing import Any
 
 from . import callbacks
 from .config import Settings
+from .i18n import gettext_in
 from .ids import new_payment_id
 from .money import plain
 from .protocol import codes, signature
@@ -148,8 +149,8 @@ class Service:
             "entities": [_entity(c) for c in contracts],
         }
         if code != Code.OK:
-            body["message"] = codes.MESSAGES[code]
-            context["reason"] = body["message"]
+            body["message"] = self._for_customer(codes.MESSAGES[code])
+            context["reason"] = codes.MESSAGES[code]
         return self._ok("verify", body, **context)
 
     async def _check_deposit(self, request: CheckDepositRequest) -> Reply:
@@ -188,11 +189,11 @@ class Service:
             await self.store.insert_deposit(values)
         except Exception:
             log.exception("could not store deposit for check_deposit")
-            message = "temporarily unable to store the deposit; retry"
-            reply = self._error("check_deposit", Code.ERROR, message, **context)
+            reply = self._error("check_deposit", Code.ERROR, codes.STORE_FAILED, **context)
             reply.ours = True
             return reply
-        body: dict[str, Any] = {"code": int(Code.OK), "payment_id": payment_id, "description": "Success"}
+        body: dict[str, Any] = {"code": int(Code.OK), "payment_id": payment_id}
+        body["description"] = self._for_customer(codes.MESSAGES[Code.OK])
         if self.settings.response_option == 1:
             body["customer_id"] = request.customer_id
         return self._ok("check_deposit", body, **context)
@@ -320,10 +321,17 @@ class Service:
     def _ok(self, kind: str, body: dict[str, Any], **context: Any) -> Reply:
         return Reply(200, body, kind, code=body["code"], **context)
 
+    def _for_customer(self, message: str) -> str:
+        """``message`` in the payer's language (the catalog's; codes never change with it)."""
+        return gettext_in(self.settings.customer_language, message)
+
     def _error(self, kind: str, code: Code, message: str, **context: Any) -> Reply:
-        body: dict[str, Any] = {"code": int(code), "message": message}
+        """An error answer: a message from the catalog goes out in the payer's language, a
+        diagnosis naming a field (for the integrator) as it is; the record keeps the English."""
+        text = self._for_customer(message)
+        body: dict[str, Any] = {"code": int(code), "message": text}
         if self.settings.response_option == 1:
-            body["error_description"] = message
+            body["error_description"] = text
         return Reply(200, body, kind, code=int(code), reason=message, **context)
 
 

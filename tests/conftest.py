@@ -20,7 +20,7 @@ import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from kassa24_console import importer
+from kassa24_console import i18n, importer
 from kassa24_console.config import Settings
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.panes import ContractsPane
@@ -64,9 +64,27 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None = None, timeout:
     raise RuntimeError(f"{url} did not become healthy")
 
 
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "LANG")
+
+
+@pytest.fixture(autouse=True)
+def english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts in English whatever the machine's locale, and leaves no language behind."""
+    for name in LOCALE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("KASSA24_LANGUAGE", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
+
+
 def serve_env(db_path: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")}
+    # English unless a test asks for a language: the locale of the machine running the tests
+    # must not decide what the English tests read.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_") and k not in LOCALE_VARIABLES}
     env.update(
+        LANG="C.UTF-8",
         KASSA24_DATABASE_URL=f"sqlite:///{db_path}",
         KASSA24_PORT=str(port),
         KASSA24_SECRET_KEY=SECRET,

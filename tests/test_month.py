@@ -231,8 +231,8 @@ def test_a_payment_across_midnight_is_carried_and_both_days_come_to_zero(merchan
     day27 = cli(merchant, "--from", "2026-11-27", "--sign-off", "--act", str(tmp_path / "act.xlsx"))
     day28 = cli(merchant, "--from", "2026-11-28", "--format", "json")
     assert day27.returncode == 0, day27.stderr
-    assert "carried to 2026-11-28: 1 payment, 3333.00 KZT" in day27.stdout
-    assert "difference 3333.00 KZT" in day27.stdout and "difference after carried items: 0.00 KZT" in day27.stdout
+    assert "carried to 2026-11-28: 1 payment, 3\xa0333,00\xa0₸" in day27.stdout
+    assert "difference 3\xa0333,00\xa0₸" in day27.stdout and "difference after carried items: 0,00\xa0₸" in day27.stdout
     sides = json.loads(day28.stdout)["sides"]
     assert json.loads(day28.stdout)["open"] == []
     assert sides["difference"] == -333_300 and sides["difference_after_carried"] == 0
@@ -240,7 +240,7 @@ def test_a_payment_across_midnight_is_carried_and_both_days_come_to_zero(merchan
     act = [row for row in load_workbook(tmp_path / "act.xlsx").active.iter_rows(values_only=True) if any(row)]
     carried = next(i for i, row in enumerate(act) if row[0] == "Carried across midnight")
     assert act[carried + 1][1:5] == (late, 3333, "2026-11-28", "to")
-    assert act[carried + 2][:2] == ("Difference after carried items, KZT", 0)
+    assert act[carried + 2][:2] == ("Difference after carried items, ₸", 0)
 
 
 def open_ids(merchant: Server, payment_id: str) -> list[int]:
@@ -271,8 +271,9 @@ def test_export_settlements_the_act_and_a_reopen_after_sign_off(merchant: Server
     signed = cli(merchant, "--from", day, "--sign-off", "--act", str(tmp_path / "act.xlsx"))
     assert signed.returncode == 0, signed.stderr + signed.stdout
     act = [row for row in load_workbook(tmp_path / "act.xlsx").active.iter_rows(values_only=True) if any(row)]
-    differences = next(i for i, row in enumerate(act) if row[0] == "Differences")
-    settled = {row[1]: row[2:4] for row in act[differences + 1 :]}
+    differences = next(i for i, row in enumerate(act) if row[0] == "Differences and how each was settled")
+    assert act[differences + 1][:4] == ("kind", "payment id", "state", "how it was settled")
+    settled = {row[1]: row[2:4] for row in act[differences + 2 :] if row[1]}
     assert settled[short] == ("resolved", f"resolved by {getpass.getuser()}: refunded 500,00 by bank transfer")
     assert settled[uncalled] == ("corrected", f"credited by {getpass.getuser()} on operation 83: {note}")
     assert settled[declined] == ("corrected", f"closed by {getpass.getuser()}: declined at the terminal")

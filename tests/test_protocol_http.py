@@ -80,7 +80,7 @@ def test_verify_account_without_contracts_is_204_in_option2(server: Server) -> N
 def test_verify_unknown_account(server: Server) -> None:
     body = server.post(verify_body("no-such-account")).json()
     assert body["code"] == 404
-    assert _error_text(server, body) == "Account does not exist"
+    assert _error_text(server, body) == "Лицевой счёт не найден"  # customer_language: ru by default
 
 
 def test_verify_bad_signature(server: Server) -> None:
@@ -91,8 +91,8 @@ def test_verify_bad_signature(server: Server) -> None:
     assert body["code"] == 400
     assert body == {
         "code": 400,
-        "message": "Signature error",
-        **({"error_description": "Signature error"} if server.option == 1 else {}),
+        "message": "Ошибка подписи",
+        **({"error_description": "Ошибка подписи"} if server.option == 1 else {}),
     }
     unsigned = server.post(verify_body(customer), sign=False).json()
     assert unsigned["code"] == 400
@@ -182,7 +182,7 @@ def test_check_deposit_success_stores_a_pending_deposit(server: Server) -> None:
     body = response.json()
     assert body["code"] == 0
     assert body["payment_id"].startswith("k24_")
-    assert body["description"] == "Success"
+    assert body["description"] == "Успешно"
     if server.option == 1:
         assert body["customer_id"] == customer
     (row,) = _deposits(server, customer)

@@ -167,7 +167,7 @@ def _one_run_at_a_time() -> Iterator[None]:
         yield
 
 
-def build_app() -> Kassa24App:
+def build_app(language: str | None = None) -> Kassa24App:
     shutil.rmtree(HOME, ignore_errors=True)
     HOME.mkdir(parents=True)
     settings = Settings(
@@ -176,6 +176,7 @@ def build_app() -> Kassa24App:
         database_url=f"sqlite:///{HOME / 'k24.db'}",
         log_file=HOME / "k24.log",
         port=0,
+        language=language,
     )
 
     async def seed() -> None:
@@ -303,3 +304,16 @@ def test_the_forms_and_stories_at_120x40(snap_compare: Any, name: str) -> None:
         await _press(pilot, *SCREENS[name])
 
     assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+# --- the same screens in Russian and Kazakh, at both sizes: longer words must still fit ------
+
+
+@pytest.mark.parametrize("size", [SMALL, SIZE], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("language", ["ru", "kk"])
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_every_screen_in_russian_and_kazakh(snap_compare: Any, name: str, language: str, size: tuple[int, int]) -> None:
+    async def run(pilot: Any) -> None:
+        await _press(pilot, *SCREENS[name])
+
+    assert snap_compare(build_app(language), terminal_size=size, run_before=run)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from ..alerts import state
 from ..alerts.channels import display
+from ..i18n import N_
 from . import format as fmt
 from .panes import ListPane
 from .screens import DetailScreen, ResolveForm
@@ -25,12 +26,12 @@ class AlertsPane(ListPane):
     NOUN = "alerts"
     TABLES = ("alerts", "alert_deliveries")
     COLUMNS = [
-        ("State", "state", 8),
-        ("Since", "since", 16),
-        ("Rule", "rule", 18),
-        ("What", "what", 28),
-        ("Channels", "channels", 14),
-        ("Acknowledged, resolved", "done", 22),
+        (N_("State"), "state", 8),
+        (N_("Since"), "since", 16),
+        (N_("Rule"), "rule", 18),
+        (N_("What"), "what", 28),
+        (N_("Channels"), "channels", 14),
+        (N_("Acknowledged, resolved"), "done", 22),
     ]
     BINDINGS = [
         Binding("x", "acknowledge", "Acknowledge", id="alerts.acknowledge"),

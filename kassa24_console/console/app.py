@@ -18,9 +18,10 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
 
-from .. import alerts, timeline
+from .. import alerts, i18n, timeline
 from ..config import Settings
 from ..embedded import EmbeddedListener
+from ..i18n import _
 from ..listener import ListenError
 from ..runtime import DEMO_KEY_WARNING, StartupError, make_store, open_store
 from ..store import Store, display_url
@@ -29,6 +30,8 @@ from ..zones import zone as time_zone
 from . import format as fmt
 from .alerts import AlertsPane
 from .keys import help_markdown
+from .language import commands as language_commands
+from .language import header_mark, tab_label
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
 from .rates import RATE_MINUTES, Rates, counters_text
@@ -90,6 +93,8 @@ class Kassa24App(App[int]):
         super().__init__()
         self.config_error = config_error
         self.settings = settings
+        if settings.language:
+            i18n.set_language(settings.language)
         self.attach = attach
         self.live = live
         self.zone = time_zone(settings.timezone)
@@ -108,15 +113,15 @@ class Kassa24App(App[int]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with TabbedContent(initial="traffic", id="tabs"):
-            with TabPane("Traffic", id="traffic"):
+            with TabPane(tab_label("traffic"), id="traffic"):
                 yield TrafficPane(id="traffic-pane")
-            with TabPane("Contracts", id="contracts"):
+            with TabPane(tab_label("contracts"), id="contracts"):
                 yield ContractsPane(id="contracts-pane")
-            with TabPane("Callbacks", id="callbacks"):
+            with TabPane(tab_label("callbacks"), id="callbacks"):
                 yield CallbacksPane(id="callbacks-pane")
-            with TabPane("Mismatches", id="mismatches"):
+            with TabPane(tab_label("mismatches"), id="mismatches"):
                 yield MismatchesPane(id="mismatches-pane")
-            with TabPane("Alerts", id="alerts"):
+            with TabPane(tab_label("alerts"), id="alerts"):
                 yield AlertsPane(id="alerts-pane")
         yield Footer()
 
@@ -299,23 +304,24 @@ class Kassa24App(App[int]):
             self.bell()
         self.alert_count = alert_count
 
-
     def update_status(self) -> None:
         """One line that never wraps (at 80 columns the database is cut, with an ellipsis,
         never the listener's state or the demo-key warning); a problem on a line of its own."""
         s = self.settings
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         if self.attach:
-            line.append("◉ attached (no listener)", style="bold cyan")
+            line.append(_("◉ attached (no listener)"), style="bold cyan")
         elif self.listener_state == "listening" and self.listener is not None:
-            line.append(f"● listening http://{s.host}:{self.listener.port}", style="bold green")
+            where = f"http://{s.host}:{self.listener.port}"
+            line.append(_("● listening {where}").format(where=where), style="bold green")
         else:
             line.append(f"○ {self.listener_state}", style="bold red")
         if s.uses_demo_key:
             line.append(" ")
             line.append("\u00a0DEMO\u00a0KEY\u00a0", style="bold black on yellow")
-        database = "(not configured)" if self.config_error else display_url(s.database_url)
-        line.append(f" │ project {s.project_id} │ option {s.response_option} │ {s.timezone} │ {database}")
+        database = _("(not configured)") if self.config_error else display_url(s.database_url)
+        context = _("project {project} │ option {option}").format(project=s.project_id, option=s.response_option)
+        line.append(f" │ {header_mark()} │ {context} │ {s.timezone} │ {database}")
         widget = self.query_one("#status-line", Static)
         line.truncate(widget.content_size.width or self.size.width - 2, overflow="ellipsis")
         if self.problem:
@@ -383,17 +389,22 @@ class Kassa24App(App[int]):
                 )
             yield command
         yield SystemCommand(
-            "Traffic", "Show incoming verify, check_deposit and callbacks", lambda: self.action_show_tab("traffic")
+            _("Traffic"),
+            _("Show incoming verify, check_deposit and callbacks"),
+            lambda: self.action_show_tab("traffic"),
         )
-        yield SystemCommand("Contracts", "Search and edit contracts", lambda: self.action_show_tab("contracts"))
-        yield SystemCommand("Callbacks", "Callback results", lambda: self.action_show_tab("callbacks"))
-        yield SystemCommand("Mismatches", "What needs an operator's look", lambda: self.action_show_tab("mismatches"))
-        yield SystemCommand("Alerts", "Active and recent alerts", lambda: self.action_show_tab("alerts"))
-        yield SystemCommand("Reconcile today", "Run the reconciliation rules over today", self._palette_reconcile)
-        yield SystemCommand("New account", "Add a customer account", self._palette_new_account)
-        yield SystemCommand("New contract", "Add a contract to an account", self._palette_new_contract)
-        yield SystemCommand("Restart listener", "Stop and start the HTTP listener", self._palette_restart)
-        yield SystemCommand("Help", "Keys, filter syntax, log file", self.action_help)
+        yield SystemCommand(_("Contracts"), _("Search and edit contracts"), lambda: self.action_show_tab("contracts"))
+        yield SystemCommand(_("Callbacks"), _("Callback results"), lambda: self.action_show_tab("callbacks"))
+        yield SystemCommand(
+            _("Mismatches"), _("What needs an operator's look"), lambda: self.action_show_tab("mismatches")
+        )
+        yield SystemCommand(_("Alerts"), _("Active and recent alerts"), lambda: self.action_show_tab("alerts"))
+        yield SystemCommand(_("Reconcile today"), _("Run the reconciliation rules over today"), self._palette_reconcile)
+        yield SystemCommand(_("New account"), _("Add a customer account"), self._palette_new_account)
+        yield SystemCommand(_("New contract"), _("Add a contract to an account"), self._palette_new_contract)
+        yield SystemCommand(_("Restart listener"), _("Stop and start the HTTP listener"), self._palette_restart)
+        yield SystemCommand(_("Help"), _("Keys, filter syntax, log file"), self.action_help)
+        yield from language_commands(self)
 
     def _palette_new_account(self) -> None:
         self.action_show_tab("contracts")

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from .. import edits
+from ..i18n import N_
 from ..money import format_money
 from ..reconcile import corrections
 from ..store import views
@@ -27,12 +28,12 @@ class MismatchesPane(ListPane):
     NOUN = "mismatches"
     TABLES = ("mismatches", "periods")
     COLUMNS = [
-        ("Found", "found", 16),
-        ("Kind", "kind", 18),
-        ("Payment id", "payment", 30),
-        ("State", "state", 8),
-        ("Evidence", "evidence", 22),
-        ("Note", "note", 10),
+        (N_("Found"), "found", 16),
+        (N_("Kind"), "kind", 18),
+        (N_("Payment id"), "payment", 30),
+        (N_("State"), "state", 8),
+        (N_("Evidence"), "evidence", 22),
+        (N_("Note"), "note", 10),
     ]
     BINDINGS = [
         Binding("x", "resolve", "Resolve", id="mismatches.resolve", tooltip="resolve with a note"),

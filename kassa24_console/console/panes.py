@@ -11,10 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import ColumnKey
 
 from .. import edits
 from ..audit import history, shown
 from ..filters import parse_filter
+from ..i18n import N_, _
 from ..store import views
 from ..timeline import latest_deposit_of
 from . import format as fmt
@@ -131,8 +133,18 @@ class ListPane(Vertical):
     def make_table(self) -> DataTable[Any]:
         table: DataTable[Any] = Rows(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
         for label, key, width in self.COLUMNS:
-            table.add_column(Text(label, justify="right") if key in self.RIGHT else label, key=key, width=width)
+            table.add_column(self.column_label(label, key), key=key, width=width)
         return table
+
+    def column_label(self, label: str, key: str) -> Text:
+        """A column's heading in the operator's language (drawn again when it changes)."""
+        return Text(_(label), justify="right" if key in self.RIGHT else "left")
+
+    def relabel(self) -> None:
+        table = self.query_one(f"#{self.TABLE_ID}", DataTable)
+        for label, key, _width in self.COLUMNS:
+            table.columns[ColumnKey(key)].label = self.column_label(label, key)
+        table.refresh()
 
     RIGHT: frozenset[str] = frozenset()
 
@@ -189,15 +201,15 @@ class ContractsPane(ListPane):
     TABLE_ID = "contracts-table"
     NOUN = "contracts"
     COLUMNS = [
-        ("Customer", "customer", 10),
-        ("Name", "name", 16),
-        ("Contract", "contract", 8),
-        ("Number", "number", 26),
-        ("Due", "due", 12),
-        ("Credit", "credit", 12),
-        ("Minimum", "min", 12),
-        ("Code", "status", 4),
-        ("Status text", "text", 12),
+        (N_("Customer"), "customer", 10),
+        (N_("Name"), "name", 16),
+        (N_("Contract"), "contract", 8),
+        (N_("Number"), "number", 26),
+        (N_("Due"), "due", 12),
+        (N_("Credit"), "credit", 12),
+        (N_("Minimum"), "min", 12),
+        (N_("Code"), "status", 4),
+        (N_("Status text"), "text", 12),
     ]
     RIGHT = frozenset({"due", "credit", "min", "status"})
     TABLES = ("contracts", "accounts")
@@ -353,16 +365,16 @@ class CallbacksPane(ListPane):
         await self.k24.show_story(row.payment_id if row is not None else None)
 
     COLUMNS = [
-        ("Last", "last", 11),
-        ("Payment id", "payment", 30),
-        ("Customer", "customer", 12),
-        ("Status", "status", 9),
-        ("Amount", "amount", 13),
-        ("Outcome", "outcome", 15),
-        ("Deposit", "deposit", 7),
-        ("Sig", "sig", 3),
-        ("×", "deliveries", 3),
-        ("Operation", "operation", 9),
+        (N_("Last"), "last", 11),
+        (N_("Payment id"), "payment", 30),
+        (N_("Customer"), "customer", 12),
+        (N_("Status"), "status", 9),
+        (N_("Amount"), "amount", 13),
+        (N_("Outcome"), "outcome", 15),
+        (N_("Deposit"), "deposit", 7),
+        (N_("Sig"), "sig", 3),
+        (N_("×"), "deliveries", 3),
+        (N_("Operation"), "operation", 9),
     ]
     RIGHT = frozenset({"amount", "deliveries"})
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.text import Text
 
+from ..i18n import _
 from ..store import Store, now_us, views
 from ..store import alerts as store_alerts
 
@@ -55,17 +56,17 @@ class Rates:
 
 def counters_text(last_minute: tuple[int, int], open_count: int, alert_count: int = 0) -> Text:
     return Text.assemble(
-        ("alerts ", "dim"),
+        (_("alerts") + " ", "dim"),
         (str(alert_count), "bold white on red" if alert_count else "bold"),
         " │ ",
-        ("req/60 s ", "dim"),
+        (_("req/60 s") + " ", "dim"),
         (str(last_minute[0]), "bold"),
         " │ ",
-        ("errors/60 s ", "dim"),
+        (_("errors/60 s") + " ", "dim"),
         (str(last_minute[1]), "bold red" if last_minute[1] else "bold"),
         " │ ",
-        ("open mismatches ", "dim"),
+        (_("open mismatches") + " ", "dim"),
         (str(open_count), "bold yellow" if open_count else "bold"),
         " │ ",
-        (f"requests, last {RATE_MINUTES} min ", "dim"),
+        (_("requests, last {minutes} min").format(minutes=RATE_MINUTES) + " ", "dim"),
     )

@@ -19,6 +19,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..i18n import _ as tr
+
 Column = tuple[str, int, str]  # title, width, justify
 
 
@@ -40,7 +42,7 @@ def line_of(cells: list[Text], columns: list[Column]) -> Text:
 
 
 def header_of(columns: list[Column]) -> Text:
-    return line_of([Text(title, style="bold") for title, _, _ in columns], columns)
+    return line_of([Text(tr(title), style="bold") for title, _width, _side in columns], columns)
 
 
 class TailView(ScrollView, can_focus=True):

@@ -14,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from ..filters import TrafficFilter, parse_filter
+from ..i18n import N_
 from ..store import views
 from ..timeline import payment_of_traffic
 from . import format as fmt
@@ -29,16 +30,16 @@ BUSY_ROWS = 50  # a poll that brings more rows than this slows polling to 0.5 s
 BUSY_SKIP = 1  # ticks skipped while busy (the app ticks every 0.25 s)
 
 COLUMNS: list[Column] = [
-    ("Time", 11, "left"),
-    ("Kind", 13, "left"),
-    ("Customer", 14, "left"),
-    ("Contract", 12, "left"),
-    ("Amount", 14, "right"),
-    ("Code", 8, "right"),
-    ("Latency", 9, "right"),
-    ("Sig", 3, "left"),
-    ("Peer", 21, "left"),
-    ("Reason", 60, "left"),
+    (N_("Time"), 11, "left"),
+    (N_("Kind"), 13, "left"),
+    (N_("Customer"), 14, "left"),
+    (N_("Contract"), 12, "left"),
+    (N_("Amount"), 14, "right"),
+    (N_("Code"), 8, "right"),
+    (N_("Latency"), 9, "right"),
+    (N_("Sig"), 3, "left"),
+    (N_("Peer"), 21, "left"),
+    (N_("Reason"), 60, "left"),
 ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from ..i18n import N_
+
 
 class Code(IntEnum):
     """The ``code`` of a verify or check_deposit answer."""
@@ -15,13 +17,16 @@ class Code(IntEnum):
     ERROR = 500
 
 
+# What the payer reads on the terminal: English here (the traffic record's reason), sent in
+# the customer's language (``Settings.customer_language``) through the catalog.
 MESSAGES: dict[Code, str] = {
-    Code.OK: "Success",
-    Code.NO_DEBT: "No outstanding debts found",
-    Code.SIGNATURE: "Signature error",
-    Code.NOT_FOUND: "Account does not exist",
-    Code.ERROR: "General error",
+    Code.OK: N_("Success"),
+    Code.NO_DEBT: N_("No outstanding debts found"),
+    Code.SIGNATURE: N_("Signature error"),
+    Code.NOT_FOUND: N_("Account does not exist"),
+    Code.ERROR: N_("General error"),
 }
+STORE_FAILED = N_("temporarily unable to store the deposit; retry")
 
 SUCCESS = "success"
 FAILED_STATUSES = frozenset(

@@ -13,18 +13,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
 from .. import edits
 from ..config import Settings
-from ..money import plain
+from ..i18n import _
+from ..money import format_money
 from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
 from ..zones import zone as time_zone
-from . import corrections, export, plausible
+from . import corrections, export, plausible, show
 from .act import write_act
+from .daily import turnover_by_day
 from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
 from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
@@ -38,37 +39,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FILE.csv",
-        help="a Dashboard CSV export (columns mapped by report_columns in the config); "
-        "without --from, the days it covers are reconciled",
+        help=_(
+            "a Dashboard CSV export (columns mapped by report_columns in the config); "
+            "without --from, the days it covers are reconciled"
+        ),
     )
-    parser.add_argument("--data-api", action="store_true", help="fetch the period from the platform's Data API")
-    parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day, YYYY-MM-DD (default today)")
-    parser.add_argument("--to", dest="last", type=date.fromisoformat, help="last day, inclusive (default: --from)")
+    parser.add_argument("--data-api", action="store_true", help=_("fetch the period from the platform's Data API"))
+    parser.add_argument(
+        "--from", dest="first", type=date.fromisoformat, help=_("first day, YYYY-MM-DD (default today)")
+    )
+    parser.add_argument("--to", dest="last", type=date.fromisoformat, help=_("last day, inclusive (default: --from)"))
     parser.add_argument(
         "--accept-empty",
         action="store_true",
-        help="apply a platform record that is empty (or nearly) for days we have paid deposits on",
+        help=_("apply a platform record that is empty (or nearly) for days we have paid deposits on"),
     )
-    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    parser.add_argument("--resolve", type=int, metavar="ID", help="resolve mismatch ID (with --note)")
-    parser.add_argument("--reopen", type=int, metavar="ID", help="reopen mismatch ID")
-    parser.add_argument("--close-deposit", metavar="PAYMENT_ID", help="close an unpaid deposit (with --note)")
     parser.add_argument(
-        "--credit-deposit", metavar="PAYMENT_ID", help="credit a deposit the platform shows paid (with --operation)"
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help=_("table for people; json and csv for programs (English keys)"),
     )
-    parser.add_argument("--operation", metavar="ID", help="the platform's operation that proves the payment")
-    parser.add_argument("--note", default="", help="what was done about it, and why")
+    parser.add_argument("--resolve", type=int, metavar="ID", help=_("resolve mismatch ID (with --note)"))
+    parser.add_argument("--reopen", type=int, metavar="ID", help=_("reopen mismatch ID"))
+    parser.add_argument("--close-deposit", metavar="PAYMENT_ID", help=_("close an unpaid deposit (with --note)"))
     parser.add_argument(
-        "--sign-off", action="store_true", help="sign the period off (refused, saying why, if it can't)"
+        "--credit-deposit", metavar="PAYMENT_ID", help=_("credit a deposit the platform shows paid (with --operation)")
     )
-    parser.add_argument("--export", type=Path, metavar="FILE", help="one row per operation, .xlsx or .csv")
+    parser.add_argument("--operation", metavar="ID", help=_("the platform's operation that proves the payment"))
+    parser.add_argument("--note", default="", help=_("what was done about it, and why"))
+    parser.add_argument(
+        "--sign-off", action="store_true", help=_("sign the period off (refused, saying why, if it can't)")
+    )
+    parser.add_argument("--export", type=Path, metavar="FILE", help=_("one row per operation, .xlsx or .csv"))
     parser.add_argument(
         "--amounts",
         choices=AMOUNT_FORMS,
-        help="CSV export amounts: comma (1111,00 with ;), point (1111.00 with ,) or minor units "
-        "(default: export_amounts in the config, comma)",
+        help=_(
+            "CSV export amounts: comma (1111,00 with ;), point (1111.00 with ,) or minor units "
+            "(default: export_amounts in the config, comma)"
+        ),
     )
-    parser.add_argument("--act", type=Path, metavar="FILE.xlsx", help="the act of reconciliation of a signed period")
+    parser.add_argument("--act", type=Path, metavar="FILE.xlsx", help=_("the act of reconciliation of a signed period"))
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -95,7 +107,7 @@ def _period(args: argparse.Namespace, reports: list[list[Operation]], zone: Zone
     if args.report:
         times = [op.created_at for ops in reports for op in ops if op.created_at is not None]
         if not times:
-            raise ReportError("the report holds no dated operations: say which days it covers with --from/--to")
+            raise ReportError(_("the report holds no dated operations: say which days it covers with --from/--to"))
         days = [datetime.fromtimestamp(t / 1e6, zone).date() for t in times]
         return Period.of_days(min(days), max(days), zone)
     today = datetime.now(zone).date()
@@ -106,13 +118,18 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
     """Arguments that would read as an answer they are not (an empty reversed period, an
     XLSX named .pdf): refused before anything is read or written."""
     if args.first is not None and args.last is not None and args.last < args.first:
-        return f"--to {args.last} is before --from {args.first}: no day lies between them"
+        return _("--to {last} is before --from {first}: no day lies between them").format(
+            last=args.last, first=args.first
+        )
     if args.last is not None and args.first is None:
-        return "--to needs --from: say the first day too"
+        return _("--to needs --from: say the first day too")
     if args.export is not None and args.export.suffix.lower() not in EXPORT_SUFFIXES:
-        return f"--export {args.export}: unknown format {args.export.suffix or '(none)'!r}: name a .xlsx or .csv file"
+        suffix = repr(args.export.suffix or "(none)")
+        return _("--export {path}: unknown format {suffix}: name a .xlsx or .csv file").format(
+            path=args.export, suffix=suffix
+        )
     if args.act is not None and args.act.suffix.lower() != ".xlsx":
-        return f"--act {args.act}: the act is written as XLSX: name a .xlsx file"
+        return _("--act {path}: the act is written as XLSX: name a .xlsx file").format(path=args.act)
     return None
 
 
@@ -126,7 +143,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         reports = [_report(path, settings) for path in args.report]
         period = _period(args, reports, zone)
     except ReportError as error:
-        err.print(f"report refused, nothing applied: {error}", markup=False, highlight=False)
+        err.print(_("report refused, nothing applied: {error}").format(error=error), markup=False, highlight=False)
         return 2
     store = Store(settings.database_url)
     await open_store(store, settings, demo=True)  # a new demo database comes with its history
@@ -137,7 +154,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.data_api:
             records.append(("data-api", await _fetch(settings, period)))
         if records and not args.accept_empty and (doubt := await _doubt(store, records, period, settings)):
-            err.print(f"platform record refused, nothing applied: {doubt}", markup=False, highlight=False)
+            err.print(
+                _("platform record refused, nothing applied: {doubt}").format(doubt=doubt),
+                markup=False,
+                highlight=False,
+            )
             return 2
         for source, operations in records:
             await store_operations(store, operations, source, period.days)
@@ -150,19 +171,26 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.export:
             exported = await store.scan(export.operation_rows, period.start, period.end, zone)
             export.write_operations(args.export, exported, zone, args.amounts or settings.export_amounts)
-            out.print(f"operations of {period.label} written to {args.export}", highlight=False)
+            out.print(
+                _("operations of {period} written to {path}").format(period=period.label, path=args.export),
+                highlight=False,
+            )
         if args.sign_off:
             await sign_off(store, period)
-            out.print(f"period {period.label} signed off", highlight=False)
+            out.print(_("period {period} signed off").format(period=period.label), highlight=False)
             signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
         if args.act:
-            return await _act(store, args.act, period, signed, summary, zone, out, err)
+            return await _act(store, args.act, period, signed, summary, zone, out, err, settings.merchant_name)
         return 1 if rows or summary.uncovered else 0
     except DataApiError as error:
-        err.print(f"Data API: {error}; nothing applied", markup=False, highlight=False)
+        err.print(_("Data API: {error}; nothing applied").format(error=error), markup=False, highlight=False)
         return 2
     except SignOffRefused as error:
-        err.print(f"sign-off of {period.label} refused: {error}", markup=False, highlight=False)
+        err.print(
+            _("sign-off of {period} refused: {error}").format(period=period.label, error=error),
+            markup=False,
+            highlight=False,
+        )
         return 1
     except edits.EditRejected as error:
         err.print(str(error), markup=False, highlight=False)
@@ -177,7 +205,7 @@ async def _doubt(
     """Why the platform's record looks empty for days we have paid deposits on, if it does."""
     zone = time_zone(settings.timezone)
     paid = await store.scan(plausible.paid_by_day, period.days, zone)
-    return plausible.doubt([op for _, ops in records for op in ops], paid, zone, settings.project_id)
+    return plausible.doubt([op for _source, ops in records for op in ops], paid, zone, settings.project_id)
 
 
 async def _fetch(settings: Settings, period: Period) -> list[Any]:
@@ -207,18 +235,22 @@ async def _work(store: Store, args: argparse.Namespace, out: Console) -> int | N
         reopen = args.reopen is not None
         target = args.reopen if reopen else args.resolve
         await edits.resolve_mismatch(store, target, args.note, reopen=reopen)
-        out.print(f"mismatch {target} {'reopened' if reopen else 'resolved'}", highlight=False)
+        done = _("mismatch {id} reopened") if reopen else _("mismatch {id} resolved")
+        out.print(done.format(id=target), highlight=False)
         return 0
     if args.close_deposit:
         await corrections.close_deposit(store, args.close_deposit, args.note)
-        out.print(f"deposit {args.close_deposit} closed", highlight=False)
+        out.print(_("deposit {id} closed").format(id=args.close_deposit), highlight=False)
         return 0
     if args.credit_deposit:
         if not args.operation:
-            raise edits.EditRejected("--credit-deposit needs --operation: the platform's operation that proves it")
+            raise edits.EditRejected(_("--credit-deposit needs --operation: the platform's operation that proves it"))
         amount = await corrections.credit_deposit(store, args.credit_deposit, args.operation, args.note)
         out.print(
-            f"deposit {args.credit_deposit} credited {plain(amount)} on operation {args.operation}", highlight=False
+            _("deposit {id} credited {sum} on operation {operation}").format(
+                id=args.credit_deposit, sum=format_money(amount), operation=args.operation
+            ),
+            highlight=False,
         )
         return 0
     return None
@@ -233,10 +265,15 @@ async def _act(
     zone: ZoneInfo,
     out: Console,
     err: Console,
+    merchant: str,
 ) -> int:
     exact = next((p for p in signed if p.start_at == period.start and p.end_at == period.end), None)
     if exact is None:
-        err.print(f"no act: {period.label} is not signed off (--sign-off first)", markup=False, highlight=False)
+        err.print(
+            _("no act: {period} is not signed off (--sign-off first)").format(period=period.label),
+            markup=False,
+            highlight=False,
+        )
         return 1
     m = q.mismatches
     findings = await store.scan(
@@ -244,10 +281,22 @@ async def _act(
     )
     corrections = await store.scan(export.corrections_of, [f.payment_id for f in findings])
     assert summary.sides is not None
+    days = await store.scan(turnover_by_day, period.days, zone)
     write_act(
-        path, period=period, signed=exact, sides=summary.sides, findings=findings, corrections=corrections, zone=zone
+        path,
+        period=period,
+        signed=exact,
+        sides=summary.sides,
+        days=days,
+        findings=findings,
+        corrections=corrections,
+        zone=zone,
+        merchant=merchant,
     )
-    out.print(f"act of reconciliation for {period.label} written to {path}", highlight=False)
+    out.print(
+        _("act of reconciliation for {period} written to {path}").format(period=period.label, path=path),
+        highlight=False,
+    )
     return 0
 
 
@@ -294,51 +343,4 @@ def _print(fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone:
             evidence = json.dumps(r.evidence, ensure_ascii=False)
             writer.writerow([r.id, r.kind, r.payment_id or "", r.state, evidence, r.action])
         return
-    found = sum(c for c, _ in summary.by_kind().values())
-    table = Table(title=f"Reconciliation {period.label}: {found} found, {len(rows)} open")
-    table.add_column("kind")
-    table.add_column("count", justify="right")
-    table.add_column("amount involved", justify="right")
-    for kind, (count, total) in sorted(summary.by_kind().items()):
-        table.add_row(kind, str(count), plain(total))
-    out.print(table)
-    if sides is not None:
-        _print_sides(sides, out)
-    for day in summary.uncovered:
-        out.print(f"no platform record for {day}: import its report or fetch it with --data-api", style="yellow")
-    for line in _signed_text(signed, zone):
-        out.print(line, highlight=False, markup=False, style="green" if "reopened" not in line else "bold red")
-    for r in rows:
-        out.print(
-            f"#{r.id} {r.kind} {r.payment_id or ''}: {json.dumps(r.evidence, ensure_ascii=False)}",
-            markup=False,
-            highlight=False,
-        )
-        out.print(f"    → {r.action}", markup=False, highlight=False, style="dim")
-
-
-def _print_sides(sides: Any, out: Console) -> None:
-    table = Table(title="Both sides")
-    for column in ("side", "status", "count", "sum"):
-        table.add_column(column, justify="right" if column in ("count", "sum") else "left")
-    for side, values in (("ours", sides.ours), ("platform", sides.platform)):
-        for status, (count, total) in sorted(values.items()):
-            table.add_row(side, status, str(count), plain(total))
-    if sides.reversals[0]:
-        table.add_row("platform", "refunds/reversals", str(sides.reversals[0]), plain(sides.reversals[1]))
-    out.print(table)
-    out.print(
-        f"matched {sides.matched} of {sides.compared} ({sides.match_rate:.0%}); paid: ours {plain(sides.ours_paid)}, "
-        f"platform {plain(sides.platform_paid)}, difference {plain(sides.difference)}",
-        highlight=False,
-    )
-    for direction, day, count, total in sides.carried_by_day():
-        payments = "1 payment" if count == 1 else f"{count} payments"
-        out.print(f"carried {direction} {day}: {payments}, {plain(total)}", highlight=False)
-    if sides.carried:
-        out.print(f"difference after carried items: {plain(sides.difference_after_carried)}", highlight=False)
-    if sides.pending_by_age:
-        ages = ", ".join(f"{label}: {count}" for label, count in sides.pending_by_age.items())
-        out.print(f"pending deposits by age: {ages}", highlight=False)
-    if sides.unit_hint:
-        out.print(f"hint: {sides.unit_hint}", style="bold yellow", highlight=False)
+    show.print_table(summary, rows, signed, zone, out)

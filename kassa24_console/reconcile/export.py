@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, or_, select
 
+from ..i18n import N_, _
 from ..money import decimal_text, to_major
 from ..store import queries as q
 
@@ -28,20 +29,20 @@ AMOUNT_FORMS = ("comma", "point", "minor")  # 1111,00 with ; · 1111.00 with , �
 MONEY_FORMAT = "#,##0.00"
 # Header, width in characters (XLSX), and the cell format of date, time and money columns.
 COLUMNS: tuple[tuple[str, int, str | None], ...] = (
-    ("day", 11, "yyyy-mm-dd"),
-    ("time", 9, "hh:mm:ss"),
-    ("payment id", 32, None),
-    ("operation id", 16, None),
-    ("customer", 14, None),
-    ("contract", 14, None),
-    ("amount, KZT", 15, MONEY_FORMAT),
-    ("status (ours)", 14, None),
-    ("status (platform)", 18, None),
-    ("finding", 22, None),
-    ("finding state", 14, None),
-    ("note", 48, None),
+    (N_("day"), 11, "yyyy-mm-dd"),
+    (N_("time"), 9, "hh:mm:ss"),
+    (N_("payment id"), 32, None),
+    (N_("operation id"), 16, None),
+    (N_("customer"), 14, None),
+    (N_("contract"), 14, None),
+    (N_("amount, KZT"), 15, MONEY_FORMAT),
+    (N_("status (ours)"), 14, None),
+    (N_("status (platform)"), 18, None),
+    (N_("finding"), 22, None),
+    (N_("finding state"), 14, None),
+    (N_("note"), 48, None),
 )
-HEADER = tuple(name for name, _, _ in COLUMNS)
+HEADER = tuple(name for name, _width, _format in COLUMNS)  # English: translated where written
 _STATE_ORDER = ("open", "corrected", "resolved")  # a payment's findings: the least settled shows
 
 
@@ -55,8 +56,9 @@ def settlement(finding: Any, corrections: dict[str, list[Any]]) -> tuple[str, st
     if done:
         return "corrected", "; ".join(_correction_text(c) for c in done)
     if finding.resolved_by == "reconcile":
-        return "resolved", f"the records agree (closed by reconciliation){_with_note(finding.note, 'no longer')}"
-    return "resolved", f"resolved by {finding.resolved_by or 'an operator'}: {finding.note}".rstrip(": ")
+        return "resolved", _("the records agree (closed by reconciliation)") + _with_note(finding.note, "no longer")
+    who = finding.resolved_by or _("an operator")
+    return "resolved", _("resolved by {who}: {note}").format(who=who, note=finding.note or "").rstrip(": ")
 
 
 def _with_note(note: str | None, skip: str) -> str:
@@ -64,7 +66,10 @@ def _with_note(note: str | None, skip: str) -> str:
 
 
 def _correction_text(row: Any) -> str:
-    what = f"credited by {row.actor} on {row.cause}" if row.new == "paid" else f"closed by {row.actor}"
+    if row.new == "paid":
+        what = _("credited by {who} on {cause}").format(who=row.actor, cause=row.cause)
+    else:
+        what = _("closed by {who}").format(who=row.actor)
     return f"{what}: {row.note}" if row.note else what
 
 
@@ -135,8 +140,8 @@ def _findings(findings: list[Any], corrections: dict[str, list[Any]]) -> tuple[s
     if not findings:
         return "", "", ""
     settled = [settlement(f, corrections) for f in findings]
-    state = min((s for s, _ in settled), key=_STATE_ORDER.index)
-    notes = dict.fromkeys(text for _, text in settled if text)  # each once, in order
+    state = min((s for s, _text in settled), key=_STATE_ORDER.index)
+    notes = dict.fromkeys(text for _state, text in settled if text)  # each once, in order
     return ", ".join(sorted({f.kind for f in findings})), state, " · ".join(notes)
 
 
@@ -170,7 +175,8 @@ def _write_csv(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo, amounts:
 
     with path.open("w", newline="", encoding="utf-8-sig") as handle:  # Excel opens UTF-8 with a BOM
         writer = csv.writer(handle, delimiter=separator)
-        writer.writerow(HEADER if amounts != "minor" else (*HEADER[:6], "amount, tiyn", *HEADER[7:]))
+        header = [_(name) for name in HEADER]
+        writer.writerow(header if amounts != "minor" else (*header[:6], _("amount, tiyn"), *header[7:]))
         for at, *middle, minor, ours, platform, kinds, state, note in rows:
             moment = _local(at, zone)
             writer.writerow(
@@ -186,19 +192,19 @@ def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None
     from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Operations")
-    for index, (_, width, _) in enumerate(COLUMNS, 1):
+    sheet = book.create_sheet(_("Operations")[:31])
+    for index, (_name, width, _format) in enumerate(COLUMNS, 1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     header = []
     for name in HEADER:
-        cell = WriteOnlyCell(sheet, value=name)
+        cell = WriteOnlyCell(sheet, value=_(name))
         cell.font = bold
         header.append(cell)
     sheet.append(header)
     # One styled cell per column, reused: the writer copies its value and style into the row.
-    day, moment, money = (WriteOnlyCell(sheet) for _ in range(3))
+    day, moment, money = (WriteOnlyCell(sheet) for _cell in range(3))
     day.number_format, moment.number_format, money.number_format = COLUMNS[0][2], COLUMNS[1][2], MONEY_FORMAT
     for at, *middle, minor, ours, platform, kinds, state, note in rows:
         local = _local(at, zone)

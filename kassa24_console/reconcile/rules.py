@@ -13,35 +13,57 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..i18n import N_
 from ..protocol.codes import FAILED_STATUSES, SUCCESS, outcome
 
 MINUTE_US = 60_000_000
 DAY_US = 24 * 60 * MINUTE_US
 
 ACTIONS = {
-    "bad_signature": "Check the secret key and the sender: the platform signs every callback.",
-    "invalid_amount": "A success callback with an amount that is not a positive integer: nothing was credited; "
-    "ask the platform for the real amount.",
-    "unknown_payment": "We never issued this payment id: ask the platform which merchant it belongs to.",
-    "amount_mismatch": "Compare the amounts with the platform before crediting or refunding by hand.",
-    "currency_mismatch": "The currencies differ: ask the platform; nothing was credited automatically.",
-    "customer_mismatch": "The platform records another customer: check the account was credited correctly.",
-    "conflicting_status": "Ask the platform for the final status; the first final status stays applied.",
-    "callback_overdue": "No callback yet past the basic time of 1 minute: check the platform's record; if it "
-    "shows the payment: reconcile --credit-deposit {payment_id} --operation ID --note …",
-    "deposit_expired": "No callback past the 36-day threshold: the platform has declined this payment: "
-    "reconcile --close-deposit {payment_id} --note …",
-    "report_unknown_payment": "The platform has an operation we have no deposit for: ask which account it was for.",
-    "missing_in_report": "We credited a payment the platform's record does not show: ask the platform.",
-    "status_differs": "The platform's status differs from ours: if it shows a success we have pending: "
-    "reconcile --credit-deposit {payment_id} --operation {operation_id} --note …",
-    "duplicate_operation": "More than one successful operation for one payment: ask the platform to refund one.",
-    "monthly_limit": "The customer's payments this month exceed the provider limit of 12,500,000.00 KZT.",
-    "overpaid": "Paid more than was due: the excess is the contract's credit balance; refund it to the payer "
-    "or carry it to the next bill, then resolve this with a note.",
-    "likely_retry": "Same customer, contract and amount within seconds, only one paid: a platform retry: "
-    "reconcile --close-deposit {payment_id} --note …",
+    "bad_signature": N_("Check the secret key and the sender: the platform signs every callback."),
+    "invalid_amount": N_(
+        "A success callback with an amount that is not a positive integer: nothing was credited; "
+        "ask the platform for the real amount."
+    ),
+    "unknown_payment": N_("We never issued this payment id: ask the platform which merchant it belongs to."),
+    "amount_mismatch": N_("Compare the amounts with the platform before crediting or refunding by hand."),
+    "currency_mismatch": N_("The currencies differ: ask the platform; nothing was credited automatically."),
+    "customer_mismatch": N_("The platform records another customer: check the account was credited correctly."),
+    "conflicting_status": N_("Ask the platform for the final status; the first final status stays applied."),
+    "callback_overdue": N_(
+        "No callback yet past the basic time of 1 minute: check the platform's record; if it "
+        "shows the payment: reconcile --credit-deposit {payment_id} --operation ID --note …"
+    ),
+    "deposit_expired": N_(
+        "No callback past the 36-day threshold: the platform has declined this payment: "
+        "reconcile --close-deposit {payment_id} --note …"
+    ),
+    "report_unknown_payment": N_("The platform has an operation we have no deposit for: ask which account it was for."),
+    "missing_in_report": N_("We credited a payment the platform's record does not show: ask the platform."),
+    "status_differs": N_(
+        "The platform's status differs from ours: if it shows a success we have pending: "
+        "reconcile --credit-deposit {payment_id} --operation {operation_id} --note …"
+    ),
+    "duplicate_operation": N_("More than one successful operation for one payment: ask the platform to refund one."),
+    "monthly_limit": N_("The customer's payments this month exceed the provider limit of 12,500,000.00 KZT."),
+    "overpaid": N_(
+        "Paid more than was due: the excess is the contract's credit balance; refund it to the payer "
+        "or carry it to the next bill, then resolve this with a note."
+    ),
+    "likely_retry": N_(
+        "Same customer, contract and amount within seconds, only one paid: a platform retry: "
+        "reconcile --close-deposit {payment_id} --note …"
+    ),
 }
+
+
+def action_for(kind: str, payment_id: str | None, evidence: Any, words: Any = None) -> str:
+    """The suggested action for a finding; ``words`` translates it (``i18n._`` on screens)."""
+    operation = evidence.get("operation_id", "ID") if isinstance(evidence, dict) else "ID"
+    text = ACTIONS[kind] if words is None else words(ACTIONS[kind])
+    return text.format(payment_id=payment_id or "", operation_id=operation)
+
+
 # Kinds only reconciliation finds; it may close them again when the records agree.
 RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount", "overpaid"}
 
@@ -60,9 +82,8 @@ class Finding:
 
     @property
     def action(self) -> str:
-        """What to do, naming the command that does it where there is one."""
-        operation = self.evidence.get("operation_id", "ID") if isinstance(self.evidence, dict) else "ID"
-        return ACTIONS[self.kind].format(payment_id=self.payment_id or "", operation_id=operation)
+        """What to do, naming the command that does it where there is one (stored in English)."""
+        return action_for(self.kind, self.payment_id, self.evidence)
 
     def flag_args(self) -> dict[str, Any]:
         """Keyword arguments for ``store.queries.flag``: the service and the engine record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 
+from ..i18n import N_
 from ..protocol.codes import FAILED_STATUSES
 from ..protocol.signature import Key, string_to_sign
 from .scenarios import (
@@ -30,7 +31,9 @@ def _refused(check: Check, exchange, what: str) -> None:
     check.expect("payment_id" not in (exchange.body or {}), f"{what}: no payment_id may be issued", exchange)
 
 
-@scenario("wrong_project_id", "verify and check_deposit for another project id: refused (non-zero code), no payment_id")
+@scenario(
+    "wrong_project_id", N_("verify and check_deposit for another project id: refused (non-zero code), no payment_id")
+)
 async def wrong_project_id(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     other = ctx.platform.project_id + 1
@@ -40,7 +43,7 @@ async def wrong_project_id(ctx: Context, check: Check) -> None:
     _refused(check, await ctx.platform.send("check_deposit", body), f"check_deposit for project {other}")
 
 
-@scenario("wrong_payment_method", "check_deposit with payment_method other than kassa24: refused, no payment_id")
+@scenario("wrong_payment_method", N_("check_deposit with payment_method other than kassa24: refused, no payment_id"))
 async def wrong_payment_method(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     exchange = await ctx.platform.check_deposit(
@@ -49,7 +52,9 @@ async def wrong_payment_method(ctx: Context, check: Check) -> None:
     _refused(check, exchange, "check_deposit with payment_method 'card'")
 
 
-@scenario("missing_signature", "verify, check_deposit (code 400) and a callback (HTTP 400) with no signature at all")
+@scenario(
+    "missing_signature", N_("verify, check_deposit (code 400) and a callback (HTTP 400) with no signature at all")
+)
 async def missing_signature(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     p = ctx.platform
@@ -65,7 +70,7 @@ async def missing_signature(ctx: Context, check: Check) -> None:
 
 @scenario(
     "signature_sort_orders",
-    "a body whose natural and code-point key orders differ (keys with digits), signed in each: both accepted",
+    N_("a body whose natural and code-point key orders differ (keys with digits), signed in each: both accepted"),
 )
 async def signature_sort_orders(ctx: Context, check: Check) -> None:
     p = ctx.platform
@@ -83,7 +88,7 @@ async def signature_sort_orders(ctx: Context, check: Check) -> None:
         check.code(exchange, (0, 204), f"verify signed in {name} order")
 
 
-@scenario("processing_then_success", "'processing' changes nothing (HTTP 200); the success after it credits once")
+@scenario("processing_then_success", N_("'processing' changes nothing (HTTP 200); the success after it credits once"))
 async def processing_then_success(ctx: Context, check: Check) -> None:
     contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
@@ -98,7 +103,7 @@ async def processing_then_success(ctx: Context, check: Check) -> None:
     await _expect_due(ctx, check, contract, expected, "the success credits once")
 
 
-@scenario("failing_statuses", "each failing final status (decline, expired, error, …): HTTP 200, nothing credited")
+@scenario("failing_statuses", N_("each failing final status (decline, expired, error, …): HTTP 200, nothing credited"))
 async def failing_statuses(ctx: Context, check: Check) -> None:
     for status in sorted(FAILED_STATUSES):
         contract, amount, payment_id = await _new_deposit(ctx, check)
@@ -129,24 +134,26 @@ async def _odd_success(ctx: Context, check: Check, what: str, amount_of: int | N
     check.expect(ok, f"after a success with {what} the amount due never rises and drops by at most the deposit", after)
 
 
-@scenario("callback_amount_differs", "a success whose amount is larger than the deposit: HTTP 200, due drops ≤ deposit")
+@scenario(
+    "callback_amount_differs", N_("a success whose amount is larger than the deposit: HTTP 200, due drops ≤ deposit")
+)
 async def callback_amount_differs(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     await _odd_success(ctx, check, "three times the deposit's amount", 3 * _amount(contract))
 
 
-@scenario("callback_currency_differs", "a success in another currency: HTTP 200, the amount due never rises")
+@scenario("callback_currency_differs", N_("a success in another currency: HTTP 200, the amount due never rises"))
 async def callback_currency_differs(ctx: Context, check: Check) -> None:
     await _odd_success(ctx, check, "currency USD", None, "USD")
 
 
-@scenario("negative_amount_callback", "a success with a negative amount: HTTP 200, the amount due never rises")
+@scenario("negative_amount_callback", N_("a success with a negative amount: HTTP 200, the amount due never rises"))
 async def negative_amount_callback(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     await _odd_success(ctx, check, "a negative amount", -_amount(contract))
 
 
-@scenario("distinct_payment_ids", "two deposits of one customer (even one retried): each its own payment_id")
+@scenario("distinct_payment_ids", N_("two deposits of one customer (even one retried): each its own payment_id"))
 async def distinct_payment_ids(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     amount = _amount(contract)

@@ -12,9 +12,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import Settings, read_secret_file
+from ..i18n import _
 from ..runtime import StartupError
 from . import junit
 from .load import LoadReport, discover, run_load
@@ -31,52 +33,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "scenarios",
         nargs="*",
         metavar="SCENARIO",
-        help="scenarios to run (default: all); or 'replay ID' to send traffic record ID again",
+        help=_("scenarios to run (default: all); or 'replay ID' to send traffic record ID again"),
     )
-    parser.add_argument("--url", help="the merchant URL for verify and check_deposit")
-    parser.add_argument("--callback-url", help="the callback URL (default: URL + /callback)")
-    parser.add_argument("--project-id", type=int, help="default: the configured project id")
+    parser.add_argument("--url", help=_("the merchant URL for verify and check_deposit"))
+    parser.add_argument("--callback-url", help=_("the callback URL (default: URL + /callback)"))
+    parser.add_argument("--project-id", type=int, help=_("default: the configured project id"))
     parser.add_argument(
         "--secret-key-file",
         type=Path,
         metavar="FILE",
-        help="a file (chmod 600) holding the platform's key; default: the configured key (KASSA24_SECRET_KEY)",
+        help=_("a file (chmod 600) holding the platform's key; default: the configured key (KASSA24_SECRET_KEY)"),
     )
     parser.add_argument("--secret-key", help=argparse.SUPPRESS)  # refused: see _secret
-    parser.add_argument("--response-option", type=int, choices=[1, 2], help="the merchant's option (default: config)")
+    parser.add_argument(
+        "--response-option", type=int, choices=[1, 2], help=_("the merchant's option (default: config)")
+    )
     parser.add_argument(
         "--customer",
         action="append",
         default=[],
         metavar="ROLE=ID",
-        help="existing customers: payable=ID, nothing_due=ID, blocked=ID (default: demo data)",
+        help=_("existing customers: payable=ID, nothing_due=ID, blocked=ID (default: demo data)"),
     )
     parser.add_argument(
         "--seed-database",
         metavar="URL",
-        help="create fresh simulator accounts in this merchant database first (like import)",
+        help=_("create fresh simulator accounts in this merchant database first (like import)"),
     )
-    parser.add_argument("--list", action="store_true", help="list the scenarios and what each requires")
-    parser.add_argument("--rate", type=float, help="load: payment cycles per second (open loop)")
-    parser.add_argument("--concurrency", type=int, help="load: cycles in flight (closed loop)")
-    parser.add_argument("--duration", type=float, default=30.0, help="load: seconds (default 30)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--list", action="store_true", help=_("list the scenarios and what each requires"))
+    parser.add_argument("--rate", type=float, help=_("load: payment cycles per second (open loop)"))
+    parser.add_argument("--concurrency", type=int, help=_("load: cycles in flight (closed loop)"))
+    parser.add_argument("--duration", type=float, default=30.0, help=_("load: seconds (default 30)"))
+    parser.add_argument("--json", action="store_true", help=_("machine-readable output"))
     parser.add_argument(
         "--retry-scale",
         type=float,
         default=1.0,
-        help="shorten the platform's callback retry schedule by this factor (tests: 0.001)",
+        help=_("shorten the platform's callback retry schedule by this factor (tests: 0.001)"),
     )
-    parser.add_argument("--max-attempts", type=int, default=120, help="callback deliveries at most (default 120)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
-    parser.add_argument("--allow-skip", action="store_true", help="exit 0 even when a check could not be observed")
-    parser.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML (for CI)")
+    parser.add_argument("--max-attempts", type=int, default=120, help=_("callback deliveries at most (default 120)"))
+    parser.add_argument("--timeout", type=float, default=10.0, help=_("seconds to wait for each answer"))
+    parser.add_argument("--allow-skip", action="store_true", help=_("exit 0 even when a check could not be observed"))
+    parser.add_argument("--junit", type=Path, metavar="FILE", help=_("also write the results as JUnit XML (for CI)"))
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="PATH=VALUE",
-        help="replay: change a field before sending (re-signed), e.g. payment.status=decline",
+        help=_("replay: change a field before sending (re-signed), e.g. payment.status=decline"),
     )
 
 
@@ -105,7 +109,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.list:
         for scenario in SCENARIOS.values():
-            out.print(f"[bold]{scenario.name}[/bold]  {scenario.requires}", highlight=False)
+            out.print(f"[bold]{scenario.name}[/bold]  {escape(_(scenario.requires))}", highlight=False)
         return 0
     if args.scenarios[:1] == ["replay"]:
         return asyncio.run(_replay(args, settings, out))
@@ -189,7 +193,7 @@ async def _replay(args: argparse.Namespace, settings: Settings, out: Console) ->
 async def _customers(args: argparse.Namespace) -> tuple[Customers, list[str]]:
     roles: dict[str, str] = {}
     for item in args.customer:
-        role, _, value = item.partition("=")
+        role, _sep, value = item.partition("=")
         if role not in ("payable", "nothing_due", "blocked") or not value:
             raise SystemExit(f"--customer {item!r}: use payable=ID, nothing_due=ID or blocked=ID")
         roles[role] = value
@@ -208,7 +212,7 @@ MARKS = {"PASS": "[green]PASS[/green]", "FAIL": "[bold red]FAIL[/bold red]", "SK
 def _print_result(result: Result, out: Console) -> None:
     """One scenario's line as soon as it ends, its failures and skips under it."""
     out.print(f"{MARKS[result.status]} {result.name:<28} ", end="", highlight=False)
-    out.print(result.requires, highlight=False, markup=False)
+    out.print(_(result.requires), highlight=False, markup=False)
     for failure in result.failures:
         out.print("     " + failure.replace("\n", "\n     "), style="red", highlight=False, markup=False)
     for skip in result.skips:

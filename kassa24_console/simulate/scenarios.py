@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import N_
 from ..protocol.signature import signed
 from . import shapes
 from .platform import Exchange, Platform
@@ -217,7 +218,7 @@ async def _rejected(
 # --- scenarios -----------------------------------------------------------------------------
 
 
-@scenario("happy_path", "verify → check_deposit → success callback: codes 0, a payment_id, HTTP 200, due lowered")
+@scenario("happy_path", N_("verify → check_deposit → success callback: codes 0, a payment_id, HTTP 200, due lowered"))
 async def happy_path(ctx: Context, check: Check) -> None:
     contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
@@ -228,7 +229,7 @@ async def happy_path(ctx: Context, check: Check) -> None:
     await _expect_due(ctx, check, contract, max(contract.payment - amount, 0) if contract else 0, requirement)
 
 
-@scenario("unknown_account", "verify and check_deposit for an account that does not exist: code 404")
+@scenario("unknown_account", N_("verify and check_deposit for an account that does not exist: code 404"))
 async def unknown_account(ctx: Context, check: Check) -> None:
     customer = f"sim-unknown-{secrets.token_hex(4)}"
     check.code(await ctx.platform.verify(customer), 404, "verify of an unknown account")
@@ -236,13 +237,15 @@ async def unknown_account(ctx: Context, check: Check) -> None:
     check.code(deposit, 404, "check_deposit for an unknown account")
 
 
-@scenario("nothing_due", "verify of an account with nothing due: code 204 (option 2), 0 (option 1)")
+@scenario("nothing_due", N_("verify of an account with nothing due: code 204 (option 2), 0 (option 1)"))
 async def nothing_due(ctx: Context, check: Check) -> None:
     exchange = await ctx.platform.verify(ctx.customers.nothing_due)
     check.code(exchange, 204 if ctx.option == 2 else 0, f"verify of {ctx.customers.nothing_due}")
 
 
-@scenario("blocked_contract", "a contract with status_code ≠ 0 is shown, and check_deposit into it is refused (500)")
+@scenario(
+    "blocked_contract", N_("a contract with status_code ≠ 0 is shown, and check_deposit into it is refused (500)")
+)
 async def blocked_contract(ctx: Context, check: Check) -> None:
     exchange = await ctx.platform.verify(ctx.customers.blocked)
     if not check.code(exchange, (0, 204), f"verify of {ctx.customers.blocked}") or ctx.option == 1:
@@ -254,7 +257,7 @@ async def blocked_contract(ctx: Context, check: Check) -> None:
         check.code(deposit, 500, "check_deposit into a blocked contract")
 
 
-@scenario("amount_below_minimum", "amount below 1.00 KZT or the contract's min_payment: code 500, no payment_id")
+@scenario("amount_below_minimum", N_("amount below 1.00 KZT or the contract's min_payment: code 500, no payment_id"))
 async def amount_below_minimum(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     await _rejected(ctx, check, "amount 99 (below 1.00 KZT)", contract, MIN_AMOUNT - 1)
@@ -262,13 +265,15 @@ async def amount_below_minimum(ctx: Context, check: Check) -> None:
         await _rejected(ctx, check, "amount below the contract's min_payment", contract, contract.min_payment - 1)
 
 
-@scenario("amount_above_maximum", "amount above 500,000.00 KZT: code 500, no payment_id")
+@scenario("amount_above_maximum", N_("amount above 500,000.00 KZT: code 500, no payment_id"))
 async def amount_above_maximum(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     await _rejected(ctx, check, "amount 50,000,001", contract, MAX_AMOUNT + 1)
 
 
-@scenario("amount_not_integer", "amount not an integer of minor units (10 000,00; a fraction above the minimum): 500")
+@scenario(
+    "amount_not_integer", N_("amount not an integer of minor units (10 000,00; a fraction above the minimum): 500")
+)
 async def amount_not_integer(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     await _rejected(ctx, check, "amount '10 000,00'", contract, "10 000,00")
@@ -278,7 +283,7 @@ async def amount_not_integer(ctx: Context, check: Check) -> None:
     await _rejected(ctx, check, f"amount {fraction} (above the contract's minimum)", contract, fraction)
 
 
-@scenario("wrong_currency", "check_deposit in a currency other than KZT: code 500")
+@scenario("wrong_currency", N_("check_deposit in a currency other than KZT: code 500"))
 async def wrong_currency(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     await _rejected(ctx, check, "currency USD", contract, _amount(contract), currency="USD")
@@ -290,14 +295,14 @@ def _tamper(body: dict[str, Any], platform: Platform) -> dict[str, Any]:
     return forged
 
 
-@scenario("bad_signature_verify", "verify with a wrong signature: code 400")
+@scenario("bad_signature_verify", N_("verify with a wrong signature: code 400"))
 async def bad_signature_verify(ctx: Context, check: Check) -> None:
     body = {"type": "verify", "project_id": ctx.platform.project_id, "customer_id": ctx.customers.payable}
     exchange = await ctx.platform.send("verify", _tamper(body, ctx.platform), sign=False)
     check.code(exchange, 400, "verify with a bad signature")
 
 
-@scenario("bad_signature_check_deposit", "check_deposit with a wrong signature: code 400, no payment_id")
+@scenario("bad_signature_check_deposit", N_("check_deposit with a wrong signature: code 400, no payment_id"))
 async def bad_signature_check_deposit(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     body = ctx.platform.deposit_body(ctx.customers.payable, _ref(contract), _amount(contract))
@@ -306,7 +311,7 @@ async def bad_signature_check_deposit(ctx: Context, check: Check) -> None:
     check.expect("payment_id" not in (exchange.body or {}), "no payment_id for a bad signature", exchange)
 
 
-@scenario("bad_signature_callback", "a callback with a wrong signature: HTTP 400, and it is not applied")
+@scenario("bad_signature_callback", N_("a callback with a wrong signature: HTTP 400, and it is not applied"))
 async def bad_signature_callback(ctx: Context, check: Check) -> None:
     contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
@@ -318,7 +323,7 @@ async def bad_signature_callback(ctx: Context, check: Check) -> None:
     await _expect_due(ctx, check, contract, due, "a forged callback does not change the amount due")
 
 
-@scenario("declined_payment", "a decline callback: HTTP 200, amount due unchanged")
+@scenario("declined_payment", N_("a decline callback: HTTP 200, amount due unchanged"))
 async def declined_payment(ctx: Context, check: Check) -> None:
     contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
@@ -339,7 +344,7 @@ async def _due_lowered_once(ctx: Context, check: Check, contract: Contract | Non
     await _expect_due(ctx, check, contract, expected, "the payment is credited exactly once")
 
 
-@scenario("duplicate_callback", "the same success callback twice: HTTP 200 both times, credited once")
+@scenario("duplicate_callback", N_("the same success callback twice: HTTP 200 both times, credited once"))
 async def duplicate_callback(ctx: Context, check: Check) -> None:
     contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
@@ -351,7 +356,8 @@ async def duplicate_callback(ctx: Context, check: Check) -> None:
 
 
 @scenario(
-    "callbacks_out_of_order", "success, then an older 'processing', then success again: all HTTP 200, credited once"
+    "callbacks_out_of_order",
+    N_("success, then an older 'processing', then success again: all HTTP 200, credited once"),
 )
 async def callbacks_out_of_order(ctx: Context, check: Check) -> None:
     contract, amount, payment_id = await _new_deposit(ctx, check)
@@ -366,7 +372,7 @@ async def callbacks_out_of_order(ctx: Context, check: Check) -> None:
     await _due_lowered_once(ctx, check, contract, amount)
 
 
-@scenario("conflicting_statuses", "success, then decline for the same payment: both HTTP 200, success stays")
+@scenario("conflicting_statuses", N_("success, then decline for the same payment: both HTTP 200, success stays"))
 async def conflicting_statuses(ctx: Context, check: Check) -> None:
     contract, amount, payment_id = await _new_deposit(ctx, check)
     if payment_id is None:
@@ -387,7 +393,7 @@ async def conflicting_statuses(ctx: Context, check: Check) -> None:
 
 @scenario(
     "unknown_payment_callback",
-    "a callback for a payment id never issued: HTTP 200 (kept for reconciliation; retries would not help)",
+    N_("a callback for a payment id never issued: HTTP 200 (kept for reconciliation; retries would not help)"),
 )
 async def unknown_payment_callback(ctx: Context, check: Check) -> None:
     body = ctx.platform.callback_body(
@@ -396,7 +402,7 @@ async def unknown_payment_callback(ctx: Context, check: Check) -> None:
     check.http(await ctx.platform.callback(body, retry=False), 200, "callback for an unknown payment id")
 
 
-@scenario("check_deposit_retried", "the same check_deposit twice: code 0 both times; paying one credits once")
+@scenario("check_deposit_retried", N_("the same check_deposit twice: code 0 both times; paying one credits once"))
 async def check_deposit_retried(ctx: Context, check: Check) -> None:
     contract, _ = await _payable(ctx, check)
     amount = _amount(contract)

@@ -1,0 +1,119 @@
+"""The reconciliation summary as a person reads it: tables and sentences in the operator's
+language, money by the one formatter (``180 750,00 ₸``). ``--json`` and ``--csv`` are
+machine outputs and stay in English (reconcile/cli.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+from ..i18n import N_, _, ngettext
+from ..money import format_moment, format_money, format_share
+from .engine import Summary
+from .words import action_text, kind_name, word
+
+AGES = {
+    "≤ 1 min": N_("≤ 1 min"),
+    "≤ 1 h": N_("≤ 1 h"),
+    "≤ 1 day": N_("≤ 1 day"),
+    "≤ 36 days": N_("≤ 36 days"),
+    "expired": N_("expired"),
+}
+
+
+def payments(count: int) -> str:
+    """``1 платёж``, ``2 платежа``, ``5 платежей``."""
+    return ngettext("{count} payment", "{count} payments", count).format(count=count)
+
+
+def signed_lines(signed: list[Any], zone: ZoneInfo) -> list[tuple[str, bool]]:
+    """Each signed-off period touching the summary as (sentence, reopened)."""
+    lines = []
+    for p in signed:
+        start = datetime.fromtimestamp(p.start_at / 1e6, zone).date().isoformat()
+        at = format_moment(p.signed_at, zone)
+        line = _("signed off from {start} by {who} at {at}").format(start=start, who=p.signed_by, at=at)
+        if p.reopened_at:
+            when = format_moment(p.reopened_at, zone)
+            line += " — " + _("reopened after sign-off at {when}: {reason}").format(when=when, reason=p.reopened_reason)
+        lines.append((line, bool(p.reopened_at)))
+    return lines
+
+
+def print_table(summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console) -> None:
+    period, sides = summary.period, summary.sides
+    found = sum(c for c, _count in summary.by_kind().values())
+    title = _("Reconciliation {period}: {found} found, {open} open").format(
+        period=period.label, found=found, open=len(rows)
+    )
+    table = Table(title=title)
+    table.add_column(_("kind"))
+    table.add_column(_("count"), justify="right")
+    table.add_column(_("amount involved"), justify="right")
+    for kind, (count, total) in sorted(summary.by_kind().items()):
+        table.add_row(kind_name(kind), str(count), format_money(total))
+    out.print(table)
+    if sides is not None:
+        print_sides(sides, out)
+    for day in summary.uncovered:
+        out.print(
+            _("no platform record for {day}: import its report or fetch it with --data-api").format(day=day),
+            style="yellow",
+            highlight=False,
+        )
+    for line, reopened in signed_lines(signed, zone):
+        out.print(line, highlight=False, markup=False, style="bold red" if reopened else "green")
+    for r in rows:
+        out.print(
+            f"#{r.id} {kind_name(r.kind)} {r.payment_id or ''}: {json.dumps(r.evidence, ensure_ascii=False)}",
+            markup=False,
+            highlight=False,
+        )
+        out.print(f"    → {action_text(r)}", markup=False, highlight=False, style="dim")
+
+
+def print_sides(sides: Any, out: Console) -> None:
+    table = Table(title=_("Both sides"))
+    for column, right in ((_("side"), False), (_("status"), False), (_("count"), True), (_("sum"), True)):
+        table.add_column(column, justify="right" if right else "left")
+    for side, values in (("ours", sides.ours), ("platform", sides.platform)):
+        for status, (count, total) in sorted(values.items()):
+            table.add_row(word(side), word(status), str(count), format_money(total))
+    if sides.reversals[0]:
+        table.add_row(
+            word("platform"), _("refunds/reversals"), str(sides.reversals[0]), format_money(sides.reversals[1])
+        )
+    out.print(table)
+    out.print(
+        _(
+            "matched {matched} of {compared} ({rate}); paid: ours {ours}, platform {platform}, difference {difference}"
+        ).format(
+            matched=sides.matched,
+            compared=sides.compared,
+            rate=format_share(sides.match_rate),
+            ours=format_money(sides.ours_paid),
+            platform=format_money(sides.platform_paid),
+            difference=format_money(sides.difference),
+        ),
+        highlight=False,
+    )
+    for direction, day, count, total in sides.carried_by_day():
+        sentence = (
+            _("carried to {day}: {payments}, {sum}")
+            if direction == "to"
+            else _("carried from {day}: {payments}, {sum}")
+        )
+        out.print(sentence.format(day=day, payments=payments(count), sum=format_money(total)), highlight=False)
+    if sides.carried:
+        after = format_money(sides.difference_after_carried)
+        out.print(_("difference after carried items: {sum}").format(sum=after), highlight=False)
+    if sides.pending_by_age:
+        ages = ", ".join(f"{_(AGES.get(label, label))}: {count}" for label, count in sides.pending_by_age.items())
+        out.print(_("pending deposits by age: {ages}").format(ages=ages), highlight=False)
+    if sides.unit_hint:
+        out.print(_("hint: {hint}").format(hint=sides.unit_hint), style="bold yellow", highlight=False)
