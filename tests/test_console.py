@@ -510,7 +510,6 @@ async def test_an_idle_console_asks_only_whether_anything_changed(console: Any) 
     tabs = app.query_one(TabbedContent)
     tabs.active = "contracts"  # the pane whose count grows with the database
     await until(pilot, lambda: tabs.active == "contracts")
-    await pilot.pause(1.5)  # start-up's own writes (demo data, pruning) are seen and settled
     seen: list[str] = []
     reader = app.store.db._reader
     assert reader is not None
@@ -521,8 +520,14 @@ async def test_an_idle_console_asks_only_whether_anything_changed(console: Any) 
     event.listen(reader, "checkout", trace)
     app.store.db._read_connection.connection.dbapi_connection.set_trace_callback(seen.append)
     try:
-        await pilot.pause(2.5)  # every timer fires at least once
-        assert seen, "the timers asked nothing"
+        # Start-up's own writes (demo data, pruning, the health probe in the listener's
+        # process) may land in a window, and are rightly read: a quiet window must come.
+        for _ in range(8):
+            seen.clear()
+            await pilot.pause(2.5)  # every timer fires at least once
+            assert seen, "the timers asked nothing"
+            if set(seen) == {"PRAGMA data_version"}:
+                break
         assert set(seen) == {"PRAGMA data_version"}, sorted(set(seen))[:5]
         # A change is still seen at once.
         await post(url, verify_body("7012345678"))
