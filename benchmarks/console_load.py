@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks.harness import PROJECT_ID, ROOT, SECRET, free_port, stop, wait_up
 
-CONTRACTS_MARK = "search: start of a customer"  # the Contracts pane's search box is on screen
+CONTRACTS_MARK = "any part of a customer"  # the Contracts pane's search box is on screen (in English)
 BUSY = "while True: pass"
 
 
@@ -38,6 +38,7 @@ def _env(source: Path, db: Path, port: int, tmp: Path) -> dict[str, str]:
         "KASSA24_DATABASE_URL": f"sqlite:///{db}",
         "KASSA24_PORT": str(port),
         "KASSA24_SECRET_KEY": SECRET,
+        "KASSA24_LANGUAGE": "en",  # the screen mark below is English
         "KASSA24_PROJECT_ID": str(PROJECT_ID),
         "KASSA24_LOG_FILE": str(tmp / f"k24-{port}.log"),
         "PYTHONPATH": str(source),
@@ -47,7 +48,7 @@ def _env(source: Path, db: Path, port: int, tmp: Path) -> dict[str, str]:
 def _simulate(env: dict[str, str], port: int, rate: float, duration: float) -> subprocess.Popen[bytes]:
     args = [
         sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"http://127.0.0.1:{port}/kassa24",
-        "--seed-database", env["KASSA24_DATABASE_URL"], "--secret-key", SECRET,
+        "--seed-database", env["KASSA24_DATABASE_URL"],  # the key comes from KASSA24_SECRET_KEY
         "--project-id", env["KASSA24_PROJECT_ID"], "--rate", str(rate), "--duration", str(duration), "--json",
     ]  # fmt: skip
     return subprocess.Popen(args, env=env, cwd=env["PYTHONPATH"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
