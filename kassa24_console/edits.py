@@ -9,7 +9,6 @@ writes back a value a payment or an import has changed since.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -312,5 +311,3 @@ async def resolve_mismatch(
 
     await store.write(job)
 
-
-Validator = Callable[[str], Any]

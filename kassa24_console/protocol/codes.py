@@ -34,11 +34,6 @@ FAILED_STATUSES = frozenset(
 )
 
 
-def is_final(status: str) -> bool:
-    """A terminal purchase ends in success or one of the failures; all else may still change."""
-    return status == SUCCESS or status in FAILED_STATUSES
-
-
 def outcome(status: str) -> str | None:
     """``paid``, ``failed`` or ``None`` (not final) for a callback's ``payment.status``."""
     if status == SUCCESS:
