@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .config import DEMO_SECRET_KEY
+from .findings import action_for
 from .protocol.signature import signed
 from .store import Store
 from .store import queries as q
@@ -226,14 +227,12 @@ def _traffic(n: int, customer: str, contract: str, amount: int, at: datetime, ca
 
 
 def _mismatch(kind: str, key: str, payment_id: str, evidence: dict, at: datetime) -> dict:
-    from .reconcile.rules import ACTIONS
-
     return {
         "key": key,
         "kind": kind,
         "payment_id": payment_id,
         "evidence": evidence,
-        "action": ACTIONS[kind],
+        "action": action_for(kind, payment_id, evidence),
         "found_at": _us(at),
         "occurred_at": _us(at),
         "state": "open",

@@ -15,19 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..config import Settings
+from ..config import RECONCILE_THRESHOLDS, Settings
 from ..store import queries as q
 
 # What the rules depend on, handed to the child as the environment it reads settings from.
-PASSED = (
-    "database_url",
-    "timezone",
-    "monthly_limit",
-    "retry_window_seconds",
-    "callback_warning_seconds",
-    "callback_expiry_days",
-    "log_file",
-)
+PASSED = ("database_url", "timezone", "monthly_limit", *RECONCILE_THRESHOLDS, "log_file")
 
 
 async def reconcile_elsewhere(settings: Settings, day: str) -> dict[str, Any]:
