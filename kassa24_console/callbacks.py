@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from . import findings
 from .protocol import codes
@@ -111,9 +111,7 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     current = q.deposit(connection, deposit.payment_id)
     if current is not None and current.state == target:
         return "duplicate", deposit.payment_id
-    statuses = connection.execute(
-        select(q.callbacks.c.status).where(q.callbacks.c.payment_id == payment.id, q.callbacks.c.signature_ok)
-    ).scalars()
+    statuses = q.signed_statuses(connection, payment.id)
     state = current.state if current else None
     conflict = findings.conflicting_status(payment.id, state, statuses, deposit.amount, deposit.created_at)
     q.flag(connection, **conflict.flag_args(), at=at)

@@ -213,15 +213,17 @@ def _traffic(n: int, customer: str, contract: str, amount: int, at: datetime, ca
             "request": json.dumps({"type": kind, "project_id": 1234, "customer_id": customer}),
             "response": json.dumps({"code": code} if code is not None else {"status": "ok"}),
             "sig_form": "natural",
+            "payment_id": extra.get("payment_id"),
         }
 
-    rows = [
-        row("verify", at - timedelta(seconds=30), 0),
-        row("check_deposit", at, 0, contract=contract, amount=amount),
-    ]
+    # Answered as the service answers: the check_deposit's carries the payment id it minted.
+    deposited = row("check_deposit", at, 0, contract=contract, amount=amount, payment_id=_pid(n))
+    deposited["response"] = json.dumps({"code": 0, "payment_id": _pid(n), "description": "Success"})
+    rows = [row("verify", at - timedelta(seconds=30), 0), deposited]
     if callback:
-        sent = row("callback", at + timedelta(seconds=40), None, amount=amount)
+        sent = row("callback", at + timedelta(seconds=40), None, amount=amount, payment_id=_pid(n))
         sent["request"] = json.dumps(_callback_body(n, customer, amount, at + timedelta(seconds=40), "success"))
+        sent["response"] = json.dumps({"status": "ok", "outcome": "applied"})
         rows.append(sent)
     return rows
 

@@ -51,19 +51,6 @@ def periods_to_show(connection: Connection, limit: int = 3) -> list[Any]:
     return connection.execute(query).all()
 
 
-def callback_detail(connection: Connection, callback_id: int) -> tuple[str | None, dict[str, Any] | None]:
-    """A callback's raw body and the deposit it was matched to (as a dict), for the detail view."""
-    c, d = q.callbacks, q.deposits
-    row = connection.execute(select(c.c.raw, c.c.deposit_id).where(c.c.id == callback_id)).first()
-    if row is None:
-        return None, None
-    deposit = None
-    if row.deposit_id:
-        found = connection.execute(select(d).where(d.c.payment_id == row.deposit_id)).first()
-        deposit = dict(found._mapping) if found is not None else None
-    return row.raw, deposit
-
-
 def history_of_mismatch(connection: Connection, mismatch_id: int) -> list[Any]:
     """Every resolve and reopen of a mismatch, oldest first."""
     a = q.audit
