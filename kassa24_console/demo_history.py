@@ -22,6 +22,8 @@ from sqlalchemy import Connection
 
 from .config import DEMO_SECRET_KEY
 from .findings import action_for
+from .i18n import gettext_in
+from .protocol.codes import MESSAGES, Code
 from .protocol.signature import signed
 from .store import Store
 from .store import queries as q
@@ -218,7 +220,8 @@ def _traffic(n: int, customer: str, contract: str, amount: int, at: datetime, ca
 
     # Answered as the service answers: the check_deposit's carries the payment id it minted.
     deposited = row("check_deposit", at, 0, contract=contract, amount=amount, payment_id=_pid(n))
-    deposited["response"] = json.dumps({"code": 0, "payment_id": _pid(n), "description": "Success"})
+    said = gettext_in("ru", MESSAGES[Code.OK])  # the payer's language by default
+    deposited["response"] = json.dumps({"code": 0, "payment_id": _pid(n), "description": said}, ensure_ascii=False)
     rows = [row("verify", at - timedelta(seconds=30), 0), deposited]
     if callback:
         sent = row("callback", at + timedelta(seconds=40), None, amount=amount, payment_id=_pid(n))
