@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from . import findings
 from .protocol import codes
 from .protocol.messages import Callback
-from .reconcile import rules
 from .store import now_us
 from .store import queries as q
 from .store.pg_hot import HotTransaction, SettleRefused
@@ -78,7 +78,7 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     payment, money = callback.payment, callback.money
     deposit = q.deposit(connection, payment.id)
     if deposit is None:
-        found = rules.unknown_payment(payment.id, payment.status, money.amount if money else None, at)
+        found = findings.unknown_payment(payment.id, payment.status, money.amount if money else None, at)
         q.flag(connection, **found.flag_args(), at=at)
         return "unknown_payment", None
     # A callback for a deposit of a period already signed off reopens it (a no-op otherwise).
@@ -87,18 +87,20 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     if target is None:
         return "recorded", deposit.payment_id
     if money is not None and money.currency != deposit.currency:
-        q.flag(connection, **rules.money_mismatch(deposit, money.amount, money.currency, "callback").flag_args(), at=at)
+        mismatch = findings.money_mismatch(deposit, money.amount, money.currency, "callback")
+        if mismatch is not None:
+            q.flag(connection, **mismatch.flag_args(), at=at)
         return "conflict", deposit.payment_id
     paid = None
     if target == "paid":
         paid = money.amount if money is not None else deposit.amount
         if paid <= 0:  # only positive money moves: kept and flagged, nothing credited
-            found = rules.invalid_amount(deposit.payment_id, paid, deposit.created_at)
+            found = findings.invalid_amount(deposit.payment_id, paid, deposit.created_at)
             q.flag(connection, **found.flag_args(), at=at)
             return "invalid_amount", deposit.payment_id
     if q.settle_deposit(connection, deposit.payment_id, target, paid, at):
         if paid is not None:
-            if money is not None and (mismatch := rules.money_mismatch(deposit, paid, money.currency, "callback")):
+            if money is not None and (mismatch := findings.money_mismatch(deposit, paid, money.currency, "callback")):
                 q.flag(connection, **mismatch.flag_args(), at=at)
             if deposit.contract_id:
                 # Never more than the deposit asked for: a larger amount is flagged above.
@@ -109,11 +111,9 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     current = q.deposit(connection, deposit.payment_id)
     if current is not None and current.state == target:
         return "duplicate", deposit.payment_id
-    statuses = connection.execute(
-        select(q.callbacks.c.status).where(q.callbacks.c.payment_id == payment.id, q.callbacks.c.signature_ok)
-    ).scalars()
+    statuses = q.signed_statuses(connection, payment.id)
     state = current.state if current else None
-    conflict = rules.conflicting_status(payment.id, state, statuses, deposit.amount, deposit.created_at)
+    conflict = findings.conflicting_status(payment.id, state, statuses, deposit.amount, deposit.created_at)
     q.flag(connection, **conflict.flag_args(), at=at)
     return "conflict", deposit.payment_id
 
@@ -122,7 +122,7 @@ def flag_overpaid(deposit: Any, at: int) -> q.Overpaid:
     """What a credit does with an excess over what was due: an ``overpaid`` finding."""
 
     def flag(connection: Connection, excess: dict[str, Any]) -> None:
-        q.flag(connection, **rules.overpaid(deposit.payment_id, excess, deposit.created_at).flag_args(), at=at)
+        q.flag(connection, **findings.overpaid(deposit.payment_id, excess, deposit.created_at).flag_args(), at=at)
 
     return flag
 
@@ -149,4 +149,4 @@ def record_forged(
             "raw": kept,
         },
     )
-    q.flag(connection, **rules.bad_signature(peer, hour_of(at), payment_id, digest).flag_args(), at=at)
+    q.flag(connection, **findings.bad_signature(peer, hour_of(at), payment_id, digest).flag_args(), at=at)

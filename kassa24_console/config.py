@@ -109,6 +109,9 @@ MIN_KEY_LENGTH = 16
 POSTGRES_EXTRA = "pip install 'kassa24-console[postgres]'"
 SECRET_KEYS = ("secret_key", "data_api_secret", "data_api_token", "alert_urls")
 URL_HINT = "use sqlite:///path/k24.db or postgresql://user@host/db"
+# The reconciliation thresholds, named here once (settings below): the rules compare with
+# them, the findings' texts say them, and the console's reconciling process is handed them.
+RECONCILE_THRESHOLDS = ("callback_warning_seconds", "callback_expiry_days", "retry_window_seconds")
 
 
 def check_database_url(url: str) -> None:
@@ -219,11 +222,12 @@ class Settings(BaseSettings):
     data_api_amount_unit: Literal["major", "minor"] = "minor"
     data_api_keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DATA_API_KEYS))
     data_api_fields: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DATA_API_FIELDS))
-    # The platform's basic processing time and threshold (spec: 1 minute, 36 days).
+    # The reconciliation thresholds (RECONCILE_THRESHOLDS): the platform's basic processing
+    # time and threshold (spec: 1 minute, 36 days) and how close a platform retry follows.
     callback_warning_seconds: int = 60
     callback_expiry_days: int = 36
-    monthly_limit: int = 1_250_000_000
     retry_window_seconds: int = 120
+    monthly_limit: int = 1_250_000_000
     # Key remapping for the console: binding id → keys, e.g. {"app.quit" = "q,ctrl+q"}.
     keymap: dict[str, str] = Field(default_factory=dict)
     # Flush traffic records at least this often (seconds); they ride along with commits too.

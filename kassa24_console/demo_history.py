@@ -21,6 +21,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .config import DEMO_SECRET_KEY
+from .findings import action_for
+from .i18n import gettext_in
+from .protocol.codes import MESSAGES, Code
 from .protocol.signature import signed
 from .store import Store
 from .store import queries as q
@@ -212,28 +215,29 @@ def _traffic(n: int, customer: str, contract: str, amount: int, at: datetime, ca
             "request": json.dumps({"type": kind, "project_id": 1234, "customer_id": customer}),
             "response": json.dumps({"code": code} if code is not None else {"status": "ok"}),
             "sig_form": "natural",
+            "payment_id": extra.get("payment_id"),
         }
 
-    rows = [
-        row("verify", at - timedelta(seconds=30), 0),
-        row("check_deposit", at, 0, contract=contract, amount=amount),
-    ]
+    # Answered as the service answers: the check_deposit's carries the payment id it minted.
+    deposited = row("check_deposit", at, 0, contract=contract, amount=amount, payment_id=_pid(n))
+    said = gettext_in("ru", MESSAGES[Code.OK])  # the payer's language by default
+    deposited["response"] = json.dumps({"code": 0, "payment_id": _pid(n), "description": said}, ensure_ascii=False)
+    rows = [row("verify", at - timedelta(seconds=30), 0), deposited]
     if callback:
-        sent = row("callback", at + timedelta(seconds=40), None, amount=amount)
+        sent = row("callback", at + timedelta(seconds=40), None, amount=amount, payment_id=_pid(n))
         sent["request"] = json.dumps(_callback_body(n, customer, amount, at + timedelta(seconds=40), "success"))
+        sent["response"] = json.dumps({"status": "ok", "outcome": "applied"})
         rows.append(sent)
     return rows
 
 
 def _mismatch(kind: str, key: str, payment_id: str, evidence: dict, at: datetime) -> dict:
-    from .reconcile.rules import ACTIONS
-
     return {
         "key": key,
         "kind": kind,
         "payment_id": payment_id,
         "evidence": evidence,
-        "action": ACTIONS[kind],
+        "action": action_for(kind, payment_id, evidence),
         "found_at": _us(at),
         "occurred_at": _us(at),
         "state": "open",

@@ -163,6 +163,7 @@ class App:
                 "response": payload.decode(),
                 "reason": reply.reason[:REASON_CHARS] if reply.reason else None,
                 "sig_form": reply.sig_form,
+                "payment_id": reply.payment_id,
             }
         )
         if self.settings.log_requests:

@@ -52,6 +52,7 @@ class Reply:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     reason: str | None = None  # why a non-zero code or an HTTP error, for the traffic record
     sig_form: str | None = None  # the signature form that matched
+    payment_id: str | None = None  # the payment the exchange is about (the id we minted, a callback's)
     ours: bool = False  # failed on our side (the database): never counted against the peer
 
 
@@ -196,7 +197,7 @@ class Service:
         body["description"] = self._for_customer(codes.MESSAGES[Code.OK])
         if self.settings.response_option == 1:
             body["customer_id"] = request.customer_id
-        return self._ok("check_deposit", body, **context)
+        return self._ok("check_deposit", body, payment_id=payment_id, **context)
 
     def _check_amount(self, request: CheckDepositRequest, account: Any) -> None:
         s = self.settings
@@ -261,6 +262,7 @@ class Service:
             customer_id=callback.customer_id,
             amount=money.amount if money else None,
             sig_form=result.form,
+            payment_id=callback.payment.id,
         )
         if callback.project_id != self.settings.project_id:
             reply.reason = self._wrong_project(callback.project_id)

@@ -1,8 +1,10 @@
-"""One payment's story, in order: the verify before it, the check_deposit and our answer,
-every callback delivery with its status and outcome, the platform's record once reconciled,
-the mismatches with their notes, and what was due on the contract before and after.
+"""One payment's story, in order: the verify before it, the check_deposit whose answer
+minted its payment id and that answer as recorded, every callback delivery with its status
+and outcome, the platform's record once reconciled, the mismatches with their notes, and
+what was due on the contract before and after.
 
-Read from the store only (no clock of its own), so the console and any tool tell the same story.
+Read from the store only (no clock of its own), so the console and any tool tell the same story;
+every record is found by the payment id it carries, and the story shows only what happened.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection
 
+from .i18n import _
 from .money import format_money
-from .store import queries as q
+from .store import stories
+from .store.stories import latest_deposit_of
 
-NEAR_US = 30_000_000  # the check_deposit's traffic record is within seconds of the deposit
+__all__ = ["Answer", "CallbackDetail", "Event", "callback_detail", "latest_deposit_of", "story"]
 
 
 @dataclass(frozen=True)
@@ -26,31 +30,10 @@ class Event:
     detail: str
 
 
-def latest_deposit_of(connection: Connection, contract_id: str) -> str | None:
-    """The payment id of a contract's newest deposit (a contract's story is its last payment's)."""
-    d = q.deposits
-    query = select(d.c.payment_id).where(d.c.contract_id == contract_id).order_by(d.c.created_at.desc()).limit(1)
-    return connection.execute(query).scalar()
-
-
-def payment_of_traffic(row: Any) -> str | None:
-    """The payment id a traffic record is about: our check_deposit answer's, or a callback's."""
-    for text, path in ((row.response, ("payment_id",)), (row.request, ("payment", "id"))):
-        try:
-            value: Any = json.loads(text)
-        except (TypeError, ValueError):
-            continue
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def story(connection: Connection, payment_id: str) -> list[Event]:
     """Every recorded step of ``payment_id``, oldest first (empty when nothing is known)."""
     events: list[Event] = []
-    deposit = q.deposit(connection, payment_id)
+    deposit = stories.deposit_as_dict(connection, payment_id)
     if deposit is not None:
         events += _requests(connection, deposit)
     events += _callbacks(connection, payment_id)
@@ -60,35 +43,25 @@ def story(connection: Connection, payment_id: str) -> list[Event]:
     return sorted(events, key=lambda e: e.at)
 
 
-def _requests(connection: Connection, deposit: Any) -> list[Event]:
-    t = q.traffic
+def _requests(connection: Connection, deposit: dict[str, Any]) -> list[Event]:
+    """The verify before the deposit, and the check_deposit whose answer minted its payment
+    id, with that answer as recorded (when no record of it is kept, the story says so)."""
     found = []
-    verify = connection.execute(
-        select(t)
-        .where(t.c.kind == "verify", t.c.customer_id == deposit.customer_id, t.c.at <= deposit.created_at)
-        .order_by(t.c.at.desc())
-        .limit(1)
-    ).first()
+    verify = stories.verify_before(connection, deposit["customer_id"], deposit["created_at"])
     if verify is not None:
         found.append(Event(verify.at, "verify", f"customer {verify.customer_id} → code {verify.code}"))
-    near = connection.execute(
-        select(t).where(
-            t.c.kind == "check_deposit",
-            t.c.customer_id == deposit.customer_id,
-            t.c.at.between(deposit.created_at - NEAR_US, deposit.created_at + NEAR_US),
-        )
-    ).all()
-    exchange = next((row for row in near if payment_of_traffic(row) == deposit.payment_id), None)
-    where = f"contract {deposit.contract_id} " if deposit.contract_id else ""
-    asked = f"{where}{format_money(deposit.amount, deposit.currency)}"
-    answer = exchange.response if exchange is not None else json.dumps({"code": 0, "payment_id": deposit.payment_id})
-    found.append(Event(deposit.created_at, "check_deposit", f"{asked} → {answer}; deposit is now {deposit.state}"))
+    exchange = next(iter(stories.exchanges(connection, deposit["payment_id"], "check_deposit")), None)
+    where = f"contract {deposit['contract_id']} " if deposit["contract_id"] else ""
+    asked = f"{where}{format_money(deposit['amount'], deposit['currency'])}"
+    answer = exchange.response if exchange is not None else _("no answer of ours is recorded")
+    found.append(
+        Event(deposit["created_at"], "check_deposit", f"{asked} → {answer}; deposit is now {deposit['state']}")
+    )
     return found
 
 
 def _callbacks(connection: Connection, payment_id: str) -> list[Event]:
-    c = q.callbacks
-    rows = connection.execute(select(c).where(c.c.payment_id == payment_id).order_by(c.c.received_at)).all()
+    rows = stories.callbacks_of(connection, payment_id)
     found = []
     for row in rows:
         signature = "signature ok" if row.signature_ok else "SIGNATURE FAILED"
@@ -100,8 +73,7 @@ def _callbacks(connection: Connection, payment_id: str) -> list[Event]:
 
 
 def _platform(connection: Connection, payment_id: str) -> list[Event]:
-    o = q.operations
-    rows = connection.execute(select(o).where(o.c.payment_id == payment_id)).all()
+    rows = stories.operations_of(connection, payment_id)
     return [
         Event(
             row.created_at or row.imported_at,
@@ -114,26 +86,16 @@ def _platform(connection: Connection, payment_id: str) -> list[Event]:
 
 
 def _mismatches(connection: Connection, payment_id: str) -> list[Event]:
-    m, a = q.mismatches, q.audit
-    rows = connection.execute(select(m).where(m.c.payment_id == payment_id)).all()
+    rows = stories.mismatches_of(connection, payment_id)
     found = [Event(row.found_at, "mismatch", f"#{row.id} {row.kind} found ({row.state} now)") for row in rows]
     if rows:
-        ids = [str(row.id) for row in rows]
-        notes = connection.execute(
-            select(a).where(a.c.entity == "mismatch", a.c.entity_id.in_(ids)).order_by(a.c.at)
-        ).all()
+        notes = stories.notes_on_mismatches(connection, [row.id for row in rows])
         found += [Event(n.at, n.kind, f"#{n.entity_id} by {n.actor}: {n.note}") for n in notes]
     return found
 
 
 def _money(connection: Connection, payment_id: str) -> list[Event]:
-    a = q.audit
-    rows = connection.execute(
-        select(a).where(
-            a.c.entity.in_(["contract", "deposit"]),
-            or_(a.c.cause == payment_id, and_(a.c.entity == "deposit", a.c.entity_id == payment_id)),
-        )
-    ).all()
+    rows = stories.money_changes_of(connection, payment_id)
     found = []
     for row in rows:
         if row.entity == "contract":
@@ -145,3 +107,53 @@ def _money(connection: Connection, payment_id: str) -> list[Event]:
             note = f" — {row.note}" if row.note else ""
             found.append(Event(row.at, row.kind, f"deposit {row.old} → {row.new} by {row.actor}{note}"))
     return found
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What we sent one delivery, as the traffic record keeps it (the body parsed when JSON)."""
+
+    at: int
+    http_status: int
+    body: Any
+
+
+@dataclass(frozen=True)
+class CallbackDetail:
+    """A stored callback, what we answered each of its deliveries (as recorded in traffic,
+    oldest first; empty when no record is kept), and the deposit it was matched to."""
+
+    raw: str
+    answers: list[Answer]
+    deposit: dict[str, Any] | None
+
+
+def callback_detail(connection: Connection, callback_id: int) -> CallbackDetail | None:
+    record = stories.callback(connection, callback_id)
+    if record is None:
+        return None
+    rows = stories.callback_answers(connection, record)
+    if record.signature_ok:  # the payment's other callbacks (other operations or statuses) are not this one's
+        rows = [row for row in rows if _operation_of(row.request) == (record.operation_id, record.operation_status)]
+    answers = [Answer(row.at, row.http_status, _parsed(row.response)) for row in rows]
+    return CallbackDetail(record.raw, answers, stories.deposit_as_dict(connection, record.deposit_id))
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _operation_of(request: str) -> tuple[str | None, str | None]:
+    """A callback body's operation id and status, as the callbacks table keeps them."""
+    try:
+        body = json.loads(request)
+    except (TypeError, ValueError):
+        return None, None
+    operation = body.get("operation") if isinstance(body, dict) else None
+    if not isinstance(operation, dict):
+        return None, None
+    ident, status = operation.get("id"), operation.get("status")
+    return (str(ident) if ident is not None else None), (status if isinstance(status, str) else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,11 @@ from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
 from kassa24_console.reconcile.engine import Period, reconcile
 from kassa24_console.store import now_us
+
+
+def _count(db: str, sql: str) -> int:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchone()[0]
 
 
 def traffic_rows(app: Kassa24App) -> list[list[str]]:
@@ -366,6 +372,9 @@ async def test_h_shows_a_contracts_history_and_enter_a_callbacks_detail(console:
     callbacks = app.query_one(CallbacksPane)
     await until(pilot, lambda: callbacks.table.row_count == 1)
     assert [str(c) for c in callbacks.table.get_row_at(0)][2] == "customer_1"
+    # The detail shows our answer as the traffic record keeps it: written just after the answer.
+    db = str(app.settings.database_url).removeprefix("sqlite:///")
+    await until(pilot, lambda: _count(db, "SELECT count(*) FROM traffic WHERE kind = 'callback'") == 1)
     callbacks.table.focus()
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(app.screen, DetailScreen))

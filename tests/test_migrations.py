@@ -60,7 +60,7 @@ def test_upgrade_from_the_first_released_schema_keeps_the_data(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "deposits     1" in result.stdout
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0010",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
         assert db.execute("SELECT payment_id, state FROM deposits").fetchall() == [("k24_old", "paid")]
         assert db.execute("SELECT count(*) FROM platform_operations").fetchone() == (0,)
 
@@ -71,4 +71,44 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
     with engine.begin() as connection:
         assert create_schema(connection) is False
     with sqlite3.connect(tmp_path / "legacy.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0010",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
+
+
+def test_the_traffic_payment_id_is_back_filled_from_what_each_record_stored(tmp_path: Path) -> None:
+    path = tmp_path / "before.db"
+    engine = _engine(path)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0010")
+    callback = '{"project_id": 1234, "payment": {"id": "k24_paid", "status": "success"}}'
+    records = [
+        ("check_deposit", True, '{"code": 0, "payment_id": "k24_minted", "description": "ok"}', "{}"),
+        ("check_deposit", True, '{"code": 2, "message": "no such account"}', "{}"),  # no payment minted
+        ("check_deposit", None, "not json at all", "{}"),
+        ("check_deposit", True, '{"code": 0, "payment_id": 17}', "{}"),  # not a payment id of ours
+        ("callback", True, '{"status": "ok", "outcome": "applied"}', callback),
+        ("callback", False, '{"error": "signature error"}', callback),  # forged: its id is not believed
+        ("verify", True, '{"code": 0, "payment_id": "k24_verify"}', "{}"),
+    ]
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO traffic (at, kind, http_status, signature_ok, latency_us, peer, request, response) "
+            "VALUES (1, ?, 200, ?, 0, '', ?, ?)",
+            [(kind, ok, request, response) for kind, ok, response, request in records],
+        )
+    with engine.begin() as connection:
+        assert create_schema(connection) is False
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        found = db.execute("SELECT kind, payment_id FROM traffic ORDER BY id").fetchall()
+        indexes = {row[1] for row in db.execute("PRAGMA index_list('traffic')")}
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
+    assert found == [
+        ("check_deposit", "k24_minted"),
+        ("check_deposit", None),
+        ("check_deposit", None),
+        ("check_deposit", None),
+        ("callback", "k24_paid"),
+        ("callback", None),
+        ("verify", None),
+    ]
+    assert "ix_traffic_payment_id" in indexes

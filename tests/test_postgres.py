@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -20,26 +21,32 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from conftest import (
+    JSON,
     SECRET,
     Server,
     callback_body,
     deposit_body,
     free_port,
+    make_settings,
     new_customer,
+    seed_demo,
     serve_env,
     verify_body,
     wait_healthy,
 )
 from sqlalchemy import text
 
+from kassa24_console import timeline
 from kassa24_console.config import Settings
 from kassa24_console.protocol.signature import signed
 from kassa24_console.reconcile.engine import Period, reconcile
+from kassa24_console.runtime import Runtime
 from kassa24_console.simulate.platform import Platform
 from kassa24_console.simulate.run import seed_accounts
 from kassa24_console.simulate.scenarios import SCENARIOS, Context, Customers, run_scenarios
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
+from kassa24_console.store.db import create_schema
 
 
 def _tool(name: str) -> str:
@@ -360,3 +367,50 @@ def test_the_console_learns_which_tables_changed_on_postgresql(postgres: str, tm
         }
     finally:
         server.stop()
+
+
+def test_the_payment_id_is_carried_and_back_filled_on_postgresql(postgres: str, tmp_path: Path) -> None:
+    url = _database(postgres, "carried")
+    settings = make_settings(tmp_path, database_url=url)
+    legacy = (
+        "INSERT INTO traffic (at, kind, http_status, signature_ok, latency_us, peer, request, response) VALUES "
+        "(1, 'check_deposit', 200, true, 0, '', '{}', '{\"code\": 0, \"payment_id\": \"k24_old\"}'), "
+        "(1, 'check_deposit', 200, NULL, 0, '', '{}', 'not json'), "
+        '(1, \'callback\', 200, true, 0, \'\', \'{"payment": {"id": "k24_cb"}}\', \'{"status": "ok"}\')'
+    )
+
+    async def run() -> tuple[list, str, list]:
+        store = Store(url)
+        await store.db.transaction(lambda c: create_schema(c, "0010"))
+        await store.db.transaction(lambda c: c.exec_driver_sql(legacy))
+        await store.db.dispose()
+        await seed_demo(settings)  # opens the store: migrates to the head
+        runtime = Runtime(settings)
+        await runtime.open(demo=False)
+        assert runtime.store.hot is not None  # the asyncpg hot path stores the deposit
+        try:
+            transport = httpx.ASGITransport(app=runtime.app, client=("185.0.0.17", 443))
+            async with httpx.AsyncClient(transport=transport, base_url="http://merchant") as client:
+                body = json.dumps(signed(deposit_body("7012345678", "C-10001", 150_000), SECRET)).encode()
+                minted = (await client.post("/kassa24", content=body, headers=JSON)).json()["payment_id"]
+        finally:
+            await runtime.store.close()
+        store = Store(url)
+        await store.open()
+        try:
+            found = await store.scan(
+                lambda c: c.exec_driver_sql("SELECT kind, payment_id FROM traffic ORDER BY id").all()
+            )
+            return [tuple(r) for r in found], minted, await store.scan(timeline.story, minted)
+        finally:
+            await store.close()
+
+    found, minted, story = asyncio.run(run())
+    assert found == [
+        ("check_deposit", "k24_old"),
+        ("check_deposit", None),
+        ("callback", "k24_cb"),
+        ("check_deposit", minted),
+    ]
+    (exchange,) = [e for e in story if e.what == "check_deposit"]
+    assert f'"payment_id":"{minted}"' in exchange.detail.replace(" ", "")

@@ -16,12 +16,12 @@ import pytest
 from conftest import SECRET, Server, callback_body, deposit_body, new_customer, read_body, start_serve
 
 from kassa24_console.config import Settings
+from kassa24_console.findings import DAY_US
 from kassa24_console.listener import Listener
 from kassa24_console.protocol.signature import signed, verify
 from kassa24_console.reconcile.data_api import DataApi, DataApiError
 from kassa24_console.reconcile.engine import Period, SignOffRefused, reconcile, sign_off, store_operations
 from kassa24_console.reconcile.report import ReportError, read_csv
-from kassa24_console.reconcile.rules import DAY_US
 from kassa24_console.store import Store, now_us
 
 ZONE = ZoneInfo("Asia/Almaty")

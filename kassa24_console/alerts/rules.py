@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from ..config import Settings
+from ..findings import RULE_KINDS
 from ..money import plain
-from ..reconcile.rules import RULE_KINDS
 from ..store import alerts as sa
 
 SECOND_US = 1_000_000
@@ -176,4 +176,3 @@ def _duration(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:.0f} min"
     return f"{seconds:g} s"
-

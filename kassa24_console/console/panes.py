@@ -18,9 +18,8 @@ from ..audit import history, shown
 from ..filters import parse_filter
 from ..i18n import N_, _
 from ..store import views
-from ..timeline import latest_deposit_of
+from ..timeline import callback_detail, latest_deposit_of
 from . import format as fmt
-from .reconciling import callback_detail
 from .screens import (
     AccountForm,
     ContractForm,
@@ -401,13 +400,16 @@ class CallbacksPane(ListPane):
         store = self.k24.store
         if row is None or store is None:
             return
-        raw, deposit = await store.scan(lambda c: callback_detail(c, row.id))
-        answer = (
-            {"http": 200, "body": {"status": "ok", "outcome": row.outcome}}
-            if row.signature_ok
-            else {"http": 400, "body": {"error": "signature error"}}
-        )
-        ours = {"our answer": answer, "matched deposit": deposit}
+        detail = await store.scan(lambda c: callback_detail(c, row.id))
+        if detail is None:
+            return
+        # What we actually sent, as the traffic record keeps it: never rebuilt from the outcome.
+        answers = [
+            {"at": fmt.at_text(a.at, self.k24.zone, with_date=True).plain, "http": a.http_status, "body": a.body}
+            for a in detail.answers
+        ]
+        ours = {"our answer": answers or _("no answer of ours is recorded"), "matched deposit": detail.deposit}
+        raw = detail.raw
         title = f"callback · {row.payment_id or ''} · {row.status or 'signature failed'} · ×{row.deliveries}"
         self.app.push_screen(
             DetailScreen(

@@ -15,19 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..config import Settings
+from ..config import RECONCILE_THRESHOLDS, Settings
 from ..store import queries as q
 
 # What the rules depend on, handed to the child as the environment it reads settings from.
-PASSED = (
-    "database_url",
-    "timezone",
-    "monthly_limit",
-    "retry_window_seconds",
-    "callback_warning_seconds",
-    "callback_expiry_days",
-    "log_file",
-)
+PASSED = ("database_url", "timezone", "monthly_limit", *RECONCILE_THRESHOLDS, "log_file")
 
 
 async def reconcile_elsewhere(settings: Settings, day: str) -> dict[str, Any]:
@@ -57,19 +49,6 @@ def periods_to_show(connection: Connection, limit: int = 3) -> list[Any]:
     p = q.periods
     query = select(p).order_by(p.c.reopened_at.is_(None), p.c.signed_at.desc()).limit(limit)
     return connection.execute(query).all()
-
-
-def callback_detail(connection: Connection, callback_id: int) -> tuple[str | None, dict[str, Any] | None]:
-    """A callback's raw body and the deposit it was matched to (as a dict), for the detail view."""
-    c, d = q.callbacks, q.deposits
-    row = connection.execute(select(c.c.raw, c.c.deposit_id).where(c.c.id == callback_id)).first()
-    if row is None:
-        return None, None
-    deposit = None
-    if row.deposit_id:
-        found = connection.execute(select(d).where(d.c.payment_id == row.deposit_id)).first()
-        deposit = dict(found._mapping) if found is not None else None
-    return row.raw, deposit
 
 
 def history_of_mismatch(connection: Connection, mismatch_id: int) -> list[Any]:

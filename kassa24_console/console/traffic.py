@@ -16,7 +16,6 @@ from textual.widgets import Input, Static
 from ..filters import TrafficFilter, parse_filter
 from ..i18n import N_
 from ..store import views
-from ..timeline import payment_of_traffic
 from . import format as fmt
 from .screens import DetailScreen
 from .tail import Column, TailView, header_of
@@ -235,7 +234,7 @@ class TrafficPane(Vertical):
         if store is None or not table.keys:
             return
         row = await store.read(views.traffic_detail, int(table.keys[table.cursor]))
-        await self.k24.show_story(payment_of_traffic(row) if row is not None else None)
+        await self.k24.show_story(row.payment_id if row is not None else None)
 
     @on(TailView.Selected)
     async def _on_select(self, event: TailView.Selected) -> None:

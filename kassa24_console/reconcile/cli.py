@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from .. import edits
 from ..config import Settings
+from ..findings import Thresholds
 from ..i18n import _
 from ..money import format_money
 from ..runtime import open_store
@@ -167,7 +168,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         summary = await reconcile(store, settings, period)
         rows = await store.scan(_open_rows, summary.open_ids)
         signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
-        _print(args.format, summary, rows, signed, zone, out)
+        _print(args.format, summary, rows, signed, zone, out, Thresholds.of(settings))
         if args.export:
             exported = await store.scan(export.operation_rows, period.start, period.end, zone)
             export.write_operations(args.export, exported, zone, args.amounts or settings.export_amounts)
@@ -320,7 +321,9 @@ def _signed_text(signed: list[Any], zone: ZoneInfo) -> list[str]:
     return lines
 
 
-def _print(fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console) -> None:
+def _print(
+    fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console, limits: Thresholds
+) -> None:
     period, sides = summary.period, summary.sides
     if fmt == "json":
         payload = {
@@ -343,4 +346,4 @@ def _print(fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone:
             evidence = json.dumps(r.evidence, ensure_ascii=False)
             writer.writerow([r.id, r.kind, r.payment_id or "", r.state, evidence, r.action])
         return
-    show.print_table(summary, rows, signed, zone, out)
+    show.print_table(summary, rows, signed, zone, out, limits)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ..config import Settings
 from ..edits import operator
+from ..findings import RULE_KINDS, Finding, Thresholds
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
 from ..store.prepared import Prepared
@@ -58,7 +59,7 @@ class Period:
 @dataclass
 class Summary:
     period: Period
-    findings: list[rules.Finding]
+    findings: list[Finding]
     open_ids: list[int] = field(default_factory=list)
     reopened: int = 0
     closed: int = 0
@@ -210,7 +211,7 @@ async def reconcile(store: Store, settings: Settings, period: Period, *, now: in
     # The month's sums run in the database while the days' rows load and the rules run.
     monthly = asyncio.ensure_future(store.scan(_monthly_totals, months_of(period, zone), settings.monthly_limit))
     at = now if now is not None else now_us()
-    findings: dict[str, rules.Finding] = {}
+    findings: dict[str, Finding] = {}
     parts: list[Sides] = []
     scope: set[str] = set()
     covered: set[str] = set()
@@ -251,16 +252,12 @@ def _records(loaded: dict[str, Any], period: Period, at: int, settings: Settings
         end=period.end,
         now=at,
         covered_days=loaded["covered"],
-        settings={
-            "retry_window_seconds": settings.retry_window_seconds,
-            "callback_warning_seconds": settings.callback_warning_seconds,
-            "callback_expiry_days": settings.callback_expiry_days,
-        },
+        limits=Thresholds.of(settings),
     )
 
 
 def _keep(
-    connection: Connection, findings: list[rules.Finding], scope: set[str], period: Period
+    connection: Connection, findings: list[Finding], scope: set[str], period: Period
 ) -> tuple[list[int], int, int]:
     """Insert new findings, refresh known ones (reopening when the evidence changed), and
     close rule-found mismatches in scope that the records no longer show."""
@@ -313,7 +310,7 @@ def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: i
         return []
     # Open findings are few and a month's scope is 100 000 payment ids: filter here, not in SQL.
     found = set(keys)
-    candidates = select(m.c.id, m.c.payment_id, m.c.key).where(m.c.state == "open", m.c.kind.in_(rules.RULE_KINDS))
+    candidates = select(m.c.id, m.c.payment_id, m.c.key).where(m.c.state == "open", m.c.kind.in_(RULE_KINDS))
     stale_ids = [r.id for r in connection.execute(candidates) if r.payment_id in scope and r.key not in found]
     if stale_ids:
         note = "no longer found by reconciliation"

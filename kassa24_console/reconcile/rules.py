@@ -1,7 +1,7 @@
 """The rules: three records in, typed mismatches out. Pure: no I/O, no clock of its own.
 
-Each finding has a stable ``key``, so running the rules again finds the same thing once,
-and live findings of the service (same keys) are the same records.
+Each finding (``findings.Finding``) has a stable ``key``, so running the rules again finds
+the same thing once, and live findings of the service (same keys) are the same records.
 """
 
 from __future__ import annotations
@@ -13,144 +13,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..i18n import N_
+from ..findings import (
+    DAY_US,
+    Finding,
+    Thresholds,
+    conflicting_status,
+    money_mismatch,
+    unknown_payment,
+)
+from ..findings import money as _money
 from ..protocol.codes import FAILED_STATUSES, SUCCESS, outcome
-
-MINUTE_US = 60_000_000
-DAY_US = 24 * 60 * MINUTE_US
-
-ACTIONS = {
-    "bad_signature": N_("Check the secret key and the sender: the platform signs every callback."),
-    "invalid_amount": N_(
-        "A success callback with an amount that is not a positive integer: nothing was credited; "
-        "ask the platform for the real amount."
-    ),
-    "unknown_payment": N_("We never issued this payment id: ask the platform which merchant it belongs to."),
-    "amount_mismatch": N_("Compare the amounts with the platform before crediting or refunding by hand."),
-    "currency_mismatch": N_("The currencies differ: ask the platform; nothing was credited automatically."),
-    "customer_mismatch": N_("The platform records another customer: check the account was credited correctly."),
-    "conflicting_status": N_("Ask the platform for the final status; the first final status stays applied."),
-    "callback_overdue": N_(
-        "No callback yet past the basic time of 1 minute: check the platform's record; if it "
-        "shows the payment: reconcile --credit-deposit {payment_id} --operation ID --note …"
-    ),
-    "deposit_expired": N_(
-        "No callback past the 36-day threshold: the platform has declined this payment: "
-        "reconcile --close-deposit {payment_id} --note …"
-    ),
-    "report_unknown_payment": N_("The platform has an operation we have no deposit for: ask which account it was for."),
-    "missing_in_report": N_("We credited a payment the platform's record does not show: ask the platform."),
-    "status_differs": N_(
-        "The platform's status differs from ours: if it shows a success we have pending: "
-        "reconcile --credit-deposit {payment_id} --operation {operation_id} --note …"
-    ),
-    "duplicate_operation": N_("More than one successful operation for one payment: ask the platform to refund one."),
-    "monthly_limit": N_("The customer's payments this month exceed the provider limit of 12,500,000.00 KZT."),
-    "overpaid": N_(
-        "Paid more than was due: the excess is the contract's credit balance; refund it to the payer "
-        "or carry it to the next bill, then resolve this with a note."
-    ),
-    "likely_retry": N_(
-        "Same customer, contract and amount within seconds, only one paid: a platform retry: "
-        "reconcile --close-deposit {payment_id} --note …"
-    ),
-}
-
-
-def action_for(kind: str, payment_id: str | None, evidence: Any, words: Any = None) -> str:
-    """The suggested action for a finding; ``words`` translates it (``i18n._`` on screens)."""
-    operation = evidence.get("operation_id", "ID") if isinstance(evidence, dict) else "ID"
-    text = ACTIONS[kind] if words is None else words(ACTIONS[kind])
-    return text.format(payment_id=payment_id or "", operation_id=operation)
-
-
-# Kinds only reconciliation finds; it may close them again when the records agree.
-RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount", "overpaid"}
-
-
-@dataclass
-class Finding:
-    """A disagreement: its identity (``key``) and ``evidence`` are facts (states, amounts,
-    statuses), never an age, so a resolved finding stays resolved until a fact changes."""
-
-    kind: str
-    key: str
-    payment_id: str | None
-    evidence: dict[str, Any]
-    amount: int = 0
-    occurred_at: int | None = None  # when the fact happened: which period it belongs to
-
-    @property
-    def action(self) -> str:
-        """What to do, naming the command that does it where there is one (stored in English)."""
-        return action_for(self.kind, self.payment_id, self.evidence)
-
-    def flag_args(self) -> dict[str, Any]:
-        """Keyword arguments for ``store.queries.flag``: the service and the engine record
-        findings the same way, so a live flag and a reconciliation finding are one record."""
-        return {
-            "key": self.key,
-            "kind": self.kind,
-            "payment_id": self.payment_id,
-            "evidence": self.evidence,
-            "action": self.action,
-            "occurred_at": self.occurred_at,
-        }
-
-
-# --- findings the listener also raises live: one constructor each, one key each ---------
-
-
-def _money(amount: Any, currency: Any) -> dict[str, Any]:
-    return {"amount": amount, "currency": currency}
-
-
-def unknown_payment(payment_id: str, status: str | None, amount: int | None, at: int | None = None) -> Finding:
-    """A callback for a payment id we never issued."""
-    evidence = {"callback": {"payment_id": payment_id, "status": status, "amount": amount}}
-    return Finding("unknown_payment", f"unknown_payment:{payment_id}", payment_id, evidence, amount or 0, at)
-
-
-def money_mismatch(deposit: Any, amount: int | None, currency: str | None, source: str) -> Finding | None:
-    """The currency, else the amount, that ``source`` ("callback" or "report") records
-    differently from the deposit; None when they agree."""
-    pid = deposit.payment_id
-    suffix = "" if source == "callback" else f":{source}"
-    evidence = {"deposit": _money(deposit.amount, deposit.currency), source: _money(amount, currency)}
-    at = deposit.created_at
-    if currency is not None and currency != deposit.currency:
-        return Finding("currency_mismatch", f"currency_mismatch:{pid}{suffix}", pid, evidence, deposit.amount, at)
-    if amount is not None and amount != deposit.amount:
-        difference = abs(amount - deposit.amount)
-        return Finding("amount_mismatch", f"amount_mismatch:{pid}{suffix}", pid, evidence, difference, at)
-    return None
-
-
-def conflicting_status(
-    payment_id: str, deposit_state: str | None, statuses: Iterable[str | None], amount: int, at: int | None = None
-) -> Finding:
-    """More than one final status for one payment."""
-    evidence = {"deposit_state": deposit_state, "callback_statuses": sorted({s for s in statuses if s})}
-    return Finding("conflicting_status", f"conflicting_status:{payment_id}", payment_id, evidence, amount, at)
-
-
-def bad_signature(peer: str, window: str, payment_id: str | None, digest: str) -> Finding:
-    """Callbacks whose signature does not verify, one finding per peer and hour (found live
-    only): the first one's payment id and hash are the evidence; the store counts the rest."""
-    evidence = {"peer": peer, "hour": window, "first_payment_id": payment_id, "first_sha256": digest}
-    return Finding("bad_signature", f"bad_signature:{peer}:{window}", payment_id, evidence)
-
-
-def invalid_amount(payment_id: str, amount: int | None, at: int | None = None) -> Finding:
-    """A success callback whose amount is not a positive integer of minor units (live only)."""
-    evidence = {"callback": {"payment_id": payment_id, "status": "success", "amount": amount}}
-    return Finding("invalid_amount", f"invalid_amount:{payment_id}", payment_id, evidence, 0, at)
-
-
-def overpaid(payment_id: str, excess: dict[str, Any], at: int | None = None) -> Finding:
-    """A payment larger than what was due on its contract: ``excess`` says the contract,
-    what was due, what was paid and the credit kept (found when the money is credited)."""
-    return Finding("overpaid", f"overpaid:{payment_id}", payment_id, dict(excess), excess["credit"], at)
 
 
 @dataclass
@@ -166,11 +38,10 @@ class Records:
     # Days (YYYY-MM-DD in the zone) for which the platform's record was applied: only there
     # is a deposit missing from it a finding.
     covered_days: frozenset[str] = frozenset()
-    settings: dict[str, Any] = field(default_factory=dict)
+    limits: Thresholds = field(default_factory=Thresholds.default)
 
 
 SALE_TYPES = frozenset({"", "sale", "purchase"})
-REVERSAL_TYPES = frozenset({"refund", "reversal", "reverse", "chargeback", "cancel"})
 
 
 def day_start(day: date, zone: ZoneInfo) -> int:
@@ -188,7 +59,7 @@ def _final(status: str | None) -> str | None:
 
 
 def find(records: Records, zone: ZoneInfo) -> list[Finding]:
-    s = records.settings
+    s = records.limits
     deposits = {d.payment_id: d for d in records.deposits}
     in_period = [d for d in records.deposits if records.start <= d.created_at < records.end]
     callbacks: dict[str, list[Any]] = defaultdict(list)
@@ -207,7 +78,7 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
         if any(start <= deposit.created_at < end for start, end in covered):
             findings += _deposit_vs_report(deposit, operations.get(deposit.payment_id, []))
     findings += _report_without_deposit(sales, deposits, records)
-    retries = list(_likely_retries(in_period, s.get("retry_window_seconds", 120)))
+    retries = list(_likely_retries(in_period, s))
     # A likely retry is also overdue; say it once, as the more useful of the two.
     retried = {f.payment_id for f in retries}
     return [f for f in findings if not (f.kind == "callback_overdue" and f.payment_id in retried)] + retries
@@ -219,7 +90,7 @@ def _unknown_payments(callbacks: dict[str, list[Any]], deposits: dict[str, Any])
             yield unknown_payment(payment_id, received[0].status, received[0].amount, received[0].received_at)
 
 
-def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s: dict[str, Any]) -> Iterable[Finding]:
+def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s: Thresholds) -> Iterable[Finding]:
     if len(received) == 1:  # the usual case: one callback can neither conflict nor repeat
         paid = received[0]
         if paid.status == SUCCESS and (mismatch := money_mismatch(deposit, paid.amount, paid.currency, "callback")):
@@ -244,8 +115,7 @@ def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s
         yield mismatch
     if not received and deposit.state == "pending":
         age = records.now - deposit.created_at
-        expiry = s.get("callback_expiry_days", 36) * DAY_US
-        if age > expiry:
+        if age > s.callback_expiry_days * DAY_US:
             yield Finding(
                 "deposit_expired",
                 f"deposit_expired:{pid}",
@@ -253,8 +123,9 @@ def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s
                 {"deposit": _money(deposit.amount, deposit.currency), "state": deposit.state},
                 deposit.amount,
                 deposit.created_at,
+                limits=s,
             )
-        elif age > s.get("callback_warning_seconds", 60) * 1_000_000:
+        elif age > s.callback_warning_seconds * 1_000_000:
             yield Finding(
                 "callback_overdue",
                 f"callback_overdue:{pid}",
@@ -262,6 +133,7 @@ def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s
                 {"deposit": _money(deposit.amount, deposit.currency), "state": deposit.state},
                 deposit.amount,
                 deposit.created_at,
+                limits=s,
             )
 
 
@@ -364,14 +236,15 @@ def _monthly_limit(totals: dict[tuple[str, str], int], limit: int, at: int) -> I
             )
 
 
-def _likely_retries(deposits: list[Any], window_seconds: int) -> Iterable[Finding]:
+def _likely_retries(deposits: list[Any], limits: Thresholds) -> Iterable[Finding]:
+    window_us = limits.retry_window_seconds * 1_000_000
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     for d in sorted(deposits, key=lambda d: d.created_at):
         groups[(d.customer_id, d.contract_id, d.amount)].append(d)
     for group in groups.values():
         cluster: list[Any] = []
         for d in [*group, None]:
-            if d is not None and cluster and d.created_at - cluster[-1].created_at <= window_seconds * 1_000_000:
+            if d is not None and cluster and d.created_at - cluster[-1].created_at <= window_us:
                 cluster.append(d)
                 continue
             paid = [c for c in cluster if c.state == "paid"]
@@ -390,5 +263,6 @@ def _likely_retries(deposits: list[Any], window_seconds: int) -> Iterable[Findin
                             },
                             other.amount,
                             other.created_at,
+                            limits=limits,
                         )
             cluster = [d] if d is not None else []

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
+from ..findings import Thresholds
 from ..i18n import N_, _, ngettext
 from ..money import format_moment, format_money, format_share
 from .engine import Summary
@@ -45,7 +46,9 @@ def signed_lines(signed: list[Any], zone: ZoneInfo) -> list[tuple[str, bool]]:
     return lines
 
 
-def print_table(summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console) -> None:
+def print_table(
+    summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console, limits: Thresholds | None = None
+) -> None:
     period, sides = summary.period, summary.sides
     found = sum(c for c, _count in summary.by_kind().values())
     title = _("Reconciliation {period}: {found} found, {open} open").format(
@@ -74,7 +77,7 @@ def print_table(summary: Summary, rows: list[Any], signed: list[Any], zone: Zone
             markup=False,
             highlight=False,
         )
-        out.print(f"    → {action_text(r)}", markup=False, highlight=False, style="dim")
+        out.print(f"    → {action_text(r, limits)}", markup=False, highlight=False, style="dim")
 
 
 def print_sides(sides: Any, out: Console) -> None:

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..findings import DAY_US, MINUTE_US, Finding
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
 from . import rules
 
 AGE_BUCKETS = (
-    ("≤ 1 min", rules.MINUTE_US),
-    ("≤ 1 h", 60 * rules.MINUTE_US),
-    ("≤ 1 day", rules.DAY_US),
-    ("≤ 36 days", 36 * rules.DAY_US),
+    ("≤ 1 min", MINUTE_US),
+    ("≤ 1 h", 60 * MINUTE_US),
+    ("≤ 1 day", DAY_US),
+    ("≤ 36 days", 36 * DAY_US),
 )
 _STATE_OF = {SUCCESS: "paid", **dict.fromkeys(FAILED_STATUSES, "failed")}
 
@@ -126,7 +127,7 @@ def _add(table: dict[str, tuple[int, int]], key: str, amount: int) -> None:
     table[key] = (count + 1, total + amount)
 
 
-def sides(records: rules.Records, findings: list[rules.Finding], now: int, zone: ZoneInfo) -> Sides:
+def sides(records: rules.Records, findings: list[Finding], now: int, zone: ZoneInfo) -> Sides:
     result = Sides()
     deposits = [d for d in records.deposits if records.start <= d.created_at < records.end]
     operations = [
@@ -157,7 +158,7 @@ def sides(records: rules.Records, findings: list[rules.Finding], now: int, zone:
         1 for d in deposits if d.payment_id in sales and d.payment_id not in flagged and _agrees(d, sales[d.payment_id])
     )
     result.unit_hint = _unit_hint(deposits, sales)
-    window = records.settings.get("callback_expiry_days", 36) * rules.DAY_US
+    window = records.limits.callback_expiry_days * DAY_US
     result.carried = list(_carried(records, deposits, operations, window, zone))
     return result
 

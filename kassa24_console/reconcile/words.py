@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..findings import ACTIONS, Thresholds, action_for
 from ..i18n import N_, _
-from .rules import ACTIONS, action_for
 
 KINDS = {
     "bad_signature": N_("bad signature"),
@@ -67,9 +67,9 @@ def word(value: str) -> str:
     return _(WORDS[value]) if value in WORDS else value
 
 
-def action_text(row: Any) -> str:
-    """A finding's suggested action in the operator's language (the stored English when its
-    kind has no action of ours)."""
+def action_text(row: Any, limits: Thresholds | None = None) -> str:
+    """A finding's suggested action in the operator's language, saying the thresholds in
+    force (``limits``; the stored English when its kind has no action of ours)."""
     if row.kind in ACTIONS:
-        return action_for(row.kind, row.payment_id, row.evidence, words=_)
+        return action_for(row.kind, row.payment_id, row.evidence, words=_, limits=limits)
     return str(row.action or "")

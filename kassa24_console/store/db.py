@@ -287,6 +287,8 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
 
 
 def _legacy_revision(found: Any) -> str:
+    if any(column["name"] == "payment_id" for column in found.get_columns("traffic")):
+        return "0012"
     if found.has_table("table_changes"):
         return "0010"
     if found.has_table("contract_search"):

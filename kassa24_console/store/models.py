@@ -102,7 +102,7 @@ class Traffic(SQLModel, table=True):
     """Every inbound request and our answer, written in batches off the request path."""
 
     __tablename__ = "traffic"
-    __table_args__ = (Index("ix_traffic_at", "at"),)
+    __table_args__ = (Index("ix_traffic_at", "at"), Index("ix_traffic_payment_id", "payment_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     at: int = _big()
@@ -120,6 +120,9 @@ class Traffic(SQLModel, table=True):
     # Why a non-zero code or an HTTP error (short), and the signature form that matched.
     reason: str | None = None
     sig_form: str | None = None
+    # The payment the exchange is about: the id our check_deposit answer minted, a callback's
+    # payment id (the payment's story finds its exchanges by it).
+    payment_id: str | None = None
 
 
 class Mismatch(SQLModel, table=True):

@@ -115,6 +115,12 @@ def deposit(connection: Connection, payment_id: str) -> Any:
     return _DEPOSIT.first(connection, {"payment_id": payment_id})
 
 
+def signed_statuses(connection: Connection, payment_id: str) -> list[str | None]:
+    """The statuses of every signed callback stored for ``payment_id``."""
+    query = select(callbacks.c.status).where(callbacks.c.payment_id == payment_id, callbacks.c.signature_ok)
+    return list(connection.execute(query).scalars())
+
+
 def contract(connection: Connection, contract_id: str) -> Row[Any] | None:
     return connection.execute(select(contracts).where(contracts.c.id == contract_id)).first()
 

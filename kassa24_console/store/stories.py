@@ -1,0 +1,107 @@
+"""The reads behind one payment's story and a callback's detail: every record about one
+payment id, each found by an index on it (never by a time window around the customer).
+
+``timeline`` puts these rows in order and in words; the console's Callbacks pane shows what
+we answered a callback from here. Rows keep their SQLAlchemy form (attribute access).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, or_, select
+
+from .queries import audit, callbacks, deposits, mismatches, operations, traffic
+
+# A callback's traffic record is written after its answer (batched, off the request path):
+# its moment lies at most this long after the callback's last delivery was stored.
+ANSWER_SLACK_US = 60_000_000
+
+
+def latest_deposit_of(connection: Connection, contract_id: str) -> str | None:
+    """The payment id of a contract's newest deposit (a contract's story is its last payment's)."""
+    d = deposits
+    query = select(d.c.payment_id).where(d.c.contract_id == contract_id).order_by(d.c.created_at.desc()).limit(1)
+    return connection.execute(query).scalar()
+
+
+def verify_before(connection: Connection, customer_id: str, at: int) -> Row[Any] | None:
+    """The customer's last verify at or before ``at``."""
+    t = traffic
+    query = (
+        select(t)
+        .where(t.c.kind == "verify", t.c.customer_id == customer_id, t.c.at <= at)
+        .order_by(t.c.at.desc())
+        .limit(1)
+    )
+    return connection.execute(query).first()
+
+
+def exchanges(connection: Connection, payment_id: str, kind: str) -> list[Row[Any]]:
+    """The traffic records of ``kind`` carrying ``payment_id``, oldest first: for a
+    check_deposit, the exchange whose answer minted it."""
+    t = traffic
+    query = select(t).where(t.c.payment_id == payment_id, t.c.kind == kind).order_by(t.c.at, t.c.id)
+    return connection.execute(query).all()
+
+
+def callbacks_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+    c = callbacks
+    return connection.execute(select(c).where(c.c.payment_id == payment_id).order_by(c.c.received_at)).all()
+
+
+def operations_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+    o = operations
+    return connection.execute(select(o).where(o.c.payment_id == payment_id)).all()
+
+
+def mismatches_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+    m = mismatches
+    return connection.execute(select(m).where(m.c.payment_id == payment_id)).all()
+
+
+def notes_on_mismatches(connection: Connection, ids: list[int]) -> list[Row[Any]]:
+    """Every resolve and reopen of these mismatches, oldest first."""
+    a = audit
+    query = select(a).where(a.c.entity == "mismatch", a.c.entity_id.in_([str(i) for i in ids])).order_by(a.c.at)
+    return connection.execute(query).all()
+
+
+def money_changes_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+    """What the payment changed: contracts credited by it, and its deposit's own changes."""
+    a = audit
+    caused = or_(a.c.cause == payment_id, and_(a.c.entity == "deposit", a.c.entity_id == payment_id))
+    return connection.execute(select(a).where(a.c.entity.in_(["contract", "deposit"]), caused)).all()
+
+
+def callback(connection: Connection, callback_id: int) -> Row[Any] | None:
+    """One callback as stored, with its raw body."""
+    return connection.execute(select(callbacks).where(callbacks.c.id == callback_id)).first()
+
+
+def deposit_as_dict(connection: Connection, payment_id: str | None) -> dict[str, Any] | None:
+    """A deposit as a plain mapping (for a detail view), or None."""
+    if not payment_id:
+        return None
+    found = connection.execute(select(deposits).where(deposits.c.payment_id == payment_id)).first()
+    return dict(found._mapping) if found is not None else None
+
+
+def callback_answers(connection: Connection, record: Any) -> list[Row[Any]]:
+    """The traffic records of the deliveries of one stored callback, oldest first: what we
+    actually answered each time. A signed callback's are found by its payment id (the caller
+    keeps those of its operation and status); a forged one's, which carry no id we believe, by
+    the very text stored for both, among callbacks of its own delivery span."""
+    t = traffic
+    if record.signature_ok:
+        if not record.payment_id:
+            return []
+        query = select(t).where(t.c.payment_id == record.payment_id, t.c.kind == "callback")
+    else:
+        query = select(t).where(
+            t.c.at.between(record.received_at, record.last_received_at + ANSWER_SLACK_US),
+            t.c.kind == "callback",
+            t.c.signature_ok.is_not(True),
+            t.c.request == record.raw,
+        )
+    return connection.execute(query.order_by(t.c.at, t.c.id)).all()
