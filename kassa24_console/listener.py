@@ -163,6 +163,8 @@ class App:
                 "response": payload.decode(),
                 "reason": reply.reason[:REASON_CHARS] if reply.reason else None,
                 "sig_form": reply.sig_form,
+                "project_id": reply.project_id,
+                "key_used": reply.key_used,
             }
         )
         if self.settings.log_requests:

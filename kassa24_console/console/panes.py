@@ -274,7 +274,8 @@ class ContractsPane(ListPane):
         if contract is None or store is None:
             return
         try:
-            seen = await edits.load_contract(store, contract.id)  # what the form shows is what it saves against
+            # what the form shows is what it saves against
+            seen = await edits.load_contract(store, contract.id, getattr(contract, "project_id", None))
         except edits.EditRejected as error:
             self.notify(str(error), severity="error")
             return

@@ -49,7 +49,7 @@ def override(body: dict[str, Any], assignment: str, kind: str = "record") -> Non
 
 
 async def stored(settings: Settings, traffic_id: int) -> Any:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         t = q.traffic
