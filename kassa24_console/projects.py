@@ -160,7 +160,7 @@ def project_problem(
     own); None when they can."""
     known = [p.project_id for p in settings.projects]
     listed = ", ".join(str(p) for p in known)
-    unknown = sorted(({given} if given is not None else set()) | (named or set()) - set(known))
+    unknown = sorted((({given} if given is not None else set()) | (named or set())) - set(known))
     if unknown:
         return _("no project {ids} is configured (the projects: {listed})").format(
             ids=", ".join(str(p) for p in unknown), listed=listed
