@@ -157,3 +157,38 @@ def test_import_db_info_and_audit_take_a_project(tmp_path: Path) -> None:
         ("import", "rows.json"),
         ("account", "7002"),
     }
+
+
+async def test_two_projects_contracts_of_one_id_are_listed_and_edited_apart(tmp_path: Path) -> None:
+    """The Contracts pane keeps another project's contract of the same id apart (a row key of
+    its own), and an edit of one touches only its project's contract."""
+    from kassa24_console import edits, importer
+    from kassa24_console.console.app import Kassa24App
+    from kassa24_console.console.panes import ContractsPane
+    from kassa24_console.store import Store
+
+    url = _database(tmp_path / "k.db", [])
+    store = Store(url, project_id=4242)
+    await store.open()
+    for project, due in ((4242, 900), (4343, 300)):
+        contract = {"id": "C-1", "customer_id": "7001", "number": f"N-{project}", "payment": due}
+        account = {"customer_id": "7001", "name": f"Name {project}", "currency": "KZT", "additional_customer_id": None}
+        contract |= {"min_payment": None, "status_code": 0, "status_text": "", "info": None}
+        await importer.apply(store, importer.Batch([account], [contract], ["t"]), actor="t", project_id=project)
+    seen = await edits.load_contract(store, "C-1", 4343)
+    change = edits.ContractChange(seen.values.status_code, "blocked by test", seen.values.payment, None)
+    assert await edits.update_contract(store, seen, change, actor="t") == 1
+    await store.close()
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        assert db.execute("SELECT project_id, status_text FROM contracts ORDER BY 1").fetchall() == [
+            (4242, ""),
+            (4343, "blocked by test"),
+        ]
+    settings = _settings(url, datetime.now(UTC) + timedelta(days=30), log_file=tmp_path / "k.log", port=0)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("c")
+        pane = app.query_one(ContractsPane)
+        await until(pilot, lambda: pane.table.row_count == 2, timeout=15)
+        assert set(pane.rows) == {"C-1", "4343:C-1"}
+        assert (pane.rows["C-1"].number, pane.rows["4343:C-1"].number) == ("N-4242", "N-4343")
