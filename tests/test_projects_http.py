@@ -185,3 +185,36 @@ def test_the_test_projects_payments_never_change_production_dues(server: Server)
     assert _due(server, PRODUCTION, contract) == production_due
     audit = server.rows("SELECT project_id FROM audit WHERE cause = ? AND kind = 'payment'", issued["payment_id"])
     assert [row["project_id"] for row in audit] == [TEST]
+
+
+def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_records(server: Server) -> None:
+    """``simulate --project-id`` signs with that project's key and seeds its accounts into
+    that project; ``simulate replay --set`` re-signs with the key of the record's project."""
+    import subprocess
+    import sys
+
+    env = {**server.env, "KASSA24_LOG_FILE": "/dev/null"}
+    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server.url}/kassa24"]
+    played = subprocess.run(
+        [*base, "--project-id", str(TEST), "--seed-database", server.db_url, "happy_path", "unknown_account"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert played.returncode == 0, played.stdout + played.stderr
+    seeded = server.rows("SELECT DISTINCT project_id FROM accounts WHERE customer_id LIKE 'sim-%'")
+    assert [row["project_id"] for row in seeded] == [TEST]
+    assert KEYS[TEST] not in played.stdout + played.stderr
+    issued = _post(server, _in(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
+    assert issued["code"] == 0
+    rows = _traffic_until(server, "SELECT id FROM traffic WHERE request LIKE '%replay-me%'", 1)
+    replay = [sys.executable, "-m", "kassa24_console.cli", "simulate", "replay", str(rows[0]["id"])]
+    again = subprocess.run(
+        [*replay, "--url", f"{server.url}/kassa24", "--set", "note=replayed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert again.returncode == 0 and '"code": 0' in again.stdout, again.stdout + again.stderr

@@ -180,7 +180,8 @@ async def _replay(args: argparse.Namespace, settings: Settings, out: Console) ->
             url=args.url,
             callback_url=args.callback_url,
             assignments=args.set,
-            secret=args.secret,
+            # a key chosen on the command line, else the replayed record's project's
+            secret=args.secret if args.secret_key_file is not None or args.project_id is not None else None,
             timeout=args.timeout,
         )
     except (ReplayError, StartupError) as error:
