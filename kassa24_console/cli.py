@@ -213,12 +213,14 @@ async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
         return 1
     runtime.start_pruning()
     alerter = alerts.start(runtime)
+    projects = ", ".join(
+        f"{p.project_id}{' (test)' if p.test else ''} option {p.response_option}" for p in settings.projects
+    )
     log.info(
-        "listening on http://%s:%d (project %d, response option %d, database %s)",
+        "listening on http://%s:%d (project %s, database %s)",
         settings.host,
         runtime.listener.port,
-        settings.project_id,
-        settings.response_option,
+        projects,
         display_url(settings.database_url),
     )
     await stop.wait()
