@@ -319,8 +319,7 @@ def _credit_now(
     )
     if overpaid is not None and after.credit > found.credit:
         excess = after.credit - found.credit
-        excess_of = {"project_id": project_id, "contract_id": contract_id, "due": found.payment, "paid": amount}
-        overpaid(connection, {**excess_of, "credit": excess})
+        overpaid(connection, {"contract_id": contract_id, "due": found.payment, "paid": amount, "credit": excess})
 
 
 # Told of money paid past what was due: (connection, {contract_id, due, paid, credit}).
