@@ -73,13 +73,13 @@ def seed_sqlite(path: Path, rows: int) -> None:
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.executemany(
-            "INSERT INTO accounts (customer_id, currency, name, additional_customer_id, updated_at)"
-            " VALUES (?, 'KZT', ?, NULL, ?)",
+            "INSERT INTO accounts (project_id, customer_id, currency, name, additional_customer_id, updated_at)"
+            " VALUES (1234, ?, 'KZT', ?, NULL, ?)",
             ((customer(i), f"Bench {i}", now) for i in range(rows)),
         )
         db.executemany(
-            "INSERT INTO contracts (id, customer_id, number, payment, min_payment, status_code, status_text, info,"
-            " updated_at, version) VALUES (?, ?, ?, ?, NULL, 0, '', ?, ?, 1)",
+            "INSERT INTO contracts (project_id, id, customer_id, number, payment, min_payment, status_code,"
+            " status_text, info, updated_at, version) VALUES (1234, ?, ?, ?, ?, NULL, 0, '', ?, ?, 1)",
             (
                 (f"B-{i}", customer(i), f"B/{i}", DUE, json.dumps({"customer_name": f"Bench {i}"}), now)
                 for i in range(rows)

@@ -40,17 +40,18 @@ async def _seed(url: str, rows: int) -> None:
     try:
         await connection.copy_records_to_table(
             "accounts",
-            records=[(customer(i), None, "KZT", f"Bench {i}", 0) for i in range(rows)],
-            columns=["customer_id", "additional_customer_id", "currency", "name", "updated_at"],
+            records=[(1234, customer(i), None, "KZT", f"Bench {i}", 0) for i in range(rows)],
+            columns=["project_id", "customer_id", "additional_customer_id", "currency", "name", "updated_at"],
         )
         await connection.copy_records_to_table(
             "contracts",
             records=[
-                (f"B-{i}", customer(i), f"B/{i}", DUE, None, 0, "", json.dumps({"customer_name": f"Bench {i}"}), 0, 1)
+                (1234, f"B-{i}", customer(i), f"B/{i}", DUE, None, 0, "", json.dumps({"customer_name": f"Bench {i}"}),
+                 0, 1)
                 for i in range(rows)
             ],
-            columns=["id", "customer_id", "number", "payment", "min_payment", "status_code", "status_text", "info",
-                     "updated_at", "version"],
+            columns=["project_id", "id", "customer_id", "number", "payment", "min_payment", "status_code",
+                     "status_text", "info", "updated_at", "version"],
         )  # fmt: skip
     finally:
         await connection.close()

@@ -40,8 +40,8 @@ def build(path: Path, rows: int) -> date:
 
     with sqlite3.connect(path) as db:
         db.executemany(
-            "INSERT INTO deposits (payment_id, customer_id, contract_id, number, amount, currency, state,"
-            " paid_amount, created_at, updated_at) VALUES (?, ?, ?, ?, 10000, 'KZT', 'paid', 10000, ?, ?)",
+            "INSERT INTO deposits (project_id, payment_id, customer_id, contract_id, number, amount, currency, state,"
+            " paid_amount, created_at, updated_at) VALUES (1234, ?, ?, ?, ?, 10000, 'KZT', 'paid', 10000, ?, ?)",
             ((f"k24_r{i:08d}", customer(i % 10_000), f"B-{i % 10_000}", f"B/{i % 10_000}", at(i), at(i) + 5_000_000)
              for i in range(rows)),
         )  # fmt: skip
@@ -59,8 +59,8 @@ def build(path: Path, rows: int) -> date:
             ((f"op{i}", f"k24_r{i:08d}", customer(i % 10_000), at(i), at(i) + 5_000_000, now) for i in range(rows)),
         )  # fmt: skip
         db.executemany(
-            "INSERT INTO platform_coverage (day, source, operations, applied_at, applied_by)"
-            " VALUES (?, 'bench', 1, ?, 'b')",
+            "INSERT INTO platform_coverage (project_id, day, source, operations, applied_at, applied_by)"
+            " VALUES (1234, ?, 'bench', 1, ?, 'b')",
             (((today - timedelta(days=k)).isoformat(), now) for k in range(DAYS + 1)),
         )
     return today - timedelta(days=1)

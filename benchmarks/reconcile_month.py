@@ -53,17 +53,17 @@ def build(path: Path, rows: int, code: Path) -> None:
     at = moments(rows)
     with sqlite3.connect(path) as db:
         db.executemany(
-            "INSERT INTO accounts (customer_id, currency, name, updated_at) VALUES (?, 'KZT', ?, 0)",
+            "INSERT INTO accounts (project_id, customer_id, currency, name, updated_at) VALUES (1234, ?, 'KZT', ?, 0)",
             ((customer(i), f"Bench {i}") for i in range(10_000)),
         )
         db.executemany(
-            "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at, version)"
-            " VALUES (?, ?, ?, 1000000000000, 0, '', 0, 1)",
+            "INSERT INTO contracts (project_id, id, customer_id, number, payment, status_code, status_text, updated_at,"
+            " version) VALUES (1234, ?, ?, ?, 1000000000000, 0, '', 0, 1)",
             ((f"B-{i}", customer(i), f"B/{i}") for i in range(10_000)),
         )
         db.executemany(
-            "INSERT INTO deposits (payment_id, customer_id, contract_id, number, amount, currency, state,"
-            " paid_amount, created_at, updated_at) VALUES (?, ?, ?, ?, 1000000, 'KZT', 'paid', 1000000, ?, ?)",
+            "INSERT INTO deposits (project_id, payment_id, customer_id, contract_id, number, amount, currency, state,"
+            " paid_amount, created_at, updated_at) VALUES (1234, ?, ?, ?, ?, 1000000, 'KZT', 'paid', 1000000, ?, ?)",
             ((f"k24_m{i:08d}", customer(i), f"B-{i % 10_000}", f"B/{i % 10_000}", at[i], at[i] + 5_000_000)
              for i in range(rows)),
         )  # fmt: skip

@@ -41,12 +41,13 @@ async def fill(url: str, count: int) -> None:
         with sqlite3.connect(url.split("///", 1)[1]) as db:
             data = list(rows(count))
             db.executemany(
-                "INSERT INTO accounts (customer_id, currency, name, updated_at) VALUES (?, 'KZT', ?, 0)",
+                "INSERT INTO accounts (project_id, customer_id, currency, name, updated_at)"
+                " VALUES (1234, ?, 'KZT', ?, 0)",
                 [(c, n) for c, n, _, _ in data],
             )
             db.executemany(
-                "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at,"
-                " version) VALUES (?, ?, ?, 100, 0, '', 0, 1)",
+                "INSERT INTO contracts (project_id, id, customer_id, number, payment, status_code, status_text,"
+                " updated_at, version) VALUES (1234, ?, ?, ?, 100, 0, '', 0, 1)",
                 [(i, c, number) for c, _, i, number in data],
             )
             db.execute("ANALYZE")
@@ -57,12 +58,13 @@ async def fill(url: str, count: int) -> None:
     try:
         data = list(rows(count))
         await connection.copy_records_to_table(
-            "accounts", records=[(c, "KZT", n, 0) for c, n, _, _ in data],
-            columns=["customer_id", "currency", "name", "updated_at"],
+            "accounts", records=[(1234, c, "KZT", n, 0) for c, n, _, _ in data],
+            columns=["project_id", "customer_id", "currency", "name", "updated_at"],
         )  # fmt: skip
         await connection.copy_records_to_table(
-            "contracts", records=[(i, c, number, 100, 0, "", 0, 1) for c, _, i, number in data],
-            columns=["id", "customer_id", "number", "payment", "status_code", "status_text", "updated_at", "version"],
+            "contracts", records=[(1234, i, c, number, 100, 0, "", 0, 1) for c, _, i, number in data],
+            columns=["project_id", "id", "customer_id", "number", "payment", "status_code", "status_text", "updated_at",
+                     "version"],
         )  # fmt: skip
         await connection.execute("ANALYZE")
     finally:

@@ -21,7 +21,9 @@ from rich.table import Table
 from sqlalchemy import Connection, and_, or_, select
 
 from .config import Settings
+from .i18n import _
 from .money import format_money
+from .projects import project_problem
 from .runtime import open_store
 from .store import Store
 from .store import queries as q
@@ -35,20 +37,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--contract", metavar="ID", help="one contract's history")
     parser.add_argument("--customer", metavar="ID", help="an account and all its contracts")
     parser.add_argument("--since", type=date.fromisoformat, metavar="DAY", help="from this day on (YYYY-MM-DD)")
+    parser.add_argument("--project", type=int, metavar="ID", help=_("one project's history (default: all)"))
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
 
 def history(
-    connection: Connection, *, contract: str | None = None, customer: str | None = None, since: int | None = None
+    connection: Connection,
+    *,
+    contract: str | None = None,
+    customer: str | None = None,
+    since: int | None = None,
+    project: int | None = None,
 ) -> list[Any]:
-    """Audit rows, oldest first, narrowed by contract, customer (its account and contracts)
-    and time (UTC µs)."""
+    """Audit rows, oldest first, narrowed by contract, customer (its account and contracts),
+    time (UTC µs) and project."""
     a, c = q.audit, q.contracts
-    conditions: list[Any] = []
+    conditions: list[Any] = [] if project is None else [a.c.project_id == project]
     if contract is not None:
         conditions.append(and_(a.c.entity == "contract", a.c.entity_id == contract))
     if customer is not None:
-        theirs = select(c.c.id).where(c.c.customer_id == customer)
+        theirs = select(c.c.id).where(
+            c.c.customer_id == customer, *([] if project is None else [c.c.project_id == project])
+        )
         conditions.append(
             or_(
                 and_(a.c.entity == "account", a.c.entity_id == customer),
@@ -80,15 +90,20 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if problem := project_problem(settings, args.project, every_row_named=True):
+        print(f"kassa24-console: {problem}", file=sys.stderr)
+        return 2
     zone = time_zone(settings.timezone)
     since = None
     if args.since is not None:
         since = int(datetime.combine(args.since, time.min, zone).timestamp() * 1e6)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         rows = await store.scan(
-            lambda connection: history(connection, contract=args.contract, customer=args.customer, since=since)
+            lambda connection: history(
+                connection, contract=args.contract, customer=args.customer, since=since, project=args.project
+            )
         )
     finally:
         await store.close()

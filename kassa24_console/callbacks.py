@@ -1,9 +1,10 @@
 """What a callback does to the store: one transaction each, idempotent, money only by cause.
 
-Idempotent by (payment.id, operation.id, operation.status): a repeat only counts a
+Idempotent by (payment.id, operation.id, operation.status, project): a repeat only counts a
 delivery. A deposit moves out of ``pending`` once (a conditional update decides, so two
 processes cannot both credit it); a later, different final status is kept and flagged.
 Only a positive integer amount credits, and never more than the deposit asked for.
+Money never crosses projects: a callback settles only a deposit of the project it names.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ def _record(callback: Callback, raw: str, at: int) -> dict[str, Any]:
     """The callback's row, as first stored."""
     payment, operation, money = callback.payment, callback.operation, callback.money
     return {
+        "project_id": callback.project_id,
         "received_at": at,
         "last_received_at": at,
         "deliveries": 1,
-        "dedupe_key": f"{payment.id}|{operation.id}|{operation.status}",
+        # With its project: a callback claiming another project never blocks the real one.
+        "dedupe_key": f"{payment.id}|{operation.id}|{operation.status}|{callback.project_id}",
         "signature_ok": True,
         "payment_id": payment.id,
         "operation_id": operation.id,
@@ -70,7 +73,7 @@ async def apply_hot(tx: HotTransaction, callback: Callback, raw: str) -> str | N
     if settled["deliveries"] > 1:
         raise SettleRefused  # stored before without settling it: the full rules say why
     if target == "paid" and settled["contract_id"]:
-        tx.credit(settled["contract_id"], settled["amount"], at, payment.id)
+        tx.credit(callback.project_id, settled["contract_id"], settled["amount"], at, payment.id)
     return "applied"
 
 
@@ -79,34 +82,44 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     deposit = q.deposit(connection, payment.id)
     if deposit is None:
         found = findings.unknown_payment(payment.id, payment.status, money.amount if money else None, at)
+        found.project_id = callback.project_id
         q.flag(connection, **found.flag_args(), at=at)
         return "unknown_payment", None
+    if deposit.project_id != callback.project_id:  # issued in another project: nothing moves
+        found = findings.wrong_project(payment.id, deposit.project_id, callback.project_id, payment.status, at)
+        q.flag(connection, **found.flag_args(), at=at)
+        return "wrong_project", None
+    project = deposit.project_id
     # A callback for a deposit of a period already signed off reopens it (a no-op otherwise).
-    q.reopen_signed(connection, deposit.created_at, f"a callback ({payment.status}) arrived for {payment.id}", at)
+    q.reopen_signed(
+        connection, deposit.created_at, f"a callback ({payment.status}) arrived for {payment.id}", at, project
+    )
     target = codes.outcome(payment.status)
     if target is None:
         return "recorded", deposit.payment_id
     if money is not None and money.currency != deposit.currency:
         mismatch = findings.money_mismatch(deposit, money.amount, money.currency, "callback")
         if mismatch is not None:
-            q.flag(connection, **mismatch.flag_args(), at=at)
+            q.flag(connection, **mismatch.flag_args() | {"project_id": project}, at=at)
         return "conflict", deposit.payment_id
     paid = None
     if target == "paid":
         paid = money.amount if money is not None else deposit.amount
         if paid <= 0:  # only positive money moves: kept and flagged, nothing credited
             found = findings.invalid_amount(deposit.payment_id, paid, deposit.created_at)
-            q.flag(connection, **found.flag_args(), at=at)
+            q.flag(connection, **found.flag_args() | {"project_id": project}, at=at)
             return "invalid_amount", deposit.payment_id
     if q.settle_deposit(connection, deposit.payment_id, target, paid, at):
         if paid is not None:
             if money is not None and (mismatch := findings.money_mismatch(deposit, paid, money.currency, "callback")):
-                q.flag(connection, **mismatch.flag_args(), at=at)
+                q.flag(connection, **mismatch.flag_args() | {"project_id": project}, at=at)
             if deposit.contract_id:
                 # Never more than the deposit asked for: a larger amount is flagged above.
                 credited = min(paid, deposit.amount)
                 overpaid = flag_overpaid(deposit, at)
-                q.credit_contract(connection, deposit.contract_id, credited, at, deposit.payment_id, overpaid=overpaid)
+                q.credit_contract(
+                    connection, project, deposit.contract_id, credited, at, deposit.payment_id, overpaid=overpaid
+                )
         return "applied", deposit.payment_id
     current = q.deposit(connection, deposit.payment_id)
     if current is not None and current.state == target:
@@ -114,7 +127,7 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     statuses = q.signed_statuses(connection, payment.id)
     state = current.state if current else None
     conflict = findings.conflicting_status(payment.id, state, statuses, deposit.amount, deposit.created_at)
-    q.flag(connection, **conflict.flag_args(), at=at)
+    q.flag(connection, **conflict.flag_args() | {"project_id": project}, at=at)
     return "conflict", deposit.payment_id
 
 
@@ -122,7 +135,8 @@ def flag_overpaid(deposit: Any, at: int) -> q.Overpaid:
     """What a credit does with an excess over what was due: an ``overpaid`` finding."""
 
     def flag(connection: Connection, excess: dict[str, Any]) -> None:
-        q.flag(connection, **findings.overpaid(deposit.payment_id, excess, deposit.created_at).flag_args(), at=at)
+        found = findings.overpaid(deposit.payment_id, excess, deposit.created_at)
+        q.flag(connection, **found.flag_args() | {"project_id": deposit.project_id}, at=at)
 
     return flag
 

@@ -17,6 +17,7 @@ from .config import ConfigError, Settings, load_settings
 from .i18n import _
 from .listener import ListenError
 from .logs import StartupError, configure_logging
+from .projects import project_problem
 from .runtime import DEMO_KEY_WARNING, Runtime, open_store
 from .store import Store, display_url
 from .store.db import sqlite_file_missing
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     load = commands.add_parser("import", help=_("load accounts and contracts from JSON or CSV files"))
     _common(load, listen=False, top=False)
     load.add_argument("files", nargs="+", type=Path, metavar=_("FILE"))
+    load.add_argument(
+        "--project", type=int, metavar="ID", help=_("the project the rows belong to (required when several)")
+    )
     simulate = commands.add_parser("simulate", help=_("play the platform: scenarios or load against a merchant URL"))
     _common(simulate, listen=False, top=False)
     from .simulate.run import add_arguments
@@ -67,9 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     from .alerts.cli import add_arguments as alerts_arguments
 
     alerts_arguments(alerts_parser)
+    keys = commands.add_parser(
+        "keys", help=_("per project: which key signed the recent requests, when the previous ends")
+    )
+    _common(keys, listen=False, top=False)
+    from .rotation import add_arguments as keys_arguments
+
+    keys_arguments(keys)
     db = commands.add_parser("db", help=_("database maintenance"))
     _common(db, listen=False, top=False)
     db.add_argument("action", choices=["init", "info"], help=_("init: create the schema; info: counts"))
+    db.add_argument("--project", type=int, metavar="ID", help=_("info: count one project's records only"))
     return parser
 
 
@@ -110,7 +122,7 @@ class KeyRefused(StartupError):
     """The key must not face a network (the public demo key off loopback)."""
 
 
-READING = {"audit": "audit", "info": "db info"}  # commands that only read
+READING = {"audit": "audit", "keys": "keys", "info": "db info"}  # commands that only read
 
 
 def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> None:
@@ -133,7 +145,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_serve(settings))
     if args.command == "import":
         configure_logging(settings.log_file, stderr=False)
-        return asyncio.run(_import(settings, args.files))
+        return asyncio.run(_import(settings, args.files, args.project))
     if args.command == "simulate":
         from .simulate.run import main as simulate
 
@@ -151,7 +163,15 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         configure_logging(settings.log_file, stderr=False)
         _needs_existing_database(args, settings)
-        return asyncio.run(_db(settings, args.action))
+        if problem := project_problem(settings, args.project, every_row_named=True):
+            raise StartupError(problem)
+        return asyncio.run(_db(settings, args.action, args.project))
+    if args.command == "keys":
+        from .rotation import main as keys_main
+
+        configure_logging(settings.log_file, stderr=False)
+        _needs_existing_database(args, settings)
+        return keys_main(args, settings)
     if args.command == "audit":
         from .audit import main as audit_main
 
@@ -193,12 +213,14 @@ async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
         return 1
     runtime.start_pruning()
     alerter = alerts.start(runtime)
+    projects = ", ".join(
+        f"{p.project_id}{' (test)' if p.test else ''} option {p.response_option}" for p in settings.projects
+    )
     log.info(
-        "listening on http://%s:%d (project %d, response option %d, database %s)",
+        "listening on http://%s:%d (project %s, database %s)",
         settings.host,
         runtime.listener.port,
-        settings.project_id,
-        settings.response_option,
+        projects,
         display_url(settings.database_url),
     )
     await stop.wait()
@@ -233,16 +255,21 @@ def _serve_workers(settings: Settings) -> int:
         raise StartupError(str(error)) from None
 
 
-async def _import(settings: Settings, files: list[Path]) -> int:
+async def _import(settings: Settings, files: list[Path], project: int | None = None) -> int:
     try:
         batch = importer.merge([importer.read_file(path) for path in files])
     except importer.ImportFailed as error:
         print(_("import failed, nothing applied:") + f"\n{error}", file=sys.stderr)
         return 1
-    store = Store(settings.database_url)
+    named = batch.projects()
+    every = all(row.get("project_id") is not None for row in batch.accounts + batch.contracts)
+    if problem := project_problem(settings, project, named, every_row_named=every):
+        print(f"kassa24-console: {problem}", file=sys.stderr)
+        return 2
+    store = Store(settings.database_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
-        accounts, contracts = await importer.apply(store, batch)
+        accounts, contracts = await importer.apply(store, batch, project_id=project)
     except importer.ImportFailed as error:
         print(_("import failed, nothing applied:") + f"\n{error}", file=sys.stderr)
         return 1
@@ -257,7 +284,7 @@ async def _import(settings: Settings, files: list[Path]) -> int:
     return 0
 
 
-async def _db(settings: Settings, action: str) -> int:
+async def _db(settings: Settings, action: str, project: int | None = None) -> int:
     from .store import queries as q
 
     runtime = Runtime(settings)
@@ -271,7 +298,7 @@ async def _db(settings: Settings, action: str) -> int:
                 ("callbacks", q.callbacks),
                 ("mismatches", q.mismatches),
             ):
-                print(f"{name:12} {await runtime.store.scan(q.count, table)}")
+                print(f"{name:12} {await runtime.store.scan(q.count, table, project)}")
         else:
             print(_("schema ready in {where}").format(where=display_url(settings.database_url)))
     finally:

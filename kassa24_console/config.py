@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,93 +21,22 @@ from pydantic_settings import (
 )
 
 from .i18n import _
+from .platform_defaults import (  # the settings' defaults, kept apart (and still importable from here)
+    DEFAULT_DATA_API_FIELDS,
+    DEFAULT_DATA_API_KEYS,
+    DEFAULT_REPORT_COLUMNS,
+    DEFAULT_REPORT_STATUSES,
+    DEFAULT_REPORT_TYPES,
+    OPERATION_TYPES,
+)
+from .projects import Project, complete, secrets_held
 
 DEMO_PROJECT_ID = 1234
 
-# Our field → the report's column header (Dashboard CSV export; names unconfirmed).
-DEFAULT_REPORT_COLUMNS = {
-    "operation_id": "Operation ID",
-    "payment_id": "Payment ID",
-    "project_id": "Project ID",
-    "type": "Operation type",
-    "status": "Operation status",
-    "method": "Payment method",
-    "amount": "Amount",
-    "currency": "Currency",
-    "customer_id": "Customer ID",
-    "created": "Created",
-    "completed": "Completed",
-}
-DEFAULT_REPORT_STATUSES = {
-    "Успешно": "success",
-    "Успешная": "success",
-    "Отклонено": "decline",
-    "Отклонена": "decline",
-    "Отменено": "cancelled",
-    "Отменена": "cancelled",
-    "Истекла": "expired",
-    "Ошибка": "error",
-    "В обработке": "processing",
-    "Возврат": "refunded",
-}
-# The type words of Dashboard exports (Russian and English) and of the Data API → ours.
-OPERATION_TYPES = ("sale", "refund", "reversal")
-DEFAULT_REPORT_TYPES = {
-    "sale": "sale",
-    "purchase": "sale",
-    "payment": "sale",
-    "Продажа": "sale",
-    "Покупка": "sale",
-    "Оплата": "sale",
-    "Платёж": "sale",
-    "Платеж": "sale",
-    "refund": "refund",
-    "partial refund": "refund",
-    "Возврат": "refund",
-    "Частичный возврат": "refund",
-    "reversal": "reversal",
-    "reverse": "reversal",
-    "cancel": "reversal",
-    "cancellation": "reversal",
-    "chargeback": "reversal",
-    "void": "reversal",
-    "Отмена": "reversal",
-    "Сторно": "reversal",
-    "Реверс": "reversal",
-    "Чарджбэк": "reversal",
-}
-# The Data API request's key names (platform.md §3: partly unconfirmed).
-DEFAULT_DATA_API_KEYS = {
-    "project_ids": "project_id",
-    "interval": "interval",
-    "from": "from",
-    "to": "to",
-    "timezone": "timezone",
-    "limit": "limit",
-    "offset": "offset",
-    "operation_type": "operation_type",
-    "fields": "fields",
-    "token": "token",
-    "items": "operations",
-}
-# Our field → the Data API item's field.
-DEFAULT_DATA_API_FIELDS = {
-    "operation_id": "operation_id",
-    "payment_id": "payment_id",
-    "project_id": "project_id",
-    "type": "operation_type",
-    "status": "operation_status",
-    "method": "payment_method",
-    "amount": "amount",
-    "currency": "currency",
-    "customer_id": "customer_id",
-    "created": "created_date",
-    "completed": "completed_date",
-}
 DEMO_SECRET_KEY = "k24-demo-secret-key"
 MIN_KEY_LENGTH = 16
 POSTGRES_EXTRA = "pip install 'kassa24-console[postgres]'"
-SECRET_KEYS = ("secret_key", "data_api_secret", "data_api_token", "alert_urls")
+SECRET_KEYS = ("secret_key", "previous_secret_key", "data_api_secret", "data_api_token", "alert_urls")
 URL_HINT = "use sqlite:///path/k24.db or postgresql://user@host/db"
 # The reconciliation thresholds, named here once (settings below): the rules compare with
 # them, the findings' texts say them, and the console's reconciling process is handed them.
@@ -143,13 +72,20 @@ def data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """One merchant project's configuration."""
+    """The install's configuration: its projects (``[[projects]]``, or the one the top-level
+    ``project_id`` and keys define), listener, store, reconciliation and alerts."""
 
     model_config = SettingsConfigDict(env_prefix="KASSA24_", extra="forbid")
 
     project_id: int = DEMO_PROJECT_ID
     secret_key: SecretStr = SecretStr(DEMO_SECRET_KEY)
     secret_key_file: Path | None = None
+    # Key rotation: the platform's previous key, still accepted until previous_key_until.
+    previous_secret_key: SecretStr | None = None
+    previous_secret_key_file: Path | None = None
+    previous_key_until: AwareDatetime | None = None
+    # Several projects (README "Several projects and key rotation"); empty: the one above.
+    projects: list[Project] = Field(default_factory=list)
     database_url: str | None = None  # unset: the default file; set empty: refused
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -247,6 +183,8 @@ class Settings(BaseSettings):
     alert_retry_attempts: int = Field(default=4, ge=1, le=20)
     alert_retry_seconds: float = Field(default=5.0, ge=0)
     alert_bell: bool = True  # the console rings the terminal bell when an alert fires
+    # key_expiring: a project's previous key still signs requests this close to its end.
+    alert_key_expiring_hours: float = Field(default=72, gt=0)
 
     @field_validator("allow_ips", "trusted_proxies", mode="before")
     @classmethod
@@ -320,8 +258,11 @@ class Settings(BaseSettings):
     def _fill_defaults(self) -> Settings:
         if self.secret_key_file is not None:
             self.secret_key = SecretStr(read_secret_file(self.secret_key_file))
-        if not self.secret_key.get_secret_value().strip():
+        if not self.projects and not self.secret_key.get_secret_value().strip():
             raise ValueError("the secret key is empty: set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE")
+        self.projects = complete(self, read_secret_file)
+        first = self.projects[0]  # the first project is the one single-project code serves
+        self.project_id, self.secret_key = first.project_id, first.secret_key or self.secret_key
         if self.database_url is None:
             self.database_url = f"sqlite:///{data_dir() / 'kassa24.db'}"
         if self.log_file is None:
@@ -336,9 +277,19 @@ class Settings(BaseSettings):
     def secret(self) -> str:
         return self.secret_key.get_secret_value()
 
+    def project(self, project_id: Any) -> Project | None:
+        """The configured project of that id (None: not one of ours)."""
+        return next((p for p in self.projects if p.project_id == project_id), None)
+
+    @property
+    def several(self) -> bool:
+        return len(self.projects) > 1
+
     @property
     def uses_demo_key(self) -> bool:
-        return self.secret == DEMO_SECRET_KEY
+        return (
+            any(p.secret == DEMO_SECRET_KEY for p in self.projects) if self.projects else self.secret == DEMO_SECRET_KEY
+        )
 
     @property
     def listens_on_loopback(self) -> bool:
@@ -360,10 +311,10 @@ class Settings(BaseSettings):
 
     def key_warning(self) -> str | None:
         """A key that looks weak (short, or one character repeated)."""
-        key = self.secret
         if self.uses_demo_key:
             return None
-        if len(key) < MIN_KEY_LENGTH or len(set(key)) == 1:
+        keys = [p.secret for p in self.projects] or [self.secret]
+        if any(len(key) < MIN_KEY_LENGTH or len(set(key)) == 1 for key in keys):
             return f"the secret key looks weak (shorter than {MIN_KEY_LENGTH} characters or one character repeated)"
         return None
 
@@ -411,9 +362,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings_cls = FileSettings
         _check_private(config_file)
     try:
-        return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
+        loaded = settings_cls(**{k: v for k, v in overrides.items() if v is not None})
     except (ValueError, OSError) as error:
         raise ConfigError(_safe_error(error)) from None
+    if settings_cls is Settings:
+        return loaded
+    # The file's class is made here and cannot be pickled (the console hands its settings to
+    # the listener's process): the same values, already checked, in the module's class.
+    values = {name: getattr(loaded, name) for name in Settings.model_fields}
+    return Settings.model_construct(_fields_set=set(loaded.model_fields_set), **values)
 
 
 def _check_private(config_file: Path) -> None:
@@ -428,7 +385,7 @@ def _check_private(config_file: Path) -> None:
     mode = config_file.stat().st_mode
     if mode & 0o002:  # anyone could point the listener elsewhere, or at their own key file
         raise ConfigError(f"config file {config_file} is writable by every user (mode {mode & 0o777:o}): chmod 600 it")
-    held = [key for key in SECRET_KEYS if key in data]
+    held = [key for key in SECRET_KEYS if key in data] + secrets_held(data)
     if held and mode & 0o077:
         raise ConfigError(
             f"config file {config_file} holds {', '.join(held)} and is readable by others "

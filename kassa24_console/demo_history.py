@@ -255,6 +255,7 @@ def _line(operation: int, n: int, amount: int, status: str, customer: str, at: d
 async def load_history(store: Store) -> int:
     """Write the demo history into a fresh demo database (rows written)."""
     tables = json.loads(history_file().read_text(encoding="utf-8"))
+    project = store.default_project
 
     def job(connection: Connection) -> None:
         for name, table in (
@@ -263,8 +264,8 @@ async def load_history(store: Store) -> int:
             ("traffic", q.traffic),
             ("mismatches", q.mismatches),
         ):
-            if tables[name]:
-                connection.execute(table.insert(), tables[name])
+            if tables[name]:  # the demo's rows are the (first) project's
+                connection.execute(table.insert(), [{**row, "project_id": project} for row in tables[name]])
 
     await store.write(job)
     return sum(len(rows) for rows in tables.values())

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
 
+from .config import DEMO_PROJECT_ID
 from .money import format_money, parse_decimal, whole_minor_units
 from .store import JobRefused, Store, now_us
 from .store import queries as q
@@ -85,11 +86,12 @@ class Seen:
     updated_at: int
     values: ContractChange
     read_at: int = 0  # when the form read it: a conflict cites only what changed after
+    project_id: int = DEMO_PROJECT_ID  # the contract's project (its id is unique only there)
 
     @classmethod
     def of(cls, row: Any) -> Seen:
         values = ContractChange(row.status_code, row.status_text or "", row.payment, row.min_payment)
-        return cls(row.id, row.version, row.updated_at, values, now_us())
+        return cls(row.id, row.version, row.updated_at, values, now_us(), row.project_id)
 
 
 class EditConflict(EditRejected):
@@ -101,8 +103,9 @@ class EditConflict(EditRejected):
         self.current = current
 
 
-async def load_contract(store: Store, contract_id: str) -> Seen:
-    row = await store.read(q.contract, contract_id)
+async def load_contract(store: Store, contract_id: str, project_id: int | None = None) -> Seen:
+    project = project_id if project_id is not None else store.default_project
+    row = await store.read(q.contract, project, contract_id)
     if row is None:
         raise EditRejected(f"contract {contract_id} no longer exists")
     return Seen.of(row)
@@ -136,13 +139,24 @@ async def update_contract(
         unchanged = [_holds(c.c[f], getattr(seen.values, f)) for f in changed]
         result = connection.execute(
             update(c)
-            .where(c.c.id == seen.contract_id, *unchanged)
+            .where(c.c.project_id == seen.project_id, c.c.id == seen.contract_id, *unchanged)
             .values(**changed, updated_at=at, version=c.c.version + 1)
         )
         if result.rowcount != 1:
             raise _conflict(connection, seen, zone)
         rows = [
-            q.audit_row(at, who, "edit", "contract", seen.contract_id, f, getattr(seen.values, f), v, note=note)
+            q.audit_row(
+                at,
+                who,
+                "edit",
+                "contract",
+                seen.contract_id,
+                f,
+                getattr(seen.values, f),
+                v,
+                note=note,
+                project=seen.project_id,
+            )
             for f, v in changed.items()
         ]
         q.write_audit(connection, rows)
@@ -166,7 +180,7 @@ def check_contract(change: ContractChange) -> None:
 
 
 def _conflict(connection: Connection, seen: Seen, zone: ZoneInfo | None) -> EditConflict:
-    current = q.contract(connection, seen.contract_id)
+    current = q.contract(connection, seen.project_id, seen.contract_id)
     if current is None:
         return EditConflict(f"contract {seen.contract_id} no longer exists", None)
     a = q.audit
@@ -214,7 +228,12 @@ def _number(text: str | None) -> int | None:
 
 
 async def add_account(
-    store: Store, customer_id: str, name: str, additional_id: str | None, actor: str | None = None
+    store: Store,
+    customer_id: str,
+    name: str,
+    additional_id: str | None,
+    actor: str | None = None,
+    project_id: int | None = None,
 ) -> None:
     customer_id = customer_id.strip()
     problems = [
@@ -223,13 +242,17 @@ async def add_account(
     if problems:
         raise EditRejected("\n".join(problems))
     who = actor or operator()
+    project = project_id if project_id is not None else store.default_project
 
     def job(connection: Connection) -> None:
-        if connection.execute(select(q.accounts.c.customer_id).where(q.accounts.c.customer_id == customer_id)).first():
+        a = q.accounts
+        held = select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id == customer_id)
+        if connection.execute(held).first():
             raise EditRejected(f"customer id: {customer_id} already exists")
         at = now_us()
         connection.execute(
             q.accounts.insert().values(
+                project_id=project,
                 customer_id=customer_id,
                 name=name.strip(),
                 additional_customer_id=additional_id or None,
@@ -237,13 +260,16 @@ async def add_account(
                 updated_at=at,
             )
         )
-        q.write_audit(connection, [q.audit_row(at, who, "edit", "account", customer_id, "created", None, name.strip())])
+        row = q.audit_row(at, who, "edit", "account", customer_id, "created", None, name.strip(), project=project)
+        q.write_audit(connection, [row])
 
     await store.write(job)
 
 
-async def add_contract(store: Store, values: dict[str, Any], actor: str | None = None) -> None:
-    """Create a contract for an existing account."""
+async def add_contract(
+    store: Store, values: dict[str, Any], actor: str | None = None, project_id: int | None = None
+) -> None:
+    """Create a contract for an existing account of the project."""
     problems = [
         f"{key.replace('_', ' ')}: required"
         for key in ("id", "customer_id", "number")
@@ -255,18 +281,19 @@ async def add_contract(store: Store, values: dict[str, Any], actor: str | None =
         ContractChange(values["status_code"], values["status_text"], values["payment"], values["min_payment"])
     )
     who = actor or operator()
+    project = project_id if project_id is not None else store.default_project
 
     def job(connection: Connection) -> None:
-        if q.contract(connection, values["id"]) is not None:
+        if q.contract(connection, project, values["id"]) is not None:
             raise EditRejected(f"contract id: {values['id']} already exists")
-        found = select(q.accounts.c.customer_id).where(q.accounts.c.customer_id == values["customer_id"])
+        a = q.accounts
+        found = select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id == values["customer_id"])
         if connection.execute(found).first() is None:
             raise EditRejected(f"customer id: no account {values['customer_id']}")
         at = now_us()
-        connection.execute(q.contracts.insert().values(**values, updated_at=at))
-        q.write_audit(
-            connection, [q.audit_row(at, who, "edit", "contract", values["id"], "created", None, values["number"])]
-        )
+        connection.execute(q.contracts.insert().values(**values, project_id=project, updated_at=at))
+        row = q.audit_row(at, who, "edit", "contract", values["id"], "created", None, values["number"], project=project)
+        q.write_audit(connection, [row])
 
     await store.write(job)
 
@@ -284,7 +311,9 @@ async def resolve_mismatch(
         at = now_us()
         m = q.mismatches
         row = connection.execute(
-            select(m.c.state, m.c.kind, m.c.payment_id, m.c.occurred_at, m.c.found_at).where(m.c.id == mismatch_id)
+            select(m.c.state, m.c.kind, m.c.payment_id, m.c.occurred_at, m.c.found_at, m.c.project_id).where(
+                m.c.id == mismatch_id
+            )
         ).first()
         if row is None:
             raise EditRejected(f"mismatch {mismatch_id} no longer exists")
@@ -298,7 +327,8 @@ async def resolve_mismatch(
         connection.execute(update(m).where(m.c.id == mismatch_id).values(**values))
         if reopen and row.kind not in q.UNSIGNED_KINDS:  # a signed period holding it is no longer all clear
             reason = f"#{mismatch_id} {row.kind} {row.payment_id or ''} reopened by {who}: {note.strip()}"
-            q.reopen_signed(connection, row.occurred_at or row.found_at, reason.replace("  ", " ").rstrip(": "), at)
+            reason = reason.replace("  ", " ").rstrip(": ")
+            q.reopen_signed(connection, row.occurred_at or row.found_at, reason, at, row.project_id)
         kind = "reopen" if reopen else "resolve"
         q.write_audit(
             connection,

@@ -32,6 +32,10 @@ ACTIONS = {
         "ask the platform for the real amount."
     ),
     "unknown_payment": N_("We never issued this payment id: ask the platform which merchant it belongs to."),
+    "wrong_project": N_(
+        "A callback names another project than the one the payment id was issued in: nothing was credited; "
+        "ask the platform."
+    ),
     "amount_mismatch": N_("Compare the amounts with the platform before crediting or refunding by hand."),
     "currency_mismatch": N_("The currencies differ: ask the platform; nothing was credited automatically."),
     "customer_mismatch": N_("The platform records another customer: check the account was credited correctly."),
@@ -63,7 +67,7 @@ ACTIONS = {
 }
 
 # Kinds only reconciliation finds; it may close them again when the records agree.
-RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "bad_signature", "invalid_amount", "overpaid"}
+RULE_KINDS = frozenset(ACTIONS) - {"unknown_payment", "wrong_project", "bad_signature", "invalid_amount", "overpaid"}
 
 STORED_LOCALE = "en_US"  # actions are stored in English (machine output); screens translate
 
@@ -135,6 +139,7 @@ class Finding:
     evidence: dict[str, Any]
     amount: int = 0
     occurred_at: int | None = None  # when the fact happened: which period it belongs to
+    project_id: int | None = None  # the project it is about (None: none, or not known)
     # The thresholds it was found with (they are said in its action, never part of the facts).
     limits: Thresholds | None = field(default=None, compare=False, repr=False)
 
@@ -153,6 +158,7 @@ class Finding:
             "evidence": self.evidence,
             "action": self.action,
             "occurred_at": self.occurred_at,
+            "project_id": self.project_id,
         }
 
 
@@ -168,6 +174,12 @@ def unknown_payment(payment_id: str, status: str | None, amount: int | None, at:
     """A callback for a payment id we never issued."""
     evidence = {"callback": {"payment_id": payment_id, "status": status, "amount": amount}}
     return Finding("unknown_payment", f"unknown_payment:{payment_id}", payment_id, evidence, amount or 0, at)
+
+
+def wrong_project(payment_id: str, issued_in: int, claimed: int, status: str | None, at: int) -> Finding:
+    """A signed callback of one project for a payment id issued in another."""
+    evidence = {"issued_in": issued_in, "callback_project": claimed, "status": status}
+    return Finding("wrong_project", f"wrong_project:{payment_id}:{claimed}", payment_id, evidence, 0, at, issued_in)
 
 
 def money_mismatch(deposit: Any, amount: int | None, currency: str | None, source: str) -> Finding | None:

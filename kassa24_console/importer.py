@@ -53,6 +53,7 @@ class AccountRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: IdText
+    project_id: Annotated[MinorUnits | None, Optional] = None  # else the import's --project
     additional_customer_id: Annotated[IdText | None, Optional] = None
     currency: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "KZT")] = "KZT"
     name: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "")] = ""
@@ -69,6 +70,7 @@ class ContractRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: IdText
+    project_id: Annotated[MinorUnits | None, Optional] = None  # else the import's --project
     customer_id: IdText
     number: IdText
     payment: Annotated[MinorUnits, BeforeValidator(lambda v: _blank_to_none(v) or 0)] = 0
@@ -89,6 +91,10 @@ class Batch:
     account_lines: list[str] = field(default_factory=list)
     contract_lines: list[str] = field(default_factory=list)
 
+    def projects(self) -> set[int]:
+        """The projects the rows name themselves (a ``project_id`` column or key)."""
+        return {row["project_id"] for row in self.accounts + self.contracts if row.get("project_id") is not None}
+
     def duplicates(self) -> list[str]:
         """Each id given twice, naming both places: the last row would silently win."""
         problems = []
@@ -96,9 +102,9 @@ class Batch:
             (self.accounts, self.account_lines, "customer_id", "account"),
             (self.contracts, self.contract_lines, "id", "contract"),
         ):
-            first: dict[str, str] = {}
+            first: dict[tuple[Any, str], str] = {}
             for row, place in zip(rows, places, strict=True):
-                if (seen := first.setdefault(row[key], place)) is not place:
+                if (seen := first.setdefault((row.get("project_id"), row[key]), place)) is not place:
                     problems.append(f"{place}: {what} {row[key]!r} is already given at {seen}")
         return problems
 
@@ -204,8 +210,10 @@ def merge(batches: list[Batch]) -> Batch:
     return merged
 
 
-async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[int, int]:
-    """Upsert the batch in one transaction; contracts must belong to a known account.
+async def apply(store: Store, batch: Batch, actor: str | None = None, project_id: int | None = None) -> tuple[int, int]:
+    """Upsert the batch in one transaction: each row into the project it names, else into
+    ``project_id`` (else the store's first project); contracts must belong to a known
+    account of their project.
 
     The audit records the import as the cause: one ``import`` row per account and contract
     field it changed, old → new (the file names in ``cause``), and one per row it created,
@@ -213,55 +221,76 @@ async def apply(store: Store, batch: Batch, actor: str | None = None) -> tuple[i
     version goes up."""
     actor = actor or getpass.getuser()
     at = now_us()
-    accounts = [{**row, "updated_at": at} for row in batch.accounts]
-    contracts = [{**row, "updated_at": at} for row in batch.contracts]
+    default = project_id if project_id is not None else store.default_project
+
+    def of(row: dict[str, Any]) -> dict[str, Any]:
+        project = row.get("project_id")
+        return {**row, "project_id": project if project is not None else default, "updated_at": at}
+
+    accounts = [of(row) for row in batch.accounts]
+    contracts = [of(row) for row in batch.contracts]
     cause = ", ".join(Path(source).name for source in batch.sources)
+    projects = sorted({row["project_id"] for row in accounts + contracts}) or [default]
 
     def job(connection: Connection) -> None:
-        known = {row["customer_id"] for row in accounts}
-        wanted = {row["customer_id"] for row in contracts} - known
-        if wanted:
-            found = connection.execute(select(q.accounts.c.customer_id).where(q.accounts.c.customer_id.in_(wanted)))
-            missing = wanted - set(found.scalars())
-            if missing:
-                raise ImportFailed(f"contracts refer to unknown accounts: {', '.join(sorted(missing))}")
-        before = _existing(connection, q.contracts, "id", CONTRACT_FIELDS, [row["id"] for row in contracts])
-        holders = _existing(
-            connection, q.accounts, "customer_id", ACCOUNT_FIELDS, [row["customer_id"] for row in accounts]
-        )
-        q.upsert(connection, q.accounts, "customer_id", accounts)
-        q.upsert(connection, q.contracts, "id", contracts, bump="version")
-        rows = [
-            q.audit_row(
-                at,
-                actor,
-                "import",
-                "import",
-                cause,
-                "rows",
-                None,
-                f"{len(accounts)} accounts, {len(contracts)} contracts",
-                cause=cause,
-            )
-        ]
-        for entity, key, fields, created, table_rows, olds in (
-            ("account", "customer_id", ACCOUNT_FIELDS, "name", accounts, holders),
-            ("contract", "id", CONTRACT_FIELDS, "number", contracts, before),
-        ):
-            for row in table_rows:
-                old = olds.get(row[key])
-                if old is None:
-                    new = row.get(created)
-                    rows.append(q.audit_row(at, actor, "import", entity, row[key], "created", None, new, cause=cause))
-                    continue
-                for name in fields:  # a field the rows do not carry is left as it was
-                    if name in row and _text(old[name]) != _text(row[name]):
-                        was, now = _text(old[name]), _text(row[name])
-                        rows.append(q.audit_row(at, actor, "import", entity, row[key], name, was, now, cause=cause))
-        q.write_audit(connection, rows)
+        for project in projects:
+            mine = [row for row in accounts if row["project_id"] == project]
+            theirs = [row for row in contracts if row["project_id"] == project]
+            _apply_project(connection, project, mine, theirs, actor, at, cause)
 
     await store.write(job)
     return len(accounts), len(contracts)
+
+
+def _apply_project(
+    connection: Connection,
+    project: int,
+    accounts: list[dict[str, Any]],
+    contracts: list[dict[str, Any]],
+    actor: str,
+    at: int,
+    cause: str,
+) -> None:
+    """One project's rows of an import (inside the import's transaction)."""
+    known = {row["customer_id"] for row in accounts}
+    wanted = {row["customer_id"] for row in contracts} - known
+    if wanted:
+        a = q.accounts
+        found = connection.execute(
+            select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id.in_(wanted))
+        )
+        missing = wanted - set(found.scalars())
+        if missing:
+            raise ImportFailed(f"contracts refer to unknown accounts: {', '.join(sorted(missing))}")
+    before = _existing(connection, q.contracts, "id", CONTRACT_FIELDS, [row["id"] for row in contracts], project)
+    holders = _existing(
+        connection, q.accounts, "customer_id", ACCOUNT_FIELDS, [row["customer_id"] for row in accounts], project
+    )
+    q.upsert(connection, q.accounts, ("project_id", "customer_id"), accounts)
+    q.upsert(connection, q.contracts, ("project_id", "id"), contracts, bump="version")
+    counted = f"{len(accounts)} accounts, {len(contracts)} contracts"
+    rows = [q.audit_row(at, actor, "import", "import", cause, "rows", None, counted, cause=cause, project=project)]
+    for entity, key, fields, created, table_rows, olds in (
+        ("account", "customer_id", ACCOUNT_FIELDS, "name", accounts, holders),
+        ("contract", "id", CONTRACT_FIELDS, "number", contracts, before),
+    ):
+        for row in table_rows:
+            old = olds.get(row[key])
+            if old is None:
+                new = row.get(created)
+                rows.append(
+                    q.audit_row(
+                        at, actor, "import", entity, row[key], "created", None, new, cause=cause, project=project
+                    )
+                )
+                continue
+            for name in fields:  # a field the rows do not carry is left as it was
+                if name in row and _text(old[name]) != _text(row[name]):
+                    was, now = _text(old[name]), _text(row[name])
+                    rows.append(
+                        q.audit_row(at, actor, "import", entity, row[key], name, was, now, cause=cause, project=project)
+                    )
+    q.write_audit(connection, rows)
 
 
 CONTRACT_FIELDS = ("payment", "min_payment", "status_code", "status_text", "number", "customer_id", "info")
@@ -273,12 +302,16 @@ def _text(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else value
 
 
-def _existing(connection: Connection, table: Any, key: str, fields: tuple[str, ...], ids: list[str]) -> dict[str, Any]:
+def _existing(
+    connection: Connection, table: Any, key: str, fields: tuple[str, ...], ids: list[str], project: int
+) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for row in connection.execute(
-            select(table.c[key], *[table.c[f] for f in fields]).where(table.c[key].in_(chunk))
+            select(table.c[key], *[table.c[f] for f in fields]).where(
+                table.c.project_id == project, table.c[key].in_(chunk)
+            )
         ):
             found[row[0]] = row._mapping
     return found

@@ -164,6 +164,8 @@ class App:
                 "reason": reply.reason[:REASON_CHARS] if reply.reason else None,
                 "sig_form": reply.sig_form,
                 "payment_id": reply.payment_id,
+                "project_id": reply.project_id,
+                "key_used": reply.key_used,
             }
         )
         if self.settings.log_requests:

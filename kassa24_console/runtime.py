@@ -123,6 +123,7 @@ def make_store(settings: Settings) -> Store:
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         max_pages=settings.sqlite_max_pages,
         wal_limit_bytes=settings.sqlite_wal_limit_bytes,
+        project_id=settings.project_id,
     )
 
 

@@ -18,7 +18,9 @@ from . import callbacks
 from .config import Settings
 from .i18n import gettext_in
 from .ids import new_payment_id
+from .keyring import Keyring, Match
 from .money import plain
+from .projects import Project
 from .protocol import codes, signature
 from .protocol.codes import Code
 from .protocol.messages import (
@@ -53,6 +55,8 @@ class Reply:
     reason: str | None = None  # why a non-zero code or an HTTP error, for the traffic record
     sig_form: str | None = None  # the signature form that matched
     payment_id: str | None = None  # the payment the exchange is about (the id we minted, a callback's)
+    project_id: int | None = None  # the project of ours the request was routed to
+    key_used: str | None = None  # current | previous: which of its keys signed it
     ours: bool = False  # failed on our side (the database): never counted against the peer
 
 
@@ -63,27 +67,28 @@ CLOCK_WARN_EVERY = 3600.0
 
 
 class Service:
-    """The merchant side of one project."""
+    """The merchant side of the configured projects: each request routed by its body's
+    ``project_id`` and checked with that project's keys."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.key = signature.Key(settings.secret)
+        self.keys = Keyring(settings.projects)
         self._verified_at = float("-inf")
         self._last_deposit_at: int | None = None
         self._clock_warned = float("-inf")
 
     # --- parsing and signatures, shared by both URLs ----------------------------------
 
-    def _signature(self, data: dict[str, Any]) -> signature.Check:
-        result = signature.check(data, self.key)
+    def _signature(self, data: dict[str, Any]) -> Match:
+        result = self.keys.check(data)
         if result.ok:
             self._verified_at = time.monotonic()
         return result
 
-    def _why_not(self, data: dict[str, Any], result: signature.Check) -> str:
+    def _why_not(self, data: dict[str, Any], result: Match) -> str:
         recent = time.monotonic() - self._verified_at < KEY_TRUSTED_FOR
-        return signature.diagnose(data, result, key_works_elsewhere=recent)
+        return signature.diagnose(data, result.check, key_works_elsewhere=recent)
 
     def vouched(self, raw: bytes) -> bool:
         """Whether ``raw`` is a message whose signature verifies (a throttled peer's request
@@ -109,34 +114,48 @@ class Service:
         customer = clean.get("customer_id")
         customer_id = customer if isinstance(customer, str) else None
         result = self._signature(data)
+        option = result.project.response_option if result.project is not None else None
         if not result.ok:
-            reply = self._error(kind, Code.SIGNATURE, codes.MESSAGES[Code.SIGNATURE], customer_id=customer_id)
+            reply = self._error(
+                kind, Code.SIGNATURE, codes.MESSAGES[Code.SIGNATURE], option=option, customer_id=customer_id
+            )
             reply.signature_ok, reply.reason = False, self._why_not(data, result)
             return reply
-        reply = await self._signed(kind, clean, customer_id)
-        reply.signature_ok, reply.sig_form = True, result.form
+        reply = await self._signed(kind, clean, customer_id, result.project)
+        reply.signature_ok, reply.sig_form, reply.key_used = True, result.check.form, result.key_used
+        reply.project_id = result.project.project_id if result.project is not None else None
         return reply
 
-    async def _signed(self, kind: str, data: dict[str, Any], customer_id: str | None) -> Reply:
-        """A request whose signature verified: parse it and apply the rules."""
+    async def _signed(self, kind: str, data: dict[str, Any], customer_id: str | None, project: Project | None) -> Reply:
+        """A request whose signature verified: parse it and apply the project's rules (one
+        not ours, signed by a key of ours, is answered as a wrong project)."""
+        option = project.response_option if project is not None else None
         try:
             if kind == "verify":
-                return await self._verify(parse(VerifyRequest, data))
-            if kind == "check_deposit":
-                return await self._check_deposit(parse(CheckDepositRequest, data))
+                request: Any = parse(VerifyRequest, data)
+            elif kind == "check_deposit":
+                request = parse(CheckDepositRequest, data)
+            else:
+                expected = "expected 'verify' or 'check_deposit'"
+                return self._error(kind, Code.ERROR, f"unknown type {data.get('type')!r}: {expected}", option=option)
         except BadMessage as error:
-            return self._error(kind, Code.ERROR, str(error), customer_id=customer_id)
-        expected = "expected 'verify' or 'check_deposit'"
-        return self._error(kind, Code.ERROR, f"unknown type {data.get('type')!r}: {expected}")
+            return self._error(kind, Code.ERROR, str(error), option=option, customer_id=customer_id)
+        if project is None or request.project_id != project.project_id:
+            context: dict[str, Any] = {"customer_id": request.customer_id}
+            if kind == "check_deposit":
+                context |= {"contract_id": request.entity_id, "amount": request.amount}
+            return self._error(kind, Code.ERROR, self._wrong_project(request.project_id), **context)
+        if kind == "verify":
+            return await self._verify(request, project)
+        return await self._check_deposit(request, project)
 
-    async def _verify(self, request: VerifyRequest) -> Reply:
-        context = {"customer_id": request.customer_id}
-        if request.project_id != self.settings.project_id:
-            return self._error("verify", Code.ERROR, self._wrong_project(request.project_id), **context)
-        account, contracts = await self.store.account(request.customer_id)
+    async def _verify(self, request: VerifyRequest, project: Project) -> Reply:
+        context: dict[str, Any] = {"customer_id": request.customer_id, "option": project.response_option}
+        account, contracts = await self.store.account(project.project_id, request.customer_id)
         if account is None:
             return self._error("verify", Code.NOT_FOUND, codes.MESSAGES[Code.NOT_FOUND], **context)
-        if self.settings.response_option == 1:
+        context.pop("option")
+        if project.response_option == 1:
             body: dict[str, Any] = {"code": int(Code.OK), "currency": account.currency}
             if account.additional_customer_id:
                 body["additional_customer_id"] = account.additional_customer_id
@@ -154,28 +173,29 @@ class Service:
             context["reason"] = codes.MESSAGES[code]
         return self._ok("verify", body, **context)
 
-    async def _check_deposit(self, request: CheckDepositRequest) -> Reply:
-        context = {
+    async def _check_deposit(self, request: CheckDepositRequest, project: Project) -> Reply:
+        context: dict[str, Any] = {
             "customer_id": request.customer_id,
             "contract_id": request.entity_id,
             "amount": request.amount,
+            "option": project.response_option,
         }
-        if request.project_id != self.settings.project_id:
-            return self._error("check_deposit", Code.ERROR, self._wrong_project(request.project_id), **context)
-        account, contracts = await self.store.account(request.customer_id)
+        account, contracts = await self.store.account(project.project_id, request.customer_id)
         if account is None:
             return self._error("check_deposit", Code.NOT_FOUND, codes.MESSAGES[Code.NOT_FOUND], **context)
         contract = None
         try:
-            self._check_amount(request, account)
-            contract = self._pick_contract(request, contracts)
+            self._check_amount(request, account, project)
+            contract = self._pick_contract(request, contracts, project)
         except BadMessage as error:
             return self._error("check_deposit", Code.ERROR, str(error), **context)
+        context.pop("option")
         payment_id = new_payment_id()
         at = now_us()
         await self._check_clock(at)
         values = {
             "payment_id": payment_id,
+            "project_id": project.project_id,
             "customer_id": request.customer_id,
             "contract_id": contract.id if contract else None,
             "number": contract.number if contract else request.number,
@@ -190,17 +210,20 @@ class Service:
             await self.store.insert_deposit(values)
         except Exception:
             log.exception("could not store deposit for check_deposit")
-            reply = self._error("check_deposit", Code.ERROR, codes.STORE_FAILED, **context)
+            reply = self._error(
+                "check_deposit", Code.ERROR, codes.STORE_FAILED, option=project.response_option, **context
+            )
             reply.ours = True
             return reply
         body: dict[str, Any] = {"code": int(Code.OK), "payment_id": payment_id}
         body["description"] = self._for_customer(codes.MESSAGES[Code.OK])
-        if self.settings.response_option == 1:
+        if project.response_option == 1:
             body["customer_id"] = request.customer_id
         return self._ok("check_deposit", body, payment_id=payment_id, **context)
 
-    def _check_amount(self, request: CheckDepositRequest, account: Any) -> None:
-        s = self.settings
+    def _check_amount(self, request: CheckDepositRequest, account: Any, project: Project) -> None:
+        s = project
+        assert s.min_amount is not None and s.max_amount is not None  # completed from the top level
         if request.payment_method != "kassa24":
             raise BadMessage(f"invalid field 'payment_method': expected 'kassa24', got {request.payment_method!r}")
         if request.currency != s.currency or request.currency != account.currency:
@@ -214,10 +237,10 @@ class Service:
                 f"invalid field 'amount': {plain(request.amount)} is above the maximum {plain(s.max_amount)}"
             )
 
-    def _pick_contract(self, request: CheckDepositRequest, contracts: list[Any]) -> Any:
+    def _pick_contract(self, request: CheckDepositRequest, contracts: list[Any], project: Project) -> Any:
         """The contract paid into; required with response option 2."""
         if request.entity_id is None:
-            if self.settings.response_option == 2:
+            if project.response_option == 2:
                 raise BadMessage("missing field 'entity_id' (contract id is required with response option 2)")
             return None
         contract = next((c for c in contracts if c.id == request.entity_id), None)
@@ -249,6 +272,7 @@ class Service:
         result = self._signature(data)
         if not result.ok:
             return await self._forged_callback(clean, raw, peer, self._why_not(data, result))
+        project = result.project
         try:
             callback = parse(Callback, clean)
         except BadMessage as error:
@@ -261,10 +285,12 @@ class Service:
             signature_ok=True,
             customer_id=callback.customer_id,
             amount=money.amount if money else None,
-            sig_form=result.form,
+            sig_form=result.check.form,
+            key_used=result.key_used,
+            project_id=project.project_id if project is not None else None,
             payment_id=callback.payment.id,
         )
-        if callback.project_id != self.settings.project_id:
+        if project is None or callback.project_id != project.project_id:
             reply.reason = self._wrong_project(callback.project_id)
             reply.http_status, reply.body = 400, {"error": reply.reason}
             return reply
@@ -327,12 +353,13 @@ class Service:
         """``message`` in the payer's language (the catalog's; codes never change with it)."""
         return gettext_in(self.settings.customer_language, message)
 
-    def _error(self, kind: str, code: Code, message: str, **context: Any) -> Reply:
+    def _error(self, kind: str, code: Code, message: str, option: int | None = None, **context: Any) -> Reply:
         """An error answer: a message from the catalog goes out in the payer's language, a
-        diagnosis naming a field (for the integrator) as it is; the record keeps the English."""
+        diagnosis naming a field (for the integrator) as it is; the record keeps the English.
+        ``option``: the project's response option (unknown project: the top-level one)."""
         text = self._for_customer(message)
         body: dict[str, Any] = {"code": int(code), "message": text}
-        if self.settings.response_option == 1:
+        if (option or self.settings.response_option) == 1:
             body["error_description"] = text
         return Reply(200, body, kind, code=int(code), reason=message, **context)
 

@@ -106,6 +106,7 @@ def test_reconciliation_stores_the_action_with_the_configured_threshold(tmp_path
         try:
             at = now_us()
             values = {
+                "project_id": settings.project_id,
                 "payment_id": "k24_overdue",
                 "customer_id": "7001",
                 "contract_id": None,

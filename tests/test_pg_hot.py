@@ -30,7 +30,7 @@ def _callback(payment_id: str, amount: int, status: str = "success", operation_i
 def _deposit(payment_id: str, customer: str, contract: str, amount: int) -> dict:
     at = now_us()
     return {
-        "payment_id": payment_id, "customer_id": customer, "contract_id": contract, "number": None,
+        "payment_id": payment_id, "project_id": 1234, "customer_id": customer, "contract_id": contract, "number": None,
         "amount": amount, "currency": "KZT", "state": "pending", "created_at": at, "updated_at": at,
     }  # fmt: skip
 
@@ -44,10 +44,10 @@ def test_the_hot_path_reads_inserts_and_credits_and_leaves_the_rest_to_the_rules
         await store.open()
         try:
             assert store.hot is not None
-            account, contracts = await store.account(customer)
+            account, contracts = await store.account(1234, customer)
             assert account.customer_id == customer and [c.id for c in contracts] == [contract]
             assert contracts[0].info == {"k": "v"} and contracts[0].payment == 50_000
-            assert await store.account("nobody") == (None, [])
+            assert await store.account(1234, "nobody") == (None, [])
             await store.insert_deposit(_deposit("k24_hot_1", customer, contract, 20_000))
             await store.insert_deposit(_deposit("k24_hot_2", customer, contract, 20_000))
             hot = lambda cb: store.write_hot(lambda tx: callbacks.apply_hot(tx, cb, "{}"))  # noqa: E731

@@ -251,7 +251,7 @@ def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: s
                 assert server.post(callback_body(payment_id), path="/kassa24/callback").status_code == 200
                 text_only = edits.ContractChange(0, "called", seen.values.payment, seen.values.min_payment)
                 assert await edits.update_contract(store, seen, text_only, actor="op") == 1
-                row = await store.read(q.contract, contract)
+                row = await store.read(q.contract, 1234, contract)
                 assert (row.payment, row.status_text) == (400_000, "called")  # the payment stayed credited
 
                 seen = await edits.load_contract(store, contract)
@@ -260,10 +260,10 @@ def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: s
                 with pytest.raises(edits.EditConflict, match="colleague") as conflict:
                     await edits.update_contract(store, seen, ours, actor="op")
                 assert conflict.value.current.payment == 300_000
-                assert (await store.read(q.contract, contract)).payment == 300_000  # nothing of ours saved
+                assert (await store.read(q.contract, 1234, contract)).payment == 300_000  # nothing of ours saved
                 again = edits.Seen.of(conflict.value.current)
                 assert await edits.update_contract(store, again, ours, actor="op") == 1
-                assert (await store.read(q.contract, contract)).payment == 350_000
+                assert (await store.read(q.contract, 1234, contract)).payment == 350_000
             finally:
                 await store.close()
 
@@ -297,11 +297,11 @@ async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(p
         await click_save(app, pilot)
         await until(pilot, lambda: "Not saved" in str(form.query_one("#form-error").render()), timeout=10)
         assert form.query_one("#payment").value == "40 000,00"
-        assert (await app.store.read(q.contract, "C-10001")).payment == 4_000_000
+        assert (await app.store.read(q.contract, 1234, "C-10001")).payment == 4_000_000
         form.query_one("#payment").value = "44 000,00"
         await click_save(app, pilot)
         await until(pilot, lambda: not isinstance(app.screen, ContractForm), timeout=10)
-        assert (await app.store.read(q.contract, "C-10001")).payment == 4_400_000
+        assert (await app.store.read(q.contract, 1234, "C-10001")).payment == 4_400_000
         await pilot.press("q")
 
 

@@ -33,12 +33,12 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     now = time.time_ns() // 1000
     with sqlite3.connect(path) as db:
         db.executemany(
-            "INSERT INTO accounts (customer_id, currency, name, updated_at) VALUES (?, 'KZT', ?, 0)",
+            "INSERT INTO accounts (project_id, customer_id, currency, name, updated_at) VALUES (1234, ?, 'KZT', ?, 0)",
             [(f"70{i:08d}", f"Name {i}") for i in range(2000)],
         )
         db.executemany(
-            "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at, version)"
-            " VALUES (?, ?, ?, 100, 0, '', 0, 1)",
+            "INSERT INTO contracts (project_id, id, customer_id, number, payment, status_code, status_text, updated_at,"
+            " version) VALUES (1234, ?, ?, ?, 100, 0, '', 0, 1)",
             [(f"C-{i}", f"70{i:08d}", f"N/{i}") for i in range(2000)],
         )
         db.executemany(
@@ -124,9 +124,9 @@ def test_a_contract_search_looks_up_what_it_finds(database: Path, name: str) -> 
 @pytest.mark.parametrize(
     ("query", "args"),
     [
-        (q.account_with_contracts, ("7000000005",)),
+        (q.account_with_contracts, (1234, "7000000005")),
         (q.deposit, ("k24_1",)),
-        (q.contract, ("C-5",)),
+        (q.contract, (1234, "C-5")),
     ],
 )
 def test_the_payment_paths_reads_are_lookups(database: Path, query: Any, args: tuple[Any, ...]) -> None:

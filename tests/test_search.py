@@ -66,7 +66,8 @@ async def _seed(url: str) -> None:
         await importer.apply(store, importer.Batch(accounts, contracts, ["search.csv"]), actor="test")
         at = 1_700_000_000_000_000
         deposit = {
-            "payment_id": "k24_search_paid", "customer_id": "7011000004", "contract_id": "K-41004", "number": "Z/9",
+            "payment_id": "k24_search_paid", "project_id": 1234,
+            "customer_id": "7011000004", "contract_id": "K-41004", "number": "Z/9",
             "amount": 100, "currency": "KZT", "state": "pending", "created_at": at, "updated_at": at,
         }  # fmt: skip
         await store.write(lambda connection: q.insert_deposit(connection, deposit))
@@ -134,12 +135,12 @@ def big_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     with sqlite3.connect(path) as db:
         db.executemany(
-            "INSERT INTO accounts (customer_id, currency, name, updated_at) VALUES (?, 'KZT', ?, 0)",
+            "INSERT INTO accounts (project_id, customer_id, currency, name, updated_at) VALUES (1234, ?, 'KZT', ?, 0)",
             [(f"72{i:08d}", f"Клиент Номер {i}") for i in range(3000)],
         )
         db.executemany(
-            "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at, version)"
-            " VALUES (?, ?, ?, 100, 0, '', 0, 1)",
+            "INSERT INTO contracts (project_id, id, customer_id, number, payment, status_code, status_text, updated_at,"
+            " version) VALUES (1234, ?, ?, ?, 100, 0, '', 0, 1)",
             [(f"B-{i}", f"72{i:08d}", f"B/{i}") for i in range(3000)],
         )
         db.execute("ANALYZE")
@@ -178,16 +179,17 @@ async def _fill_postgres(url: str, rows: int) -> None:
         def fill(connection: Any) -> None:
             connection.execute(
                 text(
-                    "INSERT INTO accounts (customer_id, currency, name, updated_at)"
-                    " SELECT '73' || lpad(i::text, 8, '0'), 'KZT', 'Клиент Номер ' || i, 0"
+                    "INSERT INTO accounts (project_id, customer_id, currency, name, updated_at)"
+                    " SELECT 1234, '73' || lpad(i::text, 8, '0'), 'KZT', 'Клиент Номер ' || i, 0"
                     " FROM generate_series(1, :n) i"
                 ),
                 {"n": rows},
             )
             connection.execute(
                 text(
-                    "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at,"
-                    " version) SELECT 'P-' || i, '73' || lpad(i::text, 8, '0'), 'P/' || i, 100, 0, '', 0, 1"
+                    "INSERT INTO contracts (project_id, id, customer_id, number, payment, status_code, status_text,"
+                    " updated_at, version) SELECT 1234, 'P-' || i, '73' || lpad(i::text, 8, '0'), 'P/' || i,"
+                    " 100, 0, '', 0, 1"
                     " FROM generate_series(1, :n) i"
                 ),
                 {"n": rows},

@@ -180,17 +180,17 @@ async def test_a_group_credits_its_contracts_in_one_order(tmp_path: Path) -> Non
     await store.open()
 
     def seed(connection: Any) -> None:
-        connection.exec_driver_sql("INSERT INTO accounts VALUES ('1', NULL, 'KZT', 'A', 0)")
+        connection.exec_driver_sql("INSERT INTO accounts VALUES (1234, '1', NULL, 'KZT', 'A', 0)")
         for contract in ("A", "B", "C"):
             connection.exec_driver_sql(
-                "INSERT INTO contracts (id, customer_id, number, payment, status_code, status_text, updated_at)"
-                f" VALUES ('{contract}', '1', 'n', 1000, 0, '', 0)"
+                "INSERT INTO contracts (project_id, id, customer_id, number, payment, status_code, status_text,"
+                f" updated_at) VALUES (1234, '{contract}', '1', 'n', 1000, 0, '', 0)"
             )
 
     await store.write(seed)
 
     def credit(contract: str) -> Any:
-        return lambda connection: q.credit_contract(connection, contract, 100, 1, f"k24_{contract}")
+        return lambda connection: q.credit_contract(connection, 1234, contract, 100, 1, f"k24_{contract}")
 
     await asyncio.gather(*(store.write(credit(c), inline=True) for c in ("C", "A", "B")))
 

@@ -54,7 +54,7 @@ async def _test(settings: Settings) -> int:
 
 
 async def _list(settings: Settings, form: str, recent: int) -> int:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         active, resolved = await store.scan(sa.listing, recent)

@@ -21,6 +21,7 @@ from ..config import Settings
 from ..findings import RULE_KINDS
 from ..money import plain
 from ..store import alerts as sa
+from ..store import views
 
 SECOND_US = 1_000_000
 GROUPS_READ = 500  # (peer and port, kind, diagnosis) groups read: merged by peer here
@@ -34,6 +35,7 @@ RULES = (
     "errors",
     "writes_failing",
     "new_findings",
+    "key_expiring",
 )
 
 
@@ -54,6 +56,7 @@ def evaluate(connection: Connection, settings: Settings, now: int, active: list[
     for rule in (_signature_failures, _callback_overdue, _callbacks_silent, _errors):
         found.extend(rule(connection, settings, now))
     found.extend(_new_findings(connection, settings, now, active))
+    found.extend(_key_expiring(connection, settings, now))
     return found
 
 
@@ -151,6 +154,38 @@ def _new_findings(connection: Connection, settings: Settings, now: int, active: 
         title = "New findings involve money"
         found.append(Condition(f"new_findings:{found_at}", "new_findings", title, "\n".join(lines)))
     return found
+
+
+def _key_expiring(connection: Connection, settings: Settings, now: int) -> list[Condition]:
+    """A project's previous key still signed requests in the last day while its end is near:
+    after that moment those requests will fail the signature."""
+    lead = int(settings.alert_key_expiring_hours * 3600 * SECOND_US)
+    ending = [p for p in settings.projects if p.previous_until_us is not None and 0 < p.previous_until_us - now <= lead]
+    if not ending:
+        return []
+    used = {
+        row.project_id: row
+        for row in views.key_use(connection, now - KEY_USE_LOOKBACK_US, ("previous",))
+        if row.key_used == "previous"
+    }
+    zone = ZoneInfo(settings.timezone)
+    found = []
+    for project in ending:
+        if (row := used.get(project.project_id)) is None:
+            continue
+        assert project.previous_until_us is not None
+        until = datetime.fromtimestamp(project.previous_until_us / SECOND_US, zone).strftime("%Y-%m-%d %H:%M")
+        text = (
+            f"{row.n} requests of project {project.label} were signed with its previous key in the last 24 h; "
+            f"that key is accepted until {until} and refused after it. Ask the platform to sign with the new key "
+            "(kassa24-console keys shows which key signs)."
+        )
+        title = f"The previous key of project {project.label} is still in use"
+        found.append(Condition(f"key_expiring:{project.project_id}", "key_expiring", title, text))
+    return found
+
+
+KEY_USE_LOOKBACK_US = 24 * 3600 * SECOND_US
 
 
 def _amount(evidence: Any) -> int:

@@ -28,6 +28,7 @@ from ..store import Store, display_url
 from ..store import queries as q
 from ..zones import zone as time_zone
 from . import format as fmt
+from . import projects_header
 from .alerts import AlertsPane
 from .keys import help_markdown
 from .language import commands as language_commands
@@ -39,8 +40,6 @@ from .screens import ConfirmScreen, DetailScreen, HelpScreen, steady
 from .traffic import TrafficPane
 
 log = logging.getLogger(__name__)
-
-
 
 
 class StatusBar(Vertical):
@@ -104,6 +103,7 @@ class Kassa24App(App[int]):
         self.alert_count: int | None = None  # active alerts last shown: more rings the bell
         self.listener_state = "starting"
         self.problem = ""
+        self.key_note: str | None = None  # a previous key still in use near its end
         self.exit_code = 0  # what the process exits with: non-zero when it could not start
         self.rates = Rates()
         self.unknown_keys = sorted(set(settings.keymap) - known_binding_ids()) if settings.keymap else []
@@ -151,6 +151,8 @@ class Kassa24App(App[int]):
             self.set_interval(0.25, self._closing_safe(self._tick_traffic))
             self.set_interval(0.5, self._closing_safe(self._tick_panes))  # cheap: reads only tables that moved
             self.set_interval(2.0, self._closing_safe(self._tick_rates))
+            self.set_interval(projects_header.EVERY, self._closing_safe(self._tick_keys))
+            self.call_later(self._closing_safe(self._tick_keys))
         self.query_one("#traffic-table").focus()
         steady(self.screen)
 
@@ -304,6 +306,13 @@ class Kassa24App(App[int]):
             self.bell()
         self.alert_count = alert_count
 
+    async def _tick_keys(self) -> None:
+        if self.store is not None and self.key_note != (
+            note := await projects_header.key_note(self.store, self.settings, self.zone)
+        ):
+            self.key_note = note
+            self.update_status()
+
     def update_status(self) -> None:
         """One line that never wraps (at 80 columns the database is cut, with an ellipsis,
         never the listener's state or the demo-key warning); a problem on a line of its own."""
@@ -320,10 +329,12 @@ class Kassa24App(App[int]):
             line.append(" ")
             line.append("\u00a0DEMO\u00a0KEY\u00a0", style="bold black on yellow")
         database = _("(not configured)") if self.config_error else display_url(s.database_url)
-        context = _("project {project} │ option {option}").format(project=s.project_id, option=s.response_option)
+        context = projects_header.projects_text(s)
         line.append(f" │ {header_mark()} │ {context} │ {s.timezone} │ {database}")
         widget = self.query_one("#status-line", Static)
         line.truncate(widget.content_size.width or self.size.width - 2, overflow="ellipsis")
+        if self.key_note:
+            line = Text.assemble(line, "\n", (self.key_note, "bold yellow"), end="")
         if self.problem:
             line = Text.assemble(line, "\n", (self.problem, "bold red"), end="")
         widget.update(line)

@@ -198,6 +198,13 @@ class ListPane(Vertical):
 
 class ContractsPane(ListPane):
     TABLE_ID = "contracts-table"
+
+    def key_of(self, row: Any) -> str:
+        """The contract's id; another project's contract of the same id: with its project."""
+        first = self.k24.settings.project_id
+        project = getattr(row, "project_id", first)
+        return str(row.id) if project == first else f"{project}:{row.id}"
+
     NOUN = "contracts"
     COLUMNS = [
         (N_("Customer"), "customer", 10),
@@ -273,7 +280,8 @@ class ContractsPane(ListPane):
         if contract is None or store is None:
             return
         try:
-            seen = await edits.load_contract(store, contract.id)  # what the form shows is what it saves against
+            # what the form shows is what it saves against
+            seen = await edits.load_contract(store, contract.id, getattr(contract, "project_id", None))
         except edits.EditRejected as error:
             self.notify(str(error), severity="error")
             return
@@ -288,7 +296,8 @@ class ContractsPane(ListPane):
     async def action_story(self) -> None:
         contract = self.selected()
         if contract is not None and self.k24.store is not None:
-            await self.k24.show_story(await self.k24.store.scan(latest_deposit_of, contract.id))
+            project = getattr(contract, "project_id", None)
+            await self.k24.show_story(await self.k24.store.scan(latest_deposit_of, contract.id, project))
 
     async def action_history(self) -> None:
         """The contract's history: operator edits, payments credited, imports, corrections."""
@@ -296,7 +305,9 @@ class ContractsPane(ListPane):
         store = self.k24.store
         if contract is None or store is None:
             return
-        rows = await store.scan(lambda c: history(c, contract=contract.id))
+        rows = await store.scan(
+            lambda c: history(c, contract=contract.id, project=getattr(contract, "project_id", None))
+        )
         zone = self.k24.zone
         lines = []
         for row in reversed(rows):  # newest first: what just happened is what the operator looks for

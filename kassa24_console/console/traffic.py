@@ -14,7 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from ..filters import TrafficFilter, parse_filter
-from ..i18n import N_
+from ..i18n import N_, _
 from ..store import views
 from . import format as fmt
 from .screens import DetailScreen
@@ -249,6 +249,11 @@ class TrafficPane(Vertical):
         response = pretty_json(row.response)
         if row.sig_form:
             response += f"\n\n# signature: matched in the {row.sig_form} form"
+        if row.key_used:  # key rotation: which of the project's keys signed it
+            used = _("signed with the previous key") if row.key_used == "previous" else _("signed with the current key")
+            if row.project_id is not None:
+                used += " · " + _("project {project}").format(project=row.project_id)
+            response += f"\n# {used}"
         if row.reason:
             response += f"\n\n# why: {row.reason}"
         self.app.push_screen(DetailScreen(title, pretty_json(row.request), response))

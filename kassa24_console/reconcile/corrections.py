@@ -66,6 +66,8 @@ async def credit_deposit(store: Store, payment_id: str, operation_id: str, note:
         op = connection.execute(select(o).where(o.c.operation_id == str(operation_id))).first()
         if op is None or op.payment_id != payment_id:
             raise EditRejected(f"the platform's record has no operation {operation_id} for {payment_id}")
+        if op.project_id is not None and op.project_id != deposit.project_id:  # money never crosses projects
+            raise EditRejected(f"operation {operation_id} is of project {op.project_id}, not {deposit.project_id}")
         if op.status != "success" or op.currency != deposit.currency or not op.amount or op.amount <= 0:
             raise EditRejected(
                 f"operation {operation_id} is {op.status} {op.amount} {op.currency}: only a successful positive "
@@ -79,6 +81,7 @@ async def credit_deposit(store: Store, payment_id: str, operation_id: str, note:
         if deposit.contract_id:
             q.credit_contract(
                 connection,
+                deposit.project_id,
                 deposit.contract_id,
                 credited,
                 at,
@@ -92,7 +95,17 @@ async def credit_deposit(store: Store, payment_id: str, operation_id: str, note:
             connection,
             [
                 q.audit_row(
-                    at, who, "correction", "deposit", payment_id, "state", "pending", "paid", note=note, cause=cause
+                    at,
+                    who,
+                    "correction",
+                    "deposit",
+                    payment_id,
+                    "state",
+                    "pending",
+                    "paid",
+                    note=note,
+                    cause=cause,
+                    project=deposit.project_id,
                 )
             ],
         )

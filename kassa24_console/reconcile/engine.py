@@ -83,7 +83,8 @@ async def store_operations(
     at = now_us()
     who = actor or operator()
     coverage = [
-        {"day": day, "source": source, "operations": len(operations), "applied_at": at, "applied_by": who}
+        {"project_id": store.default_project, "day": day, "source": source}
+        | {"operations": len(operations), "applied_at": at, "applied_by": who}
         for day in days
     ]
 
@@ -96,7 +97,7 @@ async def store_operations(
             excluded = statement.excluded
             connection.execute(
                 statement.on_conflict_do_update(
-                    index_elements=["day", "source"],
+                    index_elements=["project_id", "day", "source"],
                     set_={"operations": excluded.operations, "applied_at": excluded.applied_at},
                 ),
                 coverage,
@@ -376,11 +377,11 @@ async def sign_off(store: Store, period: Period, actor: str | None = None) -> No
             raise SignOffRefused(reason)
         at = now_us()
         statement = q._insert(connection, q.periods).values(
-            start_at=period.start, end_at=period.end, signed_by=who, signed_at=at
+            project_id=store.default_project, start_at=period.start, end_at=period.end, signed_by=who, signed_at=at
         )
         connection.execute(
             statement.on_conflict_do_update(
-                index_elements=["start_at", "end_at"],
+                index_elements=["project_id", "start_at", "end_at"],
                 set_={"signed_by": who, "signed_at": at, "reopened_at": None, "reopened_reason": None},
             )
         )

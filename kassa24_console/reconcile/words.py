@@ -15,6 +15,7 @@ KINDS = {
     "bad_signature": N_("bad signature"),
     "invalid_amount": N_("invalid amount"),
     "unknown_payment": N_("unknown payment"),
+    "wrong_project": N_("another project's payment"),
     "amount_mismatch": N_("amount differs"),
     "currency_mismatch": N_("currency differs"),
     "customer_mismatch": N_("customer differs"),

@@ -49,7 +49,7 @@ def override(body: dict[str, Any], assignment: str, kind: str = "record") -> Non
 
 
 async def stored(settings: Settings, traffic_id: int) -> Any:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         t = q.traffic
@@ -74,10 +74,11 @@ async def replay(
     url: str | None,
     callback_url: str | None,
     assignments: list[str],
-    secret: str,
+    secret: str | None,
     timeout: float,
 ) -> tuple[str, bytes, httpx.Response]:
-    """Send traffic record ``traffic_id`` again; returns (where, what was sent, the answer)."""
+    """Send traffic record ``traffic_id`` again; returns (where, what was sent, the answer).
+    A changed body is signed with ``secret``, else with the key of the record's project."""
     row = await stored(settings, traffic_id)
     if row is None:
         raise ReplayError(f"no traffic record {traffic_id} in this database")
@@ -88,7 +89,9 @@ async def replay(
         body = json.loads(row.request)
         for assignment in assignments:
             override(body, assignment, row.kind)
-        content = json.dumps(signed(body, secret), ensure_ascii=False).encode()
+        project = settings.project(getattr(row, "project_id", None))
+        key = secret if secret is not None else (project.secret if project is not None else settings.secret)
+        content = json.dumps(signed(body, key), ensure_ascii=False).encode()
     where = target(row, url, callback_url, settings)
     async with httpx.AsyncClient(timeout=timeout) as client:
         try:

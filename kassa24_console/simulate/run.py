@@ -94,7 +94,8 @@ def _secret(args: argparse.Namespace, settings: Settings) -> str:
         )
     if args.secret_key_file is not None:
         return read_secret_file(args.secret_key_file)
-    return settings.secret
+    project = settings.project(args.project_id) if args.project_id is not None else None
+    return project.secret if project is not None else settings.secret  # that project's own key
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -135,7 +136,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Console) -> in
         max_attempts=args.max_attempts,
     )
     try:
-        customers, load_customers = await _customers(args)
+        customers, load_customers = await _customers(args, platform.project_id)
         if (unreachable := await _unreachable(platform)) is not None:
             Console(stderr=True, soft_wrap=True).print(unreachable, style="red", highlight=False, markup=False)
             return 2
@@ -179,7 +180,8 @@ async def _replay(args: argparse.Namespace, settings: Settings, out: Console) ->
             url=args.url,
             callback_url=args.callback_url,
             assignments=args.set,
-            secret=args.secret,
+            # a key chosen on the command line, else the replayed record's project's
+            secret=args.secret if args.secret_key_file is not None or args.project_id is not None else None,
             timeout=args.timeout,
         )
     except (ReplayError, StartupError) as error:
@@ -190,7 +192,7 @@ async def _replay(args: argparse.Namespace, settings: Settings, out: Console) ->
     return 0 if answer.status_code == 200 else 1
 
 
-async def _customers(args: argparse.Namespace) -> tuple[Customers, list[str]]:
+async def _customers(args: argparse.Namespace, project_id: int) -> tuple[Customers, list[str]]:
     roles: dict[str, str] = {}
     for item in args.customer:
         role, _sep, value = item.partition("=")
@@ -198,7 +200,7 @@ async def _customers(args: argparse.Namespace) -> tuple[Customers, list[str]]:
             raise SystemExit(f"--customer {item!r}: use payable=ID, nothing_due=ID or blocked=ID")
         roles[role] = value
     if args.seed_database:
-        seeded = await seed_accounts(args.seed_database)
+        seeded = await seed_accounts(args.seed_database, project_id=project_id)  # the simulated project's
         customers = Customers(payable=seeded["payable"], nothing_due=seeded["nothing_due"], blocked=seeded["blocked"])
         return customers, [seeded["payable"], *seeded["load"]]
     customers = Customers(**roles)

@@ -38,8 +38,9 @@ async def check_ours(url: str) -> None:
         )
 
 
-async def seed_accounts(database_url: str, load_accounts: int = 20) -> dict[str, Any]:
-    """Fresh accounts for one run: payable, nothing due, blocked, and some for load."""
+async def seed_accounts(database_url: str, load_accounts: int = 20, project_id: int | None = None) -> dict[str, Any]:
+    """Fresh accounts for one run, in ``project_id`` (else the first project): payable,
+    nothing due, blocked, and some for load."""
     run = secrets.token_hex(3)
     ids = {"payable": f"sim-{run}-pay", "nothing_due": f"sim-{run}-nodebt", "blocked": f"sim-{run}-blocked"}
     load = [f"sim-{run}-load{i:02d}" for i in range(load_accounts)]
@@ -70,7 +71,8 @@ async def seed_accounts(database_url: str, load_accounts: int = 20) -> dict[str,
     store = Store(database_url)
     await open_store(store, Settings.model_construct(database_url=database_url))
     try:
-        await importer.apply(store, importer.Batch(accounts, contracts, ["simulator"]), actor="simulator")
+        batch = importer.Batch(accounts, contracts, ["simulator"])
+        await importer.apply(store, batch, actor="simulator", project_id=project_id)
     finally:
         await store.close()
     return {**ids, "load": load}

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, insert
 
+from ..config import DEMO_PROJECT_ID
 from . import models, views
 from . import queries as q
 from .db import Database, create_private_file, create_schema, display_url, now_us
@@ -31,8 +32,10 @@ class Store:
         busy_timeout_ms: int = 10_000,
         max_pages: int = 0,
         wal_limit_bytes: int = 16 * 1024 * 1024,
+        project_id: int | None = None,
     ) -> None:
         self.url = url
+        self.project_id = project_id  # the project rows made before projects belong to
         self.db = Database(url, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages, wal_limit_bytes=wal_limit_bytes)
         self.writer = Writer(self.db, flush_interval)
         # PostgreSQL with asyncpg: the payment path bypasses SQLAlchemy (see pg_hot).
@@ -45,7 +48,7 @@ class Store:
     async def open(self) -> bool:
         """Create the schema if needed and start the writer; True on a fresh database."""
         create_private_file(self.url)
-        fresh = await self.db.transaction(create_schema)
+        fresh = await self.db.transaction(lambda connection: create_schema(connection, project_id=self.project_id))
         self.writer.start()
         return fresh
 
@@ -59,11 +62,16 @@ class Store:
         """A small indexed read, ``query(connection, *args)``."""
         return await self.db.read(query, *args)
 
-    async def account(self, customer_id: str) -> tuple[Any, list[Any]]:
-        """Verify's read: the account (None if unknown) and its contracts."""
+    @property
+    def default_project(self) -> int:
+        """The project a record made without naming one belongs to (the configured first)."""
+        return self.project_id if self.project_id is not None else DEMO_PROJECT_ID
+
+    async def account(self, project_id: int, customer_id: str) -> tuple[Any, list[Any]]:
+        """Verify's read: the project's account (None if unknown there) and its contracts."""
         if self.hot is not None:
-            return q.account_from_rows(await self.hot.account_rows(customer_id), info_as_text=True)
-        return await self.db.read(q.account_with_contracts, customer_id)
+            return q.account_from_rows(await self.hot.account_rows(project_id, customer_id), info_as_text=True)
+        return await self.db.read(q.account_with_contracts, project_id, customer_id)
 
     async def insert_deposit(self, values: dict[str, Any]) -> None:
         """A new pending deposit, durable when this returns (group-committed)."""

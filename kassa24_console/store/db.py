@@ -41,7 +41,6 @@ T = TypeVar("T")
 Job = Callable[[Connection], T]
 
 
-
 def now_us() -> int:
     """Wall-clock time as UTC epoch microseconds, the store's time unit."""
     return time.time_ns() // 1000
@@ -119,7 +118,11 @@ class Database:
             self._async = create_async_engine(
                 # A pool as large as the requests one process answers at once: smaller, and
                 # connections are opened and closed under load (measured: a seventh of the time).
-                full, pool_size=24, max_overflow=8, pool_pre_ping=True, json_serializer=json_text
+                full,
+                pool_size=24,
+                max_overflow=8,
+                pool_pre_ping=True,
+                json_serializer=json_text,
             )
 
     async def read(self, query: Callable[..., T], *args: Any) -> T:
@@ -262,23 +265,26 @@ def _wal_position(connection: Connection) -> str:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(connection: Connection) -> Any:
-    """Alembic, pointed at our migrations and running on ``connection``."""
+def alembic_config(connection: Connection, project_id: int | None = None) -> Any:
+    """Alembic, pointed at our migrations and running on ``connection``; ``project_id`` is
+    the project existing rows belong to when migration 0011 gives every record one."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["project_id"] = project_id
     return config
 
 
-def create_schema(connection: Connection, target: str = "head") -> bool:
-    """Migrate the schema to ``target``; True when the database had none (a first start)."""
+def create_schema(connection: Connection, target: str = "head", project_id: int | None = None) -> bool:
+    """Migrate the schema to ``target``; True when the database had none (a first start).
+    ``project_id``: the configured (first) project, which rows made before projects join."""
     from alembic import command
 
     found = inspect(connection)
     fresh = not found.has_table(models.Account.__tablename__)
-    config = alembic_config(connection)
+    config = alembic_config(connection, project_id)
     if not fresh and not found.has_table("alembic_version"):
         # Made before migrations existed (create_all): say which released schema it holds.
         command.stamp(config, _legacy_revision(found))
@@ -289,6 +295,8 @@ def create_schema(connection: Connection, target: str = "head") -> bool:
 def _legacy_revision(found: Any) -> str:
     if any(column["name"] == "payment_id" for column in found.get_columns("traffic")):
         return "0012"
+    if any(column["name"] == "project_id" for column in found.get_columns("accounts")):
+        return "0011"
     if found.has_table("table_changes"):
         return "0010"
     if found.has_table("contract_search"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKeyConstraint, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -16,10 +16,17 @@ def _big(**kwargs: Any) -> Any:
     return Field(sa_type=BigInteger, **kwargs)
 
 
+def _project_key() -> Any:
+    """The project as part of a primary key (never generated)."""
+    return Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+
+
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
     __table_args__ = (Index("ix_accounts_name", "name"),)
 
+    # A customer id is unique within its project (migration 0011).
+    project_id: int = _project_key()
     customer_id: str = Field(primary_key=True)
     additional_customer_id: str | None = None
     currency: str = "KZT"
@@ -30,12 +37,16 @@ class Account(SQLModel, table=True):
 class Contract(SQLModel, table=True):
     __tablename__ = "contracts"
     __table_args__ = (
-        Index("ix_contracts_customer_id_id", "customer_id", "id"),  # the contracts list's order
+        ForeignKeyConstraint(
+            ["project_id", "customer_id"], ["accounts.project_id", "accounts.customer_id"], name="fk_contracts_account"
+        ),
+        Index("ix_contracts_customer_id_id", "project_id", "customer_id", "id"),  # verify's read
         Index("ix_contracts_number", "number"),
     )
 
+    project_id: int = _project_key()
     id: str = Field(primary_key=True)
-    customer_id: str = Field(foreign_key="accounts.customer_id", index=True)
+    customer_id: str = Field(index=True)
     number: str
     payment: int = _big(default=0)
     # Paid past what was due (an overpayment), kept for finance to refund or carry; only a
@@ -57,6 +68,7 @@ class Deposit(SQLModel, table=True):
     __tablename__ = "deposits"
 
     payment_id: str = Field(primary_key=True)
+    project_id: int = _big(index=True)
     customer_id: str = Field(index=True)
     contract_id: str | None = Field(default=None, index=True)
     number: str | None = None
@@ -82,6 +94,7 @@ class CallbackRecord(SQLModel, table=True):
     received_at: int = _big(index=True)
     last_received_at: int = _big()
     deliveries: int = 1
+    project_id: int | None = _big(default=None, index=True)  # None: not signed by a project of ours
     # payment.id|operation.id|operation.status; NULL when the signature is bad.
     dedupe_key: str | None = None
     signature_ok: bool
@@ -102,11 +115,16 @@ class Traffic(SQLModel, table=True):
     """Every inbound request and our answer, written in batches off the request path."""
 
     __tablename__ = "traffic"
-    __table_args__ = (Index("ix_traffic_at", "at"), Index("ix_traffic_payment_id", "payment_id"))
+    __table_args__ = (
+        Index("ix_traffic_at", "at"),
+        Index("ix_traffic_payment_id", "payment_id"),
+        Index("ix_traffic_key_used_at", "key_used", "at"),  # which key signs lately (keys, key_expiring)
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: int = _big()
     kind: str
+    project_id: int | None = _big(default=None, index=True)  # None: no project of ours named
     customer_id: str | None = None
     contract_id: str | None = None
     amount: int | None = _big(default=None)
@@ -123,6 +141,7 @@ class Traffic(SQLModel, table=True):
     # The payment the exchange is about: the id our check_deposit answer minted, a callback's
     # payment id (the payment's story finds its exchanges by it).
     payment_id: str | None = None
+    key_used: str | None = None  # current | previous: which of the project's keys matched
 
 
 class Mismatch(SQLModel, table=True):
@@ -137,6 +156,7 @@ class Mismatch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str
     kind: str = Field(index=True)
+    project_id: int | None = _big(default=None, index=True)  # None: about no one project
     payment_id: str | None = Field(default=None, index=True)
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(none_as_null=True)))
     action: str = ""
@@ -166,6 +186,7 @@ class Audit(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: int = _big(index=True)
+    project_id: int | None = _big(default=None)
     actor: str
     kind: str = Field(default="edit", sa_column_kwargs={"server_default": "edit"})
     entity: str
@@ -203,9 +224,10 @@ class Period(SQLModel, table=True):
     """A reconciled period, signed off by an operator when nothing was left open."""
 
     __tablename__ = "periods"
-    __table_args__ = (UniqueConstraint("start_at", "end_at", name="uq_periods_span"),)
+    __table_args__ = (UniqueConstraint("project_id", "start_at", "end_at", name="uq_periods_span"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    project_id: int = _big()
     start_at: int = _big()
     end_at: int = _big()
     signed_by: str
@@ -220,9 +242,10 @@ class PlatformCoverage(SQLModel, table=True):
     which source: a period signs off only when every day of it has one."""
 
     __tablename__ = "platform_coverage"
-    __table_args__ = (UniqueConstraint("day", "source", name="uq_platform_coverage_day_source"),)
+    __table_args__ = (UniqueConstraint("project_id", "day", "source", name="uq_platform_coverage_day_source"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    project_id: int = _big()
     day: str
     source: str
     operations: int = 0

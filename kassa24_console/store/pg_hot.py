@@ -44,8 +44,8 @@ _ACCOUNT_COLUMNS = _columns(models.Account.__table__)
 _CONTRACT_COLUMNS = _columns(models.Contract.__table__)
 ACCOUNT_WITH_CONTRACTS = (
     f"SELECT {', '.join('a.' + c for c in _ACCOUNT_COLUMNS)}, {', '.join('c.' + c for c in _CONTRACT_COLUMNS)}"
-    " FROM accounts a LEFT JOIN contracts c ON c.customer_id = a.customer_id"
-    " WHERE a.customer_id = $1 ORDER BY c.id"
+    " FROM accounts a LEFT JOIN contracts c ON c.project_id = a.project_id AND c.customer_id = a.customer_id"
+    " WHERE a.project_id = $1 AND a.customer_id = $2 ORDER BY c.id"
 )
 DEPOSIT_COLUMNS = _columns(models.Deposit.__table__)
 INSERT_DEPOSIT = (
@@ -53,36 +53,41 @@ INSERT_DEPOSIT = (
     f" VALUES ({', '.join(f'${i}' for i in range(1, len(DEPOSIT_COLUMNS) + 1))})"
 )
 CALLBACK_COLUMNS = (
-    "received_at", "last_received_at", "deliveries", "dedupe_key", "signature_ok", "payment_id", "operation_id",
-    "status", "operation_status", "amount", "currency", "customer_id", "deposit_id", "outcome", "raw",
+    "project_id", "received_at", "last_received_at", "deliveries", "dedupe_key", "signature_ok", "payment_id",
+    "operation_id", "status", "operation_status", "amount", "currency", "customer_id", "deposit_id", "outcome", "raw",
 )  # fmt: skip
 _CALLBACK_VALUES = ", ".join(f"${i}" for i in range(6, 6 + len(CALLBACK_COLUMNS)))
+_REASON = f"${6 + len(CALLBACK_COLUMNS)}"
 # A callback in one round trip: the pending deposit settled only when the callback agrees
 # with it (its currency; for a payment its amount, a positive one), and then the callback
 # stored (or one more delivery counted) and a signed period holding the deposit reopened.
 # No row back: the deposit was not settled, nothing was written, the full rules decide.
+# Only a deposit of the callback's project ($6, the callback's project_id) is settled.
 SETTLE = (
     "WITH settled AS (UPDATE deposits SET state = $2::text,"
     " paid_amount = CASE WHEN $2::text = 'paid' THEN coalesce($3::bigint, amount) END, updated_at = $4"
-    " WHERE payment_id = $1 AND state = 'pending' AND amount > 0"
+    " WHERE payment_id = $1 AND project_id = $6 AND state = 'pending' AND amount > 0"
     " AND ($5::text IS NULL OR currency = $5::text) AND ($3::bigint IS NULL OR amount = $3::bigint)"
-    " RETURNING contract_id, amount, created_at),"
+    " RETURNING project_id, contract_id, amount, created_at),"
     f" stored AS (INSERT INTO callbacks ({', '.join(CALLBACK_COLUMNS)}) SELECT {_CALLBACK_VALUES} FROM settled"
     " ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = callbacks.deliveries + 1,"
     " last_received_at = excluded.last_received_at RETURNING deliveries),"
-    " reopened AS (UPDATE periods SET reopened_at = $4, reopened_reason = left($21::text, 300) FROM settled"
-    " WHERE start_at <= settled.created_at AND end_at > settled.created_at AND reopened_at IS NULL)"
+    f" reopened AS (UPDATE periods SET reopened_at = $4, reopened_reason = left({_REASON}::text, 300) FROM settled"
+    " WHERE periods.project_id = settled.project_id AND start_at <= settled.created_at"
+    " AND end_at > settled.created_at AND reopened_at IS NULL)"
     " SELECT contract_id, amount, created_at, (SELECT deliveries FROM stored) AS deliveries FROM settled"
 )
 # A credit and its audit row in one round trip, when it fits in what is due (money past it
 # is for the full rules); the contract's row is locked before it is read, so the recorded
 # "before" is exact. Answers what was due and whether it was credited.
 CREDIT = (
-    "WITH old AS (SELECT id, payment FROM contracts WHERE id = $1 FOR UPDATE),"
+    "WITH old AS (SELECT project_id, id, payment FROM contracts WHERE project_id = $5 AND id = $1 FOR UPDATE),"
     " credited AS (UPDATE contracts c SET payment = old.payment - $2, updated_at = $3, version = c.version + 1"
-    " FROM old WHERE c.id = old.id AND old.payment >= $2 RETURNING old.payment AS before, c.payment AS after),"
-    " audited AS (INSERT INTO audit (at, actor, kind, entity, entity_id, field, old, new, note, cause)"
-    " SELECT $3, 'platform', 'payment', 'contract', $1, 'payment', before::text, after::text, '', $4 FROM credited)"
+    " FROM old WHERE c.project_id = old.project_id AND c.id = old.id AND old.payment >= $2"
+    " RETURNING old.payment AS before, c.payment AS after),"
+    " audited AS (INSERT INTO audit (at, project_id, actor, kind, entity, entity_id, field, old, new, note, cause)"
+    " SELECT $3, $5, 'platform', 'payment', 'contract', $1, 'payment', before::text, after::text, '', $4"
+    " FROM credited)"
     " SELECT (SELECT payment FROM old) AS due, EXISTS (SELECT 1 FROM credited) AS credited"
 )
 
@@ -98,7 +103,7 @@ class HotTransaction:
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
-        self._credits: list[tuple[str, int, int, str]] = []
+        self._credits: list[tuple[int, str, int, int, str]] = []
 
     async def insert_deposit(self, values: dict[str, Any]) -> None:
         await self.connection.execute(INSERT_DEPOSIT, *[values.get(c) for c in DEPOSIT_COLUMNS])
@@ -114,17 +119,17 @@ class HotTransaction:
         values = [callback.get(c) for c in CALLBACK_COLUMNS]
         return await self.connection.fetchrow(SETTLE, payment_id, state, amount, at, currency, *values, reason)
 
-    def credit(self, contract_id: str, amount: int, at: int, payment_id: str) -> None:
-        """Lower what is due on a contract by ``amount`` at the end of the group, in
-        contract-id order (two processes' groups never wait on each other in a circle)."""
-        self._credits.append((contract_id, amount, at, payment_id))
+    def credit(self, project_id: int, contract_id: str, amount: int, at: int, payment_id: str) -> None:
+        """Lower what is due on the project's contract by ``amount`` at the end of the group,
+        in (project, contract id) order (two processes' groups never wait on each other in a circle)."""
+        self._credits.append((project_id, contract_id, amount, at, payment_id))
 
     async def apply_credits(self) -> None:
         """The held credits; one that would pay past what is due sends its group back and
         its job to the full rules (which decide what an overpayment does)."""
         credits, self._credits = sorted(self._credits), []
-        for contract_id, amount, at, payment_id in credits:
-            row = await self.connection.fetchrow(CREDIT, contract_id, amount, at, payment_id)
+        for project_id, contract_id, amount, at, payment_id in credits:
+            row = await self.connection.fetchrow(CREDIT, contract_id, amount, at, payment_id, project_id)
             if row["due"] is not None and not row["credited"]:
                 raise SettleRefused
 
@@ -157,10 +162,10 @@ class HotPath:
                     )
         return self._pool
 
-    async def account_rows(self, customer_id: str) -> list[Any]:
-        """Verify's read: the account and its contracts, one prepared statement."""
+    async def account_rows(self, project_id: int, customer_id: str) -> list[Any]:
+        """Verify's read: the project's account and its contracts, one prepared statement."""
         pool = await self.pool()
-        return await pool.fetch(ACCOUNT_WITH_CONTRACTS, customer_id)
+        return await pool.fetch(ACCOUNT_WITH_CONTRACTS, project_id, customer_id)
 
     async def write(self, job: HotJob[T]) -> T:
         """Run ``job`` in the next group transaction; its result once committed."""

@@ -16,7 +16,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, case, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import (
@@ -49,8 +49,13 @@ coverage = PlatformCoverage.__table__
 # Built once with a bound parameter: building the clause per call costs more than the query.
 _ACCOUNT_WITH_CONTRACTS = (
     select(accounts, contracts)
-    .select_from(accounts.outerjoin(contracts, contracts.c.customer_id == accounts.c.customer_id))
-    .where(accounts.c.customer_id == bindparam("customer_id"))
+    .select_from(
+        accounts.outerjoin(
+            contracts,
+            and_(contracts.c.project_id == accounts.c.project_id, contracts.c.customer_id == accounts.c.customer_id),
+        )
+    )
+    .where(accounts.c.project_id == bindparam("project_id"), accounts.c.customer_id == bindparam("customer_id"))
     .order_by(contracts.c.id)
 )
 # The same statement as SQLite text: verify is the hottest read, and on SQLite the raw
@@ -73,12 +78,15 @@ def _insert(connection: Connection, table: Any) -> Any:
 # --- reads -------------------------------------------------------------------------------
 
 
-def account_with_contracts(connection: Connection, customer_id: str) -> tuple[Any, list[Any]]:
-    """The account and its contracts in one indexed round trip (``None`` if no account)."""
+def account_with_contracts(connection: Connection, project_id: int, customer_id: str) -> tuple[Any, list[Any]]:
+    """The project's account and its contracts in one indexed round trip (``None`` if the
+    project has no such account: another project's customer is not this one's)."""
     if connection.dialect.name == "sqlite":
-        rows = [_decode_info(row) for row in driver(connection).execute(_ACCOUNT_WITH_CONTRACTS_SQLITE, (customer_id,))]
+        raw = driver(connection).execute(_ACCOUNT_WITH_CONTRACTS_SQLITE, (project_id, customer_id))
+        rows = [_decode_info(row) for row in raw]
     else:
-        rows = connection.execute(_ACCOUNT_WITH_CONTRACTS, {"customer_id": customer_id}).all()
+        params = {"project_id": project_id, "customer_id": customer_id}
+        rows = connection.execute(_ACCOUNT_WITH_CONTRACTS, params).all()
     return account_from_rows(rows)
 
 
@@ -121,12 +129,17 @@ def signed_statuses(connection: Connection, payment_id: str) -> list[str | None]
     return list(connection.execute(query).scalars())
 
 
-def contract(connection: Connection, contract_id: str) -> Row[Any] | None:
-    return connection.execute(select(contracts).where(contracts.c.id == contract_id)).first()
+def contract(connection: Connection, project_id: int, contract_id: str) -> Row[Any] | None:
+    query = select(contracts).where(contracts.c.project_id == project_id, contracts.c.id == contract_id)
+    return connection.execute(query).first()
 
 
-def count(connection: Connection, table: Any) -> int:
-    return connection.execute(select(func.count()).select_from(table)).scalar_one()
+def count(connection: Connection, table: Any, project_id: int | None = None) -> int:
+    """Rows of ``table`` (of one project's, when given)."""
+    query = select(func.count()).select_from(table)
+    if project_id is not None:
+        query = query.where(table.c.project_id == project_id)
+    return connection.execute(query).scalar_one()
 
 
 def newest(connection: Connection, column: Any) -> int | None:
@@ -146,18 +159,24 @@ def insert_deposit(connection: Connection, values: dict[str, Any]) -> None:
 
 
 def upsert(
-    connection: Connection, table: Any, key: str, rows: Sequence[dict[str, Any]], bump: str | None = None
+    connection: Connection,
+    table: Any,
+    key: str | Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    bump: str | None = None,
 ) -> None:
-    """Insert ``rows``, replacing the non-key columns of rows whose ``key`` exists (and
-    counting the ``bump`` column, a row version, up by one)."""
+    """Insert ``rows``, replacing the non-key columns of rows whose ``key`` (a column, or
+    the columns of a composite key) exists, and counting the ``bump`` column (a row version)
+    up by one."""
     if not rows:
         return
+    keys = [key] if isinstance(key, str) else list(key)
     statement = _insert(connection, table)
-    columns = {c for row in rows for c in row} - {key}
+    columns = {c for row in rows for c in row} - set(keys)
     values: dict[str, Any] = {c: statement.excluded[c] for c in columns}
     if bump:
         values[bump] = table.c[bump] + 1
-    statement = statement.on_conflict_do_update(index_elements=[key], set_=values)
+    statement = statement.on_conflict_do_update(index_elements=keys, set_=values)
     connection.execute(statement, list(rows))
 
 
@@ -208,15 +227,15 @@ def settle_deposit(connection: Connection, payment_id: str, state: str, paid_amo
 
 
 _DUE_LOCKED = Prepared(
-    select(contracts.c.payment, contracts.c.credit).where(contracts.c.id == bindparam("contract_id")).with_for_update()
+    select(contracts.c.payment, contracts.c.credit)
+    .where(contracts.c.project_id == bindparam("in_project"), contracts.c.id == bindparam("contract_id"))
+    .with_for_update()
 )
 _CREDIT = Prepared(
     update(contracts)
-    .where(contracts.c.id == bindparam("contract_id"))
+    .where(contracts.c.project_id == bindparam("in_project"), contracts.c.id == bindparam("contract_id"))
     .values(
-        payment=case(
-            (contracts.c.payment > bindparam("amount"), contracts.c.payment - bindparam("amount")), else_=0
-        ),
+        payment=case((contracts.c.payment > bindparam("amount"), contracts.c.payment - bindparam("amount")), else_=0),
         # Money past what was due is the contract's credit: kept, not lost (SET reads the old row).
         credit=contracts.c.credit
         + case((bindparam("amount") > contracts.c.payment, bindparam("amount") - contracts.c.payment), else_=0),
@@ -232,7 +251,7 @@ _CREDITS = "k24.credits"  # connection.info key: credits held for the end of the
 
 @contextlib.contextmanager
 def credits_in_order(connection: Connection) -> Iterator[None]:
-    """Credits made inside apply at the end, in contract-id order.
+    """Credits made inside apply at the end, in (project, contract id) order.
 
     A group commit credits many contracts; two processes doing so in different orders can
     each lock one contract the other needs next (PostgreSQL breaks that deadlock after a
@@ -243,12 +262,13 @@ def credits_in_order(connection: Connection) -> Iterator[None]:
         yield
     finally:
         connection.info.pop(_CREDITS, None)
-    for args, kwargs in sorted(held, key=lambda credit: credit[0][0]):
+    for args, kwargs in sorted(held, key=lambda credit: (credit[0][0], credit[0][1])):
         _credit_now(connection, *args, **kwargs)
 
 
 def credit_contract(
     connection: Connection,
+    project_id: int,
     contract_id: str,
     amount: int,
     at: int,
@@ -262,8 +282,9 @@ def credit_contract(
     """What is due on a contract goes down by ``amount`` (never below zero) and what is paid
     past it goes to the contract's credit, both as deltas in SQL; the audit says a payment
     did it, and which. ``overpaid`` is told of an excess (to flag it). Inside
-    :func:`credits_in_order`, at the end of the transaction (the same transaction: all or nothing)."""
-    args = (contract_id, amount, at, payment_id)
+    :func:`credits_in_order`, at the end of the transaction (the same transaction: all or nothing).
+    Only the contract of ``project_id`` is touched: money never crosses projects."""
+    args = (project_id, contract_id, amount, at, payment_id)
     kwargs = {"actor": actor, "kind": kind, "note": note, "overpaid": overpaid}
     held = connection.info.get(_CREDITS)
     if held is not None:
@@ -274,6 +295,7 @@ def credit_contract(
 
 def _credit_now(
     connection: Connection,
+    project_id: int,
     contract_id: str,
     amount: int,
     at: int,
@@ -286,16 +308,18 @@ def _credit_now(
 ) -> None:
     """The row is locked before it is read (PostgreSQL; SQLite's writer holds the write
     lock), so the recorded "before" is exact."""
-    found = _DUE_LOCKED.first(connection, {"contract_id": contract_id})
+    key = {"in_project": project_id, "contract_id": contract_id}
+    found = _DUE_LOCKED.first(connection, key)
     if found is None:
         return
-    after = _CREDIT.first(connection, {"contract_id": contract_id, "amount": amount, "at": at})
+    after = _CREDIT.first(connection, {**key, "amount": amount, "at": at})
     rows = [(name, getattr(found, name), getattr(after, name)) for name in ("payment", "credit")]
     changed = [(name, old, new) for name, old, new in rows if name == "payment" or old != new]
     write_audit(
         connection,
         [
             audit_row(at, actor, kind, "contract", contract_id, name, old, new, note=note, cause=payment_id)
+            | {"project_id": project_id}
             for name, old, new in changed
         ],
     )
@@ -318,13 +342,16 @@ def flag(
     action: str,
     at: int,
     occurred_at: int | None = None,
+    project_id: int | None = None,
 ) -> None:
     """Record a mismatch once per ``key``; finding it again counts an occurrence. A new
-    finding about a fact in a signed period marks that period reopened after sign-off."""
+    finding about a fact in a signed period marks that period reopened after sign-off
+    (the project's period; any project's when the finding names none)."""
     occurred = occurred_at if occurred_at is not None else at
     statement = _insert(connection, mismatches).values(
         key=key,
         kind=kind,
+        project_id=project_id,
         payment_id=payment_id,
         evidence=storable_tree(evidence),
         action=action,
@@ -341,7 +368,7 @@ def flag(
         )
     )
     if kind not in UNSIGNED_KINDS:
-        reopen_signed(connection, occurred, f"{kind} found for {payment_id or key}", at)
+        reopen_signed(connection, occurred, f"{kind} found for {payment_id or key}", at, project_id)
 
 
 # Findings about what nobody signed (forged callbacks) never reopen a signed period: they
@@ -349,20 +376,24 @@ def flag(
 UNSIGNED_KINDS = frozenset({"bad_signature"})
 
 
-_REOPEN = Prepared(
-    update(periods)
-    .where(
-        periods.c.start_at <= bindparam("fact_at"),
-        periods.c.end_at > bindparam("fact_at"),
-        periods.c.reopened_at.is_(None),
-    )
-    .values(reopened_at=bindparam("at"), reopened_reason=bindparam("reason"))
+_HOLDING = (
+    periods.c.start_at <= bindparam("fact_at"),
+    periods.c.end_at > bindparam("fact_at"),
+    periods.c.reopened_at.is_(None),
 )
+_REOPENED = {"reopened_at": bindparam("at"), "reopened_reason": bindparam("reason")}
+_REOPEN_ANY = Prepared(update(periods).where(*_HOLDING).values(_REOPENED))
+_REOPEN = Prepared(update(periods).where(periods.c.project_id == bindparam("in_project"), *_HOLDING).values(_REOPENED))
 
 
-def reopen_signed(connection: Connection, fact_at: int, reason: str, at: int) -> None:
-    """Mark the signed period holding ``fact_at`` reopened after sign-off (once, with why)."""
-    _REOPEN.run(connection, {"fact_at": fact_at, "at": at, "reason": reason[:300]})
+def reopen_signed(connection: Connection, fact_at: int, reason: str, at: int, project_id: int | None = None) -> None:
+    """Mark the project's signed period holding ``fact_at`` reopened after sign-off (once,
+    with why); with no project, any project's."""
+    params = {"fact_at": fact_at, "at": at, "reason": reason[:300]}
+    if project_id is None:
+        _REOPEN_ANY.run(connection, params)
+    else:
+        _REOPEN.run(connection, {**params, "in_project": project_id})
 
 
 def audit_row(
@@ -377,10 +408,13 @@ def audit_row(
     *,
     note: str = "",
     cause: str | None = None,
+    project: int | None = None,
 ) -> dict[str, Any]:
-    """One audit row: values as text, the kind of history and its cause kept apart."""
+    """One audit row: values as text, the kind of history and its cause kept apart;
+    ``project`` when the entity belongs to one."""
     return {
         "at": at,
+        "project_id": project,
         "actor": actor,
         "kind": kind,
         "entity": entity,
@@ -393,7 +427,7 @@ def audit_row(
     }
 
 
-_AUDIT_COLUMNS = ("at", "actor", "kind", "entity", "entity_id", "field", "old", "new", "note", "cause")
+_AUDIT_COLUMNS = ("at", "project_id", "actor", "kind", "entity", "entity_id", "field", "old", "new", "note", "cause")
 _INSERT_AUDIT = inserting(audit, _AUDIT_COLUMNS)
 
 

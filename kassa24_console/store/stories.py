@@ -18,10 +18,12 @@ from .queries import audit, callbacks, deposits, mismatches, operations, traffic
 ANSWER_SLACK_US = 60_000_000
 
 
-def latest_deposit_of(connection: Connection, contract_id: str) -> str | None:
-    """The payment id of a contract's newest deposit (a contract's story is its last payment's)."""
+def latest_deposit_of(connection: Connection, contract_id: str, project_id: int | None = None) -> str | None:
+    """The payment id of a contract's newest deposit (a contract's story is its last payment's);
+    with ``project_id``, of that project's contract of this id only."""
     d = deposits
-    query = select(d.c.payment_id).where(d.c.contract_id == contract_id).order_by(d.c.created_at.desc()).limit(1)
+    mine = [d.c.contract_id == contract_id] + ([] if project_id is None else [d.c.project_id == project_id])
+    query = select(d.c.payment_id).where(*mine).order_by(d.c.created_at.desc()).limit(1)
     return connection.execute(query).scalar()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, literal_column, or_, select, union
+from sqlalchemy import Connection, Row, and_, case, func, literal_column, or_, select, tuple_, union
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 
@@ -90,7 +90,11 @@ def starts_with(connection: Connection, column: Any, term: str) -> Any:
     return column.startswith(term, autoescape=True)
 
 
-_search = sa_table("contract_search", sa_column("id"), sa_column("contract_id"))
+_search = sa_table("contract_search", sa_column("id"), sa_column("project_id"), sa_column("contract_id"))
+# A contract is (project, id): its id is unique only within its project (migration 0011).
+_KEY = (contracts.c.project_id, contracts.c.id)
+_ORDER = (contracts.c.project_id, contracts.c.customer_id, contracts.c.id)
+_OWN_ACCOUNT = and_(accounts.c.project_id == contracts.c.project_id, accounts.c.customer_id == contracts.c.customer_id)
 _search_fts = sa_table("contract_search_fts", sa_column("rowid"))
 FRAGMENT_MIN = 3  # trigrams: a shorter search matches the start of a field instead
 
@@ -101,13 +105,11 @@ def _any_part(connection: Connection, term: str) -> list[Any]:
     if connection.dialect.name == "sqlite":
         phrase = '"' + term.replace('"', '""') + '"'
         matched = select(_search_fts.c.rowid).where(literal_column("contract_search_fts").op("MATCH")(phrase))
-        return [select(_search.c.contract_id).where(_search.c.id.in_(matched))]
+        return [select(_search.c.project_id, _search.c.contract_id).where(_search.c.id.in_(matched))]
     pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return [
-        select(contracts.c.id).where(_contract_terms().ilike(pattern, escape="\\")),
-        select(contracts.c.id)
-        .join(accounts, accounts.c.customer_id == contracts.c.customer_id)
-        .where(accounts.c.name.ilike(pattern, escape="\\")),
+        select(*_KEY).where(_contract_terms().ilike(pattern, escape="\\")),
+        select(*_KEY).join(accounts, _OWN_ACCOUNT).where(accounts.c.name.ilike(pattern, escape="\\")),
     ]
 
 
@@ -121,12 +123,10 @@ def _contract_terms() -> Any:
 def _starts(connection: Connection, term: str) -> list[Any]:
     """Contracts whose id, customer id, number or account name begins with ``term``."""
     return [
-        select(contracts.c.id).where(starts_with(connection, contracts.c.id, term)),
-        select(contracts.c.id).where(starts_with(connection, contracts.c.customer_id, term)),
-        select(contracts.c.id).where(starts_with(connection, contracts.c.number, term)),
-        select(contracts.c.id)
-        .join(accounts, accounts.c.customer_id == contracts.c.customer_id)
-        .where(starts_with(connection, accounts.c.name, term)),
+        select(*_KEY).where(starts_with(connection, contracts.c.id, term)),
+        select(*_KEY).where(starts_with(connection, contracts.c.customer_id, term)),
+        select(*_KEY).where(starts_with(connection, contracts.c.number, term)),
+        select(*_KEY).join(accounts, _OWN_ACCOUNT).where(starts_with(connection, accounts.c.name, term)),
     ]
 
 
@@ -138,8 +138,9 @@ def _contract_search(connection: Connection, query: Any, search: str) -> Any:
     if not term:
         return query
     found = _any_part(connection, term) if len(term) >= FRAGMENT_MIN else _starts(connection, term)
-    matching = union(*found, select(deposits.c.contract_id).where(deposits.c.payment_id == term))
-    return query.where(contracts.c.id.in_(matching))
+    paid_into = select(deposits.c.project_id, deposits.c.contract_id).where(deposits.c.payment_id == term)
+    matching = union(*found, paid_into)
+    return query.where(tuple_(*_KEY).in_(matching))
 
 
 COUNT_CAP = 100_000  # a search's matches are counted up to this ("more than …" past it)
@@ -165,8 +166,10 @@ def contracts_page(connection: Connection, search: str, limit: int = 500, offset
         contracts.c.min_payment,
         contracts.c.status_code,
         contracts.c.status_text,
-    ).join(accounts, accounts.c.customer_id == contracts.c.customer_id)
-    query = _contract_search(connection, query, search).order_by(contracts.c.customer_id, contracts.c.id)
+        contracts.c.project_id,
+    ).join(accounts, _OWN_ACCOUNT)
+    # One project after another (the index of that order: no sort of the whole table).
+    query = _contract_search(connection, query, search).order_by(*_ORDER)
     return connection.execute(query.limit(limit).offset(offset)).all()
 
 
@@ -281,3 +284,17 @@ def table_changes(connection: Connection) -> dict[str, int]:
     t = TableChange.__table__
     rows = connection.execute(select(t.c.name, func.sum(t.c.n)).group_by(t.c.name)).all()
     return {name: int(n) for name, n in rows}
+
+
+def key_use(connection: Connection, since: int, keys: tuple[str, ...] = ("current", "previous")) -> list[Row[Any]]:
+    """Per project and key (current or previous): requests it signed since ``since`` (UTC
+    µs) and when last — the traffic by time (indexed), never a key."""
+    t = traffic
+    found: list[Row[Any]] = []
+    for key in keys:  # each an index range (ix_traffic_key_used_at)
+        found += connection.execute(
+            select(t.c.project_id, t.c.key_used, func.count().label("n"), func.max(t.c.at).label("last_at"))
+            .where(t.c.key_used == key, t.c.at >= since)
+            .group_by(t.c.project_id, t.c.key_used)
+        ).all()
+    return found

@@ -7,7 +7,7 @@ Existing records are back-filled from what they stored: a check_deposit from our
 holds no string there, stays empty (the story then says no answer was recorded).
 
 Revision ID: 0012
-Revises: 0010 (re-chained after 0011 when both are merged)
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -64,5 +64,5 @@ def downgrade() -> None:
     op.drop_index("ix_traffic_payment_id", table_name="traffic")
     if op.get_bind().dialect.name == "postgresql":
         op.drop_column("traffic", "payment_id")
-    else:  # in place (SQLite 3.35+): a batch copy would drop 0010's change triggers
+    else:  # in place (SQLite 3.35+): a batch copy would drop the change triggers
         op.execute("ALTER TABLE traffic DROP COLUMN payment_id")

@@ -1,0 +1,220 @@
+"""Several projects in one install, over real HTTP to a real ``serve`` process: each request
+routed by its project and checked with that project's key; customers, keys and money stay
+inside their project; the previous key works until its end and not after."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Server, callback_body, deposit_body, start_serve, verify_body
+
+from kassa24_console import importer
+from kassa24_console.protocol.signature import signed
+from kassa24_console.store import Store
+
+PRODUCTION, TEST, ROTATED = 4242, 4343, 4444
+KEYS = {
+    PRODUCTION: "production-key-0123456789",
+    TEST: "test-project-key-0123456789",
+    ROTATED: "rotated-project-key-0123456",
+}
+PREVIOUS = {PRODUCTION: "production-old-key-0123456", ROTATED: "rotated-old-key-0123456789"}
+PROJECTS = [
+    {
+        "project_id": PRODUCTION,
+        "name": "production",
+        "secret_key": KEYS[PRODUCTION],
+        "previous_secret_key": PREVIOUS[PRODUCTION],
+        "previous_key_until": "2099-01-01T00:00:00+05:00",
+    },
+    {"project_id": TEST, "name": "test", "test": True, "secret_key": KEYS[TEST]},
+    {
+        "project_id": ROTATED,
+        "name": "rotated",
+        "secret_key": KEYS[ROTATED],
+        "previous_secret_key": PREVIOUS[ROTATED],
+        "previous_key_until": "2020-01-01T00:00:00+05:00",  # over: the previous key is refused
+    },
+]
+SHARED = "7100000001"  # the same customer id in two projects: two customers
+ONLY_TEST = "7200000001"
+
+
+def _contract(project: int, customer: str, due: int) -> dict[str, Any]:
+    return {
+        "id": f"C-{customer}",  # the same contract id in both projects too
+        "customer_id": customer,
+        "number": f"N-{project}",
+        "payment": due,
+        "min_payment": None,
+        "status_code": 0,
+        "status_text": "",
+        "info": None,
+    }
+
+
+def _seed(url: str) -> None:
+    async def run() -> None:
+        store = Store(url)
+        await store.open()
+        try:
+            for project, customers in ((PRODUCTION, [(SHARED, 900_000)]), (TEST, [(SHARED, 300_000), (ONLY_TEST, 1)])):
+                accounts = [
+                    {"customer_id": c, "additional_customer_id": None, "currency": "KZT", "name": ""}
+                    for c, _ in customers
+                ]
+                contracts = [_contract(project, c, due) for c, due in customers]
+                batch = importer.Batch(accounts, contracts, [f"{project}.json"])
+                await importer.apply(store, batch, actor="test", project_id=project)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp: Path = tmp_path_factory.mktemp("projects")
+    srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS))
+    _seed(srv.db_url)
+    yield srv
+    srv.stop()
+
+
+def _post(server: Server, body: dict[str, Any], key: str, path: str = "/kassa24") -> httpx.Response:
+    return httpx.post(server.url + path, json=signed(body, key), timeout=10)
+
+
+def _in(project: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "project_id": project}
+
+
+def _due(server: Server, project: int, contract: str) -> int:
+    rows = server.rows("SELECT payment FROM contracts WHERE project_id = ? AND id = ?", project, contract)
+    return rows[0]["payment"]
+
+
+def test_each_project_finds_its_own_customers_only(server: Server) -> None:
+    production = _post(server, _in(PRODUCTION, verify_body(SHARED)), KEYS[PRODUCTION]).json()
+    test = _post(server, _in(TEST, verify_body(SHARED)), KEYS[TEST]).json()
+    assert production["code"] == 0 and test["code"] == 0
+    assert [(e["number"], e["payment"]) for e in production["entities"]] == [(f"N-{PRODUCTION}", 900_000)]
+    assert [(e["number"], e["payment"]) for e in test["entities"]] == [(f"N-{TEST}", 300_000)]
+    # A customer of the test project does not exist for production.
+    assert _post(server, _in(PRODUCTION, verify_body(ONLY_TEST)), KEYS[PRODUCTION]).json()["code"] == 404
+    assert _post(server, _in(TEST, verify_body(ONLY_TEST)), KEYS[TEST]).json()["code"] == 0
+
+
+def test_each_key_signs_only_its_project(server: Server) -> None:
+    for project, key in ((PRODUCTION, KEYS[TEST]), (TEST, KEYS[PRODUCTION]), (TEST, PREVIOUS[PRODUCTION])):
+        assert _post(server, _in(project, verify_body(SHARED)), key).json()["code"] == 400, (project, key)
+
+
+def test_the_previous_key_is_accepted_until_its_end_and_refused_after(server: Server) -> None:
+    before = _post(
+        server, _in(PRODUCTION, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[PRODUCTION]
+    ).json()
+    assert before["code"] == 0
+    after = _post(server, _in(ROTATED, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[ROTATED]).json()
+    assert after["code"] == 400
+    assert (
+        _post(server, _in(ROTATED, verify_body(SHARED, note="signed-by-a-new-key")), KEYS[ROTATED]).json()["code"]
+        == 404
+    )
+    old = (
+        "SELECT project_id, key_used FROM traffic WHERE key_used IS NOT NULL AND request LIKE '%signed-by-an-old-key%'"
+    )
+    assert [(r["project_id"], r["key_used"]) for r in _traffic_until(server, old, 1)] == [(PRODUCTION, "previous")]
+    current = _traffic_until(server, "SELECT key_used FROM traffic WHERE request LIKE '%signed-by-a-new-key%'", 1)
+    assert [r["key_used"] for r in current] == ["current"]
+
+
+def _traffic_until(server: Server, sql: str, count: int) -> list[Any]:
+    """Traffic is written off the request path: wait (bounded) until the rows are there."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = server.rows(sql)
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def test_an_unknown_project_is_refused(server: Server) -> None:
+    signed_by_ours = _post(server, _in(9999, verify_body(SHARED)), KEYS[PRODUCTION]).json()
+    assert signed_by_ours["code"] == 500 and "project_id" in signed_by_ours["message"]
+    assert _post(server, _in(9999, verify_body(SHARED)), "someone-elses-key-01234").json()["code"] == 400
+
+
+def test_a_callback_claiming_another_project_credits_nothing_and_opens_a_finding(server: Server) -> None:
+    contract = f"C-{SHARED}"
+    due = _due(server, PRODUCTION, contract)
+    issued = _post(server, _in(PRODUCTION, deposit_body(SHARED, contract, 100_000)), KEYS[PRODUCTION]).json()
+    payment_id = issued["payment_id"]
+    claim = _in(TEST, callback_body(payment_id, amount=100_000))
+    answer = _post(server, claim, KEYS[TEST], path="/kassa24/callback")
+    assert answer.status_code == 200 and answer.json()["outcome"] == "wrong_project"  # the platform stops retrying
+    assert _due(server, PRODUCTION, contract) == due and _due(server, TEST, contract) == 300_000
+    deposit = server.rows("SELECT state, project_id FROM deposits WHERE payment_id = ?", payment_id)[0]
+    assert (deposit["state"], deposit["project_id"]) == ("pending", PRODUCTION)
+    found = server.rows("SELECT kind, project_id, evidence FROM mismatches WHERE payment_id = ?", payment_id)
+    assert [(f["kind"], f["project_id"]) for f in found] == [("wrong_project", PRODUCTION)]
+    assert json.loads(found[0]["evidence"])["callback_project"] == TEST
+    # The right project's callback still credits it.
+    right = _post(
+        server, _in(PRODUCTION, callback_body(payment_id, amount=100_000)), KEYS[PRODUCTION], "/kassa24/callback"
+    )
+    assert right.json()["outcome"] == "applied" and _due(server, PRODUCTION, contract) == due - 100_000
+
+
+def test_the_test_projects_payments_never_change_production_dues(server: Server) -> None:
+    contract = f"C-{SHARED}"
+    production_due, test_due = _due(server, PRODUCTION, contract), _due(server, TEST, contract)
+    issued = _post(server, _in(TEST, deposit_body(SHARED, contract, 50_000)), KEYS[TEST]).json()
+    answer = _post(
+        server, _in(TEST, callback_body(issued["payment_id"], amount=50_000)), KEYS[TEST], "/kassa24/callback"
+    )
+    assert answer.json()["outcome"] == "applied"
+    assert _due(server, TEST, contract) == test_due - 50_000
+    assert _due(server, PRODUCTION, contract) == production_due
+    audit = server.rows("SELECT project_id FROM audit WHERE cause = ? AND kind = 'payment'", issued["payment_id"])
+    assert [row["project_id"] for row in audit] == [TEST]
+
+
+def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_records(server: Server) -> None:
+    """``simulate --project-id`` signs with that project's key and seeds its accounts into
+    that project; ``simulate replay --set`` re-signs with the key of the record's project."""
+    import subprocess
+    import sys
+
+    env = {**server.env, "KASSA24_LOG_FILE": "/dev/null"}
+    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server.url}/kassa24"]
+    played = subprocess.run(
+        [*base, "--project-id", str(TEST), "--seed-database", server.db_url, "happy_path", "unknown_account"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert played.returncode == 0, played.stdout + played.stderr
+    seeded = server.rows("SELECT DISTINCT project_id FROM accounts WHERE customer_id LIKE 'sim-%'")
+    assert [row["project_id"] for row in seeded] == [TEST]
+    assert KEYS[TEST] not in played.stdout + played.stderr
+    issued = _post(server, _in(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
+    assert issued["code"] == 0
+    rows = _traffic_until(server, "SELECT id FROM traffic WHERE request LIKE '%replay-me%'", 1)
+    replay = [sys.executable, "-m", "kassa24_console.cli", "simulate", "replay", str(rows[0]["id"])]
+    again = subprocess.run(
+        [*replay, "--url", f"{server.url}/kassa24", "--set", "note=replayed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert again.returncode == 0 and '"code": 0' in again.stdout, again.stdout + again.stderr
