@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
-from datetime import datetime, time
+from collections.abc import Iterable, Iterator
+from datetime import date, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from sqlalchemy import Connection, and_, or_, select
 from ..i18n import N_, _
 from ..money import decimal_text, to_major
 from ..store import queries as q
+from ..zones import LocalClock
 
 EXPORT_SUFFIXES = (".xlsx", ".csv")
 AMOUNT_FORMS = ("comma", "point", "minor")  # 1111,00 with ; · 1111.00 with , · 111100 with ;
@@ -161,28 +163,30 @@ def write_operations(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo, am
         _write_xlsx(path, rows, zone)
 
 
-def _local(at: int, zone: ZoneInfo) -> datetime:
-    return datetime.fromtimestamp(at / 1e6, zone)
-
-
 def _write_csv(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo, amounts: str) -> None:
     separator = "," if amounts == "point" else ";"
+    clock = LocalClock(zone)
+    days: dict[date, str] = {}
+    times: dict[time, str] = {}
+    texts: dict[int, str] = {}  # amounts repeat: each one's text is made once
 
     def amount(minor: int) -> str:
-        if amounts == "minor":
-            return str(minor)
-        return decimal_text(minor, "." if amounts == "point" else ",")
+        text = texts.get(minor)
+        if text is None:
+            text = texts[minor] = (
+                str(minor) if amounts == "minor" else decimal_text(minor, "." if amounts == "point" else ",")
+            )
+        return text
 
     with path.open("w", newline="", encoding="utf-8-sig") as handle:  # Excel opens UTF-8 with a BOM
         writer = csv.writer(handle, delimiter=separator)
         header = [_(name) for name in HEADER]
         writer.writerow(header if amounts != "minor" else (*header[:6], _("amount, tiyn"), *header[7:]))
         for at, *middle, minor, ours, platform, kinds, state, note in rows:
-            moment = _local(at, zone)
-            writer.writerow(
-                (moment.date().isoformat(), moment.strftime("%H:%M:%S"), *middle, amount(minor), ours, platform,
-                 kinds, state, note)
-            )  # fmt: skip
+            day, moment = clock.date_and_time(at)
+            day_text = days.get(day) or days.setdefault(day, day.isoformat())
+            time_text = times.get(moment) or times.setdefault(moment, moment.strftime("%H:%M:%S"))
+            writer.writerow((day_text, time_text, *middle, amount(minor), ours, platform, kinds, state, note))
 
 
 def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None:
@@ -190,6 +194,8 @@ def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+
+    from . import sheet_rows
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Operations")[:31])
@@ -203,18 +209,24 @@ def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None
         cell.font = bold
         header.append(cell)
     sheet.append(header)
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     # One styled cell per column, reused: the writer copies its value and style into the row.
     day, moment, money = (WriteOnlyCell(sheet) for _cell in range(3))
     day.number_format, moment.number_format, money.number_format = COLUMNS[0][2], COLUMNS[1][2], MONEY_FORMAT
-    for at, *middle, minor, ours, platform, kinds, state, note in rows:
-        local = _local(at, zone)
-        day.value, moment.value, money.value = local.date(), _time(local), to_major(minor)
-        # An empty text is no cell at all: openpyxl's cost is per cell written.
-        sheet.append([day, moment, *(v or None for v in middle), money, ours or None, platform or None,
-                      kinds or None, state or None, note or None])  # fmt: skip
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
+    clock = LocalClock(zone)
+    amounts: dict[int, Decimal] = {}
+
+    def cells() -> Iterator[list[Any]]:
+        for at, *middle, minor, ours, platform, kinds, state, note in rows:
+            day.value, moment.value = clock.date_and_time(at)
+            money.value = amounts.get(minor) or amounts.setdefault(minor, to_major(minor))
+            # An empty text is no cell at all: openpyxl's cost is per cell written.
+            yield [day, moment, *(v or None for v in middle), money, ours or None, platform or None,
+                   kinds or None, state or None, note or None]  # fmt: skip
+
+    if sheet_rows.supported(sheet):
+        sheet_rows.write(sheet, cells(), 2)  # the rows as openpyxl writes them, a dozen times faster
+    else:
+        for row in cells():
+            sheet.append(row)
     book.save(path)
-
-
-def _time(moment: datetime) -> time:
-    return time(moment.hour, moment.minute, moment.second)
