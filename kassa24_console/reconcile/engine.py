@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from ..config import Settings
 from ..edits import operator
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
+from ..store.platform import OPERATION_COLUMNS, upsert_operations
 from ..store.prepared import Prepared
 from ..zones import zone as time_zone
 from . import rules
@@ -86,10 +88,11 @@ async def store_operations(
         for day in days
     ]
 
+    fields = attrgetter(*OPERATION_COLUMNS[:-2])  # the operation's own, then its source and time
+
     def job(connection: Connection) -> None:
         for start in range(0, len(operations), 5000):  # a month is 100 000: rows made a slice at a time
-            rows = [op.row(source, at) for op in operations[start : start + 5000]]
-            q.upsert(connection, q.operations, "operation_id", rows)
+            upsert_operations(connection, [(*fields(op), source, at) for op in operations[start : start + 5000]])
         if coverage:
             statement = q._insert(connection, q.coverage)
             excluded = statement.excluded
