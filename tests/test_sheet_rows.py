@@ -47,17 +47,14 @@ def _book(rows: list[list[Any]], fast: bool, path: Path) -> bytes:
     day, moment, money = (WriteOnlyCell(sheet) for _cell in range(3))
     day.number_format, moment.number_format, money.number_format = "yyyy-mm-dd", "hh:mm:ss", "#,##0.00"
 
-    def cells():
-        for when, clock, amount, *rest in rows:
-            day.value, moment.value, money.value = when, clock, amount
-            yield [day, moment, *rest, money]
-
     if fast:
         assert sheet_rows.supported(sheet)
-        sheet_rows.write(sheet, cells(), 2)
-    else:
-        for row in cells():
-            sheet.append(row)
+        values = ([when, clock, *rest, amount] for when, clock, amount, *rest in rows)
+        sheet_rows.write(sheet, values, 2, {0: day, 1: moment, 6: money})
+    else:  # as the export wrote them before: styled cells reused, openpyxl writing each
+        for when, clock, amount, *rest in rows:
+            day.value, moment.value, money.value = when, clock, amount
+            sheet.append([day, moment, *rest, money])
     book.save(path)
     with zipfile.ZipFile(path) as saved:
         return saved.read("xl/worksheets/sheet1.xml")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, func, select
 
 from ..store import queries as q
+from ..zones import LocalClock
 from . import rules
 
 NEARLY_EMPTY = 0.1  # a record with fewer operations than this share of our paid deposits
@@ -41,10 +42,11 @@ def doubt(operations: list[Any], paid: dict[str, int], zone: ZoneInfo, project_i
     if not ours:
         return None
     dated: dict[str, int] = {}
+    day_of = LocalClock(zone).day
     for op in operations:
         if op.created_at is None:
             return None  # undated operations cannot be put on days: nothing to judge by
-        day = rules.local_day(op.created_at, zone)
+        day = day_of(op.created_at)
         dated[day] = dated.get(day, 0) + 1
     silent = [day for day, count in sorted(paid.items()) if count and not dated.get(day)]
     if silent:

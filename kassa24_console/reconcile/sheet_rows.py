@@ -15,7 +15,7 @@ openpyxl itself, so it comes out (or is refused) exactly as before.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, time
 from decimal import Decimal
 from io import BytesIO
@@ -23,6 +23,7 @@ from typing import Any
 
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.compat import safe_string
+from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
@@ -37,11 +38,22 @@ def supported(sheet: Any) -> bool:
     return callable(getattr(sheet, "close", None)) and hasattr(sheet, "_writer") and not sheet.closed
 
 
-def write(sheet: Any, rows: Iterable[Sequence[Any]], first: int) -> None:
+def cells(values: Sequence[Any], styled: Mapping[int, Any]) -> list[Any]:
+    """``values`` as openpyxl takes them: those of a ``styled`` column in its cell (reused)."""
+    row = list(values)
+    for column, cell in styled.items():
+        if row[column] is not None:
+            cell.value = row[column]
+            row[column] = cell
+    return row
+
+
+def write(sheet: Any, rows: Iterable[Sequence[Any]], first: int, styled: Mapping[int, Any]) -> None:
     """Close ``sheet`` (whatever was appended to it written by openpyxl) and put ``rows``
-    after its last row, numbered from ``first``. A value is None (no cell), a text, or a
-    styled ``WriteOnlyCell`` holding a date, a time or a number (its style and format are
-    the cell's); a row holding anything else is written by openpyxl."""
+    after its last row, numbered from ``first``. A value is None (no cell), a text, or, in
+    a column (0-based) of ``styled``, a date, time or number written with that column's
+    ``WriteOnlyCell``'s style, as if it held the value; a row holding anything else is
+    written by openpyxl."""
     sheet.close()
     target = sheet._writer.out
     with open(target, "rb") as written:
@@ -52,7 +64,7 @@ def write(sheet: Any, rows: Iterable[Sequence[Any]], first: int) -> None:
     try:
         with open(rows_file, "wb") as out:
             out.write(head)
-            _Rows(sheet).write(out, rows, first)
+            _Rows(sheet, styled).write(out, rows, first)
             out.write(end + tail)
         os.replace(rows_file, target)
     finally:
@@ -61,14 +73,20 @@ def write(sheet: Any, rows: Iterable[Sequence[Any]], first: int) -> None:
 
 
 class _Rows:
-    def __init__(self, sheet: Any) -> None:
+    def __init__(self, sheet: Any, styled: Mapping[int, Any]) -> None:
         self.sheet = sheet
+        self.styled = styled
         self.letters: list[str] = []
         self.numbers: dict[tuple[type, Any], str] = {}
         self.texts: dict[str, str | None] = {}  # the repeated ones (states, customers), up to a bound
-        self.styles: dict[int, int] = {}  # the styled cells reused row after row: their style ids
         self.epoch = sheet.parent.epoch
-        self.iso_dates = sheet.parent.iso_dates
+        # Each styled column: its style id, and whether dates keep its format (openpyxl gives
+        # a date a date format of its own when the cell's is not one).
+        self.styles = {
+            column: (cell.style_id, is_date_format(cell.number_format) and not sheet.parent.iso_dates)
+            for column, cell in styled.items()
+            if cell.has_style
+        }
 
     def write(self, out: Any, rows: Iterable[Sequence[Any]], first: int) -> None:
         chunk: list[str] = []
@@ -86,37 +104,31 @@ class _Rows:
             self.letters.append(get_column_letter(len(self.letters) + 1))
         parts = [f'<row r="{index}">']
         add = parts.append
-        for letter, value in zip(self.letters, values, strict=False):
+        styles = self.styles
+        for column, value in enumerate(values):
             if value is None:
                 continue
-            if type(value) is str:
-                text = self.texts.get(value, "")
-                if text == "":
-                    text = self.text(value)
-                    if len(self.texts) < _REMEMBERED:
-                        self.texts[value] = text
-                if text is None:
+            kind = type(value)
+            if column in styles:
+                style, dates = styles[column]
+                if kind not in _NUMBERS or (kind is not Decimal and kind is not int and not dates):
                     return None
-                add(f'<c r="{letter}{index}" t="inlineStr"><is>{text}</is></c>')
+                number = self.numbers.get((kind, value))
+                if number is None:
+                    serial = value if kind is Decimal or kind is int else to_excel(value, self.epoch)
+                    number = self.numbers[(kind, value)] = safe_string(serial)
+                add(f'<c r="{self.letters[column]}{index}" s="{style}" t="n"><v>{number}</v></c>')
                 continue
-            cell = getattr(value, "_value", None)
-            style = self.styles.get(id(value))
-            if style is None and getattr(value, "has_style", False):
-                style = self.styles[id(value)] = value.style_id  # openpyxl looks it up anew each time
-            kind = getattr(value, "data_type", None)
-            if (
-                style is None
-                or type(cell) not in _NUMBERS
-                or kind not in ("d", "n")
-                or (kind == "d" and self.iso_dates)
-            ):
+            if kind is not str:
                 return None
-            key = (type(cell), cell)
-            number = self.numbers.get(key)
-            if number is None:
-                serial = to_excel(cell, self.epoch) if kind == "d" else cell
-                number = self.numbers[key] = safe_string(serial)
-            add(f'<c r="{letter}{index}" s="{style}" t="n"><v>{number}</v></c>')
+            text = self.texts.get(value, "")
+            if text == "":
+                text = self.text(value)
+                if len(self.texts) < _REMEMBERED:
+                    self.texts[value] = text
+            if text is None:
+                return None
+            add(f'<c r="{self.letters[column]}{index}" t="inlineStr"><is>{text}</is></c>')
         add("</row>")
         return "".join(parts)
 
@@ -143,6 +155,6 @@ class _Rows:
 
         buffer = BytesIO()
         with xmlfile(buffer) as xf:
-            cells = self.sheet._values_to_row(list(values), index)
-            WorksheetWriter.write_row(self.sheet._writer, xf, cells, index)
+            row = self.sheet._values_to_row(cells(values, self.styled), index)
+            WorksheetWriter.write_row(self.sheet._writer, xf, row, index)
         return buffer.getvalue().decode("ascii")

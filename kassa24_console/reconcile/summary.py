@@ -142,20 +142,28 @@ def sides(records: rules.Records, findings: list[rules.Finding], now: int, zone:
             label = next((name for name, limit in AGE_BUCKETS if age <= limit), "expired")
             result.pending_by_age[label] = result.pending_by_age.get(label, 0) + 1
     sales: dict[str, list[Any]] = {}
+    platform, sale_types = result.platform, rules.SALE_TYPES
     for op in operations:
-        if op.type not in rules.SALE_TYPES:
-            result.reversals = (result.reversals[0] + 1, result.reversals[1] + (op.amount or 0))
+        amount = op.amount or 0
+        if op.type not in sale_types:
+            result.reversals = (result.reversals[0] + 1, result.reversals[1] + amount)
             continue
-        _add(result.platform, op.status, op.amount or 0)
+        count, total = platform.get(op.status, (0, 0))
+        platform[op.status] = (count + 1, total + amount)
         if op.status == SUCCESS:
-            result.platform_paid += op.amount or 0
-        sales.setdefault(op.payment_id, []).append(op)
+            result.platform_paid += amount
+        if op.payment_id in sales:
+            sales[op.payment_id].append(op)
+        else:
+            sales[op.payment_id] = [op]
     flagged = {f.payment_id for f in findings}
     compared = {d.payment_id for d in deposits} | set(sales)
     result.compared = len(compared)
-    result.matched = sum(
-        1 for d in deposits if d.payment_id in sales and d.payment_id not in flagged and _agrees(d, sales[d.payment_id])
-    )
+    result.matched = 0
+    for d in deposits:
+        recorded = sales.get(d.payment_id)
+        if recorded is not None and d.payment_id not in flagged and _agrees(d, recorded):
+            result.matched += 1
     result.unit_hint = _unit_hint(deposits, sales)
     window = records.settings.get("callback_expiry_days", 36) * rules.DAY_US
     result.carried = list(_carried(records, deposits, operations, window, zone))
@@ -195,7 +203,7 @@ def _carried(
 
 
 def _agrees(deposit: Any, operations: list[Any]) -> bool:
-    op = next((o for o in operations if o.status == SUCCESS), operations[-1])
+    op = operations[0] if len(operations) == 1 else next((o for o in operations if o.status == SUCCESS), operations[-1])
     return _STATE_OF.get(op.status, "pending") == deposit.state and op.amount == deposit.amount
 
 
