@@ -16,7 +16,7 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from ..config import Settings
 from ..edits import operator
@@ -123,26 +123,41 @@ _OPERATION_FIELDS = [
 ]
 
 
+def _period_statements() -> tuple[Prepared, Prepared, Prepared]:
+    """The three reads of a period (its deposits; the operations and the callbacks of the
+    period or of its deposits), built once with ``start`` and ``end`` as parameters: a month
+    is read a day at a time, and building a statement costs more than a day's small query."""
+    d, c, o = q.deposits, q.callbacks, q.operations
+    start, end = bindparam("start"), bindparam("end")
+    in_period = and_(d.c.created_at >= start, d.c.created_at < end)
+    of_period = select(d.c.payment_id).where(in_period)
+    return (
+        Prepared(select(*_DEPOSIT_FIELDS).where(in_period)),
+        Prepared(
+            select(*_OPERATION_FIELDS).where(
+                or_(and_(o.c.created_at >= start, o.c.created_at < end), o.c.payment_id.in_(of_period))
+            )
+        ),
+        Prepared(
+            select(*_CALLBACK_FIELDS).where(
+                or_(and_(c.c.received_at >= start, c.c.received_at < end), c.c.payment_id.in_(of_period))
+            )
+        ),
+    )
+
+
+_DEPOSITS_OF, _OPERATIONS_OF, _CALLBACKS_OF = _period_statements()
+
+
 def _load(connection: Connection, period: Period) -> dict[str, Any]:
     """What the rules need of the period, and no more: its deposits, the callbacks and
     operations of the period or of its deposits, and the deposits those refer to."""
-    d, c, o = q.deposits, q.callbacks, q.operations
-    in_period = and_(d.c.created_at >= period.start, d.c.created_at < period.end)
-    deposits = _rows(connection, select(*_DEPOSIT_FIELDS).where(in_period))
+    d = q.deposits
+    bounds = {"start": period.start, "end": period.end}
+    deposits = _DEPOSITS_OF.all(connection, bounds)  # read the cheap way: a day can hold tens of thousands
     in_period_ids = [x.payment_id for x in deposits]
-    of_period = select(d.c.payment_id).where(in_period)
-    operations = _rows(
-        connection,
-        select(*_OPERATION_FIELDS).where(
-            or_(and_(o.c.created_at >= period.start, o.c.created_at < period.end), o.c.payment_id.in_(of_period))
-        ),
-    )
-    callbacks = _rows(
-        connection,
-        select(*_CALLBACK_FIELDS).where(
-            or_(and_(c.c.received_at >= period.start, c.c.received_at < period.end), c.c.payment_id.in_(of_period))
-        ),
-    )
+    operations = _OPERATIONS_OF.all(connection, bounds)
+    callbacks = _CALLBACKS_OF.all(connection, bounds)
     referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
     missing = sorted(referenced - set(in_period_ids))
     for start in range(0, len(missing), 500):  # deposits made before the period that its records refer to
@@ -156,11 +171,6 @@ def _load(connection: Connection, period: Period) -> dict[str, Any]:
         "covered": frozenset(covered),
         "in_period_ids": in_period_ids,
     }
-
-
-def _rows(connection: Connection, statement: Any) -> list[Any]:
-    """A period's rows, read the cheap way (a day can hold tens of thousands)."""
-    return Prepared(statement).all(connection, {})
 
 
 @dataclass(frozen=True)

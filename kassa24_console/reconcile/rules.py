@@ -192,7 +192,8 @@ def _final(status: str | None) -> str | None:
 def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     s = records.settings
     deposits = {d.payment_id: d for d in records.deposits}
-    in_period = [d for d in records.deposits if records.start <= d.created_at < records.end]
+    start, end = records.start, records.end
+    in_period = [d for d in records.deposits if start <= d.created_at < end]
     callbacks: dict[str, list[Any]] = defaultdict(list)
     for cb in records.callbacks:
         if cb.signature_ok and cb.payment_id:
@@ -210,8 +211,8 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
         if not (len(received) == 1 and _one_callback_agrees(deposit, received[0])):
             findings += _deposit_vs_callbacks(deposit, received, records, s)
         at = deposit.created_at
-        for start, end in covered:
-            if start <= at < end:
+        for first, last in covered:
+            if first <= at < last:
                 recorded = operations.get(pid, [])
                 if not (len(recorded) == 1 and _one_operation_agrees(deposit, recorded[0])):
                     findings += _deposit_vs_report(deposit, recorded)
@@ -397,12 +398,18 @@ def _monthly_limit(totals: dict[tuple[str, str], int], limit: int, at: int) -> I
 
 
 def _likely_retries(deposits: list[Any], window_seconds: int) -> Iterable[Finding]:
+    # A retry is a pending deposit beside a paid one: only the groups of pending ones matter.
+    pending = {(d.customer_id, d.contract_id, d.amount) for d in deposits if d.state == "pending"}
+    if not pending:
+        return
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     for d in sorted(deposits, key=lambda d: d.created_at):
-        groups[(d.customer_id, d.contract_id, d.amount)].append(d)
+        key = (d.customer_id, d.contract_id, d.amount)
+        if key in pending:
+            groups[key].append(d)
     for group in groups.values():
-        if len(group) < 2 or all(d.state != "pending" for d in group):
-            continue  # a retry is a pending deposit beside a paid one: not here
+        if len(group) < 2:
+            continue
         cluster: list[Any] = []
         for d in [*group, None]:
             if d is not None and cluster and d.created_at - cluster[-1].created_at <= window_seconds * 1_000_000:

@@ -121,20 +121,16 @@ def combine(parts: list[Sides], days: set[str]) -> Sides:
     return result
 
 
-def _add(table: dict[str, tuple[int, int]], key: str, amount: int) -> None:
-    count, total = table.get(key, (0, 0))
-    table[key] = (count + 1, total + amount)
-
-
 def sides(records: rules.Records, findings: list[rules.Finding], now: int, zone: ZoneInfo) -> Sides:
     result = Sides()
-    deposits = [d for d in records.deposits if records.start <= d.created_at < records.end]
-    operations = [
-        op for op in records.operations if op.created_at is None or records.start <= op.created_at < records.end
-    ]
+    start, end = records.start, records.end
+    deposits = [d for d in records.deposits if start <= d.created_at < end]
+    operations = [op for op in records.operations if op.created_at is None or start <= op.created_at < end]
+    ours = result.ours
     for d in deposits:
         amount = (d.paid_amount or d.amount) if d.state == "paid" else d.amount
-        _add(result.ours, d.state, amount)
+        count, total = ours.get(d.state, (0, 0))
+        ours[d.state] = (count + 1, total + amount)
         if d.state == "paid":
             result.ours_paid += amount
         elif d.state == "pending":
@@ -210,18 +206,25 @@ def _agrees(deposit: Any, operations: list[Any]) -> bool:
 def _unit_hint(deposits: list[Any], sales: dict[str, list[Any]]) -> str | None:
     """Most amounts off by exactly ×100 means the report's unit setting is wrong."""
     ratios: Counter[str] = Counter()
-    pairs = [(d.amount, sales[d.payment_id][0].amount) for d in deposits if d.payment_id in sales]
-    for ours, theirs in pairs:
+    pairs = 0
+    for d in deposits:
+        recorded = sales.get(d.payment_id)
+        if recorded is None:
+            continue
+        pairs += 1
+        ours, theirs = d.amount, recorded[0].amount
+        if ours == theirs:
+            continue  # the usual pair: neither ratio
         if theirs and ours == theirs * 100:
             ratios["report ÷100"] += 1
         elif ours and theirs == ours * 100:
             ratios["report ×100"] += 1
-    if len(pairs) >= 3:
+    if pairs >= 3:
         ratio, count = max(ratios.items(), key=lambda item: item[1], default=("", 0))
-        if count * 5 >= len(pairs) * 4:
+        if count * 5 >= pairs * 4:
             wrong = "major" if ratio == "report ÷100" else "minor"
             return (
-                f"{count} of {len(pairs)} amounts differ by exactly ×100: the report's amounts are probably not "
+                f"{count} of {pairs} amounts differ by exactly ×100: the report's amounts are probably not "
                 f"in {wrong} units (check report_amount_unit / data_api_amount_unit)"
             )
     return None
