@@ -205,18 +205,17 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     findings: list[Finding] = []
     findings += _unknown_payments(callbacks, deposits)
     covered = _day_spans(records.covered_days, zone)
+    # A day the platform's record covers whole (the usual part): no deposit of it needs asking.
+    whole = any(first <= start and end <= last for first, last in covered)
     for deposit in in_period:
         pid = deposit.payment_id
         received = callbacks.get(pid, [])
-        if not (len(received) == 1 and _one_callback_agrees(deposit, received[0])):
+        if len(received) != 1 or not _one_callback_agrees(deposit, received[0]):
             findings += _deposit_vs_callbacks(deposit, received, records, s)
-        at = deposit.created_at
-        for first, last in covered:
-            if first <= at < last:
-                recorded = operations.get(pid, [])
-                if not (len(recorded) == 1 and _one_operation_agrees(deposit, recorded[0])):
-                    findings += _deposit_vs_report(deposit, recorded)
-                break
+        if whole or any(first <= deposit.created_at < last for first, last in covered):
+            recorded = operations.get(pid, [])
+            if len(recorded) != 1 or not _one_operation_agrees(deposit, recorded[0]):
+                findings += _deposit_vs_report(deposit, recorded)
     findings += _report_without_deposit(sales, deposits, records)
     retries = list(_likely_retries(in_period, s.get("retry_window_seconds", 120)))
     # A likely retry is also overdue; say it once, as the more useful of the two.
