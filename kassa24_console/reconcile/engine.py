@@ -16,14 +16,14 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ..config import Settings
 from ..edits import operator
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
+from ..store.periods import deposits_by_id, period_rows
 from ..store.platform import OPERATION_COLUMNS, upsert_operations
-from ..store.prepared import Prepared
 from ..zones import zone as time_zone
 from . import rules
 from .report import Operation
@@ -108,61 +108,14 @@ async def store_operations(
     return len(operations)
 
 
-# The columns the rules and the summary read: a day can hold tens of thousands of rows.
-_DEPOSIT_FIELDS = [
-    q.deposits.c[name]
-    for name in ("payment_id", "customer_id", "contract_id", "amount", "currency", "state", "paid_amount", "created_at")
-]
-_CALLBACK_FIELDS = [
-    q.callbacks.c[name]
-    for name in ("payment_id", "signature_ok", "status", "operation_id", "amount", "currency", "received_at")
-]
-_OPERATION_FIELDS = [
-    q.operations.c[name]
-    for name in ("operation_id", "payment_id", "type", "status", "amount", "currency", "customer_id", "created_at")
-]
-
-
-def _period_statements() -> tuple[Prepared, Prepared, Prepared]:
-    """The three reads of a period (its deposits; the operations and the callbacks of the
-    period or of its deposits), built once with ``start`` and ``end`` as parameters: a month
-    is read a day at a time, and building a statement costs more than a day's small query."""
-    d, c, o = q.deposits, q.callbacks, q.operations
-    start, end = bindparam("start"), bindparam("end")
-    in_period = and_(d.c.created_at >= start, d.c.created_at < end)
-    of_period = select(d.c.payment_id).where(in_period)
-    return (
-        Prepared(select(*_DEPOSIT_FIELDS).where(in_period)),
-        Prepared(
-            select(*_OPERATION_FIELDS).where(
-                or_(and_(o.c.created_at >= start, o.c.created_at < end), o.c.payment_id.in_(of_period))
-            )
-        ),
-        Prepared(
-            select(*_CALLBACK_FIELDS).where(
-                or_(and_(c.c.received_at >= start, c.c.received_at < end), c.c.payment_id.in_(of_period))
-            )
-        ),
-    )
-
-
-_DEPOSITS_OF, _OPERATIONS_OF, _CALLBACKS_OF = _period_statements()
-
-
 def _load(connection: Connection, period: Period) -> dict[str, Any]:
     """What the rules need of the period, and no more: its deposits, the callbacks and
     operations of the period or of its deposits, and the deposits those refer to."""
-    d = q.deposits
-    bounds = {"start": period.start, "end": period.end}
-    deposits = _DEPOSITS_OF.all(connection, bounds)  # read the cheap way: a day can hold tens of thousands
+    deposits, operations, callbacks = period_rows(connection, period.start, period.end)
     in_period_ids = [x.payment_id for x in deposits]
-    operations = _OPERATIONS_OF.all(connection, bounds)
-    callbacks = _CALLBACKS_OF.all(connection, bounds)
     referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
-    missing = sorted(referenced - set(in_period_ids))
-    for start in range(0, len(missing), 500):  # deposits made before the period that its records refer to
-        part = missing[start : start + 500]
-        deposits += connection.execute(select(*_DEPOSIT_FIELDS).where(d.c.payment_id.in_(part))).all()
+    # deposits made before the period that its records refer to
+    deposits += deposits_by_id(connection, sorted(referenced - set(in_period_ids)))
     covered = set(connection.execute(select(q.coverage.c.day).where(q.coverage.c.day.in_(period.days))).scalars())
     return {
         "deposits": deposits,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ..i18n import N_
 from ..protocol.codes import FAILED_STATUSES, SUCCESS, outcome
+from .usual import one_callback_agrees, one_operation_agrees
 
 MINUTE_US = 60_000_000
 DAY_US = 24 * 60 * MINUTE_US
@@ -210,39 +211,17 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     for deposit in in_period:
         pid = deposit.payment_id
         received = callbacks.get(pid, [])
-        if len(received) != 1 or not _one_callback_agrees(deposit, received[0]):
+        if len(received) != 1 or not one_callback_agrees(deposit, received[0]):
             findings += _deposit_vs_callbacks(deposit, received, records, s)
         if whole or any(first <= deposit.created_at < last for first, last in covered):
             recorded = operations.get(pid, [])
-            if len(recorded) != 1 or not _one_operation_agrees(deposit, recorded[0]):
+            if len(recorded) != 1 or not one_operation_agrees(deposit, recorded[0]):
                 findings += _deposit_vs_report(deposit, recorded)
     findings += _report_without_deposit(sales, deposits, records)
     retries = list(_likely_retries(in_period, s.get("retry_window_seconds", 120)))
     # A likely retry is also overdue; say it once, as the more useful of the two.
     retried = {f.payment_id for f in retries}
     return [f for f in findings if not (f.kind == "callback_overdue" and f.payment_id in retried)] + retries
-
-
-def _one_callback_agrees(deposit: Any, callback: Any) -> bool:
-    """One callback that :func:`_deposit_vs_callbacks` finds nothing in (the usual case,
-    told without making a generator for each of a month's deposits)."""
-    if callback.status != SUCCESS:
-        return True
-    currency, amount = callback.currency, callback.amount
-    return (currency is None or currency == deposit.currency) and (amount is None or amount == deposit.amount)
-
-
-def _one_operation_agrees(deposit: Any, op: Any) -> bool:
-    """One operation that :func:`_deposit_vs_report` finds nothing in: a success for a paid
-    deposit, with its money and customer."""
-    currency, amount = op.currency, op.amount
-    return (
-        op.status == SUCCESS
-        and deposit.state == "paid"
-        and (currency is None or currency == deposit.currency)
-        and (amount is None or amount == deposit.amount)
-        and (not op.customer_id or op.customer_id == deposit.customer_id)
-    )
 
 
 def _unknown_payments(callbacks: dict[str, list[Any]], deposits: dict[str, Any]) -> Iterable[Finding]:
