@@ -130,6 +130,68 @@ def operation_from(
     )
 
 
+def _from_text(
+    values: dict[str, str | None],
+    known: dict[tuple[str, str | None], Any],
+    unit: str,
+    date_format: str,
+    zone: ZoneInfo,
+    clock: LocalClock,
+) -> Operation:
+    """:func:`operation_from` for a report's row, whose values are texts (or None for a
+    column the row lacks): the few words of a month (statuses, types, currencies, methods,
+    projects, amounts) are each made once, in ``known``, the same way."""
+    get, blank = values.get, (None, "")
+    if (
+        get("operation_id") in blank
+        or get("payment_id") in blank
+        or get("status") in blank
+        or get("amount") in blank
+        or get("currency") in blank
+    ):
+        return operation_from(values, unit=unit, date_format=date_format, zone=zone, clock=clock)  # says what
+    words = []
+    for field in ("status", "amount", "currency", "type", "method", "project_id"):  # operation_from's order
+        key = (field, get(field))
+        word = known.get(key, known)
+        if word is known:
+            word = known[key] = _word(field, key[1], unit)
+        words.append(word)
+    status, amount, currency, kind, method, project = words
+    customer = get("customer_id")
+    created, completed = get("created"), get("completed")
+    created_at = parse_time(created, date_format, zone, clock)
+    completed_at = created_at if completed == created else parse_time(completed, date_format, zone, clock)
+    return Operation(
+        str(get("operation_id")).strip(),
+        str(get("payment_id")).strip(),
+        status,
+        amount,
+        currency,
+        kind,
+        method,
+        project,
+        str(customer).strip() if customer not in blank else None,
+        created_at,
+        completed_at,
+    )
+
+
+def _word(field: str, value: str | None, unit: str) -> Any:
+    """One field of :func:`operation_from`, made from its text as it makes it."""
+    if field == "status":
+        return sys.intern(str(value).strip().lower())
+    if field == "currency":
+        return sys.intern(str(value).strip().upper())
+    if field == "type":
+        return sys.intern(str(value or "").strip().lower())
+    if field == "method":
+        return sys.intern(str(value or "").strip())
+    if field == "project_id":
+        return int(value) if value not in (None, "") and str(value).strip().isdigit() else None  # type: ignore[arg-type]
+    return parse_amount(value, unit)
+
+
 def words(mapping: dict[str, str] | None) -> dict[str, str]:
     """A configured word mapping as it is looked up: keys stripped and lower-cased."""
     return {k.strip().lower(): v.strip().lower() for k, v in (mapping or {}).items()}
@@ -229,6 +291,7 @@ def read_csv(
     seen: dict[str, int] = {}
     clock = LocalClock(zone)
     known: dict[tuple[Any, Any], tuple[Any, str]] = {}  # (status, type) as written → as understood
+    seen_words: dict[tuple[str, str | None], Any] = {}  # see _from_text
     for row in reader:
         if not row:
             continue  # a blank line
@@ -242,7 +305,7 @@ def read_csv(
                 status = _status(written[0], mapping)
                 understood = known[written] = (status, operation_type(str(written[1] or "").strip().lower(), kinds))
             values["status"], values["type"] = understood
-            operation = operation_from(values, unit=unit, date_format=date_format, zone=zone, clock=clock)
+            operation = _from_text(values, seen_words, unit, date_format, zone, clock)
         except ValueError as error:
             raise ReportError(f"{path}: line {line}: {error}") from None
         if operation.operation_id in seen:
