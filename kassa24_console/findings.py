@@ -185,6 +185,8 @@ def wrong_project(payment_id: str, issued_in: int, claimed: int, status: str | N
 def money_mismatch(deposit: Any, amount: int | None, currency: str | None, source: str) -> Finding | None:
     """The currency, else the amount, that ``source`` ("callback" or "report") records
     differently from the deposit; None when they agree."""
+    if (currency is None or currency == deposit.currency) and (amount is None or amount == deposit.amount):
+        return None  # the usual answer, a hundred thousand times a month: no evidence made
     pid = deposit.payment_id
     suffix = "" if source == "callback" else f":{source}"
     evidence = {"deposit": money(deposit.amount, deposit.currency), source: money(amount, currency)}

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,8 @@ from ..edits import operator
 from ..findings import RULE_KINDS, Finding, Thresholds
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
-from ..store.prepared import Prepared
+from ..store.periods import deposits_by_id, period_rows
+from ..store.platform import OPERATION_COLUMNS, upsert_operations
 from ..zones import zone as time_zone
 from . import rules
 from .report import Operation
@@ -88,10 +90,11 @@ async def store_operations(
         for day in days
     ]
 
+    fields = attrgetter(*OPERATION_COLUMNS[:-2])  # the operation's own, then its source and time
+
     def job(connection: Connection) -> None:
         for start in range(0, len(operations), 5000):  # a month is 100 000: rows made a slice at a time
-            rows = [op.row(source, at) for op in operations[start : start + 5000]]
-            q.upsert(connection, q.operations, "operation_id", rows)
+            upsert_operations(connection, [(*fields(op), source, at) for op in operations[start : start + 5000]])
         if coverage:
             statement = q._insert(connection, q.coverage)
             excluded = statement.excluded
@@ -107,46 +110,14 @@ async def store_operations(
     return len(operations)
 
 
-# The columns the rules and the summary read: a day can hold tens of thousands of rows.
-_DEPOSIT_FIELDS = [
-    q.deposits.c[name]
-    for name in ("payment_id", "customer_id", "contract_id", "amount", "currency", "state", "paid_amount", "created_at")
-]
-_CALLBACK_FIELDS = [
-    q.callbacks.c[name]
-    for name in ("payment_id", "signature_ok", "status", "operation_id", "amount", "currency", "received_at")
-]
-_OPERATION_FIELDS = [
-    q.operations.c[name]
-    for name in ("operation_id", "payment_id", "type", "status", "amount", "currency", "customer_id", "created_at")
-]
-
-
 def _load(connection: Connection, period: Period) -> dict[str, Any]:
     """What the rules need of the period, and no more: its deposits, the callbacks and
     operations of the period or of its deposits, and the deposits those refer to."""
-    d, c, o = q.deposits, q.callbacks, q.operations
-    in_period = and_(d.c.created_at >= period.start, d.c.created_at < period.end)
-    deposits = _rows(connection, select(*_DEPOSIT_FIELDS).where(in_period))
+    deposits, operations, callbacks = period_rows(connection, period.start, period.end)
     in_period_ids = [x.payment_id for x in deposits]
-    of_period = select(d.c.payment_id).where(in_period)
-    operations = _rows(
-        connection,
-        select(*_OPERATION_FIELDS).where(
-            or_(and_(o.c.created_at >= period.start, o.c.created_at < period.end), o.c.payment_id.in_(of_period))
-        ),
-    )
-    callbacks = _rows(
-        connection,
-        select(*_CALLBACK_FIELDS).where(
-            or_(and_(c.c.received_at >= period.start, c.c.received_at < period.end), c.c.payment_id.in_(of_period))
-        ),
-    )
     referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
-    missing = sorted(referenced - set(in_period_ids))
-    for start in range(0, len(missing), 500):  # deposits made before the period that its records refer to
-        part = missing[start : start + 500]
-        deposits += connection.execute(select(*_DEPOSIT_FIELDS).where(d.c.payment_id.in_(part))).all()
+    # deposits made before the period that its records refer to
+    deposits += deposits_by_id(connection, sorted(referenced - set(in_period_ids)))
     covered = set(connection.execute(select(q.coverage.c.day).where(q.coverage.c.day.in_(period.days))).scalars())
     return {
         "deposits": deposits,
@@ -155,11 +126,6 @@ def _load(connection: Connection, period: Period) -> dict[str, Any]:
         "covered": frozenset(covered),
         "in_period_ids": in_period_ids,
     }
-
-
-def _rows(connection: Connection, statement: Any) -> list[Any]:
-    """A period's rows, read the cheap way (a day can hold tens of thousands)."""
-    return Prepared(statement).all(connection, {})
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, func, select
 
 from ..store import queries as q
+from ..zones import LocalClock
 from . import rules
 
 NEARLY_EMPTY = 0.1  # a record with fewer operations than this share of our paid deposits
@@ -26,8 +27,10 @@ def paid_by_day(connection: Connection, days: list[str], zone: ZoneInfo) -> dict
     for day in days:
         first = date.fromisoformat(day)
         start, end = rules.day_start(first, zone), rules.day_start(first + timedelta(days=1), zone)
+        # ``state || ''``: walk the day by the time index; SQLite would otherwise take the
+        # state index and read every paid deposit ever, once per day.
         counts[day] = connection.execute(
-            select(func.count()).where(d.c.state == "paid", d.c.created_at >= start, d.c.created_at < end)
+            select(func.count()).where((d.c.state + "") == "paid", d.c.created_at >= start, d.c.created_at < end)
         ).scalar_one()
     return counts
 
@@ -39,10 +42,11 @@ def doubt(operations: list[Any], paid: dict[str, int], zone: ZoneInfo, project_i
     if not ours:
         return None
     dated: dict[str, int] = {}
+    day_of = LocalClock(zone).day
     for op in operations:
         if op.created_at is None:
             return None  # undated operations cannot be put on days: nothing to judge by
-        day = rules.local_day(op.created_at, zone)
+        day = day_of(op.created_at)
         dated[day] = dated.get(day, 0) + 1
     silent = [day for day, count in sorted(paid.items()) if count and not dated.get(day)]
     if silent:

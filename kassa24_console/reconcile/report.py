@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from ..config import DEFAULT_REPORT_TYPES as DEFAULT_TYPES
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
+from ..zones import LocalClock
 from ..zones import zone as time_zone
 
 REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
@@ -76,8 +77,9 @@ def _parse_text_amount(text: str, unit: str) -> int:
 ISO_SECONDS = "%Y-%m-%d %H:%M:%S"
 
 
-def parse_time(text: Any, fmt: str, zone: ZoneInfo) -> int | None:
-    """A local time string in the report's zone → UTC epoch microseconds."""
+def parse_time(text: Any, fmt: str, zone: ZoneInfo, clock: LocalClock | None = None) -> int | None:
+    """A local time string in the report's zone → UTC epoch microseconds (``clock``, the
+    zone's :class:`LocalClock`, answers a month of them from an hourly table)."""
     if text in (None, ""):
         return None
     value = str(text).strip()
@@ -88,15 +90,31 @@ def parse_time(text: Any, fmt: str, zone: ZoneInfo) -> int | None:
             moment = datetime.strptime(value, fmt)
     except ValueError:
         raise ValueError(f"not a date like {fmt}: {text!r}") from None
+    if clock is not None:
+        return clock.utc(moment)
     return int(moment.replace(tzinfo=zone).timestamp()) * 1_000_000 + moment.microsecond
 
 
-def operation_from(values: dict[str, Any], *, unit: str, date_format: str, zone: ZoneInfo) -> Operation:
+def operation_from(
+    values: dict[str, Any], *, unit: str, date_format: str, zone: ZoneInfo, clock: LocalClock | None = None
+) -> Operation:
     """Build an :class:`Operation` from our-field-named values; ``ValueError`` says what is wrong."""
-    missing = [name for name in REQUIRED if values.get(name) in (None, "")]
-    if missing:
+    get, blank = values.get, (None, "")
+    if (
+        get("operation_id") in blank
+        or get("payment_id") in blank
+        or get("status") in blank
+        or get("amount") in blank
+        or get("currency") in blank
+    ):  # REQUIRED, spelled out: a month of rows
+        missing = [name for name in REQUIRED if get(name) in (None, "")]
         raise ValueError(f"missing {', '.join(missing)}")
-    project = values.get("project_id")
+    project = get("project_id")
+    created, completed = get("created"), get("completed")
+    created_at = parse_time(created, date_format, zone, clock)
+    # Usually the same text: the same moment, read once.
+    same = type(completed) is str and completed == created
+    completed_at = created_at if same else parse_time(completed, date_format, zone, clock)
     return Operation(
         operation_id=str(values["operation_id"]).strip(),
         payment_id=str(values["payment_id"]).strip(),
@@ -107,9 +125,71 @@ def operation_from(values: dict[str, Any], *, unit: str, date_format: str, zone:
         method=sys.intern(str(values.get("method") or "").strip()),
         project_id=int(project) if project not in (None, "") and str(project).strip().isdigit() else None,
         customer_id=str(values["customer_id"]).strip() if values.get("customer_id") not in (None, "") else None,
-        created_at=parse_time(values.get("created"), date_format, zone),
-        completed_at=parse_time(values.get("completed"), date_format, zone),
+        created_at=created_at,
+        completed_at=completed_at,
     )
+
+
+def _from_text(
+    values: dict[str, str | None],
+    known: dict[tuple[str, str | None], Any],
+    unit: str,
+    date_format: str,
+    zone: ZoneInfo,
+    clock: LocalClock,
+) -> Operation:
+    """:func:`operation_from` for a report's row, whose values are texts (or None for a
+    column the row lacks): the few words of a month (statuses, types, currencies, methods,
+    projects, amounts) are each made once, in ``known``, the same way."""
+    get, blank = values.get, (None, "")
+    if (
+        get("operation_id") in blank
+        or get("payment_id") in blank
+        or get("status") in blank
+        or get("amount") in blank
+        or get("currency") in blank
+    ):
+        return operation_from(values, unit=unit, date_format=date_format, zone=zone, clock=clock)  # says what
+    words = []
+    for field in ("status", "amount", "currency", "type", "method", "project_id"):  # operation_from's order
+        key = (field, get(field))
+        word = known.get(key, known)
+        if word is known:
+            word = known[key] = _word(field, key[1], unit)
+        words.append(word)
+    status, amount, currency, kind, method, project = words
+    customer = get("customer_id")
+    created, completed = get("created"), get("completed")
+    created_at = parse_time(created, date_format, zone, clock)
+    completed_at = created_at if completed == created else parse_time(completed, date_format, zone, clock)
+    return Operation(
+        str(get("operation_id")).strip(),
+        str(get("payment_id")).strip(),
+        status,
+        amount,
+        currency,
+        kind,
+        method,
+        project,
+        str(customer).strip() if customer not in blank else None,
+        created_at,
+        completed_at,
+    )
+
+
+def _word(field: str, value: str | None, unit: str) -> Any:
+    """One field of :func:`operation_from`, made from its text as it makes it."""
+    if field == "status":
+        return sys.intern(str(value).strip().lower())
+    if field == "currency":
+        return sys.intern(str(value).strip().upper())
+    if field == "type":
+        return sys.intern(str(value or "").strip().lower())
+    if field == "method":
+        return sys.intern(str(value or "").strip())
+    if field == "project_id":
+        return int(value) if value not in (None, "") and str(value).strip().isdigit() else None  # type: ignore[arg-type]
+    return parse_amount(value, unit)
 
 
 def words(mapping: dict[str, str] | None) -> dict[str, str]:
@@ -209,6 +289,9 @@ def read_csv(
     wanted = [(ours, where.get(theirs)) for ours, theirs in columns.items()]
     operations: list[Operation] = []
     seen: dict[str, int] = {}
+    clock = LocalClock(zone)
+    known: dict[tuple[Any, Any], tuple[Any, str]] = {}  # (status, type) as written → as understood
+    seen_words: dict[tuple[str, str | None], Any] = {}  # see _from_text
     for row in reader:
         if not row:
             continue  # a blank line
@@ -216,9 +299,13 @@ def read_csv(
         width = len(row)
         values = {ours: row[i] if i is not None and i < width else None for ours, i in wanted}
         try:
-            values["status"] = _status(values.get("status"), mapping)
-            values["type"] = operation_type(str(values.get("type") or "").strip().lower(), kinds)
-            operation = operation_from(values, unit=unit, date_format=date_format, zone=zone)
+            written = (values.get("status"), values.get("type"))
+            understood = known.get(written)
+            if understood is None:  # a few words, a month of times: each pair understood once
+                status = _status(written[0], mapping)
+                understood = known[written] = (status, operation_type(str(written[1] or "").strip().lower(), kinds))
+            values["status"], values["type"] = understood
+            operation = _from_text(values, seen_words, unit, date_format, zone, clock)
         except ValueError as error:
             raise ReportError(f"{path}: line {line}: {error}") from None
         if operation.operation_id in seen:

@@ -23,6 +23,7 @@ from ..findings import (
 )
 from ..findings import money as _money
 from ..protocol.codes import FAILED_STATUSES, SUCCESS, outcome
+from .usual import one_callback_agrees, one_operation_agrees
 
 
 @dataclass
@@ -61,7 +62,8 @@ def _final(status: str | None) -> str | None:
 def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     s = records.limits
     deposits = {d.payment_id: d for d in records.deposits}
-    in_period = [d for d in records.deposits if records.start <= d.created_at < records.end]
+    start, end = records.start, records.end
+    in_period = [d for d in records.deposits if start <= d.created_at < end]
     callbacks: dict[str, list[Any]] = defaultdict(list)
     for cb in records.callbacks:
         if cb.signature_ok and cb.payment_id:
@@ -73,10 +75,17 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     findings: list[Finding] = []
     findings += _unknown_payments(callbacks, deposits)
     covered = _day_spans(records.covered_days, zone)
+    # A day the platform's record covers whole (the usual part): no deposit of it needs asking.
+    whole = any(first <= start and end <= last for first, last in covered)
     for deposit in in_period:
-        findings += _deposit_vs_callbacks(deposit, callbacks.get(deposit.payment_id, []), records, s)
-        if any(start <= deposit.created_at < end for start, end in covered):
-            findings += _deposit_vs_report(deposit, operations.get(deposit.payment_id, []))
+        pid = deposit.payment_id
+        received = callbacks.get(pid, [])
+        if len(received) != 1 or not one_callback_agrees(deposit, received[0]):
+            findings += _deposit_vs_callbacks(deposit, received, records, s)
+        if whole or any(first <= deposit.created_at < last for first, last in covered):
+            recorded = operations.get(pid, [])
+            if len(recorded) != 1 or not one_operation_agrees(deposit, recorded[0]):
+                findings += _deposit_vs_report(deposit, recorded)
     findings += _report_without_deposit(sales, deposits, records)
     retries = list(_likely_retries(in_period, s))
     # A likely retry is also overdue; say it once, as the more useful of the two.
@@ -238,10 +247,18 @@ def _monthly_limit(totals: dict[tuple[str, str], int], limit: int, at: int) -> I
 
 def _likely_retries(deposits: list[Any], limits: Thresholds) -> Iterable[Finding]:
     window_us = limits.retry_window_seconds * 1_000_000
+    # A retry is a pending deposit beside a paid one: only the groups of pending ones matter.
+    pending = {(d.customer_id, d.contract_id, d.amount) for d in deposits if d.state == "pending"}
+    if not pending:
+        return
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     for d in sorted(deposits, key=lambda d: d.created_at):
-        groups[(d.customer_id, d.contract_id, d.amount)].append(d)
+        key = (d.customer_id, d.contract_id, d.amount)
+        if key in pending:
+            groups[key].append(d)
     for group in groups.values():
+        if len(group) < 2:
+            continue
         cluster: list[Any] = []
         for d in [*group, None]:
             if d is not None and cluster and d.created_at - cluster[-1].created_at <= window_us:

@@ -122,20 +122,16 @@ def combine(parts: list[Sides], days: set[str]) -> Sides:
     return result
 
 
-def _add(table: dict[str, tuple[int, int]], key: str, amount: int) -> None:
-    count, total = table.get(key, (0, 0))
-    table[key] = (count + 1, total + amount)
-
-
 def sides(records: rules.Records, findings: list[Finding], now: int, zone: ZoneInfo) -> Sides:
     result = Sides()
-    deposits = [d for d in records.deposits if records.start <= d.created_at < records.end]
-    operations = [
-        op for op in records.operations if op.created_at is None or records.start <= op.created_at < records.end
-    ]
+    start, end = records.start, records.end
+    deposits = [d for d in records.deposits if start <= d.created_at < end]
+    operations = [op for op in records.operations if op.created_at is None or start <= op.created_at < end]
+    ours = result.ours
     for d in deposits:
         amount = (d.paid_amount or d.amount) if d.state == "paid" else d.amount
-        _add(result.ours, d.state, amount)
+        count, total = ours.get(d.state, (0, 0))
+        ours[d.state] = (count + 1, total + amount)
         if d.state == "paid":
             result.ours_paid += amount
         elif d.state == "pending":
@@ -143,20 +139,28 @@ def sides(records: rules.Records, findings: list[Finding], now: int, zone: ZoneI
             label = next((name for name, limit in AGE_BUCKETS if age <= limit), "expired")
             result.pending_by_age[label] = result.pending_by_age.get(label, 0) + 1
     sales: dict[str, list[Any]] = {}
+    platform, sale_types = result.platform, rules.SALE_TYPES
     for op in operations:
-        if op.type not in rules.SALE_TYPES:
-            result.reversals = (result.reversals[0] + 1, result.reversals[1] + (op.amount or 0))
+        amount = op.amount or 0
+        if op.type not in sale_types:
+            result.reversals = (result.reversals[0] + 1, result.reversals[1] + amount)
             continue
-        _add(result.platform, op.status, op.amount or 0)
+        count, total = platform.get(op.status, (0, 0))
+        platform[op.status] = (count + 1, total + amount)
         if op.status == SUCCESS:
-            result.platform_paid += op.amount or 0
-        sales.setdefault(op.payment_id, []).append(op)
+            result.platform_paid += amount
+        if op.payment_id in sales:
+            sales[op.payment_id].append(op)
+        else:
+            sales[op.payment_id] = [op]
     flagged = {f.payment_id for f in findings}
     compared = {d.payment_id for d in deposits} | set(sales)
     result.compared = len(compared)
-    result.matched = sum(
-        1 for d in deposits if d.payment_id in sales and d.payment_id not in flagged and _agrees(d, sales[d.payment_id])
-    )
+    result.matched = 0
+    for d in deposits:
+        recorded = sales.get(d.payment_id)
+        if recorded is not None and d.payment_id not in flagged and _agrees(d, recorded):
+            result.matched += 1
     result.unit_hint = _unit_hint(deposits, sales)
     window = records.limits.callback_expiry_days * DAY_US
     result.carried = list(_carried(records, deposits, operations, window, zone))
@@ -196,25 +200,32 @@ def _carried(
 
 
 def _agrees(deposit: Any, operations: list[Any]) -> bool:
-    op = next((o for o in operations if o.status == SUCCESS), operations[-1])
+    op = operations[0] if len(operations) == 1 else next((o for o in operations if o.status == SUCCESS), operations[-1])
     return _STATE_OF.get(op.status, "pending") == deposit.state and op.amount == deposit.amount
 
 
 def _unit_hint(deposits: list[Any], sales: dict[str, list[Any]]) -> str | None:
     """Most amounts off by exactly ×100 means the report's unit setting is wrong."""
     ratios: Counter[str] = Counter()
-    pairs = [(d.amount, sales[d.payment_id][0].amount) for d in deposits if d.payment_id in sales]
-    for ours, theirs in pairs:
+    pairs = 0
+    for d in deposits:
+        recorded = sales.get(d.payment_id)
+        if recorded is None:
+            continue
+        pairs += 1
+        ours, theirs = d.amount, recorded[0].amount
+        if ours == theirs:
+            continue  # the usual pair: neither ratio
         if theirs and ours == theirs * 100:
             ratios["report ÷100"] += 1
         elif ours and theirs == ours * 100:
             ratios["report ×100"] += 1
-    if len(pairs) >= 3:
+    if pairs >= 3:
         ratio, count = max(ratios.items(), key=lambda item: item[1], default=("", 0))
-        if count * 5 >= len(pairs) * 4:
+        if count * 5 >= pairs * 4:
             wrong = "major" if ratio == "report ÷100" else "minor"
             return (
-                f"{count} of {len(pairs)} amounts differ by exactly ×100: the report's amounts are probably not "
+                f"{count} of {pairs} amounts differ by exactly ×100: the report's amounts are probably not "
                 f"in {wrong} units (check report_amount_unit / data_api_amount_unit)"
             )
     return None

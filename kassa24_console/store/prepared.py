@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert
@@ -62,8 +63,9 @@ class Prepared:
     def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Execute; every row (attribute access by column name)."""
         if connection.dialect.name == "sqlite":
-            make = self.row._make
-            return [make(found) for found in driver(connection).execute(self.sqlite_text, self._args(params))]
+            # tuple.__new__ straight from C: a namedtuple's _make is a Python call a row
+            make = partial(tuple.__new__, self.row)
+            return list(map(make, driver(connection).execute(self.sqlite_text, self._args(params))))
         return connection.execute(self.postgres, {**self.defaults, **params}).all()
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -111,4 +113,3 @@ def upserting(table: Any, columns: Sequence[str], key: str, set_: dict[str, Any]
         return statement.on_conflict_do_update(index_elements=[key], set_=values).returning(*returning)
 
     return Prepared(build(sqlite), postgres=build(postgresql))
-

@@ -1,0 +1,70 @@
+"""The reads of a reconciliation period: its deposits, the platform's operations and the
+callbacks of the period or of its deposits, with only the columns the rules and the summary
+read. A month is read a day at a time, so each statement is built once with the day's
+``start`` and ``end`` as parameters (building one costs more than a day's small query) and
+its rows come straight from the driver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select
+
+from . import queries as q
+from .prepared import Prepared
+
+DEPOSIT_FIELDS = [
+    q.deposits.c[name]
+    for name in ("payment_id", "customer_id", "contract_id", "amount", "currency", "state", "paid_amount", "created_at")
+]
+CALLBACK_FIELDS = [
+    q.callbacks.c[name]
+    for name in ("payment_id", "signature_ok", "status", "operation_id", "amount", "currency", "received_at")
+]
+OPERATION_FIELDS = [
+    q.operations.c[name]
+    for name in ("operation_id", "payment_id", "type", "status", "amount", "currency", "customer_id", "created_at")
+]
+
+
+def _statements() -> tuple[Prepared, Prepared, Prepared]:
+    d, c, o = q.deposits, q.callbacks, q.operations
+    start, end = bindparam("start"), bindparam("end")
+    in_period = and_(d.c.created_at >= start, d.c.created_at < end)
+    of_period = select(d.c.payment_id).where(in_period)
+    return (
+        Prepared(select(*DEPOSIT_FIELDS).where(in_period)),
+        Prepared(
+            select(*OPERATION_FIELDS).where(
+                or_(and_(o.c.created_at >= start, o.c.created_at < end), o.c.payment_id.in_(of_period))
+            )
+        ),
+        Prepared(
+            select(*CALLBACK_FIELDS).where(
+                or_(and_(c.c.received_at >= start, c.c.received_at < end), c.c.payment_id.in_(of_period))
+            )
+        ),
+    )
+
+
+_DEPOSITS, _OPERATIONS, _CALLBACKS = _statements()
+
+
+def period_rows(connection: Connection, start: int, end: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """The deposits made in ``[start, end)`` (UTC µs), and the operations and the callbacks
+    of that time or of those deposits."""
+    bounds = {"start": start, "end": end}
+    return (
+        _DEPOSITS.all(connection, bounds),
+        _OPERATIONS.all(connection, bounds),
+        _CALLBACKS.all(connection, bounds),
+    )
+
+
+def deposits_by_id(connection: Connection, payment_ids: list[str]) -> list[Any]:
+    """Those deposits (the rules' columns), 500 ids a statement."""
+    found: list[Any] = []
+    for start in range(0, len(payment_ids), 500):
+        part = payment_ids[start : start + 500]
+        found += connection.execute(select(*DEPOSIT_FIELDS).where(q.deposits.c.payment_id.in_(part))).all()
+    return found

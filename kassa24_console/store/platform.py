@@ -1,0 +1,39 @@
+"""The platform's record of operations, kept by operation id: a month is 100 000 rows, so
+they are written as plain tuples through one statement prepared once (SQLite: the driver's
+``executemany``; SQLAlchemy's per-row parameter handling was most of storing a report)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .prepared import Prepared
+from .queries import operations
+from .sqlite import driver
+
+# Every column but the row id, in this order in each row given to :func:`upsert_operations`.
+OPERATION_COLUMNS = tuple(c.name for c in operations.c if c.name != "id")
+
+
+def _replacing(dialect: Any) -> Any:
+    statement = dialect.insert(operations).values({c: bindparam(c) for c in OPERATION_COLUMNS})
+    others = {c: statement.excluded[c] for c in OPERATION_COLUMNS if c != "operation_id"}
+    return statement.on_conflict_do_update(index_elements=["operation_id"], set_=others)
+
+
+_UPSERT = Prepared(_replacing(sqlite), postgres=_replacing(postgresql))
+assert _UPSERT.names == OPERATION_COLUMNS, "the statement's parameters are the columns, in order"
+
+
+def upsert_operations(connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert the operations (tuples in :data:`OPERATION_COLUMNS` order), replacing every
+    other column of those whose operation id is already stored."""
+    if not rows:
+        return
+    if connection.dialect.name == "sqlite":
+        driver(connection).executemany(_UPSERT.sqlite_text, rows)
+    else:
+        connection.execute(_UPSERT.postgres, [dict(zip(OPERATION_COLUMNS, row, strict=True)) for row in rows])
