@@ -264,14 +264,16 @@ async def _db(settings: Settings, action: str) -> int:
     await runtime.open()
     try:
         if action == "info":
-            for name, table in (
-                ("accounts", q.accounts),
-                ("contracts", q.contracts),
-                ("deposits", q.deposits),
-                ("callbacks", q.callbacks),
-                ("mismatches", q.mismatches),
-            ):
-                print(f"{name:12} {await runtime.store.scan(q.count, table)}")
+            rows = [
+                (_("accounts"), q.accounts),
+                (_("contracts"), q.contracts),
+                (_("deposits"), q.deposits),
+                (_("callbacks"), q.callbacks),
+                (_("mismatches"), q.mismatches),
+            ]
+            width = max(12, *(len(name) + 1 for name, _table in rows))
+            for name, table in rows:
+                print(f"{name:{width}} {await runtime.store.scan(q.count, table)}")
         else:
             print(_("schema ready in {where}").format(where=display_url(settings.database_url)))
     finally:

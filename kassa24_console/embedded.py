@@ -22,7 +22,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from . import alerts
+from . import alerts, i18n
 from .config import Settings
 from .listener import ListenError
 from .logs import StartupError, configure_logging, stop_logging
@@ -158,6 +158,8 @@ def child_main(fd: int) -> None:
     """The child: settings from the pipe, then commands until the console closes it."""
     pipe = Connection(fd)
     settings: Settings = pipe.recv()
+    if settings.language:  # what its alerts say, in the console's language
+        i18n.set_language(settings.language)
     with contextlib.suppress(Exception):
         configure_logging(settings.log_file, stderr=False)
     try:
