@@ -132,22 +132,31 @@ def shown(field: str, value: str | None) -> str:
     return value
 
 
+def _named(words: dict[str, str], key: str) -> str:
+    """``key`` in the operator's words; in English (no translation) the stored key itself, as
+    ``--format json`` and ``csv`` name it."""
+    if key not in words:
+        return key
+    translated = _(words[key])
+    return key if translated == words[key] else translated
+
+
 def audit_kind(kind: str) -> str:
     """A kind of history in the operator's words (``edit`` → ``правка``)."""
-    return _(KINDS[kind]) if kind in KINDS else kind
+    return _named(KINDS, kind)
 
 
 def field_word(field: str) -> str:
-    return _(FIELDS[field]) if field in FIELDS else field
+    return _named(FIELDS, field)
 
 
 def entity_word(entity: str) -> str:
-    return _(ENTITIES[entity]) if entity in ENTITIES else entity
+    return _named(ENTITIES, entity)
 
 
 def actor_word(actor: str | None) -> str:
     """``platform`` (a callback credited it) → ``платформа``; a person's login as it is."""
-    return _(ACTORS[actor]) if actor in ACTORS else (actor or "")
+    return _named(ACTORS, actor or "")
 
 
 def note_text(note: str | None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .i18n import N_, _, ngettext
+from .i18n import N_, _, current_language, ngettext
 
 # Reasons written by the service and the listener (besides the code messages and the
 # signature's diagnosis, which are marked where they are written).
@@ -40,6 +40,7 @@ OUTCOMES = {
     "conflict": N_("conflict"),
     "unknown_payment": N_("unknown payment"),
     "rejected": N_("rejected"),
+    "invalid_amount": N_("invalid amount"),
 }
 
 
@@ -70,13 +71,38 @@ SHAPES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
         lambda m: _("duplicate key {key} in JSON object").format(key=m[1]),
     ),
     (re.compile(r"(.*) is not valid JSON", re.S), lambda m: _("{name} is not valid JSON").format(name=m[1])),
+    (
+        re.compile(r"(.+) is below the contract's minimum (.+)", re.S),
+        lambda m: _("{amount} is below the contract's minimum {minimum}").format(amount=m[1], minimum=m[2]),
+    ),
+    (
+        re.compile(r"(.+) is below the minimum (.+)", re.S),
+        lambda m: _("{amount} is below the minimum {minimum}").format(amount=m[1], minimum=m[2]),
+    ),
+    (
+        re.compile(r"(.+) is above the maximum (.+)", re.S),
+        lambda m: _("{amount} is above the maximum {maximum}").format(amount=m[1], maximum=m[2]),
+    ),
+    (
+        re.compile(r"expected (.+), got (.+)", re.S),
+        lambda m: _("expected {expected}, got {got}").format(expected=m[1], got=m[2]),
+    ),
+    (
+        re.compile(r"contract (.+) does not accept payments \(status_code (\d+)\)", re.S),
+        lambda m: _("contract {id} does not accept payments (status code {code})").format(id=m[1], code=m[2]),
+    ),
+    (
+        re.compile(r"unknown type (.+): expected 'verify' or 'check_deposit'", re.S),
+        lambda m: _("unknown type {type}: expected 'verify' or 'check_deposit'").format(type=m[1]),
+    ),
 )
 
 
 def part_text(part: str) -> str:
     """One part of a reason in the operator's words (as received when it is no known shape)."""
-    if part in OUTCOMES:
-        return _(OUTCOMES[part])
+    if part in OUTCOMES:  # in English, the outcome's own key (as the callbacks pane always said)
+        said = _(OUTCOMES[part])
+        return part if said == OUTCOMES[part] else said
     translated = _(part)
     if translated != part:
         return translated
@@ -88,14 +114,16 @@ def part_text(part: str) -> str:
 
 
 def reason_text(reason: str | None) -> str:
-    """The whole reason, each ``; ``-separated part translated."""
-    if not reason:
-        return ""
+    """The whole reason, each ``; ``-separated part translated (in English: as recorded)."""
+    if not reason or current_language() == "en":
+        return reason or ""
     return "; ".join(part_text(part) for part in split(reason))
 
 
 def short_reason(reason: str | None) -> str:
     """The first part only (the cause): what the traffic list's narrow column shows."""
+    if current_language() == "en":
+        return (reason or "").split(";")[0]
     parts = split(reason or "")
     return part_text(parts[0]) if parts and parts[0] else ""
 

@@ -112,7 +112,9 @@ EVIDENCE = {
 
 
 def _key(key: str) -> str:
-    return _(EVIDENCE[key]) if key in EVIDENCE else key.replace("_", " ")
+    """An evidence key in the operator's words; in English the key itself, spaced."""
+    said = _(EVIDENCE[key]) if key in EVIDENCE else key
+    return key.replace("_", " ") if said == EVIDENCE.get(key, key) else said
 
 
 def evidence_text(evidence: object) -> str:
