@@ -29,9 +29,9 @@ class AlertsPane(ListPane):
     NOUN_WORD = N_("alerts")
     TABLES = ("alerts", "alert_deliveries")
     COLUMNS = [
-        (N_("State"), "state", 8),
+        (N_("State"), "state", 10),
         (N_("Since"), "since", 16),
-        (N_("Rule"), "rule", 18),
+        (N_("Rule"), "rule", 20),
         (N_("What"), "what", 28),
         (N_("Channels"), "channels", 14),
         (N_("Acknowledged, resolved"), "done", 22),

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from .. import edits
 from ..audit import actor_word, audit_kind, note_text
-from ..i18n import N_, _, ngettext
+from ..i18n import N_, _, ngettext, pgettext
 from ..money import format_money
 from ..reconcile import corrections
 from ..reconcile.words import action_text, kind_name, word
@@ -24,6 +24,18 @@ from .panes import ListPane
 from .reconciling import history_of_mismatch, periods_to_show, reconcile_elsewhere
 from .said import Said
 from .screens import CorrectionForm, DetailScreen, ResolveForm
+
+# A finding's state in the list's narrow column (the detail says it in full: не урегулировано).
+
+
+def state_word(state: str) -> str:
+    if state == "open":
+        return pgettext("finding state", "open")
+    if state == "resolved":
+        return pgettext("finding state", "resolved")
+    if state == "auto-closed":
+        return pgettext("finding state", "auto-closed")
+    return state
 
 
 class MismatchesPane(ListPane):
@@ -35,7 +47,7 @@ class MismatchesPane(ListPane):
         (N_("Found"), "found", 16),
         (N_("Kind"), "kind", 18),
         (N_("Payment id"), "payment", 30),
-        (N_("State"), "state", 8),
+        (N_("State"), "state", 13),
         (N_("Evidence"), "evidence", 22),
         (N_("Note"), "note", 10),
     ]
@@ -138,7 +150,7 @@ class MismatchesPane(ListPane):
             fmt.at_text(row.found_at, self.k24.zone, minutes=True),
             Text(kind_name(row.kind), style="bold"),
             fmt.plain(row.payment_id),
-            Text(word(row.state), style="yellow" if row.state == "open" else "green"),
+            Text(state_word(row.state), style="yellow" if row.state == "open" else "green"),
             fmt.plain(fmt.evidence_text(evidence)),
             fmt.plain(note_text(row.note)),
         ]
