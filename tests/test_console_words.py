@@ -16,6 +16,7 @@ from textual.widgets import Input
 
 from kassa24_console import i18n, importer
 from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.language import switch
 from kassa24_console.console.mismatches import MismatchesPane
 from kassa24_console.console.panes import CallbacksPane, ContractsPane
 from kassa24_console.console.traffic import TrafficPane
@@ -297,3 +298,23 @@ def test_the_detector_finds_english_and_passes_what_stays() -> None:
     assert english_words("`Home` `End` esc ^p команды «customer_id» файл demo.json платёж platform") == {"platform"}
     assert not english_words("k24_01JB7Q 7012345678 C-10001 sqlite:///tmp/k24.db kind:verify `ctrl+r` 1 500,00 KZT")
     assert not english_words('check_deposit → {"code": 0, "payment_id": "k24_x"}; kassa24-console')
+
+
+async def test_a_live_switch_describes_every_key_and_hint_again(tmp_path: Path) -> None:
+    """The palette's switch: the footer's keys, the panes' hints, placeholders and counts are
+    said again in the new language at once, without a restart."""
+    settings = make_settings(tmp_path, language="ru")
+    app = Kassa24App(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "listening")
+        await pilot.press("m")
+        await until(pilot, lambda: "Справка" in screen_text(app) and "расхождения 0–0 из 0" in screen_text(app))
+        assert "Урегулировать" in screen_text(app) and "фильтр: номер платежа или вид" in screen_text(app)
+        switch(app, "kk")
+        await until(pilot, lambda: "Анықтама" in screen_text(app) and "0–0, барлығы 0" in screen_text(app))
+        text = screen_text(app)
+        assert "Реттеу" in text and "Шығу" in text and "Справка" not in text  # the footer, described again
+        assert "Реттелмеген сәйкессіздіктер" in text and "сүзгі: төлем нөмірі немесе түрі" in text
+        switch(app, "en")
+        await until(pilot, lambda: "Help" in screen_text(app) and "mismatches 0–0 of 0" in screen_text(app))
+        assert "Resolve" in screen_text(app) and "Open mismatches." in screen_text(app)
