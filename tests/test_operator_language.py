@@ -125,3 +125,17 @@ async def test_audit_and_db_info_speak_russian_and_json_keeps_its_keys(tmp_path:
     assert lines["лицевые счета"] == "6" and lines["договоры"] == "10" and lines["платежи"] == "0"
     english = cli(tmp_path, "db", "info", language="en")
     assert english.stdout.startswith("accounts     6\ncontracts    10\ndeposits     0")
+
+
+async def test_an_import_refused_and_a_sign_off_refused_say_why_in_russian(tmp_path: Path) -> None:
+    await seed(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,id,number,payment\n7012345678,C-9,N-9,abc\n", encoding="utf-8")
+    refused = cli(tmp_path, "import", str(bad))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("загрузка не удалась, ничего не применено:\n")
+    assert f"{bad}: строка 2: неверное поле «payment»: должно быть целым числом в тиынах" in refused.stderr
+    signed = cli(tmp_path, "reconcile", "--from", "2026-11-27", "--sign-off")
+    assert signed.returncode == 1 and "Traceback" not in signed.stderr
+    said = " ".join(signed.stderr.split())
+    assert "отклонено: нет данных платформы за 2026-11-27 (загрузите отчёт за день" in said, said
