@@ -177,7 +177,7 @@ async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if problem := settings.key_problem():
+    if problem := settings.key_problem(said=True):
         raise KeyRefused(problem)
     runtime = Runtime(settings, shared_port=shared_port)
     if settings.uses_demo_key:
@@ -213,7 +213,7 @@ def _serve_workers(settings: Settings) -> int:
     """``serve`` as several processes on one port (``KASSA24_WORKERS``)."""
     from . import workers
 
-    if problem := settings.key_problem():
+    if problem := settings.key_problem(said=True):
         raise KeyRefused(problem)
 
     async def prepare() -> None:  # schema and demo data once, before any worker starts

@@ -31,6 +31,7 @@ PLAIN = (
     N_("must be a string"),
     N_("must not be empty"),
     N_("Field required"),
+    N_("the port is already in use"),
 )
 # A callback's outcome, when it is the reason (what the callbacks pane also shows).
 OUTCOMES = {
@@ -71,6 +72,10 @@ SHAPES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
         lambda m: _("duplicate key {key} in JSON object").format(key=m[1]),
     ),
     (re.compile(r"(.*) is not valid JSON", re.S), lambda m: _("{name} is not valid JSON").format(name=m[1])),
+    (
+        re.compile(r"cannot listen on (\S+): (.*)", re.S),
+        lambda m: _("cannot listen on {where}: {reason}").format(where=m[1], reason=part_text(m[2])),
+    ),
     (
         re.compile(r"(.+) is below the contract's minimum (.+)", re.S),
         lambda m: _("{amount} is below the contract's minimum {minimum}").format(amount=m[1], minimum=m[2]),

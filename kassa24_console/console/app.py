@@ -23,6 +23,7 @@ from ..config import Settings
 from ..embedded import EmbeddedListener
 from ..i18n import N_, _, ngettext
 from ..listener import ListenError
+from ..reasons import part_text
 from ..runtime import DEMO_KEY_WARNING, StartupError, make_store, open_store
 from ..store import Store, display_url
 from ..zones import zone as time_zone
@@ -145,7 +146,7 @@ class Kassa24App(App[int]):
             return
         await self.open_store()
         if not self.attach:
-            if problem := self.settings.key_problem():
+            if problem := self.settings.key_problem(said=True):
                 self.problem, self.listener_state, self.exit_code = (
                     _("{problem} (q quits)").format(problem=problem),
                     "not started",
@@ -153,7 +154,7 @@ class Kassa24App(App[int]):
                 )
             else:
                 await self.start_listener()
-        if warning := self.settings.key_warning():
+        if warning := self.settings.key_warning(said=True):
             self.notify(warning, severity="warning", timeout=10)
         if self.unknown_keys:
             shown = ", ".join(self.unknown_keys)
@@ -209,7 +210,7 @@ class Kassa24App(App[int]):
         try:
             await self.listener.start()
         except ListenError as error:
-            self.problem = _("{error} — ctrl+r to retry").format(error=error)
+            self.problem = _("{error} — ctrl+r to retry").format(error=part_text(str(error)))
             self.listener_state = "stopped"
         else:
             self.problem = ""

@@ -3,6 +3,7 @@ resolutions with notes, corrections with commands behind them, reconciliation of
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,26 @@ def state_word(state: str) -> str:
     if state == "auto-closed":
         return pgettext("finding state", "auto-closed")
     return state
+
+
+# Why a signed period was reopened, as the store keeps it (English) → the operator's words.
+REOPENED = (
+    (re.compile(r"(\w+) found for (.*)"), N_("{kind} found for {payment_id}")),
+    (re.compile(r"(\w+) reopened for (.*)"), N_("{kind} reopened for {payment_id}")),
+)
+REOPENED_BY = re.compile(r"#(\d+) (\w+) ?(\S*) reopened by (\S+?)(?:: (.*))?")
+
+
+def reopened_text(reason: str) -> str:
+    for pattern, said in REOPENED:
+        if match := pattern.fullmatch(reason):
+            return _(said).format(kind=kind_name(match[1]), payment_id=match[2])
+    if match := REOPENED_BY.fullmatch(reason):
+        said = _("#{id} {kind} {payment_id} reopened by {who}: {note}").format(
+            id=match[1], kind=kind_name(match[2]), payment_id=match[3], who=match[4], note=match[5] or ""
+        )
+        return said.replace("  ", " ").rstrip(": ")  # no payment id, no note
+    return reason
 
 
 class MismatchesPane(ListPane):
@@ -136,7 +157,7 @@ class MismatchesPane(ListPane):
             )
             if p.reopened_at:
                 reopened = _("{period} — reopened after sign-off: {reason}").format(
-                    period=label, reason=p.reopened_reason
+                    period=label, reason=reopened_text(p.reopened_reason or "")
                 )
                 text.append(f"⚠ {reopened}\n", style="bold red")
             else:
