@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import callback_body, deposit_body, make_settings, post, until, verify_body
+from receivers import HttpReceiver
 from textual.widgets import Input
 
 from kassa24_console import i18n, importer
@@ -335,3 +336,33 @@ async def test_a_live_switch_describes_every_key_and_hint_again(tmp_path: Path) 
         switch(app, "en")
         await until(pilot, lambda: "Help" in screen_text(app) and "mismatches 0–0 of 0" in screen_text(app))
         assert "Resolve" in screen_text(app) and "Open mismatches." in screen_text(app)
+
+
+async def test_after_a_live_switch_the_listeners_alerts_speak_the_new_language(tmp_path: Path) -> None:
+    """The alerts are sent by the listener's process: the palette's switch reaches it too."""
+    hook = HttpReceiver()
+    try:
+        settings = make_settings(
+            tmp_path,
+            language="ru",
+            alert_urls=[hook.url],
+            alert_signature_failures=3,
+            alert_window_seconds=3,
+            alert_interval_seconds=0.2,
+            alert_retry_seconds=0.2,
+        )
+        app = Kassa24App(settings)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.listener_state == "listening")
+            switch(app, "kk")
+            await pilot.pause(0.3)  # the worker tells the listener's process
+            url = f"http://127.0.0.1:{app.runtime.listener.port}"
+            for _attempt in range(3):
+                body = verify_body("7000000001", signature="d3Jvbmcgc2lnbmF0dXJl")
+                assert (await post(url, body, sign=False)).json()["code"] == 400
+            title = "kassa24: Сұраулар қолтаңба тексеруінен өтпейді"
+            await until(pilot, lambda: any(r.title == title for r in hook.got), timeout=15)
+            body = next(r.body for r in hook.got if r.title == title)
+            assert "Соңғы 3 с ішінде 3 сұрау қолтаңба тексеруінен өтпеді." in body
+    finally:
+        hook.close()

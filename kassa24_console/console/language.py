@@ -73,6 +73,8 @@ def switch(app: Any, language: str) -> None:
     """Make ``language`` the console's at once: tabs, header and every pane drawn again."""
     i18n.set_language(language)
     app.settings.language = language
+    if app.listener is not None:  # its process sends the alerts: in this language from now on
+        app.run_worker(app.listener.speak(language), group="language")
     tabs = app.query_one(TabbedContent)
     for tab in TABS:
         tabs.get_tab(tab).label = tab_label(tab)
