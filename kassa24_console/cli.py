@@ -197,7 +197,7 @@ async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if problem := settings.key_problem():
+    if problem := settings.key_problem(said=True):
         raise KeyRefused(problem)
     runtime = Runtime(settings, shared_port=shared_port)
     if settings.uses_demo_key:
@@ -235,7 +235,7 @@ def _serve_workers(settings: Settings) -> int:
     """``serve`` as several processes on one port (``KASSA24_WORKERS``)."""
     from . import workers
 
-    if problem := settings.key_problem():
+    if problem := settings.key_problem(said=True):
         raise KeyRefused(problem)
 
     async def prepare() -> None:  # schema and demo data once, before any worker starts
@@ -291,14 +291,16 @@ async def _db(settings: Settings, action: str, project: int | None = None) -> in
     await runtime.open()
     try:
         if action == "info":
-            for name, table in (
-                ("accounts", q.accounts),
-                ("contracts", q.contracts),
-                ("deposits", q.deposits),
-                ("callbacks", q.callbacks),
-                ("mismatches", q.mismatches),
-            ):
-                print(f"{name:12} {await runtime.store.scan(q.count, table, project)}")
+            rows = [
+                (_("accounts"), q.accounts),
+                (_("contracts"), q.contracts),
+                (_("deposits"), q.deposits),
+                (_("callbacks"), q.callbacks),
+                (_("mismatches"), q.mismatches),
+            ]
+            width = max(12, *(len(name) + 1 for name, _table in rows))
+            for name, table in rows:
+                print(f"{name:{width}} {await runtime.store.scan(q.count, table, project)}")
         else:
             print(_("schema ready in {where}").format(where=display_url(settings.database_url)))
     finally:

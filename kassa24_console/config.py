@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .i18n import _
+from .i18n import N_, _
 from .platform_defaults import (  # the settings' defaults, kept apart (and still importable from here)
     DEFAULT_DATA_API_FIELDS,
     DEFAULT_DATA_API_KEYS,
@@ -30,6 +30,12 @@ from .platform_defaults import (  # the settings' defaults, kept apart (and stil
     OPERATION_TYPES,
 )
 from .projects import Project, complete, secrets_held
+
+DEMO_KEY_OFF_LOOPBACK = N_(
+    "refusing to listen on {host} with the public demo key: "
+    "set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE (the demo key works on 127.0.0.1 only)"
+)
+WEAK_KEY = N_("the secret key looks weak (shorter than {n} characters or one character repeated)")
 
 DEMO_PROJECT_ID = 1234
 
@@ -300,22 +306,20 @@ class Settings(BaseSettings):
         except ValueError:
             return False
 
-    def key_problem(self) -> str | None:
-        """Why this key must not face a network: the public demo key off loopback."""
+    def key_problem(self, said: bool = False) -> str | None:
+        """Why this key must not face a network: the public demo key off loopback (``said``:
+        in the operator's language, for a person; else English, for the log)."""
         if self.uses_demo_key and not self.listens_on_loopback:
-            return (
-                f"refusing to listen on {self.host} with the public demo key: "
-                "set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE (the demo key works on 127.0.0.1 only)"
-            )
+            return (_(DEMO_KEY_OFF_LOOPBACK) if said else DEMO_KEY_OFF_LOOPBACK).format(host=self.host)
         return None
 
-    def key_warning(self) -> str | None:
+    def key_warning(self, said: bool = False) -> str | None:
         """A key that looks weak (short, or one character repeated)."""
         if self.uses_demo_key:
             return None
         keys = [p.secret for p in self.projects] or [self.secret]
         if any(len(key) < MIN_KEY_LENGTH or len(set(key)) == 1 for key in keys):
-            return f"the secret key looks weak (shorter than {MIN_KEY_LENGTH} characters or one character repeated)"
+            return (_(WEAK_KEY) if said else WEAK_KEY).format(n=MIN_KEY_LENGTH)
         return None
 
     @classmethod

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from .config import DEMO_PROJECT_ID
+from .i18n import N_, _
 from .money import format_money, parse_decimal, whole_minor_units
 from .store import JobRefused, Store, now_us
 from .store import queries as q
@@ -39,32 +40,32 @@ def parse_major(text: str, field: str, *, optional: bool = False) -> int | None:
     if not text.strip():
         if optional:
             return None
-        raise EditRejected(f"{field}: required")
+        raise EditRejected(_("{field}: required").format(field=_(field)))
     try:
         value = parse_decimal(text)
     except ValueError:
-        raise EditRejected(f"{field}: not an amount (write 1 500,00)") from None
+        raise EditRejected(_("{field}: not an amount (write 1 500,00)").format(field=_(field))) from None
     if value < 0:
-        raise EditRejected(f"{field}: cannot be negative")
+        raise EditRejected(_("{field}: cannot be negative").format(field=_(field)))
     minor = whole_minor_units(value)
     if minor is None:
-        raise EditRejected(f"{field}: at most 2 decimal places")
+        raise EditRejected(_("{field}: at most 2 decimal places").format(field=_(field)))
     return minor
 
 
 def parse_status_code(text: str) -> int:
     cleaned = text.strip()
     if not cleaned.isdigit() or int(cleaned) > 999:
-        raise EditRejected("status code: a number 0–999 (0 = payment allowed)")
+        raise EditRejected(_("status code: a number 0–999 (0 = payment allowed)"))
     return int(cleaned)
 
 
 FIELDS = ("status_code", "status_text", "payment", "min_payment")
 LABELS = {
-    "status_code": "status code",
-    "status_text": "status text",
-    "payment": "amount due",
-    "min_payment": "minimum payment",
+    "status_code": N_("status code"),
+    "status_text": N_("status text"),
+    "payment": N_("amount due"),
+    "min_payment": N_("minimum payment"),
 }
 
 
@@ -107,7 +108,7 @@ async def load_contract(store: Store, contract_id: str, project_id: int | None =
     project = project_id if project_id is not None else store.default_project
     row = await store.read(q.contract, project, contract_id)
     if row is None:
-        raise EditRejected(f"contract {contract_id} no longer exists")
+        raise EditRejected(_("contract {id} no longer exists").format(id=contract_id))
     return Seen.of(row)
 
 
@@ -172,9 +173,9 @@ def _holds(column: Any, value: Any) -> Any:
 def check_contract(change: ContractChange) -> None:
     problems = []
     if change.min_payment is not None and change.min_payment > 50_000_000:
-        problems.append("minimum payment: above the method's maximum of 500 000,00")
+        problems.append(_("minimum payment: above the method's maximum of 500 000,00"))
     if change.min_payment is not None and change.payment and change.min_payment > change.payment:
-        problems.append("minimum payment: above the amount due")
+        problems.append(_("minimum payment: above the amount due"))
     if problems:
         raise EditRejected("\n".join(problems))
 
@@ -182,7 +183,7 @@ def check_contract(change: ContractChange) -> None:
 def _conflict(connection: Connection, seen: Seen, zone: ZoneInfo | None) -> EditConflict:
     current = q.contract(connection, seen.project_id, seen.contract_id)
     if current is None:
-        return EditConflict(f"contract {seen.contract_id} no longer exists", None)
+        return EditConflict(_("contract {id} no longer exists").format(id=seen.contract_id), None)
     a = q.audit
     since = connection.execute(
         select(a)
@@ -192,14 +193,16 @@ def _conflict(connection: Connection, seen: Seen, zone: ZoneInfo | None) -> Edit
     lines = [describe_change(row, zone) for row in since if row.field in FIELDS]
     if not lines:  # changed by something that left no audit row (an older version, or SQL by hand)
         lines = [
-            f"{LABELS[f]}: {_shown(f, getattr(seen.values, f))} → {_shown(f, getattr(current, f))}"
+            f"{_(LABELS[f])}: {_shown(f, getattr(seen.values, f))} → {_shown(f, getattr(current, f))}"
             for f in FIELDS
             if getattr(current, f) != getattr(seen.values, f)
         ]
-    text = "; ".join(lines) or "the contract was changed"
+    text = "; ".join(lines) or _("the contract was changed")
     return EditConflict(
-        f"Not saved: contract {seen.contract_id} changed while the form was open: {text}. "
-        "The form now shows the current values; save again if you still mean it.",
+        _(
+            "Not saved: contract {id} changed while the form was open: {changes}. "
+            "The form now shows the current values; save again if you still mean it."
+        ).format(id=seen.contract_id, changes=text),
         current,
     )
 
@@ -212,15 +215,16 @@ def _shown(field: str, value: Any) -> str:
 
 def describe_change(row: Any, zone: ZoneInfo | None = None) -> str:
     """An audit row in words: ``payment k24_… credited: amount due 45 000,00 ₸ → 43 500,00 ₸ at 14:02``."""
-    field = LABELS.get(row.field, row.field)
+    field = _(LABELS[row.field]) if row.field in LABELS else row.field
     old = _shown(row.field, _number(row.old) if row.field in ("payment", "min_payment") else row.old)
     new = _shown(row.field, _number(row.new) if row.field in ("payment", "min_payment") else row.new)
     when = datetime.fromtimestamp(row.at / 1e6, zone).astimezone(zone).strftime("%H:%M:%S")  # the configured zone
+    change = f"{field} {old} → {new}"
     if row.kind == "payment":
-        return f"payment {row.cause} credited at {when}: {field} {old} → {new}"
+        return _("payment {cause} credited at {when}: {change}").format(cause=row.cause, when=when, change=change)
     if row.kind == "import":
-        return f"import of {row.cause} at {when}: {field} {old} → {new}"
-    return f"{row.actor} at {when}: {field} {old} → {new}"
+        return _("import of {cause} at {when}: {change}").format(cause=row.cause, when=when, change=change)
+    return _("{actor} at {when}: {change}").format(actor=row.actor, when=when, change=change)
 
 
 def _number(text: str | None) -> int | None:
@@ -237,7 +241,9 @@ async def add_account(
 ) -> None:
     customer_id = customer_id.strip()
     problems = [
-        text for text, bad in (("customer id: required", not customer_id), ("name: required", not name.strip())) if bad
+        _(text)
+        for text, bad in ((N_("customer id: required"), not customer_id), (N_("name: required"), not name.strip()))
+        if bad
     ]
     if problems:
         raise EditRejected("\n".join(problems))
@@ -248,7 +254,7 @@ async def add_account(
         a = q.accounts
         held = select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id == customer_id)
         if connection.execute(held).first():
-            raise EditRejected(f"customer id: {customer_id} already exists")
+            raise EditRejected(_("customer id: {id} already exists").format(id=customer_id))
         at = now_us()
         connection.execute(
             q.accounts.insert().values(
@@ -270,9 +276,10 @@ async def add_contract(
     store: Store, values: dict[str, Any], actor: str | None = None, project_id: int | None = None
 ) -> None:
     """Create a contract for an existing account of the project."""
+    required = {"id": N_("contract id"), "customer_id": N_("customer id"), "number": N_("contract number")}
     problems = [
-        f"{key.replace('_', ' ')}: required"
-        for key in ("id", "customer_id", "number")
+        _("{field}: required").format(field=_(label))
+        for key, label in required.items()
         if not str(values.get(key) or "").strip()
     ]
     if problems:
@@ -285,11 +292,11 @@ async def add_contract(
 
     def job(connection: Connection) -> None:
         if q.contract(connection, project, values["id"]) is not None:
-            raise EditRejected(f"contract id: {values['id']} already exists")
+            raise EditRejected(_("contract id: {id} already exists").format(id=values["id"]))
         a = q.accounts
         found = select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id == values["customer_id"])
         if connection.execute(found).first() is None:
-            raise EditRejected(f"customer id: no account {values['customer_id']}")
+            raise EditRejected(_("customer id: no account {id}").format(id=values["customer_id"]))
         at = now_us()
         connection.execute(q.contracts.insert().values(**values, project_id=project, updated_at=at))
         row = q.audit_row(at, who, "edit", "contract", values["id"], "created", None, values["number"], project=project)
@@ -304,7 +311,7 @@ async def resolve_mismatch(
     """Mark a mismatch resolved (or open again) with the operator's note. Every resolve and
     reopen is its own audit entry (who, when, note): a reopen never erases an earlier note."""
     if not reopen and not note.strip():
-        raise EditRejected("note: say how it was resolved")
+        raise EditRejected(_("note: say how it was resolved"))
     who = actor or operator()
 
     def job(connection: Connection) -> None:
@@ -316,7 +323,7 @@ async def resolve_mismatch(
             )
         ).first()
         if row is None:
-            raise EditRejected(f"mismatch {mismatch_id} no longer exists")
+            raise EditRejected(_("mismatch {id} no longer exists").format(id=mismatch_id))
         values: dict[str, Any] = (
             {"state": "open", "resolved_by": None, "resolved_at": None}
             if reopen

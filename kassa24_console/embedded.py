@@ -22,7 +22,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from . import alerts
+from . import alerts, i18n
 from .config import Settings
 from .listener import ListenError
 from .logs import StartupError, configure_logging, stop_logging
@@ -109,6 +109,12 @@ class EmbeddedListener:
             raise ListenError("the listener process ended: see the log file") from None
         self.listening = True
 
+    async def speak(self, language: str) -> None:
+        """The console's language switched: the alerts the child sends follow it."""
+        if self.alive:
+            with contextlib.suppress(EOFError, OSError, StartupError):
+                await self._call("language", language)
+
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (bounded), free the port."""
         self.listening = False
@@ -158,6 +164,8 @@ def child_main(fd: int) -> None:
     """The child: settings from the pipe, then commands until the console closes it."""
     pipe = Connection(fd)
     settings: Settings = pipe.recv()
+    if settings.language:  # what its alerts say, in the console's language
+        i18n.set_language(settings.language)
     with contextlib.suppress(Exception):
         configure_logging(settings.log_file, stderr=False)
     try:
@@ -186,6 +194,10 @@ async def _serve_commands(pipe: Connection, settings: Settings) -> None:
         name = command[0]
         if name == "in_flight":  # answered at once, whatever else is going on
             pipe.send(("ok", runtime.listener.in_flight if runtime is not None else 0))
+            continue
+        if name == "language":  # the console switched its language: so do the alerts sent here
+            i18n.set_language(command[1])
+            pipe.send(("ok", None))
             continue
         if name == "close" and alerter is not None:  # before the store it reads goes
             await alerter.close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .i18n import _
+
 FIELDS = ("kind", "code", "customer", "contract", "sig")
 
 
@@ -39,19 +41,19 @@ def parse_filter(text: str) -> TrafficFilter:
             continue
         name = name.lower()
         if not value:
-            problems.append(f"{name}: needs a value")
+            problems.append(_("{name}: needs a value").format(name=name))
         elif name == "code":
             if value.isdigit():
                 values["code"] = int(value)
             else:
-                problems.append(f"code:{value} is not a number")
+                problems.append(_("code:{value} is not a number").format(value=value))
         elif name == "sig":
             if value.lower() in ("ok", "good", "1", "yes"):
                 values["signature_ok"] = True
             elif value.lower() in ("bad", "0", "no"):
                 values["signature_ok"] = False
             else:
-                problems.append("sig: use sig:ok or sig:bad")
+                problems.append(_("sig: use sig:ok or sig:bad"))
         else:
             values[name] = value
     return TrafficFilter(words=tuple(words), problems=tuple(problems), **values)  # type: ignore[arg-type]

@@ -121,6 +121,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` as said in ``context``, where one English word needs two translations
+    (an alert is *снято* when it resolves, a finding *урегулировано*)."""
+    return translations(_current).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it here."""
     return message

@@ -19,11 +19,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 from sqlalchemy import Connection, select
 
+from .i18n import N_, _
 from .protocol.messages import IdText, MinorUnits
+from .reasons import part_text
 from .store import JobRefused, Store, now_us
 from .store import queries as q
 
 _LINE = "\x00line"
+NOT_OBJECT = N_("must be a JSON object")
+NOT_ISO = N_("must be an ISO-4217 code such as KZT")
 
 
 class ImportFailed(JobRefused):
@@ -40,9 +44,9 @@ def _json_object(value: Any) -> Any:
         try:
             value = json.loads(value)
         except ValueError:
-            raise ValueError("must be a JSON object") from None
+            raise ValueError(NOT_OBJECT) from None
     if value is not None and not isinstance(value, dict):
-        raise ValueError("must be a JSON object")
+        raise ValueError(NOT_OBJECT)
     return value
 
 
@@ -62,7 +66,7 @@ class AccountRow(BaseModel):
     @classmethod
     def _iso(cls, value: str) -> str:
         if len(value) != 3 or not value.isalpha() or not value.isupper():
-            raise ValueError("must be an ISO-4217 code such as KZT")
+            raise ValueError(NOT_ISO)
         return value
 
 
@@ -105,7 +109,11 @@ class Batch:
             first: dict[tuple[Any, str], str] = {}
             for row, place in zip(rows, places, strict=True):
                 if (seen := first.setdefault((row.get("project_id"), row[key]), place)) is not place:
-                    problems.append(f"{place}: {what} {row[key]!r} is already given at {seen}")
+                    problems.append(
+                        _("{place}: {what} {id} is already given at {seen}").format(
+                            place=place, what=_(what), id=repr(row[key]), seen=seen
+                        )
+                    )
         return problems
 
 
@@ -139,14 +147,15 @@ def _rows_from_json(text: str, name: str) -> tuple[list[tuple[int, Any]], list[t
     try:
         data = _json_with_lines(text)
     except ValueError as error:
-        raise ImportFailed(f"{name}: not valid JSON: {error}") from None
+        raise ImportFailed(_("{name}: not valid JSON: {error}").format(name=name, error=error)) from None
     if not isinstance(data, dict) or not set(data) - {_LINE} <= {"accounts", "contracts"}:
-        raise ImportFailed(f'{name}: expected an object {{"accounts": [...], "contracts": [...]}}')
+        expected = '{"accounts": [...], "contracts": [...]}'
+        raise ImportFailed(_("{name}: expected an object {expected}").format(name=name, expected=expected))
     tables = []
     for key in ("accounts", "contracts"):
         rows = data.get(key, [])
         if not isinstance(rows, list):
-            raise ImportFailed(f"{name}: '{key}' must be a list")
+            raise ImportFailed(_("{name}: '{key}' must be a list").format(name=name, key=key))
         tables.append([(row.get(_LINE, 0) if isinstance(row, dict) else 0, _strip_lines(row)) for row in rows])
     return tables[0], tables[1]
 
@@ -157,7 +166,7 @@ def _rows_from_csv(text: str, name: str) -> tuple[list[tuple[int, Any]], list[tu
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = reader.fieldnames or []
     if "customer_id" not in header:
-        raise ImportFailed(f"{name}: line 1: the header needs a customer_id column")
+        raise ImportFailed(_("{name}: line 1: the header needs a customer_id column").format(name=name))
     rows = [(reader.line_num, {k: v for k, v in row.items() if k is not None}) for row in reader]
     return ([], rows) if "number" in header else (rows, [])
 
@@ -167,7 +176,7 @@ def read_file(path: Path) -> Batch:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        raise ImportFailed(f"{path}: cannot read: {error}") from None
+        raise ImportFailed(_("{path}: cannot read: {error}").format(path=path, error=error)) from None
     parse = _rows_from_json if path.suffix.lower() == ".json" else _rows_from_csv
     account_rows, contract_rows = parse(text, str(path))
     batch, problems = Batch(sources=[str(path)]), []
@@ -178,9 +187,10 @@ def read_file(path: Path) -> Batch:
         for line, row in rows:
             try:
                 target.append(model.model_validate(row).model_dump())
-                places.append(f"{path}: line {line}")
+                places.append(_("{path}: line {line}").format(path=path, line=line))
             except ValidationError as error:
-                problems.append(f"{path}: line {line}: {_reason(error)}")
+                where = _("{path}: line {line}").format(path=path, line=line)
+                problems.append(f"{where}: {_reason(error)}")
     problems += batch.duplicates()
     if problems:
         raise ImportFailed("\n".join(problems))
@@ -191,10 +201,11 @@ def _reason(error: ValidationError) -> str:
     first = error.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"]) or "row"
     if first["type"] == "missing":
-        return f"missing field '{where}'"
+        return _("missing field '{field}'").format(field=where)
     if first["type"] == "extra_forbidden":
-        return f"unknown field '{where}'"
-    return f"invalid field '{where}': {first['msg'].removeprefix('Value error, ')}"
+        return _("unknown field '{field}'").format(field=where)
+    reason = part_text(first["msg"].removeprefix("Value error, "))
+    return _("invalid field '{field}': {reason}").format(field=where, reason=reason)
 
 
 def merge(batches: list[Batch]) -> Batch:
@@ -261,7 +272,7 @@ def _apply_project(
         )
         missing = wanted - set(found.scalars())
         if missing:
-            raise ImportFailed(f"contracts refer to unknown accounts: {', '.join(sorted(missing))}")
+            raise ImportFailed(_("contracts refer to unknown accounts: {ids}").format(ids=", ".join(sorted(missing))))
     before = _existing(connection, q.contracts, "id", CONTRACT_FIELDS, [row["id"] for row in contracts], project)
     holders = _existing(
         connection, q.accounts, "customer_id", ACCOUNT_FIELDS, [row["customer_id"] for row in accounts], project

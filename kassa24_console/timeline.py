@@ -15,12 +15,30 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from .i18n import _
+from .audit import actor_word, audit_kind, note_text
+from .i18n import N_, _
 from .money import format_money
+from .reasons import part_text
+from .reconcile.words import kind_name, word
 from .store import stories
 from .store.stories import latest_deposit_of
 
 __all__ = ["Answer", "CallbackDetail", "Event", "callback_detail", "latest_deposit_of", "story"]
+
+# The steps of a story as the operator reads them; verify and check_deposit are the
+# protocol's names and stay as they are.
+STEPS = {
+    "callback": N_("callback"),
+    "platform": N_("platform"),
+    "mismatch": N_("mismatch"),
+    "credit balance": N_("credit balance"),
+    "amount due": N_("amount due"),
+}
+SOURCES = {"report": N_("report"), "data_api": N_("Data API"), "import": N_("import")}
+
+
+def step(what: str) -> str:
+    return _(STEPS[what]) if what in STEPS else audit_kind(what)
 
 
 @dataclass(frozen=True)
@@ -49,14 +67,14 @@ def _requests(connection: Connection, deposit: dict[str, Any]) -> list[Event]:
     found = []
     verify = stories.verify_before(connection, deposit["customer_id"], deposit["created_at"])
     if verify is not None:
-        found.append(Event(verify.at, "verify", f"customer {verify.customer_id} → code {verify.code}"))
+        detail = _("customer {customer} → code {code}").format(customer=verify.customer_id, code=verify.code)
+        found.append(Event(verify.at, "verify", detail))
     exchange = next(iter(stories.exchanges(connection, deposit["payment_id"], "check_deposit")), None)
-    where = f"contract {deposit['contract_id']} " if deposit["contract_id"] else ""
+    where = _("contract {id} ").format(id=deposit["contract_id"]) if deposit["contract_id"] else ""
     asked = f"{where}{format_money(deposit['amount'], deposit['currency'])}"
     answer = exchange.response if exchange is not None else _("no answer of ours is recorded")
-    found.append(
-        Event(deposit["created_at"], "check_deposit", f"{asked} → {answer}; deposit is now {deposit['state']}")
-    )
+    now = _("deposit is now {state}").format(state=word(deposit["state"]))
+    found.append(Event(deposit["created_at"], "check_deposit", f"{asked} → {answer}; {now}"))
     return found
 
 
@@ -64,10 +82,17 @@ def _callbacks(connection: Connection, payment_id: str) -> list[Event]:
     rows = stories.callbacks_of(connection, payment_id)
     found = []
     for row in rows:
-        signature = "signature ok" if row.signature_ok else "SIGNATURE FAILED"
+        signature = _("signature ok") if row.signature_ok else _("SIGNATURE FAILED")
         money = format_money(row.amount, row.currency or "KZT") if row.amount is not None else ""
-        times = f" (delivered ×{row.deliveries})" if row.deliveries > 1 else ""
-        detail = f"{row.status or '?'} {money} · operation {row.operation_id} · {signature} → {row.outcome}{times}"
+        times = _(" (delivered ×{n})").format(n=row.deliveries) if row.deliveries > 1 else ""
+        detail = _("{status} {money} · operation {operation} · {signature} → {outcome}{times}").format(
+            status=word(row.status) if row.status else "?",
+            money=money,
+            operation=row.operation_id,
+            signature=signature,
+            outcome=part_text(row.outcome),
+            times=times,
+        )
         found.append(Event(row.received_at, "callback", detail))
     return found
 
@@ -78,19 +103,41 @@ def _platform(connection: Connection, payment_id: str) -> list[Event]:
         Event(
             row.created_at or row.imported_at,
             "platform",
-            f"operation {row.operation_id} {row.type or 'sale'} {row.status} "
-            f"{format_money(row.amount, row.currency or 'KZT') if row.amount is not None else ''} ({row.source})",
+            _("operation {operation} {type} {status} {amount} ({source})").format(
+                operation=row.operation_id,
+                type=_(TYPES[row.type or "sale"]) if (row.type or "sale") in TYPES else row.type,
+                status=word(row.status),
+                amount=format_money(row.amount, row.currency or "KZT") if row.amount is not None else "",
+                source=_(SOURCES[row.source]) if row.source in SOURCES else row.source,
+            ),
         )
         for row in rows
     ]
 
 
+TYPES = {"sale": N_("sale"), "purchase": N_("purchase"), "refund": N_("refund"), "reversal": N_("reversal")}
+
+
 def _mismatches(connection: Connection, payment_id: str) -> list[Event]:
     rows = stories.mismatches_of(connection, payment_id)
-    found = [Event(row.found_at, "mismatch", f"#{row.id} {row.kind} found ({row.state} now)") for row in rows]
+    found = [
+        Event(
+            row.found_at,
+            "mismatch",
+            _("#{id} {kind} found ({state} now)").format(id=row.id, kind=kind_name(row.kind), state=word(row.state)),
+        )
+        for row in rows
+    ]
     if rows:
         notes = stories.notes_on_mismatches(connection, [row.id for row in rows])
-        found += [Event(n.at, n.kind, f"#{n.entity_id} by {n.actor}: {n.note}") for n in notes]
+        found += [
+            Event(
+                n.at,
+                n.kind,
+                _("#{id} by {who}: {note}").format(id=n.entity_id, who=actor_word(n.actor), note=note_text(n.note)),
+            )
+            for n in notes
+        ]
     return found
 
 
@@ -102,10 +149,16 @@ def _money(connection: Connection, payment_id: str) -> list[Event]:
             before = format_money(int(row.old)) if row.old is not None else "–"
             after = format_money(int(row.new)) if row.new is not None else "–"
             what = "credit balance" if row.field == "credit" else "amount due"
-            found.append(Event(row.at, what, f"contract {row.entity_id}: {before} → {after} ({row.kind})"))
+            detail = _("contract {id}: {before} → {after} ({kind})").format(
+                id=row.entity_id, before=before, after=after, kind=audit_kind(row.kind)
+            )
+            found.append(Event(row.at, what, detail))
         else:
-            note = f" — {row.note}" if row.note else ""
-            found.append(Event(row.at, row.kind, f"deposit {row.old} → {row.new} by {row.actor}{note}"))
+            note = f" — {note_text(row.note)}" if row.note else ""
+            detail = _("deposit {old} → {new} by {who}").format(
+                old=word(row.old or "–"), new=word(row.new or "–"), who=actor_word(row.actor)
+            )
+            found.append(Event(row.at, row.kind, detail + note))
     return found
 
 

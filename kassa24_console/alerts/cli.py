@@ -13,20 +13,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import Settings
+from ..i18n import N_, _, ngettext
 from ..runtime import open_store
 from ..store import Store
 from ..store import alerts as sa
 from .channels import channels, send_all
+from .words import event_word, rule_name, title_text
 
-TEST_TITLE = "kassa24: test message"
+TEST_TITLE = N_("kassa24: test message")
 TEST_RETRY_SECONDS = 1.0
-TEST_TEXT = "A test of the alert channels of kassa24-console. If you read this, alerts reach you here."
+TEST_TEXT = N_("A test of the alert channels of kassa24-console. If you read this, alerts reach you here.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["test", "list"], help="test: send through every URL; list: the alerts")
-    parser.add_argument("--format", choices=["text", "json"], default="text", help="list: how to print")
-    parser.add_argument("--recent", type=int, default=20, help="list: how many resolved alerts (default 20)")
+    parser.add_argument("action", choices=["test", "list"], help=_("test: send through every URL; list: the alerts"))
+    parser.add_argument("--format", choices=["text", "json"], default="text", help=_("list: how to print"))
+    parser.add_argument("--recent", type=int, default=20, help=_("list: how many resolved alerts (default 20)"))
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -38,18 +40,18 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 async def _test(settings: Settings) -> int:
     targets = channels([u.get_secret_value() for u in settings.alert_urls])
     if not targets:
-        print("kassa24-console: no alert URLs configured (alert_urls, KASSA24_ALERT_URLS)", file=sys.stderr)
+        print("kassa24-console: " + _("no alert URLs configured (alert_urls, KASSA24_ALERT_URLS)"), file=sys.stderr)
         return 2
     # Someone is waiting at the terminal: one retry, soon, rather than the alerter's patience.
-    outcomes = await send_all(targets, TEST_TITLE, TEST_TEXT, attempts=2, backoff=TEST_RETRY_SECONDS)
+    outcomes = await send_all(targets, _(TEST_TITLE), _(TEST_TEXT), attempts=2, backoff=TEST_RETRY_SECONDS)
     for number, outcome in enumerate(outcomes, 1):
         if outcome.ok:
-            print(f"{number}. {outcome.channel}: delivered")
+            print(f"{number}. {outcome.channel}: " + _("delivered"))
         else:
-            print(f"{number}. {outcome.channel}: NOT delivered ({outcome.error})")
+            print(f"{number}. {outcome.channel}: " + _("NOT delivered ({error})").format(error=outcome.error))
     failed = sum(not o.ok for o in outcomes)
     if failed:
-        print(f"{failed} of {len(outcomes)} alert URLs did not deliver", file=sys.stderr)
+        print(_("{failed} of {n} alert URLs did not deliver").format(failed=failed, n=len(outcomes)), file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -67,10 +69,10 @@ async def _list(settings: Settings, form: str, recent: int) -> int:
         shown = {"active": items[: len(active)], "recent": items[len(active) :]}
         print(json.dumps(shown, ensure_ascii=False, indent=2))
         return 0
-    print(f"active alerts: {len(active)}")
+    print(_("active alerts: {n}").format(n=len(active)))
     for item in items[: len(active)]:
         _print(item)
-    print(f"recently resolved: {len(resolved)}")
+    print(_("recently resolved: {n}").format(n=len(resolved)))
     for item in items[len(active) :]:
         _print(item)
     return 0
@@ -110,12 +112,22 @@ def _item(row: Any, sent: list[Any], zone: ZoneInfo) -> dict[str, Any]:
 
 
 def _print(item: dict[str, Any]) -> None:
-    state = f"resolved {item['resolved_at']}" if not item["active"] else "active"
+    state = _("resolved {at}").format(at=item["resolved_at"]) if not item["active"] else _("active")
     if item["acknowledged_by"]:
-        state += f", acknowledged by {item['acknowledged_by']}: {item['acknowledge_note']}"
-    print(f"  #{item['id']} {item['rule']}: {item['title']} (since {item['started_at']}, {state})")
+        state += ", " + _("acknowledged by {who}: {note}").format(
+            who=item["acknowledged_by"], note=item["acknowledge_note"]
+        )
+    title = title_text(item["title"])
+    since = _("since {at}").format(at=item["started_at"])
+    print(f"  #{item['id']} {rule_name(item['rule'])}: {title} ({since}, {state})")
     for line in item["text"].splitlines():
         print(f"      {line}")
     for d in item["deliveries"]:
-        result = "delivered" if d["ok"] else f"NOT delivered after {d['attempts']} attempts ({d['error']})"
-        print(f"      {d['event']} → {d['channel']}: {result}")
+        result = (
+            _("delivered")
+            if d["ok"]
+            else ngettext(
+                "NOT delivered after {n} attempt ({error})", "NOT delivered after {n} attempts ({error})", d["attempts"]
+            ).format(n=d["attempts"], error=d["error"])
+        )
+        print(f"      {event_word(d['event'])} → {d['channel']}: {result}")

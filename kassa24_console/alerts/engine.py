@@ -25,10 +25,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import Settings
+from ..i18n import _
 from ..store import Store, now_us
 from ..store import alerts as sa
 from . import rules
 from .channels import Channel, Outcome, channels, send_all
+from .words import title_text
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ class Alerter:
         started = await self.store.write(lambda conn: sa.start_alert(conn, c.key, c.rule, c.title, c.text, at))
         if started is not None:
             log.warning("alert %s started (episode %d)", c.rule, started)
-            self._send(started, c.rule, "fired", c.title, c.text)
+            self._send(started, c.rule, "fired", title_text(c.title), c.text)
             return
         repeat_us = int(self.settings.alert_repeat_seconds * 1_000_000)
         again = await self.store.write(lambda conn: sa.claim_repeat(conn, c.key, c.text, at, repeat_us))
@@ -128,15 +130,18 @@ class Alerter:
             await self.store.write(lambda conn: sa.refresh_text(conn, c.key, c.text))
             return
         since = self._when(again.started_at)
-        self._send(again.id, c.rule, "repeat", f"Still: {c.title}", f"Active since {since}.\n{c.text}")
+        title = _("Still: {title}").format(title=title_text(c.title))
+        self._send(again.id, c.rule, "repeat", title, _("Active since {since}.").format(since=since) + f"\n{c.text}")
 
     async def _clear(self, key: str, at: int) -> None:
         row = await self.store.write(lambda conn: sa.resolve_alert(conn, key, at))
         if row is None:
             return  # another process saw it clear first
         log.warning("alert %s resolved (episode %d)", row.rule, row.id)
-        text = f"Resolved: it held from {self._when(row.started_at)} to {self._when(at)}."
-        self._send(row.id, row.rule, "resolved", f"Resolved: {row.title}", text)
+        text = _("Resolved: it held from {start} to {end}.").format(
+            start=self._when(row.started_at), end=self._when(at)
+        )
+        self._send(row.id, row.rule, "resolved", _("Resolved: {title}").format(title=title_text(row.title)), text)
 
     async def _unstored(self, failing: list[rules.Condition], at: int) -> None:
         """``writes_failing``, claimed in the store when it takes that write, else here."""
@@ -146,14 +151,15 @@ class Alerter:
                 started = await self.store.write(lambda conn: sa.start_alert(conn, c.key, c.rule, c.title, c.text, at))
             except Exception:
                 self._unclaimed[c.key] = c.title
-                self._send(None, c.rule, "fired", c.title, c.text)
+                self._send(None, c.rule, "fired", title_text(c.title), c.text)
                 return
             if started is not None:
-                self._send(started, c.rule, "fired", c.title, c.text)
+                self._send(started, c.rule, "fired", title_text(c.title), c.text)
         elif not failing and self._unclaimed:
             for key, title in list(self._unclaimed.items()):
                 del self._unclaimed[key]
-                self._send(None, key, "resolved", f"Resolved: {title}", "Database writes work again.")
+                resolved = _("Resolved: {title}").format(title=title_text(title))
+                self._send(None, key, "resolved", resolved, _("Database writes work again."))
 
     def _when(self, at: int) -> str:
         return datetime.fromtimestamp(at / 1_000_000, self.zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -3,7 +3,8 @@
 Each rule reads a few indexed rows (traffic by time, deposits by state, findings by state)
 and returns the conditions that hold, each under a stable ``key``: the same condition found
 again in five seconds, by another process, or after a restart, is the same alert.
-Texts are whole sentences in plain literals (a later issue translates them).
+Titles are fixed English sentences (stored as keys, translated where shown and sent,
+:mod:`.words`); bodies are written in the operator's language as the rules run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from sqlalchemy import Connection
 
 from ..config import Settings
 from ..findings import RULE_KINDS
+from ..i18n import _, ngettext
 from ..money import plain
+from ..reasons import reason_text
+from ..reconcile.words import kind_name
 from ..store import alerts as sa
 from ..store import views
 
@@ -63,10 +67,10 @@ def evaluate(connection: Connection, settings: Settings, now: int, active: list[
 def writes_failing(problem: str | None) -> list[Condition]:
     if not problem or not problem.startswith(("writes fail", "database unreachable")):
         return []
-    text = (
-        f"The database does not take writes: {problem}. Payments cannot be answered or recorded until it does: "
+    text = _(
+        "The database does not take writes: {problem}. Payments cannot be answered or recorded until it does: "
         "check the disk space, the file's permissions, or the database server."
-    )
+    ).format(problem=problem)
     return [Condition("writes_failing", "writes_failing", "Database writes are failing", text)]
 
 
@@ -75,18 +79,31 @@ def _signature_failures(connection: Connection, settings: Settings, now: int) ->
     total = sa.signature_failure_count(connection, since)
     if total < settings.alert_signature_failures:
         return []
+    window = _duration(settings.alert_window_seconds)
     lines = [
-        f"{total} requests failed the signature in the last {_duration(settings.alert_window_seconds)}.",
-        "Likely cause: the platform's key changed (or ours), or a signer form we do not know.",
+        ngettext(
+            "{n} request failed the signature in the last {window}.",
+            "{n} requests failed the signature in the last {window}.",
+            total,
+        ).format(n=total, window=window),
+        _("Likely cause: the platform's key changed (or ours), or a signer form we do not know."),
     ]
     groups: dict[tuple[str, str, str], int] = defaultdict(int)
     for row in sa.signature_failures(connection, since, GROUPS_READ):
-        groups[(_host(row.peer), row.kind, row.reason or "no diagnosis")] += row.n
+        groups[(_host(row.peer), row.kind, row.reason or "")] += row.n
     ranked = sorted(groups.items(), key=lambda item: -item[1])
     for (peer, kind, reason), n in ranked[:SHOWN]:
-        lines.append(f"- {n} × {kind} from {peer or 'unknown peer'}: {reason}")
+        said = reason_text(reason) if reason else _("no diagnosis")
+        lines.append(
+            _("- {n} × {kind} from {peer}: {reason}").format(
+                n=n, kind=kind, peer=peer or _("unknown peer"), reason=said
+            )
+        )
     if len(ranked) > SHOWN:
-        lines.append(f"… and {len(ranked) - SHOWN} more kinds of failure.")
+        more = len(ranked) - SHOWN
+        lines.append(
+            ngettext("… and {n} more kind of failure.", "… and {n} more kinds of failure.", more).format(n=more)
+        )
     return [Condition("signature_failures", "signature_failures", "Requests fail the signature", "\n".join(lines))]
 
 
@@ -100,11 +117,21 @@ def _callback_overdue(connection: Connection, settings: Settings, now: int) -> l
     if not total:
         return []
     waited = _duration(settings.alert_callback_overdue_seconds)
-    lines = [f"{total} deposits have waited longer than {waited} for a callback:"]
+    lines = [
+        ngettext(
+            "{n} deposit has waited longer than {waited} for a callback:",
+            "{n} deposits have waited longer than {waited} for a callback:",
+            total,
+        ).format(n=total, waited=waited)
+    ]
     for row in rows:
-        lines.append(f"- {row.payment_id}: customer {row.customer_id}, {plain(row.amount, row.currency)}")
+        lines.append(
+            _("- {payment_id}: customer {customer}, {amount}").format(
+                payment_id=row.payment_id, customer=row.customer_id, amount=plain(row.amount, row.currency)
+            )
+        )
     if total > len(rows):
-        lines.append(f"… and {total - len(rows)} more.")
+        lines.append(_("… and {n} more.").format(n=total - len(rows)))
     return [Condition("callback_overdue", "callback_overdue", "Callbacks are overdue", "\n".join(lines))]
 
 
@@ -114,10 +141,10 @@ def _callbacks_silent(connection: Connection, settings: Settings, now: int) -> l
     if first_since is None or now - max(first_since, last or 0) < silence:
         return []
     minutes = _duration(settings.alert_callback_silence_minutes * 60)
-    text = (
-        f"Deposits were issued but no callback at all arrived for {minutes}. "
+    text = _(
+        "Deposits were issued but no callback at all arrived for {minutes}. "
         "Is the platform reaching our callback URL (firewall, proxy, TLS certificate, the URL the platform has)?"
-    )
+    ).format(minutes=minutes)
     return [Condition("callbacks_silent", "callbacks_silent", "No callbacks arrive", text)]
 
 
@@ -125,9 +152,11 @@ def _errors(connection: Connection, settings: Settings, now: int) -> list[Condit
     total, failed = sa.error_counts(connection, now - int(settings.alert_window_seconds * SECOND_US))
     if total < settings.alert_error_min_requests or failed < settings.alert_error_share * total:
         return []
-    text = (
-        f"{failed} of {total} requests in the last {_duration(settings.alert_window_seconds)} were answered "
-        f"with code 500 or an HTTP 5xx ({failed * 100 / total:.0f} %). The log file says why."
+    text = _(
+        "{failed} of {total} requests in the last {window} were answered "
+        "with code 500 or an HTTP 5xx ({share} %). The log file says why."
+    ).format(
+        failed=failed, total=total, window=_duration(settings.alert_window_seconds), share=f"{failed * 100 / total:.0f}"
     )
     return [Condition("errors", "errors", "Requests are failing", text)]
 
@@ -147,10 +176,18 @@ def _new_findings(connection: Connection, settings: Settings, now: int, active: 
     found = []
     for found_at, kinds in sorted(grouped.items()):
         when = datetime.fromtimestamp(found_at / SECOND_US, zone).strftime("%Y-%m-%d %H:%M")
-        lines = [f"Found at {when} (reconciliation, or a callback as it arrived): money the records disagree on."]
+        lines = [
+            _("Found at {when} (reconciliation, or a callback as it arrived): money the records disagree on.").format(
+                when=when
+            )
+        ]
         for kind, amounts in sorted(kinds.items()):
-            lines.append(f"- {kind}: {len(amounts)}, {plain(sum(amounts), settings.currency)} in all")
-        lines.append("The Mismatches pane has the evidence and what to do.")
+            lines.append(
+                _("- {kind}: {n}, {amount} in all").format(
+                    kind=kind_name(kind), n=len(amounts), amount=plain(sum(amounts), settings.currency)
+                )
+            )
+        lines.append(_("The Mismatches pane has the evidence and what to do."))
         title = "New findings involve money"
         found.append(Condition(f"new_findings:{found_at}", "new_findings", title, "\n".join(lines)))
     return found
@@ -207,7 +244,7 @@ def _amount(evidence: Any) -> int:
 
 def _duration(seconds: float) -> str:
     if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:.0f} h"
+        return _("{n} h").format(n=f"{seconds / 3600:.0f}")
     if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:g} s"
+        return _("{n} min").format(n=f"{seconds / 60:.0f}")
+    return _("{n} s").format(n=f"{seconds:g}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..edits import EditRejected, operator
+from ..i18n import _
 from ..store import Store, now_us
 from ..store import alerts as sa
 
@@ -32,8 +33,8 @@ async def acknowledge(store: Store, alert_id: int, note: str, actor: str | None 
     :class:`EditRejected` without a note, or when the alert is no longer active or was
     acknowledged already (by someone else, in the meantime)."""
     if not note.strip():
-        raise EditRejected("note: say who is looking into it, or why it can wait")
+        raise EditRejected(_("note: say who is looking into it, or why it can wait"))
     who = actor or operator()
     done = await store.write(lambda c: sa.acknowledge(c, alert_id, who, note.strip(), now_us()))
     if not done:
-        raise EditRejected(f"alert {alert_id} is no longer active, or was acknowledged already")
+        raise EditRejected(_("alert {id} is no longer active, or was acknowledged already").format(id=alert_id))

@@ -13,9 +13,11 @@ from textual.widgets import DataTable, Static
 
 from ..alerts import state
 from ..alerts.channels import display
-from ..i18n import N_
+from ..alerts.words import event_word, rule_name, title_text
+from ..i18n import N_, _, ngettext, pgettext
 from . import format as fmt
 from .panes import ListPane
+from .said import Said
 from .screens import DetailScreen, ResolveForm
 
 RECENT = 50  # resolved alerts listed under the active ones
@@ -24,17 +26,24 @@ RECENT = 50  # resolved alerts listed under the active ones
 class AlertsPane(ListPane):
     TABLE_ID = "alerts-table"
     NOUN = "alerts"
+    NOUN_WORD = N_("alerts")
     TABLES = ("alerts", "alert_deliveries")
     COLUMNS = [
-        (N_("State"), "state", 8),
+        (N_("State"), "state", 10),
         (N_("Since"), "since", 16),
-        (N_("Rule"), "rule", 18),
+        (N_("Rule"), "rule", 20),
         (N_("What"), "what", 28),
         (N_("Channels"), "channels", 14),
         (N_("Acknowledged, resolved"), "done", 22),
     ]
     BINDINGS = [
-        Binding("x", "acknowledge", "Acknowledge", id="alerts.acknowledge"),
+        Binding(
+            "x",
+            "acknowledge",
+            N_("Acknowledge"),
+            id="alerts.acknowledge",
+            tooltip=N_("acknowledge with a note: no repeats until it resolves"),
+        ),
         *ListPane.PAGING,
     ]
 
@@ -43,22 +52,31 @@ class AlertsPane(ListPane):
         self.listing: state.Listing | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            "Active alerts first, then the recent ones. Enter the message and its deliveries · "
-            "x acknowledge with a note (no repeats until it resolves)",
+        yield Said(
+            N_(
+                "Active alerts first, then the recent ones. Enter the message and its deliveries · "
+                "x acknowledge with a note (no repeats until it resolves)"
+            ),
             classes="hint",
         )
         yield Static("", id="alerts-channels", classes="hint", markup=False)
         yield self.make_table()
 
     def on_mount(self) -> None:
+        self.say_channels()
+
+    def say_channels(self) -> None:
         names = [display(url.get_secret_value()) for url in self.k24.settings.alert_urls]  # never the URL
         text = (
-            "channels here: " + ", ".join(names)
+            _("channels here: {names}").format(names=", ".join(names))
             if names
-            else "no alert URLs here (alert_urls): this process evaluates no alerts; it shows those others send"
+            else _("no alert URLs here (alert_urls): this process evaluates no alerts; it shows those others send")
         )
         self.query_one("#alerts-channels", Static).update(text)
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.say_channels()
 
     async def count(self) -> int:
         self.listing = await state.listing(self.k24.store, RECENT)  # type: ignore[arg-type]
@@ -71,16 +89,19 @@ class AlertsPane(ListPane):
     def cells(self, row: Any) -> list[Text]:
         zone = self.k24.zone
         if row.active_key is None:
-            status, done = Text("resolved", style="green"), fmt.at_text(row.resolved_at, zone, minutes=True)
+            status, done = (
+                Text(pgettext("alert", "resolved"), style="green"),
+                fmt.at_text(row.resolved_at, zone, minutes=True),
+            )
         elif row.acked_at is not None:
-            status, done = Text("acked", style="yellow"), fmt.plain(f"{row.acked_by}: {row.ack_note}")
+            status, done = Text(_("acked"), style="yellow"), fmt.plain(f"{row.acked_by}: {row.ack_note}")
         else:
-            status, done = Text("ACTIVE", style="bold red"), Text("")
+            status, done = Text(_("ACTIVE"), style="bold red"), Text("")
         return [
             status,
             fmt.at_text(row.started_at, zone, minutes=True),
-            Text(row.rule, style="bold"),
-            fmt.plain(row.title),
+            Text(rule_name(row.rule), style="bold"),
+            fmt.plain(title_text(row.title)),
             self._channels(row.id),
             done,
         ]
@@ -92,8 +113,8 @@ class AlertsPane(ListPane):
         failed = sum(not d.ok for d in sent)
         ok = len(sent) - failed
         if failed:
-            return Text(f"{ok} ok, {failed} failed", style="bold red")
-        return Text(f"{ok} ok", style="green")
+            return Text(_("{ok} ok, {failed} failed").format(ok=ok, failed=failed), style="bold red")
+        return Text(_("{ok} ok").format(ok=ok), style="green")
 
     @on(DataTable.RowSelected, "#alerts-table")
     def _on_select(self) -> None:
@@ -101,18 +122,29 @@ class AlertsPane(ListPane):
         if row is None:
             return
         zone = self.k24.zone
-        lines = [f"Since {fmt.at_text(row.started_at, zone, with_date=True).plain} · sent {row.sends} time(s)"]
+        since = fmt.at_text(row.started_at, zone, with_date=True).plain
+        sent = ngettext("Since {since} · sent {n} time", "Since {since} · sent {n} times", row.sends)
+        lines = [sent.format(since=since, n=row.sends)]
         if row.acked_at is not None:
             when = fmt.at_text(row.acked_at, zone, with_date=True).plain
-            lines.append(f"Acknowledged by {row.acked_by} at {when}: {row.ack_note}")
+            lines.append(
+                _("Acknowledged by {who} at {when}: {note}").format(who=row.acked_by, when=when, note=row.ack_note)
+            )
         if row.resolved_at is not None:
-            lines.append(f"Resolved at {fmt.at_text(row.resolved_at, zone, with_date=True).plain}")
+            lines.append(_("Resolved at {when}").format(when=fmt.at_text(row.resolved_at, zone, with_date=True).plain))
         lines.append("")
         for d in self.listing.deliveries.get(row.id, []) if self.listing else []:
             when = fmt.at_text(d.at, zone, with_date=True).plain
-            result = "delivered" if d.ok else f"NOT delivered after {d.attempts} attempt(s): {d.error}"
-            lines.append(f"{when} {d.event} → {d.channel}: {result}")
-        detail = DetailScreen(f"{row.rule} · {row.title}", row.text, "\n".join(lines), ("Message", "Deliveries"))
+            result = (
+                _("delivered")
+                if d.ok
+                else ngettext(
+                    "NOT delivered after {n} attempt: {error}", "NOT delivered after {n} attempts: {error}", d.attempts
+                ).format(n=d.attempts, error=d.error)
+            )
+            lines.append(f"{when} {event_word(d.event)} → {d.channel}: {result}")
+        title = f"{rule_name(row.rule)} · {title_text(row.title)}"
+        detail = DetailScreen(title, row.text, "\n".join(lines), (_("Message"), _("Deliveries")))
         self.app.push_screen(detail)
 
     def action_acknowledge(self) -> None:
@@ -121,12 +153,13 @@ class AlertsPane(ListPane):
         if row is None or store is None:
             return
         if row.active_key is None:
-            self.notify("This alert has resolved: there is nothing to acknowledge.", severity="warning")
+            self.notify(_("This alert has resolved: there is nothing to acknowledge."), severity="warning")
             return
 
         async def save(values: dict[str, str]) -> None:
             await state.acknowledge(store, row.id, values["note"])
-            self.notify(f"Alert {row.id} acknowledged: no repeats until it resolves.")
+            self.notify(_("Alert {id} acknowledged: no repeats until it resolves.").format(id=row.id))
             await self.refresh_rows()
 
-        self.app.push_screen(ResolveForm(f"Acknowledge {row.rule} · {row.title}", "", save))
+        title = _("Acknowledge {rule} · {title}").format(rule=rule_name(row.rule), title=title_text(row.title))
+        self.app.push_screen(ResolveForm(title, "", save))

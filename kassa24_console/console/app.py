@@ -16,30 +16,39 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static, TabbedContent, TabPane
+from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
-from .. import alerts, i18n, timeline
+from .. import alerts, i18n
 from ..config import Settings
 from ..embedded import EmbeddedListener
-from ..i18n import _
+from ..i18n import N_, _, ngettext
 from ..listener import ListenError
+from ..reasons import part_text
 from ..runtime import DEMO_KEY_WARNING, StartupError, make_store, open_store
 from ..store import Store, display_url
-from ..store import queries as q
 from ..zones import zone as time_zone
-from . import format as fmt
 from . import projects_header
 from .alerts import AlertsPane
 from .keys import help_markdown
+from .language import Words, header_mark, tab_label
 from .language import commands as language_commands
-from .language import header_mark, tab_label
 from .mismatches import MismatchesPane
 from .panes import CallbacksPane, ContractsPane
 from .rates import RATE_MINUTES, Rates, counters_text
-from .screens import ConfirmScreen, DetailScreen, HelpScreen, steady
+from .screens import ConfirmScreen, HelpScreen, steady
+from .story import show_story
 from .traffic import TrafficPane
 
 log = logging.getLogger(__name__)
+
+# The listener's states as the header names them (the code keeps the English key).
+STATES = {
+    "starting": N_("starting"),
+    "not started": N_("not started"),
+    "stopped": N_("stopped"),
+    "restarting": N_("restarting"),
+    "stopping": N_("stopping"),
+}
 
 
 class StatusBar(Vertical):
@@ -58,29 +67,31 @@ class Kassa24App(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kassa24-console"
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="quit (in-flight requests are answered first)"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),
-        Binding("f1", "help", "Help", id="app.help", tooltip="this help"),
-        Binding("question_mark", "help", "Help", show=False, id="app.help_question"),
-        Binding("escape", "hide_help_panel", "Hide keys", show=False, id="app.keys", tooltip="close keys panel"),
-        Binding("t", "show_tab('traffic')", "Traffic", show=False, id="app.traffic"),
-        Binding("c", "show_tab('contracts')", "Contracts", show=False, id="app.contracts"),
-        Binding("b", "show_tab('callbacks')", "Callbacks", show=False, id="app.callbacks"),
-        Binding("m", "show_tab('mismatches')", "Mismatches", show=False, id="app.mismatches"),
+        Binding("q", "quit", N_("Quit"), id="app.quit", tooltip=N_("quit (in-flight requests are answered first)")),
+        Binding("ctrl+q", "quit", N_("Quit"), show=False, priority=True, id="app.quit_ctrl"),
+        Binding("f1", "help", N_("Help"), id="app.help", tooltip=N_("this help")),
+        Binding("question_mark", "help", N_("Help"), show=False, id="app.help_question"),
+        Binding(
+            "escape", "hide_help_panel", N_("Hide keys"), show=False, id="app.keys", tooltip=N_("close keys panel")
+        ),
+        Binding("t", "show_tab('traffic')", N_("Traffic"), show=False, id="app.traffic"),
+        Binding("c", "show_tab('contracts')", N_("Contracts"), show=False, id="app.contracts"),
+        Binding("b", "show_tab('callbacks')", N_("Callbacks"), show=False, id="app.callbacks"),
+        Binding("m", "show_tab('mismatches')", N_("Mismatches"), show=False, id="app.mismatches"),
         Binding(
             "exclamation_mark",
             "show_tab('alerts')",
-            "Alerts",
+            N_("Alerts"),
             show=False,
             id="app.alerts",
-            tooltip="alerts: active and recent, acknowledge with a note",
+            tooltip=N_("alerts: active and recent, acknowledge with a note"),
         ),
         Binding(
             "ctrl+r",
             "restart_listener",
-            "Restart listener",
+            N_("Restart listener"),
             id="app.restart",
-            tooltip="restart the listener (asks first while requests are in flight)",
+            tooltip=N_("restart the listener (asks first while requests are in flight)"),
         ),
     ]
 
@@ -123,28 +134,35 @@ class Kassa24App(App[int]):
                 yield MismatchesPane(id="mismatches-pane")
             with TabPane(tab_label("alerts"), id="alerts"):
                 yield AlertsPane(id="alerts-pane")
-        yield Footer()
+        yield Words()
 
     async def on_mount(self) -> None:
         self.theme = self.theme or "textual-dark"
         if self.config_error:
-            self.problem = f"{self.config_error} — fix the configuration and start again (q quits)"
+            self.problem = _("{error} — fix the configuration and start again (q quits)").format(
+                error=self.config_error
+            )
             self.listener_state = "not started"
             self.exit_code = 2
             self.update_status()
             return
         await self.open_store()
         if not self.attach:
-            if problem := self.settings.key_problem():
-                self.problem, self.listener_state, self.exit_code = f"{problem} (q quits)", "not started", 2
+            if problem := self.settings.key_problem(said=True):
+                self.problem, self.listener_state, self.exit_code = (
+                    _("{problem} (q quits)").format(problem=problem),
+                    "not started",
+                    2,
+                )
             else:
                 await self.start_listener()
-        if warning := self.settings.key_warning():
+        if warning := self.settings.key_warning(said=True):
             self.notify(warning, severity="warning", timeout=10)
         if self.unknown_keys:
             shown = ", ".join(self.unknown_keys)
             log.warning("keymap: unknown binding ids %s", shown)
-            self.notify(f"keymap: no binding with the id {shown} (F1 lists the keys)", severity="error", timeout=15)
+            message = _("keymap: no binding with the id {ids} (F1 lists the keys)").format(ids=shown)
+            self.notify(message, severity="error", timeout=15)
         self.update_status()
         await self.refresh_all()
         if self.live:
@@ -196,7 +214,7 @@ class Kassa24App(App[int]):
         try:
             await self.listener.start()
         except ListenError as error:
-            self.problem = f"{error} — ctrl+r to retry"
+            self.problem = _("{error} — ctrl+r to retry").format(error=part_text(str(error)))
             self.listener_state = "stopped"
         else:
             self.problem = ""
@@ -205,10 +223,10 @@ class Kassa24App(App[int]):
 
     async def action_restart_listener(self) -> None:
         if self.config_error:
-            self.notify("The configuration is invalid: fix it and start again.", severity="error")
+            self.notify(_("The configuration is invalid: fix it and start again."), severity="error")
             return
         if self.attach:
-            self.notify("Attached mode: there is no listener here.", severity="warning")
+            self.notify(_("Attached mode: there is no listener here."), severity="warning")
             return
         if self.runtime is None or self.store is None:
             await self.open_store()
@@ -217,7 +235,11 @@ class Kassa24App(App[int]):
         listener = self.listener
         in_flight = await asyncio.to_thread(lambda: listener.in_flight)  # a question to its process
         if in_flight:
-            question = f"{in_flight} request(s) in flight: they finish first, new ones wait. Restart the listener?"
+            question = ngettext(
+                "{n} request in flight: it finishes first, new ones wait. Restart the listener?",
+                "{n} requests in flight: they finish first, new ones wait. Restart the listener?",
+                in_flight,
+            ).format(n=in_flight)
             self.push_screen(ConfirmScreen(question), self._restart_if_confirmed)
             return
         await self._restart()
@@ -233,7 +255,7 @@ class Kassa24App(App[int]):
         await self.listener.stop()
         await self.start_listener()
         if self.listener_state == "listening":
-            self.notify(f"Listening on port {self.listener.port}.")
+            self.notify(_("Listening on port {port}.").format(port=self.listener.port))
 
     async def action_quit(self) -> None:
         """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
@@ -254,7 +276,7 @@ class Kassa24App(App[int]):
         """The header tells the truth when the listener stopped by itself."""
         if self.listener_state == "listening" and self.listener is not None and not self.listener.running:
             self.listener_state = "stopped"
-            self.problem = "the listener stopped — see the log file; ctrl+r to restart"
+            self.problem = _("the listener stopped — see the log file; ctrl+r to restart")
             self.update_status()
 
     # --- refresh ---------------------------------------------------------------------------
@@ -324,10 +346,10 @@ class Kassa24App(App[int]):
             where = f"http://{s.host}:{self.listener.port}"
             line.append(_("● listening {where}").format(where=where), style="bold green")
         else:
-            line.append(f"○ {self.listener_state}", style="bold red")
+            line.append(f"○ {_(STATES.get(self.listener_state, self.listener_state))}", style="bold red")
         if s.uses_demo_key:
             line.append(" ")
-            line.append("\u00a0DEMO\u00a0KEY\u00a0", style="bold black on yellow")
+            line.append("\u00a0" + _("DEMO KEY").replace(" ", "\u00a0") + "\u00a0", style="bold black on yellow")
         database = _("(not configured)") if self.config_error else display_url(s.database_url)
         context = projects_header.projects_text(s)
         line.append(f" │ {header_mark()} │ {context} │ {s.timezone} │ {database}")
@@ -358,24 +380,7 @@ class Kassa24App(App[int]):
 
     async def show_story(self, payment_id: str | None) -> None:
         """One payment's story, in order (the same from every pane)."""
-        if not payment_id or self.store is None:
-            self.notify("No payment here: the story is a payment's.", severity="warning")
-            return
-        events = await self.store.scan(lambda c: timeline.story(c, payment_id))
-        if not events:
-            self.notify(f"Nothing is recorded about {payment_id}.", severity="warning")
-            return
-        lines = [f"{fmt.at_text(e.at, self.zone, with_date=True).plain}  {e.what:<13} {e.detail}" for e in events]
-        deposit = await self.store.read(q.deposit, payment_id)
-        summary = (
-            "no deposit of ours"
-            if deposit is None
-            else (
-                f"customer {deposit.customer_id}\ncontract {deposit.contract_id or '–'}\n"
-                f"amount {fmt.money(deposit.amount, deposit.currency).plain}\nstate {deposit.state}"
-            )
-        )
-        self.push_screen(DetailScreen(f"Payment {payment_id}", "\n".join(lines), summary, ("Story", "The payment")))
+        await show_story(self, payment_id)
 
     def action_help(self) -> None:
         scopes: list[tuple[str, list[type]]] = [
@@ -384,6 +389,7 @@ class Kassa24App(App[int]):
             ("contracts", [ContractsPane]),
             ("callbacks", [CallbacksPane]),
             ("mismatches", [MismatchesPane]),
+            ("alerts", [AlertsPane]),
         ]
         self.push_screen(HelpScreen(help_markdown(self, scopes, self.settings)))
 
@@ -396,8 +402,10 @@ class Kassa24App(App[int]):
         for command in super().get_system_commands(screen):
             if command.title == "Quit":  # ours waits for in-flight requests: say so
                 command = SystemCommand(
-                    "Quit", "Stop the listener once in-flight requests are answered, then quit", self.action_quit
+                    _("Quit"), _("Stop the listener once in-flight requests are answered, then quit"), self.action_quit
                 )
+            else:
+                command = SystemCommand(_(command.title), _(command.help), command.callback, command.discover)
             yield command
         yield SystemCommand(
             _("Traffic"),

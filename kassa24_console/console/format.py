@@ -10,9 +10,18 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
+from ..i18n import N_, _, current_language
 from ..money import format_money
+from ..reconcile.words import word
 
 OK_CODES = (0, 204)
+# The kinds of traffic: verify and check_deposit are the protocol's names (kept as codes);
+# the others are words.
+KINDS = {"callback": N_("callback"), "unknown": N_("unknown")}
+
+
+def kind_text(kind: str | None) -> str:
+    return _(KINDS[kind]) if kind in KINDS else (kind or "")
 
 
 def at_text(at_us: int | None, zone: ZoneInfo, with_date: bool = False, minutes: bool = False) -> Text:
@@ -43,11 +52,14 @@ def code_text(code: int | None, http_status: int) -> Text:
 def signature_text(ok: bool | None) -> Text:
     if ok is None:
         return Text("–", style="dim")
-    return Text("ok", style="green") if ok else Text("BAD", style="bold red")
+    return Text(_("ok"), style="green") if ok else Text(_("BAD"), style="bold red")
 
 
 def latency_text(us: int) -> Text:
-    return Text(f"{us / 1000:.1f} ms", justify="right")
+    ms = f"{us / 1000:.1f}"
+    if current_language() != "en":
+        ms = ms.replace(".", ",")  # the decimal comma of ru and kk
+    return Text(_("{ms} ms").format(ms=ms), justify="right")
 
 
 def wrap_at_spaces(text: str, width: int) -> list[str]:
@@ -56,14 +68,53 @@ def wrap_at_spaces(text: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
-        for word in paragraph.split(" "):
-            if line and len(line) + 1 + len(word) > width:
+        for piece in paragraph.split(" "):
+            if line and len(line) + 1 + len(piece) > width:
                 lines.append(line)
-                line = word
+                line = piece
             else:
-                line = f"{line} {word}" if line else word
+                line = f"{line} {piece}" if line else piece
         lines.append(line)
     return lines
+
+
+# The keys of a finding's evidence (stored in English) as the operator reads them.
+EVIDENCE = {
+    "amount": N_("amount"),
+    "callback": N_("callback"),
+    "callback_statuses": N_("callback statuses"),
+    "currency": N_("currency"),
+    "customer_id": N_("customer"),
+    "contract_id": N_("contract"),
+    "deposit": N_("deposit"),
+    "deposit_state": N_("deposit state"),
+    "first_payment_id": N_("first payment id"),
+    "first_sha256": N_("first SHA-256"),
+    "sha256": N_("SHA-256"),
+    "hour": N_("hour"),
+    "limit": N_("limit"),
+    "month": N_("month"),
+    "operation_id": N_("operation"),
+    "operation_status": N_("operation status"),
+    "ours": N_("ours"),
+    "paid": N_("paid"),
+    "payment_id": N_("payment id"),
+    "peer": N_("peer"),
+    "platform": N_("platform"),
+    "report": N_("report"),
+    "report_operations": N_("operations in the report"),
+    "state": N_("state"),
+    "status": N_("status"),
+    "successful_operations": N_("successful operations"),
+    "outcome": N_("outcome"),
+    "deliveries": N_("deliveries"),
+}
+
+
+def _key(key: str) -> str:
+    """An evidence key in the operator's words; in English the key itself, spaced."""
+    said = _(EVIDENCE[key]) if key in EVIDENCE else key
+    return key.replace("_", " ") if said == EVIDENCE.get(key, key) else said
 
 
 def evidence_text(evidence: object) -> str:
@@ -71,17 +122,19 @@ def evidence_text(evidence: object) -> str:
     ``deposit state pending · callback statuses success`` (stored as JSON, never shown so)."""
     if not isinstance(evidence, dict):
         return "" if evidence is None else str(evidence)
-    return " · ".join(f"{key.replace('_', ' ')} {_value_text(key, value)}" for key, value in evidence.items())
+    return " · ".join(f"{_key(key)} {_value_text(key, value)}" for key, value in evidence.items())
 
 
 def _value_text(key: str, value: object) -> str:
     if isinstance(value, dict):
         if set(value) == {"amount", "currency"} and isinstance(value["amount"], int):
             return format_money(value["amount"], str(value["currency"] or "KZT"))
-        inner = [f"{k.replace('_', ' ')} {_value_text(k, v)}" for k, v in value.items() if v is not None]
+        inner = [f"{_key(k)} {_value_text(k, v)}" for k, v in value.items() if v is not None]
         return ", ".join(inner)
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
+        return ", ".join(word(str(v)) for v in value) or _("none")
     if key == "amount" and isinstance(value, int):
         return format_money(value)
+    if isinstance(value, str):
+        return word(value)
     return "–" if value is None else str(value)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import SystemCommand
-from textual.widgets import Static, TabbedContent
+from textual.app import ComposeResult, SystemCommand
+from textual.widgets import Footer, Static, TabbedContent
+from textual.widgets._footer import FooterKey
 
 from .. import i18n
 from ..i18n import N_, _
 from .panes import ListPane
+from .said import say_again
 from .tail import header_of
-from .traffic import COLUMNS
+from .traffic import COLUMNS, TrafficPane
 
 TABS = {
     "traffic": N_("Traffic"),
@@ -24,6 +26,37 @@ TABS = {
     "alerts": N_("Alerts"),
 }
 SHORT = {"ru": "RU", "kk": "KK", "en": "EN"}
+# Textual's own words that reach the screen: the palette's key in the footer and the system
+# commands of the palette (translated where they are shown, like our bindings).
+TEXTUAL = (
+    N_("palette"),
+    N_("Open the command palette"),
+    N_("Theme"),
+    N_("Change the current theme"),
+    N_("Keys"),
+    N_("Hide the keys and widget help panel"),
+    N_("Show help for the focused widget and a summary of available keys"),
+    N_("Minimize"),
+    N_("Minimize the widget and restore to normal size"),
+    N_("Maximize"),
+    N_("Maximize the focused widget"),
+    N_("Screenshot"),
+    N_("Save an SVG 'screenshot' of the current screen"),
+)
+
+
+class Words(Footer):
+    """The footer in the operator's language: bindings keep their English descriptions (the
+    catalog's keys, ``N_``-marked where they are declared) and are translated as the footer
+    is drawn, so a live switch of the language re-describes every key at once."""
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey):
+                widget.description = _(widget.description) if widget.description else ""
+                if widget.tooltip:
+                    widget.tooltip = _(str(widget.tooltip))
+            yield widget
 
 
 def tab_label(tab: str) -> str:
@@ -40,14 +73,22 @@ def switch(app: Any, language: str) -> None:
     """Make ``language`` the console's at once: tabs, header and every pane drawn again."""
     i18n.set_language(language)
     app.settings.language = language
+    if app.listener is not None:  # its process sends the alerts: in this language from now on
+        app.run_worker(app.listener.speak(language), group="language")
     tabs = app.query_one(TabbedContent)
     for tab in TABS:
         tabs.get_tab(tab).label = tab_label(tab)
     for pane in app.query(ListPane):
         pane.relabel()
+    say_again(app)
+    for traffic in app.query(TrafficPane):
+        traffic.redraw()
+    app.call_later(app.refresh_all)  # the rows' words, and where each list is, drawn again
     app.query_one("#traffic-header", Static).update(header_of(COLUMNS))
     app.update_status()
     app.refresh_bindings()
+    for footer in app.query(Words):
+        footer.refresh(recompose=True)  # the keys described again, in the new language
     app.refresh(layout=True)
 
 

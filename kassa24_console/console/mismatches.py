@@ -3,6 +3,7 @@ resolutions with notes, corrections with commands behind them, reconciliation of
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -13,57 +14,95 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from .. import edits
-from ..i18n import N_
+from ..audit import actor_word, audit_kind, note_text
+from ..i18n import N_, _, ngettext, pgettext
 from ..money import format_money
 from ..reconcile import corrections
+from ..reconcile.words import action_text, kind_name, word
 from ..store import views
 from . import format as fmt
 from .panes import ListPane
 from .reconciling import history_of_mismatch, periods_to_show, reconcile_elsewhere
+from .said import Said
 from .screens import CorrectionForm, DetailScreen, ResolveForm
+
+# A finding's state in the list's narrow column (the detail says it in full: не урегулировано).
+
+
+def state_word(state: str) -> str:
+    if state == "open":
+        return pgettext("finding state", "open")
+    if state == "resolved":
+        return pgettext("finding state", "resolved")
+    if state == "auto-closed":
+        return pgettext("finding state", "auto-closed")
+    return state
+
+
+# Why a signed period was reopened, as the store keeps it (English) → the operator's words.
+REOPENED = (
+    (re.compile(r"(\w+) found for (.*)"), N_("{kind} found for {payment_id}")),
+    (re.compile(r"(\w+) reopened for (.*)"), N_("{kind} reopened for {payment_id}")),
+)
+REOPENED_BY = re.compile(r"#(\d+) (\w+) ?(\S*) reopened by (\S+?)(?:: (.*))?")
+
+
+def reopened_text(reason: str) -> str:
+    for pattern, said in REOPENED:
+        if match := pattern.fullmatch(reason):
+            return _(said).format(kind=kind_name(match[1]), payment_id=match[2])
+    if match := REOPENED_BY.fullmatch(reason):
+        said = _("#{id} {kind} {payment_id} reopened by {who}: {note}").format(
+            id=match[1], kind=kind_name(match[2]), payment_id=match[3], who=match[4], note=match[5] or ""
+        )
+        return said.replace("  ", " ").rstrip(": ")  # no payment id, no note
+    return reason
 
 
 class MismatchesPane(ListPane):
     TABLE_ID = "mismatches-table"
     NOUN = "mismatches"
+    NOUN_WORD = N_("mismatches")
     TABLES = ("mismatches", "periods")
     COLUMNS = [
         (N_("Found"), "found", 16),
         (N_("Kind"), "kind", 18),
         (N_("Payment id"), "payment", 30),
-        (N_("State"), "state", 8),
+        (N_("State"), "state", 13),
         (N_("Evidence"), "evidence", 22),
         (N_("Note"), "note", 10),
     ]
     BINDINGS = [
-        Binding("x", "resolve", "Resolve", id="mismatches.resolve", tooltip="resolve with a note"),
-        Binding("o", "reopen", "Reopen", id="mismatches.reopen", show=False),
-        Binding("v", "toggle_resolved", "Show resolved", id="mismatches.toggle", show=False),
-        Binding("r", "reconcile", "Reconcile", id="mismatches.reconcile", tooltip="reconcile today"),
+        Binding("x", "resolve", N_("Resolve"), id="mismatches.resolve", tooltip=N_("resolve with a note")),
+        Binding("o", "reopen", N_("Reopen"), id="mismatches.reopen", show=False),
+        Binding("v", "toggle_resolved", N_("Show resolved"), id="mismatches.toggle", show=False),
+        Binding("r", "reconcile", N_("Reconcile"), id="mismatches.reconcile", tooltip=N_("reconcile today")),
         Binding(
             "k",
             "close_deposit",
-            "Close deposit",
+            N_("Close deposit"),
             id="mismatches.close_deposit",
             show=False,
-            tooltip="close the unpaid deposit (with a note)",
+            tooltip=N_("close the unpaid deposit (with a note)"),
         ),
         Binding(
             "p",
             "credit_deposit",
-            "Credit from platform",
+            N_("Credit from platform"),
             id="mismatches.credit_deposit",
             show=False,
-            tooltip="credit the deposit on the platform's operation (with a note)",
+            tooltip=N_("credit the deposit on the platform's operation (with a note)"),
         ),
-        Binding("s", "story", "Story", id="mismatches.story", show=False, tooltip="the payment's story, in order"),
+        Binding(
+            "s", "story", N_("Story"), id="mismatches.story", show=False, tooltip=N_("the payment's story, in order")
+        ),
         Binding(
             "slash",
             "focus_search",
-            "Filter",
+            N_("Filter"),
             id="mismatches.filter",
             show=False,
-            tooltip="filter: a payment id, a kind",
+            tooltip=N_("filter: a payment id, a kind"),
         ),
         *ListPane.PAGING,
     ]
@@ -73,13 +112,15 @@ class MismatchesPane(ListPane):
         self.show_resolved = False
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            "Open mismatches. Enter evidence · x resolve · o reopen · v show resolved · r reconcile today · "
-            "k close deposit · p credit from the platform's record",
+        yield Said(
+            N_(
+                "Open mismatches. Enter evidence · x resolve · o reopen · v show resolved · r reconcile today · "
+                "k close deposit · p credit from the platform's record"
+            ),
             classes="hint",
         )
         yield Static("", id="periods", markup=False)
-        yield self.search_box("filter: a payment id or a kind")
+        yield self.search_box(N_("filter: a payment id or a kind"))
         yield self.where_line()
         yield self.make_table()
 
@@ -111,9 +152,14 @@ class MismatchesPane(ListPane):
             start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
             last = datetime.fromtimestamp((p.end_at - 1) / 1e6, zone).date()
             signed_at = fmt.at_text(p.signed_at, zone, minutes=True).plain
-            label = f"{start} … {last} signed by {p.signed_by} at {signed_at}"
+            label = _("{start} … {last} signed by {who} at {at}").format(
+                start=start, last=last, who=p.signed_by, at=signed_at
+            )
             if p.reopened_at:
-                text.append(f"⚠ {label} — reopened after sign-off: {p.reopened_reason}\n", style="bold red")
+                reopened = _("{period} — reopened after sign-off: {reason}").format(
+                    period=label, reason=reopened_text(p.reopened_reason or "")
+                )
+                text.append(f"⚠ {reopened}\n", style="bold red")
             else:
                 text.append(f"✓ {label}\n", style="green")
         for widget in self.query("#periods").results(Static):
@@ -123,11 +169,11 @@ class MismatchesPane(ListPane):
         evidence = row.evidence if isinstance(row.evidence, dict) else {}
         return [
             fmt.at_text(row.found_at, self.k24.zone, minutes=True),
-            Text(row.kind, style="bold"),
+            Text(kind_name(row.kind), style="bold"),
             fmt.plain(row.payment_id),
-            Text(row.state, style="yellow" if row.state == "open" else "green"),
+            Text(state_word(row.state), style="yellow" if row.state == "open" else "green"),
             fmt.plain(fmt.evidence_text(evidence)),
-            fmt.plain(row.note),
+            fmt.plain(note_text(row.note)),
         ]
 
     @on(DataTable.RowSelected, "#mismatches-table")
@@ -137,19 +183,24 @@ class MismatchesPane(ListPane):
         if mismatch is None or store is None:
             return
         evidence = fmt.evidence_text(mismatch.evidence).replace(" · ", "\n")
-        what_to_do = f"Suggested action:\n{mismatch.action}\n\nState: {mismatch.state}"
+        what_to_do = _("Suggested action:\n{action}\n\nState: {state}").format(
+            action=action_text(mismatch), state=word(mismatch.state)
+        )
         if mismatch.occurrences > 1:
-            what_to_do += f" · found {mismatch.occurrences} times"
+            n = mismatch.occurrences
+            what_to_do += ngettext(" · found {n} time", " · found {n} times", n).format(n=n)
         entries = await store.scan(lambda c: history_of_mismatch(c, mismatch.id))
         if entries:  # every resolve and reopen, with who, when and the note: none is ever erased
-            what_to_do += "\n\nHistory:"
+            what_to_do += "\n\n" + _("History:")
             for e in entries:
                 when = fmt.at_text(e.at, self.k24.zone, with_date=True).plain
-                what_to_do += f"\n{when} {e.kind} by {e.actor}: {e.note}"
+                what_to_do += "\n" + _("{when} {kind} by {who}: {note}").format(
+                    when=when, kind=audit_kind(e.kind), who=actor_word(e.actor), note=note_text(e.note)
+                )
         elif mismatch.note:
-            what_to_do += f"\nNote: {mismatch.note}"
-        title = f"{mismatch.kind} · {mismatch.payment_id or ''}"
-        self.app.push_screen(DetailScreen(title, evidence, what_to_do, ("Evidence", "What to do")))
+            what_to_do += "\n" + _("Note: {note}").format(note=note_text(mismatch.note))
+        title = f"{kind_name(mismatch.kind)} · {mismatch.payment_id or ''}"
+        self.app.push_screen(DetailScreen(title, evidence, what_to_do, (_("Evidence"), _("What to do"))))
 
     async def action_reconcile(self) -> None:
         """Run the reconciliation rules over today in a process of its own: the listener in
@@ -162,9 +213,11 @@ class MismatchesPane(ListPane):
         except RuntimeError as error:
             self.notify(str(error), severity="error")
             return
+        count = sum(f["count"] for f in found["found"].values())
         self.notify(
-            f"Reconciled {found['period']}: {sum(f['count'] for f in found['found'].values())} found, "
-            f"{len(found['open'])} open."
+            _("Reconciled {period}: {found} found, {open} open.").format(
+                period=found["period"], found=count, open=len(found["open"])
+            )
         )
         await self.refresh_rows()
 
@@ -177,14 +230,14 @@ class MismatchesPane(ListPane):
             await apply(self.k24.store, mismatch, values)
             await self.refresh_rows()
 
-        self.app.push_screen(CorrectionForm(f"{title} {mismatch.payment_id}", fields, save))
+        self.app.push_screen(CorrectionForm(f"{_(title)} {mismatch.payment_id}", fields, save))
 
     def action_close_deposit(self) -> None:
         async def apply(store: Any, mismatch: Any, values: dict[str, str]) -> None:
             await corrections.close_deposit(store, mismatch.payment_id, values["note"])
-            self.notify(f"Deposit {mismatch.payment_id} closed.")
+            self.notify(_("Deposit {payment_id} closed.").format(payment_id=mismatch.payment_id))
 
-        self._correct("Close the unpaid deposit", [("note", "Why (expired, cancelled…)", "")], apply)
+        self._correct(N_("Close the unpaid deposit"), [("note", _("Why (expired, cancelled…)"), "")], apply)
 
     def action_credit_deposit(self) -> None:
         mismatch = self.selected()
@@ -194,10 +247,17 @@ class MismatchesPane(ListPane):
             amount = await corrections.credit_deposit(
                 store, mismatch.payment_id, values["operation"].strip(), values["note"]
             )
-            self.notify(f"Deposit {mismatch.payment_id} credited {format_money(amount)}.")
+            self.notify(
+                _("Deposit {payment_id} credited {amount}.").format(
+                    payment_id=mismatch.payment_id, amount=format_money(amount)
+                )
+            )
 
-        fields = [("operation", "Platform operation id", str(evidence.get("operation_id", ""))), ("note", "Why", "")]
-        self._correct("Credit on the platform's record:", fields, apply)
+        fields = [
+            ("operation", _("Platform operation id"), str(evidence.get("operation_id", ""))),
+            ("note", _("Why"), ""),
+        ]
+        self._correct(N_("Credit on the platform's record:"), fields, apply)
 
     async def action_story(self) -> None:
         row = self.selected()
@@ -215,11 +275,13 @@ class MismatchesPane(ListPane):
 
         async def save(values: dict[str, str]) -> None:
             await edits.resolve_mismatch(store, mismatch.id, values["note"], reopen=reopen)
-            self.notify(f"Mismatch {mismatch.id} {'reopened' if reopen else 'resolved'}.")
+            done = _("Mismatch {id} reopened.") if reopen else _("Mismatch {id} resolved.")
+            self.notify(done.format(id=mismatch.id))
             await self.refresh_rows()
 
-        verb = "Reopen" if reopen else "Resolve"
-        self.app.push_screen(ResolveForm(f"{verb} {mismatch.kind} · {mismatch.payment_id or ''}", mismatch.note, save))
+        verb = _("Reopen") if reopen else _("Resolve")
+        title = f"{verb} {kind_name(mismatch.kind)} · {mismatch.payment_id or ''}"
+        self.app.push_screen(ResolveForm(title, mismatch.note, save))
 
     def action_reopen(self) -> None:
         self.action_resolve(reopen=True)

@@ -14,12 +14,14 @@ from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import ColumnKey
 
 from .. import edits
-from ..audit import history, shown
 from ..filters import parse_filter
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
+from ..reasons import part_text
+from ..reconcile.words import word
 from ..store import views
 from ..timeline import callback_detail, latest_deposit_of
 from . import format as fmt
+from .said import Asking, Said
 from .screens import (
     AccountForm,
     ContractForm,
@@ -27,6 +29,7 @@ from .screens import (
     NewContractForm,
     contract_change,
 )
+from .story import show_history
 from .traffic import pretty_json
 
 if TYPE_CHECKING:
@@ -38,8 +41,8 @@ class Rows(DataTable[Any]):
     DataTable's own Home scrolls the view only, and ``k``/``p`` would act on a row out of sight)."""
 
     BINDINGS = [
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
+        Binding("home", "scroll_top", N_("First row"), show=False),
+        Binding("end", "scroll_bottom", N_("Last row"), show=False),
     ]
 
 
@@ -51,12 +54,13 @@ class ListPane(Vertical):
     """
 
     TABLE_ID = ""
-    NOUN = "rows"
+    NOUN = "rows"  # the ids of its widgets
+    NOUN_WORD = N_("rows")  # what "1–500 of 10 020" counts, in words
     PAGE = 500
     COLUMNS: list[tuple[str, str, int]] = []  # (label, key, width)
     PAGING = [
-        Binding("right_square_bracket", "page(1)", "Next page", show=False, tooltip="next page of the list"),
-        Binding("left_square_bracket", "page(-1)", "Previous page", show=False, tooltip="previous page"),
+        Binding("right_square_bracket", "page(1)", N_("Next page"), show=False, tooltip=N_("next page of the list")),
+        Binding("left_square_bracket", "page(-1)", N_("Previous page"), show=False, tooltip=N_("previous page")),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -71,7 +75,7 @@ class ListPane(Vertical):
         return next((i.value for i in self.query(f"#{self.NOUN}-search").results(Input)), "")
 
     def search_box(self, placeholder: str) -> Input:
-        return Input(placeholder=placeholder, id=f"{self.NOUN}-search")
+        return Asking(placeholder, id=f"{self.NOUN}-search")
 
     def where_line(self) -> Static:
         return Static("", id=f"{self.NOUN}-where", classes="hint", markup=False)
@@ -99,9 +103,11 @@ class ListPane(Vertical):
         rows = await self.page()
         if self.is_attached:
             first = self.page_start + 1 if rows else 0
-            of = f"more than {views.COUNT_CAP:,}" if total > views.COUNT_CAP else f"{total:,}"
-            where = f"{self.NOUN} {first}–{self.page_start + len(rows)} of {of}".replace(",", " ")
-            more = " · ] next page · [ previous" if total > self.PAGE else ""
+            cap = f"{views.COUNT_CAP:,}".replace(",", " ")
+            of = _("more than {n}").format(n=cap) if total > views.COUNT_CAP else f"{total:,}".replace(",", " ")
+            last = self.page_start + len(rows)
+            where = _("{noun} {first}–{last} of {of}").format(noun=_(self.NOUN_WORD), first=first, last=last, of=of)
+            more = _(" · ] next page · [ previous") if total > self.PAGE else ""
             for widget in self.query(f"#{self.NOUN}-where").results(Static):
                 widget.update(where + more)
         return rows
@@ -140,10 +146,12 @@ class ListPane(Vertical):
         return Text(_(label), justify="right" if key in self.RIGHT else "left")
 
     def relabel(self) -> None:
+        """Headings again in the language now in use; the rows are read and drawn again."""
         table = self.query_one(f"#{self.TABLE_ID}", DataTable)
         for label, key, _width in self.COLUMNS:
             table.columns[ColumnKey(key)].label = self.column_label(label, key)
         table.refresh()
+        self._read_at, self._shown = None, []
 
     RIGHT: frozenset[str] = frozenset()
 
@@ -206,6 +214,7 @@ class ContractsPane(ListPane):
         return str(row.id) if project == first else f"{project}:{row.id}"
 
     NOUN = "contracts"
+    NOUN_WORD = N_("contracts")
     COLUMNS = [
         (N_("Customer"), "customer", 10),
         (N_("Name"), "name", 16),
@@ -224,29 +233,29 @@ class ContractsPane(ListPane):
         return (*self.TABLES, "deposits") if self.search.strip() else self.TABLES  # a payment id finds its contract
 
     BINDINGS = [
-        Binding("e", "edit", "Edit", id="contracts.edit"),
-        Binding("n", "new_contract", "New contract", id="contracts.new", show=False),
-        Binding("a", "new_account", "New account", id="contracts.account", show=False),
+        Binding("e", "edit", N_("Edit"), id="contracts.edit"),
+        Binding("n", "new_contract", N_("New contract"), id="contracts.new", show=False),
+        Binding("a", "new_account", N_("New account"), id="contracts.account", show=False),
         Binding(
             "slash",
             "focus_search",
-            "Search",
+            N_("Search"),
             id="contracts.search",
-            tooltip="search: start of a customer, contract, number or name; or a payment id",
+            tooltip=N_("search: any part of a customer, contract, number or name; or a payment id"),
         ),
         Binding(
             "h",
             "history",
-            "History",
+            N_("History"),
             id="contracts.history",
-            tooltip="the contract's history, newest first: edits, payments credited, imports, corrections",
+            tooltip=N_("the contract's history, newest first: edits, payments credited, imports, corrections"),
         ),
-        Binding("s", "story", "Story", id="contracts.story", show=False, tooltip="its last payment's story"),
+        Binding("s", "story", N_("Story"), id="contracts.story", show=False, tooltip=N_("its last payment's story")),
         *ListPane.PAGING,
     ]
 
     def compose(self) -> ComposeResult:
-        yield self.search_box("search: any part of a customer, contract, number or name; or a payment id")
+        yield self.search_box(N_("search: any part of a customer, contract, number or name; or a payment id"))
         yield self.where_line()
         yield self.make_table()
 
@@ -288,7 +297,8 @@ class ContractsPane(ListPane):
 
         async def save(seen: edits.Seen, change: edits.ContractChange) -> None:
             changed = await edits.update_contract(store, seen, change, zone=self.k24.zone)
-            self.notify(f"Contract {contract.id}: {changed} field(s) saved." if changed else "Nothing changed.")
+            saved = ngettext("Contract {id}: {n} field saved.", "Contract {id}: {n} fields saved.", changed)
+            self.notify(saved.format(id=contract.id, n=changed) if changed else _("Nothing changed."))
             await self.refresh_rows()
 
         self.app.push_screen(ContractForm(contract, seen, save))
@@ -305,22 +315,7 @@ class ContractsPane(ListPane):
         store = self.k24.store
         if contract is None or store is None:
             return
-        rows = await store.scan(
-            lambda c: history(c, contract=contract.id, project=getattr(contract, "project_id", None))
-        )
-        zone = self.k24.zone
-        lines = []
-        for row in reversed(rows):  # newest first: what just happened is what the operator looks for
-            when = fmt.at_text(row.at, zone, with_date=True).plain
-            change = f"{row.field}: {shown(row.field, row.old)} → {shown(row.field, row.new)}"
-            why = " · ".join(part for part in (row.note, row.cause) if part)
-            lines.append(f"{when}  {row.kind:<10} {row.actor}\n    {change}" + (f"\n    {why}" if why else ""))
-        now = (
-            f"status code {contract.status_code} {contract.status_text}\n"
-            f"amount due {fmt.money(contract.payment).plain}\nminimum {fmt.money(contract.min_payment).plain}"
-        )
-        title = f"History of {contract.id} · {contract.number} · customer {contract.customer_id} · newest first"
-        self.app.push_screen(DetailScreen(title, "\n".join(lines) or "(no changes recorded)", now, ("History", "Now")))
+        await show_history(self.app, store, contract)
 
     def action_new_account(self) -> None:
         store = self.k24.store
@@ -329,7 +324,7 @@ class ContractsPane(ListPane):
 
         async def save(values: dict[str, str]) -> None:
             await edits.add_account(store, values["customer_id"], values["name"], values["additional_customer_id"])
-            self.notify(f"Account {values['customer_id']} added.")
+            self.notify(_("Account {id} added.").format(id=values["customer_id"]))
 
         self.app.push_screen(AccountForm(save))
 
@@ -354,7 +349,7 @@ class ContractsPane(ListPane):
                     "info": None,
                 },
             )
-            self.notify(f"Contract {values['id'].strip()} added.")
+            self.notify(_("Contract {id} added.").format(id=values["id"].strip()))
             await self.refresh_rows()
 
         self.app.push_screen(NewContractForm(save, current.customer_id if current else ""))
@@ -363,10 +358,13 @@ class ContractsPane(ListPane):
 class CallbacksPane(ListPane):
     TABLE_ID = "callbacks-table"
     NOUN = "callbacks"
+    NOUN_WORD = N_("callbacks")
     TABLES = ("callbacks",)
     BINDINGS = [
-        Binding("s", "story", "Story", id="callbacks.story", tooltip="the payment's story, in order"),
-        Binding("slash", "focus_search", "Filter", id="callbacks.filter", tooltip="filter (a payment id works too)"),
+        Binding("s", "story", N_("Story"), id="callbacks.story", tooltip=N_("the payment's story, in order")),
+        Binding(
+            "slash", "focus_search", N_("Filter"), id="callbacks.filter", tooltip=N_("filter (a payment id works too)")
+        ),
         *ListPane.PAGING,
     ]
 
@@ -389,10 +387,12 @@ class CallbacksPane(ListPane):
     RIGHT = frozenset({"amount", "deliveries"})
 
     def compose(self) -> ComposeResult:
-        yield self.search_box("filter: customer:7012 sig:bad, a payment id, a status or an outcome")
-        yield Static(
-            "Callbacks, latest delivery first. × counts deliveries of the same callback. "
-            "Enter: the raw callback, our answer and the matched deposit.",
+        yield self.search_box(N_("filter: customer:7012 sig:bad, a payment id, a status or an outcome"))
+        yield Said(
+            N_(
+                "Callbacks, latest delivery first. × counts deliveries of the same callback. "
+                "Enter: the raw callback, our answer and the matched deposit."
+            ),
             classes="hint",
         )
         yield self.where_line()
@@ -419,15 +419,18 @@ class CallbacksPane(ListPane):
             {"at": fmt.at_text(a.at, self.k24.zone, with_date=True).plain, "http": a.http_status, "body": a.body}
             for a in detail.answers
         ]
-        ours = {"our answer": answers or _("no answer of ours is recorded"), "matched deposit": detail.deposit}
+        ours = {_("our answer"): answers or _("no answer of ours is recorded"), _("matched deposit"): detail.deposit}
         raw = detail.raw
-        title = f"callback · {row.payment_id or ''} · {row.status or 'signature failed'} · ×{row.deliveries}"
+        status = word(row.status) if row.status else _("signature failed")
+        title = _("callback · {payment_id} · {status} · ×{n}").format(
+            payment_id=row.payment_id or "", status=status, n=row.deliveries
+        )
         self.app.push_screen(
             DetailScreen(
                 title,
                 pretty_json(raw or ""),
                 json.dumps(ours, indent=2, ensure_ascii=False, default=str),
-                ("Callback", "Our answer and the deposit"),
+                (_("Callback"), _("Our answer and the deposit")),
             )
         )
 
@@ -444,10 +447,10 @@ class CallbacksPane(ListPane):
             fmt.at_text(row.last_received_at, self.k24.zone),
             fmt.plain(row.payment_id),
             fmt.plain(row.customer_id),
-            fmt.plain(row.status),
+            fmt.plain(word(row.status) if row.status else ""),
             fmt.money(row.amount, row.currency or "KZT"),
-            Text(row.outcome, style=outcome_style),
-            Text("yes" if row.deposit_id else "no", style="" if row.deposit_id else "yellow"),
+            Text(part_text(row.outcome), style=outcome_style),
+            Text(_("yes") if row.deposit_id else _("no"), style="" if row.deposit_id else "yellow"),
             fmt.signature_text(row.signature_ok),
             Text(str(row.deliveries), justify="right"),
             fmt.plain(row.operation_id),

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ..config import RECONCILE_THRESHOLDS, Settings
+from ..i18n import _
 from ..store import queries as q
 
 # What the rules depend on, handed to the child as the environment it reads settings from.
@@ -40,7 +41,8 @@ async def reconcile_elsewhere(settings: Settings, day: str) -> dict[str, Any]:
     )
     out, err = await process.communicate()
     if process.returncode not in (0, 1):
-        raise RuntimeError(f"reconciliation failed: {err.decode('utf-8', 'replace').strip()[:300]}")
+        said = err.decode("utf-8", "replace").strip()[:300]
+        raise RuntimeError(_("reconciliation failed: {error}").format(error=said))
     return json.loads(out)
 
 

@@ -22,6 +22,7 @@ from ..edits import (
     parse_major,
     parse_status_code,
 )
+from ..i18n import N_, _
 from ..money import format_amount
 from .format import wrap_at_spaces
 
@@ -37,8 +38,8 @@ class Reading(TextArea):
     """A read-only text to look through: Home and End go to its first and last line."""
 
     BINDINGS = [
-        Binding("home,ctrl+home", "first", "First line", show=False),
-        Binding("end,ctrl+end", "last", "Last line", show=False),
+        Binding("home,ctrl+home", "first", N_("First line"), show=False),
+        Binding("end,ctrl+end", "last", N_("Last line"), show=False),
     ]
 
     def action_first(self) -> None:
@@ -52,14 +53,13 @@ class DetailScreen(ModalScreen[None]):
     """The raw request and our raw response, pretty-printed and selectable for copying."""
 
     BINDINGS = [
-        Binding("escape", "dismiss", "Close", id="detail.close"),
-        Binding("c", "copy", "Copy both", id="detail.copy"),
+        Binding("escape", "dismiss", N_("Close"), id="detail.close"),
+        Binding("c", "copy", N_("Copy both"), id="detail.copy"),
     ]
 
-    def __init__(
-        self, title: str, request: str, response: str, labels: tuple[str, str] = ("Request", "Our response")
-    ) -> None:
+    def __init__(self, title: str, request: str, response: str, labels: tuple[str, str] | None = None) -> None:
         super().__init__()
+        labels = labels or (_("Request"), _("Our response"))
         self._title, self._request, self._response, self._labels = title, request, response, labels
 
     def compose(self) -> ComposeResult:
@@ -72,18 +72,18 @@ class DetailScreen(ModalScreen[None]):
                 with Vertical():
                     yield Label(self._labels[1])
                     yield Reading(self._response, read_only=True, id="detail-response")
-            yield Static("Esc close · c copy both · select text with the mouse to copy a part", classes="hint")
+            yield Static(_("Esc close · c copy both · select text with the mouse to copy a part"), classes="hint")
 
     def on_mount(self) -> None:
         steady(self)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(f"{self._request}\n\n{self._response}")
-        self.notify("Request and response copied.")
+        self.notify(_("Request and response copied."))
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="help.close")]
+    BINDINGS = [Binding("escape,f1,q", "dismiss", N_("Close"), id="help.close")]
 
     def __init__(self, text: str) -> None:
         super().__init__()
@@ -113,7 +113,7 @@ class Unbroken(Static):
 class _Form(ModalScreen[bool]):
     """A form whose Save runs ``save`` and stays open with the reason if it is refused."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), id="form.cancel")]
     TITLE_TEXT = ""
 
     def __init__(self, save: Callable[[dict[str, str]], Awaitable[None]]) -> None:
@@ -126,7 +126,7 @@ class _Form(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
-            yield Static(self.TITLE_TEXT, classes="form-title", markup=False)
+            yield Static(_(self.TITLE_TEXT), classes="form-title", markup=False)
             with VerticalScroll(classes="form-fields"), Grid(classes="form-grid"):  # scrolls; Save stays in view
                 for field_id, label, value in self.fields():
                     yield Label(label)
@@ -136,8 +136,8 @@ class _Form(ModalScreen[bool]):
                         yield Input(value, id=field_id)
             yield Unbroken(id="form-error")
             with Horizontal(classes="form-buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                yield Button(_("Save"), variant="primary", id="save")
+                yield Button(_("Cancel"), id="cancel")
 
     def on_mount(self) -> None:
         steady(self)
@@ -180,20 +180,22 @@ class ContractForm(_Form):
             except EditConflict as conflict:
                 if conflict.current is not None:
                     self.seen = Seen.of(conflict.current)
-                    for field_id, _, value in self.fields():
+                    for field_id, _label, value in self.fields():
                         self.query_one(f"#{field_id}", Input).value = value
                 raise
 
         super().__init__(_save)
-        self.TITLE_TEXT = f"Contract {contract.id} · {contract.number} · customer {contract.customer_id}"
+        self.TITLE_TEXT = _("Contract {id} · {number} · customer {customer}").format(
+            id=contract.id, number=contract.number, customer=contract.customer_id
+        )
 
     def fields(self) -> list[tuple[str, str, str]]:
         c = self.seen.values
         return [
-            ("status_code", "Status code (0 = pay)", str(c.status_code)),
-            ("status_text", "Status text", c.status_text or ""),
-            ("payment", "Amount due, KZT", format_amount(c.payment)),
-            ("min_payment", "Minimum payment, KZT", format_amount(c.min_payment)),
+            ("status_code", _("Status code (0 = pay)"), str(c.status_code)),
+            ("status_text", _("Status text"), c.status_text or ""),
+            ("payment", _("Amount due, KZT"), format_amount(c.payment)),
+            ("min_payment", _("Minimum payment, KZT"), format_amount(c.min_payment)),
         ]
 
 
@@ -221,18 +223,18 @@ def contract_change(values: dict[str, str]) -> ContractChange:
 
 
 class AccountForm(_Form):
-    TITLE_TEXT = "New account"
+    TITLE_TEXT = N_("New account")
 
     def fields(self) -> list[tuple[str, str, str]]:
         return [
-            ("customer_id", "Customer id", ""),
-            ("name", "Name", ""),
-            ("additional_customer_id", "Additional id", ""),
+            ("customer_id", _("Customer id"), ""),
+            ("name", _("Name"), ""),
+            ("additional_customer_id", _("Additional id"), ""),
         ]
 
 
 class NewContractForm(_Form):
-    TITLE_TEXT = "New contract"
+    TITLE_TEXT = N_("New contract")
 
     def __init__(self, save: Callable[[dict[str, str]], Awaitable[None]], customer_id: str = "") -> None:
         super().__init__(save)
@@ -240,13 +242,13 @@ class NewContractForm(_Form):
 
     def fields(self) -> list[tuple[str, str, str]]:
         return [
-            ("customer_id", "Customer id", self._customer),
-            ("id", "Contract id", ""),
-            ("number", "Contract number", ""),
-            ("payment", "Amount due, KZT", format_amount(0)),
-            ("min_payment", "Minimum payment, KZT", ""),
-            ("status_code", "Status code", "0"),
-            ("status_text", "Status text", ""),
+            ("customer_id", _("Customer id"), self._customer),
+            ("id", _("Contract id"), ""),
+            ("number", _("Contract number"), ""),
+            ("payment", _("Amount due, KZT"), format_amount(0)),
+            ("min_payment", _("Minimum payment, KZT"), ""),
+            ("status_code", _("Status code"), "0"),
+            ("status_text", _("Status text"), ""),
         ]
 
 
@@ -257,7 +259,7 @@ class ResolveForm(_Form):
         self._note = note
 
     def fields(self) -> list[tuple[str, str, str]]:
-        return [("note", "Note", self._note)]
+        return [("note", _("Note"), self._note)]
 
 
 class CorrectionForm(_Form):
@@ -279,8 +281,8 @@ class ConfirmScreen(ModalScreen[bool]):
     """A yes-or-no question before something that cannot be taken back."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        Binding("y", "answer(True)", N_("Yes"), id="confirm.yes"),
+        Binding("n,escape", "answer(False)", N_("No"), id="confirm.no"),
     ]
 
     def __init__(self, question: str) -> None:
@@ -291,8 +293,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="form"):
             yield Static(self._question, classes="form-title", markup=False)
             with Horizontal(classes="form-buttons"):
-                yield Button("Yes (y)", variant="warning", id="yes")
-                yield Button("No (n)", id="no")
+                yield Button(_("Yes (y)"), variant="warning", id="yes")
+                yield Button(_("No (n)"), id="no")
 
     @on(Button.Pressed)
     def _on_button(self, event: Button.Pressed) -> None:

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..i18n import N_
 from ..i18n import _ as tr
 
 Column = tuple[str, int, str]  # title, width, justify
@@ -57,13 +58,13 @@ class TailView(ScrollView, can_focus=True):
     TailView:blur > .tail--cursor { background: $block-cursor-blurred-background; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,ctrl+home", "first", "First", show=False),
-        Binding("end,ctrl+end", "follow", "Follow", show=False),
-        Binding("enter", "select", "Open", show=False),
+        Binding("up", "cursor_up", N_("Up"), show=False),
+        Binding("down", "cursor_down", N_("Down"), show=False),
+        Binding("pageup", "page_up", N_("Page up"), show=False),
+        Binding("pagedown", "page_down", N_("Page down"), show=False),
+        Binding("home,ctrl+home", "first", N_("First"), show=False),
+        Binding("end,ctrl+end", "follow", N_("Follow"), show=False),
+        Binding("enter", "select", N_("Open"), show=False),
     ]
 
     class Paused(Message):
@@ -111,6 +112,11 @@ class TailView(ScrollView, can_focus=True):
             del self.keys[:excess], self.rows[:excess], self._strips[:excess]
             self.cursor = max(0, self.cursor - excess)
         self._resized()
+
+    def redraw(self) -> None:
+        """Render every row again (the language changed)."""
+        self._strips = [None] * len(self._strips)
+        self.refresh()
 
     def _strip(self, index: int) -> Strip:
         """The row as a strip, rendered once: rows scrolled past unseen cost nothing."""

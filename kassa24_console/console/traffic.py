@@ -15,8 +15,10 @@ from textual.widgets import Input, Static
 
 from ..filters import TrafficFilter, parse_filter
 from ..i18n import N_, _
+from ..reasons import reason_text, short_reason
 from ..store import views
 from . import format as fmt
+from .said import Asking
 from .screens import DetailScreen
 from .tail import Column, TailView, header_of
 
@@ -28,6 +30,7 @@ PAGE = 200
 BUSY_ROWS = 50  # a poll that brings more rows than this slows polling to 0.5 s
 BUSY_SKIP = 1  # ticks skipped while busy (the app ticks every 0.25 s)
 
+FILTER_HINT = N_("filter: kind:verify code:500 customer:7012 contract:C-1 sig:bad text")
 COLUMNS: list[Column] = [
     (N_("Time"), 11, "left"),
     (N_("Kind"), 13, "left"),
@@ -46,10 +49,14 @@ class TrafficPane(Vertical):
     """Tails the traffic table; pauses when the operator moves up, resumes on End."""
 
     BINDINGS = [
-        Binding("end", "follow", "Follow", id="traffic.follow", tooltip="follow new rows again (moving up pauses)"),
-        Binding("slash", "focus_filter", "Filter", id="traffic.filter", tooltip="filter (a payment id works too)"),
-        Binding("left_square_bracket", "older", "Older", id="traffic.older", tooltip="page back to older rows"),
-        Binding("s", "story", "Story", id="traffic.story", tooltip="the payment's story, in order"),
+        Binding(
+            "end", "follow", N_("Follow"), id="traffic.follow", tooltip=N_("follow new rows again (moving up pauses)")
+        ),
+        Binding(
+            "slash", "focus_filter", N_("Filter"), id="traffic.filter", tooltip=N_("filter (a payment id works too)")
+        ),
+        Binding("left_square_bracket", "older", N_("Older"), id="traffic.older", tooltip=N_("page back to older rows")),
+        Binding("s", "story", N_("Story"), id="traffic.story", tooltip=N_("the payment's story, in order")),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -70,9 +77,7 @@ class TrafficPane(Vertical):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Input(
-            placeholder="filter: kind:verify code:500 customer:7012 contract:C-1 sig:bad text", id="traffic-filter"
-        )
+        yield Asking(FILTER_HINT, id="traffic-filter")
         yield Static("", id="traffic-state")
         yield Static(header_of(COLUMNS), id="traffic-header")
         yield TailView(COLUMNS, self._cells, id="traffic-table")
@@ -91,7 +96,7 @@ class TrafficPane(Vertical):
         zone = self.k24.zone
         return [
             fmt.at_text(row.at, zone),
-            fmt.plain(row.kind),
+            fmt.plain(fmt.kind_text(row.kind)),
             fmt.plain(row.customer_id),
             fmt.plain(row.contract_id),
             fmt.money(row.amount),
@@ -99,7 +104,7 @@ class TrafficPane(Vertical):
             fmt.latency_text(row.latency_us),
             fmt.signature_text(row.signature_ok),
             fmt.plain(row.peer),
-            fmt.plain((row.reason or "").split(";")[0]),  # the reason of a non-zero code, short
+            fmt.plain(short_reason(row.reason)),  # the reason of a non-zero code, short
         ]
 
     # --- data ------------------------------------------------------------------------------
@@ -162,10 +167,23 @@ class TrafficPane(Vertical):
         await self.reload()
         self.table.focus()
 
+    def redraw(self) -> None:
+        """Every word of the pane again, in the language now in use."""
+        self.table.redraw()
+        self._state_text = Text()
+        self._show_state()
+        if self.table.keys:
+            self._show_reason(self.table.rows[self.table.cursor])
+
     def _show_reason(self, row: Any) -> None:
         """The whole reason of the row under the cursor, wrapped (the column is narrow)."""
         reason = row.reason or ""
-        text = f"{row.kind} at {fmt.at_text(row.at, self.k24.zone).plain}: {reason}" if reason else ""
+        at = fmt.at_text(row.at, self.k24.zone).plain
+        text = (
+            _("{kind} at {at}: {reason}").format(kind=fmt.kind_text(row.kind), at=at, reason=reason_text(reason))
+            if reason
+            else ""
+        )
         widget = self.query_one("#traffic-reason", Static)
         if text != self._reason_text:
             self._reason_text = text
@@ -182,15 +200,16 @@ class TrafficPane(Vertical):
 
     def _show_state(self) -> None:
         if self.filter.problems:
-            text = Text("filter: " + "; ".join(self.filter.problems), style="bold red")
+            text = Text(_("filter: {problems}").format(problems="; ".join(self.filter.problems)), style="bold red")
         elif self.follow:
-            text = Text("▶ following", style="green")
+            text = Text(_("▶ following"), style="green")
         else:
-            text = Text(f"⏸ paused · {self._pending} new · End to follow", style="yellow")
+            text = Text(_("⏸ paused · {n} new · End to follow").format(n=self._pending), style="yellow")
         if not self.filter.empty and not self.filter.problems:
-            text.append("  · filtered", style="cyan")
+            text.append(_("  · filtered"), style="cyan")
         if self._total is not None and self._total > len(self.table.keys):
-            shown = f"  · {len(self.table.keys)} of {self._total:,} shown · [ older".replace(",", " ")
+            total = f"{self._total:,}".replace(",", " ")
+            shown = _("  · {shown} of {total} shown · [ older").format(shown=len(self.table.keys), total=total)
             text.append(shown, style="dim")
         if text != self._state_text:  # an update costs a redraw; most ticks change nothing here
             self._state_text = text
@@ -220,7 +239,7 @@ class TrafficPane(Vertical):
         self.pause()
         older = await store.scan(views.traffic_before, table.keys[0], self.filter, PAGE)
         if not older:
-            self.notify("No older traffic.")
+            self.notify(_("No older traffic."))
             return
         rows = await store.scan(views.traffic_from, older[0].id, self.filter, WINDOW)
         self._total = await store.scan(views.traffic_total, self.filter)
@@ -245,17 +264,20 @@ class TrafficPane(Vertical):
         if row is None:
             return
         # the id is what `simulate replay ID` sends again
-        title = f"#{row.id} · {row.kind} · {fmt.at_text(row.at, self.k24.zone, with_date=True)} · from {row.peer}"
+        at = fmt.at_text(row.at, self.k24.zone, with_date=True)
+        title = _("#{id} · {kind} · {at} · from {peer}").format(
+            id=row.id, kind=fmt.kind_text(row.kind), at=at, peer=row.peer
+        )
         response = pretty_json(row.response)
         if row.sig_form:
-            response += f"\n\n# signature: matched in the {row.sig_form} form"
+            response += "\n\n# " + _("signature: matched in the {form} form").format(form=row.sig_form)
         if row.key_used:  # key rotation: which of the project's keys signed it
             used = _("signed with the previous key") if row.key_used == "previous" else _("signed with the current key")
             if row.project_id is not None:
                 used += " · " + _("project {project}").format(project=row.project_id)
             response += f"\n# {used}"
         if row.reason:
-            response += f"\n\n# why: {row.reason}"
+            response += "\n\n# " + _("why: {reason}").format(reason=reason_text(row.reason))
         self.app.push_screen(DetailScreen(title, pretty_json(row.request), response))
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kassa24_console.i18n import N_
 from kassa24_console.protocol.spellings import NUMBER_SPELLINGS, js_key, php_natural_key
 
 SKIPPED_KEYS = frozenset({"frame_mode"})
@@ -361,23 +362,34 @@ def signed(body: Mapping[str, Any], secret: str) -> dict[str, Any]:
 _BASE64_HMAC = re.compile(r"^[A-Za-z0-9+/]{86}==$")
 
 
+# The diagnosis's sentences: the traffic record keeps them in English, the console shows
+# them in the operator's language (kassa24_console.reasons).
+NO_SIGNATURE = N_("no signature in the body")
+NOT_HMAC = N_("the signature is not a Base64 HMAC-SHA512: an unknown signing scheme")
+BODY_CHANGED = N_("other requests verify with this key: the body was likely changed after signing")
+BODY_CHANGED_OR_FORM = N_(
+    "other requests verify with this key: the body was likely changed after signing, "
+    "or signed in a canonical form we do not know"
+)
+KEY_DIFFERS = N_("no request has verified with this key lately: the secret key likely differs")
+COLON_KEYS = N_("a key holds ':', accepted only written '::' (one signature, one body)")
+
+
 def diagnose(body: Mapping[str, Any], result: Check, key_works_elsewhere: bool) -> str:
     """Why a signature likely failed, in words an operator can act on; never a secret and
     never a value of the body (the shape shows keys only)."""
     if result.given is None:
-        return "no signature in the body"
+        return NO_SIGNATURE
     canonical = Canonical(body)
     tried = f"tried {len(result.tried)} form(s): {', '.join(result.tried)}"
     if not _BASE64_HMAC.match(result.given):
-        cause = "the signature is not a Base64 HMAC-SHA512: an unknown signing scheme"
+        cause = NOT_HMAC
     elif key_works_elsewhere:
-        cause = "other requests verify with this key: the body was likely changed after signing"
-        if canonical.has_null or canonical.has_float:
-            cause += ", or signed in a canonical form we do not know"
+        cause = BODY_CHANGED_OR_FORM if canonical.has_null or canonical.has_float else BODY_CHANGED
     else:
-        cause = "no request has verified with this key lately: the secret key likely differs"
+        cause = KEY_DIFFERS
     if canonical.has_colon_keys:
-        cause += "; a key holds ':', accepted only written '::' (one signature, one body)"
+        cause += "; " + COLON_KEYS
     shape = canonical.shape()
     if len(shape) > 300:
         shape = shape[:300] + "…"

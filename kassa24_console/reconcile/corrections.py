@@ -15,22 +15,28 @@ from sqlalchemy import Connection, select, update
 
 from ..callbacks import flag_overpaid
 from ..edits import EditRejected, operator
+from ..i18n import _
 from ..store import Store, now_us
 from ..store import queries as q
+from .words import word
 
 
 def _pending(connection: Connection, payment_id: str) -> object:
     deposit = q.deposit(connection, payment_id)
     if deposit is None:
-        raise EditRejected(f"no deposit {payment_id}")
+        raise EditRejected(_("no deposit {payment_id}").format(payment_id=payment_id))
     if deposit.state != "pending":
-        raise EditRejected(f"deposit {payment_id} is {deposit.state}, not pending: nothing to correct")
+        raise EditRejected(
+            _("deposit {payment_id} is {state}, not pending: nothing to correct").format(
+                payment_id=payment_id, state=word(deposit.state)
+            )
+        )
     return deposit
 
 
 async def close_deposit(store: Store, payment_id: str, note: str, actor: str | None = None) -> None:
     if not note.strip():
-        raise EditRejected("note: say why the deposit is closed (expired, cancelled at the terminal, …)")
+        raise EditRejected(_("note: say why the deposit is closed (expired, cancelled at the terminal, …)"))
     who = actor or operator()
 
     def job(connection: Connection) -> None:
@@ -41,7 +47,7 @@ async def close_deposit(store: Store, payment_id: str, note: str, actor: str | N
             update(d).where(d.c.payment_id == payment_id, d.c.state == "pending").values(state="closed", updated_at=at)
         )
         if result.rowcount != 1:
-            raise EditRejected(f"deposit {payment_id} changed meanwhile: nothing done")
+            raise EditRejected(_("deposit {payment_id} changed meanwhile: nothing done").format(payment_id=payment_id))
         q.write_audit(
             connection,
             [
@@ -57,7 +63,7 @@ async def close_deposit(store: Store, payment_id: str, note: str, actor: str | N
 async def credit_deposit(store: Store, payment_id: str, operation_id: str, note: str, actor: str | None = None) -> int:
     """Credit ``payment_id`` on the evidence of the platform's operation; returns the amount."""
     if not note.strip():
-        raise EditRejected("note: say why (the platform's record shows the payment; no callback came)")
+        raise EditRejected(_("note: say why (the platform's record shows the payment; no callback came)"))
     who = actor or operator()
 
     def job(connection: Connection) -> int:
@@ -65,17 +71,33 @@ async def credit_deposit(store: Store, payment_id: str, operation_id: str, note:
         o = q.operations
         op = connection.execute(select(o).where(o.c.operation_id == str(operation_id))).first()
         if op is None or op.payment_id != payment_id:
-            raise EditRejected(f"the platform's record has no operation {operation_id} for {payment_id}")
+            raise EditRejected(
+                _("the platform's record has no operation {operation_id} for {payment_id}").format(
+                    operation_id=operation_id, payment_id=payment_id
+                )
+            )
         if op.project_id is not None and op.project_id != deposit.project_id:  # money never crosses projects
-            raise EditRejected(f"operation {operation_id} is of project {op.project_id}, not {deposit.project_id}")
+            raise EditRejected(
+                _("operation {operation_id} is of project {project}, not {ours}").format(
+                    operation_id=operation_id, project=op.project_id, ours=deposit.project_id
+                )
+            )
         if op.status != "success" or op.currency != deposit.currency or not op.amount or op.amount <= 0:
             raise EditRejected(
-                f"operation {operation_id} is {op.status} {op.amount} {op.currency}: only a successful positive "
-                f"amount in {deposit.currency} credits"
+                _(
+                    "operation {operation_id} is {status} {amount} {currency}: only a successful positive "
+                    "amount in {expected} credits"
+                ).format(
+                    operation_id=operation_id,
+                    status=word(op.status or ""),
+                    amount=op.amount,
+                    currency=op.currency,
+                    expected=deposit.currency,
+                )
             )
         at = now_us()
         if not q.settle_deposit(connection, payment_id, "paid", op.amount, at):
-            raise EditRejected(f"deposit {payment_id} changed meanwhile: nothing done")
+            raise EditRejected(_("deposit {payment_id} changed meanwhile: nothing done").format(payment_id=payment_id))
         credited = min(op.amount, deposit.amount)
         cause = f"operation {operation_id}"
         if deposit.contract_id:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ..config import DEFAULT_REPORT_TYPES
+from ..i18n import _
 from ..protocol.signature import signed, verify
 from ..zones import zone as time_zone
 from .report import Operation, operation_from, operation_type, words
@@ -86,7 +87,7 @@ class DataApi:
         previous: tuple[str, ...] | None = None
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             offset = 0
-            for _ in range(self.max_pages):
+            for _page_number in range(self.max_pages):
                 data = await self._page_with_retries(client, start, end, offset)
                 items = data[self.keys["items"]]
                 if not items:
@@ -94,27 +95,29 @@ class DataApi:
                 ids = tuple(str(item.get(self.fields["operation_id"])) for item in items if isinstance(item, dict))
                 if ids == previous:
                     raise DataApiError(
-                        f"the Data API sent the same page again at offset {offset}: it ignores "
-                        f"'{self.keys['offset']}', so the period cannot be read whole"
+                        _(
+                            "the Data API sent the same page again at offset {offset}: it ignores "
+                            "'{key}', so the period cannot be read whole"
+                        ).format(offset=offset, key=self.keys["offset"])
                     )
                 previous = ids
                 found += self._parse(items, offset, zone)
                 offset += len(items)
                 if self._finished(data, offset):
                     return found
-        raise DataApiError(f"more than {self.max_pages} pages: stopped before the end of the period")
+        raise DataApiError(_("more than {n} pages: stopped before the end of the period").format(n=self.max_pages))
 
     def _parse(self, items: list[Any], offset: int, zone: ZoneInfo) -> list[Operation]:
         parsed = []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
-                raise DataApiError(f"item {offset + index}: not an object")
+                raise DataApiError(_("item {n}: not an object").format(n=offset + index))
             values = {ours: item.get(theirs) for ours, theirs in self.fields.items()}
             try:
                 operation = operation_from(values, unit=self.amount_unit, date_format="%Y-%m-%d %H:%M:%S", zone=zone)
                 parsed.append(replace(operation, type=operation_type(operation.type, self.types)))
             except ValueError as error:
-                raise DataApiError(f"item {offset + index}: {error}") from None
+                raise DataApiError(_("item {n}: {error}").format(n=offset + index, error=error)) from None
         return parsed
 
     @staticmethod
@@ -135,7 +138,8 @@ class DataApi:
                 return await self._page(client, start, end, offset)
             except _Retryable as error:
                 if delay is None:
-                    raise DataApiError(f"{error} (tried {len(self.retry_delays) + 1} times)") from None
+                    tries = len(self.retry_delays) + 1
+                    raise DataApiError(_("{error} (tried {n} times)").format(error=error, n=tries)) from None
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -143,21 +147,23 @@ class DataApi:
         try:
             response = await client.post(self.url, json=self._request(start, end, offset))
         except httpx.TimeoutException:
-            raise _Retryable(f"the Data API did not answer within {self.timeout:g} s") from None
+            raise _Retryable(_("the Data API did not answer within {n} s").format(n=f"{self.timeout:g}")) from None
         except httpx.HTTPError as error:
-            raise _Retryable(f"cannot reach the Data API: {type(error).__name__}") from None
+            raise _Retryable(_("cannot reach the Data API: {error}").format(error=type(error).__name__)) from None
+        answered = _("the Data API answered HTTP {status}").format(status=response.status_code)
         if response.status_code >= 500:
-            raise _Retryable(f"the Data API answered HTTP {response.status_code}{_their_words(response)}")
+            raise _Retryable(answered + _their_words(response))
         if response.status_code != 200:
-            raise DataApiError(f"the Data API answered HTTP {response.status_code}{_their_words(response)}")
+            raise DataApiError(answered + _their_words(response))
         try:
             data = response.json()
         except ValueError:
-            raise DataApiError("the Data API's answer is not JSON") from None
+            raise DataApiError(_("the Data API's answer is not JSON")) from None
         if not isinstance(data, dict) or not verify(data, self.secret):
-            raise DataApiError("the Data API's answer is not signed with the token's key: refused")
+            raise DataApiError(_("the Data API's answer is not signed with the token's key: refused"))
         if not isinstance(data.get(self.keys["items"]), list):
-            raise DataApiError(f"the Data API's answer has no '{self.keys['items']}' list{_their_words(response)}")
+            no_list = _("the Data API's answer has no '{key}' list").format(key=self.keys["items"])
+            raise DataApiError(no_list + _their_words(response))
         return data
 
 

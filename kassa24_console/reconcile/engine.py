@@ -21,6 +21,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from ..config import Settings
 from ..edits import operator
 from ..findings import RULE_KINDS, Finding, Thresholds
+from ..i18n import _
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
 from ..store.periods import deposits_by_id, period_rows
@@ -29,6 +30,7 @@ from ..zones import zone as time_zone
 from . import rules
 from .report import Operation
 from .summary import Sides, combine, sides
+from .words import kind_name
 
 
 class SignOffRefused(JobRefused):
@@ -321,14 +323,18 @@ def _refusal(connection: Connection, period: Period) -> str | None:
     missing = [day for day in period.days if day not in covered]
     reasons = []
     if missing:
-        shown = ", ".join(missing[:7]) + (f" and {len(missing) - 7} more" if len(missing) > 7 else "")
-        reasons.append(f"no platform record for {shown} (import the day's report or fetch it with --data-api)")
+        shown = ", ".join(missing[:7])
+        if len(missing) > 7:
+            shown += " " + _("and {n} more").format(n=len(missing) - 7)
+        reasons.append(
+            _("no platform record for {days} (import the day's report or fetch it with --data-api)").format(days=shown)
+        )
     open_ids = open_in_period(connection, period)
     if open_ids:
         rows = connection.execute(select(m.c.id, m.c.kind, m.c.payment_id).where(m.c.id.in_(open_ids[:10]))).all()
-        listed = "; ".join(f"#{r.id} {r.kind} {r.payment_id or ''}".strip() for r in rows)
-        more = f"; and {len(open_ids) - 10} more" if len(open_ids) > 10 else ""
-        reasons.append(f"{len(open_ids)} open: {listed}{more}")
+        listed = "; ".join(f"#{r.id} {kind_name(r.kind)} {r.payment_id or ''}".strip() for r in rows)
+        more = "; " + _("and {n} more").format(n=len(open_ids) - 10) if len(open_ids) > 10 else ""
+        reasons.append(_("{n} open: {listed}").format(n=len(open_ids), listed=listed + more))
     return " · ".join(reasons) or None
 
 

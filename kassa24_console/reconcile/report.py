@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import DEFAULT_REPORT_TYPES as DEFAULT_TYPES
+from ..i18n import _
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
 from ..zones import LocalClock
@@ -53,7 +54,7 @@ class Operation:
 def parse_amount(text: Any, unit: str) -> int:
     """``"1 000,50"``/``"1000.50"`` major units or ``"100050"`` minor units → 100050."""
     if isinstance(text, bool):
-        raise ValueError("not an amount")
+        raise ValueError(_("not an amount"))
     if isinstance(text, int):
         return text if unit == "minor" else text * 100
     return _parse_text_amount(str(text), unit)
@@ -65,12 +66,11 @@ def _parse_text_amount(text: str, unit: str) -> int:
     try:
         value = parse_decimal(str(text))
     except ValueError:
-        raise ValueError(f"not an amount: {text!r}") from None
+        raise ValueError(_("not an amount: {text}").format(text=repr(text))) from None
     minor = whole_minor_units(value, 0 if unit == "minor" else MINOR_DIGITS)
     if minor is None:
-        raise ValueError(
-            f"minor units must be whole: {text!r}" if unit == "minor" else f"more than 2 decimal places: {text!r}"
-        )
+        problem = _("minor units must be whole: {text}") if unit == "minor" else _("more than 2 decimal places: {text}")
+        raise ValueError(problem.format(text=repr(text)))
     return minor
 
 
@@ -89,7 +89,7 @@ def parse_time(text: Any, fmt: str, zone: ZoneInfo, clock: LocalClock | None = N
         else:
             moment = datetime.strptime(value, fmt)
     except ValueError:
-        raise ValueError(f"not a date like {fmt}: {text!r}") from None
+        raise ValueError(_("not a date like {format}: {text}").format(format=fmt, text=repr(text))) from None
     if clock is not None:
         return clock.utc(moment)
     return int(moment.replace(tzinfo=zone).timestamp()) * 1_000_000 + moment.microsecond
@@ -108,7 +108,7 @@ def operation_from(
         or get("currency") in blank
     ):  # REQUIRED, spelled out: a month of rows
         missing = [name for name in REQUIRED if get(name) in (None, "")]
-        raise ValueError(f"missing {', '.join(missing)}")
+        raise ValueError(_("missing {fields}").format(fields=", ".join(missing)))
     project = get("project_id")
     created, completed = get("created"), get("completed")
     created_at = parse_time(created, date_format, zone, clock)
@@ -205,7 +205,9 @@ def operation_type(word: str, types: dict[str, str]) -> str:
         return "sale"
     if word in types:
         return types[word]
-    raise ValueError(f"unknown operation type {word!r} (map it with report_types in the config)")
+    raise ValueError(
+        _("unknown operation type {word} (map it with report_types in the config)").format(word=repr(word))
+    )
 
 
 KNOWN_STATUSES = frozenset(
@@ -233,21 +235,30 @@ def decode(raw: bytes, encoding: str, name: str) -> str:
             if wanted != "auto":
                 line = raw.count(b"\n", 0, error.start) + 1
                 raise ReportError(
-                    f"{name}: line {line}: not UTF-8 text (saved by Excel as Windows-1251? "
-                    'set report_encoding = "cp1251")'
+                    _(
+                        "{name}: line {line}: not UTF-8 text (saved by Excel as Windows-1251? "
+                        'set report_encoding = "cp1251")'
+                    ).format(name=name, line=line)
                 ) from None
             return raw.decode("cp1251", errors="replace")
     try:
         text = raw.decode(wanted)
     except (LookupError, UnicodeDecodeError) as error:
-        raise ReportError(f"{name}: cannot read as {encoding}: {str(error).splitlines()[0]}") from None
+        first = str(error).splitlines()[0]
+        raise ReportError(
+            _("{name}: cannot read as {encoding}: {error}").format(name=name, encoding=encoding, error=first)
+        ) from None
     if not raw.isascii():
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             return text
         line = next(i for i, chunk in enumerate(raw.split(b"\n"), 1) if not chunk.isascii())
-        raise ReportError(f'{name}: line {line}: this is UTF-8 text, not {encoding}: set report_encoding = "auto"')
+        raise ReportError(
+            _('{name}: line {line}: this is UTF-8 text, not {encoding}: set report_encoding = "auto"').format(
+                name=name, line=line, encoding=encoding
+            )
+        )
     return text
 
 
@@ -269,7 +280,7 @@ def read_csv(
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise ReportError(f"{path}: cannot read: {error.strerror or error}") from None
+        raise ReportError(_("{path}: cannot read: {error}").format(path=path, error=error.strerror or error)) from None
     text = decode(raw, encoding, str(path))
     del raw  # a month's report is megabytes: keep one copy of it, the text
     mapping = words(statuses)
@@ -281,8 +292,9 @@ def read_csv(
     absent = [f"{ours} ({theirs!r})" for ours, theirs in columns.items() if ours in REQUIRED and theirs not in header]
     if absent:
         raise ReportError(
-            f"{path}: line 1: the header lacks the columns for {', '.join(absent)}; "
-            "map them with report_columns in the config"
+            _(
+                "{path}: line 1: the header lacks the columns for {columns}; map them with report_columns in the config"
+            ).format(path=path, columns=", ".join(absent))
         )
     zone = time_zone(timezone)
     where = {name: i for i, name in enumerate(header)}  # a repeated header: its last column, as before
@@ -307,10 +319,12 @@ def read_csv(
             values["status"], values["type"] = understood
             operation = _from_text(values, seen_words, unit, date_format, zone, clock)
         except ValueError as error:
-            raise ReportError(f"{path}: line {line}: {error}") from None
+            raise ReportError(_("{path}: line {line}").format(path=path, line=line) + f": {error}") from None
         if operation.operation_id in seen:
             raise ReportError(
-                f"{path}: line {line}: operation {operation.operation_id} repeats line {seen[operation.operation_id]}"
+                _("{path}: line {line}: operation {operation} repeats line {first}").format(
+                    path=path, line=line, operation=operation.operation_id, first=seen[operation.operation_id]
+                )
             )
         seen[operation.operation_id] = line
         operations.append(operation)
@@ -335,5 +349,9 @@ def _status(word: Any, mapping: dict[str, str]) -> Any:
     status = str(word).strip().lower()
     status = mapping.get(status, status)
     if status not in KNOWN_STATUSES:
-        raise ValueError(f"unknown status {str(word).strip().lower()!r} (map it with report_statuses in the config)")
+        raise ValueError(
+            _("unknown status {word} (map it with report_statuses in the config)").format(
+                word=repr(str(word).strip().lower())
+            )
+        )
     return status
