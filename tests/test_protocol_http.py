@@ -18,6 +18,7 @@ from conftest import (
 )
 from payment_page_sdk.signature_handler import SignatureHandler
 
+from kassa24_console.i18n import gettext_in
 from kassa24_console.protocol.signature import signed
 
 
@@ -130,19 +131,20 @@ def test_malformed_signed_requests_get_500_naming_the_field(server: Server, body
     ("raw", "reason"),
     [
         (b"", "body is empty"),
-        (b"not json", "not valid JSON"),
-        (b"[1, 2]", "must be a JSON object"),
+        (b"not json", "body is not valid JSON"),
+        (b"[1, 2]", "body must be a JSON object"),
         (b'{"type": "verify", "type": "verify"}', "duplicate key 'type'"),
-        (b"\xff\xfe{}", "not valid UTF-8"),
+        (b"\xff\xfe{}", "body is not valid UTF-8"),
         (b'{"a": NaN}', "NaN is not valid JSON"),
-        (b"[/x]" * 10, "not valid JSON"),
+        (b"[/x]" * 10, "body is not valid JSON"),
     ],
 )
 def test_non_json_bodies_get_500_with_a_message(server: Server, raw: bytes, reason: str) -> None:
+    """The message is for the payer's terminal: in the customer's language (ru unless set)."""
     response = server.post(raw)
     assert response.status_code == 200
     assert response.json()["code"] == 500
-    assert reason in response.json()["message"]
+    assert gettext_in("ru", reason) in response.json()["message"]
 
 
 def test_seed_verify_example(server: Server) -> None:
