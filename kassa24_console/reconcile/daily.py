@@ -38,7 +38,7 @@ def turnover_by_day(connection: Connection, days: list[str], zone: ZoneInfo, pro
         start, end = rules.day_start(first, zone), rules.day_start(first + timedelta(days=1), zone)
         ours = connection.execute(
             select(func.count(), paid_sum).where(
-                d.c.project_id == project, d.c.state == "paid", d.c.created_at >= start, d.c.created_at < end
+                (d.c.project_id + 0) == project, d.c.state == "paid", d.c.created_at >= start, d.c.created_at < end
             )
         ).one()
         theirs = connection.execute(

@@ -138,7 +138,7 @@ def _monthly_totals(
         rows = connection.execute(
             select(d.c.customer_id, paid)
             .where(
-                d.c.project_id == project,
+                (d.c.project_id + 0) == project,  # by the time index, not the project's
                 d.c.state == "paid",
                 d.c.created_at >= month.start,
                 d.c.created_at < month.end,
@@ -299,7 +299,7 @@ def touching(connection: Connection, period: Period, *, open_only: bool = True) 
     period's project's (those naming none: the first project's)."""
     m, d = q.mismatches, q.deposits
     its_deposits = select(d.c.payment_id).where(
-        d.c.project_id == period.project, d.c.created_at >= period.start, d.c.created_at < period.end
+        (d.c.project_id + 0) == period.project, d.c.created_at >= period.start, d.c.created_at < period.end
     )
     touches = or_(
         and_(m.c.occurred_at >= period.start, m.c.occurred_at < period.end),

@@ -100,7 +100,7 @@ def operation_rows(
     in minor units, ours, platform's, finding kinds, finding state, note). Rows that name no
     project are the first project's (``default``)."""
     d, o, m = q.deposits, q.operations, q.mismatches
-    in_period = and_(d.c.project_id == project, d.c.created_at >= start, d.c.created_at < end)
+    in_period = and_((d.c.project_id + 0) == project, d.c.created_at >= start, d.c.created_at < end)
     ours = select(d.c.payment_id).where(in_period)
     deposit_columns = (d.c.payment_id, d.c.customer_id, d.c.contract_id, d.c.amount, d.c.state, d.c.created_at)
     # A month's rows straight from the driver: SQLAlchemy's result rows cost more than the query.

@@ -31,7 +31,10 @@ def paid_by_day(connection: Connection, days: list[str], zone: ZoneInfo, project
         # state index and read every paid deposit ever, once per day.
         counts[day] = connection.execute(
             select(func.count()).where(
-                d.c.project_id == project, (d.c.state + "") == "paid", d.c.created_at >= start, d.c.created_at < end
+                (d.c.project_id + 0) == project,
+                (d.c.state + "") == "paid",
+                d.c.created_at >= start,
+                d.c.created_at < end,
             )
         ).scalar_one()
     return counts

@@ -35,7 +35,8 @@ OPERATION_FIELDS = [
 def _statements() -> tuple[Prepared, Prepared, Prepared]:
     d, c, o = q.deposits, q.callbacks, q.operations
     start, end = bindparam("start"), bindparam("end")
-    in_period = and_(d.c.project_id == bindparam("project"), d.c.created_at >= start, d.c.created_at < end)
+    # ``project_id + 0``: the day is found by the time index, never by the project's (all its rows).
+    in_period = and_((d.c.project_id + 0) == bindparam("project"), d.c.created_at >= start, d.c.created_at < end)
     of_period = select(d.c.payment_id).where(in_period)
     return (
         Prepared(select(*DEPOSIT_FIELDS).where(in_period)),
