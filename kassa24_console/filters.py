@@ -23,6 +23,7 @@ class TrafficFilter:
     signature_ok: bool | None = None
     words: tuple[str, ...] = field(default_factory=tuple)
     problems: tuple[str, ...] = field(default_factory=tuple)
+    project: int | None = None  # one project's rows only (the console's project filter)
 
     @property
     def empty(self) -> bool:

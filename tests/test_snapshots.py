@@ -151,10 +151,24 @@ ALERTS = [
     },
 ]
 ALERT_DELIVERIES = [
-    {"alert_id": 1, "event": "fired", "channel": "tgram://…", "ok": True, "attempts": 1, "error": None,
-     "at": T0 + 7_000_000},
-    {"alert_id": 1, "event": "fired", "channel": "mailto://smtp.example.kz", "ok": False, "attempts": 4,
-     "error": "A connection error occurred", "at": T0 + 8_000_000},
+    {
+        "alert_id": 1,
+        "event": "fired",
+        "channel": "tgram://…",
+        "ok": True,
+        "attempts": 1,
+        "error": None,
+        "at": T0 + 7_000_000,
+    },
+    {
+        "alert_id": 1,
+        "event": "fired",
+        "channel": "mailto://smtp.example.kz",
+        "ok": False,
+        "attempts": 4,
+        "error": "A connection error occurred",
+        "at": T0 + 8_000_000,
+    },
 ]
 
 
@@ -167,10 +181,12 @@ def _one_run_at_a_time() -> Iterator[None]:
         yield
 
 
-def build_app(language: str | None = None) -> Kassa24App:
+def build_app(language: str | None = None, projects: list[dict[str, Any]] | None = None) -> Kassa24App:
     shutil.rmtree(HOME, ignore_errors=True)
     HOME.mkdir(parents=True)
+    several = {"projects": projects} if projects else {}
     settings = Settings(
+        **several,
         project_id=PROJECT_ID,
         secret_key=SECRET + "-for-snapshots",  # long enough: no weak-key notice in the picture
         database_url=f"sqlite:///{HOME / 'k24.db'}",
@@ -180,9 +196,14 @@ def build_app(language: str | None = None) -> Kassa24App:
     )
 
     async def seed() -> None:
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, project_id=PROJECT_ID)
         await store.open()
         await importer.apply(store, importer.read_file(importer.demo_file()), actor="test")
+        if projects:  # the second project: a customer of its own
+            rows = importer.read_file(importer.demo_file())
+            batch = importer.Batch(rows.accounts[:1], [c for c in rows.contracts if c["customer_id"] ==
+                                   rows.accounts[0]["customer_id"]], ["second.json"])  # fmt: skip
+            await importer.apply(store, batch, actor="test", project_id=projects[1]["project_id"])
 
         def rows(connection: Any) -> None:
             connection.execute(q.audit.update().values(at=T0))  # no wall-clock time in a picture
@@ -214,6 +235,24 @@ def test_contracts_pane(snap_compare: Any) -> None:
         await _settle(pilot)
 
     assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+
+
+TWO_PROJECTS = [
+    {"project_id": PROJECT_ID, "name": "production", "secret_key": SECRET + "-for-snapshots"},
+    {"project_id": 4343, "name": "test", "test": True, "secret_key": SECRET + "-for-snapshots-test"},
+]
+
+
+def test_contracts_pane_of_one_of_two_projects(snap_compare: Any) -> None:
+    """Two projects: the Project column, and the filter on the second project (P twice)."""
+
+    async def run(pilot: Any) -> None:
+        await pilot.press("c")
+        await _settle(pilot)
+        await pilot.press("P", "P")
+        await _settle(pilot)
+
+    assert snap_compare(build_app(projects=TWO_PROJECTS), terminal_size=SIZE, run_before=run)
 
 
 def test_callbacks_pane(snap_compare: Any) -> None:

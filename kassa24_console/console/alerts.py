@@ -28,6 +28,7 @@ class AlertsPane(ListPane):
     NOUN = "alerts"
     NOUN_WORD = N_("alerts")
     TABLES = ("alerts", "alert_deliveries")
+    BY_PROJECT = False  # an alert is the install's, not one project's
     COLUMNS = [
         (N_("State"), "state", 10),
         (N_("Since"), "since", 16),

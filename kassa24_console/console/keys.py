@@ -49,7 +49,7 @@ Database: `{database}`
 
 def help_markdown(app: Any, scopes: list[tuple[str, list[type]]], settings: Settings) -> str:
     """The help (F1): the keys in force, the filter syntax, status codes, where the files are."""
-    keys = keys_markdown(app, scopes, settings.keymap or {})
+    keys = keys_markdown(app, scopes, settings.keymap or {}, several=settings.several)
     return _(HELP).format(keys=keys, log_file=settings.log_file, database=display_url(settings.database_url))
 
 
@@ -72,9 +72,12 @@ WHERE = {
 }
 
 
-def keys_markdown(app: Any, scopes: list[tuple[str, list[type]]], keymap: dict[str, str]) -> str:
+def keys_markdown(
+    app: Any, scopes: list[tuple[str, list[type]]], keymap: dict[str, str], *, several: bool = False
+) -> str:
     """A Markdown table: keys, where, what; one row per action of each scope's bindings
-    (a binding's tooltip, when it has one, says more than its footer label)."""
+    (a binding's tooltip, when it has one, says more than its footer label). The project
+    filter's key only where there are several projects."""
     heading = (_("key"), _("where"), _("what"))
     rows = ["| {} | {} | {} |".format(*heading), "|---|---|---|"]
     for scope, classes in scopes:
@@ -85,6 +88,8 @@ def keys_markdown(app: Any, scopes: list[tuple[str, list[type]]], keymap: dict[s
         for cls in classes:
             for binding in getattr(cls, "BINDINGS", []):
                 if not isinstance(binding, Binding) or not binding.description:
+                    continue
+                if binding.action == "cycle_project" and not several:
                     continue
                 keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
                 shown = [f"`{_display(app, binding, key.strip())}`" for key in keys.split(",")]

@@ -16,7 +16,7 @@ from ..i18n import N_, _
 from .panes import ListPane
 from .said import say_again
 from .tail import header_of
-from .traffic import COLUMNS, TrafficPane
+from .traffic import TrafficPane
 
 TABS = {
     "traffic": N_("Traffic"),
@@ -84,7 +84,8 @@ def switch(app: Any, language: str) -> None:
     for traffic in app.query(TrafficPane):
         traffic.redraw()
     app.call_later(app.refresh_all)  # the rows' words, and where each list is, drawn again
-    app.query_one("#traffic-header", Static).update(header_of(COLUMNS))
+    for traffic in app.query(TrafficPane):
+        app.query_one("#traffic-header", Static).update(header_of(traffic.columns()))
     app.update_status()
     app.refresh_bindings()
     for footer in app.query(Words):

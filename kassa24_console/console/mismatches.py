@@ -137,12 +137,16 @@ class MismatchesPane(ListPane):
         return (*super().view_state(), self.show_resolved)
 
     async def count(self) -> int:
-        return await self.k24.store.scan(views.mismatches_count, self.show_resolved, self.search)  # type: ignore[union-attr]
+        store = self.k24.store
+        assert store is not None
+        return await store.scan(views.mismatches_count, self.show_resolved, self.search, self.project)
 
     async def page(self) -> list[Any]:
         store = self.k24.store
         assert store is not None
-        return await store.scan(views.mismatches_page, self.show_resolved, self.PAGE, self.search, self.page_start)
+        return await store.scan(
+            views.mismatches_page, self.show_resolved, self.PAGE, self.search, self.page_start, self.project
+        )
 
     def _show_periods(self, rows: list[Any]) -> None:
         """Signed periods, and any reopened after sign-off with the reason (in red)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -14,13 +15,14 @@ from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import ColumnKey
 
 from .. import edits
-from ..filters import parse_filter
+from ..filters import TrafficFilter, parse_filter
 from ..i18n import N_, _, ngettext
 from ..reasons import part_text
 from ..reconcile.words import word
 from ..store import views
 from ..timeline import callback_detail, latest_deposit_of
 from . import format as fmt
+from . import project_filter
 from .said import Asking, Said
 from .screens import (
     AccountForm,
@@ -58,6 +60,8 @@ class ListPane(Vertical):
     NOUN_WORD = N_("rows")  # what "1–500 of 10 020" counts, in words
     PAGE = 500
     COLUMNS: list[tuple[str, str, int]] = []  # (label, key, width)
+    BINDINGS = [project_filter.BINDING]
+    BY_PROJECT = True  # its rows carry their project: it filters by project when there are several
     PAGING = [
         Binding("right_square_bracket", "page(1)", N_("Next page"), show=False, tooltip=N_("next page of the list")),
         Binding("left_square_bracket", "page(-1)", N_("Previous page"), show=False, tooltip=N_("previous page")),
@@ -69,6 +73,25 @@ class ListPane(Vertical):
         self.rows: dict[str, Any] = {}
         self.page_start = 0
         self._read_at: tuple[Any, ...] | None = None  # (tables' stamp, search, page) last read
+        self.project: int | None = None  # the project filter: None, every project
+
+    @property
+    def by_project(self) -> bool:
+        """Several projects are configured and its rows carry theirs: a filter and a column."""
+        return self.BY_PROJECT and self.k24.settings.several
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cycle_project":
+            return self.by_project
+        return True
+
+    async def action_cycle_project(self) -> None:
+        self.project = project_filter.following(self.k24.settings, self.project)
+        self.page_start = 0
+        await self.refresh_rows()
+
+    def columns(self) -> list[tuple[str, str, int]]:
+        return [project_filter.COLUMN, *self.COLUMNS] if self.by_project else self.COLUMNS
 
     @property
     def search(self) -> str:
@@ -88,7 +111,7 @@ class ListPane(Vertical):
 
     def view_state(self) -> tuple[Any, ...]:
         """What, besides the store, decides which rows the pane shows."""
-        return (self.search, self.page_start)
+        return (self.search, self.page_start, self.project)
 
     async def count(self) -> int:
         raise NotImplementedError
@@ -108,8 +131,9 @@ class ListPane(Vertical):
             last = self.page_start + len(rows)
             where = _("{noun} {first}–{last} of {of}").format(noun=_(self.NOUN_WORD), first=first, last=last, of=of)
             more = _(" · ] next page · [ previous") if total > self.PAGE else ""
+            mine = project_filter.note(self.k24.settings, self.project) if self.by_project else ""
             for widget in self.query(f"#{self.NOUN}-where").results(Static):
-                widget.update(where + more)
+                widget.update(where + more + mine)
         return rows
 
     async def action_page(self, step: int) -> None:
@@ -137,7 +161,7 @@ class ListPane(Vertical):
 
     def make_table(self) -> DataTable[Any]:
         table: DataTable[Any] = Rows(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
-        for label, key, width in self.COLUMNS:
+        for label, key, width in self.columns():
             table.add_column(self.column_label(label, key), key=key, width=width)
         return table
 
@@ -148,7 +172,7 @@ class ListPane(Vertical):
     def relabel(self) -> None:
         """Headings again in the language now in use; the rows are read and drawn again."""
         table = self.query_one(f"#{self.TABLE_ID}", DataTable)
-        for label, key, _width in self.COLUMNS:
+        for label, key, _width in self.columns():
             table.columns[ColumnKey(key)].label = self.column_label(label, key)
         table.refresh()
         self._read_at, self._shown = None, []
@@ -188,8 +212,10 @@ class ListPane(Vertical):
         self.rows = {self.key_of(row): row for row in rows}
         with self.app.batch_update():
             table.clear()
+            mark = self.by_project
             for row in rows:
-                table.add_row(*self.cells(row), key=self.key_of(row))
+                cells = self.cells(row)
+                table.add_row(*([project_filter.cell(row), *cells] if mark else cells), key=self.key_of(row))
             if selected in self.rows:
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
 
@@ -260,10 +286,12 @@ class ContractsPane(ListPane):
         yield self.make_table()
 
     async def count(self) -> int:
-        return await self.k24.store.scan(views.contracts_count, self.search)  # type: ignore[union-attr]
+        return await self.k24.store.scan(views.contracts_count, self.search, self.project)  # type: ignore[union-attr]
 
     async def page(self) -> list[Any]:
-        return await self.k24.store.scan(views.contracts_page, self.search, self.PAGE, self.page_start)  # type: ignore[union-attr]
+        store = self.k24.store
+        assert store is not None
+        return await store.scan(views.contracts_page, self.search, self.PAGE, self.page_start, self.project)
 
     def cells(self, row: Any) -> list[Text]:
         status = Text(str(row.status_code), justify="right", style="green" if row.status_code == 0 else "bold red")
@@ -399,10 +427,13 @@ class CallbacksPane(ListPane):
         yield self.make_table()
 
     async def count(self) -> int:
-        return await self.k24.store.scan(views.callbacks_count, parse_filter(self.search))  # type: ignore[union-attr]
+        return await self.k24.store.scan(views.callbacks_count, self._filter())  # type: ignore[union-attr]
+
+    def _filter(self) -> TrafficFilter:
+        return replace(parse_filter(self.search), project=self.project)
 
     async def page(self) -> list[Any]:
-        flt = parse_filter(self.search)
+        flt = self._filter()
         return await self.k24.store.scan(views.callbacks_page, flt, self.PAGE, self.page_start)  # type: ignore[union-attr]
 
     @on(DataTable.RowSelected, "#callbacks-table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -18,6 +19,7 @@ from ..i18n import N_, _
 from ..reasons import reason_text, short_reason
 from ..store import views
 from . import format as fmt
+from . import project_filter
 from .said import Asking
 from .screens import DetailScreen
 from .tail import Column, TailView, header_of
@@ -57,12 +59,14 @@ class TrafficPane(Vertical):
         ),
         Binding("left_square_bracket", "older", N_("Older"), id="traffic.older", tooltip=N_("page back to older rows")),
         Binding("s", "story", N_("Story"), id="traffic.story", tooltip=N_("the payment's story, in order")),
+        project_filter.BINDING,
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.follow = True
         self.filter = TrafficFilter()
+        self.project: int | None = None  # the project filter: None, every project
         self._last_id = 0
         self._pending = 0
         self._skip = 0
@@ -76,11 +80,31 @@ class TrafficPane(Vertical):
     def k24(self) -> Kassa24App:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def by_project(self) -> bool:
+        return self.k24.settings.several
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cycle_project":
+            return self.by_project
+        return True
+
+    async def action_cycle_project(self) -> None:
+        self.project = project_filter.following(self.k24.settings, self.project)
+        self.filter = replace(self.filter, project=self.project)
+        await self.reload()
+
+    def columns(self) -> list[Column]:
+        if not self.by_project:
+            return COLUMNS
+        label, _key, width = project_filter.COLUMN
+        return [(label, width, "right"), *COLUMNS]
+
     def compose(self) -> ComposeResult:
         yield Asking(FILTER_HINT, id="traffic-filter")
         yield Static("", id="traffic-state")
-        yield Static(header_of(COLUMNS), id="traffic-header")
-        yield TailView(COLUMNS, self._cells, id="traffic-table")
+        yield Static(header_of(self.columns()), id="traffic-header")
+        yield TailView(self.columns(), self._cells, id="traffic-table")
         yield Static("", id="traffic-reason", markup=False)
 
     def on_mount(self) -> None:
@@ -94,7 +118,9 @@ class TrafficPane(Vertical):
 
     def _cells(self, row: Any) -> list[Text]:
         zone = self.k24.zone
+        mine = [project_filter.cell(row)] if self.by_project else []
         return [
+            *mine,
             fmt.at_text(row.at, zone),
             fmt.plain(fmt.kind_text(row.kind)),
             fmt.plain(row.customer_id),
@@ -207,6 +233,8 @@ class TrafficPane(Vertical):
             text = Text(_("⏸ paused · {n} new · End to follow").format(n=self._pending), style="yellow")
         if not self.filter.empty and not self.filter.problems:
             text.append(_("  · filtered"), style="cyan")
+        if self.by_project:
+            text.append(project_filter.note(self.k24.settings, self.project), style="cyan")
         if self._total is not None and self._total > len(self.table.keys):
             total = f"{self._total:,}".replace(",", " ")
             shown = _("  · {shown} of {total} shown · [ older").format(shown=len(self.table.keys), total=total)
@@ -219,7 +247,7 @@ class TrafficPane(Vertical):
 
     @on(Input.Changed, "#traffic-filter")
     def _on_filter(self, event: Input.Changed) -> None:
-        self.filter = parse_filter(event.value)
+        self.filter = replace(parse_filter(event.value), project=self.project)
         if self._debounce is not None:
             self._debounce.stop()
         self._debounce = self.set_timer(0.15, self.reload)

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ..config import Settings
 from ..findings import Thresholds
 from ..i18n import _
 from ..money import format_money
+from ..projects import project_problem
 from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
@@ -31,6 +33,7 @@ from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
 from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
+from .routing import projects_of_run, route
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("--act", type=Path, metavar="FILE.xlsx", help=_("the act of reconciliation of a signed period"))
+    parser.add_argument(
+        "--project",
+        type=int,
+        metavar="ID",
+        help=_("reconcile this project only (default: each project; required for --sign-off, --act and --export)"),
+    )
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -98,6 +107,7 @@ def _report(path: Path, settings: Settings) -> list[Operation]:
         encoding=settings.report_encoding,
         statuses=settings.report_statuses,
         types=settings.report_types,
+        projects=[p.project_id for p in settings.projects],
     )
 
 
@@ -115,7 +125,7 @@ def _period(args: argparse.Namespace, reports: list[list[Operation]], zone: Zone
     return Period.of_days(today, today, zone)
 
 
-def _argument_problem(args: argparse.Namespace) -> str | None:
+def _argument_problem(args: argparse.Namespace, settings: Settings) -> str | None:
     """Arguments that would read as an answer they are not (an empty reversed period, an
     XLSX named .pdf): refused before anything is read or written."""
     if args.first is not None and args.last is not None and args.last < args.first:
@@ -131,13 +141,15 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
         )
     if args.act is not None and args.act.suffix.lower() != ".xlsx":
         return _("--act {path}: the act is written as XLSX: name a .xlsx file").format(path=args.act)
+    if args.project is not None or args.sign_off or args.act or args.export:
+        return project_problem(settings, args.project)  # one project's sign-off, act, export
     return None
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     zone = time_zone(settings.timezone)
-    if problem := _argument_problem(args):
+    if problem := _argument_problem(args, settings):
         err.print(f"reconcile: {problem}", markup=False, highlight=False)
         return 2
     try:
@@ -151,38 +163,53 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if (work := await _work(store, args, out)) is not None:
             return work
+        projects = projects_of_run(settings, args.project)
         records = [(f"csv:{path.name}", operations) for path, operations in zip(args.report, reports, strict=True)]
-        if args.data_api:
-            records.append(("data-api", await _fetch(settings, period)))
-        if records and not args.accept_empty and (doubt := await _doubt(store, records, period, settings)):
-            err.print(
-                _("platform record refused, nothing applied: {doubt}").format(doubt=doubt),
-                markup=False,
-                highlight=False,
-            )
+        try:
+            routed = route(records, projects, args.project, settings.several)
+        except ReportError as error:
+            err.print(_("report refused, nothing applied: {error}").format(error=error), markup=False, highlight=False)
             return 2
-        for source, operations in records:
-            await store_operations(store, operations, source, period.days)
-        records.clear()  # stored: a month of them need not stay in memory beside the comparison
+        records.clear()
         reports.clear()
-        summary = await reconcile(store, settings, period)
-        rows = await store.scan(_open_rows, summary.open_ids)
-        signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
-        _print(args.format, summary, rows, signed, zone, out, Thresholds.of(settings))
+        if args.data_api:  # each project's own request, with its own credentials
+            for project in projects:
+                routed[project].append(("data-api", await _fetch(settings, period, project)))
+        for project in projects if not args.accept_empty else ():
+            if routed[project] and (doubt := await _doubt(store, routed[project], period, settings, project)):
+                err.print(
+                    _("platform record refused, nothing applied: {doubt}").format(doubt=doubt),
+                    markup=False,
+                    highlight=False,
+                )
+                return 2
+        for project in projects:
+            for source, operations in routed.pop(project):
+                await store_operations(store, operations, source, period.days, project=project)
+        # stored: a month of them need not stay in memory beside the comparison
+        runs = []
+        for project in projects:
+            summary = await reconcile(store, settings, period, project=project)
+            rows = await store.scan(_open_rows, summary.open_ids)
+            signed = await store.scan(signed_periods, period.start, period.end, project)
+            runs.append((project, summary, rows, signed))
+        _print_runs(args.format, runs, settings, zone, out)
+        project, summary, rows, signed = runs[0]  # the one project sign-off, act and export are of
         if args.export:
-            exported = await store.scan(export.operation_rows, period.start, period.end, zone)
+            scope = (summary.period.project, summary.period.default)
+            exported = await store.scan(export.operation_rows, period.start, period.end, zone, *scope)
             export.write_operations(args.export, exported, zone, args.amounts or settings.export_amounts)
             out.print(
                 _("operations of {period} written to {path}").format(period=period.label, path=args.export),
                 highlight=False,
             )
         if args.sign_off:
-            await sign_off(store, period)
+            await sign_off(store, period, project=project)
             out.print(_("period {period} signed off").format(period=period.label), highlight=False)
-            signed = await store.scan(lambda c: signed_periods(c, period.start, period.end))
+            signed = await store.scan(signed_periods, period.start, period.end, project)
         if args.act:
-            return await _act(store, args.act, period, signed, summary, zone, out, err, settings.merchant_name)
-        return 1 if rows or summary.uncovered else 0
+            return await _act(store, args.act, summary.period, signed, summary, zone, out, err, settings.merchant_name)
+        return 1 if any(rows or summary.uncovered for _project, summary, rows, _signed in runs) else 0
     except DataApiError as error:
         err.print(_("Data API: {error}; nothing applied").format(error=error), markup=False, highlight=False)
         return 2
@@ -201,33 +228,42 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _doubt(
-    store: Store, records: list[tuple[str, list[Operation]]], period: Period, settings: Settings
+    store: Store, records: list[tuple[str, list[Operation]]], period: Period, settings: Settings, project: int
 ) -> str | None:
-    """Why the platform's record looks empty for days we have paid deposits on, if it does."""
+    """Why the project's platform record looks empty for days we have paid deposits on, if it does."""
     zone = time_zone(settings.timezone)
-    paid = await store.scan(plausible.paid_by_day, period.days, zone)
-    return plausible.doubt([op for _source, ops in records for op in ops], paid, zone, settings.project_id)
+    paid = await store.scan(plausible.paid_by_day, period.days, zone, project)
+    return plausible.doubt([op for _source, ops in records for op in ops], paid, zone, project)
 
 
-async def _fetch(settings: Settings, period: Period) -> list[Any]:
-    if settings.data_api_token is None or settings.data_api_secret is None:
+async def _fetch(settings: Settings, period: Period, project_id: int) -> list[Any]:
+    """The project's operations of the period, asked with the project's Data API credentials;
+    each the project's (one the platform says is another's is left out)."""
+    project = settings.project(project_id)
+    assert project is not None, "a configured project"
+    if project.data_api_token is None or project.data_api_secret is None:
         raise DataApiError("set KASSA24_DATA_API_TOKEN and KASSA24_DATA_API_SECRET")
     zone = time_zone(settings.timezone)
     api = DataApi(
         base_url=settings.data_api_url,
-        token=settings.data_api_token.get_secret_value(),
-        secret=settings.data_api_secret.get_secret_value(),
+        token=project.data_api_token.get_secret_value(),
+        secret=project.data_api_secret.get_secret_value(),
         keys=settings.data_api_keys,
         fields=settings.data_api_fields,
         timeout=settings.data_api_timeout,
         amount_unit=settings.data_api_amount_unit,
         timezone=settings.timezone,
-        project_id=settings.project_id,
+        project_id=project_id,
         types=settings.report_types,
     )
     start = datetime.fromtimestamp(period.start / 1e6, zone).replace(tzinfo=None)
     end = datetime.fromtimestamp(period.end / 1e6, zone).replace(tzinfo=None)
-    return await api.operations(start, end)
+    found = await api.operations(start, end)
+    return [
+        op if op.project_id is not None else replace(op, project_id=project_id)
+        for op in found
+        if op.project_id in (None, project_id)
+    ]
 
 
 async def _work(store: Store, args: argparse.Namespace, out: Console) -> int | None:
@@ -282,7 +318,7 @@ async def _act(
     )
     corrections = await store.scan(export.corrections_of, [f.payment_id for f in findings])
     assert summary.sides is not None
-    days = await store.scan(turnover_by_day, period.days, zone)
+    days = await store.scan(turnover_by_day, period.days, zone, period.project, period.default)
     write_act(
         path,
         period=period,
@@ -308,36 +344,31 @@ def _open_rows(connection: Any, ids: list[int]) -> list[Any]:
     return connection.execute(select(m).where(m.c.id.in_(ids)).order_by(m.c.id)).all()
 
 
-def _signed_text(signed: list[Any], zone: ZoneInfo) -> list[str]:
-    lines = []
-    for p in signed:
-        start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
-        at = datetime.fromtimestamp(p.signed_at / 1e6, zone).strftime("%Y-%m-%d %H:%M")
-        line = f"signed off from {start} by {p.signed_by} at {at}"
-        if p.reopened_at:
-            when = datetime.fromtimestamp(p.reopened_at / 1e6, zone).strftime("%Y-%m-%d %H:%M")
-            line += f" — reopened after sign-off at {when}: {p.reopened_reason}"
-        lines.append(line)
-    return lines
+def _print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, out: Console) -> None:
+    """Each project's summary; with one project, as before projects."""
+    limits = Thresholds.of(settings)
+    if len(runs) == 1:
+        _project, summary, rows, signed = runs[0]
+        _print(fmt, summary, rows, signed, zone, out, limits)
+        return
+    if fmt == "json":
+        payloads = [{"project": p, **show.payload(s, rows, signed, zone)} for p, s, rows, signed in runs]
+        print(json.dumps({"projects": payloads}, ensure_ascii=False, indent=2))
+        return
+    for project, summary, rows, signed in runs:
+        if fmt == "table":
+            named = settings.project(project)
+            out.print(
+                _("Project {project}").format(project=named.label if named else project), style="bold", highlight=False
+            )
+        _print(fmt, summary, rows, signed, zone, out, limits)
 
 
 def _print(
     fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console, limits: Thresholds
 ) -> None:
-    period, sides = summary.period, summary.sides
     if fmt == "json":
-        payload = {
-            "period": period.label,
-            "found": {k: {"count": c, "sum": s} for k, (c, s) in sorted(summary.by_kind().items())},
-            "open": [
-                {"id": r.id, "kind": r.kind, "payment_id": r.payment_id, "evidence": r.evidence, "action": r.action}
-                for r in rows
-            ],
-            "no_platform_record": summary.uncovered,
-            "sides": sides.as_dict() if sides else None,
-            "signed": _signed_text(signed, zone),
-        }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        print(json.dumps(show.payload(summary, rows, signed, zone), ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
         writer = csv.writer(sys.stdout)

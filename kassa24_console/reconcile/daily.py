@@ -27,7 +27,8 @@ class Day:
         return self.ours_sum - self.platform_sum
 
 
-def turnover_by_day(connection: Connection, days: list[str], zone: ZoneInfo) -> list[Day]:
+def turnover_by_day(connection: Connection, days: list[str], zone: ZoneInfo, project: int, default: int) -> list[Day]:
+    """The project's days (operations that name no project are the first project's, ``default``)."""
     d, o = q.deposits, q.operations
     paid_sum = func.coalesce(func.sum(func.coalesce(d.c.paid_amount, d.c.amount)), 0)
     sales = [t for t in rules.SALE_TYPES]
@@ -36,11 +37,17 @@ def turnover_by_day(connection: Connection, days: list[str], zone: ZoneInfo) -> 
         first = date.fromisoformat(text)
         start, end = rules.day_start(first, zone), rules.day_start(first + timedelta(days=1), zone)
         ours = connection.execute(
-            select(func.count(), paid_sum).where(d.c.state == "paid", d.c.created_at >= start, d.c.created_at < end)
+            select(func.count(), paid_sum).where(
+                (d.c.project_id + 0) == project, d.c.state == "paid", d.c.created_at >= start, d.c.created_at < end
+            )
         ).one()
         theirs = connection.execute(
             select(func.count(), func.coalesce(func.sum(o.c.amount), 0)).where(
-                o.c.status == SUCCESS, o.c.type.in_(sales), o.c.created_at >= start, o.c.created_at < end
+                func.coalesce(o.c.project_id, default) == project,
+                o.c.status == SUCCESS,
+                o.c.type.in_(sales),
+                o.c.created_at >= start,
+                o.c.created_at < end,
             )
         ).one()
         result.append(Day(first, int(ours[0]), int(ours[1]), int(theirs[0]), int(theirs[1])))

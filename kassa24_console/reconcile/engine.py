@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date
 from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +24,11 @@ from ..findings import RULE_KINDS, Finding, Thresholds
 from ..i18n import _
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
-from ..store.periods import deposits_by_id, period_rows
+from ..store.periods import deposits_by_id, of_project, period_rows
 from ..store.platform import OPERATION_COLUMNS, upsert_operations
 from ..zones import zone as time_zone
 from . import rules
+from .period import Month, Period, months_of
 from .report import Operation
 from .summary import Sides, combine, sides
 from .words import kind_name
@@ -35,29 +36,6 @@ from .words import kind_name
 
 class SignOffRefused(JobRefused):
     """The period cannot be signed; the text says exactly why (nothing was written)."""
-
-
-@dataclass(frozen=True)
-class Period:
-    """[start, end) in UTC µs, from whole local days in the configured zone."""
-
-    start: int
-    end: int
-    label: str
-    first: date | None = None
-    last: date | None = None
-
-    @classmethod
-    def of_days(cls, first: date, last: date, zone: ZoneInfo) -> Period:
-        end = rules.day_start(last + timedelta(days=1), zone)
-        return cls(rules.day_start(first, zone), end, f"{first} … {last}", first, last)
-
-    @property
-    def days(self) -> list[str]:
-        if self.first is None or self.last is None:
-            return []
-        count = (self.last - self.first).days + 1
-        return [(self.first + timedelta(days=i)).isoformat() for i in range(count)]
 
 
 @dataclass
@@ -80,14 +58,24 @@ class Summary:
 
 
 async def store_operations(
-    store: Store, operations: list[Operation], source: str, days: Iterable[str] = (), actor: str | None = None
+    store: Store,
+    operations: list[Operation],
+    source: str,
+    days: Iterable[str] = (),
+    actor: str | None = None,
+    project: int | None = None,
 ) -> int:
     """Upsert the platform's operations by operation id (re-importing adds nothing) and
-    record that ``source`` is the platform's record for ``days``, in one transaction."""
+    record that ``source`` is the platform's record of ``project`` (the first project) for
+    ``days``, in one transaction. Operations that name no project are the project's; the
+    caller routes those that name one (an operation never lands in another project)."""
     at = now_us()
     who = actor or operator()
+    project = store.default_project if project is None else project
+    assert all(op.project_id in (None, project) for op in operations), "routed by the caller"
+    operations = [op if op.project_id is not None else replace(op, project_id=project) for op in operations]
     coverage = [
-        {"project_id": store.default_project, "day": day, "source": source}
+        {"project_id": project, "day": day, "source": source}
         | {"operations": len(operations), "applied_at": at, "applied_by": who}
         for day in days
     ]
@@ -115,12 +103,12 @@ async def store_operations(
 def _load(connection: Connection, period: Period) -> dict[str, Any]:
     """What the rules need of the period, and no more: its deposits, the callbacks and
     operations of the period or of its deposits, and the deposits those refer to."""
-    deposits, operations, callbacks = period_rows(connection, period.start, period.end)
+    deposits, operations, callbacks = period_rows(connection, period.start, period.end, period.project, period.default)
     in_period_ids = [x.payment_id for x in deposits]
     referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
     # deposits made before the period that its records refer to
-    deposits += deposits_by_id(connection, sorted(referenced - set(in_period_ids)))
-    covered = set(connection.execute(select(q.coverage.c.day).where(q.coverage.c.day.in_(period.days))).scalars())
+    deposits += deposits_by_id(connection, sorted(referenced - set(in_period_ids)), period.project)
+    covered = _covered(connection, period)
     return {
         "deposits": deposits,
         "callbacks": callbacks,
@@ -130,30 +118,17 @@ def _load(connection: Connection, period: Period) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Month:
-    """The part of a calendar month (in the zone) up to the period's end: ``[start, end)``."""
-
-    label: str  # YYYY-MM
-    start: int
-    end: int
-
-
-def months_of(period: Period, zone: ZoneInfo) -> list[Month]:
-    """The months the period touches, each from its first day to the period's end at most."""
-    found: list[Month] = []
-    for at in (period.start, max(period.start, period.end - 1)):
-        local = datetime.fromtimestamp(at / 1e6, zone)
-        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        following = (first + timedelta(days=32)).replace(day=1)
-        end = min(int(following.timestamp() * 1e6), period.end)
-        month = Month(first.strftime("%Y-%m"), int(first.timestamp() * 1e6), end)
-        if month not in found:
-            found.append(month)
-    return found
+def _covered(connection: Connection, period: Period) -> set[str]:
+    """The period's days the project's platform record was applied for."""
+    c = q.coverage
+    return set(
+        connection.execute(select(c.c.day).where(c.c.project_id == period.project, c.c.day.in_(period.days))).scalars()
+    )
 
 
-def _monthly_totals(connection: Connection, months: list[Month], limit: int) -> dict[tuple[str, str], int]:
+def _monthly_totals(
+    connection: Connection, months: list[Month], limit: int, project: int
+) -> dict[tuple[str, str], int]:
     """Each customer's paid total of the months the period touches, summed by the database
     (a month of deposits is far more than a day's); only the totals over ``limit``."""
     d = q.deposits
@@ -162,7 +137,12 @@ def _monthly_totals(connection: Connection, months: list[Month], limit: int) -> 
     for month in months:
         rows = connection.execute(
             select(d.c.customer_id, paid)
-            .where(d.c.state == "paid", d.c.created_at >= month.start, d.c.created_at < month.end)
+            .where(
+                (d.c.project_id + 0) == project,  # by the time index, not the project's
+                d.c.state == "paid",
+                d.c.created_at >= month.start,
+                d.c.created_at < month.end,
+            )
             .group_by(d.c.customer_id)
             .having(paid > limit)
         )
@@ -170,15 +150,20 @@ def _monthly_totals(connection: Connection, months: list[Month], limit: int) -> 
     return totals
 
 
-async def reconcile(store: Store, settings: Settings, period: Period, *, now: int | None = None) -> Summary:
-    """Compare the three records for ``period`` and keep what disagrees as mismatches.
+async def reconcile(
+    store: Store, settings: Settings, period: Period, *, now: int | None = None, project: int | None = None
+) -> Summary:
+    """Compare the three records of ``project`` (the first project) for ``period`` and keep
+    what disagrees as mismatches, each the project's.
 
     A period of several days is compared a day at a time and the days' sides added up: a
     month is 100 000 rows of each record, and a day's are all the rules need at once (a
     pair split by midnight inside the period cancels out when the days are added)."""
     zone = time_zone(settings.timezone)
+    period = period.of(store.default_project if project is None else project, store.default_project)
     # The month's sums run in the database while the days' rows load and the rules run.
-    monthly = asyncio.ensure_future(store.scan(_monthly_totals, months_of(period, zone), settings.monthly_limit))
+    months = months_of(period, zone)
+    monthly = asyncio.ensure_future(store.scan(_monthly_totals, months, settings.monthly_limit, period.project))
     at = now if now is not None else now_us()
     findings: dict[str, Finding] = {}
     parts: list[Sides] = []
@@ -186,6 +171,7 @@ async def reconcile(store: Store, settings: Settings, period: Period, *, now: in
     covered: set[str] = set()
     try:
         for part in _parts(period, zone):
+            part = part.of(period.project, period.default)
             loaded = await store.scan(_load, part)
             records = _records(loaded, part, at, settings)
             found = rules.find(records, zone)
@@ -197,6 +183,10 @@ async def reconcile(store: Store, settings: Settings, period: Period, *, now: in
         monthly.cancel()
         raise
     kept = [*findings.values(), *rules.monthly_limit(await monthly, settings.monthly_limit, period.start)]
+    for finding in kept:  # each the project's (a customer id may repeat in another project)
+        finding.project_id = period.project
+        if finding.kind == "monthly_limit" and period.project != period.default:
+            finding.key += f":{period.project}"
     summary = Summary(period, kept, sides=combine(parts, set(period.days)))
     summary.uncovered = [day for day in period.days if day not in covered]
     summary.open_ids, summary.reopened, summary.closed = await store.write(
@@ -265,22 +255,26 @@ def _keep(
                         )
                     ],
                 )
-                q.reopen_signed(connection, f.occurred_at or row.found_at, f"{f.kind} reopened for {f.payment_id}", at)
+                reason = f"{f.kind} reopened for {f.payment_id}"
+                q.reopen_signed(connection, f.occurred_at or row.found_at, reason, at, period.project)
         if values:
             connection.execute(update(m).where(m.c.id == row.id).values(**values))
-    stale_ids = _close_stale(connection, keys, scope, at)
+    stale_ids = _close_stale(connection, keys, scope, at, period)
     open_ids = open_in_period(connection, period)
     return open_ids, reopened, len(stale_ids)
 
 
-def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: int) -> list[int]:
+def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: int, period: Period) -> list[int]:
     m = q.mismatches
     if not scope:
         return []
     # Open findings are few and a month's scope is 100 000 payment ids: filter here, not in SQL.
     found = set(keys)
-    candidates = select(m.c.id, m.c.payment_id, m.c.key).where(m.c.state == "open", m.c.kind.in_(RULE_KINDS))
-    stale_ids = [r.id for r in connection.execute(candidates) if r.payment_id in scope and r.key not in found]
+    candidates = select(m.c.id, m.c.payment_id, m.c.key).where(
+        m.c.state == "open", m.c.kind.in_(RULE_KINDS), of_project(m)
+    )
+    rows = connection.execute(candidates, period.scope)
+    stale_ids = [r.id for r in rows if r.payment_id in scope and r.key not in found]
     if stale_ids:
         note = "no longer found by reconciliation"
         connection.execute(
@@ -301,16 +295,21 @@ def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: i
 def touching(connection: Connection, period: Period, *, open_only: bool = True) -> list[int]:
     """Mismatches that touch ``period``: their fact happened in it (or, for records from
     before facts were dated, they were found in it), or they are about its deposits.
-    Forged callbacks are not money of the period and never hold a sign-off."""
+    Forged callbacks are not money of the period and never hold a sign-off. Only the
+    period's project's (those naming none: the first project's)."""
     m, d = q.mismatches, q.deposits
-    its_deposits = select(d.c.payment_id).where(d.c.created_at >= period.start, d.c.created_at < period.end)
+    its_deposits = select(d.c.payment_id).where(
+        (d.c.project_id + 0) == period.project, d.c.created_at >= period.start, d.c.created_at < period.end
+    )
     touches = or_(
         and_(m.c.occurred_at >= period.start, m.c.occurred_at < period.end),
         and_(m.c.occurred_at.is_(None), m.c.found_at >= period.start, m.c.found_at < period.end),
         m.c.payment_id.in_(its_deposits),
     )
-    conditions = [m.c.kind.not_in(q.UNSIGNED_KINDS), touches, *([m.c.state == "open"] if open_only else [])]
-    return [row.id for row in connection.execute(select(m.c.id).where(*conditions).order_by(m.c.id))]
+    conditions = [m.c.kind.not_in(q.UNSIGNED_KINDS), of_project(m), touches]
+    conditions += [m.c.state == "open"] if open_only else []
+    query = select(m.c.id).where(*conditions).order_by(m.c.id)
+    return [row.id for row in connection.execute(query, period.scope)]
 
 
 def open_in_period(connection: Connection, period: Period) -> list[int]:
@@ -318,8 +317,8 @@ def open_in_period(connection: Connection, period: Period) -> list[int]:
 
 
 def _refusal(connection: Connection, period: Period) -> str | None:
-    c, m = q.coverage, q.mismatches
-    covered = set(connection.execute(select(c.c.day).where(c.c.day.in_(period.days))).scalars())
+    m = q.mismatches
+    covered = _covered(connection, period)
     missing = [day for day in period.days if day not in covered]
     reasons = []
     if missing:
@@ -338,18 +337,19 @@ def _refusal(connection: Connection, period: Period) -> str | None:
     return " · ".join(reasons) or None
 
 
-async def sign_off(store: Store, period: Period, actor: str | None = None) -> None:
-    """Record that ``period`` is reconciled; refused, saying why, unless the platform's
-    record covers every day of it and nothing that touches it is open. The check and the
-    signature are one transaction."""
+async def sign_off(store: Store, period: Period, actor: str | None = None, project: int | None = None) -> None:
+    """Record that ``period`` of ``project`` (the first project) is reconciled; refused,
+    saying why, unless the project's platform record covers every day of it and nothing of
+    the project's that touches it is open. The check and the signature are one transaction."""
     who = actor or operator()
+    period = period.of(store.default_project if project is None else project, store.default_project)
 
     def job(connection: Connection) -> None:
         if reason := _refusal(connection, period):
             raise SignOffRefused(reason)
         at = now_us()
         statement = q._insert(connection, q.periods).values(
-            project_id=store.default_project, start_at=period.start, end_at=period.end, signed_by=who, signed_at=at
+            project_id=period.project, start_at=period.start, end_at=period.end, signed_by=who, signed_at=at
         )
         connection.execute(
             statement.on_conflict_do_update(
@@ -357,14 +357,15 @@ async def sign_off(store: Store, period: Period, actor: str | None = None) -> No
                 set_={"signed_by": who, "signed_at": at, "reopened_at": None, "reopened_reason": None},
             )
         )
-        q.write_audit(connection, [q.audit_row(at, who, "sign_off", "period", period.label, "signed_off", None, who)])
+        row = q.audit_row(at, who, "sign_off", "period", period.label, "signed_off", None, who, project=period.project)
+        q.write_audit(connection, [row])
 
     await store.write(job)
 
 
-def signed_periods(connection: Connection, start: int, end: int) -> list[Any]:
-    """Signed periods overlapping [start, end), newest first: who, when, reopened and why."""
+def signed_periods(connection: Connection, start: int, end: int, project: int | None = None) -> list[Any]:
+    """Signed periods overlapping [start, end), newest first: who, when, reopened and why
+    (only ``project``'s when given)."""
     p = q.periods
-    return connection.execute(
-        select(p).where(p.c.start_at < end, p.c.end_at > start).order_by(p.c.signed_at.desc())
-    ).all()
+    conditions = [p.c.start_at < end, p.c.end_at > start, *([p.c.project_id == project] if project is not None else [])]
+    return connection.execute(select(p).where(*conditions).order_by(p.c.signed_at.desc())).all()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from ..i18n import N_, _
 from ..money import decimal_text, to_major
@@ -92,19 +92,25 @@ def corrections_of(connection: Connection, payment_ids: Iterable[str]) -> dict[s
     return found
 
 
-def operation_rows(connection: Connection, start: int, end: int, zone: ZoneInfo) -> list[tuple[Any, ...]]:
-    """Our deposits and the platform's operations of [start, end), matched by payment id,
-    each with its findings: (moment, payment id, operation id, customer, contract, amount in
-    minor units, ours, platform's, finding kinds, finding state, note)."""
+def operation_rows(
+    connection: Connection, start: int, end: int, zone: ZoneInfo, project: int, default: int
+) -> list[tuple[Any, ...]]:
+    """The project's deposits and platform operations of [start, end), matched by payment
+    id, each with its findings: (moment, payment id, operation id, customer, contract, amount
+    in minor units, ours, platform's, finding kinds, finding state, note). Rows that name no
+    project are the first project's (``default``)."""
     d, o, m = q.deposits, q.operations, q.mismatches
-    in_period = and_(d.c.created_at >= start, d.c.created_at < end)
+    in_period = and_((d.c.project_id + 0) == project, d.c.created_at >= start, d.c.created_at < end)
     ours = select(d.c.payment_id).where(in_period)
     deposit_columns = (d.c.payment_id, d.c.customer_id, d.c.contract_id, d.c.amount, d.c.state, d.c.created_at)
     # A month's rows straight from the driver: SQLAlchemy's result rows cost more than the query.
     deposits = {r.payment_id: r for r in Prepared(select(*deposit_columns).where(in_period)).all(connection, {})}
     op_columns = (o.c.payment_id, o.c.operation_id, o.c.customer_id, o.c.amount, o.c.status, o.c.created_at)
     op_in_period = and_(o.c.created_at >= start, o.c.created_at < end)
-    ops = Prepared(select(*op_columns).where(or_(op_in_period, o.c.payment_id.in_(ours)))).all(connection, {})
+    op_of_project = func.coalesce(o.c.project_id, default) == project
+    ops = Prepared(select(*op_columns).where(op_of_project, or_(op_in_period, o.c.payment_id.in_(ours)))).all(
+        connection, {}
+    )
     by_payment: dict[str, list[Any]] = {}
     for op in ops:
         by_payment.setdefault(op.payment_id, []).append(op)
@@ -114,7 +120,10 @@ def operation_rows(connection: Connection, start: int, end: int, zone: ZoneInfo)
     wanted = deposits.keys() | theirs
     found: dict[str, list[Any]] = {}
     finding_columns = (m.c.payment_id, m.c.kind, m.c.state, m.c.note, m.c.resolved_by)
-    for row in connection.execute(select(*finding_columns).where(m.c.payment_id.is_not(None)).order_by(m.c.id)):
+    of_project = func.coalesce(m.c.project_id, default) == project
+    for row in connection.execute(
+        select(*finding_columns).where(m.c.payment_id.is_not(None), of_project).order_by(m.c.id)
+    ):
         if row.payment_id in wanted:
             found.setdefault(row.payment_id, []).append(row)
     corrections = corrections_of(connection, found)

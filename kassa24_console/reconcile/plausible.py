@@ -20,8 +20,8 @@ NEARLY_EMPTY = 0.1  # a record with fewer operations than this share of our paid
 NEARLY_EMPTY_FROM = 20  # … once we have at least this many (a quiet day proves nothing)
 
 
-def paid_by_day(connection: Connection, days: list[str], zone: ZoneInfo) -> dict[str, int]:
-    """How many of our deposits of each day are paid (counted by the database, day by day)."""
+def paid_by_day(connection: Connection, days: list[str], zone: ZoneInfo, project: int) -> dict[str, int]:
+    """How many of the project's deposits of each day are paid (counted by the database, day by day)."""
     d = q.deposits
     counts = {}
     for day in days:
@@ -30,7 +30,12 @@ def paid_by_day(connection: Connection, days: list[str], zone: ZoneInfo) -> dict
         # ``state || ''``: walk the day by the time index; SQLite would otherwise take the
         # state index and read every paid deposit ever, once per day.
         counts[day] = connection.execute(
-            select(func.count()).where((d.c.state + "") == "paid", d.c.created_at >= start, d.c.created_at < end)
+            select(func.count()).where(
+                (d.c.project_id + 0) == project,
+                (d.c.state + "") == "paid",
+                d.c.created_at >= start,
+                d.c.created_at < end,
+            )
         ).scalar_one()
     return counts
 

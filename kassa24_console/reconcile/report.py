@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -272,8 +272,11 @@ def read_csv(
     encoding: str = "auto",
     statuses: dict[str, str] | None = None,
     types: dict[str, str] | None = None,
+    projects: Collection[int] | None = None,
 ) -> list[Operation]:
     """Every operation of a report file, or :class:`ReportError` naming the first bad line.
+    With ``projects`` (those configured), an operation whose project column names another
+    project is refused with its line: an operation is never applied to a project it is not of.
     ``statuses`` maps the report's words (``Успешно``) to the platform's (``success``), and
     ``types`` its type words (``Продажа``) to sale, refund or reversal; a status or a type
     that is neither known nor mapped is refused with its line."""
@@ -320,6 +323,12 @@ def read_csv(
             operation = _from_text(values, seen_words, unit, date_format, zone, clock)
         except ValueError as error:
             raise ReportError(_("{path}: line {line}").format(path=path, line=line) + f": {error}") from None
+        if projects is not None and operation.project_id is not None and operation.project_id not in projects:
+            raise ReportError(
+                _("{path}: line {line}: operation {operation} is of project {project}, which is not configured").format(
+                    path=path, line=line, operation=operation.operation_id, project=operation.project_id
+                )
+            )
         if operation.operation_id in seen:
             raise ReportError(
                 _("{path}: line {line}: operation {operation} repeats line {first}").format(

@@ -120,3 +120,31 @@ def print_sides(sides: Any, out: Console) -> None:
         out.print(_("pending deposits by age: {ages}").format(ages=ages), highlight=False)
     if sides.unit_hint:
         out.print(_("hint: {hint}").format(hint=sides.unit_hint), style="bold yellow", highlight=False)
+
+
+def payload(summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo) -> dict[str, Any]:
+    period, sides = summary.period, summary.sides
+    return {
+        "period": period.label,
+        "found": {k: {"count": c, "sum": s} for k, (c, s) in sorted(summary.by_kind().items())},
+        "open": [
+            {"id": r.id, "kind": r.kind, "payment_id": r.payment_id, "evidence": r.evidence, "action": r.action}
+            for r in rows
+        ],
+        "no_platform_record": summary.uncovered,
+        "sides": sides.as_dict() if sides else None,
+        "signed": signed_text(signed, zone),
+    }
+
+
+def signed_text(signed: list[Any], zone: ZoneInfo) -> list[str]:
+    lines = []
+    for p in signed:
+        start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
+        at = datetime.fromtimestamp(p.signed_at / 1e6, zone).strftime("%Y-%m-%d %H:%M")
+        line = f"signed off from {start} by {p.signed_by} at {at}"
+        if p.reopened_at:
+            when = datetime.fromtimestamp(p.reopened_at / 1e6, zone).strftime("%Y-%m-%d %H:%M")
+            line += f" — reopened after sign-off at {when}: {p.reopened_reason}"
+        lines.append(line)
+    return lines

@@ -2,13 +2,18 @@
 callbacks of the period or of its deposits, with only the columns the rules and the summary
 read. A month is read a day at a time, so each statement is built once with the day's
 ``start`` and ``end`` as parameters (building one costs more than a day's small query) and
-its rows come straight from the driver."""
+its rows come straight from the driver.
+
+Every read is one project's (``project``): money never crosses projects, so a deposit of one
+project is never compared with another's operation or callback, even with the same payment
+id. Rows that name no project (operations imported, callbacks received before projects) are
+the first project's (``default``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from . import queries as q
 from .prepared import Prepared
@@ -30,30 +35,41 @@ OPERATION_FIELDS = [
 def _statements() -> tuple[Prepared, Prepared, Prepared]:
     d, c, o = q.deposits, q.callbacks, q.operations
     start, end = bindparam("start"), bindparam("end")
-    in_period = and_(d.c.created_at >= start, d.c.created_at < end)
+    # ``project_id + 0``: the day is found by the time index, never by the project's (all its rows).
+    in_period = and_((d.c.project_id + 0) == bindparam("project"), d.c.created_at >= start, d.c.created_at < end)
     of_period = select(d.c.payment_id).where(in_period)
     return (
         Prepared(select(*DEPOSIT_FIELDS).where(in_period)),
         Prepared(
             select(*OPERATION_FIELDS).where(
-                or_(and_(o.c.created_at >= start, o.c.created_at < end), o.c.payment_id.in_(of_period))
+                of_project(o),
+                or_(and_(o.c.created_at >= start, o.c.created_at < end), o.c.payment_id.in_(of_period)),
             )
         ),
         Prepared(
             select(*CALLBACK_FIELDS).where(
-                or_(and_(c.c.received_at >= start, c.c.received_at < end), c.c.payment_id.in_(of_period))
+                of_project(c),
+                or_(and_(c.c.received_at >= start, c.c.received_at < end), c.c.payment_id.in_(of_period)),
             )
         ),
     )
 
 
+def of_project(table: Any) -> Any:
+    """The condition that a row of ``table`` is the project's (one that names none: the
+    first project's), with the project and the first project as parameters."""
+    return func.coalesce(table.c.project_id, bindparam("default")) == bindparam("project")
+
+
 _DEPOSITS, _OPERATIONS, _CALLBACKS = _statements()
 
 
-def period_rows(connection: Connection, start: int, end: int) -> tuple[list[Any], list[Any], list[Any]]:
-    """The deposits made in ``[start, end)`` (UTC µs), and the operations and the callbacks
-    of that time or of those deposits."""
-    bounds = {"start": start, "end": end}
+def period_rows(
+    connection: Connection, start: int, end: int, project: int, default: int
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The project's deposits made in ``[start, end)`` (UTC µs), and its operations and
+    callbacks of that time or of those deposits."""
+    bounds = {"start": start, "end": end, "project": project, "default": default}
     return (
         _DEPOSITS.all(connection, bounds),
         _OPERATIONS.all(connection, bounds),
@@ -61,10 +77,14 @@ def period_rows(connection: Connection, start: int, end: int) -> tuple[list[Any]
     )
 
 
-def deposits_by_id(connection: Connection, payment_ids: list[str]) -> list[Any]:
-    """Those deposits (the rules' columns), 500 ids a statement."""
+def deposits_by_id(connection: Connection, payment_ids: list[str], project: int) -> list[Any]:
+    """Those of the project's deposits (the rules' columns), 500 ids a statement: another
+    project's deposit with one of these ids is not found."""
+    d = q.deposits
     found: list[Any] = []
     for start in range(0, len(payment_ids), 500):
         part = payment_ids[start : start + 500]
-        found += connection.execute(select(*DEPOSIT_FIELDS).where(q.deposits.c.payment_id.in_(part))).all()
+        found += connection.execute(
+            select(*DEPOSIT_FIELDS).where(d.c.project_id == project, d.c.payment_id.in_(part))
+        ).all()
     return found

@@ -18,7 +18,7 @@ from .queries import accounts, callbacks, contracts, deposits, mismatches, traff
 
 
 def _traffic_conditions(flt: TrafficFilter) -> list[Any]:
-    conditions: list[Any] = []
+    conditions: list[Any] = [] if flt.project is None else [traffic.c.project_id == flt.project]
     if flt.kind:
         conditions.append(traffic.c.kind.startswith(flt.kind, autoescape=True))
     if flt.code is not None:
@@ -146,16 +146,26 @@ def _contract_search(connection: Connection, query: Any, search: str) -> Any:
 COUNT_CAP = 100_000  # a search's matches are counted up to this ("more than …" past it)
 
 
-def contracts_count(connection: Connection, search: str) -> int:
-    """How many contracts the search matches (for "1–500 of 10 020"), at most ``COUNT_CAP + 1``."""
+def _of_project(project: int | None) -> list[Any]:
+    return [] if project is None else [contracts.c.project_id == project]
+
+
+def contracts_count(connection: Connection, search: str, project: int | None = None) -> int:
+    """How many contracts the search matches (for "1–500 of 10 020"), at most ``COUNT_CAP + 1``
+    (of ``project`` only, when given)."""
     if not search.strip():  # every contract has its account (a foreign key): no join needed
-        return connection.execute(select(func.count()).select_from(contracts)).scalar_one()
-    matches = _contract_search(connection, select(contracts.c.id), search).limit(COUNT_CAP + 1).subquery()
+        query = select(func.count()).select_from(contracts).where(*_of_project(project))
+        return connection.execute(query).scalar_one()
+    query = select(contracts.c.id).where(*_of_project(project))
+    matches = _contract_search(connection, query, search).limit(COUNT_CAP + 1).subquery()
     return connection.execute(select(func.count()).select_from(matches)).scalar_one()
 
 
-def contracts_page(connection: Connection, search: str, limit: int = 500, offset: int = 0) -> list[Row[Any]]:
-    """Contracts with their account's name, narrowed by a search over ids, number and name."""
+def contracts_page(
+    connection: Connection, search: str, limit: int = 500, offset: int = 0, project: int | None = None
+) -> list[Row[Any]]:
+    """Contracts with their account's name, narrowed by a search over ids, number and name
+    (and to ``project``, when given)."""
     query = select(
         contracts.c.id,
         contracts.c.customer_id,
@@ -168,13 +178,14 @@ def contracts_page(connection: Connection, search: str, limit: int = 500, offset
         contracts.c.status_text,
         contracts.c.project_id,
     ).join(accounts, _OWN_ACCOUNT)
+    query = query.where(*_of_project(project))
     # One project after another (the index of that order: no sort of the whole table).
     query = _contract_search(connection, query, search).order_by(*_ORDER)
     return connection.execute(query.limit(limit).offset(offset)).all()
 
 
 def _callback_conditions(flt: TrafficFilter) -> list[Any]:
-    conditions: list[Any] = []
+    conditions: list[Any] = [] if flt.project is None else [callbacks.c.project_id == flt.project]
     if flt.customer:
         conditions.append(callbacks.c.customer_id.contains(flt.customer, autoescape=True))
     if flt.signature_ok is not None:
@@ -205,8 +216,10 @@ def callbacks_page(
     return connection.execute(query.limit(limit).offset(offset)).all()
 
 
-def _mismatch_conditions(show_resolved: bool, search: str) -> list[Any]:
+def _mismatch_conditions(show_resolved: bool, search: str, project: int | None = None) -> list[Any]:
     conditions: list[Any] = [] if show_resolved else [mismatches.c.state == "open"]
+    if project is not None:
+        conditions.append(mismatches.c.project_id == project)
     for word in search.split():
         conditions.append(
             or_(
@@ -217,15 +230,21 @@ def _mismatch_conditions(show_resolved: bool, search: str) -> list[Any]:
     return conditions
 
 
-def mismatches_count(connection: Connection, show_resolved: bool, search: str = "") -> int:
-    query = select(func.count()).select_from(mismatches).where(*_mismatch_conditions(show_resolved, search))
+def mismatches_count(connection: Connection, show_resolved: bool, search: str = "", project: int | None = None) -> int:
+    conditions = _mismatch_conditions(show_resolved, search, project)
+    query = select(func.count()).select_from(mismatches).where(*conditions)
     return connection.execute(query).scalar_one()
 
 
 def mismatches_page(
-    connection: Connection, show_resolved: bool, limit: int = 500, search: str = "", offset: int = 0
+    connection: Connection,
+    show_resolved: bool,
+    limit: int = 500,
+    search: str = "",
+    offset: int = 0,
+    project: int | None = None,
 ) -> list[Row[Any]]:
-    query = select(mismatches).where(*_mismatch_conditions(show_resolved, search))
+    query = select(mismatches).where(*_mismatch_conditions(show_resolved, search, project))
     query = query.order_by(mismatches.c.found_at.desc(), mismatches.c.id.desc())
     return connection.execute(query.limit(limit).offset(offset)).all()
 

@@ -1,0 +1,46 @@
+"""Which project each of the platform's operations is of, for ``reconcile``: money never
+crosses projects, so each operation is applied to its own project's record only.
+
+An operation names its project (the report's project column, the Data API's answer); one
+that names none is the project ``--project`` names, or the one configured. An operation of
+a project we do not have was refused with its line when the report was read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..i18n import _
+from .report import Operation, ReportError
+
+
+def projects_of_run(settings: Any, given: int | None) -> list[int]:
+    """The projects a run reconciles: the one ``--project`` names, else every one."""
+    return [given] if given is not None else [p.project_id for p in settings.projects]
+
+
+def route(
+    records: Iterable[tuple[str, list[Operation]]], projects: list[int], given: int | None, several: bool
+) -> dict[int, list[tuple[str, list[Operation]]]]:
+    """Each project's part of each record (``source``, operations), in the records' order.
+    Operations of a project the run does not cover (``--project`` names another) are left
+    out; one naming no project where several are configured and none was named is refused."""
+    routed: dict[int, list[tuple[str, list[Operation]]]] = {p: [] for p in projects}
+    for source, operations in records:
+        parts: dict[int, list[Operation]] = {p: [] for p in projects}
+        for op in operations:
+            project = op.project_id if op.project_id is not None else given
+            if project is None and not several:
+                project = projects[0]
+            if project is None:
+                raise ReportError(
+                    _(
+                        "{source}: operation {operation} names no project and several are configured: "
+                        "say which with --project ID"
+                    ).format(source=source, operation=op.operation_id)
+                )
+            if project in parts:
+                parts[project].append(op)
+        for project, mine in parts.items():
+            routed[project].append((source, mine))
+    return routed

@@ -1,0 +1,122 @@
+"""The console with two projects (Pilot): each pane shows a Project column and filters by
+project, ``P`` cycling all → each project → all; with one project nothing of it shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import make_settings, until
+
+from kassa24_console import importer
+from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.mismatches import MismatchesPane
+from kassa24_console.console.panes import ContractsPane
+from kassa24_console.console.traffic import TrafficPane
+from kassa24_console.store import Store, now_us
+from kassa24_console.store import queries as q
+
+PRODUCTION, TEST = 4242, 4343
+PROJECTS = [
+    {"project_id": PRODUCTION, "name": "production", "secret_key": "production-key-0123456789"},
+    {"project_id": TEST, "name": "test", "test": True, "secret_key": "test-project-key-0123456789"},
+]
+
+
+def _contract(customer: str, contract: str) -> dict[str, Any]:
+    return {
+        "id": contract,
+        "customer_id": customer,
+        "number": f"N-{contract}",
+        "payment": 100,
+        "min_payment": None,
+        "status_code": 0,
+        "status_text": "",
+        "info": None,
+    }
+
+
+async def _seed(url: str) -> None:
+    store = Store(url, project_id=PRODUCTION)
+    await store.open()
+    try:
+        for project, contracts in ((PRODUCTION, ["C-1", "C-2"]), (TEST, ["C-1"])):
+            account = {"customer_id": "7100000001", "additional_customer_id": None, "currency": "KZT", "name": ""}
+            rows = [_contract("7100000001", c) for c in contracts]
+            batch = importer.Batch([account], rows, ["seed.json"])
+            await importer.apply(store, batch, actor="test", project_id=project)
+
+        def flags(connection: Any) -> None:
+            for project, payment in ((PRODUCTION, "k24_prod"), (TEST, "k24_test")):
+                q.flag(
+                    connection,
+                    key=f"callback_overdue:{payment}",
+                    kind="callback_overdue",
+                    payment_id=payment,
+                    evidence={"deposit": {"payment_id": payment}},
+                    action="",
+                    at=now_us(),
+                    project_id=project,
+                )
+
+        await store.write(flags)
+    finally:
+        await store.close()
+
+
+def _column(pane: ContractsPane | MismatchesPane, index: int) -> list[str]:
+    table = pane.table
+    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+
+
+async def test_each_pane_filters_by_project_and_shows_its_column(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, projects=PROJECTS)
+    await _seed(settings.database_url)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        traffic = app.query_one(TrafficPane)
+        assert str(app.query_one("#traffic-header").render()).split()[0] == "Project"
+        assert "P project: all" in str(app.query_one("#traffic-state").render())
+        await pilot.press("P")
+        await until(pilot, lambda: traffic.filter.project == PRODUCTION)
+        assert "P project: production (4242)" in str(app.query_one("#traffic-state").render())
+
+        await pilot.press("c")
+        contracts = app.query_one(ContractsPane)
+        where = app.query_one("#contracts-where")
+        await until(pilot, lambda: contracts.table.row_count == 3)
+        assert next(str(c.label) for c in contracts.table.columns.values()) == "Project"
+        assert sorted(_column(contracts, 0)) == ["4242", "4242", "4343"]
+        assert "P project: all" in str(where.render())
+        contracts.table.focus()
+        await pilot.press("P")
+        await until(pilot, lambda: contracts.table.row_count == 2)
+        assert _column(contracts, 0) == ["4242", "4242"] and "production (4242)" in str(where.render())
+        await pilot.press("P")
+        await until(pilot, lambda: contracts.table.row_count == 1)
+        assert _column(contracts, 0) == ["4343"] and "test (4343)" in str(where.render())
+        await pilot.press("P")
+        await until(pilot, lambda: contracts.table.row_count == 3)  # all again
+        assert "P project: all" in str(where.render())
+
+        await pilot.press("m")
+        mismatches = app.query_one(MismatchesPane)
+        await until(pilot, lambda: mismatches.table.row_count == 2)
+        mismatches.table.focus()
+        await pilot.press("P", "P")  # the test project's only
+        await until(pilot, lambda: mismatches.table.row_count == 1)
+        assert _column(mismatches, 0) == ["4343"]
+        assert "k24_test" in _column(mismatches, 3)
+
+
+async def test_one_project_shows_no_project_column_nor_filter(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert str(app.query_one("#traffic-header").render()).split()[0] == "Time"
+        assert "project" not in str(app.query_one("#traffic-state").render())
+        await pilot.press("c")
+        contracts = app.query_one(ContractsPane)
+        assert "project" not in [c.key.value for c in contracts.table.columns.values()]
+        await pilot.press("P")  # no such key with one project: nothing changes
+        assert contracts.project is None and app.query_one(TrafficPane).project is None
