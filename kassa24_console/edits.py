@@ -251,9 +251,7 @@ async def add_account(
     project = project_id if project_id is not None else store.default_project
 
     def job(connection: Connection) -> None:
-        a = q.accounts
-        held = select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id == customer_id)
-        if connection.execute(held).first():
+        if q.has_account(connection, project, customer_id):
             raise EditRejected(_("customer id: {id} already exists").format(id=customer_id))
         at = now_us()
         connection.execute(
@@ -293,9 +291,7 @@ async def add_contract(
     def job(connection: Connection) -> None:
         if q.contract(connection, project, values["id"]) is not None:
             raise EditRejected(_("contract id: {id} already exists").format(id=values["id"]))
-        a = q.accounts
-        found = select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id == values["customer_id"])
-        if connection.execute(found).first() is None:
+        if not q.has_account(connection, project, values["customer_id"]):
             raise EditRejected(_("customer id: no account {id}").format(id=values["customer_id"]))
         at = now_us()
         connection.execute(q.contracts.insert().values(**values, project_id=project, updated_at=at))
@@ -347,4 +343,3 @@ async def resolve_mismatch(
         )
 
     await store.write(job)
-

@@ -95,18 +95,24 @@ def parse_time(text: Any, fmt: str, zone: ZoneInfo, clock: LocalClock | None = N
     return int(moment.replace(tzinfo=zone).timestamp()) * 1_000_000 + moment.microsecond
 
 
-def operation_from(
-    values: dict[str, Any], *, unit: str, date_format: str, zone: ZoneInfo, clock: LocalClock | None = None
-) -> Operation:
-    """Build an :class:`Operation` from our-field-named values; ``ValueError`` says what is wrong."""
-    get, blank = values.get, (None, "")
-    if (
+def _lacks_required(get: Any) -> bool:
+    """A field of REQUIRED is missing or blank (spelled out: this runs for each row of a month)."""
+    blank = (None, "")
+    return (
         get("operation_id") in blank
         or get("payment_id") in blank
         or get("status") in blank
         or get("amount") in blank
         or get("currency") in blank
-    ):  # REQUIRED, spelled out: a month of rows
+    )
+
+
+def operation_from(
+    values: dict[str, Any], *, unit: str, date_format: str, zone: ZoneInfo, clock: LocalClock | None = None
+) -> Operation:
+    """Build an :class:`Operation` from our-field-named values; ``ValueError`` says what is wrong."""
+    get = values.get
+    if _lacks_required(get):
         missing = [name for name in REQUIRED if get(name) in (None, "")]
         raise ValueError(_("missing {fields}").format(fields=", ".join(missing)))
     project = get("project_id")
@@ -142,13 +148,7 @@ def _from_text(
     column the row lacks): the few words of a month (statuses, types, currencies, methods,
     projects, amounts) are each made once, in ``known``, the same way."""
     get, blank = values.get, (None, "")
-    if (
-        get("operation_id") in blank
-        or get("payment_id") in blank
-        or get("status") in blank
-        or get("amount") in blank
-        or get("currency") in blank
-    ):
+    if _lacks_required(get):
         return operation_from(values, unit=unit, date_format=date_format, zone=zone, clock=clock)  # says what
     words = []
     for field in ("status", "amount", "currency", "type", "method", "project_id"):  # operation_from's order

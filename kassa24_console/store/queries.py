@@ -129,6 +129,13 @@ def signed_statuses(connection: Connection, payment_id: str) -> list[str | None]
     return list(connection.execute(query).scalars())
 
 
+def has_account(connection: Connection, project_id: int, customer_id: str) -> bool:
+    """Whether the project holds an account of this customer id."""
+    a = accounts
+    query = select(a.c.customer_id).where(a.c.project_id == project_id, a.c.customer_id == customer_id)
+    return connection.execute(query).first() is not None
+
+
 def contract(connection: Connection, project_id: int, contract_id: str) -> Row[Any] | None:
     query = select(contracts).where(contracts.c.project_id == project_id, contracts.c.id == contract_id)
     return connection.execute(query).first()
