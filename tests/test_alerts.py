@@ -17,8 +17,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import Server, callback_body, deposit_body, new_customer, start_serve, verify_body
-from receivers import SMTP_PASSWORD, HttpReceiver, SmtpReceiver, wait_for
+
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.receivers import SMTP_PASSWORD, HttpReceiver, SmtpReceiver
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, start_serve
+from tests.support.waiting import wait_for
 
 FAST = {
     "KASSA24_ALERT_INTERVAL_SECONDS": "0.2",
@@ -81,9 +85,7 @@ def everything_written(server: Server, tmp: Path) -> str:
 def test_signature_failures_fire_once_to_webhook_and_mail_then_resolve(
     tmp_path: Path, hook: HttpReceiver, mail: SmtpReceiver
 ) -> None:
-    server = serve(
-        tmp_path, hook.url, mail.url, KASSA24_ALERT_SIGNATURE_FAILURES="5", KASSA24_ALERT_WINDOW_SECONDS="3"
-    )
+    server = serve(tmp_path, hook.url, mail.url, KASSA24_ALERT_SIGNATURE_FAILURES="5", KASSA24_ALERT_WINDOW_SECONDS="3")
     try:
         forged(server, 4)
         forged(server, 1)
@@ -181,10 +183,13 @@ def test_reconciliation_findings_are_one_message_per_run_until_resolved(tmp_path
     try:
         now = datetime.now(ZoneInfo("Asia/Almaty")).strftime("%Y-%m-%d %H:%M:%S")
         report = tmp_path / "platform.csv"
-        lines = [f"{op};k24_elsewhere{op};1234;sale;success;Kassa24;{amount};KZT;;{now};{now}" for op, amount in (
-            ("1", "10.00"),
-            ("2", "25.50"),
-        )]
+        lines = [
+            f"{op};k24_elsewhere{op};1234;sale;success;Kassa24;{amount};KZT;;{now};{now}"
+            for op, amount in (
+                ("1", "10.00"),
+                ("2", "25.50"),
+            )
+        ]
         report.write_text("\n".join([HEADER, *lines]) + "\n")
         found = reconcile(server, "--report", str(report), "--format", "json")
         assert found.returncode == 1, found.stderr
@@ -306,7 +311,7 @@ def test_alerts_test_says_per_url_and_fails_when_one_does(
     broken = HttpReceiver(fail=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")}
     env.update(KASSA24_DATABASE_URL=f"sqlite:///{tmp_path / 'k.db'}", KASSA24_LOG_FILE=str(tmp_path / "k.log"))
-    server = Server("", tmp_path / "k.db", 2, None, env)  # type: ignore[arg-type]  # no process: the command alone
+    server = Server("", tmp_path / "k.db", 2, env, proc=None)  # type: ignore[arg-type]  # no process: the command alone
     try:
         good = alerts_cli(server, "test", KASSA24_ALERT_URLS=f"{hook.url},{mail.url}")
         assert good.returncode == 0, good.stderr

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, post, until, verify_body
-from receivers import HttpReceiver
 
 from kassa24_console.console.alerts import AlertsPane
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.screens import ResolveForm
+from tests.support.bodies import verify_body
+from tests.support.console import make_settings, post, until
+from tests.support.receivers import HttpReceiver
 
 SIG = "kassa24: Requests fail the signature"
 
@@ -98,4 +99,3 @@ async def test_alert_shown_counted_rung_acknowledged_and_then_silent(
     logged = settings.log_file.read_text()
     assert "alert signature_failures started" in logged and hook.token not in logged
     assert hook.token not in caplog.text
-

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from tests.support.common import ROOT
 
 
 def test_the_core_knows_nothing_of_the_terminal() -> None:

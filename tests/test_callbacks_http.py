@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SECRET, Server, callback_body, deposit_body, load_vectors, new_customer, verify_body
 
 from kassa24_console.protocol.signature import signed
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET, load_vectors
+from tests.support.seeding import new_customer
+from tests.support.serve import Server
 
 
 def _pay(server: Server, due: int = 500_000, amount: int = 200_000) -> tuple[str, str, str]:

@@ -9,18 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    SECRET,
-    callback_body,
-    click_save,
-    deposit_body,
-    make_settings,
-    open_first_contract,
-    post,
-    seed_demo,
-    until,
-    verify_body,
-)
 from sqlalchemy import event
 from textual.widgets import TabbedContent
 
@@ -33,6 +21,10 @@ from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
 from kassa24_console.reconcile.engine import Period, reconcile
 from kassa24_console.store import now_us
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET
+from tests.support.console import click_save, make_settings, open_first_contract, post, until
+from tests.support.seeding import seed_demo
 
 
 def _count(db: str, sql: str) -> int:

@@ -7,17 +7,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conftest import (
-    callback_body,
-    click_save,
-    deposit_body,
-    make_settings,
-    open_first_contract,
-    post,
-    seed_demo,
-    until,
-    verify_body,
-)
 from textual.widgets import HelpPanel, Input
 
 from kassa24_console.config import DEMO_SECRET_KEY
@@ -28,6 +17,9 @@ from kassa24_console.console.screens import AccountForm, ContractForm, DetailScr
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.console import click_save, make_settings, open_first_contract, post, until
+from tests.support.seeding import seed_demo
 
 
 async def _seed_traffic(settings: Any, rows: int) -> None:

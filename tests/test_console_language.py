@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import make_settings, post, seed_demo, until, verify_body
 from textual.widgets import Static, TabbedContent
 from textual.widgets.data_table import ColumnKey
 
 from kassa24_console import i18n
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.traffic import TrafficPane
+from tests.support.bodies import verify_body
+from tests.support.console import make_settings, post, until
+from tests.support.seeding import seed_demo
 
 
 def tab_labels(app: Kassa24App) -> list[str]:

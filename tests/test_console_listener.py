@@ -9,13 +9,15 @@ import time
 from typing import Any
 
 import httpx
-from conftest import SECRET, callback_body, deposit_body, post, until, verify_body
 from sqlalchemy import event
 from textual.widgets import TabbedContent
 
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET
+from tests.support.console import post, until
 
 HELD_FOR = 30.0  # seconds the test holds the console's loop in one redraw, at most
 BUDGET = 5.0  # seconds a verify may take meanwhile (it takes milliseconds; the machine is shared)

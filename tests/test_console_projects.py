@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import make_settings, until
-
 from kassa24_console import importer
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.mismatches import MismatchesPane
@@ -15,6 +13,7 @@ from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
+from tests.support.console import make_settings, until
 
 PRODUCTION, TEST = 4242, 4343
 PROJECTS = [

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import callback_body, deposit_body, make_settings, post, until, verify_body
-from receivers import HttpReceiver
 from textual.widgets import Input
 
 from kassa24_console import i18n, importer
@@ -25,6 +23,9 @@ from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.i18n import _
 from kassa24_console.store import Store
 from kassa24_console.store import alerts as store_alerts
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.console import make_settings, post, until
+from tests.support.receivers import HttpReceiver
 
 # What stays English by design: the protocol's request names and filter keys, keyboard keys,
 # units and formats, the product, the platform and its API.

@@ -15,24 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    SECRET,
-    callback_body,
-    click_save,
-    deposit_body,
-    make_settings,
-    open_first_contract,
-    post,
-    seed_demo,
-    serve_env,
-    until,
-    verify_body,
-)
 
 from kassa24_console import edits
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.screens import ContractForm
 from kassa24_console.store import Store
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET
+from tests.support.console import click_save, make_settings, open_first_contract, post, until
+from tests.support.seeding import seed_demo
+from tests.support.serve import serve_env
 
 EDIT_ELSEWHERE = """
 import asyncio, sys

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SECRET, deposit_body, new_customer, start_serve, verify_body
 
 from kassa24_console.config import Settings
 from kassa24_console.protocol.signature import signed
@@ -28,6 +27,10 @@ from kassa24_console.runtime import Runtime
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from kassa24_console.store.sqlite import driver
+from tests.support.bodies import deposit_body, verify_body
+from tests.support.common import SECRET
+from tests.support.seeding import new_customer
+from tests.support.serve import start_serve
 
 
 @contextlib.contextmanager

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SECRET, Server, callback_body, deposit_body, new_customer, start_serve, verify_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kassa24_console.protocol.signature import signed
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, start_serve
 
 PROTOCOL_CODES = {0, 204, 400, 404, 500}
 

@@ -16,16 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import (
-    SECRET,
-    Server,
-    callback_body,
-    deposit_body,
-    new_customer,
-    serve_env,
-    start_serve,
-    verify_body,
-)
 
 from kassa24_console.config import Settings
 from kassa24_console.protocol.messages import BadMessage, parse_json
@@ -33,6 +23,10 @@ from kassa24_console.protocol.signature import signed
 from kassa24_console.runtime import PRUNE_BATCH, Runtime
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, serve_env, start_serve
 
 HEAVY = b'{"type": "verify", "a": [' + b",".join(b"1" for _ in range(30_000)) + b"]}"
 

@@ -13,14 +13,16 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
-from conftest import deposit_body, new_customer, start_serve, verify_body
 from openpyxl import load_workbook
-from test_reconcile import ZONE, pay, report_line
-from test_sign_off import write_report
 
 from kassa24_console import i18n
 from kassa24_console.money import format_money
 from kassa24_console.reconcile.show import payments
+from tests.support.bodies import deposit_body, verify_body
+from tests.support.seeding import new_customer
+from tests.support.serve import start_serve
+from tests.test_reconcile import ZONE, pay, report_line
+from tests.test_sign_off import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "kassa24_console"

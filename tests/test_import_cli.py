@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.support.common import ROOT
 
 
 def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,12 +13,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import until
 from sqlalchemy import create_engine
 
 from kassa24_console.alerts import rules
 from kassa24_console.config import Settings
 from kassa24_console.store.db import create_schema
+from tests.support.console import until
 
 NOW = time.time_ns() // 1000
 HOUR_US = 3_600_000_000

@@ -15,13 +15,15 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from conftest import Server, callback_body, deposit_body, new_customer, start_serve
 from openpyxl import load_workbook
-from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay
 
 from kassa24_console import timeline
 from kassa24_console.reconcile.data_api import DataApiError
 from kassa24_console.store import Store
+from tests.support.bodies import callback_body, deposit_body
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, start_serve
+from tests.test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay
 
 
 @pytest.fixture
@@ -355,13 +357,13 @@ def test_an_empty_month_from_the_data_api_is_refused_unless_accepted(merchant: S
 async def test_the_console_shows_a_reopen_by_hand_after_sign_off(tmp_path: Path) -> None:
     """A finding resolved, the day signed, then reopened from the Mismatches pane (``o``):
     the pane's periods line turns to "reopened after sign-off" with the mismatch and note."""
-    from conftest import click_save, make_settings, post, seed_demo, until
-    from test_reconcile import today
-
     from kassa24_console import edits
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.mismatches import MismatchesPane
     from kassa24_console.reconcile.engine import reconcile, sign_off, store_operations
+    from tests.support.console import click_save, make_settings, post, until
+    from tests.support.seeding import seed_demo
+    from tests.test_reconcile import today
 
     settings = make_settings(tmp_path)
     await seed_demo(settings)

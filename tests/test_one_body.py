@@ -9,12 +9,15 @@ import re
 from typing import Any
 
 import pytest
-from conftest import DATA, SECRET, Server, callback_body, deposit_body, new_customer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kassa24_console.protocol.signature import SPEC_FORM, Canonical, Key, check, natural_key, sign, signed
 from kassa24_console.protocol.spellings import java_number, js_number, php_natural_key, php_number, strnatcmp
+from tests.support.bodies import callback_body, deposit_body
+from tests.support.common import DATA, SECRET
+from tests.support.seeding import new_customer
+from tests.support.serve import Server
 
 # --- the reshaped callback -----------------------------------------------------------------------
 
@@ -208,7 +211,7 @@ def _php_text(body: dict[str, Any]) -> str:
     entries = {}
 
     def walk(node: Any, path: str) -> None:
-        for key, value in (node.items() if isinstance(node, dict) else enumerate(node)):
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
             full = f"{path}:{key}" if path else str(key)
             if isinstance(value, dict | list):
                 walk(value, full)

@@ -11,12 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ID, SECRET, start_serve, verify_body
-from receivers import HttpReceiver, wait_for
 
 from kassa24_console import importer
 from kassa24_console.edits import ContractChange, Seen, load_contract, update_contract
 from kassa24_console.store import Store
+from tests.support.bodies import verify_body
+from tests.support.common import PROJECT_ID, SECRET
+from tests.support.receivers import HttpReceiver
+from tests.support.serve import start_serve
+from tests.support.waiting import wait_for
 
 FAST = {
     "KASSA24_ALERT_INTERVAL_SECONDS": "0.2",

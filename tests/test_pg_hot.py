@@ -13,14 +13,16 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import SECRET, callback_body, deposit_body, new_customer, verify_body
-from test_hardening import _stream
-from test_postgres import _database, _PgSeed, _scalar, _serve, postgres  # noqa: F401 - the fixture
 
 from kassa24_console import callbacks
 from kassa24_console.protocol.messages import Callback, parse
 from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store, now_us
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET
+from tests.support.seeding import new_customer
+from tests.test_hardening import _stream
+from tests.test_postgres import _database, _PgSeed, _scalar, _serve, postgres  # noqa: F401 - the fixture
 
 
 def _callback(payment_id: str, amount: int, status: str = "success", operation_id: int = 1) -> Callback:

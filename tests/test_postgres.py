@@ -20,20 +20,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import (
-    JSON,
-    SECRET,
-    Server,
-    callback_body,
-    deposit_body,
-    free_port,
-    make_settings,
-    new_customer,
-    seed_demo,
-    serve_env,
-    verify_body,
-    wait_healthy,
-)
 from sqlalchemy import text
 
 from kassa24_console import timeline
@@ -47,6 +33,11 @@ from kassa24_console.simulate.scenarios import SCENARIOS, Context, Customers, ru
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from kassa24_console.store.db import create_schema
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import JSON, SECRET, free_port
+from tests.support.console import make_settings
+from tests.support.seeding import new_customer, seed_demo
+from tests.support.serve import Server, serve_env, wait_healthy
 
 
 def _tool(name: str) -> str:
@@ -108,7 +99,7 @@ def _serve(tmp: Path, url: str, name: str, **extra: str) -> Server:
     proc = subprocess.Popen(
         [sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
     )
-    server = Server(f"http://127.0.0.1:{port}", tmp / f"{name}.db", 2, proc, env)
+    server = Server(f"http://127.0.0.1:{port}", tmp / f"{name}.db", 2, env, proc=proc)
     wait_healthy(server.url, proc)
     return server
 
@@ -233,9 +224,8 @@ async def _scalar(url: str, sql: str, **params: object) -> object:
 def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: str, tmp_path: Path) -> None:
     """The compare-and-set of operator edits on PostgreSQL, with the other writer in another
     process; and a payment credited meanwhile is kept under a status-text edit."""
-    from test_edits import edit_in_another_process
-
     from kassa24_console import edits
+    from tests.test_edits import edit_in_another_process
 
     url = _database(postgres, "edits")
     server = _serve(tmp_path, url, "edits")
@@ -273,12 +263,12 @@ def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: s
 
 
 async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(postgres: str, tmp_path: Path) -> None:
-    from conftest import click_save, make_settings, seed_demo, until
-    from test_edits import edit_in_another_process
-
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.panes import ContractsPane
     from kassa24_console.console.screens import ContractForm
+    from tests.support.console import click_save, make_settings, until
+    from tests.support.seeding import seed_demo
+    from tests.test_edits import edit_in_another_process
 
     url = _database(postgres, "console_edits")
     settings = make_settings(tmp_path, database_url=url)
@@ -308,7 +298,8 @@ async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(p
 def test_two_hosts_on_postgresql_send_each_alert_once(postgres: str, tmp_path: Path) -> None:
     """Two ``serve`` processes on one PostgreSQL database, one webhook: the alert and its
     resolution each arrive once (the unique active key and the conditional update decide)."""
-    from receivers import HttpReceiver, wait_for
+    from tests.support.receivers import HttpReceiver
+    from tests.support.waiting import wait_for
 
     url = _database(postgres, "alerts")
     hook = HttpReceiver()

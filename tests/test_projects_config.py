@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import until
 
 from kassa24_console.config import ConfigError, load_settings
+from tests.support.console import until
 
 TWO = """
 database_url = "sqlite:///{db}"

@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server, callback_body, deposit_body, start_serve, verify_body
 
 from kassa24_console import importer
 from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.serve import Server, start_serve
 
 PRODUCTION, TEST, ROTATED = 4242, 4343, 4444
 KEYS = {

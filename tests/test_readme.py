@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.support.common import ROOT
 
 README = ROOT / "README.md"
 PROGRAM = ".venv/bin/kassa24-console"
@@ -108,8 +109,8 @@ def run_section(title: str, tmp_path: Path) -> int:
                 timeout=120,
             )
             printed = [line.rstrip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
-            assert matches(shown, printed), f"$ {command}\nshown:\n" + "\n".join(shown) + "\nprinted:\n" + "\n".join(
-                printed
+            assert matches(shown, printed), (
+                f"$ {command}\nshown:\n" + "\n".join(shown) + "\nprinted:\n" + "\n".join(printed)
             )
             ran += 1
     return ran

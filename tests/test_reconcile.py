@@ -13,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SECRET, Server, callback_body, deposit_body, new_customer, read_body, start_serve
 
 from kassa24_console.config import Settings
 from kassa24_console.findings import DAY_US
@@ -23,6 +22,10 @@ from kassa24_console.reconcile.data_api import DataApi, DataApiError
 from kassa24_console.reconcile.engine import Period, SignOffRefused, reconcile, sign_off, store_operations
 from kassa24_console.reconcile.report import ReportError, read_csv
 from kassa24_console.store import Store, now_us
+from tests.support.bodies import callback_body, deposit_body
+from tests.support.common import SECRET, read_body
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, start_serve
 
 ZONE = ZoneInfo("Asia/Almaty")
 COLUMNS = Settings().report_columns
@@ -514,10 +517,10 @@ async def test_sign_off_is_refused_while_open(tmp_path: Path) -> None:
 
 
 async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Path) -> None:
-    from conftest import ROOT, click_save
-
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.mismatches import MismatchesPane
+    from tests.support.common import ROOT
+    from tests.support.console import click_save
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'k.db'}", secret_key=SECRET, log_file=tmp_path / "log", port=0

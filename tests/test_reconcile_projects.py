@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from conftest import Server, callback_body, deposit_body, start_serve
-from test_projects_http import KEYS, PRODUCTION, PROJECTS, SHARED, TEST, _due, _in, _post, _seed
+
+from tests.support.bodies import callback_body, deposit_body
+from tests.support.serve import Server, start_serve
+from tests.test_projects_http import KEYS, PRODUCTION, PROJECTS, SHARED, TEST, _due, _in, _post, _seed
 
 ZONE = ZoneInfo("Asia/Almaty")
 HEADER = (

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from test_postgres import _database, postgres  # noqa: F401 - the fixture
-from test_query_plans import assert_indexed, plans
 
 from kassa24_console import importer
 from kassa24_console.store import Store, views
 from kassa24_console.store import queries as q
+from tests.test_postgres import _database, postgres  # noqa: F401 - the fixture
+from tests.test_query_plans import assert_indexed, plans
 
 ACCOUNTS = [
     ("7011000001", "Айгерим Нурланова"),

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Server, deposit_body, free_port, new_customer, serve_env, start_serve, verify_body
+from tests.support.bodies import deposit_body, verify_body
+from tests.support.common import free_port
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, serve_env, start_serve
 
 
 def test_demo_data_on_first_start_with_the_demo_key(tmp_path: Path) -> None:
@@ -53,9 +56,9 @@ def test_payment_ids_unique_across_restarts_and_processes(tmp_path: Path) -> Non
         stderr=subprocess.DEVNULL,
         cwd=tmp_path,
     )
-    other = Server(f"http://127.0.0.1:{port}", one.db_path, 2, other_proc, other_env)
+    other = Server(f"http://127.0.0.1:{port}", one.db_path, 2, other_env, proc=other_proc)
     try:
-        from conftest import wait_healthy
+        from tests.support.serve import wait_healthy
 
         wait_healthy(other.url, other_proc)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Server, callback_body, new_customer, start_serve, verify_body
 from openpyxl import load_workbook
-from test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay, report_line, today
 
 from kassa24_console.config import Settings
 from kassa24_console.reconcile.data_api import DataApiError
 from kassa24_console.reconcile.report import ReportError, read_csv
+from tests.support.bodies import callback_body, verify_body
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, start_serve
+from tests.test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay, report_line, today
 
 
 @pytest.fixture
@@ -96,7 +98,7 @@ def test_a_signed_period_is_shown_and_reopened_by_a_late_callback(merchant: Serv
 
 
 def test_a_resolved_overdue_deposit_stays_resolved(merchant: Server) -> None:
-    from test_reconcile import run
+    from tests.test_reconcile import run
 
     customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
     waiting = pay(merchant, customer, contract, 100_000, status=None)
@@ -226,9 +228,8 @@ class PagingApi(FakeDataApi):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        from conftest import read_body
-
         from kassa24_console.protocol.signature import signed
+        from tests.support.common import read_body
 
         body = json.loads(await read_body(receive))
         self.requests.append(body)
@@ -281,7 +282,7 @@ async def test_data_api_5xx_is_retried_and_its_words_are_kept() -> None:
 def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path: Path) -> None:
     """The README's session on a fresh demo database: findings, a resolution, a correction,
     sign-off refused, then accepted."""
-    from conftest import ROOT
+    from tests.support.common import ROOT
 
     env = {
         "PATH": "/usr/bin:/bin",
@@ -317,12 +318,13 @@ def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path
 async def test_the_console_shows_signed_and_reopened_periods_and_corrects_a_deposit(tmp_path: Path) -> None:
     """A period signed and then reopened by a late callback is in the Mismatches pane, red,
     with the reason; ``k`` closes an unpaid deposit; ``r`` reconciles in a process of its own."""
-    from conftest import click_save, deposit_body, make_settings, post, seed_demo, until
-
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.mismatches import MismatchesPane
     from kassa24_console.reconcile.engine import sign_off, store_operations
     from kassa24_console.store import Store
+    from tests.support.bodies import deposit_body
+    from tests.support.console import click_save, make_settings, post, until
+    from tests.support.seeding import seed_demo
 
     settings = make_settings(tmp_path)
     await seed_demo(settings)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DATA, load_vectors
 from hypothesis import given
 from hypothesis import strategies as st
 from payment_page_sdk.signature_handler import SignatureHandler
@@ -20,6 +19,7 @@ from kassa24_console.protocol.signature import (
     string_to_sign,
     verify,
 )
+from tests.support.common import DATA, load_vectors
 
 # spec/platform.md §1, verbatim.
 PLATFORM_VECTORS = [

@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import PROJECT_ID, SECRET, Server, read_body, start_serve
 
 from kassa24_console.listener import Listener
 from kassa24_console.protocol.signature import signed, verify
 from kassa24_console.simulate.platform import Platform, retry_delays
 from kassa24_console.simulate.run import seed_accounts
 from kassa24_console.simulate.scenarios import SCENARIOS, Context, Customers, run_scenarios
+from tests.support.common import PROJECT_ID, SECRET, read_body
+from tests.support.serve import Server, start_serve
 
 
 def platform_for(url: str, **extra: Any) -> Platform:
@@ -547,7 +548,7 @@ def test_a_callback_endpoint_answering_404_fails_within_seconds(server2: Server,
 def test_an_unreachable_merchant_and_a_foreign_database_are_said_plainly(tmp_path: Path) -> None:
     import sqlite3
 
-    from conftest import free_port
+    from tests.support.common import free_port
 
     base = [sys.executable, "-m", "kassa24_console.cli", "simulate"]
     env = {"PATH": "/usr/bin:/bin", "KASSA24_LOG_FILE": "/dev/null", "KASSA24_SECRET_KEY": SECRET}
@@ -571,7 +572,8 @@ def test_an_unreachable_merchant_and_a_foreign_database_are_said_plainly(tmp_pat
 
 
 def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Server) -> None:
-    from conftest import callback_body, deposit_body, new_customer
+    from tests.support.bodies import callback_body, deposit_body
+    from tests.support.seeding import new_customer
 
     customer, (contract,) = new_customer(server2, {"payment": 1_000_000})
     payment_id = server2.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
@@ -611,7 +613,8 @@ def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Serve
 def test_the_demo_historys_stored_callbacks_replay(tmp_path: Path) -> None:
     """The demo database's callbacks are whole and signed: replayed to the demo merchant,
     each is taken (a duplicate of what it holds), never an HTTP 400."""
-    from conftest import free_port, serve_env, wait_healthy
+    from tests.support.common import free_port
+    from tests.support.serve import serve_env, wait_healthy
 
     port = free_port()
     env = serve_env(tmp_path / "demo.db", port) | {"KASSA24_LOG_FILE": str(tmp_path / "log")}

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ID, SECRET
 
 from kassa24_console import importer
 from kassa24_console.config import Settings
@@ -19,6 +18,7 @@ from kassa24_console.console.app import Kassa24App
 from kassa24_console.store import Store
 from kassa24_console.store import alerts as store_alerts
 from kassa24_console.store import queries as q
+from tests.support.common import PROJECT_ID, SECRET
 
 # A fixed path, so the header (which names the database) is the same on every machine.
 HOME = Path("/tmp/kassa24-snapshots")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import JSON, SECRET, callback_body, deposit_body, make_settings, post, seed_demo, until
 
 from kassa24_console import timeline
 from kassa24_console.console.panes import CallbacksPane
@@ -19,6 +18,10 @@ from kassa24_console.console.screens import DetailScreen
 from kassa24_console.protocol.signature import signed
 from kassa24_console.runtime import Runtime
 from kassa24_console.store import Store
+from tests.support.bodies import callback_body, deposit_body
+from tests.support.common import JSON, SECRET
+from tests.support.console import make_settings, post, until
+from tests.support.seeding import seed_demo
 
 CUSTOMER, CONTRACT = "7012345678", "C-10001"  # the demo's
 

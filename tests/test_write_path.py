@@ -16,18 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import (
-    SECRET,
-    Server,
-    callback_body,
-    deposit_body,
-    free_port,
-    new_customer,
-    serve_env,
-    start_serve,
-    verify_body,
-    wait_healthy,
-)
 from sqlalchemy.dialects import postgresql
 
 from kassa24_console import logs
@@ -35,6 +23,10 @@ from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store, writer
 from kassa24_console.store import queries as q
 from kassa24_console.store.prepared import Prepared
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.common import SECRET, free_port
+from tests.support.seeding import new_customer
+from tests.support.serve import Server, serve_env, start_serve, wait_healthy
 
 
 def _prepared() -> dict[str, Prepared]:
@@ -103,7 +95,7 @@ def test_several_listeners_share_a_port_and_credit_once(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
-        server = Server(url, db_path, 2, proc, env)
+        server = Server(url, db_path, 2, env, proc=proc)
         customer, contracts = new_customer(server, {"payment": 500_000})
         # New connections are spread over the workers; each worker's request ids differ.
         prefixes = set()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -15,7 +14,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import free_port
+
+from tests.support.common import free_port
 
 SMTP_USER = "k24alerts"
 SMTP_PASSWORD = "mail-Pa55-secret"
@@ -115,12 +115,3 @@ class SmtpReceiver:
 
     def titles(self) -> list[str]:
         return [r.title for r in self.got]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met in {timeout} s")

@@ -1,0 +1,28 @@
+"""Waits on conditions, never fixed sleeps: poll fast, give up late (the machine may be busy)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+POLL = 0.02  # seconds between looks
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    """The first truthy value of ``condition()``; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if result := condition():
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met in {timeout} s")
+        time.sleep(POLL)
+
+
+def stays(condition: Callable[[], Any], period: float, what: str = "condition") -> None:
+    """``condition()`` holds for ``period`` seconds (for what must *not* happen)."""
+    deadline = time.monotonic() + period
+    while time.monotonic() < deadline:
+        assert condition(), f"{what} stopped holding"
+        time.sleep(POLL)
