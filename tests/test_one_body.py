@@ -16,8 +16,8 @@ from kassa24_console.protocol.signature import SPEC_FORM, Canonical, Key, check,
 from kassa24_console.protocol.spellings import java_number, js_number, php_natural_key, php_number, strnatcmp
 from tests.support.bodies import callback_body, deposit_body
 from tests.support.common import DATA, SECRET
+from tests.support.inprocess import AppServer
 from tests.support.seeding import new_customer
-from tests.support.serve import Server
 
 # --- the reshaped callback -----------------------------------------------------------------------
 
@@ -56,8 +56,8 @@ def test_the_reshaped_callback_would_sign_alike_without_escaping() -> None:
     assert not outcome.ok and not any("unescaped" in form for form in outcome.tried)
 
 
-def test_a_reshaped_callback_credits_nothing(server2: Server) -> None:
-    server = server2
+def test_a_reshaped_callback_credits_nothing(app_server2: AppServer) -> None:
+    server = app_server2
     customer, (contract,) = new_customer(server, {"payment": 500_000})
     x = server.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
     y = server.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
