@@ -11,7 +11,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -25,18 +24,12 @@ from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET
+from tests.support.inprocess import AppServer, start_app
 from tests.support.seeding import new_customer
-from tests.support.serve import Server, serve_env, start_serve
+from tests.support.serve import serve_env, start_serve
+from tests.support.waiting import wait_for
 
 HEAVY = b'{"type": "verify", "a": [' + b",".join(b"1" for _ in range(30_000)) + b"]}"
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 # --- unverified work is cheap and bounded ---------------------------------------------------
@@ -47,9 +40,9 @@ def test_a_heavy_unsigned_body_is_refused_by_its_structure_before_any_signature_
         parse_json(HEAVY)
     with pytest.raises(BadMessage, match="deeper than 32"):
         parse_json(b'{"a":' * 40 + b"1" + b"}" * 40)
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)
     try:
-        answer = httpx.post(server.url + "/kassa24", content=HEAVY)
+        answer = server.http.post(server.url + "/kassa24", content=HEAVY)
         assert answer.status_code == 200
         assert answer.json()["code"] == 500 and "more than 4000 values" in answer.json()["message"]
         wait_for(lambda: server.rows("SELECT count(*) FROM traffic")[0][0] == 1)
@@ -85,7 +78,7 @@ def test_unverified_requests_are_budgeted_per_peer(tmp_path: Path) -> None:
 
 
 def test_forged_callbacks_are_kept_abridged_and_grouped_per_peer(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_UNVERIFIED_BUDGET="0")
+    server = start_app(tmp_path, KASSA24_UNVERIFIED_BUDGET="0")
     try:
         for i in range(30):
             body = callback_body(f"k24_forged{i}")
@@ -131,13 +124,13 @@ NASTY = ["\ud800", "a\x00b", "\udfff\ud800x", "[/x]"]
 
 
 def test_nasty_text_in_every_field_is_stored_and_answered_beside_legitimate_traffic(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_UNVERIFIED_BUDGET="0")
+    server = start_app(tmp_path, KASSA24_UNVERIFIED_BUDGET="0")
     try:
         customer, (contract,) = new_customer(server, {"payment": 10**9})
         legitimate = 0
         for text in NASTY:
             unsigned = json.dumps({"type": "verify", "project_id": 1234, "customer_id": text, "x": text})
-            assert httpx.post(server.url + "/kassa24", content=unsigned.encode()).json()["code"] == 400
+            assert server.http.post(server.url + "/kassa24", content=unsigned.encode()).json()["code"] == 400
             signed_nasty = server.post(verify_body(text, note=text)).json()
             assert signed_nasty["code"] == 404
             deposit = server.post(deposit_body(customer, contract, number=text, entity_id=text)).json()
@@ -187,25 +180,25 @@ async def test_the_writer_isolates_a_row_that_cannot_be_stored(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("amount", [-100_000, 0])
-def test_a_success_callback_without_a_positive_amount_credits_nothing(server2: Server, amount: int) -> None:
-    customer, (contract,) = new_customer(server2, {"payment": 500_000})
-    payment_id = server2.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
-    answer = server2.post(callback_body(payment_id, amount=amount), path="/kassa24/callback")
+def test_a_success_callback_without_a_positive_amount_credits_nothing(app_server2: AppServer, amount: int) -> None:
+    customer, (contract,) = new_customer(app_server2, {"payment": 500_000})
+    payment_id = app_server2.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
+    answer = app_server2.post(callback_body(payment_id, amount=amount), path="/kassa24/callback")
     assert answer.status_code == 200 and answer.json()["outcome"] == "invalid_amount"
-    assert server2.rows("SELECT state FROM deposits WHERE payment_id = ?", payment_id)[0]["state"] == "pending"
-    assert server2.post(verify_body(customer)).json()["entities"][0]["payment"] == 500_000
-    flagged = server2.rows("SELECT kind, state FROM mismatches WHERE payment_id = ?", payment_id)
+    assert app_server2.rows("SELECT state FROM deposits WHERE payment_id = ?", payment_id)[0]["state"] == "pending"
+    assert app_server2.post(verify_body(customer)).json()["entities"][0]["payment"] == 500_000
+    flagged = app_server2.rows("SELECT kind, state FROM mismatches WHERE payment_id = ?", payment_id)
     assert [tuple(r) for r in flagged] == [("invalid_amount", "open")]
 
 
-def test_a_larger_amount_than_the_deposit_never_lowers_the_due_by_more(server2: Server) -> None:
-    customer, (contract,) = new_customer(server2, {"payment": 500_000})
-    payment_id = server2.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
-    assert server2.post(callback_body(payment_id, amount=400_000), path="/kassa24/callback").status_code == 200
-    assert server2.post(verify_body(customer)).json()["entities"][0]["payment"] == 400_000
-    kinds = {r["kind"] for r in server2.rows("SELECT kind FROM mismatches WHERE payment_id = ?", payment_id)}
+def test_a_larger_amount_than_the_deposit_never_lowers_the_due_by_more(app_server2: AppServer) -> None:
+    customer, (contract,) = new_customer(app_server2, {"payment": 500_000})
+    payment_id = app_server2.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
+    assert app_server2.post(callback_body(payment_id, amount=400_000), path="/kassa24/callback").status_code == 200
+    assert app_server2.post(verify_body(customer)).json()["entities"][0]["payment"] == 400_000
+    kinds = {r["kind"] for r in app_server2.rows("SELECT kind FROM mismatches WHERE payment_id = ?", payment_id)}
     assert kinds == {"amount_mismatch"}
-    audit = server2.rows(
+    audit = app_server2.rows(
         "SELECT kind, actor, cause, old, new FROM audit WHERE entity_id = ? AND kind != 'import'", contract
     )
     assert [tuple(r) for r in audit] == [("payment", "platform", payment_id, "500000", "400000")]
@@ -243,14 +236,15 @@ def test_serve_refuses_the_demo_or_an_empty_key_off_loopback(tmp_path: Path) -> 
 
 
 def test_every_forwarded_for_line_is_read_and_ipv4_mapped_addresses_match(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_ALLOW_IPS="203.0.113.0/24", KASSA24_TRUSTED_PROXIES="127.0.0.1")
+    server = start_app(tmp_path, KASSA24_ALLOW_IPS="203.0.113.0/24", KASSA24_TRUSTED_PROXIES="127.0.0.1")
     body = json.dumps(signed(verify_body("nobody"), SECRET)).encode()
     try:
         two_lines = [("x-forwarded-for", "203.0.113.7"), ("x-forwarded-for", "198.51.100.1")]
-        answer = httpx.post(server.url + "/kassa24", content=body, headers=two_lines)
+        answer = server.http.post(server.url + "/kassa24", content=body, headers=two_lines)
         assert answer.status_code == 403  # the proxy's own line names who connected to it
     finally:
         server.stop()
+    # An IPv4 client of a dual-stack socket is seen as ::ffff:127.0.0.1: a real socket.
     (tmp_path / "v6").mkdir()
     dual = start_serve(tmp_path / "v6", KASSA24_HOST="::", KASSA24_ALLOW_IPS="127.0.0.1")
     try:
@@ -266,24 +260,24 @@ def test_every_forwarded_for_line_is_read_and_ipv4_mapped_addresses_match(tmp_pa
 
 def test_healthz_through_a_full_database_and_back(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
-    probe = start_serve(tmp_path / "p")
+    probe = start_app(tmp_path / "p")
     probe.stop()
     pages = probe.rows("PRAGMA page_count")[0][0]
-    server = start_serve(tmp_path, KASSA24_SQLITE_MAX_PAGES=str(pages + 40))
+    server = start_app(tmp_path, KASSA24_SQLITE_MAX_PAGES=str(pages + 40))
     try:
         customer, (contract,) = new_customer(server, {"payment": 10**12})
-        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert server.http.get(server.url + "/healthz").status_code == 200
         for _ in range(5000):
             if server.post(deposit_body(customer, contract, 100)).json()["code"] != 0:
                 break
         else:
             raise AssertionError("the database never filled up")
-        sick = httpx.get(server.url + "/healthz")
+        sick = server.http.get(server.url + "/healthz")
         assert sick.status_code == 503 and "writes fail" in sick.json()["status"]
         with sqlite3.connect(server.db_path, timeout=10) as db:  # the operator frees space
             db.execute("DELETE FROM traffic")
             db.execute("DELETE FROM deposits WHERE customer_id = ?", (customer,))
-        wait_for(lambda: httpx.get(server.url + "/healthz").status_code == 200)
+        wait_for(lambda: server.http.get(server.url + "/healthz").status_code == 200)
         assert server.post(deposit_body(customer, contract, 100)).json()["code"] == 0
     finally:
         server.stop()
@@ -357,14 +351,14 @@ async def test_the_console_shows_a_startup_error_and_exits_non_zero(tmp_path: Pa
 
 
 def test_metrics_in_prometheus_format_behind_the_allow_list(tmp_path: Path) -> None:
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)
     try:
         customer, (contract,) = new_customer(server, {"payment": 10**6})
         assert server.post(verify_body(customer)).json()["code"] == 0
         payment_id = server.post(deposit_body(customer, contract)).json()["payment_id"]
         assert server.post(callback_body(payment_id), path="/kassa24/callback").status_code == 200
         assert server.post(callback_body("k24_never"), path="/kassa24/callback").status_code == 200
-        text = httpx.get(server.url + "/metrics").text
+        text = server.http.get(server.url + "/metrics").text
         for line in (
             'kassa24_requests_total{code="0",kind="verify"} 1.0',
             'kassa24_requests_total{code="0",kind="check_deposit"} 1.0',
@@ -379,9 +373,9 @@ def test_metrics_in_prometheus_format_behind_the_allow_list(tmp_path: Path) -> N
     finally:
         server.stop()
     (tmp_path / "closed").mkdir()
-    closed = start_serve(tmp_path / "closed", KASSA24_ALLOW_IPS="203.0.113.0/24")
+    closed = start_app(tmp_path / "closed", KASSA24_ALLOW_IPS="203.0.113.0/24")
     try:
-        assert httpx.get(closed.url + "/metrics").status_code == 403
-        assert httpx.get(closed.url + "/healthz").status_code == 200
+        assert closed.http.get(closed.url + "/metrics").status_code == 403
+        assert closed.http.get(closed.url + "/healthz").status_code == 200
     finally:
         closed.stop()
