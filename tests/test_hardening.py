@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -21,8 +20,11 @@ from hypothesis import strategies as st
 from kassa24_console.protocol.signature import signed
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET
+from tests.support.endpoint import Endpoint
+from tests.support.inprocess import start_app
 from tests.support.seeding import new_customer
 from tests.support.serve import Server, start_serve
+from tests.support.waiting import wait_for
 
 PROTOCOL_CODES = {0, 204, 400, 404, 500}
 
@@ -49,15 +51,13 @@ messages = st.fixed_dictionaries(
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory):
-    server = start_serve(tmp_path_factory.mktemp("fuzz"), KASSA24_UNVERIFIED_BUDGET="0")  # budget: its own test
+    server = start_app(tmp_path_factory.mktemp("fuzz"), KASSA24_UNVERIFIED_BUDGET="0")  # budget: its own test
     new_customer(server, {"payment": 10_000})
-    client = httpx.Client(base_url=server.url, timeout=10)
-    yield server, client
-    client.close()
+    yield server, server.http
     server.stop()
 
 
-def _counts(server: Server) -> tuple[int, ...]:
+def _counts(server: Endpoint) -> tuple[int, ...]:
     return tuple(server.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("accounts", "contracts", "deposits"))
 
 
@@ -140,11 +140,11 @@ def test_slow_connections_do_not_starve_a_verify(tmp_path: Path) -> None:
             slow.append(sock)
         answer = server.post(verify_body(customer))  # the client gives up after 10 s
         assert answer.json()["code"] == 0
-        # The server drops the dribblers once the header deadline passes.
-        time.sleep(2.5)
+        # The server drops the dribblers once the header deadline passes: each read waits
+        # for its close (a generous deadline, the machine may be busy).
         closed = 0
         for sock in slow:
-            sock.settimeout(5)
+            sock.settimeout(30)
             try:
                 closed += sock.recv(1) == b""
             except OSError:
@@ -160,24 +160,25 @@ def test_slow_connections_do_not_starve_a_verify(tmp_path: Path) -> None:
 
 
 def test_allow_list_and_forwarded_for_only_from_trusted_proxies(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_ALLOW_IPS="203.0.113.0/24", KASSA24_TRUSTED_PROXIES="127.0.0.1")
+    server = start_app(tmp_path, KASSA24_ALLOW_IPS="203.0.113.0/24", KASSA24_TRUSTED_PROXIES="127.0.0.1")
     (tmp_path / "direct").mkdir()
-    direct = start_serve(tmp_path / "direct", KASSA24_ALLOW_IPS="203.0.113.0/24")
+    direct = start_app(tmp_path / "direct", KASSA24_ALLOW_IPS="203.0.113.0/24")
     try:
         body = signed(verify_body("nobody"), SECRET)
-        refused = httpx.post(server.url + "/kassa24", json=body)
+        refused = server.http.post(server.url + "/kassa24", json=body)
         assert refused.status_code == 403
-        via_proxy = httpx.post(server.url + "/kassa24", json=body, headers={"x-forwarded-for": "203.0.113.7"})
+        via_proxy = server.http.post(server.url + "/kassa24", json=body, headers={"x-forwarded-for": "203.0.113.7"})
         assert via_proxy.status_code == 200 and via_proxy.json()["code"] == 404
-        spoofed_chain = httpx.post(
+        spoofed_chain = server.http.post(
             server.url + "/kassa24", json=body, headers={"x-forwarded-for": "203.0.113.7, 198.51.100.1"}
         )
         assert spoofed_chain.status_code == 403  # the proxy saw 198.51.100.1 connect
-        assert httpx.post(server.url + "/kassa24/callback", json=callback_body("p")).status_code == 403
-        not_a_proxy = httpx.post(direct.url + "/kassa24", json=body, headers={"x-forwarded-for": "203.0.113.7"})
+        assert server.http.post(server.url + "/kassa24/callback", json=callback_body("p")).status_code == 403
+        not_a_proxy = direct.http.post(direct.url + "/kassa24", json=body, headers={"x-forwarded-for": "203.0.113.7"})
         assert not_a_proxy.status_code == 403  # X-Forwarded-For from anyone else is not believed
-        time.sleep(0.3)
-        peers = [r["peer"] for r in server.rows("SELECT peer FROM traffic WHERE http_status = 200")]
+        answered = "SELECT peer FROM traffic WHERE http_status = 200"
+        wait_for(lambda: server.rows(answered), 30, "the answered request recorded")
+        peers = [r["peer"] for r in server.rows(answered)]
         assert peers == ["203.0.113.7 via 127.0.0.1"]
     finally:
         server.stop()
@@ -209,7 +210,7 @@ def test_secret_file_must_be_private_and_the_secret_is_never_shown(tmp_path: Pat
         server.post(body, sign=False)
         server.post(b"garbage")
         server.post(callback_body("p"), path="/kassa24/callback")
-        time.sleep(0.3)
+        wait_for(lambda: server.rows("SELECT count(*) FROM traffic")[0][0] == 3, 30, "three traffic rows")
     finally:
         server.stop()
     seen = server.db_path.with_suffix(".log").read_text() + (server.db_path.parent / "serve.stderr").read_text()
@@ -228,7 +229,8 @@ def test_request_logs_are_json_lines_with_request_ids(tmp_path: Path) -> None:
         customer, _ = new_customer(server, {})
         answer = httpx.post(server.url + "/kassa24", json=signed(verify_body(customer), SECRET))
         request_id = answer.headers["x-request-id"]
-        time.sleep(0.3)
+        log = server.db_path.with_suffix(".log")
+        wait_for(lambda: log.exists() and request_id in log.read_text(), 30, "the request's log line")
     finally:
         server.stop()
     lines = [json.loads(line) for line in server.db_path.with_suffix(".log").read_text().splitlines()]
@@ -272,7 +274,8 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
         ]
         for thread in streams:
             thread.start()
-        time.sleep(0.8)
+        flowing = len(acknowledged) + 8  # killed mid-stream: once payments are being made and paid
+        wait_for(lambda flowing=flowing: len(acknowledged) >= flowing, 60, "payments flowing")
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait()
         stop.set()
@@ -295,7 +298,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
 
 
 def test_a_locked_database_answers_500_and_503_never_success(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_SQLITE_BUSY_TIMEOUT_MS="200")
+    server = start_app(tmp_path, KASSA24_SQLITE_BUSY_TIMEOUT_MS="200")
     customer, (contract,) = new_customer(server, {"payment": 1_000_000})
     paid_before = server.post(deposit_body(customer, contract)).json()["payment_id"]
     blocker = sqlite3.connect(server.db_path, timeout=5, isolation_level=None)
@@ -318,10 +321,10 @@ def test_a_locked_database_answers_500_and_503_never_success(tmp_path: Path) -> 
 
 def test_a_full_database_answers_500_never_a_payment_id_it_did_not_keep(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
-    probe = start_serve(tmp_path / "p")
+    probe = start_app(tmp_path / "p")
     probe.stop()
     pages = probe.rows("PRAGMA page_count")[0][0]
-    server = start_serve(tmp_path, KASSA24_SQLITE_MAX_PAGES=str(pages + 12))
+    server = start_app(tmp_path, KASSA24_SQLITE_MAX_PAGES=str(pages + 12))
     try:
         customer, (contract,) = new_customer(server, {"payment": 10**12})
         issued, refused = [], 0
@@ -342,14 +345,14 @@ def test_a_full_database_answers_500_never_a_payment_id_it_did_not_keep(tmp_path
 
 
 def test_healthz_fails_when_the_database_is_gone(tmp_path: Path) -> None:
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)
     try:
-        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert server.http.get(server.url + "/healthz").status_code == 200
         moved = tmp_path / "moved.db"
         server.db_path.rename(moved)
-        unhealthy = httpx.get(server.url + "/healthz")
+        unhealthy = server.http.get(server.url + "/healthz")
         assert unhealthy.status_code == 503 and unhealthy.json() == {"status": "database unreachable"}
         moved.rename(server.db_path)
-        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert server.http.get(server.url + "/healthz").status_code == 200
     finally:
         server.stop()

@@ -62,7 +62,7 @@ class AppServer(Endpoint):
 
     def client(self, peer: str) -> httpx.Client:
         """Another client whose requests come from ``peer`` (close it after use)."""
-        return httpx.Client(transport=_LoopTransport(self.runtime.app, self.loop, peer), timeout=10)
+        return httpx.Client(base_url=BASE_URL, transport=_LoopTransport(self.runtime.app, self.loop, peer), timeout=10)
 
     def stop(self) -> None:
         if not self.loop.is_closed():
