@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,10 @@ from kassa24_console import importer
 from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store
 from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.endpoint import Endpoint
+from tests.support.inprocess import AppServer, start_app
 from tests.support.serve import Server, start_serve
+from tests.support.waiting import wait_for
 
 PRODUCTION, TEST, ROTATED = 4242, 4343, 4444
 KEYS = {
@@ -81,138 +83,144 @@ def _seed(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """serve's app in-process, configured with the projects."""
     tmp: Path = tmp_path_factory.mktemp("projects")
+    srv = start_app(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS))
+    _seed(srv.db_url)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A serve process configured with the projects, for the simulator's command line."""
+    tmp: Path = tmp_path_factory.mktemp("projects-served")
     srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS))
     _seed(srv.db_url)
     yield srv
     srv.stop()
 
 
-def _post(server: Server, body: dict[str, Any], key: str, path: str = "/kassa24") -> httpx.Response:
-    return httpx.post(server.url + path, json=signed(body, key), timeout=10)
+def _post(server: Endpoint, body: dict[str, Any], key: str, path: str = "/kassa24") -> httpx.Response:
+    return server.http.post(server.url + path, json=signed(body, key))
 
 
 def _in(project: int, body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "project_id": project}
 
 
-def _due(server: Server, project: int, contract: str) -> int:
+def _due(server: Endpoint, project: int, contract: str) -> int:
     rows = server.rows("SELECT payment FROM contracts WHERE project_id = ? AND id = ?", project, contract)
     return rows[0]["payment"]
 
 
-def test_each_project_finds_its_own_customers_only(server: Server) -> None:
-    production = _post(server, _in(PRODUCTION, verify_body(SHARED)), KEYS[PRODUCTION]).json()
-    test = _post(server, _in(TEST, verify_body(SHARED)), KEYS[TEST]).json()
+def test_each_project_finds_its_own_customers_only(projects: AppServer) -> None:
+    production = _post(projects, _in(PRODUCTION, verify_body(SHARED)), KEYS[PRODUCTION]).json()
+    test = _post(projects, _in(TEST, verify_body(SHARED)), KEYS[TEST]).json()
     assert production["code"] == 0 and test["code"] == 0
     assert [(e["number"], e["payment"]) for e in production["entities"]] == [(f"N-{PRODUCTION}", 900_000)]
     assert [(e["number"], e["payment"]) for e in test["entities"]] == [(f"N-{TEST}", 300_000)]
     # A customer of the test project does not exist for production.
-    assert _post(server, _in(PRODUCTION, verify_body(ONLY_TEST)), KEYS[PRODUCTION]).json()["code"] == 404
-    assert _post(server, _in(TEST, verify_body(ONLY_TEST)), KEYS[TEST]).json()["code"] == 0
+    assert _post(projects, _in(PRODUCTION, verify_body(ONLY_TEST)), KEYS[PRODUCTION]).json()["code"] == 404
+    assert _post(projects, _in(TEST, verify_body(ONLY_TEST)), KEYS[TEST]).json()["code"] == 0
 
 
-def test_each_key_signs_only_its_project(server: Server) -> None:
+def test_each_key_signs_only_its_project(projects: AppServer) -> None:
     for project, key in ((PRODUCTION, KEYS[TEST]), (TEST, KEYS[PRODUCTION]), (TEST, PREVIOUS[PRODUCTION])):
-        assert _post(server, _in(project, verify_body(SHARED)), key).json()["code"] == 400, (project, key)
+        assert _post(projects, _in(project, verify_body(SHARED)), key).json()["code"] == 400, (project, key)
 
 
-def test_the_previous_key_is_accepted_until_its_end_and_refused_after(server: Server) -> None:
+def test_the_previous_key_is_accepted_until_its_end_and_refused_after(projects: AppServer) -> None:
     before = _post(
-        server, _in(PRODUCTION, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[PRODUCTION]
+        projects, _in(PRODUCTION, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[PRODUCTION]
     ).json()
     assert before["code"] == 0
-    after = _post(server, _in(ROTATED, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[ROTATED]).json()
+    after = _post(projects, _in(ROTATED, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[ROTATED]).json()
     assert after["code"] == 400
     assert (
-        _post(server, _in(ROTATED, verify_body(SHARED, note="signed-by-a-new-key")), KEYS[ROTATED]).json()["code"]
+        _post(projects, _in(ROTATED, verify_body(SHARED, note="signed-by-a-new-key")), KEYS[ROTATED]).json()["code"]
         == 404
     )
     old = (
         "SELECT project_id, key_used FROM traffic WHERE key_used IS NOT NULL AND request LIKE '%signed-by-an-old-key%'"
     )
-    assert [(r["project_id"], r["key_used"]) for r in _traffic_until(server, old, 1)] == [(PRODUCTION, "previous")]
-    current = _traffic_until(server, "SELECT key_used FROM traffic WHERE request LIKE '%signed-by-a-new-key%'", 1)
+    assert [(r["project_id"], r["key_used"]) for r in _traffic_until(projects, old, 1)] == [(PRODUCTION, "previous")]
+    current = _traffic_until(projects, "SELECT key_used FROM traffic WHERE request LIKE '%signed-by-a-new-key%'", 1)
     assert [r["key_used"] for r in current] == ["current"]
 
 
-def _traffic_until(server: Server, sql: str, count: int) -> list[Any]:
+def _traffic_until(server: Endpoint, sql: str, count: int) -> list[Any]:
     """Traffic is written off the request path: wait (bounded) until the rows are there."""
-    deadline = time.monotonic() + 10
-    while True:
-        rows = server.rows(sql)
-        if len(rows) >= count or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.05)
+    return wait_for(lambda: len(rows := server.rows(sql)) >= count and rows, 30, f"{count} traffic rows")
 
 
-def test_an_unknown_project_is_refused(server: Server) -> None:
-    signed_by_ours = _post(server, _in(9999, verify_body(SHARED)), KEYS[PRODUCTION]).json()
+def test_an_unknown_project_is_refused(projects: AppServer) -> None:
+    signed_by_ours = _post(projects, _in(9999, verify_body(SHARED)), KEYS[PRODUCTION]).json()
     assert signed_by_ours["code"] == 500 and "project_id" in signed_by_ours["message"]
-    assert _post(server, _in(9999, verify_body(SHARED)), "someone-elses-key-01234").json()["code"] == 400
+    assert _post(projects, _in(9999, verify_body(SHARED)), "someone-elses-key-01234").json()["code"] == 400
 
 
-def test_a_callback_claiming_another_project_credits_nothing_and_opens_a_finding(server: Server) -> None:
+def test_a_callback_claiming_another_project_credits_nothing_and_opens_a_finding(projects: AppServer) -> None:
     contract = f"C-{SHARED}"
-    due = _due(server, PRODUCTION, contract)
-    issued = _post(server, _in(PRODUCTION, deposit_body(SHARED, contract, 100_000)), KEYS[PRODUCTION]).json()
+    due = _due(projects, PRODUCTION, contract)
+    issued = _post(projects, _in(PRODUCTION, deposit_body(SHARED, contract, 100_000)), KEYS[PRODUCTION]).json()
     payment_id = issued["payment_id"]
     claim = _in(TEST, callback_body(payment_id, amount=100_000))
-    answer = _post(server, claim, KEYS[TEST], path="/kassa24/callback")
+    answer = _post(projects, claim, KEYS[TEST], path="/kassa24/callback")
     assert answer.status_code == 200 and answer.json()["outcome"] == "wrong_project"  # the platform stops retrying
-    assert _due(server, PRODUCTION, contract) == due and _due(server, TEST, contract) == 300_000
-    deposit = server.rows("SELECT state, project_id FROM deposits WHERE payment_id = ?", payment_id)[0]
+    assert _due(projects, PRODUCTION, contract) == due and _due(projects, TEST, contract) == 300_000
+    deposit = projects.rows("SELECT state, project_id FROM deposits WHERE payment_id = ?", payment_id)[0]
     assert (deposit["state"], deposit["project_id"]) == ("pending", PRODUCTION)
-    found = server.rows("SELECT kind, project_id, evidence FROM mismatches WHERE payment_id = ?", payment_id)
+    found = projects.rows("SELECT kind, project_id, evidence FROM mismatches WHERE payment_id = ?", payment_id)
     assert [(f["kind"], f["project_id"]) for f in found] == [("wrong_project", PRODUCTION)]
     assert json.loads(found[0]["evidence"])["callback_project"] == TEST
     # The right project's callback still credits it.
     right = _post(
-        server, _in(PRODUCTION, callback_body(payment_id, amount=100_000)), KEYS[PRODUCTION], "/kassa24/callback"
+        projects, _in(PRODUCTION, callback_body(payment_id, amount=100_000)), KEYS[PRODUCTION], "/kassa24/callback"
     )
-    assert right.json()["outcome"] == "applied" and _due(server, PRODUCTION, contract) == due - 100_000
+    assert right.json()["outcome"] == "applied" and _due(projects, PRODUCTION, contract) == due - 100_000
 
 
-def test_the_test_projects_payments_never_change_production_dues(server: Server) -> None:
+def test_the_test_projects_payments_never_change_production_dues(projects: AppServer) -> None:
     contract = f"C-{SHARED}"
-    production_due, test_due = _due(server, PRODUCTION, contract), _due(server, TEST, contract)
-    issued = _post(server, _in(TEST, deposit_body(SHARED, contract, 50_000)), KEYS[TEST]).json()
+    production_due, test_due = _due(projects, PRODUCTION, contract), _due(projects, TEST, contract)
+    issued = _post(projects, _in(TEST, deposit_body(SHARED, contract, 50_000)), KEYS[TEST]).json()
     answer = _post(
-        server, _in(TEST, callback_body(issued["payment_id"], amount=50_000)), KEYS[TEST], "/kassa24/callback"
+        projects, _in(TEST, callback_body(issued["payment_id"], amount=50_000)), KEYS[TEST], "/kassa24/callback"
     )
     assert answer.json()["outcome"] == "applied"
-    assert _due(server, TEST, contract) == test_due - 50_000
-    assert _due(server, PRODUCTION, contract) == production_due
-    audit = server.rows("SELECT project_id FROM audit WHERE cause = ? AND kind = 'payment'", issued["payment_id"])
+    assert _due(projects, TEST, contract) == test_due - 50_000
+    assert _due(projects, PRODUCTION, contract) == production_due
+    audit = projects.rows("SELECT project_id FROM audit WHERE cause = ? AND kind = 'payment'", issued["payment_id"])
     assert [row["project_id"] for row in audit] == [TEST]
 
 
-def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_records(server: Server) -> None:
+def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_records(served: Server) -> None:
     """``simulate --project-id`` signs with that project's key and seeds its accounts into
     that project; ``simulate replay --set`` re-signs with the key of the record's project."""
     import subprocess
     import sys
 
-    env = {**server.env, "KASSA24_LOG_FILE": "/dev/null"}
-    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server.url}/kassa24"]
+    env = {**served.env, "KASSA24_LOG_FILE": "/dev/null"}
+    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{served.url}/kassa24"]
     played = subprocess.run(
-        [*base, "--project-id", str(TEST), "--seed-database", server.db_url, "happy_path", "unknown_account"],
+        [*base, "--project-id", str(TEST), "--seed-database", served.db_url, "happy_path", "unknown_account"],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
     assert played.returncode == 0, played.stdout + played.stderr
-    seeded = server.rows("SELECT DISTINCT project_id FROM accounts WHERE customer_id LIKE 'sim-%'")
+    seeded = served.rows("SELECT DISTINCT project_id FROM accounts WHERE customer_id LIKE 'sim-%'")
     assert [row["project_id"] for row in seeded] == [TEST]
     assert KEYS[TEST] not in played.stdout + played.stderr
-    issued = _post(server, _in(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
+    issued = _post(served, _in(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
     assert issued["code"] == 0
-    rows = _traffic_until(server, "SELECT id FROM traffic WHERE request LIKE '%replay-me%'", 1)
+    rows = _traffic_until(served, "SELECT id FROM traffic WHERE request LIKE '%replay-me%'", 1)
     replay = [sys.executable, "-m", "kassa24_console.cli", "simulate", "replay", str(rows[0]["id"])]
     again = subprocess.run(
-        [*replay, "--url", f"{server.url}/kassa24", "--set", "note=replayed"],
+        [*replay, "--url", f"{served.url}/kassa24", "--set", "note=replayed"],
         capture_output=True,
         text=True,
         env=env,
