@@ -13,7 +13,6 @@ import signal
 import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from tests.support.bodies import deposit_body, verify_body
 from tests.support.common import SECRET
 from tests.support.seeding import new_customer
 from tests.support.serve import start_serve
+from tests.support.waiting import wait_for
 
 
 @contextlib.contextmanager
@@ -253,13 +253,6 @@ def test_the_allow_list_and_the_per_peer_limit_hold_at_accept(tmp_path: Path) ->
         for sock in held:
             sock.close()
         server.stop()
-
-
-def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_a_signed_request_from_a_throttled_address_is_answered(tmp_path: Path) -> None:

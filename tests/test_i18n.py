@@ -19,6 +19,7 @@ from kassa24_console import i18n
 from kassa24_console.money import format_money
 from kassa24_console.reconcile.show import payments
 from tests.support.bodies import deposit_body, verify_body
+from tests.support.inprocess import start_app
 from tests.support.seeding import new_customer
 from tests.support.serve import start_serve
 from tests.test_reconcile import ZONE, pay, report_line
@@ -139,7 +140,8 @@ def test_the_demo_reconcile_in_russian(tmp_path: Path) -> None:
     [("kk", "Дербес шот табылмады", "Сәтті"), ("en", "Account does not exist", "Success")],
 )
 def test_customer_language_on_verify_and_check_deposit(tmp_path: Path, language: str, not_found: str, success: str):
-    server = start_serve(tmp_path, option=1, KASSA24_CUSTOMER_LANGUAGE=language, KASSA24_LANGUAGE="ru")
+    server = start_app(tmp_path, option=1, KASSA24_CUSTOMER_LANGUAGE=language, KASSA24_LANGUAGE="ru")
+    i18n.set_language("ru")  # the operator's, as serve sets it from KASSA24_LANGUAGE (the fixture resets it)
     try:
         missing = server.post(verify_body("no-such-account")).json()
         assert missing["code"] == 404  # codes never change with the language

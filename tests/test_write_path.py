@@ -25,8 +25,9 @@ from kassa24_console.store import queries as q
 from kassa24_console.store.prepared import Prepared
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET, free_port
+from tests.support.inprocess import start_app
 from tests.support.seeding import new_customer
-from tests.support.serve import Server, serve_env, start_serve, wait_healthy
+from tests.support.serve import Server, serve_env, wait_healthy
 
 
 def _prepared() -> dict[str, Prepared]:
@@ -62,7 +63,7 @@ def test_a_write_lock_held_elsewhere_delays_only_the_writes(tmp_path: Path) -> N
     """Another connection holds SQLite's write lock: verify is answered meanwhile (the
     loop never waits for the lock), and check_deposit is answered once the lock is free,
     with its deposit stored."""
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)
     try:
         customer, contracts = new_customer(server, {"payment": 500_000})
         holder = sqlite3.connect(server.db_path, isolation_level=None, check_same_thread=False)
