@@ -117,15 +117,15 @@ async def test_forms_report_every_invalid_field_at_once(console: Any) -> None:
     app.screen.query_one("#payment").value = "12.345"
     app.screen.query_one("#min_payment").value = "nan"
     await click_save(app, pilot)
-    await pilot.pause(0.1)
-    shown = str(app.screen.query_one("#form-error").render())
+    error = app.screen.query_one("#form-error")
+    await until(pilot, lambda: "status code" in str(error.render()))
+    shown = str(error.render())
     assert "status code" in shown and "amount due" in shown and "minimum payment" in shown
     app.screen.query_one("#status_code").value = "0"
     app.screen.query_one("#payment").value = "100"
     app.screen.query_one("#min_payment").value = "200"
     await click_save(app, pilot)
-    await pilot.pause(0.1)
-    assert "minimum payment: above the amount due" in str(app.screen.query_one("#form-error").render())
+    await until(pilot, lambda: "minimum payment: above the amount due" in str(error.render()))
 
 
 async def test_an_account_needs_a_name(tmp_path: Path) -> None:
