@@ -18,11 +18,3 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met in {timeout} s")
         time.sleep(POLL)
-
-
-def stays(condition: Callable[[], Any], period: float, what: str = "condition") -> None:
-    """``condition()`` holds for ``period`` seconds (for what must *not* happen)."""
-    deadline = time.monotonic() + period
-    while time.monotonic() < deadline:
-        assert condition(), f"{what} stopped holding"
-        time.sleep(POLL)
