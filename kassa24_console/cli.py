@@ -14,9 +14,10 @@ from pathlib import Path
 from . import alerts, i18n, importer
 from .argparse_words import speak
 from .config import ConfigError, Settings, load_settings
+from .errors import StartupError
 from .i18n import _
 from .listener import ListenError
-from .logs import StartupError, configure_logging
+from .logs import configure_logging
 from .projects import project_problem
 from .runtime import DEMO_KEY_WARNING, Runtime, open_store
 from .store import Store, display_url

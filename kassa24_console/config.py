@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .errors import SetupError
 from .i18n import N_, _
 from .platform_defaults import (  # the settings' defaults, kept apart (and still importable from here)
     DEFAULT_DATA_API_FIELDS,
@@ -349,7 +350,7 @@ def read_secret_file(path: Path) -> str:
     return text
 
 
-class ConfigError(Exception):
+class ConfigError(SetupError):
     """The configuration cannot be used; the text is safe to show (no secret in it)."""
 
 

@@ -17,17 +17,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from .config import DEMO_PROJECT_ID
+from .errors import ConflictError, InputError
 from .i18n import N_, _
 from .money import format_money, parse_decimal, whole_minor_units
 from .store import JobRefused, Store, now_us
 from .store import queries as q
 
 
-class EditRejected(JobRefused, ValueError):
+class EditRejected(JobRefused, InputError):
     """The values cannot be saved; the text says which field and why."""
 
 
-def operator() -> str:
+def os_user() -> str:
     """Who is at the keyboard: the OS user."""
     try:
         return getpass.getuser()
@@ -95,7 +96,7 @@ class Seen:
         return cls(row.id, row.version, row.updated_at, values, now_us(), row.project_id)
 
 
-class EditConflict(EditRejected):
+class EditConflict(EditRejected, ConflictError):
     """The contract changed after the form opened: nothing was saved. ``current`` is the
     contract now (the form shows it), the text says what changed, from what, and why."""
 
@@ -132,7 +133,7 @@ async def update_contract(
     changed = {f: getattr(change, f) for f in FIELDS if getattr(change, f) != getattr(seen.values, f)}
     if not changed:
         return 0
-    who = actor or operator()
+    who = actor or os_user()
 
     def job(connection: Connection) -> int:
         at = now_us()
@@ -247,7 +248,7 @@ async def add_account(
     ]
     if problems:
         raise EditRejected("\n".join(problems))
-    who = actor or operator()
+    who = actor or os_user()
     project = project_id if project_id is not None else store.default_project
 
     def job(connection: Connection) -> None:
@@ -285,7 +286,7 @@ async def add_contract(
     check_contract(
         ContractChange(values["status_code"], values["status_text"], values["payment"], values["min_payment"])
     )
-    who = actor or operator()
+    who = actor or os_user()
     project = project_id if project_id is not None else store.default_project
 
     def job(connection: Connection) -> None:
@@ -308,7 +309,7 @@ async def resolve_mismatch(
     reopen is its own audit entry (who, when, note): a reopen never erases an earlier note."""
     if not reopen and not note.strip():
         raise EditRejected(_("note: say how it was resolved"))
-    who = actor or operator()
+    who = actor or os_user()
 
     def job(connection: Connection) -> None:
         at = now_us()

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, delete, select
 
 from . import demo_history, importer
 from .config import POSTGRES_EXTRA, Settings
+from .errors import StartupError
 from .listener import App, Listener
-from .logs import StartupError
 from .service import Service
 from .store import Store, display_url, now_us
 from .store import queries as q

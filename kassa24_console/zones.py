@@ -15,10 +15,12 @@ from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from .errors import InputError
+
 _NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 
 
-class UnknownZone(ValueError):
+class UnknownZone(InputError):
     """Not a time-zone name of the IANA database (the text says which, and what is meant)."""
 
 

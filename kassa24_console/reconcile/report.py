@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import DEFAULT_REPORT_TYPES as DEFAULT_TYPES
+from ..errors import InputError
 from ..i18n import _
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
@@ -27,7 +28,7 @@ from ..zones import zone as time_zone
 REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
 
 
-class ReportError(ValueError):
+class ReportError(InputError):
     """The report cannot be used; the text names the line and the reason."""
 
 

@@ -15,13 +15,14 @@ import httpx
 from sqlalchemy import select
 
 from ..config import Settings
+from ..errors import Kassa24Error
 from ..protocol.signature import signed
 from ..runtime import open_store
 from ..store import Store
 from ..store import queries as q
 
 
-class ReplayError(Exception):
+class ReplayError(Kassa24Error):
     """Nothing was sent; the text says why."""
 
 

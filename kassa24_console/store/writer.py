@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
+from ..errors import Refused
 from . import models
 from .db import Database
 from .prepared import inserting
@@ -44,7 +45,7 @@ def _transient(error: BaseException) -> bool:
     return state in _TRANSIENT_STATES or "deadlock detected" in str(error)
 
 
-class JobRefused(Exception):
+class JobRefused(Refused):
     """A job decided not to write (a rule said no); its transaction rolls back and the
     caller gets this exception. Nothing is wrong with the database."""
 
@@ -170,6 +171,7 @@ class Writer:
         """``job`` in a transaction of its own, again when the database chose it as the
         victim of a deadlock (two processes' group commits can lock a contract and a
         callback in opposite orders): the victim was rolled back whole, so it is safe."""
+
         def ordered(connection: Connection) -> T:
             with credits_in_order(connection):
                 return job(connection)
