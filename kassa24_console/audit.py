@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, and_, or_, select
 
 from .config import Settings
 from .i18n import N_, _, ngettext
@@ -28,7 +27,7 @@ from .projects import project_problem
 from .reconcile.words import word
 from .runtime import open_store
 from .store import Store
-from .store import queries as q
+from .store.changes import AuditEntry, history
 from .zones import zone as time_zone
 
 MONEY_FIELDS = frozenset({"payment", "min_payment", "credit"})
@@ -91,35 +90,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table", help=_("how to print"))
 
 
-def history(
-    connection: Connection,
-    *,
-    contract: str | None = None,
-    customer: str | None = None,
-    since: int | None = None,
-    project: int | None = None,
-) -> list[Any]:
-    """Audit rows, oldest first, narrowed by contract, customer (its account and contracts),
-    time (UTC µs) and project."""
-    a, c = q.audit, q.contracts
-    conditions: list[Any] = [] if project is None else [a.c.project_id == project]
-    if contract is not None:
-        conditions.append(and_(a.c.entity == "contract", a.c.entity_id == contract))
-    if customer is not None:
-        theirs = select(c.c.id).where(
-            c.c.customer_id == customer, *([] if project is None else [c.c.project_id == project])
-        )
-        conditions.append(
-            or_(
-                and_(a.c.entity == "account", a.c.entity_id == customer),
-                and_(a.c.entity == "contract", a.c.entity_id.in_(theirs)),
-            )
-        )
-    if since is not None:
-        conditions.append(a.c.at >= since)
-    return connection.execute(select(a).where(*conditions).order_by(a.c.at, a.c.id)).all()
-
-
 def shown(field: str, value: str | None) -> str:
     """A stored value as people read it (money in tenge, a state in words, nothing as a dash)."""
     if value is None:
@@ -173,7 +143,7 @@ def note_text(note: str | None) -> str:
     return _(note) if note in NOTES else (note or "")
 
 
-def as_dict(row: Any, zone: ZoneInfo) -> dict[str, Any]:
+def as_dict(row: AuditEntry, zone: ZoneInfo) -> dict[str, Any]:
     entry = {name: getattr(row, name) for name in COLUMNS}
     entry["at"] = datetime.fromtimestamp(row.at / 1e6, zone).isoformat(timespec="seconds")
     return entry
