@@ -281,6 +281,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def store_url(self) -> str:
+        """The database URL, the default file's when none was set (filled in at validation)."""
+        return self.database_url or f"sqlite:///{data_dir() / 'kassa24.db'}"
+
+    @property
     def secret(self) -> str:
         return self.secret_key.get_secret_value()
 

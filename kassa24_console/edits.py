@@ -22,6 +22,7 @@ from .i18n import N_, _
 from .money import format_money, parse_decimal, whole_minor_units
 from .store import JobRefused, Store, changes, now_us
 from .store import queries as q
+from .store.rows import ContractRow
 
 
 class EditRejected(JobRefused, InputError):
@@ -91,7 +92,7 @@ class Seen:
     project_id: int = DEMO_PROJECT_ID  # the contract's project (its id is unique only there)
 
     @classmethod
-    def of(cls, row: Any) -> Seen:
+    def of(cls, row: ContractRow) -> Seen:
         values = ContractChange(row.status_code, row.status_text or "", row.payment, row.min_payment)
         return cls(row.id, row.version, row.updated_at, values, now_us(), row.project_id)
 
@@ -100,7 +101,7 @@ class EditConflict(EditRejected, ConflictError):
     """The contract changed after the form opened: nothing was saved. ``current`` is the
     contract now (the form shows it), the text says what changed, from what, and why."""
 
-    def __init__(self, text: str, current: Any) -> None:
+    def __init__(self, text: str, current: ContractRow | None) -> None:
         super().__init__(text)
         self.current = current
 

@@ -130,6 +130,7 @@ def _json_with_lines(text: str) -> Any:
         obj[_LINE] = _line_of(state[0], state[1])
         return obj, end
 
+    # The pure-Python scanner reads parse_object at each object: replacing it is the documented hook.
     decoder.parse_object = parse_object  # type: ignore[method-assign]
     decoder.scan_once = json.scanner.py_make_scanner(decoder)
     return decoder.decode(text)

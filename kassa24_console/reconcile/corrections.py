@@ -18,10 +18,11 @@ from ..edits import EditRejected, os_user
 from ..i18n import _
 from ..store import Store, now_us
 from ..store import queries as q
+from ..store.rows import DepositRow
 from .words import word
 
 
-def _pending(connection: Connection, payment_id: str) -> object:
+def _pending(connection: Connection, payment_id: str) -> DepositRow:
     deposit = q.deposit(connection, payment_id)
     if deposit is None:
         raise EditRejected(_("no deposit {payment_id}").format(payment_id=payment_id))

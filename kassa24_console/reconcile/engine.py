@@ -368,4 +368,4 @@ def signed_periods(connection: Connection, start: int, end: int, project: int | 
     (only ``project``'s when given)."""
     p = q.periods
     conditions = [p.c.start_at < end, p.c.end_at > start, *([p.c.project_id == project] if project is not None else [])]
-    return connection.execute(select(p).where(*conditions).order_by(p.c.signed_at.desc())).all()
+    return list(connection.execute(select(p).where(*conditions).order_by(p.c.signed_at.desc())).all())

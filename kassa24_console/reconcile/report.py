@@ -189,7 +189,7 @@ def _word(field: str, value: str | None, unit: str) -> Any:
     if field == "method":
         return sys.intern(str(value or "").strip())
     if field == "project_id":
-        return int(value) if value not in (None, "") and str(value).strip().isdigit() else None  # type: ignore[arg-type]
+        return int(value) if value not in (None, "") and str(value).strip().isdigit() else None
     return parse_amount(value, unit)
 
 

@@ -7,6 +7,7 @@ we answered a callback from here. Rows keep their SQLAlchemy form (attribute acc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, or_, select
@@ -39,7 +40,7 @@ def verify_before(connection: Connection, customer_id: str, at: int) -> Row[Any]
     return connection.execute(query).first()
 
 
-def exchanges(connection: Connection, payment_id: str, kind: str) -> list[Row[Any]]:
+def exchanges(connection: Connection, payment_id: str, kind: str) -> Sequence[Row[Any]]:
     """The traffic records of ``kind`` carrying ``payment_id``, oldest first: for a
     check_deposit, the exchange whose answer minted it."""
     t = traffic
@@ -47,29 +48,29 @@ def exchanges(connection: Connection, payment_id: str, kind: str) -> list[Row[An
     return connection.execute(query).all()
 
 
-def callbacks_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+def callbacks_of(connection: Connection, payment_id: str) -> Sequence[Row[Any]]:
     c = callbacks
     return connection.execute(select(c).where(c.c.payment_id == payment_id).order_by(c.c.received_at)).all()
 
 
-def operations_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+def operations_of(connection: Connection, payment_id: str) -> Sequence[Row[Any]]:
     o = operations
     return connection.execute(select(o).where(o.c.payment_id == payment_id)).all()
 
 
-def mismatches_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+def mismatches_of(connection: Connection, payment_id: str) -> Sequence[Row[Any]]:
     m = mismatches
     return connection.execute(select(m).where(m.c.payment_id == payment_id)).all()
 
 
-def notes_on_mismatches(connection: Connection, ids: list[int]) -> list[Row[Any]]:
+def notes_on_mismatches(connection: Connection, ids: list[int]) -> Sequence[Row[Any]]:
     """Every resolve and reopen of these mismatches, oldest first."""
     a = audit
     query = select(a).where(a.c.entity == "mismatch", a.c.entity_id.in_([str(i) for i in ids])).order_by(a.c.at)
     return connection.execute(query).all()
 
 
-def money_changes_of(connection: Connection, payment_id: str) -> list[Row[Any]]:
+def money_changes_of(connection: Connection, payment_id: str) -> Sequence[Row[Any]]:
     """What the payment changed: contracts credited by it, and its deposit's own changes."""
     a = audit
     caused = or_(a.c.cause == payment_id, and_(a.c.entity == "deposit", a.c.entity_id == payment_id))
@@ -89,7 +90,7 @@ def deposit_as_dict(connection: Connection, payment_id: str | None) -> dict[str,
     return dict(found._mapping) if found is not None else None
 
 
-def callback_answers(connection: Connection, record: Any) -> list[Row[Any]]:
+def callback_answers(connection: Connection, record: Any) -> Sequence[Row[Any]]:
     """The traffic records of the deliveries of one stored callback, oldest first: what we
     actually answered each time. A signed callback's are found by its payment id (the caller
     keeps those of its operation and status); a forged one's, which carry no id we believe, by

@@ -31,8 +31,8 @@ Job = Callable[[Connection], T]
 Queued = tuple[Job[Any], "asyncio.Future[Any]", bool]  # the job, its caller's future, inline
 
 MAX_BUFFERED_TRAFFIC = 50_000
-TRAFFIC_COLUMNS = tuple(c.name for c in models.Traffic.__table__.c if c.name != "id")
-_INSERT_TRAFFIC = inserting(models.Traffic.__table__, TRAFFIC_COLUMNS)
+TRAFFIC_COLUMNS = tuple(c.name for c in models.table_of(models.Traffic).c if c.name != "id")
+_INSERT_TRAFFIC = inserting(models.table_of(models.Traffic), TRAFFIC_COLUMNS)
 
 
 DEADLOCK_RETRIES = 3
@@ -148,6 +148,7 @@ class Writer:
             began, results = self._db.run_inline(batch)
             if began:
                 await self._db.commit_inline()
+                # run_inline answers None only when it did not begin: here it began, so this is the list.
                 return results  # type: ignore[return-value]
         return await self._db.transaction(batch)
 
