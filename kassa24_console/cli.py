@@ -14,7 +14,7 @@ from pathlib import Path
 from . import alerts, i18n, importer
 from .argparse_words import speak
 from .config import ConfigError, Settings, load_settings
-from .errors import StartupError
+from .errors import Kassa24Error, StartupError
 from .i18n import _
 from .listener import ListenError
 from .logs import configure_logging
@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 2
     except StartupError as error:
+        print(f"kassa24-console: {error}", file=sys.stderr)
+        return 1
+    except Kassa24Error as error:  # any other error a person reads: its text, never a traceback
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 1
 

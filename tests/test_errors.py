@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kassa24_console import config, edits, errors, i18n, importer, listener, zones
@@ -57,3 +59,18 @@ def test_startup_error_left_the_logs_module() -> None:
 def test_an_edit_refused_on_a_field_says_which() -> None:
     with pytest.raises(errors.InputError, match="amount due: cannot be negative"):
         edits.parse_major("-5", "amount due")
+
+
+def test_the_cli_shows_any_error_a_person_reads_as_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from kassa24_console import cli
+
+    def refuse(args: object, settings: object) -> int:
+        raise edits.EditRejected("status code: a number 0–999 (0 = payment allowed)")
+
+    monkeypatch.setattr(cli, "_command", refuse)
+    code = cli.main(["--database-url", f"sqlite:///{tmp_path / 'k24.db'}", "db", "info"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "kassa24-console: status code: a number 0–999 (0 = payment allowed)\n"

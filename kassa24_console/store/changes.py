@@ -14,26 +14,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, or_, select, update
 
 from .queries import accounts, audit, callbacks, contracts, deposits, mismatches, traffic
+from .rows import AuditEntry
 
-
-class AuditEntry(NamedTuple):
-    """One audit row: who or what changed which field of what, when, old → new, and why."""
-
-    id: int
-    at: int
-    project_id: int | None
-    actor: str
-    kind: str
-    entity: str
-    entity_id: str
-    field: str
-    old: str | None
-    new: str | None
-    note: str
-    cause: str | None
-
-
-_AUDIT_COLUMNS = [audit.c[name] for name in AuditEntry._fields]
+_AUDIT_COLUMNS = [audit.c[name] for name in AuditEntry._fields]  # what an AuditEntry is read from
 
 
 def _entries(connection: Connection, *conditions: ColumnElement[bool]) -> list[AuditEntry]:
