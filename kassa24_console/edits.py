@@ -22,7 +22,7 @@ from .i18n import N_, _
 from .money import format_money, parse_decimal, whole_minor_units
 from .store import JobRefused, Store, changes, now_us
 from .store import queries as q
-from .store.rows import ContractRow
+from .store.rows import AuditEntry, ContractRow
 
 
 class EditRejected(JobRefused, InputError):
@@ -200,7 +200,7 @@ def _shown(field: str, value: Any) -> str:
     return repr(value) if field == "status_text" else str(value)
 
 
-def describe_change(row: changes.AuditEntry, zone: ZoneInfo | None = None) -> str:
+def describe_change(row: AuditEntry, zone: ZoneInfo | None = None) -> str:
     """An audit row in words: ``payment k24_… credited: amount due 45 000,00 ₸ → 43 500,00 ₸ at 14:02``."""
     field = _(LABELS[row.field]) if row.field in LABELS else row.field
     old = _shown(row.field, _number(row.old) if row.field in ("payment", "min_payment") else row.old)
