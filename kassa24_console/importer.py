@@ -125,14 +125,16 @@ def _json_with_lines(text: str) -> Any:
     """``json.loads`` that remembers the line each object starts on (under a hidden key)."""
     decoder = json.JSONDecoder()
 
+    # json's pure-Python scanner (py_make_scanner) calls the decoder's parse_object (by default
+    # JSONObject) for each object. typeshed declares none of the three (CPython's internals,
+    # unchanged since Python 2.7): hence the ignores.
     def parse_object(state: tuple[str, int], *args: Any) -> tuple[dict[str, Any], int]:
-        obj, end = json.decoder.JSONObject(state, *args)
+        obj, end = json.decoder.JSONObject(state, *args)  # type: ignore[attr-defined]
         obj[_LINE] = _line_of(state[0], state[1])
         return obj, end
 
-    # The pure-Python scanner reads parse_object at each object: replacing it is the documented hook.
-    decoder.parse_object = parse_object  # type: ignore[method-assign]
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     return decoder.decode(text)
 
 
