@@ -20,6 +20,7 @@ from .protocol.messages import Callback
 from .store import now_us
 from .store import queries as q
 from .store.pg_hot import HotTransaction, SettleRefused
+from .store.rows import DepositRow
 
 
 def apply(connection: Connection, callback: Callback, raw: str) -> str:
@@ -131,7 +132,7 @@ def _settle(connection: Connection, callback: Callback, at: int) -> tuple[str, s
     return "conflict", deposit.payment_id
 
 
-def flag_overpaid(deposit: Any, at: int) -> q.Overpaid:
+def flag_overpaid(deposit: DepositRow, at: int) -> q.Overpaid:
     """What a credit does with an excess over what was due: an ``overpaid`` finding."""
 
     def flag(connection: Connection, excess: dict[str, Any]) -> None:

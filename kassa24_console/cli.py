@@ -14,9 +14,10 @@ from pathlib import Path
 from . import alerts, i18n, importer
 from .argparse_words import speak
 from .config import ConfigError, Settings, load_settings
+from .errors import Kassa24Error, StartupError
 from .i18n import _
 from .listener import ListenError
-from .logs import StartupError, configure_logging
+from .logs import configure_logging
 from .projects import project_problem
 from .runtime import DEMO_KEY_WARNING, Runtime, open_store
 from .store import Store, display_url
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 2
     except StartupError as error:
+        print(f"kassa24-console: {error}", file=sys.stderr)
+        return 1
+    except Kassa24Error as error:  # any other error a person reads: its text, never a traceback
         print(f"kassa24-console: {error}", file=sys.stderr)
         return 1
 

@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .errors import SetupError
 from .i18n import N_, _
 from .platform_defaults import (  # the settings' defaults, kept apart (and still importable from here)
     DEFAULT_DATA_API_FIELDS,
@@ -280,6 +281,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def store_url(self) -> str:
+        """The database URL, the default file's when none was set (filled in at validation)."""
+        return self.database_url or f"sqlite:///{data_dir() / 'kassa24.db'}"
+
+    @property
     def secret(self) -> str:
         return self.secret_key.get_secret_value()
 
@@ -349,7 +355,7 @@ def read_secret_file(path: Path) -> str:
     return text
 
 
-class ConfigError(Exception):
+class ConfigError(SetupError):
     """The configuration cannot be used; the text is safe to show (no secret in it)."""
 
 

@@ -25,8 +25,7 @@ from .findings import action_for
 from .i18n import gettext_in
 from .protocol.codes import MESSAGES, Code
 from .protocol.signature import signed
-from .store import Store
-from .store import queries as q
+from .store import Store, changes
 from .zones import zone as time_zone
 
 ZONE = time_zone("Asia/Almaty")
@@ -258,14 +257,8 @@ async def load_history(store: Store) -> int:
     project = store.default_project
 
     def job(connection: Connection) -> None:
-        for name, table in (
-            ("deposits", q.deposits),
-            ("callbacks", q.callbacks),
-            ("traffic", q.traffic),
-            ("mismatches", q.mismatches),
-        ):
-            if tables[name]:  # the demo's rows are the (first) project's
-                connection.execute(table.insert(), [{**row, "project_id": project} for row in tables[name]])
+        for name in ("deposits", "callbacks", "traffic", "mismatches"):  # the demo's rows are the (first) project's
+            changes.insert_history(connection, name, [{**row, "project_id": project} for row in tables[name]])
 
     await store.write(job)
     return sum(len(rows) for rows in tables.values())

@@ -14,20 +14,22 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from .config import DEMO_PROJECT_ID
+from .errors import ConflictError, InputError
 from .i18n import N_, _
 from .money import format_money, parse_decimal, whole_minor_units
-from .store import JobRefused, Store, now_us
+from .store import JobRefused, Store, changes, now_us
 from .store import queries as q
+from .store.rows import AuditEntry, ContractRow
 
 
-class EditRejected(JobRefused, ValueError):
+class EditRejected(JobRefused, InputError):
     """The values cannot be saved; the text says which field and why."""
 
 
-def operator() -> str:
+def os_user() -> str:
     """Who is at the keyboard: the OS user."""
     try:
         return getpass.getuser()
@@ -90,16 +92,16 @@ class Seen:
     project_id: int = DEMO_PROJECT_ID  # the contract's project (its id is unique only there)
 
     @classmethod
-    def of(cls, row: Any) -> Seen:
+    def of(cls, row: ContractRow) -> Seen:
         values = ContractChange(row.status_code, row.status_text or "", row.payment, row.min_payment)
         return cls(row.id, row.version, row.updated_at, values, now_us(), row.project_id)
 
 
-class EditConflict(EditRejected):
+class EditConflict(EditRejected, ConflictError):
     """The contract changed after the form opened: nothing was saved. ``current`` is the
     contract now (the form shows it), the text says what changed, from what, and why."""
 
-    def __init__(self, text: str, current: Any) -> None:
+    def __init__(self, text: str, current: ContractRow | None) -> None:
         super().__init__(text)
         self.current = current
 
@@ -132,18 +134,12 @@ async def update_contract(
     changed = {f: getattr(change, f) for f in FIELDS if getattr(change, f) != getattr(seen.values, f)}
     if not changed:
         return 0
-    who = actor or operator()
+    who = actor or os_user()
 
     def job(connection: Connection) -> int:
         at = now_us()
-        c = q.contracts
-        unchanged = [_holds(c.c[f], getattr(seen.values, f)) for f in changed]
-        result = connection.execute(
-            update(c)
-            .where(c.c.project_id == seen.project_id, c.c.id == seen.contract_id, *unchanged)
-            .values(**changed, updated_at=at, version=c.c.version + 1)
-        )
-        if result.rowcount != 1:
+        saw = {f: getattr(seen.values, f) for f in changed}
+        if not changes.update_contract_if_unchanged(connection, seen.project_id, seen.contract_id, saw, changed, at):
             raise _conflict(connection, seen, zone)
         rows = [
             q.audit_row(
@@ -166,10 +162,6 @@ async def update_contract(
     return await store.write(job)
 
 
-def _holds(column: Any, value: Any) -> Any:
-    return column.is_(None) if value is None else column == value
-
-
 def check_contract(change: ContractChange) -> None:
     problems = []
     if change.min_payment is not None and change.min_payment > 50_000_000:
@@ -184,12 +176,7 @@ def _conflict(connection: Connection, seen: Seen, zone: ZoneInfo | None) -> Edit
     current = q.contract(connection, seen.project_id, seen.contract_id)
     if current is None:
         return EditConflict(_("contract {id} no longer exists").format(id=seen.contract_id), None)
-    a = q.audit
-    since = connection.execute(
-        select(a)
-        .where(a.c.entity == "contract", a.c.entity_id == seen.contract_id, a.c.at > max(seen.read_at, seen.updated_at))
-        .order_by(a.c.id)
-    ).all()
+    since = changes.contract_changes_after(connection, seen.contract_id, max(seen.read_at, seen.updated_at))
     lines = [describe_change(row, zone) for row in since if row.field in FIELDS]
     if not lines:  # changed by something that left no audit row (an older version, or SQL by hand)
         lines = [
@@ -213,7 +200,7 @@ def _shown(field: str, value: Any) -> str:
     return repr(value) if field == "status_text" else str(value)
 
 
-def describe_change(row: Any, zone: ZoneInfo | None = None) -> str:
+def describe_change(row: AuditEntry, zone: ZoneInfo | None = None) -> str:
     """An audit row in words: ``payment k24_… credited: amount due 45 000,00 ₸ → 43 500,00 ₸ at 14:02``."""
     field = _(LABELS[row.field]) if row.field in LABELS else row.field
     old = _shown(row.field, _number(row.old) if row.field in ("payment", "min_payment") else row.old)
@@ -247,22 +234,23 @@ async def add_account(
     ]
     if problems:
         raise EditRejected("\n".join(problems))
-    who = actor or operator()
+    who = actor or os_user()
     project = project_id if project_id is not None else store.default_project
 
     def job(connection: Connection) -> None:
         if q.has_account(connection, project, customer_id):
             raise EditRejected(_("customer id: {id} already exists").format(id=customer_id))
         at = now_us()
-        connection.execute(
-            q.accounts.insert().values(
-                project_id=project,
-                customer_id=customer_id,
-                name=name.strip(),
-                additional_customer_id=additional_id or None,
-                currency="KZT",
-                updated_at=at,
-            )
+        changes.insert_account(
+            connection,
+            {
+                "project_id": project,
+                "customer_id": customer_id,
+                "name": name.strip(),
+                "additional_customer_id": additional_id or None,
+                "currency": "KZT",
+                "updated_at": at,
+            },
         )
         row = q.audit_row(at, who, "edit", "account", customer_id, "created", None, name.strip(), project=project)
         q.write_audit(connection, [row])
@@ -285,7 +273,7 @@ async def add_contract(
     check_contract(
         ContractChange(values["status_code"], values["status_text"], values["payment"], values["min_payment"])
     )
-    who = actor or operator()
+    who = actor or os_user()
     project = project_id if project_id is not None else store.default_project
 
     def job(connection: Connection) -> None:
@@ -294,7 +282,7 @@ async def add_contract(
         if not q.has_account(connection, project, values["customer_id"]):
             raise EditRejected(_("customer id: no account {id}").format(id=values["customer_id"]))
         at = now_us()
-        connection.execute(q.contracts.insert().values(**values, project_id=project, updated_at=at))
+        changes.insert_contract(connection, {**values, "project_id": project, "updated_at": at})
         row = q.audit_row(at, who, "edit", "contract", values["id"], "created", None, values["number"], project=project)
         q.write_audit(connection, [row])
 
@@ -308,16 +296,11 @@ async def resolve_mismatch(
     reopen is its own audit entry (who, when, note): a reopen never erases an earlier note."""
     if not reopen and not note.strip():
         raise EditRejected(_("note: say how it was resolved"))
-    who = actor or operator()
+    who = actor or os_user()
 
     def job(connection: Connection) -> None:
         at = now_us()
-        m = q.mismatches
-        row = connection.execute(
-            select(m.c.state, m.c.kind, m.c.payment_id, m.c.occurred_at, m.c.found_at, m.c.project_id).where(
-                m.c.id == mismatch_id
-            )
-        ).first()
+        row = changes.mismatch_state(connection, mismatch_id)
         if row is None:
             raise EditRejected(_("mismatch {id} no longer exists").format(id=mismatch_id))
         values: dict[str, Any] = (
@@ -327,7 +310,7 @@ async def resolve_mismatch(
         )
         if note.strip():
             values["note"] = note.strip()
-        connection.execute(update(m).where(m.c.id == mismatch_id).values(**values))
+        changes.set_mismatch(connection, mismatch_id, values)
         if reopen and row.kind not in q.UNSIGNED_KINDS:  # a signed period holding it is no longer all clear
             reason = f"#{mismatch_id} {row.kind} {row.payment_id or ''} reopened by {who}: {note.strip()}"
             reason = reason.replace("  ", " ").rstrip(": ")

@@ -24,8 +24,9 @@ from typing import Any
 
 from . import alerts, i18n
 from .config import Settings
+from .errors import StartupError
 from .listener import ListenError
-from .logs import StartupError, configure_logging, stop_logging
+from .logs import configure_logging, stop_logging
 from .runtime import Runtime
 
 ANSWER_TIMEOUT = 120.0  # seconds a command may take (stop waits for in-flight requests)
@@ -92,7 +93,7 @@ class EmbeddedListener:
 
     async def open(self) -> None:
         """Start the child and open the runtime's store there (a fresh database in demo mode
-        gets the demo data). :class:`~.logs.StartupError` says why it cannot."""
+        gets the demo data). :class:`~.errors.StartupError` says why it cannot."""
         if not self.alive:
             self._process, self._pipe = await asyncio.to_thread(_spawn, self.settings)
         try:

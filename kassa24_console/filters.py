@@ -57,4 +57,5 @@ def parse_filter(text: str) -> TrafficFilter:
                 problems.append(_("sig: use sig:ok or sig:bad"))
         else:
             values[name] = value
+    # values holds only the fields parsed above, each of its field's type (a dict of mixed values).
     return TrafficFilter(words=tuple(words), problems=tuple(problems), **values)  # type: ignore[arg-type]

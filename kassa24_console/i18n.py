@@ -27,6 +27,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from .errors import InputError
+
 LANGUAGES = ("ru", "kk", "en")
 DOMAIN = "kassa24"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -40,7 +42,7 @@ NAMES = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
 _current = "en"
 
 
-class UnknownLanguage(ValueError):
+class UnknownLanguage(InputError):
     """A language we have no catalog for; the text names the three."""
 
     def __init__(self, value: str) -> None:

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from .i18n import N_, _
 from .protocol.messages import IdText, MinorUnits
 from .reasons import part_text
-from .store import JobRefused, Store, now_us
+from .store import JobRefused, Store, changes, now_us
 from .store import queries as q
 
 _LINE = "\x00line"
@@ -125,13 +125,16 @@ def _json_with_lines(text: str) -> Any:
     """``json.loads`` that remembers the line each object starts on (under a hidden key)."""
     decoder = json.JSONDecoder()
 
+    # json's pure-Python scanner (py_make_scanner) calls the decoder's parse_object (by default
+    # JSONObject) for each object. typeshed declares none of the three (CPython's internals,
+    # unchanged since Python 2.7): hence the ignores.
     def parse_object(state: tuple[str, int], *args: Any) -> tuple[dict[str, Any], int]:
-        obj, end = json.decoder.JSONObject(state, *args)
+        obj, end = json.decoder.JSONObject(state, *args)  # type: ignore[attr-defined]
         obj[_LINE] = _line_of(state[0], state[1])
         return obj, end
 
-    decoder.parse_object = parse_object  # type: ignore[method-assign]
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     return decoder.decode(text)
 
 
@@ -266,15 +269,13 @@ def _apply_project(
     known = {row["customer_id"] for row in accounts}
     wanted = {row["customer_id"] for row in contracts} - known
     if wanted:
-        a = q.accounts
-        found = connection.execute(
-            select(a.c.customer_id).where(a.c.project_id == project, a.c.customer_id.in_(wanted))
-        )
-        missing = wanted - set(found.scalars())
+        missing = wanted - changes.known_customers(connection, project, wanted)
         if missing:
             raise ImportFailed(_("contracts refer to unknown accounts: {ids}").format(ids=", ".join(sorted(missing))))
-    before = _existing(connection, q.contracts, "id", CONTRACT_FIELDS, [row["id"] for row in contracts], project)
-    holders = _existing(
+    before = changes.fields_by_key(
+        connection, q.contracts, "id", CONTRACT_FIELDS, [row["id"] for row in contracts], project
+    )
+    holders = changes.fields_by_key(
         connection, q.accounts, "customer_id", ACCOUNT_FIELDS, [row["customer_id"] for row in accounts], project
     )
     q.upsert(connection, q.accounts, ("project_id", "customer_id"), accounts)
@@ -311,21 +312,6 @@ ACCOUNT_FIELDS = ("name", "currency", "additional_customer_id")
 def _text(value: Any) -> Any:
     """A value as the audit compares and keeps it (JSON objects as their text)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else value
-
-
-def _existing(
-    connection: Connection, table: Any, key: str, fields: tuple[str, ...], ids: list[str], project: int
-) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for row in connection.execute(
-            select(table.c[key], *[table.c[f] for f in fields]).where(
-                table.c.project_id == project, table.c[key].in_(chunk)
-            )
-        ):
-            found[row[0]] = row._mapping
-    return found
 
 
 def demo_file() -> Path:

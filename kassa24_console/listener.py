@@ -26,6 +26,7 @@ import uvicorn
 from . import census
 from .clients import Budget, ClientPolicy
 from .config import Settings
+from .errors import SetupError
 from .guard import STARTED, Door, GuardedProtocol, HeaderDeadlines
 from .metrics import CONTENT_TYPE, Metrics
 from .protocol.codes import Code
@@ -248,7 +249,7 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-class ListenError(Exception):
+class ListenError(SetupError):
     """The listener could not start; the text says why in words an operator can act on."""
 
 

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import StartupError
+
 _TEXT = "_k24_text"  # where a record keeps its formatted text
 
 
@@ -109,10 +111,6 @@ def _gzip_rotated(source: str, destination: str) -> None:
     ):
         shutil.copyfileobj(plain, packed, 1024 * 1024)
     os.remove(source)
-
-
-class StartupError(Exception):
-    """The program cannot start; the text says why in a line or two an operator can act on."""
 
 
 _listener: logging.handlers.QueueListener | None = None

@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection
 
 from . import demo_history, importer
 from .config import POSTGRES_EXTRA, Settings
+from .errors import StartupError
 from .listener import App, Listener
-from .logs import StartupError
 from .service import Service
-from .store import Store, display_url, now_us
+from .store import Store, changes, display_url, now_us
 from .store import queries as q
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,4 @@ async def open_store(store: Store, settings: Settings, *, demo: bool = False) ->
 
 
 def _prune_batch(connection: Connection, cutoff: int) -> int:
-    t = q.traffic
-    oldest = select(t.c.id).where(t.c.at < cutoff).order_by(t.c.at).limit(PRUNE_BATCH).scalar_subquery()
-    return connection.execute(delete(t).where(t.c.id.in_(oldest))).rowcount
+    return changes.prune_traffic(connection, cutoff, PRUNE_BATCH)

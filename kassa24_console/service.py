@@ -34,6 +34,7 @@ from .protocol.messages import (
 )
 from .store import Store, now_us
 from .store import queries as q
+from .store.rows import AccountRow, ContractRow
 from .store.text import abridged, may_need_escaping, storable_tree
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class Service:
         if looks_like_callback(data):
             return await self._callback(data, raw, peer)
         clean = storable_tree(data) if may_need_escaping(raw) else data
-        kind = clean.get("type") if clean.get("type") in ("verify", "check_deposit") else "unknown"
+        kind: str = clean["type"] if clean.get("type") in ("verify", "check_deposit") else "unknown"
         customer = clean.get("customer_id")
         customer_id = customer if isinstance(customer, str) else None
         result = self._signature(data)
@@ -221,7 +222,7 @@ class Service:
             body["customer_id"] = request.customer_id
         return self._ok("check_deposit", body, payment_id=payment_id, **context)
 
-    def _check_amount(self, request: CheckDepositRequest, account: Any, project: Project) -> None:
+    def _check_amount(self, request: CheckDepositRequest, account: AccountRow, project: Project) -> None:
         s = project
         assert s.min_amount is not None and s.max_amount is not None  # completed from the top level
         if request.payment_method != "kassa24":
@@ -237,7 +238,9 @@ class Service:
                 f"invalid field 'amount': {plain(request.amount)} is above the maximum {plain(s.max_amount)}"
             )
 
-    def _pick_contract(self, request: CheckDepositRequest, contracts: list[Any], project: Project) -> Any:
+    def _pick_contract(
+        self, request: CheckDepositRequest, contracts: list[ContractRow], project: Project
+    ) -> ContractRow | None:
         """The contract paid into; required with response option 2."""
         if request.entity_id is None:
             if project.response_option == 2:
@@ -310,7 +313,7 @@ class Service:
         return reply
 
     async def _forged_callback(self, data: dict[str, Any], raw: bytes, peer: str, why: str) -> Reply:
-        payment = data.get("payment") if isinstance(data.get("payment"), dict) else {}
+        payment: dict[str, Any] = data["payment"] if isinstance(data.get("payment"), dict) else {}
         payment_id = payment.get("id") if isinstance(payment.get("id"), str) else None
         digest, kept, at = hashlib.sha256(raw).hexdigest(), abridged(raw), now_us()
         reply = Reply(400, {"error": "signature error"}, "callback", signature_ok=False, reason=why)
@@ -364,7 +367,7 @@ class Service:
         return Reply(200, body, kind, code=int(code), reason=message, **context)
 
 
-def _entity(contract: Any) -> dict[str, Any]:
+def _entity(contract: ContractRow) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "id": contract.id,
         "number": contract.number,

@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from .audit import actor_word, audit_kind, note_text
 from .i18n import N_, _
 from .money import format_money
 from .reasons import part_text
-from .reconcile.words import kind_name, word
 from .store import stories
 from .store.stories import latest_deposit_of
+from .words import actor_word, audit_kind, kind_name, note_text, word
 
 __all__ = ["Answer", "CallbackDetail", "Event", "callback_detail", "latest_deposit_of", "story"]
 

@@ -15,10 +15,12 @@ from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from .errors import InputError
+
 _NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 
 
-class UnknownZone(ValueError):
+class UnknownZone(InputError):
     """Not a time-zone name of the IANA database (the text says which, and what is meant)."""
 
 
@@ -40,6 +42,7 @@ def zone(name: str) -> ZoneInfo:
 
 HOUR_US = 3_600_000_000
 _EPOCH = date(1970, 1, 1)
+_Date = date  # inside LocalClock, ``date`` names its method: annotations there use this
 
 
 class LocalClock:
@@ -72,6 +75,7 @@ class LocalClock:
         offset = self._offsets[hour] if hour in self._offsets else self._offset(hour)
         if offset is None:
             moment = datetime.fromtimestamp(at // 1_000_000, self.zone)
+            # An aware datetime of a ZoneInfo always has an offset (typeshed says it may be None).
             offset = moment.utcoffset() // timedelta(microseconds=1)  # type: ignore[operator]
         return at + offset
 
@@ -87,7 +91,7 @@ class LocalClock:
         """The local day as YYYY-MM-DD."""
         return self.date(at).isoformat()
 
-    def date_and_time(self, at: int) -> tuple[date, time]:
+    def date_and_time(self, at: int) -> tuple[_Date, time]:
         """The local day and time of day (to the second) of ``at``."""
         local = self.local(at)
         number, rest = divmod(local, 24 * HOUR_US)

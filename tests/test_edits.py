@@ -85,7 +85,7 @@ async def test_a_payment_landing_while_the_form_is_open_stays_credited(console: 
 
 
 def app_user() -> str:
-    return edits.operator()
+    return edits.os_user()
 
 
 async def test_a_change_from_another_process_is_shown_and_nothing_saved_until_confirmed(console: Any) -> None:

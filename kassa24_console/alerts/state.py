@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..edits import EditRejected, operator
+from ..edits import EditRejected, os_user
 from ..i18n import _
 from ..store import Store, now_us
 from ..store import alerts as sa
@@ -34,7 +34,7 @@ async def acknowledge(store: Store, alert_id: int, note: str, actor: str | None 
     acknowledged already (by someone else, in the meantime)."""
     if not note.strip():
         raise EditRejected(_("note: say who is looking into it, or why it can wait"))
-    who = actor or operator()
+    who = actor or os_user()
     done = await store.write(lambda c: sa.acknowledge(c, alert_id, who, note.strip(), now_us()))
     if not done:
         raise EditRejected(_("alert {id} is no longer active, or was acknowledged already").format(id=alert_id))

@@ -14,12 +14,12 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from .. import edits
-from ..audit import actor_word, audit_kind, note_text
 from ..i18n import N_, _, ngettext, pgettext
 from ..money import format_money
 from ..reconcile import corrections
 from ..reconcile.words import action_text, kind_name, word
 from ..store import views
+from ..words import actor_word, audit_kind, note_text
 from . import format as fmt
 from .panes import ListPane
 from .reconciling import history_of_mismatch, periods_to_show, reconcile_elsewhere

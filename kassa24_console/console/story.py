@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import timeline
-from ..audit import actor_word, audit_kind, field_word, history, note_text, shown
 from ..i18n import _
 from ..reconcile.words import word
 from ..store import queries as q
+from ..store.changes import history
+from ..words import actor_word, audit_kind, field_word, note_text, shown
 from . import format as fmt
 from .screens import DetailScreen
 

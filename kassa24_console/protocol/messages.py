@@ -12,8 +12,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from ..errors import InputError
 
-class BadMessage(ValueError):
+
+class BadMessage(InputError):
     """The body is not a message we can act on; ``str(exc)`` is safe to send back."""
 
 

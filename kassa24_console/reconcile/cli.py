@@ -158,7 +158,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     except ReportError as error:
         err.print(_("report refused, nothing applied: {error}").format(error=error), markup=False, highlight=False)
         return 2
-    store = Store(settings.database_url, project_id=settings.project_id)
+    store = Store(settings.store_url, project_id=settings.project_id)
     await open_store(store, settings, demo=True)  # a new demo database comes with its history
     try:
         if (work := await _work(store, args, out)) is not None:

@@ -14,14 +14,15 @@ from __future__ import annotations
 from sqlalchemy import Connection, select, update
 
 from ..callbacks import flag_overpaid
-from ..edits import EditRejected, operator
+from ..edits import EditRejected, os_user
 from ..i18n import _
 from ..store import Store, now_us
 from ..store import queries as q
+from ..store.rows import DepositRow
 from .words import word
 
 
-def _pending(connection: Connection, payment_id: str) -> object:
+def _pending(connection: Connection, payment_id: str) -> DepositRow:
     deposit = q.deposit(connection, payment_id)
     if deposit is None:
         raise EditRejected(_("no deposit {payment_id}").format(payment_id=payment_id))
@@ -37,7 +38,7 @@ def _pending(connection: Connection, payment_id: str) -> object:
 async def close_deposit(store: Store, payment_id: str, note: str, actor: str | None = None) -> None:
     if not note.strip():
         raise EditRejected(_("note: say why the deposit is closed (expired, cancelled at the terminal, …)"))
-    who = actor or operator()
+    who = actor or os_user()
 
     def job(connection: Connection) -> None:
         _pending(connection, payment_id)
@@ -64,7 +65,7 @@ async def credit_deposit(store: Store, payment_id: str, operation_id: str, note:
     """Credit ``payment_id`` on the evidence of the platform's operation; returns the amount."""
     if not note.strip():
         raise EditRejected(_("note: say why (the platform's record shows the payment; no callback came)"))
-    who = actor or operator()
+    who = actor or os_user()
 
     def job(connection: Connection) -> int:
         deposit = _pending(connection, payment_id)

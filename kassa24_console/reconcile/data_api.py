@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ..config import DEFAULT_REPORT_TYPES
+from ..errors import RemoteError
 from ..i18n import _
 from ..protocol.signature import signed, verify
 from ..zones import zone as time_zone
@@ -33,7 +34,7 @@ MAX_PAGES = 10_000  # ten million operations: past it something is wrong with th
 RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds before each retry of a 5xx or a timeout
 
 
-class DataApiError(Exception):
+class DataApiError(RemoteError):
     """The Data API did not give a usable answer; nothing was applied."""
 
 

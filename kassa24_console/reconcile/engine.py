@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ..config import Settings
-from ..edits import operator
+from ..edits import os_user
 from ..findings import RULE_KINDS, Finding, Thresholds
 from ..i18n import _
 from ..store import JobRefused, Store, now_us
@@ -70,7 +70,7 @@ async def store_operations(
     ``days``, in one transaction. Operations that name no project are the project's; the
     caller routes those that name one (an operation never lands in another project)."""
     at = now_us()
-    who = actor or operator()
+    who = actor or os_user()
     project = store.default_project if project is None else project
     assert all(op.project_id in (None, project) for op in operations), "routed by the caller"
     operations = [op if op.project_id is not None else replace(op, project_id=project) for op in operations]
@@ -341,7 +341,7 @@ async def sign_off(store: Store, period: Period, actor: str | None = None, proje
     """Record that ``period`` of ``project`` (the first project) is reconciled; refused,
     saying why, unless the project's platform record covers every day of it and nothing of
     the project's that touches it is open. The check and the signature are one transaction."""
-    who = actor or operator()
+    who = actor or os_user()
     period = period.of(store.default_project if project is None else project, store.default_project)
 
     def job(connection: Connection) -> None:
@@ -368,4 +368,4 @@ def signed_periods(connection: Connection, start: int, end: int, project: int | 
     (only ``project``'s when given)."""
     p = q.periods
     conditions = [p.c.start_at < end, p.c.end_at > start, *([p.c.project_id == project] if project is not None else [])]
-    return connection.execute(select(p).where(*conditions).order_by(p.c.signed_at.desc())).all()
+    return list(connection.execute(select(p).where(*conditions).order_by(p.c.signed_at.desc())).all())

@@ -79,7 +79,7 @@ def _correction_text(row: Any) -> str:
 
 def corrections_of(connection: Connection, payment_ids: Iterable[str]) -> dict[str, list[Any]]:
     """The corrections (credit, close) made to these deposits, oldest first, by payment id."""
-    a, found = q.audit, {}
+    a, found = q.audit, dict[str, list[Any]]()
     wanted = sorted({p for p in payment_ids if p})
     for start in range(0, len(wanted), 500):
         rows = connection.execute(
@@ -128,7 +128,7 @@ def operation_rows(
             found.setdefault(row.payment_id, []).append(row)
     corrections = corrections_of(connection, found)
     none = ("", "", "")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     add = rows.append
     # Our deposits first, in the order read (by time: the sort below has little to do), each
     # with the platform's operations for it; then the operations we have no deposit for.

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import DEFAULT_REPORT_TYPES as DEFAULT_TYPES
+from ..errors import InputError
 from ..i18n import _
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
@@ -27,7 +28,7 @@ from ..zones import zone as time_zone
 REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
 
 
-class ReportError(ValueError):
+class ReportError(InputError):
     """The report cannot be used; the text names the line and the reason."""
 
 
@@ -188,7 +189,7 @@ def _word(field: str, value: str | None, unit: str) -> Any:
     if field == "method":
         return sys.intern(str(value or "").strip())
     if field == "project_id":
-        return int(value) if value not in (None, "") and str(value).strip().isdigit() else None  # type: ignore[arg-type]
+        return int(value) if value not in (None, "") and str(value).strip().isdigit() else None
     return parse_amount(value, unit)
 
 

@@ -190,12 +190,13 @@ def _carried(
         if op is not None and outside(op.created_at) and abs(op.created_at - d.created_at) <= window:
             found.append(Carried("to", day(op.created_at), d.payment_id, d.paid_amount or d.amount))
     paid_elsewhere = {d.payment_id: d for d in records.deposits if d.state == "paid" and outside(d.created_at)}
-    for op in operations:
-        d = paid_elsewhere.get(op.payment_id)
-        if d is None or op.created_at is None or successes.get(op.payment_id) is not op:
+    for theirs in operations:
+        ours = paid_elsewhere.get(theirs.payment_id)
+        counted: Any = successes.get(theirs.payment_id)  # the sale that counts for the payment (typed so as
+        if ours is None or theirs.created_at is None or counted is not theirs:  # not to narrow ``theirs`` to None)
             continue
-        if abs(op.created_at - d.created_at) <= window:
-            found.append(Carried("from", day(d.created_at), op.payment_id, op.amount or 0))
+        if abs(theirs.created_at - ours.created_at) <= window:
+            found.append(Carried("from", day(ours.created_at), theirs.payment_id, theirs.amount or 0))
     return found
 
 

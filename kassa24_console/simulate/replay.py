@@ -12,16 +12,15 @@ import json
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from ..config import Settings
+from ..errors import Kassa24Error
 from ..protocol.signature import signed
 from ..runtime import open_store
-from ..store import Store
-from ..store import queries as q
+from ..store import Store, changes
 
 
-class ReplayError(Exception):
+class ReplayError(Kassa24Error):
     """Nothing was sent; the text says why."""
 
 
@@ -48,17 +47,16 @@ def override(body: dict[str, Any], assignment: str, kind: str = "record") -> Non
     node[keys[-1]] = value
 
 
-async def stored(settings: Settings, traffic_id: int) -> Any:
+async def stored(settings: Settings, traffic_id: int) -> changes.Exchange | None:
     store = Store(settings.database_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
-        t = q.traffic
-        return await store.read(lambda c: c.execute(select(t).where(t.c.id == traffic_id)).first())
+        return await store.read(changes.exchange, traffic_id)
     finally:
         await store.close()
 
 
-def target(row: Any, url: str | None, callback_url: str | None, settings: Settings) -> str:
+def target(row: changes.Exchange, url: str | None, callback_url: str | None, settings: Settings) -> str:
     base = url or f"http://127.0.0.1:{settings.port}{settings.path}"
     if row.kind == "callback":
         return callback_url or (
@@ -89,7 +87,7 @@ async def replay(
         body = json.loads(row.request)
         for assignment in assignments:
             override(body, assignment, row.kind)
-        project = settings.project(getattr(row, "project_id", None))
+        project = settings.project(row.project_id)
         key = secret if secret is not None else (project.secret if project is not None else settings.secret)
         content = json.dumps(signed(body, key), ensure_ascii=False).encode()
     where = target(row, url, callback_url, settings)

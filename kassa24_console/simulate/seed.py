@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from .. import importer
 from ..config import Settings
+from ..errors import SetupError
 from ..runtime import open_store
 from ..store import Store
 from ..store.db import async_url, sqlite_file_missing
@@ -17,7 +18,7 @@ from ..store.db import async_url, sqlite_file_missing
 OUR_TABLES = frozenset({"accounts", "contracts", "deposits", "callbacks", "traffic", "mismatches", "audit"})
 
 
-class NotOurDatabase(Exception):
+class NotOurDatabase(SetupError):
     """The database holds someone else's tables: the simulator will not add its own."""
 
 

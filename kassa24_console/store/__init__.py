@@ -14,6 +14,7 @@ from . import models, views
 from . import queries as q
 from .db import Database, create_private_file, create_schema, display_url, now_us
 from .pg_hot import HotJob, HotPath
+from .rows import AccountRow, ContractRow
 from .writer import JobRefused, Writer
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ class Store:
         """The project a record made without naming one belongs to (the configured first)."""
         return self.project_id if self.project_id is not None else DEMO_PROJECT_ID
 
-    async def account(self, project_id: int, customer_id: str) -> tuple[Any, list[Any]]:
+    async def account(self, project_id: int, customer_id: str) -> tuple[AccountRow | None, list[ContractRow]]:
         """Verify's read: the project's account (None if unknown there) and its contracts."""
         if self.hot is not None:
             return q.account_from_rows(await self.hot.account_rows(project_id, customer_id), info_as_text=True)
@@ -160,6 +161,6 @@ _PAD = bytes(3000)  # near a page: a probe that commits means a new row could to
 
 
 def _heartbeat(connection: Connection) -> None:
-    table = models.Heartbeat.__table__
+    table = models.table_of(models.Heartbeat)
     row = connection.execute(insert(table).values(at=now_us(), pad=_PAD).returning(table.c.id)).scalar_one()
     connection.execute(delete(table).where(table.c.id < row))

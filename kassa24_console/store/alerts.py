@@ -8,21 +8,21 @@ row first and writes it back after, so two listeners and a console send each mes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, case, exists, func, literal, or_, select, true, update
 
-from .models import Alert, AlertDelivery
+from .models import Alert, AlertDelivery, table_of
 from .queries import _insert, audit_row, callbacks, deposits, mismatches, traffic, write_audit
 
-alerts = Alert.__table__
-deliveries = AlertDelivery.__table__
+alerts = table_of(Alert)
+deliveries = table_of(AlertDelivery)
 
 # --- what the rules read ----------------------------------------------------------------
 
 
-def signature_failures(connection: Connection, since: int, limit: int = 20) -> list[Row[Any]]:
+def signature_failures(connection: Connection, since: int, limit: int = 20) -> Sequence[Row[Any]]:
     """Requests that failed the signature since ``since``, grouped by peer, kind and reason
     (the diagnosis: which key or signer form was likely at fault): the largest groups first."""
     query = (
@@ -49,7 +49,9 @@ def error_counts(connection: Connection, since: int) -> tuple[int, int]:
     return total, errors or 0
 
 
-def overdue_deposits(connection: Connection, before: int, limit: int = 5) -> tuple[int, list[Row[Any]]]:
+def overdue_deposits(
+    connection: Connection, before: int, limit: int = 5
+) -> tuple[int, Sequence[Row[str, str, int, str]]]:
     """Deposits still pending that were issued before ``before``: how many, and the oldest."""
     pending = and_(deposits.c.state == "pending", deposits.c.created_at < before)
     total = connection.execute(select(func.count()).where(pending)).scalar_one()
@@ -73,7 +75,9 @@ def callback_silence(connection: Connection) -> tuple[int | None, int | None]:
     return last, first
 
 
-def open_findings_since(connection: Connection, kinds: Iterable[str], since: int) -> list[Row[Any]]:
+def open_findings_since(
+    connection: Connection, kinds: Iterable[str], since: int
+) -> Sequence[Row[int, str, str | None, dict[str, Any]]]:
     """Open findings of ``kinds`` found at or after ``since`` (reconciliation stamps one run's
     findings with one time, so ``found_at`` tells the runs apart)."""
     query = (
@@ -156,7 +160,7 @@ def record_deliveries(connection: Connection, rows: list[dict[str, Any]]) -> Non
         connection.execute(deliveries.insert(), rows)
 
 
-def active_keys(connection: Connection) -> list[Row[Any]]:
+def active_keys(connection: Connection) -> Sequence[Row[str, str]]:
     return connection.execute(select(alerts.c.key, alerts.c.rule).where(alerts.c.active_key.is_not(None))).all()
 
 
@@ -164,7 +168,7 @@ def active_count(connection: Connection) -> int:
     return connection.execute(select(func.count()).where(alerts.c.active_key.is_not(None))).scalar_one()
 
 
-def listing(connection: Connection, recent: int = 50) -> tuple[list[Row[Any]], list[Row[Any]]]:
+def listing(connection: Connection, recent: int = 50) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
     """Active episodes (oldest first) and the ``recent`` latest resolved ones."""
     active = connection.execute(
         select(alerts).where(alerts.c.active_key.is_not(None)).order_by(alerts.c.started_at, alerts.c.id)
@@ -178,7 +182,7 @@ def listing(connection: Connection, recent: int = 50) -> tuple[list[Row[Any]], l
     return active, resolved
 
 
-def deliveries_of(connection: Connection, alert_ids: list[int]) -> list[Row[Any]]:
+def deliveries_of(connection: Connection, alert_ids: list[int]) -> Sequence[Row[Any]]:
     if not alert_ids:
         return []
     query = select(deliveries).where(deliveries.c.alert_id.in_(alert_ids)).order_by(deliveries.c.id)

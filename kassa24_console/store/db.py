@@ -217,7 +217,7 @@ class Database:
         A fresh connection each time: a pooled SQLite connection keeps working on a file
         that was deleted or replaced, which is exactly what a health check must notice.
         """
-        probe = select(models.Account.__table__.c.customer_id).limit(1)
+        probe = select(models.table_of(models.Account).c.customer_id).limit(1)
         if self._reader is not None:
             url = self._reader.url
 

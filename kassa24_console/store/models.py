@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKeyConstraint, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKeyConstraint, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's table, typed as one (``Model.__table__`` is not declared to type checkers)."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
 def _big(**kwargs: Any) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select
+from sqlalchemy import BindParameter, Connection, and_, bindparam, func, or_, select
 
 from . import queries as q
 from .prepared import Prepared
@@ -34,7 +34,8 @@ OPERATION_FIELDS = [
 
 def _statements() -> tuple[Prepared, Prepared, Prepared]:
     d, c, o = q.deposits, q.callbacks, q.operations
-    start, end = bindparam("start"), bindparam("end")
+    start: BindParameter[int] = bindparam("start")
+    end: BindParameter[int] = bindparam("end")
     # ``project_id + 0``: the day is found by the time index, never by the project's (all its rows).
     in_period = and_((d.c.project_id + 0) == bindparam("project"), d.c.created_at >= start, d.c.created_at < end)
     of_period = select(d.c.payment_id).where(in_period)

@@ -40,14 +40,14 @@ def _columns(table: Any) -> tuple[str, ...]:
     return tuple(c.name for c in table.c)
 
 
-_ACCOUNT_COLUMNS = _columns(models.Account.__table__)
-_CONTRACT_COLUMNS = _columns(models.Contract.__table__)
+_ACCOUNT_COLUMNS = _columns(models.table_of(models.Account))
+_CONTRACT_COLUMNS = _columns(models.table_of(models.Contract))
 ACCOUNT_WITH_CONTRACTS = (
     f"SELECT {', '.join('a.' + c for c in _ACCOUNT_COLUMNS)}, {', '.join('c.' + c for c in _CONTRACT_COLUMNS)}"
     " FROM accounts a LEFT JOIN contracts c ON c.project_id = a.project_id AND c.customer_id = a.customer_id"
     " WHERE a.project_id = $1 AND a.customer_id = $2 ORDER BY c.id"
 )
-DEPOSIT_COLUMNS = _columns(models.Deposit.__table__)
+DEPOSIT_COLUMNS = _columns(models.table_of(models.Deposit))
 INSERT_DEPOSIT = (
     f"INSERT INTO deposits ({', '.join(DEPOSIT_COLUMNS)})"
     f" VALUES ({', '.join(f'${i}' for i in range(1, len(DEPOSIT_COLUMNS) + 1))})"
@@ -193,7 +193,12 @@ class HotPath:
                 continue
             task = asyncio.get_running_loop().create_task(self._group(jobs))
             self._groups.add(task)
-            task.add_done_callback(lambda done: (self._groups.discard(done), slots.release()))
+
+            def finished(done: asyncio.Task[None], slots: asyncio.Semaphore = slots) -> None:
+                self._groups.discard(done)
+                slots.release()
+
+            task.add_done_callback(finished)
 
     async def _group(self, jobs: list[Queued]) -> None:
         try:

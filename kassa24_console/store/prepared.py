@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from .sqlite import driver
 
@@ -28,11 +29,20 @@ class Prepared:
     """One statement: its SQLite text and parameter order, and the statement itself."""
 
     def __init__(
-        self, statement: Executable, *, postgres: Executable | None = None, defaults: Mapping[str, Any] | None = None
+        self,
+        statement: Executable,
+        *,
+        postgres: Executable | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        row: type[Any] | None = None,
     ) -> None:
+        """``row``: the class of its rows on the driver path (a named tuple of the selected
+        columns in order); by default one is made from the columns' names."""
         self.defaults = dict(defaults or {})  # what a parameter left out means (None if not here)
         self.postgres = postgres if postgres is not None else statement
-        compiled = statement.compile(dialect=sqlite.dialect())
+        # Every statement here is a select, insert or update (Executable and ClauseElement both),
+        # and compiled for SQLite by SQL compiler (which holds the parameters' order).
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=sqlite.dialect()))
         self.sqlite_text = str(compiled)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         # Values written into the statement (``state = 'pending'``) are parameters too.
@@ -41,7 +51,8 @@ class Prepared:
         returning = getattr(statement, "_returning", ())
         keys = [c.key for c in (columns if columns is not None else returning)]
         self._texts: dict[int, str] = {}
-        self.row = namedtuple("Row", keys, rename=True) if keys else None  # type: ignore[misc]
+        # The row's class (attribute access by column name); a statement without rows has none.
+        self.row: type[Any] | None = row or (namedtuple("Row", keys, rename=True) if keys else None)
 
     def _args(self, params: Mapping[str, Any]) -> list[Any]:
         defaults = self._driver_defaults
@@ -53,20 +64,25 @@ class Prepared:
             return driver(connection).execute(self.sqlite_text, self._args(params)).rowcount
         return connection.execute(self.postgres, {**self.defaults, **params}).rowcount
 
+    def _rows(self) -> type[Any]:
+        if self.row is None:
+            raise TypeError(f"not a statement that returns rows: {self.sqlite_text}")
+        return self.row
+
     def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         """Execute; the first row (attribute access by column name) or None."""
         if connection.dialect.name == "sqlite":
             found = driver(connection).execute(self.sqlite_text, self._args(params)).fetchone()
-            return None if found is None else self.row._make(found)
+            return None if found is None else self._rows()._make(found)
         return connection.execute(self.postgres, {**self.defaults, **params}).first()
 
     def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Execute; every row (attribute access by column name)."""
         if connection.dialect.name == "sqlite":
             # tuple.__new__ straight from C: a namedtuple's _make is a Python call a row
-            make = partial(tuple.__new__, self.row)
+            make = partial(tuple.__new__, self._rows())
             return list(map(make, driver(connection).execute(self.sqlite_text, self._args(params))))
-        return connection.execute(self.postgres, {**self.defaults, **params}).all()
+        return list(connection.execute(self.postgres, {**self.defaults, **params}).all())
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert many rows: on SQLite as multi-row ``VALUES`` in slices (one call to the

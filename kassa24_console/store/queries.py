@@ -12,11 +12,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, case, func, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import (
@@ -30,21 +29,23 @@ from .models import (
     PlatformCoverage,
     PlatformOperation,
     Traffic,
+    table_of,
 )
 from .prepared import Prepared, inserting, upserting
+from .rows import AccountRow, ContractRow, DepositRow
 from .sqlite import driver
 from .text import storable_tree
 
-accounts = Account.__table__
-contracts = Contract.__table__
-deposits = Deposit.__table__
-callbacks = CallbackRecord.__table__
-mismatches = Mismatch.__table__
-audit = Audit.__table__
-traffic = Traffic.__table__
-operations = PlatformOperation.__table__
-periods = Period.__table__
-coverage = PlatformCoverage.__table__
+accounts = table_of(Account)
+contracts = table_of(Contract)
+deposits = table_of(Deposit)
+callbacks = table_of(CallbackRecord)
+mismatches = table_of(Mismatch)
+audit = table_of(Audit)
+traffic = table_of(Traffic)
+operations = table_of(PlatformOperation)
+periods = table_of(Period)
+coverage = table_of(PlatformCoverage)
 
 # Built once with a bound parameter: building the clause per call costs more than the query.
 _ACCOUNT_WITH_CONTRACTS = (
@@ -65,8 +66,7 @@ _INFO_INDEX = len(accounts.c) + list(contracts.c.keys()).index("info")
 _ACCOUNT_KEYS = tuple(accounts.c.keys())
 _CONTRACT_KEYS = tuple(contracts.c.keys())
 _ACCOUNT_WIDTH = len(_ACCOUNT_KEYS)
-_AccountRow = namedtuple("_AccountRow", _ACCOUNT_KEYS)  # type: ignore[misc]
-_ContractRow = namedtuple("_ContractRow", _CONTRACT_KEYS)  # type: ignore[misc]
+assert AccountRow._fields == _ACCOUNT_KEYS and ContractRow._fields == _CONTRACT_KEYS  # rows.py follows models.py
 
 
 def _insert(connection: Connection, table: Any) -> Any:
@@ -78,27 +78,31 @@ def _insert(connection: Connection, table: Any) -> Any:
 # --- reads -------------------------------------------------------------------------------
 
 
-def account_with_contracts(connection: Connection, project_id: int, customer_id: str) -> tuple[Any, list[Any]]:
+def account_with_contracts(
+    connection: Connection, project_id: int, customer_id: str
+) -> tuple[AccountRow | None, list[ContractRow]]:
     """The project's account and its contracts in one indexed round trip (``None`` if the
     project has no such account: another project's customer is not this one's)."""
     if connection.dialect.name == "sqlite":
         raw = driver(connection).execute(_ACCOUNT_WITH_CONTRACTS_SQLITE, (project_id, customer_id))
-        rows = [_decode_info(row) for row in raw]
+        rows: Sequence[Sequence[Any]] = [_decode_info(row) for row in raw]
     else:
         params = {"project_id": project_id, "customer_id": customer_id}
         rows = connection.execute(_ACCOUNT_WITH_CONTRACTS, params).all()
     return account_from_rows(rows)
 
 
-def account_from_rows(rows: Sequence[Sequence[Any]], *, info_as_text: bool = False) -> tuple[Any, list[Any]]:
+def account_from_rows(
+    rows: Sequence[Sequence[Any]], *, info_as_text: bool = False
+) -> tuple[AccountRow | None, list[ContractRow]]:
     """The account and its contracts from the joined rows; ``info_as_text``: contracts'
     info still JSON text (a raw driver's rows), decoded here."""
     if not rows:
         return None, []
     if info_as_text:
         rows = [_decode_info(tuple(row)) for row in rows]
-    account = _AccountRow._make(rows[0][:_ACCOUNT_WIDTH])
-    found = [_ContractRow._make(row[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH] is not None]
+    account = AccountRow._make(rows[0][:_ACCOUNT_WIDTH])
+    found = [ContractRow._make(row[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH] is not None]
     return account, found
 
 
@@ -116,11 +120,12 @@ def _info(text: str) -> Any:
     return json.loads(text)
 
 
-_DEPOSIT = Prepared(select(deposits).where(deposits.c.payment_id == bindparam("payment_id")))
+_DEPOSIT = Prepared(select(deposits).where(deposits.c.payment_id == bindparam("payment_id")), row=DepositRow)
 
 
-def deposit(connection: Connection, payment_id: str) -> Any:
-    return _DEPOSIT.first(connection, {"payment_id": payment_id})
+def deposit(connection: Connection, payment_id: str) -> DepositRow | None:
+    found = _DEPOSIT.first(connection, {"payment_id": payment_id})
+    return found if found is None or isinstance(found, DepositRow) else DepositRow._make(found)
 
 
 def signed_statuses(connection: Connection, payment_id: str) -> list[str | None]:
@@ -136,9 +141,10 @@ def has_account(connection: Connection, project_id: int, customer_id: str) -> bo
     return connection.execute(query).first() is not None
 
 
-def contract(connection: Connection, project_id: int, contract_id: str) -> Row[Any] | None:
+def contract(connection: Connection, project_id: int, contract_id: str) -> ContractRow | None:
     query = select(contracts).where(contracts.c.project_id == project_id, contracts.c.id == contract_id)
-    return connection.execute(query).first()
+    found = connection.execute(query).first()
+    return None if found is None else ContractRow._make(found)
 
 
 def count(connection: Connection, table: Any, project_id: int | None = None) -> int:
@@ -264,7 +270,8 @@ def credits_in_order(connection: Connection) -> Iterator[None]:
     each lock one contract the other needs next (PostgreSQL breaks that deadlock after a
     second, and a whole group starts over). One order everywhere leaves nothing to break.
     """
-    connection.info[_CREDITS] = held = []
+    held: list[tuple[tuple[int, str, int, int, str], dict[str, Any]]] = []
+    connection.info[_CREDITS] = held
     try:
         yield
     finally:
@@ -292,7 +299,7 @@ def credit_contract(
     :func:`credits_in_order`, at the end of the transaction (the same transaction: all or nothing).
     Only the contract of ``project_id`` is touched: money never crosses projects."""
     args = (project_id, contract_id, amount, at, payment_id)
-    kwargs = {"actor": actor, "kind": kind, "note": note, "overpaid": overpaid}
+    kwargs: dict[str, Any] = {"actor": actor, "kind": kind, "note": note, "overpaid": overpaid}
     held = connection.info.get(_CREDITS)
     if held is not None:
         held.append((args, kwargs))
@@ -388,7 +395,7 @@ _HOLDING = (
     periods.c.end_at > bindparam("fact_at"),
     periods.c.reopened_at.is_(None),
 )
-_REOPENED = {"reopened_at": bindparam("at"), "reopened_reason": bindparam("reason")}
+_REOPENED: dict[str, Any] = {"reopened_at": bindparam("at"), "reopened_reason": bindparam("reason")}
 _REOPEN_ANY = Prepared(update(periods).where(*_HOLDING).values(_REOPENED))
 _REOPEN = Prepared(update(periods).where(periods.c.project_id == bindparam("in_project"), *_HOLDING).values(_REOPENED))
 

@@ -6,6 +6,7 @@ not grow with the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, case, func, literal_column, or_, select, tuple_, union
@@ -13,7 +14,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 
 from ..filters import TrafficFilter
-from .models import TableChange
+from .models import TableChange, table_of
 from .queries import accounts, callbacks, contracts, deposits, mismatches, traffic
 
 
@@ -39,7 +40,7 @@ def _traffic_conditions(flt: TrafficFilter) -> list[Any]:
 _TRAFFIC_LIST_COLUMNS = [c for c in traffic.c if c.name not in ("request", "response")]
 
 
-def traffic_after(connection: Connection, after_id: int, flt: TrafficFilter, limit: int) -> list[Row[Any]]:
+def traffic_after(connection: Connection, after_id: int, flt: TrafficFilter, limit: int) -> Sequence[Row[Any]]:
     """Rows newer than ``after_id`` (oldest first), at most ``limit`` of the newest."""
     query = (
         select(*_TRAFFIC_LIST_COLUMNS)
@@ -50,7 +51,7 @@ def traffic_after(connection: Connection, after_id: int, flt: TrafficFilter, lim
     return list(reversed(connection.execute(query).all()))
 
 
-def traffic_before(connection: Connection, before_id: int, flt: TrafficFilter, limit: int) -> list[Row[Any]]:
+def traffic_before(connection: Connection, before_id: int, flt: TrafficFilter, limit: int) -> Sequence[Row[Any]]:
     """The ``limit`` rows just older than ``before_id`` (oldest first): paging back."""
     query = (
         select(*_TRAFFIC_LIST_COLUMNS)
@@ -61,7 +62,7 @@ def traffic_before(connection: Connection, before_id: int, flt: TrafficFilter, l
     return list(reversed(connection.execute(query).all()))
 
 
-def traffic_from(connection: Connection, from_id: int, flt: TrafficFilter, limit: int) -> list[Row[Any]]:
+def traffic_from(connection: Connection, from_id: int, flt: TrafficFilter, limit: int) -> Sequence[Row[Any]]:
     """Up to ``limit`` rows from ``from_id`` on (oldest first): the window after paging back."""
     query = (
         select(*_TRAFFIC_LIST_COLUMNS)
@@ -163,7 +164,7 @@ def contracts_count(connection: Connection, search: str, project: int | None = N
 
 def contracts_page(
     connection: Connection, search: str, limit: int = 500, offset: int = 0, project: int | None = None
-) -> list[Row[Any]]:
+) -> Sequence[Row[Any]]:
     """Contracts with their account's name, narrowed by a search over ids, number and name
     (and to ``project``, when given)."""
     query = select(
@@ -209,7 +210,7 @@ def callbacks_count(connection: Connection, flt: TrafficFilter) -> int:
 
 def callbacks_page(
     connection: Connection, flt: TrafficFilter | None = None, limit: int = 500, offset: int = 0
-) -> list[Row[Any]]:
+) -> Sequence[Row[Any]]:
     """Callbacks, the most recently delivered first, narrowed as the traffic filter says."""
     query = select(*[c for c in callbacks.c if c.name != "raw"]).where(*_callback_conditions(flt or TrafficFilter()))
     query = query.order_by(callbacks.c.last_received_at.desc(), callbacks.c.id.desc())
@@ -243,7 +244,7 @@ def mismatches_page(
     search: str = "",
     offset: int = 0,
     project: int | None = None,
-) -> list[Row[Any]]:
+) -> Sequence[Row[Any]]:
     query = select(mismatches).where(*_mismatch_conditions(show_resolved, search, project))
     query = query.order_by(mismatches.c.found_at.desc(), mismatches.c.id.desc())
     return connection.execute(query.limit(limit).offset(offset)).all()
@@ -300,12 +301,12 @@ def traffic_last_seconds(connection: Connection, since_us: int) -> tuple[int, in
 
 def table_changes(connection: Connection) -> dict[str, int]:
     """Writes counted per table (migration 0010): summed over PostgreSQL's per-backend rows."""
-    t = TableChange.__table__
+    t = table_of(TableChange)
     rows = connection.execute(select(t.c.name, func.sum(t.c.n)).group_by(t.c.name)).all()
     return {name: int(n) for name, n in rows}
 
 
-def key_use(connection: Connection, since: int, keys: tuple[str, ...] = ("current", "previous")) -> list[Row[Any]]:
+def key_use(connection: Connection, since: int, keys: tuple[str, ...] = ("current", "previous")) -> Sequence[Row[Any]]:
     """Per project and key (current or previous): requests it signed since ``since`` (UTC
     µs) and when last — the traffic by time (indexed), never a key."""
     t = traffic

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
+from ..errors import Refused
 from . import models
 from .db import Database
 from .prepared import inserting
@@ -30,8 +31,8 @@ Job = Callable[[Connection], T]
 Queued = tuple[Job[Any], "asyncio.Future[Any]", bool]  # the job, its caller's future, inline
 
 MAX_BUFFERED_TRAFFIC = 50_000
-TRAFFIC_COLUMNS = tuple(c.name for c in models.Traffic.__table__.c if c.name != "id")
-_INSERT_TRAFFIC = inserting(models.Traffic.__table__, TRAFFIC_COLUMNS)
+TRAFFIC_COLUMNS = tuple(c.name for c in models.table_of(models.Traffic).c if c.name != "id")
+_INSERT_TRAFFIC = inserting(models.table_of(models.Traffic), TRAFFIC_COLUMNS)
 
 
 DEADLOCK_RETRIES = 3
@@ -44,7 +45,7 @@ def _transient(error: BaseException) -> bool:
     return state in _TRANSIENT_STATES or "deadlock detected" in str(error)
 
 
-class JobRefused(Exception):
+class JobRefused(Refused):
     """A job decided not to write (a rule said no); its transaction rolls back and the
     caller gets this exception. Nothing is wrong with the database."""
 
@@ -147,6 +148,7 @@ class Writer:
             began, results = self._db.run_inline(batch)
             if began:
                 await self._db.commit_inline()
+                # run_inline answers None only when it did not begin: here it began, so this is the list.
                 return results  # type: ignore[return-value]
         return await self._db.transaction(batch)
 
@@ -170,6 +172,7 @@ class Writer:
         """``job`` in a transaction of its own, again when the database chose it as the
         victim of a deadlock (two processes' group commits can lock a contract and a
         callback in opposite orders): the victim was rolled back whole, so it is safe."""
+
         def ordered(connection: Connection) -> T:
             with credits_in_order(connection):
                 return job(connection)

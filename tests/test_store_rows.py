@@ -1,0 +1,54 @@
+"""Typed rows follow the tables (kassa24_console/store/rows.py), and the type checker's
+configuration covers the core the issue names (#18)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table
+
+from kassa24_console.store import changes, rows
+from kassa24_console.store import queries as q
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("row", "table"),
+    [
+        (rows.AccountRow, q.accounts),
+        (rows.ContractRow, q.contracts),
+        (rows.DepositRow, q.deposits),
+        (rows.AuditEntry, q.audit),
+        (rows.TrafficRow, q.traffic),
+        (rows.CallbackRow, q.callbacks),
+        (rows.OperationRow, q.operations),
+        (rows.MismatchRow, q.mismatches),
+    ],
+    ids=lambda value: getattr(value, "__name__", getattr(value, "name", "")),
+)
+def test_a_typed_row_is_its_table_column_for_column(row: Any, table: Table) -> None:
+    assert row._fields == tuple(table.c.keys())
+
+
+@pytest.mark.parametrize(
+    ("row", "table"),
+    [(changes.MismatchState, q.mismatches), (changes.Exchange, q.traffic)],
+    ids=lambda value: getattr(value, "__name__", getattr(value, "name", "")),
+)
+def test_a_rows_fields_are_columns_of_its_table(row: Any, table: Table) -> None:
+    assert set(row._fields) <= set(table.c.keys())
+
+
+def test_mypy_checks_the_core_and_ci_runs_it() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    files = set(config["tool"]["mypy"]["files"])
+    for part in ("protocol", "store", "service.py", "callbacks.py", "findings.py", "reconcile", "edits.py"):
+        assert f"kassa24_console/{part}" in files
+    assert any(dep.startswith("mypy") for dep in config["project"]["optional-dependencies"]["test"])
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    commands = [line.split("#")[0].strip() for line in ci]
+    assert commands.index(".venv/bin/mypy") == commands.index(".venv/bin/lint-imports") + 1
