@@ -18,9 +18,10 @@ from conftest import PROJECT_ID, SECRET, Server, read_body, start_serve
 
 from kassa24_console.listener import Listener
 from kassa24_console.protocol.signature import signed, verify
+from kassa24_console.simulate.catalog import SCENARIOS
 from kassa24_console.simulate.platform import Platform, retry_delays
+from kassa24_console.simulate.registry import Context, Customers, run_scenarios
 from kassa24_console.simulate.run import seed_accounts
-from kassa24_console.simulate.scenarios import SCENARIOS, Context, Customers, run_scenarios
 
 
 def platform_for(url: str, **extra: Any) -> Platform:

@@ -19,10 +19,11 @@ from ..config import Settings, read_secret_file
 from ..i18n import _
 from ..runtime import StartupError
 from . import junit
+from .catalog import SCENARIOS
 from .load import LoadReport, discover, run_load
 from .platform import Platform
+from .registry import Context, Customers, Result, run_scenarios
 from .replay import ReplayError, replay
-from .scenarios import SCENARIOS, Context, Customers, Result, run_scenarios
 from .seed import NotOurDatabase, seed_accounts
 
 __all__ = ["add_arguments", "main", "seed_accounts"]
