@@ -12,13 +12,16 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Server, start_serve
 from test_projects_http import PRODUCTION, PROJECTS, TEST, _seed
-from test_reconcile_projects import _line, _pay, _reconcile, _report, _state
+from test_reconcile import TOKEN_KEY, FakeDataApi, _item
+from test_reconcile import _serve as _serve_api
+from test_reconcile_projects import ZONE, _line, _pay, _reconcile, _report, _state
 
 from kassa24_console.store import Store
 from kassa24_console.store.platform import OPERATION_COLUMNS, upsert_operations
@@ -73,6 +76,40 @@ def test_another_projects_report_never_overwrites_a_stored_operation(
         assert _operation(server, "7001") == production
         assert _coverage(server, TEST) == covered
         assert _state(server, paid) == before
+
+
+def test_a_data_api_answer_never_takes_another_projects_operation(server: Server, paid: dict[int, str]) -> None:
+    """The test project's Data API answer names operation 7001, stored as production's: the
+    answer is refused whole and production's operation stays as it was."""
+    production = _operation(server, "7001")
+    assert production, "stored by the first test"
+    before = _state(server, paid)
+    now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+    answer = [{**_item(7001), "payment_id": paid[TEST], "project_id": TEST, "amount": 20_000, "created_date": now}]
+
+    async def run() -> subprocess.CompletedProcess[str]:
+        listener, url = await _serve_api(FakeDataApi(answer))
+        try:
+            env = {
+                **server.env,
+                "KASSA24_DATA_API_URL": url,
+                "KASSA24_DATA_API_TOKEN": "T" * 30,
+                "KASSA24_DATA_API_SECRET": TOKEN_KEY,
+            }
+            command = ["-m", "kassa24_console.cli", "reconcile", "--project", str(TEST), "--data-api"]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            out, err = await process.communicate()
+            return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+        finally:
+            await listener.stop()
+
+    refused = asyncio.run(run())
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"operation 7001 is stored as project {PRODUCTION}'s" in refused.stderr
+    assert _operation(server, "7001") == production
+    assert _state(server, paid) == before
 
 
 def test_a_record_giving_one_operation_id_to_two_projects_is_refused(
