@@ -271,3 +271,28 @@ def test_the_simulator_refuses_a_project_that_is_not_configured(server: Server) 
         "or give its key with --secret-key-file FILE"
     ]
     assert "Traceback" not in played.stderr and played.stdout == ""
+
+
+def test_the_simulator_plays_each_project_in_its_own_response_option(tmp_path: Path) -> None:
+    """Production answers in option 2 and the test project in option 1: ``simulate --project``
+    expects each project's own (a verify with nothing due is code 204 in option 2, 0 in 1)."""
+    import subprocess
+    import sys
+
+    projects = [PROJECTS[0], {**PROJECTS[1], "response_option": 1}]
+    srv = start_serve(tmp_path, 2, KASSA24_PROJECTS=json.dumps(projects))
+    try:
+        env = {**srv.env, "KASSA24_LOG_FILE": "/dev/null"}
+        command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{srv.url}/kassa24"]
+        for project in (PRODUCTION, TEST):
+            played = subprocess.run(
+                [*command, "--project", str(project), "--seed-database", srv.db_url, "--json", "nothing_due"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert played.returncode == 0, (project, played.stdout + played.stderr)
+            assert json.loads(played.stdout)["passed"] == 1
+    finally:
+        srv.stop()
