@@ -75,10 +75,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await store.close()
     entries = [as_dict(row, zone) for row in rows]
+    columns = list(COLUMNS)
+    if settings.several:  # machine outputs say whose each change is (an id may be in two projects)
+        columns.insert(0, "project")
+        entries = [{"project": row.project_id, **entry} for row, entry in zip(rows, entries, strict=True)]
     if args.format == "json":
         sys.stdout.write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n")  # a command's output
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(COLUMNS))
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
         writer.writeheader()
         writer.writerows(entries)
     else:

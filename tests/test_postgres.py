@@ -27,9 +27,10 @@ from kassa24_console.config import Settings
 from kassa24_console.protocol.signature import signed
 from kassa24_console.reconcile.engine import Period, reconcile
 from kassa24_console.runtime import Runtime
+from kassa24_console.simulate.catalog import SCENARIOS
 from kassa24_console.simulate.platform import Platform
+from kassa24_console.simulate.registry import Context, Customers, run_scenarios
 from kassa24_console.simulate.run import seed_accounts
-from kassa24_console.simulate.scenarios import SCENARIOS, Context, Customers, run_scenarios
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from kassa24_console.store.db import create_schema
@@ -405,3 +406,53 @@ def test_the_payment_id_is_carried_and_back_filled_on_postgresql(postgres: str, 
     ]
     (exchange,) = [e for e in story if e.what == "check_deposit"]
     assert f'"payment_id":"{minted}"' in exchange.detail.replace(" ", "")
+
+
+def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp_path: Path) -> None:
+    """Two ``serve`` processes on one PostgreSQL with two projects: each answers each project
+    with its own customers and key, and a callback delivered to both at once credits once,
+    in its project only (issue #20)."""
+    from test_projects_http import KEYS, ONLY_TEST, PRODUCTION, PROJECTS, SHARED, TEST, _seed
+
+    url = _database(postgres, "projects")
+    projects = json.dumps(PROJECTS[:2])
+    one = _serve(tmp_path, url, "p1", KASSA24_PROJECTS=projects)
+    two = _serve(tmp_path, url, "p2", KASSA24_PROJECTS=projects)
+    try:
+        _seed(url)
+        contract = f"C-{SHARED}"
+
+        def post(server: Server, project: int, body: dict, key: str, path: str = "/kassa24") -> dict:
+            answer = httpx.post(server.url + path, json=signed({**body, "project_id": project}, key), timeout=10)
+            return answer.json()
+
+        def due(project: int) -> object:
+            sql = "SELECT payment FROM contracts WHERE project_id = :project AND id = :id"
+            return asyncio.run(_scalar(url, sql, project=project, id=contract))
+
+        for server in (one, two):
+            production = post(server, PRODUCTION, verify_body(SHARED), KEYS[PRODUCTION])
+            test = post(server, TEST, verify_body(SHARED), KEYS[TEST])
+            assert [e["payment"] for e in production["entities"]] == [900_000]
+            assert [e["payment"] for e in test["entities"]] == [300_000]
+            assert post(server, PRODUCTION, verify_body(ONLY_TEST), KEYS[PRODUCTION])["code"] == 404
+            assert post(server, TEST, verify_body(ONLY_TEST), KEYS[TEST])["code"] == 0
+            assert post(server, TEST, verify_body(SHARED), KEYS[PRODUCTION])["code"] == 400  # each key its project
+        issued = post(one, TEST, deposit_body(SHARED, contract, 50_000), KEYS[TEST])
+        assert issued["code"] == 0
+        callback = signed({**callback_body(issued["payment_id"], amount=50_000), "project_id": TEST}, KEYS[TEST])
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(
+                pool.map(
+                    lambda base: httpx.post(base + "/kassa24/callback", json=callback, timeout=10).status_code,
+                    [one.url, two.url] * 4,
+                )
+            )
+        assert statuses == [200] * 8
+        assert due(TEST) == 300_000 - 50_000  # credited once
+        assert due(PRODUCTION) == 900_000  # never the other project's
+        sql = "SELECT project_id FROM deposits WHERE payment_id = :id AND state = 'paid'"
+        assert asyncio.run(_scalar(url, sql, id=issued["payment_id"])) == TEST
+    finally:
+        one.stop()
+        two.stop()

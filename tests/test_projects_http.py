@@ -227,3 +227,81 @@ def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_recor
         timeout=60,
     )
     assert again.returncode == 0 and '"code": 0' in again.stdout, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("project", [PRODUCTION, TEST])
+def test_conformance_runs_per_project_with_its_key_and_its_customers(server: Server, project: int) -> None:
+    """Every scenario, the spec's and the conformance ones, passes for each project of a
+    several-project install: ``simulate --project ID --seed-database URL`` signs with that
+    project's key and seeds that project's customers, never the other's."""
+    import subprocess
+    import sys
+
+    from kassa24_console.simulate.catalog import SCENARIOS
+
+    def simulated() -> dict[int, int]:
+        rows = server.rows("SELECT project_id, COUNT(*) AS n FROM accounts WHERE customer_id LIKE 'sim-%' GROUP BY 1")
+        return {row["project_id"]: row["n"] for row in rows}
+
+    before = simulated()
+    env = {**server.env, "KASSA24_LOG_FILE": "/dev/null"}
+    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server.url}/kassa24"]
+    played = subprocess.run(
+        [*command, "--project", str(project), "--seed-database", server.db_url, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert played.returncode == 0, played.stdout + played.stderr
+    report = json.loads(played.stdout)
+    assert [s["name"] for s in report["scenarios"] if s["status"] != "PASS"] == []
+    assert report["passed"] == len(SCENARIOS) and "wrong_project_id" in [s["name"] for s in report["scenarios"]]
+    after = simulated()
+    other = TEST if project == PRODUCTION else PRODUCTION
+    assert after.get(project, 0) - before.get(project, 0) == 23  # payable, nothing due, blocked, 20 for load
+    assert after.get(other, 0) == before.get(other, 0)
+    assert all(key not in played.stdout + played.stderr for key in KEYS.values())
+
+
+def test_the_simulator_refuses_a_project_that_is_not_configured(server: Server) -> None:
+    """With several projects, naming one that is not configured (and no key file) is a
+    one-line error, not a run signed with some other project's key."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server.url}/kassa24"]
+    played = subprocess.run(
+        [*command, "--project", "9999", "happy_path"], capture_output=True, text=True, env=server.env, timeout=60
+    )
+    assert played.returncode == 2
+    assert played.stderr.strip().splitlines() == [
+        "simulate: project 9999 is not configured (configured: 4242, 4343, 4444): name one of them, "
+        "or give its key with --secret-key-file FILE"
+    ]
+    assert "Traceback" not in played.stderr and played.stdout == ""
+
+
+def test_the_simulator_plays_each_project_in_its_own_response_option(tmp_path: Path) -> None:
+    """Production answers in option 2 and the test project in option 1: ``simulate --project``
+    expects each project's own (a verify with nothing due is code 204 in option 2, 0 in 1)."""
+    import subprocess
+    import sys
+
+    projects = [PROJECTS[0], {**PROJECTS[1], "response_option": 1}]
+    srv = start_serve(tmp_path, 2, KASSA24_PROJECTS=json.dumps(projects))
+    try:
+        env = {**srv.env, "KASSA24_LOG_FILE": "/dev/null"}
+        command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{srv.url}/kassa24"]
+        for project in (PRODUCTION, TEST):
+            played = subprocess.run(
+                [*command, "--project", str(project), "--seed-database", srv.db_url, "--json", "nothing_due"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert played.returncode == 0, (project, played.stdout + played.stderr)
+            assert json.loads(played.stdout)["passed"] == 1
+    finally:
+        srv.stop()

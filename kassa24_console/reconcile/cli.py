@@ -33,7 +33,7 @@ from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
 from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
-from .routing import projects_of_run, route
+from .routing import foreign_operation, projects_of_run, route
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,6 +175,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.data_api:  # each project's own request, with its own credentials
             for project in projects:
                 routed[project].append(("data-api", await _fetch(settings, period, project)))
+        if foreign := await foreign_operation(store, routed):  # never another project's operation
+            refused = _("platform record refused, nothing applied: {doubt}").format(doubt=foreign)
+            err.print(refused, markup=False, highlight=False)
+            return 2
         for project in projects if not args.accept_empty else ():
             if routed[project] and (doubt := await _doubt(store, routed[project], period, settings, project)):
                 err.print(
@@ -355,6 +359,12 @@ def _print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, o
         payloads = [{"project": p, **show.payload(s, rows, signed, zone)} for p, s, rows, signed in runs]
         print(json.dumps({"projects": payloads}, ensure_ascii=False, indent=2))
         return
+    if fmt == "csv":  # one table for programs: each finding with its project
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["project", *CSV_COLUMNS])
+        for project, _summary, rows, _signed in runs:
+            writer.writerows([project, *_csv_row(r)] for r in rows)
+        return
     for project, summary, rows, signed in runs:
         if fmt == "table":
             named = settings.project(project)
@@ -372,9 +382,14 @@ def _print(
         return
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(["id", "kind", "payment_id", "state", "evidence", "action"])
-        for r in rows:
-            evidence = json.dumps(r.evidence, ensure_ascii=False)
-            writer.writerow([r.id, r.kind, r.payment_id or "", r.state, evidence, r.action])
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(_csv_row(r) for r in rows)
         return
     show.print_table(summary, rows, signed, zone, out, limits)
+
+
+CSV_COLUMNS = ("id", "kind", "payment_id", "state", "evidence", "action")
+
+
+def _csv_row(r: Any) -> list[Any]:
+    return [r.id, r.kind, r.payment_id or "", r.state, json.dumps(r.evidence, ensure_ascii=False), r.action]

@@ -3,7 +3,8 @@ crosses projects, so each operation is applied to its own project's record only.
 
 An operation names its project (the report's project column, the Data API's answer); one
 that names none is the project ``--project`` names, or the one configured. An operation of
-a project we do not have was refused with its line when the report was read."""
+a project we do not have was refused with its line when the report was read; one whose
+operation id is another project's (in this run or in the store) refuses the whole run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..i18n import _
+from ..store import Store
+from ..store.platform import claimed_elsewhere
 from .report import Operation, ReportError
 
 
@@ -44,3 +47,28 @@ def route(
         for project, mine in parts.items():
             routed[project].append((source, mine))
     return routed
+
+
+async def foreign_operation(store: Store, routed: dict[int, list[tuple[str, list[Operation]]]]) -> str | None:
+    """Why the routed operations cannot be applied, if one project's would take another's:
+    an operation id the run gives to two projects, or one stored as another project's. The
+    platform's operation ids are its own across projects, so such a record is wrong, and
+    applying it would overwrite or match the other project's evidence."""
+    owner: dict[str, int] = {}
+    for project, records in routed.items():
+        for _source, operations in records:
+            for op in operations:
+                if (first := owner.setdefault(op.operation_id, project)) != project:
+                    return _(
+                        "operation {operation} is given to project {first} and to project {project}: "
+                        "an operation is one project's"
+                    ).format(operation=op.operation_id, first=first, project=project)
+    for project in routed:
+        ids = [operation for operation, theirs in owner.items() if theirs == project]
+        if clash := await store.scan(claimed_elsewhere, project, ids):
+            operation, other = clash[0]
+            return _(
+                "operation {operation} is stored as project {other}'s, and this record gives it to project "
+                "{project}: an operation is one project's"
+            ).format(operation=operation, other=other, project=project)
+    return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .platform import Exchange, Platform
-from .scenarios import Contract, _entities
+from .registry import Contract, listed_contracts
 
 
 @dataclass
@@ -82,7 +82,7 @@ async def discover(platform: Platform, customers: list[str], option: int) -> lis
         if option == 1:
             found.append((customer, None))
         else:
-            found.extend((customer, c) for c in _entities(exchange) if c.status_code == 0)
+            found.extend((customer, c) for c in listed_contracts(exchange) if c.status_code == 0)
     return found
 
 

@@ -19,10 +19,11 @@ from ..config import Settings, read_secret_file
 from ..i18n import _
 from ..runtime import StartupError
 from . import junit
+from .catalog import SCENARIOS
 from .load import LoadReport, discover, run_load
 from .platform import Platform
+from .registry import Context, Customers, Result, run_scenarios
 from .replay import ReplayError, replay
-from .scenarios import SCENARIOS, Context, Customers, Result, run_scenarios
 from .seed import NotOurDatabase, seed_accounts
 
 __all__ = ["add_arguments", "main", "seed_accounts"]
@@ -37,7 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--url", help=_("the merchant URL for verify and check_deposit"))
     parser.add_argument("--callback-url", help=_("the callback URL (default: URL + /callback)"))
-    parser.add_argument("--project-id", type=int, help=_("default: the configured project id"))
+    parser.add_argument(
+        "--project-id",
+        "--project",
+        type=int,
+        dest="project_id",
+        metavar="ID",
+        help=_(
+            "the project to play: signed with its key, in its response option, --seed-database seeds its "
+            "customers (default: the first configured)"
+        ),
+    )
     parser.add_argument(
         "--secret-key-file",
         type=Path,
@@ -95,6 +106,12 @@ def _secret(args: argparse.Namespace, settings: Settings) -> str:
     if args.secret_key_file is not None:
         return read_secret_file(args.secret_key_file)
     project = settings.project(args.project_id) if args.project_id is not None else None
+    if project is None and args.project_id is not None and settings.several:
+        configured = ", ".join(str(p.project_id) for p in settings.projects)
+        raise ValueError(
+            f"project {args.project_id} is not configured (configured: {configured}): "
+            "name one of them, or give its key with --secret-key-file FILE"
+        )
     return project.secret if project is not None else settings.secret  # that project's own key
 
 
@@ -125,7 +142,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings, out: Console) -> int:
-    option = args.response_option or settings.response_option
+    project = settings.project(args.project_id if args.project_id is not None else settings.project_id)
+    option = args.response_option or (project.response_option if project else None) or settings.response_option
     platform = Platform(
         url=args.url,
         callback_url=args.callback_url or args.url.rstrip("/") + "/callback",

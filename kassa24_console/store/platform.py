@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .prepared import Prepared
@@ -21,7 +21,11 @@ OPERATION_COLUMNS = tuple(c.name for c in operations.c if c.name != "id")
 def _replacing(dialect: Any) -> Any:
     statement = dialect.insert(operations).values({c: bindparam(c) for c in OPERATION_COLUMNS})
     others = {c: statement.excluded[c] for c in OPERATION_COLUMNS if c != "operation_id"}
-    return statement.on_conflict_do_update(index_elements=["operation_id"], set_=others)
+    # Only the same project's operation is replaced: one project's report never overwrites
+    # (nor moves to itself) another's operation of that id, even in a race that slipped past
+    # :func:`claimed_elsewhere`.
+    same_project = operations.c.project_id.is_not_distinct_from(statement.excluded.project_id)
+    return statement.on_conflict_do_update(index_elements=["operation_id"], set_=others, where=same_project)
 
 
 _UPSERT = Prepared(_replacing(sqlite), postgres=_replacing(postgresql))
@@ -30,10 +34,25 @@ assert _UPSERT.names == OPERATION_COLUMNS, "the statement's parameters are the c
 
 def upsert_operations(connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
     """Insert the operations (tuples in :data:`OPERATION_COLUMNS` order), replacing every
-    other column of those whose operation id is already stored."""
+    other column of those whose operation id is already stored as the same project's; one
+    stored as another project's is left as it is."""
     if not rows:
         return
     if connection.dialect.name == "sqlite":
         driver(connection).executemany(_UPSERT.sqlite_text, rows)
     else:
         connection.execute(_UPSERT.postgres, [dict(zip(OPERATION_COLUMNS, row, strict=True)) for row in rows])
+
+
+def claimed_elsewhere(connection: Connection, project: int, operation_ids: Sequence[str]) -> list[tuple[str, int]]:
+    """Of ``operation_ids``, those stored as another project's operation: (operation id,
+    that project), in the order given. Asked through the operation id's unique index, a
+    slice at a time (a month is 100 000 ids)."""
+    o = operations.c
+    found: dict[str, int] = {}
+    for start in range(0, len(operation_ids), 500):
+        part = list(operation_ids[start : start + 500])
+        others = o.project_id.is_distinct_from(project)
+        query = select(o.operation_id, o.project_id).where(o.operation_id.in_(part), others)
+        found.update(connection.execute(query).tuples().all())
+    return [(op, found[op]) for op in operation_ids if op in found]
