@@ -1,6 +1,6 @@
 """Logging: JSON lines to an hourly-rotated file and, headless, to stderr, written by a thread.
 
-The request path only appends a dict to a list (see :class:`~.listener.App`); a batch of
+The request path only appends a dict to a list (see :mod:`~.listener.request_log`); a batch of
 them becomes one record, formatted once however many handlers write it (the rotating
 handler's size check reuses the same text).
 """

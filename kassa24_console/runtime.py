@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from . import demo_history, importer
 from .config import POSTGRES_EXTRA, Settings
 from .errors import StartupError
-from .listener import App, Listener
+from .listener import Listener, listener_app
 from .service import Service
 from .store import Store, changes, display_url, now_us
 from .store import queries as q
@@ -45,7 +45,7 @@ class Runtime:
         self.settings = settings
         self.store = make_store(settings)
         self.service = Service(settings, self.store)
-        self.app = App(settings, self.service, self.store)
+        self.app = listener_app(settings, self.store, self.service)
         self.listener = Listener(self.app, settings.host, settings.port, settings, shared_port=shared_port)
         self._pruner: asyncio.Task[None] | None = None
         self._prune_from: int | None = None  # held at the newest record after a clock jump

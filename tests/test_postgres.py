@@ -412,7 +412,7 @@ def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp
     """Two ``serve`` processes on one PostgreSQL with two projects: each answers each project
     with its own customers and key, and a callback delivered to both at once credits once,
     in its project only (issue #20)."""
-    from test_projects_http import KEYS, ONLY_TEST, PRODUCTION, PROJECTS, SHARED, TEST, _seed
+    from tests.test_projects_http import KEYS, ONLY_TEST, PRODUCTION, PROJECTS, SHARED, TEST, _seed
 
     url = _database(postgres, "projects")
     projects = json.dumps(PROJECTS[:2])
