@@ -230,7 +230,7 @@ def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_recor
 
 
 @pytest.mark.parametrize("project", [PRODUCTION, TEST])
-def test_conformance_runs_per_project_with_its_key_and_its_customers(server: Server, project: int) -> None:
+def test_conformance_runs_per_project_with_its_key_and_its_customers(served: Server, project: int) -> None:
     """Every scenario, the spec's and the conformance ones, passes for each project of a
     several-project install: ``simulate --project ID --seed-database URL`` signs with that
     project's key and seeds that project's customers, never the other's."""
@@ -240,14 +240,14 @@ def test_conformance_runs_per_project_with_its_key_and_its_customers(server: Ser
     from kassa24_console.simulate.catalog import SCENARIOS
 
     def simulated() -> dict[int, int]:
-        rows = server.rows("SELECT project_id, COUNT(*) AS n FROM accounts WHERE customer_id LIKE 'sim-%' GROUP BY 1")
+        rows = served.rows("SELECT project_id, COUNT(*) AS n FROM accounts WHERE customer_id LIKE 'sim-%' GROUP BY 1")
         return {row["project_id"]: row["n"] for row in rows}
 
     before = simulated()
-    env = {**server.env, "KASSA24_LOG_FILE": "/dev/null"}
-    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server.url}/kassa24"]
+    env = {**served.env, "KASSA24_LOG_FILE": "/dev/null"}
+    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{served.url}/kassa24"]
     played = subprocess.run(
-        [*command, "--project", str(project), "--seed-database", server.db_url, "--json"],
+        [*command, "--project", str(project), "--seed-database", served.db_url, "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -264,15 +264,15 @@ def test_conformance_runs_per_project_with_its_key_and_its_customers(server: Ser
     assert all(key not in played.stdout + played.stderr for key in KEYS.values())
 
 
-def test_the_simulator_refuses_a_project_that_is_not_configured(server: Server) -> None:
+def test_the_simulator_refuses_a_project_that_is_not_configured(served: Server) -> None:
     """With several projects, naming one that is not configured (and no key file) is a
     one-line error, not a run signed with some other project's key."""
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server.url}/kassa24"]
+    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{served.url}/kassa24"]
     played = subprocess.run(
-        [*command, "--project", "9999", "happy_path"], capture_output=True, text=True, env=server.env, timeout=60
+        [*command, "--project", "9999", "happy_path"], capture_output=True, text=True, env=served.env, timeout=60
     )
     assert played.returncode == 2
     assert played.stderr.strip().splitlines() == [
