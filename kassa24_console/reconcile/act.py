@@ -118,7 +118,8 @@ def _differences(sheet: Any, sides: Sides, findings: list[Any], corrections: dic
         sheet.append([])
         sheet.append([_("Carried across midnight"), _("payment id"), _("sum, ₸"), _("day"), _("direction")])
         for item in sides.carried:
-            _money_row(sheet, ["", item.payment_id, item.amount, item.day, word(item.direction)], money=(2,))
+            what = "" if item.paid_as is None else _("retry, paid as {paid}").format(paid=item.paid_as)
+            _money_row(sheet, [what, item.payment_id, item.amount, item.day, word(item.direction)], money=(2,))
         _money_row(sheet, [_("Difference after carried items, ₸"), sides.difference_after_carried], money=(1,))
     sheet.append([])
     sheet.append([_("Differences and how each was settled")])

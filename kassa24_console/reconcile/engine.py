@@ -24,7 +24,7 @@ from ..findings import RULE_KINDS, Finding, Thresholds
 from ..i18n import _
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
-from ..store.periods import deposits_by_id, of_project, period_rows
+from ..store.periods import deposits_by_id, edge_deposits, of_project, period_rows
 from ..store.platform import OPERATION_COLUMNS, upsert_operations
 from ..zones import zone as time_zone
 from . import rules
@@ -100,9 +100,10 @@ async def store_operations(
     return len(operations)
 
 
-def _load(connection: Connection, period: Period) -> dict[str, Any]:
+def _load(connection: Connection, period: Period, window: int) -> dict[str, Any]:
     """What the rules need of the period, and no more: its deposits, the callbacks and
-    operations of the period or of its deposits, and the deposits those refer to."""
+    operations of the period or of its deposits, the deposits those refer to, and those
+    within ``window`` µs of its edges (a retry's other half)."""
     deposits, operations, callbacks = period_rows(connection, period.start, period.end, period.project, period.default)
     in_period_ids = [x.payment_id for x in deposits]
     referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
@@ -115,6 +116,7 @@ def _load(connection: Connection, period: Period) -> dict[str, Any]:
         "operations": operations,
         "covered": frozenset(covered),
         "in_period_ids": in_period_ids,
+        "neighbours": edge_deposits(connection, period.start, period.end, window, period.project),
     }
 
 
@@ -172,7 +174,7 @@ async def reconcile(
     try:
         for part in _parts(period, zone):
             part = part.of(period.project, period.default)
-            loaded = await store.scan(_load, part)
+            loaded = await store.scan(_load, part, settings.retry_window_seconds * 1_000_000)
             records = _records(loaded, part, at, settings)
             found = rules.find(records, zone)
             parts.append(sides(records, found, at, zone))
@@ -212,6 +214,7 @@ def _records(loaded: dict[str, Any], period: Period, at: int, settings: Settings
         now=at,
         covered_days=loaded["covered"],
         limits=Thresholds.of(settings),
+        neighbours=loaded["neighbours"],
     )
 
 
