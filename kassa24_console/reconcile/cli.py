@@ -31,10 +31,11 @@ from . import corrections, export, plausible, show
 from .act import write_act
 from .daily import turnover_by_day
 from .data_api import DataApi, DataApiError
-from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
+from .engine import Period, SignOffRefused, reconcile, sign_off, signed_periods, store_operations, touching
 from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
 from .routing import projects_of_run, route
+from .summary import Summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from operator import attrgetter
 from typing import Any
@@ -30,31 +30,12 @@ from ..zones import zone as time_zone
 from . import rules
 from .period import Month, Period, months_of
 from .report import Operation
-from .summary import Sides, combine, sides
+from .summary import Sides, Summary, combine, sides
 from .words import kind_name
 
 
 class SignOffRefused(JobRefused):
     """The period cannot be signed; the text says exactly why (nothing was written)."""
-
-
-@dataclass
-class Summary:
-    period: Period
-    findings: list[Finding]
-    open_ids: list[int] = field(default_factory=list)
-    reopened: int = 0
-    closed: int = 0
-    sides: Sides | None = None
-    uncovered: list[str] = field(default_factory=list)
-
-    def by_kind(self) -> dict[str, tuple[int, int]]:
-        """kind → (count, sum of amounts involved, minor units)."""
-        result: dict[str, tuple[int, int]] = {}
-        for f in self.findings:
-            count, total = result.get(f.kind, (0, 0))
-            result[f.kind] = (count + 1, total + (f.amount or 0))
-        return result
 
 
 async def store_operations(
@@ -191,9 +172,7 @@ async def reconcile(
             finding.key += f":{period.project}"
     summary = Summary(period, kept, sides=combine(parts, set(period.days)))
     summary.uncovered = [day for day in period.days if day not in covered]
-    summary.open_ids, summary.reopened, summary.closed = await store.write(
-        lambda connection: _keep(connection, kept, scope, period)
-    )
+    summary.open_ids, summary.reopened = await store.write(lambda connection: _keep(connection, kept, scope, period))
     return summary
 
 
@@ -218,9 +197,7 @@ def _records(loaded: dict[str, Any], period: Period, at: int, settings: Settings
     )
 
 
-def _keep(
-    connection: Connection, findings: list[Finding], scope: set[str], period: Period
-) -> tuple[list[int], int, int]:
+def _keep(connection: Connection, findings: list[Finding], scope: set[str], period: Period) -> tuple[list[int], int]:
     """Insert new findings, refresh known ones (reopening when the evidence changed), and
     close rule-found mismatches in scope that the records no longer show."""
     m = q.mismatches
@@ -262,9 +239,8 @@ def _keep(
                 q.reopen_signed(connection, f.occurred_at or row.found_at, reason, at, period.project)
         if values:
             connection.execute(update(m).where(m.c.id == row.id).values(**values))
-    stale_ids = _close_stale(connection, keys, scope, at, period)
-    open_ids = open_in_period(connection, period)
-    return open_ids, reopened, len(stale_ids)
+    _close_stale(connection, keys, scope, at, period)
+    return open_in_period(connection, period), reopened
 
 
 def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: int, period: Period) -> list[int]:

@@ -15,7 +15,7 @@ from rich.table import Table
 from ..findings import Thresholds
 from ..i18n import N_, _, ngettext
 from ..money import format_moment, format_money, format_share
-from .engine import Summary
+from .summary import Summary
 from .words import action_text, kind_name, word
 
 AGES = {

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from ..findings import DAY_US, MINUTE_US, Finding
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
 from . import rules
+from .period import Period
 
 AGE_BUCKETS = (
     ("≤ 1 min", MINUTE_US),
@@ -106,6 +107,26 @@ class Sides:
             "carried": [c.as_dict() for c in self.carried],
             "difference_after_carried": self.difference_after_carried,
         }
+
+
+@dataclass
+class Summary:
+    """One run over a period: what it found, what is open, both sides' totals."""
+
+    period: Period
+    findings: list[Finding]
+    open_ids: list[int] = field(default_factory=list)
+    reopened: int = 0
+    sides: Sides | None = None
+    uncovered: list[str] = field(default_factory=list)
+
+    def by_kind(self) -> dict[str, tuple[int, int]]:
+        """kind → (count, sum of amounts involved, minor units)."""
+        result: dict[str, tuple[int, int]] = {}
+        for f in self.findings:
+            count, total = result.get(f.kind, (0, 0))
+            result[f.kind] = (count + 1, total + (f.amount or 0))
+        return result
 
 
 def combine(parts: list[Sides], days: set[str]) -> Sides:

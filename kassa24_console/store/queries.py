@@ -26,9 +26,9 @@ from .models import (
     Contract,
     Deposit,
     Mismatch,
-    Period,
     PlatformCoverage,
     PlatformOperation,
+    SignedPeriod,
     Traffic,
 )
 from .prepared import Prepared, inserting, upserting
@@ -43,7 +43,7 @@ mismatches = Mismatch.__table__
 audit = Audit.__table__
 traffic = Traffic.__table__
 operations = PlatformOperation.__table__
-periods = Period.__table__
+periods = SignedPeriod.__table__
 coverage = PlatformCoverage.__table__
 
 # Built once with a bound parameter: building the clause per call costs more than the query.
