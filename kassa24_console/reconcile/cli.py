@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from sqlalchemy import select
 
 from .. import edits
 from ..config import Settings
@@ -25,7 +24,8 @@ from ..money import format_money
 from ..projects import project_problem
 from ..runtime import open_store
 from ..store import Store
-from ..store import queries as q
+from ..store import reconciliation as sr
+from ..store.reconciliation import MismatchRow, SignedPeriodRow
 from ..zones import zone as time_zone
 from . import corrections, export, plausible, show
 from .act import write_act
@@ -201,7 +201,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         runs = []
         for project in projects:
             summary = await reconcile(store, settings, period, project=project)
-            rows = await store.scan(_open_rows, summary.open_ids)
+            rows = await store.scan(sr.mismatches_by_id, summary.open_ids)
             signed = await store.scan(signed_periods, period.start, period.end, project)
             runs.append((project, summary, rows, signed))
         _print_runs(args.format, runs, settings, zone, out)
@@ -247,7 +247,7 @@ async def _doubt(
     return plausible.doubt([op for _source, ops in records for op in ops], paid, zone, project)
 
 
-async def _fetch(settings: Settings, period: Period, project_id: int) -> list[Any]:
+async def _fetch(settings: Settings, period: Period, project_id: int) -> list[Operation]:
     """The project's operations of the period, asked with the project's Data API credentials;
     each the project's (one the platform says is another's is left out)."""
     project = settings.project(project_id)
@@ -308,7 +308,7 @@ async def _act(
     store: Store,
     path: Path,
     period: Period,
-    signed: list[Any],
+    signed: list[SignedPeriodRow],
     summary: Summary,
     zone: ZoneInfo,
     out: Console,
@@ -323,10 +323,7 @@ async def _act(
             highlight=False,
         )
         return 1
-    m = q.mismatches
-    findings = await store.scan(
-        lambda c: c.execute(select(m).where(m.c.id.in_(touching(c, period, open_only=False))).order_by(m.c.id)).all()
-    )
+    findings = await store.scan(lambda c: sr.mismatches_by_id(c, touching(c, period, open_only=False)))
     corrections = await store.scan(export.corrections_of, [f.payment_id for f in findings])
     assert summary.sides is not None
     days = await store.scan(turnover_by_day, period.days, zone, period.project, period.default)
@@ -346,13 +343,6 @@ async def _act(
         highlight=False,
     )
     return 0
-
-
-def _open_rows(connection: Any, ids: list[int]) -> list[Any]:
-    if not ids:
-        return []
-    m = q.mismatches
-    return connection.execute(select(m).where(m.c.id.in_(ids)).order_by(m.c.id)).all()
 
 
 def _print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, out: Console) -> None:
@@ -376,7 +366,13 @@ def _print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, o
 
 
 def _print(
-    fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console, limits: Thresholds
+    fmt: str,
+    summary: Summary,
+    rows: list[MismatchRow],
+    signed: list[SignedPeriodRow],
+    zone: ZoneInfo,
+    out: Console,
+    limits: Thresholds,
 ) -> None:
     if fmt == "json":
         print(json.dumps(show.payload(summary, rows, signed, zone), ensure_ascii=False, indent=2))
