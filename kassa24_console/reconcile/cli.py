@@ -23,7 +23,7 @@ from ..i18n import _
 from ..money import format_money
 from ..projects import project_problem
 from ..runtime import open_store
-from ..store import Store
+from ..store import Store, export_reads
 from ..store import reconciliation as sr
 from ..store.reconciliation import MismatchRow, SignedPeriodRow
 from ..zones import zone as time_zone
@@ -324,7 +324,7 @@ async def _act(
         )
         return 1
     findings = await store.scan(lambda c: sr.mismatches_by_id(c, touching(c, period, open_only=False)))
-    corrections = await store.scan(export.corrections_of, [f.payment_id for f in findings])
+    corrections = await store.scan(export_reads.corrections_of, [f.payment_id or "" for f in findings])
     assert summary.sides is not None
     days = await store.scan(turnover_by_day, period.days, zone, period.project, period.default)
     write_act(

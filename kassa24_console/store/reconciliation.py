@@ -244,3 +244,30 @@ def day_turnover(
         )
     ).one()
     return DayTurnover(int(ours[0]), int(ours[1]), int(theirs[0]), int(theirs[1]))
+
+
+class OperationEvidence(NamedTuple):
+    """What a correction checks of the platform's operation it is made on."""
+
+    operation_id: str
+    payment_id: str
+    project_id: int | None
+    status: str
+    amount: int | None
+    currency: str
+
+
+def operation_evidence(connection: Connection, operation_id: str) -> OperationEvidence | None:
+    o = q.operations
+    columns = [o.c[name] for name in OperationEvidence._fields]
+    row = connection.execute(select(*columns).where(o.c.operation_id == operation_id)).first()
+    return None if row is None else OperationEvidence(*row)
+
+
+def close_pending(connection: Connection, payment_id: str, at: int) -> bool:
+    """``pending`` → ``closed``, only if the deposit is still pending (a callback landing first wins)."""
+    d = q.deposits
+    result = connection.execute(
+        update(d).where(d.c.payment_id == payment_id, d.c.state == "pending").values(state="closed", updated_at=at)
+    )
+    return result.rowcount == 1
