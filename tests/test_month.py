@@ -432,3 +432,30 @@ def test_a_retry_across_midnight_is_carried_and_found_from_either_day(merchant: 
     carried = next(i for i, row in enumerate(act) if row[0] == "Carried across midnight")
     assert act[carried + 1][:5] == (f"retry, paid as {paid}", unpaid, 0, "2026-11-28", "to")
     assert act[carried + 2][:2] == ("Difference after carried items, ₸", 0)
+
+
+def test_reconcile_imports_only_what_it_runs(tmp_path: Path) -> None:
+    """A month's reconcile spent half a second importing what it never runs: the listener's
+    server, the alerts' Apprise, the Data API's client, Alembic for a database already at
+    the newest migration. The second run on a database (the first creates it) imports none."""
+    script = (
+        "import sys\n"
+        "from kassa24_console import cli\n"
+        "code = cli.main(['reconcile', '--from', '2026-11-27', '--format', 'json'])\n"
+        "heavy = ('alembic', 'apprise', 'uvicorn', 'httpx', 'textual', 'prometheus_client')\n"
+        "print(code, *[name for name in heavy if name in sys.modules])\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**env, "KASSA24_LOG_FILE": "/dev/null"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+    first, second = (run.stdout.strip().splitlines()[-1].split() for run in runs)
+    assert "alembic" in first  # the first run made the database: it did migrate
+    assert second[1:] == [], runs[1].stderr

@@ -106,6 +106,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_run(args, settings))
     finally:
         gc.enable()
+        gc.unfreeze()  # called in a longer process (a test): collected as before
 
 
 def _report(path: Path, settings: Settings) -> list[Operation]:
