@@ -11,15 +11,13 @@ import signal
 import sys
 from pathlib import Path
 
-from . import alerts, i18n, importer
+from . import i18n
 from .argparse_words import speak
 from .config import ConfigError, Settings, load_settings
 from .errors import Kassa24Error, StartupError
 from .i18n import _
-from .listener import ListenError
 from .logs import configure_logging
 from .projects import project_problem
-from .runtime import DEMO_KEY_WARNING, Runtime, open_store
 from .store import Store, display_url
 from .store.db import sqlite_file_missing
 
@@ -36,7 +34,15 @@ def _common(parser: argparse.ArgumentParser, *, listen: bool, top: bool) -> None
         parser.add_argument("--port", type=int, default=default, help=_("listen port (default 8080)"))
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; each command's own options come from its module, added only when
+    ``argv`` names the command (None: every command's), so that one command does not pay
+    for importing the others (the simulator, the alerts' Apprise, the listener)."""
+    named = None if argv is None else set(argv)
+
+    def wanted(command: str) -> bool:
+        return named is None or command in named
+
     parser = argparse.ArgumentParser(
         prog="kassa24-console",
         description=_("Merchant side of the Kassa24 Terminal payment method, with an operator console."),
@@ -54,31 +60,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate = commands.add_parser("simulate", help=_("play the platform: scenarios or load against a merchant URL"))
     _common(simulate, listen=False, top=False)
-    from .simulate.run import add_arguments
+    if wanted("simulate"):
+        from .simulate.run import add_arguments
 
-    add_arguments(simulate)
+        add_arguments(simulate)
     reconcile = commands.add_parser("reconcile", help=_("compare deposits, callbacks and the platform's record"))
     _common(reconcile, listen=False, top=False)
-    from .reconcile.cli import add_arguments as reconcile_arguments
+    if wanted("reconcile"):
+        from .reconcile.cli import add_arguments as reconcile_arguments
 
-    reconcile_arguments(reconcile)
+        reconcile_arguments(reconcile)
     audit = commands.add_parser("audit", help=_("who changed what and when: edits, payments, imports, resolutions"))
     _common(audit, listen=False, top=False)
-    from .audit import add_arguments as audit_arguments
+    if wanted("audit"):
+        from .audit import add_arguments as audit_arguments
 
-    audit_arguments(audit)
+        audit_arguments(audit)
     alerts_parser = commands.add_parser("alerts", help=_("alert channels and alerts: test the URLs, list the alerts"))
     _common(alerts_parser, listen=False, top=False)
-    from .alerts.cli import add_arguments as alerts_arguments
+    if wanted("alerts"):
+        from .alerts.cli import add_arguments as alerts_arguments
 
-    alerts_arguments(alerts_parser)
+        alerts_arguments(alerts_parser)
     keys = commands.add_parser(
         "keys", help=_("per project: which key signed the recent requests, when the previous ends")
     )
     _common(keys, listen=False, top=False)
-    from .rotation import add_arguments as keys_arguments
+    if wanted("keys"):
+        from .rotation import add_arguments as keys_arguments
 
-    keys_arguments(keys)
+        keys_arguments(keys)
     db = commands.add_parser("db", help=_("database maintenance"))
     _common(db, listen=False, top=False)
     db.add_argument("action", choices=["init", "info"], help=_("init: create the schema; info: counts"))
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except i18n.UnknownLanguage as error:
         print(f"kassa24-console: {_('invalid configuration')}: language: {error}", file=sys.stderr)
         return 2
-    args = _parser().parse_args(argv)
+    args = _parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     try:
         settings = load_settings(args.config, database_url=args.database_url, host=args.host, port=args.port)
         i18n.set_language(settings.language or "en")
@@ -196,6 +207,10 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
+    from . import alerts
+    from .listener import ListenError
+    from .runtime import DEMO_KEY_WARNING, Runtime
+
     # Signals first: a SIGTERM that arrives while we start must still mean "stop cleanly".
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -238,6 +253,8 @@ async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
 def _serve_workers(settings: Settings) -> int:
     """``serve`` as several processes on one port (``KASSA24_WORKERS``)."""
     from . import workers
+    from .listener import ListenError
+    from .runtime import Runtime
 
     if problem := settings.key_problem(said=True):
         raise KeyRefused(problem)
@@ -260,6 +277,9 @@ def _serve_workers(settings: Settings) -> int:
 
 
 async def _import(settings: Settings, files: list[Path], project: int | None = None) -> int:
+    from . import importer
+    from .runtime import open_store
+
     try:
         batch = importer.merge([importer.read_file(path) for path in files])
     except importer.ImportFailed as error:
@@ -289,6 +309,7 @@ async def _import(settings: Settings, files: list[Path], project: int | None = N
 
 
 async def _db(settings: Settings, action: str, project: int | None = None) -> int:
+    from .runtime import Runtime
     from .store import queries as q
 
     runtime = Runtime(settings)

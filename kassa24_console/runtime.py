@@ -8,11 +8,8 @@ import logging
 
 from sqlalchemy import Connection
 
-from . import demo_history, importer
 from .config import POSTGRES_EXTRA, Settings
 from .errors import StartupError
-from .listener import Listener, listener_app
-from .service import Service
 from .store import Store, changes, display_url, now_us
 from .store import queries as q
 
@@ -42,6 +39,10 @@ class Runtime:
     """The store, the service and the (not yet started) listener of one project."""
 
     def __init__(self, settings: Settings, *, shared_port: bool = False) -> None:
+        # Imported here: a command that only opens the store (reconcile, audit) does without them.
+        from .listener import Listener, listener_app
+        from .service import Service
+
         self.settings = settings
         self.store = make_store(settings)
         self.service = Service(settings, self.store)
@@ -139,6 +140,8 @@ async def open_store(store: Store, settings: Settings, *, demo: bool = False) ->
             await store.close()
         raise StartupError(describe(error, settings)) from None
     if fresh and demo and settings.uses_demo_key:
+        from . import demo_history, importer
+
         accounts, contracts = await importer.apply(store, importer.read_file(importer.demo_file()), actor="demo")
         rows = await demo_history.load_history(store)
         log.info("loaded demo data: %d accounts, %d contracts, %d history rows", accounts, contracts, rows)

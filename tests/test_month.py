@@ -393,3 +393,71 @@ async def test_the_console_shows_a_reopen_by_hand_after_sign_off(tmp_path: Path)
         assert f"#{finding} missing_in_report {paid} reopened by" in shown
         assert "not in the platform's record after all" in shown
         await pilot.press("q")
+
+
+def test_a_retry_across_midnight_is_carried_and_found_from_either_day(merchant: Server, tmp_path: Path) -> None:
+    """The platform asked for a deposit at 23:59:55, got no answer in time and asked again
+    after midnight, paying the second: the first stays unpaid on the 27th, its payment is the
+    28th's. Each day says where the other half is; the retry is found whichever days are
+    reconciled, never taken for an overdue callback; the act lists it."""
+    customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
+    noon = paid_at(merchant, customer, contract, 500_000, "2026-11-27 12:00:00", 1)
+    unpaid = pay(merchant, customer, contract, 333_300, status=None)
+    with sqlite3.connect(merchant.db_path) as db:
+        db.execute("UPDATE deposits SET created_at = ? WHERE payment_id = ?", (at_local("2026-11-27 23:59:55"), unpaid))
+    paid = paid_at(merchant, customer, contract, 333_300, "2026-11-28 00:00:40", 2)
+    first = write_report(tmp_path / "27.csv", [line("91", noon, "Продажа", "Успешно", "5 000,00", customer,
+                                                     "2026-11-27 12:00:02")])  # fmt: skip
+    second = write_report(tmp_path / "28.csv", [line("92", paid, "Продажа", "Успешно", "3 333,00", customer,
+                                                      "2026-11-28 00:00:42")])  # fmt: skip
+    day27 = cli(merchant, "--report", str(first), "--from", "2026-11-27")
+    assert day27.returncode == 1, day27.stderr  # the retry is open until someone says what it was
+    assert f"retried on 2026-11-28: {unpaid} unpaid here, paid there as {paid}" in day27.stdout
+    assert "difference 0,00\xa0₸" in day27.stdout and "difference after carried items: 0,00\xa0₸" in day27.stdout
+    found = merchant.rows("SELECT kind FROM mismatches WHERE payment_id = ? AND state = 'open'", unpaid)
+    assert [r["kind"] for r in found] == ["likely_retry"]  # not an overdue callback
+    day28 = cli(merchant, "--report", str(second), "--from", "2026-11-28", "--format", "json")
+    assert day28.returncode == 0, day28.stderr
+    sides = json.loads(day28.stdout)["sides"]
+    assert sides["carried"] == [
+        {"direction": "from", "day": "2026-11-27", "payment_id": unpaid, "amount": 0, "paid_as": paid}
+    ]
+    assert sides["difference"] == 0 and sides["difference_after_carried"] == 0
+    both = json.loads(cli(merchant, "--from", "2026-11-27", "--to", "2026-11-28", "--format", "json").stdout)
+    assert both["sides"]["carried"] == [] and both["sides"]["difference"] == 0  # the pair is inside the period
+    assert [f["kind"] for f in both["open"]] == ["likely_retry"]
+    (retry,) = open_ids(merchant, unpaid)
+    assert cli(merchant, "--resolve", str(retry), "--note", f"the platform's retry, paid as {paid}").returncode == 0
+    signed = cli(merchant, "--from", "2026-11-27", "--sign-off", "--act", str(tmp_path / "act.xlsx"))
+    assert signed.returncode == 0, signed.stderr
+    act = [row for row in load_workbook(tmp_path / "act.xlsx").active.iter_rows(values_only=True) if any(row)]
+    carried = next(i for i, row in enumerate(act) if row[0] == "Carried across midnight")
+    assert act[carried + 1][:5] == (f"retry, paid as {paid}", unpaid, 0, "2026-11-28", "to")
+    assert act[carried + 2][:2] == ("Difference after carried items, ₸", 0)
+
+
+def test_reconcile_imports_only_what_it_runs(tmp_path: Path) -> None:
+    """A month's reconcile spent half a second importing what it never runs: the listener's
+    server, the alerts' Apprise, the Data API's client, Alembic for a database already at
+    the newest migration. The second run on a database (the first creates it) imports none."""
+    script = (
+        "import sys\n"
+        "from kassa24_console import cli\n"
+        "code = cli.main(['reconcile', '--from', '2026-11-27', '--format', 'json'])\n"
+        "heavy = ('alembic', 'apprise', 'uvicorn', 'httpx', 'textual', 'prometheus_client')\n"
+        "print(code, *[name for name in heavy if name in sys.modules])\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**env, "KASSA24_LOG_FILE": "/dev/null"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+    first, second = (run.stdout.strip().splitlines()[-1].split() for run in runs)
+    assert "alembic" in first  # the first run made the database: it did migrate
+    assert second[1:] == [], runs[1].stderr

@@ -14,8 +14,11 @@ from zoneinfo import ZoneInfo
 
 from ..i18n import _
 from ..money import format_day, format_moment, format_money, to_major
+from ..store.export_reads import Correction
+from ..store.reconciliation import MismatchRow, SignedPeriodRow
 from .daily import Day
 from .export import MONEY_FORMAT, private, settlement
+from .period import Period
 from .summary import Sides
 from .words import kind_name, word
 
@@ -26,12 +29,12 @@ WIDTHS = (16, 12, 18, 12, 18, 18)  # date, ours (count, sum), platform (count, s
 def write_act(
     path: Path,
     *,
-    period: Any,
-    signed: Any,
+    period: Period,
+    signed: SignedPeriodRow,
     sides: Sides,
     days: list[Day],
-    findings: list[Any],
-    corrections: dict[str, list[Any]],
+    findings: list[MismatchRow],
+    corrections: dict[str, list[Correction]],
     zone: ZoneInfo,
     merchant: str,
 ) -> None:
@@ -111,14 +114,17 @@ def _records(sheet: Any, days: list[Day], sides: Sides, merchant: str) -> int:
     return header
 
 
-def _differences(sheet: Any, sides: Sides, findings: list[Any], corrections: dict[str, list[Any]]) -> None:
+def _differences(
+    sheet: Any, sides: Sides, findings: list[MismatchRow], corrections: dict[str, list[Correction]]
+) -> None:
     from openpyxl.styles import Font
 
     if sides.carried:
         sheet.append([])
         sheet.append([_("Carried across midnight"), _("payment id"), _("sum, ₸"), _("day"), _("direction")])
         for item in sides.carried:
-            _money_row(sheet, ["", item.payment_id, item.amount, item.day, word(item.direction)], money=(2,))
+            what = "" if item.paid_as is None else _("retry, paid as {paid}").format(paid=item.paid_as)
+            _money_row(sheet, [what, item.payment_id, item.amount, item.day, word(item.direction)], money=(2,))
         _money_row(sheet, [_("Difference after carried items, ₸"), sides.difference_after_carried], money=(1,))
     sheet.append([])
     sheet.append([_("Differences and how each was settled")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import json
 import sys
 from dataclasses import replace
@@ -14,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from sqlalchemy import select
 
 from .. import edits
 from ..config import Settings
@@ -23,17 +23,19 @@ from ..i18n import _
 from ..money import format_money
 from ..projects import project_problem
 from ..runtime import open_store
-from ..store import Store
-from ..store import queries as q
+from ..store import Store, export_reads
+from ..store import reconciliation as sr
+from ..store.reconciliation import MismatchRow, SignedPeriodRow
 from ..zones import zone as time_zone
 from . import corrections, export, plausible, show
 from .act import write_act
 from .daily import turnover_by_day
 from .data_api import DataApi, DataApiError
-from .engine import Period, SignOffRefused, Summary, reconcile, sign_off, signed_periods, store_operations, touching
+from .engine import Period, SignOffRefused, reconcile, sign_off, signed_periods, store_operations, touching
 from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
 from .routing import foreign_operation, projects_of_run, route
+from .summary import Summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +96,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_run(args, settings))
+    """One command, start to end, with the cyclic garbage collector paused: a month is
+    hundreds of thousands of rows and operations made and kept at once, each making the
+    collector walk everything alive again (a quarter of the command's time), and what the
+    command makes it frees by reference counting or at its end."""
+    gc.freeze()  # what the imports made is never garbage: not walked again
+    gc.disable()
+    try:
+        return asyncio.run(_run(args, settings))
+    finally:
+        gc.enable()
+        gc.unfreeze()  # called in a longer process (a test): collected as before
 
 
 def _report(path: Path, settings: Settings) -> list[Operation]:
@@ -194,7 +206,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         runs = []
         for project in projects:
             summary = await reconcile(store, settings, period, project=project)
-            rows = await store.scan(_open_rows, summary.open_ids)
+            rows = await store.scan(sr.mismatches_by_id, summary.open_ids)
             signed = await store.scan(signed_periods, period.start, period.end, project)
             runs.append((project, summary, rows, signed))
         _print_runs(args.format, runs, settings, zone, out)
@@ -240,7 +252,7 @@ async def _doubt(
     return plausible.doubt([op for _source, ops in records for op in ops], paid, zone, project)
 
 
-async def _fetch(settings: Settings, period: Period, project_id: int) -> list[Any]:
+async def _fetch(settings: Settings, period: Period, project_id: int) -> list[Operation]:
     """The project's operations of the period, asked with the project's Data API credentials;
     each the project's (one the platform says is another's is left out)."""
     project = settings.project(project_id)
@@ -301,7 +313,7 @@ async def _act(
     store: Store,
     path: Path,
     period: Period,
-    signed: list[Any],
+    signed: list[SignedPeriodRow],
     summary: Summary,
     zone: ZoneInfo,
     out: Console,
@@ -316,11 +328,8 @@ async def _act(
             highlight=False,
         )
         return 1
-    m = q.mismatches
-    findings = await store.scan(
-        lambda c: c.execute(select(m).where(m.c.id.in_(touching(c, period, open_only=False))).order_by(m.c.id)).all()
-    )
-    corrections = await store.scan(export.corrections_of, [f.payment_id for f in findings])
+    findings = await store.scan(lambda c: sr.mismatches_by_id(c, touching(c, period, open_only=False)))
+    corrections = await store.scan(export_reads.corrections_of, [f.payment_id or "" for f in findings])
     assert summary.sides is not None
     days = await store.scan(turnover_by_day, period.days, zone, period.project, period.default)
     write_act(
@@ -339,13 +348,6 @@ async def _act(
         highlight=False,
     )
     return 0
-
-
-def _open_rows(connection: Any, ids: list[int]) -> list[Any]:
-    if not ids:
-        return []
-    m = q.mismatches
-    return connection.execute(select(m).where(m.c.id.in_(ids)).order_by(m.c.id)).all()
 
 
 def _print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, out: Console) -> None:
@@ -375,7 +377,13 @@ def _print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, o
 
 
 def _print(
-    fmt: str, summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console, limits: Thresholds
+    fmt: str,
+    summary: Summary,
+    rows: list[MismatchRow],
+    signed: list[SignedPeriodRow],
+    zone: ZoneInfo,
+    out: Console,
+    limits: Thresholds,
 ) -> None:
     if fmt == "json":
         print(json.dumps(show.payload(summary, rows, signed, zone), ensure_ascii=False, indent=2))

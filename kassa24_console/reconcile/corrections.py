@@ -11,13 +11,14 @@ wins, and the correction is refused saying so).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from ..callbacks import flag_overpaid
 from ..edits import EditRejected, os_user
 from ..i18n import _
 from ..store import Store, now_us
 from ..store import queries as q
+from ..store import reconciliation as sr
 from ..store.rows import DepositRow
 from .words import word
 
@@ -43,11 +44,7 @@ async def close_deposit(store: Store, payment_id: str, note: str, actor: str | N
     def job(connection: Connection) -> None:
         _pending(connection, payment_id)
         at = now_us()
-        d = q.deposits
-        result = connection.execute(
-            update(d).where(d.c.payment_id == payment_id, d.c.state == "pending").values(state="closed", updated_at=at)
-        )
-        if result.rowcount != 1:
+        if not sr.close_pending(connection, payment_id, at):
             raise EditRejected(_("deposit {payment_id} changed meanwhile: nothing done").format(payment_id=payment_id))
         q.write_audit(
             connection,
@@ -69,8 +66,7 @@ async def credit_deposit(store: Store, payment_id: str, operation_id: str, note:
 
     def job(connection: Connection) -> int:
         deposit = _pending(connection, payment_id)
-        o = q.operations
-        op = connection.execute(select(o).where(o.c.operation_id == str(operation_id))).first()
+        op = sr.operation_evidence(connection, str(operation_id))
         if op is None or op.payment_id != payment_id:
             raise EditRejected(
                 _("the platform's record has no operation {operation_id} for {payment_id}").format(

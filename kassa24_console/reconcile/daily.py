@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from ..protocol.codes import SUCCESS
-from ..store import queries as q
+from ..store import reconciliation as sr
 from . import rules
 
 
@@ -29,26 +29,10 @@ class Day:
 
 def turnover_by_day(connection: Connection, days: list[str], zone: ZoneInfo, project: int, default: int) -> list[Day]:
     """The project's days (operations that name no project are the first project's, ``default``)."""
-    d, o = q.deposits, q.operations
-    paid_sum = func.coalesce(func.sum(func.coalesce(d.c.paid_amount, d.c.amount)), 0)
-    sales = [t for t in rules.SALE_TYPES]
     result = []
     for text in days:
         first = date.fromisoformat(text)
         start, end = rules.day_start(first, zone), rules.day_start(first + timedelta(days=1), zone)
-        ours = connection.execute(
-            select(func.count(), paid_sum).where(
-                (d.c.project_id + 0) == project, d.c.state == "paid", d.c.created_at >= start, d.c.created_at < end
-            )
-        ).one()
-        theirs = connection.execute(
-            select(func.count(), func.coalesce(func.sum(o.c.amount), 0)).where(
-                func.coalesce(o.c.project_id, default) == project,
-                o.c.status == SUCCESS,
-                o.c.type.in_(sales),
-                o.c.created_at >= start,
-                o.c.created_at < end,
-            )
-        ).one()
-        result.append(Day(first, int(ours[0]), int(ours[1]), int(theirs[0]), int(theirs[1])))
+        day = sr.day_turnover(connection, start, end, project, default, rules.SALE_TYPES, SUCCESS)
+        result.append(Day(first, day.ours_count, day.ours_sum, day.platform_count, day.platform_sum))
     return result

@@ -17,10 +17,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import httpx
 
 from ..config import DEFAULT_REPORT_TYPES
 from ..errors import RemoteError
@@ -28,6 +26,9 @@ from ..i18n import _
 from ..protocol.signature import signed, verify
 from ..zones import zone as time_zone
 from .report import Operation, operation_from, operation_type, words
+
+if TYPE_CHECKING:  # httpx is imported when the API is asked, not by every reconcile
+    import httpx
 
 PAGE = 1000  # the API's maximum and default
 MAX_PAGES = 10_000  # ten million operations: past it something is wrong with the paging
@@ -86,6 +87,8 @@ class DataApi:
         found: list[Operation] = []
         zone = time_zone(self.timezone)
         previous: tuple[str, ...] | None = None
+        import httpx
+
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             offset = 0
             for _page_number in range(self.max_pages):
@@ -145,6 +148,8 @@ class DataApi:
         raise AssertionError("unreachable")
 
     async def _page(self, client: httpx.AsyncClient, start: datetime, end: datetime, offset: int) -> dict[str, Any]:
+        import httpx
+
         try:
             response = await client.post(self.url, json=self._request(start, end, offset))
         except httpx.TimeoutException:

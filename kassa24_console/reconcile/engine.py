@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection
 
 from ..config import Settings
 from ..edits import os_user
@@ -24,37 +24,20 @@ from ..findings import RULE_KINDS, Finding, Thresholds
 from ..i18n import _
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
-from ..store.periods import deposits_by_id, of_project, period_rows
+from ..store import reconciliation as sr
+from ..store.periods import deposits_by_id, edge_deposits, period_rows
 from ..store.platform import OPERATION_COLUMNS, upsert_operations
+from ..store.reconciliation import SignedPeriodRow
 from ..zones import zone as time_zone
 from . import rules
 from .period import Month, Period, months_of
 from .report import Operation
-from .summary import Sides, combine, sides
+from .summary import Sides, Summary, combine, sides
 from .words import kind_name
 
 
 class SignOffRefused(JobRefused):
     """The period cannot be signed; the text says exactly why (nothing was written)."""
-
-
-@dataclass
-class Summary:
-    period: Period
-    findings: list[Finding]
-    open_ids: list[int] = field(default_factory=list)
-    reopened: int = 0
-    closed: int = 0
-    sides: Sides | None = None
-    uncovered: list[str] = field(default_factory=list)
-
-    def by_kind(self) -> dict[str, tuple[int, int]]:
-        """kind → (count, sum of amounts involved, minor units)."""
-        result: dict[str, tuple[int, int]] = {}
-        for f in self.findings:
-            count, total = result.get(f.kind, (0, 0))
-            result[f.kind] = (count + 1, total + (f.amount or 0))
-        return result
 
 
 async def store_operations(
@@ -85,24 +68,16 @@ async def store_operations(
     def job(connection: Connection) -> None:
         for start in range(0, len(operations), 5000):  # a month is 100 000: rows made a slice at a time
             upsert_operations(connection, [(*fields(op), source, at) for op in operations[start : start + 5000]])
-        if coverage:
-            statement = q._insert(connection, q.coverage)
-            excluded = statement.excluded
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["project_id", "day", "source"],
-                    set_={"operations": excluded.operations, "applied_at": excluded.applied_at},
-                ),
-                coverage,
-            )
+        sr.record_coverage(connection, coverage)
 
     await store.write(job)
     return len(operations)
 
 
-def _load(connection: Connection, period: Period) -> dict[str, Any]:
+def _load(connection: Connection, period: Period, window: int) -> dict[str, Any]:
     """What the rules need of the period, and no more: its deposits, the callbacks and
-    operations of the period or of its deposits, and the deposits those refer to."""
+    operations of the period or of its deposits, the deposits those refer to, and those
+    within ``window`` µs of its edges (a retry's other half)."""
     deposits, operations, callbacks = period_rows(connection, period.start, period.end, period.project, period.default)
     in_period_ids = [x.payment_id for x in deposits]
     referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
@@ -115,15 +90,13 @@ def _load(connection: Connection, period: Period) -> dict[str, Any]:
         "operations": operations,
         "covered": frozenset(covered),
         "in_period_ids": in_period_ids,
+        "neighbours": edge_deposits(connection, period.start, period.end, window, period.project),
     }
 
 
 def _covered(connection: Connection, period: Period) -> set[str]:
     """The period's days the project's platform record was applied for."""
-    c = q.coverage
-    return set(
-        connection.execute(select(c.c.day).where(c.c.project_id == period.project, c.c.day.in_(period.days))).scalars()
-    )
+    return sr.covered_days(connection, period.project, period.days)
 
 
 def _monthly_totals(
@@ -131,23 +104,7 @@ def _monthly_totals(
 ) -> dict[tuple[str, str], int]:
     """Each customer's paid total of the months the period touches, summed by the database
     (a month of deposits is far more than a day's); only the totals over ``limit``."""
-    d = q.deposits
-    paid = func.sum(func.coalesce(func.nullif(d.c.paid_amount, 0), d.c.amount))
-    totals: dict[tuple[str, str], int] = {}
-    for month in months:
-        rows = connection.execute(
-            select(d.c.customer_id, paid)
-            .where(
-                (d.c.project_id + 0) == project,  # by the time index, not the project's
-                d.c.state == "paid",
-                d.c.created_at >= month.start,
-                d.c.created_at < month.end,
-            )
-            .group_by(d.c.customer_id)
-            .having(paid > limit)
-        )
-        totals.update({(customer, month.label): int(total) for customer, total in rows})
-    return totals
+    return sr.paid_totals_over(connection, [(m.label, m.start, m.end) for m in months], limit, project)
 
 
 async def reconcile(
@@ -172,7 +129,7 @@ async def reconcile(
     try:
         for part in _parts(period, zone):
             part = part.of(period.project, period.default)
-            loaded = await store.scan(_load, part)
+            loaded = await store.scan(_load, part, settings.retry_window_seconds * 1_000_000)
             records = _records(loaded, part, at, settings)
             found = rules.find(records, zone)
             parts.append(sides(records, found, at, zone))
@@ -189,9 +146,7 @@ async def reconcile(
             finding.key += f":{period.project}"
     summary = Summary(period, kept, sides=combine(parts, set(period.days)))
     summary.uncovered = [day for day in period.days if day not in covered]
-    summary.open_ids, summary.reopened, summary.closed = await store.write(
-        lambda connection: _keep(connection, kept, scope, period)
-    )
+    summary.open_ids, summary.reopened = await store.write(lambda connection: _keep(connection, kept, scope, period))
     return summary
 
 
@@ -212,19 +167,17 @@ def _records(loaded: dict[str, Any], period: Period, at: int, settings: Settings
         now=at,
         covered_days=loaded["covered"],
         limits=Thresholds.of(settings),
+        neighbours=loaded["neighbours"],
     )
 
 
-def _keep(
-    connection: Connection, findings: list[Finding], scope: set[str], period: Period
-) -> tuple[list[int], int, int]:
+def _keep(connection: Connection, findings: list[Finding], scope: set[str], period: Period) -> tuple[list[int], int]:
     """Insert new findings, refresh known ones (reopening when the evidence changed), and
     close rule-found mismatches in scope that the records no longer show."""
-    m = q.mismatches
     at = now_us()
     reopened = 0
     keys = [f.key for f in findings]
-    existing = {row.key: row for row in connection.execute(select(m).where(m.c.key.in_(keys)))} if keys else {}
+    existing = sr.mismatches_by_key(connection, keys)
     for f in findings:
         row = existing.get(f.key)
         if row is None:
@@ -258,38 +211,19 @@ def _keep(
                 reason = f"{f.kind} reopened for {f.payment_id}"
                 q.reopen_signed(connection, f.occurred_at or row.found_at, reason, at, period.project)
         if values:
-            connection.execute(update(m).where(m.c.id == row.id).values(**values))
-    stale_ids = _close_stale(connection, keys, scope, at, period)
-    open_ids = open_in_period(connection, period)
-    return open_ids, reopened, len(stale_ids)
+            sr.update_mismatch(connection, row.id, values)
+    _close_stale(connection, keys, scope, at, period)
+    return open_in_period(connection, period), reopened
 
 
-def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: int, period: Period) -> list[int]:
-    m = q.mismatches
+def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: int, period: Period) -> None:
     if not scope:
-        return []
+        return
     # Open findings are few and a month's scope is 100 000 payment ids: filter here, not in SQL.
     found = set(keys)
-    candidates = select(m.c.id, m.c.payment_id, m.c.key).where(
-        m.c.state == "open", m.c.kind.in_(RULE_KINDS), of_project(m)
-    )
-    rows = connection.execute(candidates, period.scope)
-    stale_ids = [r.id for r in rows if r.payment_id in scope and r.key not in found]
-    if stale_ids:
-        note = "no longer found by reconciliation"
-        connection.execute(
-            update(m)
-            .where(m.c.id.in_(stale_ids))
-            .values(state="resolved", resolved_by="reconcile", resolved_at=at, note=note)
-        )
-        q.write_audit(
-            connection,
-            [
-                q.audit_row(at, "reconcile", "resolve", "mismatch", str(i), "state", "open", "resolved", note=note)
-                for i in stale_ids
-            ],
-        )
-    return stale_ids
+    candidates = sr.open_rule_findings(connection, RULE_KINDS, period.project, period.default)
+    stale_ids = [r.id for r in candidates if r.payment_id in scope and r.key not in found]
+    sr.resolve_mismatches(connection, stale_ids, "reconcile", at, "no longer found by reconciliation")
 
 
 def touching(connection: Connection, period: Period, *, open_only: bool = True) -> list[int]:
@@ -297,19 +231,7 @@ def touching(connection: Connection, period: Period, *, open_only: bool = True) 
     before facts were dated, they were found in it), or they are about its deposits.
     Forged callbacks are not money of the period and never hold a sign-off. Only the
     period's project's (those naming none: the first project's)."""
-    m, d = q.mismatches, q.deposits
-    its_deposits = select(d.c.payment_id).where(
-        (d.c.project_id + 0) == period.project, d.c.created_at >= period.start, d.c.created_at < period.end
-    )
-    touches = or_(
-        and_(m.c.occurred_at >= period.start, m.c.occurred_at < period.end),
-        and_(m.c.occurred_at.is_(None), m.c.found_at >= period.start, m.c.found_at < period.end),
-        m.c.payment_id.in_(its_deposits),
-    )
-    conditions = [m.c.kind.not_in(q.UNSIGNED_KINDS), of_project(m), touches]
-    conditions += [m.c.state == "open"] if open_only else []
-    query = select(m.c.id).where(*conditions).order_by(m.c.id)
-    return [row.id for row in connection.execute(query, period.scope)]
+    return sr.touching(connection, period.start, period.end, period.project, period.default, open_only=open_only)
 
 
 def open_in_period(connection: Connection, period: Period) -> list[int]:
@@ -317,7 +239,6 @@ def open_in_period(connection: Connection, period: Period) -> list[int]:
 
 
 def _refusal(connection: Connection, period: Period) -> str | None:
-    m = q.mismatches
     covered = _covered(connection, period)
     missing = [day for day in period.days if day not in covered]
     reasons = []
@@ -330,7 +251,7 @@ def _refusal(connection: Connection, period: Period) -> str | None:
         )
     open_ids = open_in_period(connection, period)
     if open_ids:
-        rows = connection.execute(select(m.c.id, m.c.kind, m.c.payment_id).where(m.c.id.in_(open_ids[:10]))).all()
+        rows = sr.briefs(connection, open_ids[:10])
         listed = "; ".join(f"#{r.id} {kind_name(r.kind)} {r.payment_id or ''}".strip() for r in rows)
         more = "; " + _("and {n} more").format(n=len(open_ids) - 10) if len(open_ids) > 10 else ""
         reasons.append(_("{n} open: {listed}").format(n=len(open_ids), listed=listed + more))
@@ -348,24 +269,14 @@ async def sign_off(store: Store, period: Period, actor: str | None = None, proje
         if reason := _refusal(connection, period):
             raise SignOffRefused(reason)
         at = now_us()
-        statement = q._insert(connection, q.periods).values(
-            project_id=period.project, start_at=period.start, end_at=period.end, signed_by=who, signed_at=at
-        )
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["project_id", "start_at", "end_at"],
-                set_={"signed_by": who, "signed_at": at, "reopened_at": None, "reopened_reason": None},
-            )
-        )
+        sr.sign_period(connection, period.project, period.start, period.end, who, at)
         row = q.audit_row(at, who, "sign_off", "period", period.label, "signed_off", None, who, project=period.project)
         q.write_audit(connection, [row])
 
     await store.write(job)
 
 
-def signed_periods(connection: Connection, start: int, end: int, project: int | None = None) -> list[Any]:
+def signed_periods(connection: Connection, start: int, end: int, project: int | None = None) -> list[SignedPeriodRow]:
     """Signed periods overlapping [start, end), newest first: who, when, reopened and why
     (only ``project``'s when given)."""
-    p = q.periods
-    conditions = [p.c.start_at < end, p.c.end_at > start, *([p.c.project_id == project] if project is not None else [])]
-    return list(connection.execute(select(p).where(*conditions).order_by(p.c.signed_at.desc())).all())
+    return sr.signed_periods(connection, start, end, project)

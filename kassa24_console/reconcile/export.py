@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date, time
 from decimal import Decimal
 from operator import itemgetter
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection
 
 from ..i18n import N_, _
 from ..money import decimal_text, to_major
-from ..store import queries as q
-from ..store.prepared import Prepared
+from ..store import export_reads as reads
+from ..store.export_reads import Correction, ExportOperation, PaymentFinding
+from ..store.reconciliation import MismatchRow
 from ..zones import LocalClock
 
 EXPORT_SUFFIXES = (".xlsx", ".csv")
@@ -50,7 +51,7 @@ HEADER = tuple(name for name, _width, _format in COLUMNS)  # English: translated
 _STATE_ORDER = ("open", "corrected", "resolved")  # a payment's findings: the least settled shows
 
 
-def settlement(finding: Any, corrections: dict[str, list[Any]]) -> tuple[str, str]:
+def settlement(finding: PaymentFinding | MismatchRow, corrections: dict[str, list[Correction]]) -> tuple[str, str]:
     """How a finding was settled, as (state, what was done with the operator's note):
     ``open``; ``corrected`` (the deposit credited or closed by an operator); ``resolved``
     (by an operator with a note, or by reconciliation when the records came to agree)."""
@@ -69,27 +70,12 @@ def _with_note(note: str | None, skip: str) -> str:
     return f" · {note}" if note and not note.startswith(skip) else ""
 
 
-def _correction_text(row: Any) -> str:
+def _correction_text(row: Correction) -> str:
     if row.new == "paid":
         what = _("credited by {who} on {cause}").format(who=row.actor, cause=row.cause)
     else:
         what = _("closed by {who}").format(who=row.actor)
     return f"{what}: {row.note}" if row.note else what
-
-
-def corrections_of(connection: Connection, payment_ids: Iterable[str]) -> dict[str, list[Any]]:
-    """The corrections (credit, close) made to these deposits, oldest first, by payment id."""
-    a, found = q.audit, dict[str, list[Any]]()
-    wanted = sorted({p for p in payment_ids if p})
-    for start in range(0, len(wanted), 500):
-        rows = connection.execute(
-            select(a.c.entity_id, a.c.actor, a.c.new, a.c.note, a.c.cause)
-            .where(a.c.entity == "deposit", a.c.kind == "correction", a.c.entity_id.in_(wanted[start : start + 500]))
-            .order_by(a.c.at, a.c.id)
-        )
-        for row in rows:
-            found.setdefault(row.entity_id, []).append(row)
-    return found
 
 
 def operation_rows(
@@ -99,34 +85,20 @@ def operation_rows(
     id, each with its findings: (moment, payment id, operation id, customer, contract, amount
     in minor units, ours, platform's, finding kinds, finding state, note). Rows that name no
     project are the first project's (``default``)."""
-    d, o, m = q.deposits, q.operations, q.mismatches
-    in_period = and_((d.c.project_id + 0) == project, d.c.created_at >= start, d.c.created_at < end)
-    ours = select(d.c.payment_id).where(in_period)
-    deposit_columns = (d.c.payment_id, d.c.customer_id, d.c.contract_id, d.c.amount, d.c.state, d.c.created_at)
-    # A month's rows straight from the driver: SQLAlchemy's result rows cost more than the query.
-    deposits = {r.payment_id: r for r in Prepared(select(*deposit_columns).where(in_period)).all(connection, {})}
-    op_columns = (o.c.payment_id, o.c.operation_id, o.c.customer_id, o.c.amount, o.c.status, o.c.created_at)
-    op_in_period = and_(o.c.created_at >= start, o.c.created_at < end)
-    op_of_project = func.coalesce(o.c.project_id, default) == project
-    ops = Prepared(select(*op_columns).where(op_of_project, or_(op_in_period, o.c.payment_id.in_(ours)))).all(
-        connection, {}
-    )
-    by_payment: dict[str, list[Any]] = {}
+    deposits = {r.payment_id: r for r in reads.period_deposits(connection, start, end, project)}
+    ops = reads.period_operations(connection, start, end, project, default)
+    by_payment: dict[str, list[ExportOperation]] = {}
     for op in ops:
         by_payment.setdefault(op.payment_id, []).append(op)
     # The findings of our deposits of the period and of the platform's operations of it,
     # picked here: two IN-subqueries of a month's payment ids cost more than reading them all.
     theirs = {op.payment_id for op in ops if op.created_at is not None and start <= op.created_at < end}
     wanted = deposits.keys() | theirs
-    found: dict[str, list[Any]] = {}
-    finding_columns = (m.c.payment_id, m.c.kind, m.c.state, m.c.note, m.c.resolved_by)
-    of_project = func.coalesce(m.c.project_id, default) == project
-    for row in connection.execute(
-        select(*finding_columns).where(m.c.payment_id.is_not(None), of_project).order_by(m.c.id)
-    ):
+    found: dict[str, list[PaymentFinding]] = {}
+    for row in reads.payment_findings(connection, project, default):
         if row.payment_id in wanted:
             found.setdefault(row.payment_id, []).append(row)
-    corrections = corrections_of(connection, found)
+    corrections = reads.corrections_of(connection, found)
     none = ("", "", "")
     rows: list[tuple[Any, ...]] = []
     add = rows.append
@@ -155,7 +127,7 @@ def operation_rows(
     return rows
 
 
-def _findings(findings: list[Any], corrections: dict[str, list[Any]]) -> tuple[str, str, str]:
+def _findings(findings: list[PaymentFinding], corrections: dict[str, list[Correction]]) -> tuple[str, str, str]:
     if not findings:
         return "", "", ""
     settled = [settlement(f, corrections) for f in findings]

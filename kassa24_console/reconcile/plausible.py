@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from ..store import queries as q
+from ..store import reconciliation as sr
 from ..zones import LocalClock
 from . import rules
 
@@ -22,21 +22,11 @@ NEARLY_EMPTY_FROM = 20  # … once we have at least this many (a quiet day prove
 
 def paid_by_day(connection: Connection, days: list[str], zone: ZoneInfo, project: int) -> dict[str, int]:
     """How many of the project's deposits of each day are paid (counted by the database, day by day)."""
-    d = q.deposits
     counts = {}
     for day in days:
         first = date.fromisoformat(day)
         start, end = rules.day_start(first, zone), rules.day_start(first + timedelta(days=1), zone)
-        # ``state || ''``: walk the day by the time index; SQLite would otherwise take the
-        # state index and read every paid deposit ever, once per day.
-        counts[day] = connection.execute(
-            select(func.count()).where(
-                (d.c.project_id + 0) == project,
-                (d.c.state + "") == "paid",
-                d.c.created_at >= start,
-                d.c.created_at < end,
-            )
-        ).scalar_one()
+        counts[day] = sr.paid_count(connection, start, end, project)
     return counts
 
 

@@ -40,6 +40,9 @@ class Records:
     # is a deposit missing from it a finding.
     covered_days: frozenset[str] = frozenset()
     limits: Thresholds = field(default_factory=Thresholds.default)
+    # Deposits made within the retry window before or after the period: a retry split by
+    # midnight has its other half there.
+    neighbours: list[Any] = field(default_factory=list)
 
 
 SALE_TYPES = frozenset({"", "sale", "purchase"})
@@ -87,7 +90,10 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
             if len(recorded) != 1 or not one_operation_agrees(deposit, recorded[0]):
                 findings += _deposit_vs_report(deposit, recorded)
     findings += _report_without_deposit(sales, deposits, records)
-    retries = list(_likely_retries(in_period, s))
+    # A retry's other half may lie across midnight: the pairs are found with the neighbours,
+    # each finding kept by the period of its unpaid deposit.
+    pairs = _likely_retries([*in_period, *records.neighbours], s)
+    retries = [f for f in pairs if f.occurred_at is not None and start <= f.occurred_at < end]
     # A likely retry is also overdue; say it once, as the more useful of the two.
     retried = {f.payment_id for f in retries}
     return [f for f in findings if not (f.kind == "callback_overdue" and f.payment_id in retried)] + retries
@@ -245,7 +251,10 @@ def _monthly_limit(totals: dict[tuple[str, str], int], limit: int, at: int) -> I
             )
 
 
-def _likely_retries(deposits: list[Any], limits: Thresholds) -> Iterable[Finding]:
+def retry_pairs(deposits: list[Any], limits: Thresholds) -> Iterable[tuple[Any, Any]]:
+    """(unpaid, paid): deposits of the same customer, contract and amount within the retry
+    window of each other, of which exactly one was paid: the platform asked again and paid
+    the second (or first) one; the unpaid ones are likely retries."""
     window_us = limits.retry_window_seconds * 1_000_000
     # A retry is a pending deposit beside a paid one: only the groups of pending ones matter.
     pending = {(d.customer_id, d.contract_id, d.amount) for d in deposits if d.state == "pending"}
@@ -266,20 +275,23 @@ def _likely_retries(deposits: list[Any], limits: Thresholds) -> Iterable[Finding
                 continue
             paid = [c for c in cluster if c.state == "paid"]
             if len(cluster) > 1 and len(paid) == 1:
-                for other in cluster:
-                    if other.state == "pending":
-                        yield Finding(
-                            "likely_retry",
-                            f"likely_retry:{other.payment_id}",
-                            other.payment_id,
-                            {
-                                "paid": paid[0].payment_id,
-                                "customer_id": other.customer_id,
-                                "contract_id": other.contract_id,
-                                "amount": other.amount,
-                            },
-                            other.amount,
-                            other.created_at,
-                            limits=limits,
-                        )
+                yield from ((other, paid[0]) for other in cluster if other.state == "pending")
             cluster = [d] if d is not None else []
+
+
+def _likely_retries(deposits: list[Any], limits: Thresholds) -> Iterable[Finding]:
+    for other, paid in retry_pairs(deposits, limits):
+        yield Finding(
+            "likely_retry",
+            f"likely_retry:{other.payment_id}",
+            other.payment_id,
+            {
+                "paid": paid.payment_id,
+                "customer_id": other.customer_id,
+                "contract_id": other.contract_id,
+                "amount": other.amount,
+            },
+            other.amount,
+            other.created_at,
+            limits=limits,
+        )

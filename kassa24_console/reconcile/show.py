@@ -15,7 +15,7 @@ from rich.table import Table
 from ..findings import Thresholds
 from ..i18n import N_, _, ngettext
 from ..money import format_moment, format_money, format_share
-from .engine import Summary
+from .summary import Summary
 from .words import action_text, kind_name, word
 
 AGES = {
@@ -112,6 +112,13 @@ def print_sides(sides: Any, out: Console) -> None:
             else _("carried from {day}: {payments}, {sum}")
         )
         out.print(sentence.format(day=day, payments=payments(count), sum=format_money(total)), highlight=False)
+    for retry in sides.retries():
+        sentence = (
+            _("retried on {day}: {payment} unpaid here, paid there as {paid}")
+            if retry.direction == "to"
+            else _("retry from {day}: {payment} unpaid there, paid here as {paid}")
+        )
+        out.print(sentence.format(day=retry.day, payment=retry.payment_id, paid=retry.paid_as), highlight=False)
     if sides.carried:
         after = format_money(sides.difference_after_carried)
         out.print(_("difference after carried items: {sum}").format(sum=after), highlight=False)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from ..findings import DAY_US, MINUTE_US, Finding
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
 from . import rules
+from .period import Period
 
 AGE_BUCKETS = (
     ("≤ 1 min", MINUTE_US),
@@ -36,9 +37,13 @@ class Carried:
     day: str  # YYYY-MM-DD in the zone: where the other half is
     payment_id: str
     amount: int  # what this day counts of it (ours for "to", the platform's for "from")
+    # A retry split by midnight: ``payment_id`` is the unpaid deposit, this the paid one
+    # (the platform asked again and paid that); neither day counts money of the other's.
+    paid_as: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"direction": self.direction, "day": self.day, "payment_id": self.payment_id, "amount": self.amount}
+        found = {"direction": self.direction, "day": self.day, "payment_id": self.payment_id, "amount": self.amount}
+        return found if self.paid_as is None else {**found, "paid_as": self.paid_as}
 
 
 @dataclass
@@ -73,9 +78,15 @@ class Sides:
         """(direction, day, payments, sum) for each neighbour, in order: what the summary says."""
         groups: dict[tuple[str, str], tuple[int, int]] = {}
         for c in self.carried:
+            if c.paid_as is not None:
+                continue  # a retry: said on its own (retries_by_day)
             count, total = groups.get((c.direction, c.day), (0, 0))
             groups[(c.direction, c.day)] = (count + 1, total + c.amount)
         return [(direction, day, n, total) for (direction, day), (n, total) in sorted(groups.items())]
+
+    def retries(self) -> list[Carried]:
+        """Retries split by midnight, in order of day: what the summary says of each."""
+        return sorted((c for c in self.carried if c.paid_as is not None), key=lambda c: (c.day, c.payment_id))
 
     def as_dict(self) -> dict[str, Any]:
         def table(values: dict[str, tuple[int, int]]) -> dict[str, Any]:
@@ -98,6 +109,26 @@ class Sides:
         }
 
 
+@dataclass
+class Summary:
+    """One run over a period: what it found, what is open, both sides' totals."""
+
+    period: Period
+    findings: list[Finding]
+    open_ids: list[int] = field(default_factory=list)
+    reopened: int = 0
+    sides: Sides | None = None
+    uncovered: list[str] = field(default_factory=list)
+
+    def by_kind(self) -> dict[str, tuple[int, int]]:
+        """kind → (count, sum of amounts involved, minor units)."""
+        result: dict[str, tuple[int, int]] = {}
+        for f in self.findings:
+            count, total = result.get(f.kind, (0, 0))
+            result[f.kind] = (count + 1, total + (f.amount or 0))
+        return result
+
+
 def combine(parts: list[Sides], days: set[str]) -> Sides:
     """The sides of several days as one period's: counts and sums added; only what is
     carried to or from a day outside the period stays carried (a pair inside it is whole)."""
@@ -118,7 +149,9 @@ def combine(parts: list[Sides], days: set[str]) -> Sides:
             result.pending_by_age[label] = result.pending_by_age.get(label, 0) + count
         result.unit_hint = result.unit_hint or part.unit_hint
         result.carried += [c for c in part.carried if c.day not in days]
-    result.compared -= sum(1 for part in parts for c in part.carried if c.direction == "from" and c.day in days)
+    result.compared -= sum(
+        1 for part in parts for c in part.carried if c.direction == "from" and c.day in days and c.paid_as is None
+    )
     return result
 
 
@@ -197,6 +230,11 @@ def _carried(
             continue
         if abs(theirs.created_at - ours.created_at) <= window:
             found.append(Carried("from", day(ours.created_at), theirs.payment_id, theirs.amount or 0))
+    for unpaid, paid in rules.retry_pairs([*deposits, *records.neighbours], records.limits):
+        if outside(unpaid.created_at) != outside(paid.created_at):  # a pair split by the period's edge
+            here = not outside(unpaid.created_at)
+            direction, other = ("to", paid) if here else ("from", unpaid)
+            found.append(Carried(direction, day(other.created_at), unpaid.payment_id, 0, paid.payment_id))
     return found
 
 

@@ -225,7 +225,7 @@ class PlatformOperation(SQLModel, table=True):
     imported_at: int = _big()
 
 
-class Period(SQLModel, table=True):
+class SignedPeriod(SQLModel, table=True):
     """A reconciled period, signed off by an operator when nothing was left open."""
 
     __tablename__ = "periods"

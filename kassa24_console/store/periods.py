@@ -89,3 +89,14 @@ def deposits_by_id(connection: Connection, payment_ids: list[str], project: int)
             select(*DEPOSIT_FIELDS).where(d.c.project_id == project, d.c.payment_id.in_(part))
         ).all()
     return found
+
+
+def edge_deposits(connection: Connection, start: int, end: int, window: int, project: int) -> list[Any]:
+    """The project's deposits (the rules' columns) made within ``window`` µs before ``start``
+    or from ``end`` on: where a retry split by the period's edge has its other half."""
+    d = q.deposits
+    near = or_(
+        and_(d.c.created_at >= start - window, d.c.created_at < start),
+        and_(d.c.created_at >= end, d.c.created_at < end + window),
+    )
+    return list(connection.execute(select(*DEPOSIT_FIELDS).where((d.c.project_id + 0) == project, near)).all())

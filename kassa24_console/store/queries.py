@@ -25,9 +25,9 @@ from .models import (
     Contract,
     Deposit,
     Mismatch,
-    Period,
     PlatformCoverage,
     PlatformOperation,
+    SignedPeriod,
     Traffic,
     table_of,
 )
@@ -44,7 +44,7 @@ mismatches = table_of(Mismatch)
 audit = table_of(Audit)
 traffic = table_of(Traffic)
 operations = table_of(PlatformOperation)
-periods = table_of(Period)
+periods = table_of(SignedPeriod)
 coverage = table_of(PlatformCoverage)
 
 # Built once with a bound parameter: building the clause per call costs more than the query.
