@@ -120,3 +120,68 @@ async def test_one_project_shows_no_project_column_nor_filter(tmp_path: Path) ->
         assert "project" not in [c.key.value for c in contracts.table.columns.values()]
         await pilot.press("P")  # no such key with one project: nothing changes
         assert contracts.project is None and app.query_one(TrafficPane).project is None
+
+
+async def _pending_deposits(url: str) -> None:
+    """One deposit in each project, 90 s old and never called back: overdue (60 s) for both."""
+    store = Store(url, project_id=PRODUCTION)
+    await store.open()
+    at = now_us() - 90_000_000
+
+    def insert(connection: Any) -> None:
+        for project, payment in ((PRODUCTION, "k24_prod_due"), (TEST, "k24_test_due")):
+            values = {
+                "payment_id": payment,
+                "project_id": project,
+                "customer_id": "7100000001",
+                "contract_id": "C-1",
+                "number": "N-C-1",
+                "amount": 150_000,
+                "currency": "KZT",
+                "state": "pending",
+                "paid_amount": None,
+                "created_at": at,
+                "updated_at": at,
+            }
+            q.insert_deposit(connection, values)
+
+    try:
+        await store.write(insert)
+    finally:
+        await store.close()
+
+
+async def _overdue(app: Kassa24App) -> list[tuple[int, str]]:
+    assert app.store is not None
+    rows = await app.store.scan(
+        lambda c: c.exec_driver_sql(
+            "SELECT project_id, payment_id FROM mismatches WHERE payment_id LIKE '%_due' ORDER BY project_id"
+        ).all()
+    )
+    return [tuple(row) for row in rows]
+
+
+async def test_r_reconciles_the_project_the_filter_shows_or_every_project(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, projects=PROJECTS)
+    await _seed(settings.database_url)
+    await _pending_deposits(settings.database_url)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("m")
+        pane = app.query_one(MismatchesPane)
+        await until(pilot, lambda: pane.table.row_count == 2)  # the two seeded flags
+        pane.table.focus()
+        await pilot.press("P", "P")  # the test project only
+        await until(pilot, lambda: pane.project == TEST)
+        await pilot.press("r")
+        await until(pilot, lambda: any("Reconciled" in n.message for n in app._notifications), timeout=60)
+        assert await _overdue(app) == [(TEST, "k24_test_due")]  # production untouched
+        await pilot.press("P")  # all projects
+        await until(pilot, lambda: pane.project is None)
+        app.clear_notifications()
+        await pilot.press("r")
+        await until(pilot, lambda: sum("Reconciled" in n.message for n in app._notifications) == 2, timeout=60)
+        said = sorted(n.message for n in app._notifications)
+        assert said[0].startswith("production (4242): Reconciled") and said[1].startswith("test (4343): Reconciled")
+        assert await _overdue(app) == [(PRODUCTION, "k24_prod_due"), (TEST, "k24_test_due")]
+        await until(pilot, lambda: pane.table.row_count == 4)

@@ -16,9 +16,10 @@ from ..alerts.channels import display
 from ..alerts.words import event_word, rule_name, title_text
 from ..i18n import N_, _, ngettext, pgettext
 from . import format as fmt
-from .panes import ListPane
+from .lists import ListPane
+from .messages import AcknowledgeAlert
 from .said import Said
-from .screens import DetailScreen, ResolveForm
+from .screens import DetailScreen
 
 RECENT = 50  # resolved alerts listed under the active ones
 
@@ -48,8 +49,8 @@ class AlertsPane(ListPane):
         *ListPane.PAGING,
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, context: Any, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
         self.listing: state.Listing | None = None
 
     def compose(self) -> ComposeResult:
@@ -67,7 +68,7 @@ class AlertsPane(ListPane):
         self.say_channels()
 
     def say_channels(self) -> None:
-        names = [display(url.get_secret_value()) for url in self.k24.settings.alert_urls]  # never the URL
+        names = [display(url.get_secret_value()) for url in self.context.settings.alert_urls]  # never the URL
         text = (
             _("channels here: {names}").format(names=", ".join(names))
             if names
@@ -80,7 +81,7 @@ class AlertsPane(ListPane):
         self.say_channels()
 
     async def count(self) -> int:
-        self.listing = await state.listing(self.k24.store, RECENT)  # type: ignore[arg-type]
+        self.listing = await state.listing(self.store, RECENT)
         return len(self.listing.active) + len(self.listing.recent)
 
     async def page(self) -> list[Any]:
@@ -88,7 +89,7 @@ class AlertsPane(ListPane):
         return [*self.listing.active, *self.listing.recent]
 
     def cells(self, row: Any) -> list[Text]:
-        zone = self.k24.zone
+        zone = self.context.zone
         if row.active_key is None:
             status, done = (
                 Text(pgettext("alert", "resolved"), style="green"),
@@ -122,7 +123,7 @@ class AlertsPane(ListPane):
         row = self.selected()
         if row is None:
             return
-        zone = self.k24.zone
+        zone = self.context.zone
         since = fmt.at_text(row.started_at, zone, with_date=True).plain
         sent = ngettext("Since {since} · sent {n} time", "Since {since} · sent {n} times", row.sends)
         lines = [sent.format(since=since, n=row.sends)]
@@ -150,17 +151,5 @@ class AlertsPane(ListPane):
 
     def action_acknowledge(self) -> None:
         row = self.selected()
-        store = self.k24.store
-        if row is None or store is None:
-            return
-        if row.active_key is None:
-            self.notify(_("This alert has resolved: there is nothing to acknowledge."), severity="warning")
-            return
-
-        async def save(values: dict[str, str]) -> None:
-            await state.acknowledge(store, row.id, values["note"])
-            self.notify(_("Alert {id} acknowledged: no repeats until it resolves.").format(id=row.id))
-            await self.refresh_rows()
-
-        title = _("Acknowledge {rule} · {title}").format(rule=rule_name(row.rule), title=title_text(row.title))
-        self.app.push_screen(ResolveForm(title, "", save))
+        if row is not None:
+            self.post_message(AcknowledgeAlert(row))
