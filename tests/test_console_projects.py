@@ -1,4 +1,4 @@
-"""The console with two projects (Pilot): each pane shows a Project column and filters by
+"""The console with two projects (Pilot): each pane (alerts too) shows a Project column and filters by
 project, ``P`` cycling all → each project → all; with one project nothing of it shows."""
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from typing import Any
 from conftest import make_settings, until
 
 from kassa24_console import importer
+from kassa24_console.console.alerts import AlertsPane
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.mismatches import MismatchesPane
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.store import Store, now_us
+from kassa24_console.store import alerts as store_alerts
 from kassa24_console.store import queries as q
 
 PRODUCTION, TEST = 4242, 4343
@@ -64,7 +66,7 @@ async def _seed(url: str) -> None:
         await store.close()
 
 
-def _column(pane: ContractsPane | MismatchesPane, index: int) -> list[str]:
+def _column(pane: ContractsPane | MismatchesPane | AlertsPane, index: int) -> list[str]:
     table = pane.table
     return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
 
@@ -185,3 +187,44 @@ async def test_r_reconciles_the_project_the_filter_shows_or_every_project(tmp_pa
         assert said[0].startswith("production (4242): Reconciled") and said[1].startswith("test (4343): Reconciled")
         assert await _overdue(app) == [(PRODUCTION, "k24_prod_due"), (TEST, "k24_test_due")]
         await until(pilot, lambda: pane.table.row_count == 4)
+
+
+async def _alerts(url: str) -> None:
+    """An alert of each project (its previous key still in use) and one about the whole install."""
+    store = Store(url, project_id=PRODUCTION)
+    await store.open()
+    at = now_us()
+
+    def start(connection: Any) -> None:
+        for project in (PRODUCTION, TEST):
+            key = f"key_expiring:{project}"
+            store_alerts.start_alert(connection, key, "key_expiring", f"key of {project}", "", at, project)
+        store_alerts.start_alert(connection, "errors", "errors", "Requests are failing", "", at)
+
+    try:
+        await store.write(start)
+    finally:
+        await store.close()
+
+
+async def test_the_alerts_pane_filters_by_project(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, projects=PROJECTS)
+    await _seed(settings.database_url)
+    await _alerts(settings.database_url)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("exclamation_mark")
+        pane = app.query_one(AlertsPane)
+        await until(pilot, lambda: pane.table.row_count == 3)
+        assert next(str(c.label) for c in pane.table.columns.values()) == "Project"
+        assert sorted(_column(pane, 0)) == ["", "4242", "4343"]  # the install's alert has no project
+        where = app.query_one("#alerts-where")
+        assert "P project: all" in str(where.render())
+        pane.table.focus()
+        await pilot.press("P")  # production: its alert and the install's, not the test project's
+        await until(pilot, lambda: pane.table.row_count == 2)
+        assert sorted(_column(pane, 0)) == ["", "4242"] and "production (4242)" in str(where.render())
+        await pilot.press("P")
+        await until(pilot, lambda: sorted(_column(pane, 0)) == ["", "4343"])
+        await pilot.press("P")
+        await until(pilot, lambda: pane.table.row_count == 3)

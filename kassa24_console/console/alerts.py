@@ -29,7 +29,8 @@ class AlertsPane(ListPane):
     NOUN = "alerts"
     NOUN_WORD = N_("alerts")
     TABLES = ("alerts", "alert_deliveries")
-    BY_PROJECT = False  # an alert is the install's, not one project's
+    # An alert may be one project's (a previous key still in use): filtered by project like the
+    # other panes; one about the whole install shows under every project.
     COLUMNS = [
         (N_("State"), "state", 10),
         (N_("Since"), "since", 16),
@@ -62,6 +63,8 @@ class AlertsPane(ListPane):
             classes="hint",
         )
         yield Static("", id="alerts-channels", classes="hint", markup=False)
+        if self.by_project:  # where the list is, with the project filter (P) it shows
+            yield self.where_line()
         yield self.make_table()
 
     def on_mount(self) -> None:
@@ -81,7 +84,7 @@ class AlertsPane(ListPane):
         self.say_channels()
 
     async def count(self) -> int:
-        self.listing = await state.listing(self.store, RECENT)
+        self.listing = await state.listing(self.store, RECENT, self.project)
         return len(self.listing.active) + len(self.listing.recent)
 
     async def page(self) -> list[Any]:

@@ -70,4 +70,3 @@ class AcknowledgeAlert(Message):
     def __init__(self, alert: Any) -> None:
         super().__init__()
         self.alert = alert
-
