@@ -104,7 +104,7 @@ def test_the_key_expiring_alert_fires_only_while_the_previous_key_is_used_near_i
             return [c for c in rules.evaluate(connection, _settings(url, ends), NOW, []) if c.rule == "key_expiring"]
 
     near = conditions(datetime.now(UTC) + timedelta(hours=5))
-    assert [c.key for c in near] == ["key_expiring:4242"]
+    assert [(c.key, c.project_id) for c in near] == [("key_expiring:4242", 4242)]  # the project's alert
     assert "production (4242)" in near[0].title and SECRETS[1] not in near[0].text
     assert conditions(datetime.now(UTC) + timedelta(days=30)) == []  # not near its end yet
     assert conditions(datetime.now(UTC) - timedelta(hours=1)) == []  # over: the signature alert's business

@@ -61,7 +61,7 @@ def test_upgrade_from_the_first_released_schema_keeps_the_data(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "deposits     1" in result.stdout
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0013",)
         assert db.execute("SELECT payment_id, state FROM deposits").fetchall() == [("k24_old", "paid")]
         assert db.execute("SELECT count(*) FROM platform_operations").fetchone() == (0,)
 
@@ -72,7 +72,7 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
     with engine.begin() as connection:
         assert create_schema(connection) is False
     with sqlite3.connect(tmp_path / "legacy.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0013",)
 
 
 def test_the_traffic_payment_id_is_back_filled_from_what_each_record_stored(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_the_traffic_payment_id_is_back_filled_from_what_each_record_stored(tmp_
     with sqlite3.connect(path) as db:
         found = db.execute("SELECT kind, payment_id FROM traffic ORDER BY id").fetchall()
         indexes = {row[1] for row in db.execute("PRAGMA index_list('traffic')")}
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0013",)
     assert found == [
         ("check_deposit", "k24_minted"),
         ("check_deposit", None),
@@ -161,7 +161,7 @@ def test_a_one_project_database_keeps_every_row_and_gets_the_configured_project(
         create_schema(connection, project_id=4242)
     engine.dispose()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0013",)
         for table in rows:
             assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == before[table] == 1, table
             assert db.execute(f"SELECT DISTINCT project_id FROM {table}").fetchall() == [(4242,)], table

@@ -119,7 +119,9 @@ class Alerter:
 
     async def _hold(self, condition: rules.Condition, at: int) -> None:
         c = condition
-        started = await self.store.write(lambda conn: sa.start_alert(conn, c.key, c.rule, c.title, c.text, at))
+        started = await self.store.write(
+            lambda conn: sa.start_alert(conn, c.key, c.rule, c.title, c.text, at, c.project_id)
+        )
         if started is not None:
             log.warning("alert %s started (episode %d)", c.rule, started)
             self._send(started, c.rule, "fired", title_text(c.title), c.text)

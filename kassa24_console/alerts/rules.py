@@ -51,6 +51,7 @@ class Condition:
     rule: str
     title: str
     text: str
+    project_id: int | None = None  # the project it is about; None: the whole install
 
 
 def evaluate(connection: Connection, settings: Settings, now: int, active: list[Any]) -> list[Condition]:
@@ -218,7 +219,8 @@ def _key_expiring(connection: Connection, settings: Settings, now: int) -> list[
             "(kassa24-console keys shows which key signs)."
         )
         title = f"The previous key of project {project.label} is still in use"
-        found.append(Condition(f"key_expiring:{project.project_id}", "key_expiring", title, text))
+        key = f"key_expiring:{project.project_id}"
+        found.append(Condition(key, "key_expiring", title, text, project.project_id))
     return found
 
 

@@ -18,9 +18,10 @@ class Listing:
     deliveries: dict[int, list[Any]]  # alert id → what each channel did, in order
 
 
-async def listing(store: Store, recent: int = 50) -> Listing:
-    """Active alerts (oldest first), the ``recent`` latest resolved, and their deliveries."""
-    active, resolved = await store.scan(sa.listing, recent)
+async def listing(store: Store, recent: int = 50, project: int | None = None) -> Listing:
+    """Active alerts (oldest first), the ``recent`` latest resolved, and their deliveries;
+    with ``project``, that project's and the whole install's."""
+    active, resolved = await store.scan(sa.listing, recent, project)
     sent = await store.scan(sa.deliveries_of, [row.id for row in (*active, *resolved)])
     by_alert: dict[int, list[Any]] = {}
     for row in sent:

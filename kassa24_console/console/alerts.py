@@ -16,9 +16,10 @@ from ..alerts.channels import display
 from ..alerts.words import event_word, rule_name, title_text
 from ..i18n import N_, _, ngettext, pgettext
 from . import format as fmt
-from .panes import ListPane
+from .lists import ListPane
+from .messages import AcknowledgeAlert
 from .said import Said
-from .screens import DetailScreen, ResolveForm
+from .screens import DetailScreen
 
 RECENT = 50  # resolved alerts listed under the active ones
 
@@ -28,7 +29,8 @@ class AlertsPane(ListPane):
     NOUN = "alerts"
     NOUN_WORD = N_("alerts")
     TABLES = ("alerts", "alert_deliveries")
-    BY_PROJECT = False  # an alert is the install's, not one project's
+    # An alert may be one project's (a previous key still in use): filtered by project like the
+    # other panes; one about the whole install shows under every project.
     COLUMNS = [
         (N_("State"), "state", 10),
         (N_("Since"), "since", 16),
@@ -48,8 +50,8 @@ class AlertsPane(ListPane):
         *ListPane.PAGING,
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, context: Any, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
         self.listing: state.Listing | None = None
 
     def compose(self) -> ComposeResult:
@@ -61,13 +63,15 @@ class AlertsPane(ListPane):
             classes="hint",
         )
         yield Static("", id="alerts-channels", classes="hint", markup=False)
+        if self.by_project:  # where the list is, with the project filter (P) it shows
+            yield self.where_line()
         yield self.make_table()
 
     def on_mount(self) -> None:
         self.say_channels()
 
     def say_channels(self) -> None:
-        names = [display(url.get_secret_value()) for url in self.k24.settings.alert_urls]  # never the URL
+        names = [display(url.get_secret_value()) for url in self.context.settings.alert_urls]  # never the URL
         text = (
             _("channels here: {names}").format(names=", ".join(names))
             if names
@@ -80,7 +84,7 @@ class AlertsPane(ListPane):
         self.say_channels()
 
     async def count(self) -> int:
-        self.listing = await state.listing(self.k24.store, RECENT)  # type: ignore[arg-type]
+        self.listing = await state.listing(self.store, RECENT, self.project)
         return len(self.listing.active) + len(self.listing.recent)
 
     async def page(self) -> list[Any]:
@@ -88,7 +92,7 @@ class AlertsPane(ListPane):
         return [*self.listing.active, *self.listing.recent]
 
     def cells(self, row: Any) -> list[Text]:
-        zone = self.k24.zone
+        zone = self.context.zone
         if row.active_key is None:
             status, done = (
                 Text(pgettext("alert", "resolved"), style="green"),
@@ -122,7 +126,7 @@ class AlertsPane(ListPane):
         row = self.selected()
         if row is None:
             return
-        zone = self.k24.zone
+        zone = self.context.zone
         since = fmt.at_text(row.started_at, zone, with_date=True).plain
         sent = ngettext("Since {since} · sent {n} time", "Since {since} · sent {n} times", row.sends)
         lines = [sent.format(since=since, n=row.sends)]
@@ -150,17 +154,5 @@ class AlertsPane(ListPane):
 
     def action_acknowledge(self) -> None:
         row = self.selected()
-        store = self.k24.store
-        if row is None or store is None:
-            return
-        if row.active_key is None:
-            self.notify(_("This alert has resolved: there is nothing to acknowledge."), severity="warning")
-            return
-
-        async def save(values: dict[str, str]) -> None:
-            await state.acknowledge(store, row.id, values["note"])
-            self.notify(_("Alert {id} acknowledged: no repeats until it resolves.").format(id=row.id))
-            await self.refresh_rows()
-
-        title = _("Acknowledge {rule} · {title}").format(rule=rule_name(row.rule), title=title_text(row.title))
-        self.app.push_screen(ResolveForm(title, "", save))
+        if row is not None:
+            self.post_message(AcknowledgeAlert(row))

@@ -4,39 +4,34 @@ supervises it (:mod:`..embedded`), and reads the database through a store of its
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from typing import Any
 
 from rich.text import Text
-from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
 from .. import alerts, i18n
 from ..config import Settings
 from ..embedded import EmbeddedListener
-from ..i18n import N_, _, ngettext
-from ..listener import ListenError
-from ..reasons import part_text
-from ..runtime import DEMO_KEY_WARNING, StartupError, make_store, open_store
+from ..i18n import N_, _
 from ..store import Store, display_url
 from ..zones import zone as time_zone
 from . import projects_header
 from .alerts import AlertsPane
-from .keys import help_markdown
+from .context import Context
 from .language import Words, header_mark, tab_label
-from .language import commands as language_commands
 from .mismatches import MismatchesPane
+from .navigation import Navigation, known_binding_ids
+from .operations import Operations
 from .panes import CallbacksPane, ContractsPane
 from .rates import RATE_MINUTES, Rates, counters_text
-from .screens import ConfirmScreen, HelpScreen, steady
-from .story import show_story
+from .screens import steady
+from .supervision import Supervision
 from .traffic import TrafficPane
 
 log = logging.getLogger(__name__)
@@ -61,8 +56,10 @@ class StatusBar(Vertical):
             yield Sparkline([0] * RATE_MINUTES, id="status-sparkline")
 
 
-class Kassa24App(App[int]):
-    """The console. Panes read the store; the listener writes it."""
+class Kassa24App(Supervision, Operations, Navigation, App[int]):
+    """The console. Panes read the store; the listener writes it. Panes ask the app with messages
+    (:mod:`.messages`, handled in :mod:`.operations`); the listener is supervised in
+    :mod:`.supervision`; keys, help and palette are in :mod:`.navigation`."""
 
     CSS_PATH = "app.tcss"
     TITLE = "kassa24-console"
@@ -108,8 +105,10 @@ class Kassa24App(App[int]):
         self.attach = attach
         self.live = live
         self.zone = time_zone(settings.timezone)
+        # What every pane is built with: the settings, the zone and the console's own store
+        # (reads, operator's edits), opened on mount.
+        self.context = Context(settings, self.zone)
         self.listener: EmbeddedListener | None = None  # the listener, in its own process
-        self.store: Store | None = None  # the console's own store (reads, operator's edits)
         self.alerter: alerts.Alerter | None = None  # attached only: with a listener, its process alerts
         self.alert_count: int | None = None  # active alerts last shown: more rings the bell
         self.listener_state = "starting"
@@ -117,7 +116,7 @@ class Kassa24App(App[int]):
         self.key_note: str | None = None  # a previous key still in use near its end
         self.exit_code = 0  # what the process exits with: non-zero when it could not start
         self.rates = Rates()
-        self.unknown_keys = sorted(set(settings.keymap) - known_binding_ids()) if settings.keymap else []
+        self.unknown_keys = sorted(set(settings.keymap) - known_binding_ids(Kassa24App)) if settings.keymap else []
         if settings.keymap:
             self.set_keymap(settings.keymap)
 
@@ -125,15 +124,15 @@ class Kassa24App(App[int]):
         yield StatusBar(id="status")
         with TabbedContent(initial="traffic", id="tabs"):
             with TabPane(tab_label("traffic"), id="traffic"):
-                yield TrafficPane(id="traffic-pane")
+                yield TrafficPane(self.context, id="traffic-pane")
             with TabPane(tab_label("contracts"), id="contracts"):
-                yield ContractsPane(id="contracts-pane")
+                yield ContractsPane(self.context, id="contracts-pane")
             with TabPane(tab_label("callbacks"), id="callbacks"):
-                yield CallbacksPane(id="callbacks-pane")
+                yield CallbacksPane(self.context, id="callbacks-pane")
             with TabPane(tab_label("mismatches"), id="mismatches"):
-                yield MismatchesPane(id="mismatches-pane")
+                yield MismatchesPane(self.context, id="mismatches-pane")
             with TabPane(tab_label("alerts"), id="alerts"):
-                yield AlertsPane(id="alerts-pane")
+                yield AlertsPane(self.context, id="alerts-pane")
         yield Words()
 
     async def on_mount(self) -> None:
@@ -174,112 +173,20 @@ class Kassa24App(App[int]):
         self.query_one("#traffic-table").focus()
         steady(self.screen)
 
-    # --- lifecycle -------------------------------------------------------------------------
-
-    async def open_store(self) -> None:
-        """Open the listener's runtime in its own process (not when attached), then the
-        console's own store: the console reads the database as ``--attach`` does, so no
-        redraw ever makes the platform wait."""
-        try:
-            if not self.attach:
-                if self.listener is None:
-                    self.listener = EmbeddedListener(self.settings)
-                if self.listener.runtime is None:
-                    await self.listener.open()
-            if self.store is None:
-                store = make_store(self.settings)
-                await open_store(store, self.settings)  # attached: never loads anything into it
-                self.store = store
-        except StartupError as error:
-            self.problem, self.listener_state, self.exit_code = str(error), "stopped", 1
-            self.update_status()
-            return
-        self.exit_code = 0
-        if self.attach and self.settings.alert_urls and self.live and self.alerter is None:
-            self.alerter = alerts.Alerter(self.settings, self.store)  # without channels: only shows
-            self.alerter.start()
-        if self.settings.uses_demo_key:
-            log.warning(DEMO_KEY_WARNING)
-
     @property
-    def runtime(self) -> EmbeddedListener | None:
-        """The listener, once its process opened the database (it lives in that process)."""
-        return self.listener.runtime if self.listener is not None else None
+    def store(self) -> Store | None:
+        """The console's own store (reads, operator's edits): the panes' context holds it."""
+        return self.context.store
 
-    async def start_listener(self) -> None:
-        if self.listener is None or self.listener.runtime is None:
-            return
-        self.listener_state = "starting"
-        self.update_status()
-        try:
-            await self.listener.start()
-        except ListenError as error:
-            self.problem = _("{error} — ctrl+r to retry").format(error=part_text(str(error)))
-            self.listener_state = "stopped"
-        else:
-            self.problem = ""
-            self.listener_state = "listening"
-        self.update_status()
-
-    async def action_restart_listener(self) -> None:
-        if self.config_error:
-            self.notify(_("The configuration is invalid: fix it and start again."), severity="error")
-            return
-        if self.attach:
-            self.notify(_("Attached mode: there is no listener here."), severity="warning")
-            return
-        if self.runtime is None or self.store is None:
-            await self.open_store()
-        if self.listener is None or self.runtime is None:
-            return
-        listener = self.listener
-        in_flight = await asyncio.to_thread(lambda: listener.in_flight)  # a question to its process
-        if in_flight:
-            question = ngettext(
-                "{n} request in flight: it finishes first, new ones wait. Restart the listener?",
-                "{n} requests in flight: they finish first, new ones wait. Restart the listener?",
-                in_flight,
-            ).format(n=in_flight)
-            self.push_screen(ConfirmScreen(question), self._restart_if_confirmed)
-            return
-        await self._restart()
-
-    async def _restart_if_confirmed(self, confirmed: bool | None) -> None:
-        if confirmed:
-            await self._restart()
-
-    async def _restart(self) -> None:
-        assert self.listener is not None
-        self.listener_state = "restarting"
-        self.update_status()
-        await self.listener.stop()
-        await self.start_listener()
-        if self.listener_state == "listening":
-            self.notify(_("Listening on port {port}.").format(port=self.listener.port))
-
-    async def action_quit(self) -> None:
-        """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
-        self.listener_state = "stopping"
-        self.update_status()
-        if self.alerter is not None:
-            await self.alerter.close()
-            self.alerter = None
-        if self.listener is not None:
-            await self.listener.close()
-            self.listener = None
-        if self.store is not None:
-            await self.store.close()
-            self.store = None
-        self.exit(self.exit_code)
-
-    def check_listener(self) -> None:
-        """The header tells the truth when the listener stopped by itself."""
-        if self.listener_state == "listening" and self.listener is not None and not self.listener.running:
-            self.listener_state = "stopped"
-            self.problem = _("the listener stopped — see the log file; ctrl+r to restart")
-            self.update_status()
+    @store.setter
+    def store(self, store: Store | None) -> None:
+        self.context.store = store
 
     # --- refresh ---------------------------------------------------------------------------
+
+    async def refresh_panes(self) -> None:
+        """Every list read again, each only if a table it shows was written (after a save)."""
+        await self._tick_panes(all_panes=True)
 
     async def refresh_all(self) -> None:
         await self._tick_traffic()
@@ -364,95 +271,6 @@ class Kassa24App(App[int]):
     def on_resize(self) -> None:
         with contextlib.suppress(NoMatches):  # before the first compose there is no header yet
             self.update_status()  # the line is cut to the width
-
-    # --- navigation, help, palette ---------------------------------------------------------
-
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-        table_id = {
-            "traffic": "#traffic-table",
-            "contracts": "#contracts-table",
-            "callbacks": "#callbacks-table",
-            "mismatches": "#mismatches-table",
-            "alerts": "#alerts-table",
-        }[tab]
-        self.query_one(table_id).focus()
-
-    async def show_story(self, payment_id: str | None) -> None:
-        """One payment's story, in order (the same from every pane)."""
-        await show_story(self, payment_id)
-
-    def action_help(self) -> None:
-        scopes: list[tuple[str, list[type]]] = [
-            ("anywhere", [Kassa24App]),
-            ("traffic", [TrafficPane]),
-            ("contracts", [ContractsPane]),
-            ("callbacks", [CallbacksPane]),
-            ("mismatches", [MismatchesPane]),
-            ("alerts", [AlertsPane]),
-        ]
-        self.push_screen(HelpScreen(help_markdown(self, scopes, self.settings)))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "hide_help_panel":  # Esc closes the keys panel, and only then is it ours
-            return bool(self.screen.query("HelpPanel"))
-        return True
-
-    def get_system_commands(self, screen: Screen[Any]) -> Any:
-        for command in super().get_system_commands(screen):
-            if command.title == "Quit":  # ours waits for in-flight requests: say so
-                command = SystemCommand(
-                    _("Quit"), _("Stop the listener once in-flight requests are answered, then quit"), self.action_quit
-                )
-            else:
-                command = SystemCommand(_(command.title), _(command.help), command.callback, command.discover)
-            yield command
-        yield SystemCommand(
-            _("Traffic"),
-            _("Show incoming verify, check_deposit and callbacks"),
-            lambda: self.action_show_tab("traffic"),
-        )
-        yield SystemCommand(_("Contracts"), _("Search and edit contracts"), lambda: self.action_show_tab("contracts"))
-        yield SystemCommand(_("Callbacks"), _("Callback results"), lambda: self.action_show_tab("callbacks"))
-        yield SystemCommand(
-            _("Mismatches"), _("What needs an operator's look"), lambda: self.action_show_tab("mismatches")
-        )
-        yield SystemCommand(_("Alerts"), _("Active and recent alerts"), lambda: self.action_show_tab("alerts"))
-        yield SystemCommand(_("Reconcile today"), _("Run the reconciliation rules over today"), self._palette_reconcile)
-        yield SystemCommand(_("New account"), _("Add a customer account"), self._palette_new_account)
-        yield SystemCommand(_("New contract"), _("Add a contract to an account"), self._palette_new_contract)
-        yield SystemCommand(_("Restart listener"), _("Stop and start the HTTP listener"), self._palette_restart)
-        yield SystemCommand(_("Help"), _("Keys, filter syntax, log file"), self.action_help)
-        yield from language_commands(self)
-
-    def _palette_new_account(self) -> None:
-        self.action_show_tab("contracts")
-        self.query_one(ContractsPane).action_new_account()
-
-    def _palette_new_contract(self) -> None:
-        self.action_show_tab("contracts")
-        self.query_one(ContractsPane).action_new_contract()
-
-    @work(exclusive=True, group="reconcile")
-    async def _palette_reconcile(self) -> None:
-        self.action_show_tab("mismatches")
-        await self.query_one(MismatchesPane).action_reconcile()
-
-    @work(exclusive=True, group="restart")
-    async def _palette_restart(self) -> None:
-        await self.action_restart_listener()
-
-
-def known_binding_ids() -> set[str]:
-    """Every binding id the console defines: what a keymap may name."""
-    from .screens import DetailScreen, HelpScreen, _Form
-    from .tail import TailView
-
-    classes = (Kassa24App, TrafficPane, ContractsPane, CallbacksPane, MismatchesPane, AlertsPane, TailView)
-    classes += (DetailScreen,)
-    return {
-        b.id for cls in (*classes, HelpScreen, _Form) for b in getattr(cls, "BINDINGS", []) if getattr(b, "id", None)
-    }
 
 
 def run_console(settings: Settings, *, attach: bool = False, config_error: str | None = None) -> int:

@@ -13,18 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from .. import edits
 from ..i18n import N_, _, ngettext, pgettext
-from ..money import format_money
-from ..reconcile import corrections
 from ..reconcile.words import action_text, kind_name, word
 from ..store import views
+from ..store.console_reads import history_of_mismatch, periods_to_show
 from ..words import actor_word, audit_kind, note_text
 from . import format as fmt
-from .panes import ListPane
-from .reconciling import history_of_mismatch, periods_to_show, reconcile_elsewhere
+from .lists import ListPane
+from .messages import CorrectDeposit, ResolveMismatch, ShowStory
+from .reconciling import reconcile_elsewhere
 from .said import Said
-from .screens import CorrectionForm, DetailScreen, ResolveForm
+from .screens import DetailScreen
 
 # A finding's state in the list's narrow column (the detail says it in full: не урегулировано).
 
@@ -107,8 +106,8 @@ class MismatchesPane(ListPane):
         *ListPane.PAGING,
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, context: Any, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
         self.show_resolved = False
 
     def compose(self) -> ComposeResult:
@@ -125,9 +124,7 @@ class MismatchesPane(ListPane):
         yield self.make_table()
 
     async def fetch(self) -> list[Any]:
-        store = self.k24.store
-        assert store is not None
-        periods = await store.scan(periods_to_show)
+        periods = await self.store.scan(periods_to_show, 3, self.project)
         rows = await super().fetch()
         if self.is_attached:
             self._show_periods(periods)
@@ -137,20 +134,16 @@ class MismatchesPane(ListPane):
         return (*super().view_state(), self.show_resolved)
 
     async def count(self) -> int:
-        store = self.k24.store
-        assert store is not None
-        return await store.scan(views.mismatches_count, self.show_resolved, self.search, self.project)
+        return await self.store.scan(views.mismatches_count, self.show_resolved, self.search, self.project)
 
     async def page(self) -> list[Any]:
-        store = self.k24.store
-        assert store is not None
-        return await store.scan(
+        return await self.store.scan(
             views.mismatches_page, self.show_resolved, self.PAGE, self.search, self.page_start, self.project
         )
 
     def _show_periods(self, rows: list[Any]) -> None:
         """Signed periods, and any reopened after sign-off with the reason (in red)."""
-        zone = self.k24.zone
+        zone = self.context.zone
         text = Text()
         for p in rows:
             start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
@@ -172,7 +165,7 @@ class MismatchesPane(ListPane):
     def cells(self, row: Any) -> list[Text]:
         evidence = row.evidence if isinstance(row.evidence, dict) else {}
         return [
-            fmt.at_text(row.found_at, self.k24.zone, minutes=True),
+            fmt.at_text(row.found_at, self.context.zone, minutes=True),
             Text(kind_name(row.kind), style="bold"),
             fmt.plain(row.payment_id),
             Text(state_word(row.state), style="yellow" if row.state == "open" else "green"),
@@ -183,7 +176,7 @@ class MismatchesPane(ListPane):
     @on(DataTable.RowSelected, "#mismatches-table")
     async def _on_select(self) -> None:
         mismatch = self.selected()
-        store = self.k24.store
+        store = self.context.store
         if mismatch is None or store is None:
             return
         evidence = fmt.evidence_text(mismatch.evidence).replace(" · ", "\n")
@@ -197,7 +190,7 @@ class MismatchesPane(ListPane):
         if entries:  # every resolve and reopen, with who, when and the note: none is ever erased
             what_to_do += "\n\n" + _("History:")
             for e in entries:
-                when = fmt.at_text(e.at, self.k24.zone, with_date=True).plain
+                when = fmt.at_text(e.at, self.context.zone, with_date=True).plain
                 what_to_do += "\n" + _("{when} {kind} by {who}: {note}").format(
                     when=when, kind=audit_kind(e.kind), who=actor_word(e.actor), note=note_text(e.note)
                 )
@@ -207,65 +200,40 @@ class MismatchesPane(ListPane):
         self.app.push_screen(DetailScreen(title, evidence, what_to_do, (_("Evidence"), _("What to do"))))
 
     async def action_reconcile(self) -> None:
-        """Run the reconciliation rules over today in a process of its own: the listener in
-        this loop never waits for them."""
-        if self.k24.store is None:
+        """Run the reconciliation rules over today in a process of its own (the listener in
+        this loop never waits for them): every project, or the one the filter shows."""
+        if self.context.store is None:
             return
-        day = datetime.now(self.k24.zone).date().isoformat()
+        day = datetime.now(self.context.zone).date().isoformat()
         try:
-            found = await reconcile_elsewhere(self.k24.settings, day)
+            runs = await reconcile_elsewhere(self.context.settings, day, self.project)
         except RuntimeError as error:
             self.notify(str(error), severity="error")
             return
-        count = sum(f["count"] for f in found["found"].values())
-        self.notify(
-            _("Reconciled {period}: {found} found, {open} open.").format(
-                period=found["period"], found=count, open=len(found["open"])
+        for run in runs:
+            count = sum(f["count"] for f in run["found"].values())
+            said = _("Reconciled {period}: {found} found, {open} open.").format(
+                period=run["period"], found=count, open=len(run["open"])
             )
-        )
+            if "project" in run:  # several projects: each says which
+                named = self.context.settings.project(run["project"])
+                said = f"{named.label if named else run['project']}: {said}"
+            self.notify(said)
         await self.refresh_rows()
 
-    def _correct(self, title: str, fields: list[tuple[str, str, str]], apply: Any) -> None:
-        mismatch = self.selected()
-        if mismatch is None or self.k24.store is None or not mismatch.payment_id:
-            return
-
-        async def save(values: dict[str, str]) -> None:
-            await apply(self.k24.store, mismatch, values)
-            await self.refresh_rows()
-
-        self.app.push_screen(CorrectionForm(f"{_(title)} {mismatch.payment_id}", fields, save))
-
     def action_close_deposit(self) -> None:
-        async def apply(store: Any, mismatch: Any, values: dict[str, str]) -> None:
-            await corrections.close_deposit(store, mismatch.payment_id, values["note"])
-            self.notify(_("Deposit {payment_id} closed.").format(payment_id=mismatch.payment_id))
-
-        self._correct(N_("Close the unpaid deposit"), [("note", _("Why (expired, cancelled…)"), "")], apply)
+        mismatch = self.selected()
+        if mismatch is not None and mismatch.payment_id:
+            self.post_message(CorrectDeposit(mismatch, "close"))
 
     def action_credit_deposit(self) -> None:
         mismatch = self.selected()
-        evidence = mismatch.evidence if mismatch is not None and isinstance(mismatch.evidence, dict) else {}
+        if mismatch is not None and mismatch.payment_id:
+            self.post_message(CorrectDeposit(mismatch, "credit"))
 
-        async def apply(store: Any, mismatch: Any, values: dict[str, str]) -> None:
-            amount = await corrections.credit_deposit(
-                store, mismatch.payment_id, values["operation"].strip(), values["note"]
-            )
-            self.notify(
-                _("Deposit {payment_id} credited {amount}.").format(
-                    payment_id=mismatch.payment_id, amount=format_money(amount)
-                )
-            )
-
-        fields = [
-            ("operation", _("Platform operation id"), str(evidence.get("operation_id", ""))),
-            ("note", _("Why"), ""),
-        ]
-        self._correct(N_("Credit on the platform's record:"), fields, apply)
-
-    async def action_story(self) -> None:
+    def action_story(self) -> None:
         row = self.selected()
-        await self.k24.show_story(row.payment_id if row is not None else None)
+        self.post_message(ShowStory(row.payment_id if row is not None else None))
 
     async def action_toggle_resolved(self) -> None:
         self.show_resolved = not self.show_resolved
@@ -273,19 +241,8 @@ class MismatchesPane(ListPane):
 
     def action_resolve(self, reopen: bool = False) -> None:
         mismatch = self.selected()
-        store = self.k24.store
-        if mismatch is None or store is None:
-            return
-
-        async def save(values: dict[str, str]) -> None:
-            await edits.resolve_mismatch(store, mismatch.id, values["note"], reopen=reopen)
-            done = _("Mismatch {id} reopened.") if reopen else _("Mismatch {id} resolved.")
-            self.notify(done.format(id=mismatch.id))
-            await self.refresh_rows()
-
-        verb = _("Reopen") if reopen else _("Resolve")
-        title = f"{verb} {kind_name(mismatch.kind)} · {mismatch.payment_id or ''}"
-        self.app.push_screen(ResolveForm(title, mismatch.note, save))
+        if mismatch is not None:
+            self.post_message(ResolveMismatch(mismatch, reopen))
 
     def action_reopen(self) -> None:
         self.action_resolve(reopen=True)

@@ -23,7 +23,7 @@ from ..edits import (
     parse_status_code,
 )
 from ..i18n import N_, _
-from ..money import format_amount
+from ..money import format_amount, format_money
 from .format import wrap_at_spaces
 
 
@@ -124,9 +124,15 @@ class _Form(ModalScreen[bool]):
         """(id, label, initial value) of each input."""
         raise NotImplementedError
 
+    def facts(self) -> str:
+        """What the form shows beside its inputs and does not edit (empty: nothing)."""
+        return ""
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
             yield Static(_(self.TITLE_TEXT), classes="form-title", markup=False)
+            if facts := self.facts():
+                yield Static(facts, id="form-facts", classes="hint", markup=False)
             with VerticalScroll(classes="form-fields"), Grid(classes="form-grid"):  # scrolls; Save stays in view
                 for field_id, label, value in self.fields():
                     yield Label(label)
@@ -172,6 +178,7 @@ class ContractForm(_Form):
     def __init__(self, contract: Any, seen: Seen, save: Callable[[Seen, ContractChange], Awaitable[None]]) -> None:
         self.contract = contract
         self.seen = seen
+        self.credit: int = getattr(contract, "credit", 0) or 0  # overpayments kept (#22), not edited here
 
         async def _save(values: dict[str, str]) -> None:
             change = contract_change(values)
@@ -180,14 +187,19 @@ class ContractForm(_Form):
             except EditConflict as conflict:
                 if conflict.current is not None:
                     self.seen = Seen.of(conflict.current)
+                    self.credit = getattr(conflict.current, "credit", self.credit)
                     for field_id, _label, value in self.fields():
                         self.query_one(f"#{field_id}", Input).value = value
+                    self.query_one("#form-facts", Static).update(self.facts())
                 raise
 
         super().__init__(_save)
         self.TITLE_TEXT = _("Contract {id} · {number} · customer {customer}").format(
             id=contract.id, number=contract.number, customer=contract.customer_id
         )
+
+    def facts(self) -> str:
+        return _("Credit (overpayments kept): {credit}").format(credit=format_money(self.credit))
 
     def fields(self) -> list[tuple[str, str, str]]:
         c = self.seen.values

@@ -53,11 +53,12 @@ async def show_history(app: Any, store: Any, contract: Any) -> None:
         why = " · ".join(part for part in (note_text(row.note), row.cause) if part)
         kind = audit_kind(row.kind)
         lines.append(f"{when}  {kind:<10} {actor_word(row.actor)}\n    {change}" + (f"\n    {why}" if why else ""))
-    now = _("status code {code} {text}\namount due {due}\nminimum {minimum}").format(
+    now = _("status code {code} {text}\namount due {due}\nminimum {minimum}\ncredit {credit}").format(
         code=contract.status_code,
         text=contract.status_text,
         due=fmt.money(contract.payment).plain,
         minimum=fmt.money(contract.min_payment).plain,
+        credit=fmt.money(getattr(contract, "credit", 0) or 0).plain,
     )
     title = _("History of {id} · {number} · customer {customer} · newest first").format(
         id=contract.id, number=contract.number, customer=contract.customer_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -20,12 +20,11 @@ from ..reasons import reason_text, short_reason
 from ..store import views
 from . import format as fmt
 from . import project_filter
+from .context import Context
+from .messages import ShowStory
 from .said import Asking
 from .screens import DetailScreen
 from .tail import Column, TailView, header_of
-
-if TYPE_CHECKING:
-    from .app import Kassa24App
 
 WINDOW = 300  # rows kept in the live list; older ones are paged from the store
 PAGE = 200
@@ -62,8 +61,9 @@ class TrafficPane(Vertical):
         project_filter.BINDING,
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, context: Context, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.context = context  # settings, zone and store: given when built, read through
         self.follow = True
         self.filter = TrafficFilter()
         self.project: int | None = None  # the project filter: None, every project
@@ -77,12 +77,8 @@ class TrafficPane(Vertical):
         self._reason_text = ""
 
     @property
-    def k24(self) -> Kassa24App:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def by_project(self) -> bool:
-        return self.k24.settings.several
+        return self.context.settings.several
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cycle_project":
@@ -90,7 +86,7 @@ class TrafficPane(Vertical):
         return True
 
     async def action_cycle_project(self) -> None:
-        self.project = project_filter.following(self.k24.settings, self.project)
+        self.project = project_filter.following(self.context.settings, self.project)
         self.filter = replace(self.filter, project=self.project)
         await self.reload()
 
@@ -117,7 +113,7 @@ class TrafficPane(Vertical):
         return self.query_one("#traffic-table", TailView)
 
     def _cells(self, row: Any) -> list[Text]:
-        zone = self.k24.zone
+        zone = self.context.zone
         mine = [project_filter.cell(row)] if self.by_project else []
         return [
             *mine,
@@ -137,7 +133,7 @@ class TrafficPane(Vertical):
 
     async def poll(self) -> None:
         """Fetch what arrived since the last look; the app calls this on a timer."""
-        store = self.k24.store
+        store = self.context.store
         if store is None:
             return
         if self._skip:
@@ -171,7 +167,7 @@ class TrafficPane(Vertical):
 
     async def reload(self) -> None:
         """Rebuild from the newest matching rows (filter changed, or follow resumed)."""
-        store = self.k24.store
+        store = self.context.store
         if store is None:
             return
         rows = await store.scan(views.traffic_after, 0, self.filter, WINDOW)
@@ -204,7 +200,7 @@ class TrafficPane(Vertical):
     def _show_reason(self, row: Any) -> None:
         """The whole reason of the row under the cursor, wrapped (the column is narrow)."""
         reason = row.reason or ""
-        at = fmt.at_text(row.at, self.k24.zone).plain
+        at = fmt.at_text(row.at, self.context.zone).plain
         text = (
             _("{kind} at {at}: {reason}").format(kind=fmt.kind_text(row.kind), at=at, reason=reason_text(reason))
             if reason
@@ -234,7 +230,7 @@ class TrafficPane(Vertical):
         if not self.filter.empty and not self.filter.problems:
             text.append(_("  · filtered"), style="cyan")
         if self.by_project:
-            text.append(project_filter.note(self.k24.settings, self.project), style="cyan")
+            text.append(project_filter.note(self.context.settings, self.project), style="cyan")
         if self._total is not None and self._total > len(self.table.keys):
             total = f"{self._total:,}".replace(",", " ")
             shown = _("  · {shown} of {total} shown · [ older").format(shown=len(self.table.keys), total=total)
@@ -260,7 +256,7 @@ class TrafficPane(Vertical):
         self.query_one("#traffic-filter", Input).focus()
 
     async def action_older(self) -> None:
-        store = self.k24.store
+        store = self.context.store
         table = self.table
         if store is None or not table.keys:
             return
@@ -277,22 +273,22 @@ class TrafficPane(Vertical):
         self._show_state()
 
     async def action_story(self) -> None:
-        table, store = self.table, self.k24.store
+        table, store = self.table, self.context.store
         if store is None or not table.keys:
             return
         row = await store.read(views.traffic_detail, int(table.keys[table.cursor]))
-        await self.k24.show_story(row.payment_id if row is not None else None)
+        self.post_message(ShowStory(row.payment_id if row is not None else None))
 
     @on(TailView.Selected)
     async def _on_select(self, event: TailView.Selected) -> None:
-        store = self.k24.store
+        store = self.context.store
         if store is None:
             return
         row = await store.read(views.traffic_detail, int(event.key))
         if row is None:
             return
         # the id is what `simulate replay ID` sends again
-        at = fmt.at_text(row.at, self.k24.zone, with_date=True)
+        at = fmt.at_text(row.at, self.context.zone, with_date=True)
         title = _("#{id} · {kind} · {at} · from {peer}").format(
             id=row.id, kind=fmt.kind_text(row.kind), at=at, peer=row.peer
         )

@@ -91,7 +91,9 @@ def open_findings_since(
 # --- alert state --------------------------------------------------------------------------
 
 
-def start_alert(connection: Connection, key: str, rule: str, title: str, text: str, at: int) -> int | None:
+def start_alert(
+    connection: Connection, key: str, rule: str, title: str, text: str, at: int, project_id: int | None = None
+) -> int | None:
     """A new episode of ``key``: its id when this call started it, None when one is active,
     or when an episode of ``key`` ended at or after ``at`` (an evaluation made before
     another process saw the condition clear must not start it again: no flapping)."""
@@ -104,6 +106,7 @@ def start_alert(connection: Connection, key: str, rule: str, title: str, text: s
         "started_at": at,
         "last_sent_at": at,
         "sends": 1,
+        "project_id": project_id,  # None: about the whole install
     }
     ended_since = select(alerts.c.id).where(alerts.c.key == key, alerts.c.resolved_at >= at)
     row = select(*[literal(v, alerts.c[k].type).label(k) for k, v in values.items()]).where(~exists(ended_since))
@@ -168,14 +171,18 @@ def active_count(connection: Connection) -> int:
     return connection.execute(select(func.count()).where(alerts.c.active_key.is_not(None))).scalar_one()
 
 
-def listing(connection: Connection, recent: int = 50) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
-    """Active episodes (oldest first) and the ``recent`` latest resolved ones."""
+def listing(
+    connection: Connection, recent: int = 50, project: int | None = None
+) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+    """Active episodes (oldest first) and the ``recent`` latest resolved ones; with ``project``,
+    that project's and those about the whole install (they concern it too), not another's."""
+    mine = [] if project is None else [or_(alerts.c.project_id == project, alerts.c.project_id.is_(None))]
     active = connection.execute(
-        select(alerts).where(alerts.c.active_key.is_not(None)).order_by(alerts.c.started_at, alerts.c.id)
+        select(alerts).where(alerts.c.active_key.is_not(None), *mine).order_by(alerts.c.started_at, alerts.c.id)
     ).all()
     resolved = connection.execute(
         select(alerts)
-        .where(alerts.c.active_key.is_(None))
+        .where(alerts.c.active_key.is_(None), *mine)
         .order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
         .limit(recent)
     ).all()

@@ -319,6 +319,8 @@ def create_schema(connection: Connection, target: str = "head", project_id: int 
 
 
 def _legacy_revision(found: Any) -> str:
+    if found.has_table("alerts") and any(column["name"] == "project_id" for column in found.get_columns("alerts")):
+        return "0013"
     if any(column["name"] == "payment_id" for column in found.get_columns("traffic")):
         return "0012"
     if any(column["name"] == "project_id" for column in found.get_columns("accounts")):

@@ -296,6 +296,7 @@ class Alert(SQLModel, table=True):
     acked_by: str | None = None
     acked_at: int | None = _big(default=None)
     ack_note: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    project_id: int | None = _big(default=None)  # None: about the whole install, not one project
 
 
 class AlertDelivery(SQLModel, table=True):

@@ -1,0 +1,214 @@
+"""A pane's list: one page from the store, re-read only when a table it shows was written,
+the cursor kept in place; paged (``]`` ``[``), searched (``/``), filtered by project (``P``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import ColumnKey
+
+from ..i18n import N_, _
+from ..store import Store, views
+from . import project_filter
+from .context import Context
+from .said import Asking
+
+
+class Rows(DataTable[Any]):
+    """A pane's table where Home and End move the cursor to the first and last row (a
+    DataTable's own Home scrolls the view only, and ``k``/``p`` would act on a row out of sight)."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", N_("First row"), show=False),
+        Binding("end", "scroll_bottom", N_("Last row"), show=False),
+    ]
+
+
+class ListPane(Vertical):
+    """A table of one page from the store, rebuilt only when what it shows changed.
+
+    Lists longer than a page are paged from the store (``]`` next, ``[`` previous) and say
+    where you are ("1–500 of 10 020"); ``/`` narrows them (a payment id works everywhere).
+    """
+
+    TABLE_ID = ""
+    NOUN = "rows"  # the ids of its widgets
+    NOUN_WORD = N_("rows")  # what "1–500 of 10 020" counts, in words
+    PAGE = 500
+    COLUMNS: list[tuple[str, str, int]] = []  # (label, key, width)
+    BINDINGS = [project_filter.BINDING]
+    BY_PROJECT = True  # its rows carry their project: it filters by project when there are several
+    PAGING = [
+        Binding("right_square_bracket", "page(1)", N_("Next page"), show=False, tooltip=N_("next page of the list")),
+        Binding("left_square_bracket", "page(-1)", N_("Previous page"), show=False, tooltip=N_("previous page")),
+    ]
+
+    def __init__(self, context: Context, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.context = context  # settings, zone and store: given when built, read through
+        self._shown: list[tuple[Any, ...]] = []
+        self.rows: dict[str, Any] = {}
+        self.page_start = 0
+        self._read_at: tuple[Any, ...] | None = None  # (tables' stamp, search, page) last read
+        self.project: int | None = None  # the project filter: None, every project
+
+    @property
+    def by_project(self) -> bool:
+        """Several projects are configured and its rows carry theirs: a filter and a column."""
+        return self.BY_PROJECT and self.context.settings.several
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cycle_project":
+            return self.by_project
+        return True
+
+    async def action_cycle_project(self) -> None:
+        self.project = project_filter.following(self.context.settings, self.project)
+        self.page_start = 0
+        await self.refresh_rows()
+
+    def columns(self) -> list[tuple[str, str, int]]:
+        return [project_filter.COLUMN, *self.COLUMNS] if self.by_project else self.COLUMNS
+
+    @property
+    def store(self) -> Store:
+        """The console's store: open whenever a page is read (:meth:`refresh_rows` reads only then)."""
+        assert self.context.store is not None
+        return self.context.store
+
+    @property
+    def search(self) -> str:
+        return next((i.value for i in self.query(f"#{self.NOUN}-search").results(Input)), "")
+
+    def search_box(self, placeholder: str) -> Input:
+        return Asking(placeholder, id=f"{self.NOUN}-search")
+
+    def where_line(self) -> Static:
+        return Static("", id=f"{self.NOUN}-where", classes="hint", markup=False)
+
+    def tables(self) -> tuple[str, ...]:
+        """The tables this pane's rows are read from: it re-reads when one of them is written."""
+        return self.TABLES
+
+    TABLES: tuple[str, ...] = ()
+
+    def view_state(self) -> tuple[Any, ...]:
+        """What, besides the store, decides which rows the pane shows."""
+        return (self.search, self.page_start, self.project)
+
+    async def count(self) -> int:
+        raise NotImplementedError
+
+    async def page(self) -> list[Any]:
+        raise NotImplementedError
+
+    async def fetch(self) -> list[Any]:
+        """The page at ``offset`` (kept within the rows there are), and where it is."""
+        total = await self.count()
+        self.page_start = max(0, min(self.page_start, (max(total, 1) - 1) // self.PAGE * self.PAGE))
+        rows = await self.page()
+        if self.is_attached:
+            first = self.page_start + 1 if rows else 0
+            cap = f"{views.COUNT_CAP:,}".replace(",", " ")
+            of = _("more than {n}").format(n=cap) if total > views.COUNT_CAP else f"{total:,}".replace(",", " ")
+            last = self.page_start + len(rows)
+            where = _("{noun} {first}–{last} of {of}").format(noun=_(self.NOUN_WORD), first=first, last=last, of=of)
+            more = _(" · ] next page · [ previous") if total > self.PAGE else ""
+            mine = project_filter.note(self.context.settings, self.project) if self.by_project else ""
+            for widget in self.query(f"#{self.NOUN}-where").results(Static):
+                widget.update(where + more + mine)
+        return rows
+
+    async def action_page(self, step: int) -> None:
+        self.page_start = max(0, self.page_start + step * self.PAGE)
+        await self.refresh_rows()
+
+    @on(Input.Changed)
+    async def _on_search(self, event: Input.Changed) -> None:
+        if event.input.id == f"{self.NOUN}-search":
+            self.page_start = 0
+            await self.refresh_rows()
+
+    @on(Input.Submitted)
+    def _on_search_done(self, event: Input.Submitted) -> None:
+        if event.input.id == f"{self.NOUN}-search":
+            self.table.focus()
+
+    def action_focus_search(self) -> None:
+        for box in self.query(f"#{self.NOUN}-search").results(Input):
+            box.focus()
+
+    def make_table(self) -> DataTable[Any]:
+        table: DataTable[Any] = Rows(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        for label, key, width in self.columns():
+            table.add_column(self.column_label(label, key), key=key, width=width)
+        return table
+
+    def column_label(self, label: str, key: str) -> Text:
+        """A column's heading in the operator's language (drawn again when it changes)."""
+        return Text(_(label), justify="right" if key in self.RIGHT else "left")
+
+    def relabel(self) -> None:
+        """Headings again in the language now in use; the rows are read and drawn again."""
+        table = self.query_one(f"#{self.TABLE_ID}", DataTable)
+        for label, key, _width in self.columns():
+            table.columns[ColumnKey(key)].label = self.column_label(label, key)
+        table.refresh()
+        self._read_at, self._shown = None, []
+
+    RIGHT: frozenset[str] = frozenset()
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one(f"#{self.TABLE_ID}", DataTable)
+
+    def key_of(self, row: Any) -> str:
+        return str(row.id)
+
+    def cells(self, row: Any) -> list[Text]:
+        raise NotImplementedError
+
+    async def refresh_rows(self) -> None:
+        """Re-read the page unless nothing was committed since it was read (an idle console
+        reads nothing); touch the table only if something changed."""
+        store = self.context.store
+        if store is None:
+            return
+        stamp = await store.stamp(self.tables())
+        read_at = (stamp, *self.view_state())
+        if stamp is not None and read_at == self._read_at:
+            return  # none of the tables this pane shows was written since it was read
+        rows = await self.fetch()
+        self._read_at = read_at
+        if not self.is_attached:  # the app closed while the store answered
+            return
+        shown = [tuple(row) for row in rows]
+        if shown == self._shown:
+            return
+        self._shown = shown
+        table = self.table
+        selected = self.selected_key()
+        self.rows = {self.key_of(row): row for row in rows}
+        with self.app.batch_update():
+            table.clear()
+            mark = self.by_project
+            for row in rows:
+                cells = self.cells(row)
+                table.add_row(*([project_filter.cell(row), *cells] if mark else cells), key=self.key_of(row))
+            if selected in self.rows:
+                table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    def selected_key(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def selected(self) -> Any:
+        key = self.selected_key()
+        return self.rows.get(key) if key is not None else None
