@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import callback_body, deposit_body, make_settings, post, seed_demo, until
 from textual.message import Message
 
 from kassa24_console.console import messages
@@ -17,6 +16,9 @@ from kassa24_console.console.mismatches import MismatchesPane
 from kassa24_console.console.panes import CallbacksPane, ContractsPane
 from kassa24_console.console.screens import ContractForm, DetailScreen, HelpScreen, ResolveForm
 from kassa24_console.money import format_money
+from tests.support.bodies import callback_body, deposit_body
+from tests.support.console import make_settings, post, until
+from tests.support.seeding import seed_demo
 
 
 async def _overpay(url: str, app: Kassa24App, extra: int) -> tuple[str, int]:
