@@ -132,12 +132,20 @@ class _Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
-            code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
             if self.stopping:
-                worst = max(worst, code)
+                worst = max(worst, self.stop_code(status))
                 continue
             self.replace(worker, pid, status)
         return worst
+
+    @staticmethod
+    def stop_code(status: int) -> int:
+        """A stopped worker's share of the exit status. One still starting (a replacement
+        importing on a busy machine) has not yet installed its handlers, so the signal we
+        forwarded ends it as a signal does: that is the stop we asked for, not a failure."""
+        if os.WIFSIGNALED(status):
+            return 0 if os.WTERMSIG(status) in (signal.SIGTERM, signal.SIGINT) else 1
+        return os.waitstatus_to_exitcode(status)
 
     def replace(self, worker: int, pid: int, status: int) -> None:
         census.set_running(len(self.workers), self.count)

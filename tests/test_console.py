@@ -25,6 +25,7 @@ from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET
 from tests.support.console import click_save, make_settings, open_first_contract, post, until
 from tests.support.seeding import seed_demo
+from tests.support.waiting import wait_for
 
 
 def _count(db: str, sql: str) -> int:
@@ -537,3 +538,17 @@ async def test_an_idle_console_asks_only_whether_anything_changed(console: Any) 
     finally:
         event.remove(reader, "checkout", trace)
         app.store.db._read_connection.connection.dbapi_connection.set_trace_callback(None)
+
+
+async def test_the_listener_process_ends_with_the_console_however_it_ends(tmp_path: Path) -> None:
+    """Leaving the app without ``q`` (an error, a test's Pilot) still ends the listener's
+    process: it must not outlive the console that supervises it."""
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "listening")
+        assert app.listener is not None and app.listener._process is not None
+        process = app.listener._process
+        assert process.poll() is None
+    wait_for(lambda: process.poll() is not None, 30, "the listener's process to end")

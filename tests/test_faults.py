@@ -388,3 +388,33 @@ def test_the_log_rotates_by_the_hour_and_keeps_two_days(tmp_path: Path) -> None:
     with gzip.open(rotated, "rt") as text:
         assert sum(1 for _ in text) == 21_000
     assert handler.backupCount * handler.interval >= 24 * 3600
+
+
+def _status_of_child_killed_by(signum: int) -> int:
+    ready, told = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: default handlers (as a worker before uvicorn's), then wait
+        try:
+            for each in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(each, signal.SIG_DFL)
+            os.write(told, b"1")
+            while True:
+                signal.pause()
+        finally:
+            os._exit(3)
+    os.close(told)
+    assert os.read(ready, 1) == b"1"
+    os.close(ready)
+    os.kill(pid, signum)
+    return os.waitpid(pid, 0)[1]
+
+
+def test_a_worker_ended_by_the_forwarded_stop_signal_is_a_clean_stop() -> None:
+    """A replacement worker still starting when serve is stopped dies of the SIGTERM we
+    forwarded (its handlers are not yet installed): serve must still exit 0; a worker
+    killed by anything else while stopping is a failure."""
+    from kassa24_console.workers import _Supervisor
+
+    assert _Supervisor.stop_code(_status_of_child_killed_by(signal.SIGTERM)) == 0
+    assert _Supervisor.stop_code(_status_of_child_killed_by(signal.SIGINT)) == 0
+    assert _Supervisor.stop_code(_status_of_child_killed_by(signal.SIGKILL)) == 1

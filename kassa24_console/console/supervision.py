@@ -125,6 +125,16 @@ class Supervision:
         """Stop accepting, let in-flight requests finish, commit, restore the terminal."""
         self.listener_state = "stopping"
         self.update_status()
+        await self.release()
+        self.exit(self.exit_code)
+
+    async def on_unmount(self) -> None:
+        """However the app ends (``q``, an error, a test's Pilot leaving), the listener's
+        process is closed: it must not outlive the console that supervises it."""
+        await self.release()
+
+    async def release(self) -> None:
+        """Close the alerter, the listener's process and the store; each once."""
         if self.alerter is not None:
             await self.alerter.close()
             self.alerter = None
@@ -134,7 +144,6 @@ class Supervision:
         if self.store is not None:
             await self.store.close()
             self.store = None
-        self.exit(self.exit_code)
 
     def check_listener(self) -> None:
         """The header tells the truth when the listener stopped by itself."""
