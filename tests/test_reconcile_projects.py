@@ -156,3 +156,52 @@ def test_sign_off_of_one_project_leaves_the_other_open_and_the_act_is_the_projec
     assert signed.returncode == 0, signed.stdout + signed.stderr
     periods = server.rows("SELECT project_id, reopened_at FROM periods ORDER BY project_id")
     assert [tuple(r) for r in periods] == [(PRODUCTION, None), (TEST, None)]
+
+
+def test_a_project_a_report_never_names_is_not_reconciled_by_it(server: Server, tmp_path: Path) -> None:
+    """A report whose project column names production only is production's record: the test
+    project's days stay without a platform record (never "all clear" from a report that says
+    nothing of it), and every output says which record covered which project."""
+    day, operation = "2026-01-05", "9501"
+    line = f"{operation};k24_NOT_OURS_9501;{PRODUCTION};sale;success;Kassa24;50.00;KZT;{SHARED};{day} 10:00:00;"
+    report = _report(tmp_path, [line + f"{day} 10:00:05"])
+    done = _reconcile(server, "--report", str(report), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    runs = {run["project"]: run for run in json.loads(done.stdout)["projects"]}
+    assert (runs[PRODUCTION]["records"], runs[PRODUCTION]["records_of_other_projects"]) == (["csv:report.csv"], [])
+    assert runs[PRODUCTION]["no_platform_record"] == []
+    assert (runs[TEST]["records"], runs[TEST]["records_of_other_projects"]) == ([], ["csv:report.csv"])
+    assert runs[TEST]["no_platform_record"] == [day]  # not reconciled for that day
+    coverage = server.rows("SELECT project_id FROM platform_coverage WHERE day = ?", day)
+    assert [r["project_id"] for r in coverage] == [PRODUCTION]
+
+    table = _reconcile(server, "--report", str(report))
+    assert table.returncode == 1, table.stderr
+    assert f"csv:report.csv has no operation of project {TEST}: not its record" in table.stdout
+    assert f"no platform record for {day}" in table.stdout
+    assert f"has no operation of project {PRODUCTION}" not in table.stdout
+    one = _reconcile(server, "--project", str(TEST), "--report", str(report), "--sign-off")
+    assert one.returncode == 1 and f"no platform record for {day}" in one.stderr, one.stdout + one.stderr
+    left = server.rows("SELECT count(*) AS n FROM platform_coverage WHERE project_id = ? AND day = ?", TEST, day)
+    assert left[0]["n"] == 0
+
+
+def test_the_audit_of_a_project_holds_its_findings_resolves_and_not_the_others(server: Server) -> None:
+    finding = server.rows("SELECT id FROM mismatches WHERE kind = 'report_unknown_payment' AND project_id = ?", TEST)
+    assert finding, "worked by the sign-off test above"
+
+    def audit(project: int) -> set[tuple[str, str, str]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "kassa24_console.cli", "audit", "--project", str(project), "--format", "json"],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return {(e["kind"], e["entity"], e["entity_id"]) for e in json.loads(done.stdout) if e["entity"] != "contract"}
+
+    resolved = ("resolve", "mismatch", str(finding[0]["id"]))
+    assert resolved in audit(TEST)
+    assert resolved not in audit(PRODUCTION)
+    assert ("sign_off", "period") in {(k, e) for k, e, _id in audit(PRODUCTION)}
