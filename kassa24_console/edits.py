@@ -176,7 +176,9 @@ def _conflict(connection: Connection, seen: Seen, zone: ZoneInfo | None) -> Edit
     current = q.contract(connection, seen.project_id, seen.contract_id)
     if current is None:
         return EditConflict(_("contract {id} no longer exists").format(id=seen.contract_id), None)
-    since = changes.contract_changes_after(connection, seen.contract_id, max(seen.read_at, seen.updated_at))
+    since = changes.contract_changes_after(
+        connection, seen.project_id, seen.contract_id, max(seen.read_at, seen.updated_at)
+    )
     lines = [describe_change(row, zone) for row in since if row.field in FIELDS]
     if not lines:  # changed by something that left no audit row (an older version, or SQL by hand)
         lines = [
@@ -320,7 +322,16 @@ async def resolve_mismatch(
             connection,
             [
                 q.audit_row(
-                    at, who, kind, "mismatch", str(mismatch_id), "state", row.state, values["state"], note=note.strip()
+                    at,
+                    who,
+                    kind,
+                    "mismatch",
+                    str(mismatch_id),
+                    "state",
+                    row.state,
+                    values["state"],
+                    note=note.strip(),
+                    project=row.project_id,
                 )
             ],
         )

@@ -279,3 +279,59 @@ async def test_a_payments_story_holds_every_step_in_order(console: Any) -> None:
     await until(pilot, lambda: isinstance(app.screen, DetailScreen))
     shown = app.screen.query_one("#detail-request").text
     assert "verify" in shown and "callback" in shown and "amount due" in shown
+
+
+# --- a conflict cites only the project's own contract --------------------------------------------
+
+
+async def _two_projects_one_contract_id(tmp_path: Path) -> Store:
+    """A database of projects 4242 and 4343, each with customer 7001 and contract C-1 (the
+    same ids, two contracts): 900,00 due in 4242, 300,00 in 4343."""
+    from kassa24_console import importer
+
+    store = Store(f"sqlite:///{tmp_path / 'two.db'}", project_id=4242)
+    await store.open()
+    for project, due in ((4242, 90_000), (4343, 30_000)):
+        account = {"customer_id": "7001", "name": f"Name {project}", "currency": "KZT", "additional_customer_id": None}
+        contract = {"id": "C-1", "customer_id": "7001", "number": f"N-{project}", "payment": due}
+        contract |= {"min_payment": None, "status_code": 0, "status_text": "", "info": None}
+        await importer.apply(store, importer.Batch([account], [contract], ["t"]), actor="t", project_id=project)
+    return store
+
+
+async def test_a_conflict_cites_only_changes_of_the_same_projects_contract(tmp_path: Path) -> None:
+    store = await _two_projects_one_contract_id(tmp_path)
+    seen = await edits.load_contract(store, "C-1", 4343)  # the operator opens the test project's C-1
+    production = await edits.load_contract(store, "C-1", 4242)
+    other = edits.ContractChange(0, "", 55_500, None)  # production's C-1 changes meanwhile: not this contract
+    assert await edits.update_contract(store, production, other, actor="prod-desk", note="production") == 1
+    same = edits.ContractChange(0, "", 25_000, None)  # and the test project's C-1 too
+    later = await edits.load_contract(store, "C-1", 4343)
+    assert await edits.update_contract(store, later, same, actor="test-desk", note="test") == 1
+    with pytest.raises(edits.EditConflict) as refused:
+        await edits.update_contract(store, seen, edits.ContractChange(0, "", 20_000, None), actor="me")
+    text = str(refused.value).replace("\xa0", " ")
+    assert "test-desk" in text and "300,00 ₸ → 250,00 ₸" in text
+    assert "prod-desk" not in text and "555,00" not in text and "900,00" not in text
+    assert refused.value.current is not None and refused.value.current.project_id == 4343
+    assert refused.value.current.payment == 25_000
+
+    # Changed by something that left no audit row in its project (SQL by hand), while production's
+    # C-1 was edited: the values are compared, never production's history cited.
+    seen = await edits.load_contract(store, "C-1", 4343)
+    await store.write(
+        lambda c: c.exec_driver_sql(
+            "UPDATE contracts SET payment = 24000, version = version + 1 WHERE project_id = 4343"
+        )
+    )
+    production = await edits.load_contract(store, "C-1", 4242)
+    await edits.update_contract(store, production, edits.ContractChange(0, "", 44_400, None), actor="prod-desk")
+    with pytest.raises(edits.EditConflict) as refused:
+        await edits.update_contract(store, seen, edits.ContractChange(0, "", 20_000, None), actor="me")
+    text = str(refused.value).replace("\xa0", " ")
+    assert "250,00 ₸ → 240,00 ₸" in text and "prod-desk" not in text and "444,00" not in text
+    rows = await store.scan(
+        lambda c: c.exec_driver_sql("SELECT project_id, payment FROM contracts ORDER BY project_id").all()
+    )
+    assert [tuple(r) for r in rows] == [(4242, 44_400), (4343, 24_000)]  # nothing of the refused edits saved
+    await store.close()

@@ -192,3 +192,41 @@ async def test_two_projects_contracts_of_one_id_are_listed_and_edited_apart(tmp_
         await until(pilot, lambda: pane.table.row_count == 2, timeout=15)
         assert set(pane.rows) == {"C-1", "4343:C-1"}
         assert (pane.rows["C-1"].number, pane.rows["4343:C-1"].number) == ("N-4242", "N-4343")
+
+
+async def test_the_traffic_detail_says_which_key_signed_each_request(tmp_path: Path) -> None:
+    """Over real HTTP to the console's own listener: a verify signed with production's previous
+    key (before its end) and one with its current key; the detail view of each says which."""
+    import httpx
+
+    from kassa24_console.console.app import Kassa24App
+    from kassa24_console.console.screens import DetailScreen
+    from kassa24_console.console.traffic import TrafficPane
+    from kassa24_console.protocol.signature import signed
+    from tests.support.bodies import verify_body
+
+    url = _database(tmp_path / "k.db", [])
+    ends = datetime.now(UTC) + timedelta(days=2)
+    settings = _settings(url, ends, log_file=tmp_path / "k.log", port=0, traffic_flush_interval=0.05)
+    app = Kassa24App(settings)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: app.listener_state == "listening", timeout=30)
+        assert app.runtime is not None
+        listener = f"http://127.0.0.1:{app.runtime.listener.port}/kassa24"
+        table = app.query_one(TrafficPane).table
+        shown = []
+        for number, key in enumerate((SECRETS[1], SECRETS[0]), start=1):  # the previous key, then the current
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(listener, json=signed({**verify_body("7001"), "project_id": 4242}, key))
+            assert answer.json()["code"] == 404  # checked with the project's key, answered (no such customer)
+            await until(pilot, lambda n=number: table.row_count == n, timeout=15)
+            table.focus()
+            table.move_to(number - 1)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+            shown.append(app.screen.query_one("#detail-response").text)
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
+    assert "# signed with the previous key · project 4242" in shown[0]
+    assert "# signed with the current key · project 4242" in shown[1]
+    assert not any(secret in text for secret in SECRETS for text in shown)

@@ -18,7 +18,6 @@ from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.endpoint import Endpoint
-from tests.support.inprocess import AppServer, start_app
 from tests.support.serve import Server, start_serve
 from tests.support.waiting import wait_for
 
@@ -83,23 +82,21 @@ def _seed(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """serve's app in-process, configured with the projects."""
-    tmp: Path = tmp_path_factory.mktemp("projects")
-    srv = start_app(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS))
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A serve process configured with the projects: the requests go over TCP, as the
+    platform's do, and the simulator's command line plays against it."""
+    tmp: Path = tmp_path_factory.mktemp("projects-served")
+    srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS))
     _seed(srv.db_url)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A serve process configured with the projects, for the simulator's command line."""
-    tmp: Path = tmp_path_factory.mktemp("projects-served")
-    srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS))
-    _seed(srv.db_url)
-    yield srv
-    srv.stop()
+def projects(served: Server) -> Server:
+    """The same serve process for the protocol's rules (issue #20: "tests over real HTTP"):
+    the tests below compare dues before and after, never against a fresh database."""
+    return served
 
 
 def _post(server: Endpoint, body: dict[str, Any], key: str, path: str = "/kassa24") -> httpx.Response:
@@ -115,7 +112,7 @@ def _due(server: Endpoint, project: int, contract: str) -> int:
     return rows[0]["payment"]
 
 
-def test_each_project_finds_its_own_customers_only(projects: AppServer) -> None:
+def test_each_project_finds_its_own_customers_only(projects: Server) -> None:
     production = _post(projects, _in(PRODUCTION, verify_body(SHARED)), KEYS[PRODUCTION]).json()
     test = _post(projects, _in(TEST, verify_body(SHARED)), KEYS[TEST]).json()
     assert production["code"] == 0 and test["code"] == 0
@@ -126,12 +123,12 @@ def test_each_project_finds_its_own_customers_only(projects: AppServer) -> None:
     assert _post(projects, _in(TEST, verify_body(ONLY_TEST)), KEYS[TEST]).json()["code"] == 0
 
 
-def test_each_key_signs_only_its_project(projects: AppServer) -> None:
+def test_each_key_signs_only_its_project(projects: Server) -> None:
     for project, key in ((PRODUCTION, KEYS[TEST]), (TEST, KEYS[PRODUCTION]), (TEST, PREVIOUS[PRODUCTION])):
         assert _post(projects, _in(project, verify_body(SHARED)), key).json()["code"] == 400, (project, key)
 
 
-def test_the_previous_key_is_accepted_until_its_end_and_refused_after(projects: AppServer) -> None:
+def test_the_previous_key_is_accepted_until_its_end_and_refused_after(projects: Server) -> None:
     before = _post(
         projects, _in(PRODUCTION, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[PRODUCTION]
     ).json()
@@ -155,13 +152,13 @@ def _traffic_until(server: Endpoint, sql: str, count: int) -> list[Any]:
     return wait_for(lambda: len(rows := server.rows(sql)) >= count and rows, 30, f"{count} traffic rows")
 
 
-def test_an_unknown_project_is_refused(projects: AppServer) -> None:
+def test_an_unknown_project_is_refused(projects: Server) -> None:
     signed_by_ours = _post(projects, _in(9999, verify_body(SHARED)), KEYS[PRODUCTION]).json()
     assert signed_by_ours["code"] == 500 and "project_id" in signed_by_ours["message"]
     assert _post(projects, _in(9999, verify_body(SHARED)), "someone-elses-key-01234").json()["code"] == 400
 
 
-def test_a_callback_claiming_another_project_credits_nothing_and_opens_a_finding(projects: AppServer) -> None:
+def test_a_callback_claiming_another_project_credits_nothing_and_opens_a_finding(projects: Server) -> None:
     contract = f"C-{SHARED}"
     due = _due(projects, PRODUCTION, contract)
     issued = _post(projects, _in(PRODUCTION, deposit_body(SHARED, contract, 100_000)), KEYS[PRODUCTION]).json()
@@ -182,7 +179,7 @@ def test_a_callback_claiming_another_project_credits_nothing_and_opens_a_finding
     assert right.json()["outcome"] == "applied" and _due(projects, PRODUCTION, contract) == due - 100_000
 
 
-def test_the_test_projects_payments_never_change_production_dues(projects: AppServer) -> None:
+def test_the_test_projects_payments_never_change_production_dues(projects: Server) -> None:
     contract = f"C-{SHARED}"
     production_due, test_due = _due(projects, PRODUCTION, contract), _due(projects, TEST, contract)
     issued = _post(projects, _in(TEST, deposit_body(SHARED, contract, 50_000)), KEYS[TEST]).json()

@@ -5,7 +5,12 @@ A session is a fenced block whose lines start with ``$ ``: each command runs (fr
 directory holding the files the section shows and a link to ``data/``), and the lines
 after it are its output; a line ``…`` stands for lines left out. ``export NAME=VALUE`` sets
 the environment of the commands after it. Sample files are blocks right after a line
-naming them (`` `accounts.csv`: ``).
+naming them (`` `accounts.csv`: ``), written as an editor writes them (mode 644); ``chmod
+MODE FILE`` changes a file's mode. A shown line ending in `` …`` stands for a printed line that
+begins with the rest (a time of day). A command ending in `` &`` keeps running in the
+background, until the section ends, and the next command runs once it answers
+``/healthz``; its port, the README's 8080, is a free one (commands' ``:8080/`` too), so the
+test never collides with a listener on this machine.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.common import ROOT
+from tests.support.common import ROOT, free_port
+from tests.support.serve import wait_healthy
 
 README = ROOT / "README.md"
 PROGRAM = ".venv/bin/kassa24-console"
@@ -73,7 +79,7 @@ def matches(shown: list[str], printed: list[str]) -> bool:
         if not run:
             continue
         for start in range(position, len(printed) - len(run) + 1):
-            if printed[start : start + len(run)] == run:
+            if all(_same(line, p) for line, p in zip(run, printed[start : start + len(run)], strict=True)):
                 position = start + len(run)
                 break
         else:
@@ -81,39 +87,75 @@ def matches(shown: list[str], printed: list[str]) -> bool:
     return True
 
 
+def _same(shown: str, printed: str) -> bool:
+    """A shown line is the printed one, or (ending in `` …``) the start of it."""
+    if shown.endswith(" …"):
+        return printed.startswith(shown[:-1])
+    return shown == printed
+
+
 def run_section(title: str, tmp_path: Path) -> int:
     """Run every session of a README section; how many commands ran."""
     text = section(title)
     (tmp_path / "data").symlink_to(ROOT / "data")
+    port = free_port()
     env = {"PATH": os.environ["PATH"], "KASSA24_LOG_FILE": str(tmp_path / "log"), "HOME": str(tmp_path)}
+    env["KASSA24_PORT"] = str(port)
+    background: list[subprocess.Popen[bytes]] = []
     ran = 0
-    for before, content in blocks(text):
-        if named := re.fullmatch(r"`([\w.-]+)`:", before):
-            (tmp_path / named.group(1)).write_text(content, encoding="utf-8")
-            continue
-        if not content.startswith("$ "):
-            continue
-        for command, shown in commands(content):
-            words = shlex.split(command, comments=True)
-            if words[0] == "export":
-                name, value = words[1].split("=", 1)
-                env[name] = value
+    try:
+        for before, content in blocks(text):
+            if named := re.fullmatch(r"`([\w.-]+)`:", before):
+                (tmp_path / named.group(1)).write_text(content, encoding="utf-8")
+                (tmp_path / named.group(1)).chmod(0o644)
                 continue
-            assert words[0] == PROGRAM, f"every command has the same prefix: {command}"
-            result = subprocess.run(
-                [sys.executable, "-m", "kassa24_console.cli", *words[1:]],
-                env=env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            printed = [line.rstrip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
-            assert matches(shown, printed), (
-                f"$ {command}\nshown:\n" + "\n".join(shown) + "\nprinted:\n" + "\n".join(printed)
-            )
-            ran += 1
+            if not content.startswith("$ "):
+                continue
+            for command, shown in commands(content):
+                ran += _run(command, shown, env, tmp_path, port, background)
+    finally:
+        for process in background:
+            process.terminate()
+            process.wait(timeout=30)
     return ran
+
+
+def _run(
+    command: str, shown: list[str], env: dict[str, str], tmp: Path, port: int, background: list[subprocess.Popen[bytes]]
+) -> int:
+    """One command of a session, its printed lines compared with the shown ones; 1 if it ran."""
+    words = shlex.split(command.replace(":8080/", f":{port}/"), comments=True)
+    if words[0] == "export":
+        name, value = words[1].split("=", 1)
+        env[name] = value
+        return 0
+    if words[0] == "chmod":
+        (tmp / words[2]).chmod(int(words[1], 8))
+        return 0
+    assert words[0] == PROGRAM, f"every command has the same prefix: {command}"
+    if words[-1] == "&":
+        log = tmp / f"background-{len(background)}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "kassa24_console.cli", *words[1:-1]], env=env, cwd=tmp, stdout=out, stderr=out
+            )
+        background.append(process)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", process)
+        except RuntimeError as error:
+            pytest.fail(f"{command}: {error}\n" + log.read_text(errors="replace"))
+        return 1
+    result = subprocess.run(
+        [sys.executable, "-m", "kassa24_console.cli", *words[1:]],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    printed = [line.rstrip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
+    assert matches(shown, printed), f"$ {command}\nshown:\n" + "\n".join(shown) + "\nprinted:\n" + "\n".join(printed)
+    return 1
 
 
 def test_the_readmes_reconciliation_session_prints_what_it_shows(tmp_path: Path) -> None:
@@ -125,16 +167,33 @@ def test_the_readmes_import_samples_import_as_shown(tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.iterdir()} >= {"customers.json", "accounts.csv", "contracts.csv"}
 
 
+def test_the_readmes_several_projects_and_key_rotation_session_prints_what_it_shows(tmp_path: Path) -> None:
+    assert run_section("Several projects and key rotation", tmp_path) >= 10
+
+
 def test_the_comparison_catches_a_line_that_is_not_printed() -> None:
     assert matches(["a", "…", "c"], ["a", "b", "c"])
+    assert matches(["last at …"], ["last at 14:02:07"]) and not matches(["last at …"], ["first at 14:02"])
     assert not matches(["a", "c"], ["a", "b", "c"])  # without … the lines must follow each other
     assert not matches(["c", "…", "a"], ["a", "b", "c"])
 
 
-@pytest.mark.parametrize("title", ["Try an integration with the simulator", "Reconciliation", "History", "Import"])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Try an integration with the simulator",
+        "Reconciliation",
+        "History",
+        "Import",
+        "Several projects and key rotation",
+    ],
+)
 def test_every_command_in_the_readme_has_the_same_prefix(title: str) -> None:
     for _, content in blocks(section(title)):
+        session = content.startswith("$ ")  # its other lines are what the commands print
         for line in content.splitlines():
+            if session and not line.startswith("$ "):
+                continue
             stripped = line.removeprefix("$ ").strip()
             if stripped.startswith("kassa24-console"):
                 pytest.fail(f"{title}: {line!r} lacks the .venv/bin/ prefix")

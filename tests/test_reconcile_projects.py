@@ -4,6 +4,7 @@ column); money, findings, coverage, sign-off and the act stay inside their proje
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -16,7 +17,10 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
+from kassa24_console.listener import Listener
+from kassa24_console.protocol.signature import signed, verify
 from tests.support.bodies import callback_body, deposit_body
+from tests.support.common import read_body
 from tests.support.serve import Server, start_serve
 from tests.test_projects_http import KEYS, PRODUCTION, PROJECTS, SHARED, TEST, _due, _in, _post, _seed
 
@@ -156,3 +160,144 @@ def test_sign_off_of_one_project_leaves_the_other_open_and_the_act_is_the_projec
     assert signed.returncode == 0, signed.stdout + signed.stderr
     periods = server.rows("SELECT project_id, reopened_at FROM periods ORDER BY project_id")
     assert [tuple(r) for r in periods] == [(PRODUCTION, None), (TEST, None)]
+
+
+def test_a_project_a_report_never_names_is_not_reconciled_by_it(server: Server, tmp_path: Path) -> None:
+    """A report whose project column names production only is production's record: the test
+    project's days stay without a platform record (never "all clear" from a report that says
+    nothing of it), and every output says which record covered which project."""
+    day, operation = "2026-01-05", "9501"
+    line = f"{operation};k24_NOT_OURS_9501;{PRODUCTION};sale;success;Kassa24;50.00;KZT;{SHARED};{day} 10:00:00;"
+    report = _report(tmp_path, [line + f"{day} 10:00:05"])
+    done = _reconcile(server, "--report", str(report), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    runs = {run["project"]: run for run in json.loads(done.stdout)["projects"]}
+    assert (runs[PRODUCTION]["records"], runs[PRODUCTION]["records_of_other_projects"]) == (["csv:report.csv"], [])
+    assert runs[PRODUCTION]["no_platform_record"] == []
+    assert (runs[TEST]["records"], runs[TEST]["records_of_other_projects"]) == ([], ["csv:report.csv"])
+    assert runs[TEST]["no_platform_record"] == [day]  # not reconciled for that day
+    coverage = server.rows("SELECT project_id FROM platform_coverage WHERE day = ?", day)
+    assert [r["project_id"] for r in coverage] == [PRODUCTION]
+
+    table = _reconcile(server, "--report", str(report))
+    assert table.returncode == 1, table.stderr
+    assert f"csv:report.csv has no operation of project {TEST}: not its record" in table.stdout
+    assert f"no platform record for {day}" in table.stdout
+    assert f"has no operation of project {PRODUCTION}" not in table.stdout
+    one = _reconcile(server, "--project", str(TEST), "--report", str(report), "--sign-off")
+    assert one.returncode == 1 and f"no platform record for {day}" in one.stderr, one.stdout + one.stderr
+    left = server.rows("SELECT count(*) AS n FROM platform_coverage WHERE project_id = ? AND day = ?", TEST, day)
+    assert left[0]["n"] == 0
+
+
+def test_the_audit_of_a_project_holds_its_findings_resolves_and_not_the_others(server: Server) -> None:
+    finding = server.rows("SELECT id FROM mismatches WHERE kind = 'report_unknown_payment' AND project_id = ?", TEST)
+    assert finding, "worked by the sign-off test above"
+
+    def audit(project: int) -> set[tuple[str, str, str]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "kassa24_console.cli", "audit", "--project", str(project), "--format", "json"],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return {(e["kind"], e["entity"], e["entity_id"]) for e in json.loads(done.stdout) if e["entity"] != "contract"}
+
+    resolved = ("resolve", "mismatch", str(finding[0]["id"]))
+    assert resolved in audit(TEST)
+    assert resolved not in audit(PRODUCTION)
+    assert ("sign_off", "period") in {(k, e) for k, e, _id in audit(PRODUCTION)}
+
+
+class PerProjectDataApi:
+    """The Data API over real HTTP, knowing each project by its own token and key: a request
+    is answered (signed with that key) with that project's operations only."""
+
+    def __init__(self, accounts: dict[str, tuple[str, int, list[dict[str, Any]]]]) -> None:
+        self.accounts = accounts  # token → (its key, its project, its operations)
+        self.asked: list[tuple[str, list[int]]] = []  # (token, the projects asked for) of each request
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = json.loads(await read_body(receive))
+        self.asked.append((body.get("token"), body.get("project_id")))
+        key, project, operations = self.accounts.get(body.get("token"), ("", 0, []))
+        if not key or not verify(body, key) or body.get("project_id") != [project]:
+            status, answer = 403, {"error": "bad token, signature or project"}
+        else:
+            page = operations[body["offset"] : body["offset"] + body["limit"]]
+            status, answer = 200, signed({"operations": page, "count": len(page)}, key)
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        )
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+
+def test_the_data_api_is_asked_once_per_project_with_that_projects_credentials(
+    server: Server, paid: dict[int, str]
+) -> None:
+    now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+    def item(operation: str, project: int, amount: int) -> dict[str, Any]:
+        return {
+            "operation_id": operation,
+            "payment_id": paid[project],
+            "project_id": project,
+            "operation_type": "sale",
+            "operation_status": "success",
+            "payment_method": "Kassa24",
+            "amount": amount,
+            "currency": "KZT",
+            "created_date": now,
+            "completed_date": now,
+        }
+
+    tokens = {PRODUCTION: "P" * 30, TEST: "Q" * 30}
+    keys = {PRODUCTION: "production-data-api-key", TEST: "test-data-api-key-other"}
+    api = PerProjectDataApi(
+        {
+            tokens[PRODUCTION]: (keys[PRODUCTION], PRODUCTION, [item("9001", PRODUCTION, 150_000)]),
+            tokens[TEST]: (keys[TEST], TEST, [item("9002", TEST, 20_000)]),
+        }
+    )
+    credentials = [
+        {"data_api_token": tokens[p["project_id"]], "data_api_secret": keys[p["project_id"]]} for p in PROJECTS[:2]
+    ]
+    projects = [{**p, **c} for p, c in zip(PROJECTS[:2], credentials, strict=True)]
+    before = _state(server, paid)
+
+    async def run() -> subprocess.CompletedProcess[str]:
+        listener = Listener(api, "127.0.0.1", 0)
+        await listener.start()
+        try:
+            env = {**server.env, "KASSA24_PROJECTS": json.dumps(projects)}
+            env["KASSA24_DATA_API_URL"] = f"http://127.0.0.1:{listener.port}"
+            command = ["-m", "kassa24_console.cli", "reconcile", "--data-api", "--format", "json"]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            out, err = await process.communicate()
+            return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+        finally:
+            await listener.stop()
+
+    done = asyncio.run(run())
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert {(token, tuple(ids)) for token, ids in api.asked} == {
+        (tokens[PRODUCTION], (PRODUCTION,)),
+        (tokens[TEST], (TEST,)),
+    }  # each project asked for with its own token (signed with its key: else refused)
+    runs = {run["project"]: run for run in json.loads(done.stdout)["projects"]}
+    assert runs[PRODUCTION]["records"] == runs[TEST]["records"] == ["data-api"]
+    assert runs[PRODUCTION]["no_platform_record"] == runs[TEST]["no_platform_record"] == []
+    day = datetime.now(ZONE).date().isoformat()
+    covered = server.rows("SELECT project_id FROM platform_coverage WHERE source = 'data-api' AND day = ?", day)
+    assert sorted(r["project_id"] for r in covered) == [PRODUCTION, TEST]
+    operations = server.rows(
+        "SELECT operation_id, project_id FROM platform_operations WHERE operation_id IN ('9001', '9002')"
+    )
+    assert sorted(tuple(r) for r in operations) == [("9001", PRODUCTION), ("9002", TEST)]
+    assert _state(server, paid) == before  # nothing moved

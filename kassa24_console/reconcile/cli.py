@@ -34,7 +34,7 @@ from .data_api import DataApi, DataApiError
 from .engine import Period, SignOffRefused, reconcile, sign_off, signed_periods, store_operations, touching
 from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
 from .report import Operation, ReportError, read_csv
-from .routing import foreign_operation, projects_of_run, route
+from .routing import foreign_operation, not_covered, projects_of_run, route
 from .summary import Summary
 
 
@@ -182,6 +182,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         except ReportError as error:
             err.print(_("report refused, nothing applied: {error}").format(error=error), markup=False, highlight=False)
             return 2
+        others = not_covered([source for source, _operations in records], routed)  # named other projects only
         records.clear()
         reports.clear()
         if args.data_api:  # each project's own request, with its own credentials
@@ -199,6 +200,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                     highlight=False,
                 )
                 return 2
+        applied = {project: [source for source, _operations in routed[project]] for project in projects}
         for project in projects:
             for source, operations in routed.pop(project):
                 await store_operations(store, operations, source, period.days, project=project)
@@ -206,6 +208,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         runs = []
         for project in projects:
             summary = await reconcile(store, settings, period, project=project)
+            summary.records, summary.records_of_others = applied[project], others[project]
             rows = await store.scan(sr.mismatches_by_id, summary.open_ids)
             signed = await store.scan(signed_periods, period.start, period.end, project)
             runs.append((project, summary, rows, signed))

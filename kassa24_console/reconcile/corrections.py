@@ -42,7 +42,7 @@ async def close_deposit(store: Store, payment_id: str, note: str, actor: str | N
     who = actor or os_user()
 
     def job(connection: Connection) -> None:
-        _pending(connection, payment_id)
+        deposit = _pending(connection, payment_id)
         at = now_us()
         if not sr.close_pending(connection, payment_id, at):
             raise EditRejected(_("deposit {payment_id} changed meanwhile: nothing done").format(payment_id=payment_id))
@@ -50,7 +50,16 @@ async def close_deposit(store: Store, payment_id: str, note: str, actor: str | N
             connection,
             [
                 q.audit_row(
-                    at, who, "correction", "deposit", payment_id, "state", "pending", "closed", note=note.strip()
+                    at,
+                    who,
+                    "correction",
+                    "deposit",
+                    payment_id,
+                    "state",
+                    "pending",
+                    "closed",
+                    note=note.strip(),
+                    project=deposit.project_id,
                 )
             ],
         )

@@ -205,6 +205,7 @@ def _keep(connection: Connection, findings: list[Finding], scope: set[str], peri
                             "resolved",
                             "open",
                             note="the evidence changed",
+                            project=period.project,
                         )
                     ],
                 )
@@ -223,7 +224,7 @@ def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: i
     found = set(keys)
     candidates = sr.open_rule_findings(connection, RULE_KINDS, period.project, period.default)
     stale_ids = [r.id for r in candidates if r.payment_id in scope and r.key not in found]
-    sr.resolve_mismatches(connection, stale_ids, "reconcile", at, "no longer found by reconciliation")
+    sr.resolve_mismatches(connection, stale_ids, "reconcile", at, "no longer found by reconciliation", period.project)
 
 
 def touching(connection: Connection, period: Period, *, open_only: bool = True) -> list[int]:

@@ -27,10 +27,17 @@ def route(
 ) -> dict[int, list[tuple[str, list[Operation]]]]:
     """Each project's part of each record (``source``, operations), in the records' order.
     Operations of a project the run does not cover (``--project`` names another) are left
-    out; one naming no project where several are configured and none was named is refused."""
+    out; one naming no project where several are configured and none was named is refused.
+
+    A record whose operations name their projects (a report's project column) is the
+    platform's record of those projects only: a project it never names gets no part of it,
+    so its days are not covered by it (a report exported for production says nothing of the
+    test project). A record naming none (no project column, or no rows) is the record of
+    every project of the run, as it always was."""
     routed: dict[int, list[tuple[str, list[Operation]]]] = {p: [] for p in projects}
     for source, operations in records:
         parts: dict[int, list[Operation]] = {p: [] for p in projects}
+        names = any(op.project_id is not None for op in operations)
         for op in operations:
             project = op.project_id if op.project_id is not None else given
             if project is None and not several:
@@ -45,8 +52,17 @@ def route(
             if project in parts:
                 parts[project].append(op)
         for project, mine in parts.items():
-            routed[project].append((source, mine))
+            if mine or not names:
+                routed[project].append((source, mine))
     return routed
+
+
+def not_covered(sources: list[str], routed: dict[int, list[tuple[str, list[Operation]]]]) -> dict[int, list[str]]:
+    """Per project of the run, the records it got no part of: not that project's record, so
+    its days stay without a platform record from them."""
+    return {
+        project: [s for s in sources if s not in {mine for mine, _ops in parts}] for project, parts in routed.items()
+    }
 
 
 async def foreign_operation(store: Store, routed: dict[int, list[tuple[str, list[Operation]]]]) -> str | None:

@@ -63,6 +63,14 @@ def print_table(
     out.print(table)
     if sides is not None:
         print_sides(sides, out)
+    for source in summary.records_of_others:
+        out.print(
+            _(
+                "{source} has no operation of project {project}: not its record, those days are not reconciled by it"
+            ).format(source=source, project=period.project),
+            style="yellow",
+            highlight=False,
+        )
     for day in summary.uncovered:
         out.print(
             _("no platform record for {day}: import its report or fetch it with --data-api").format(day=day),
@@ -139,6 +147,8 @@ def payload(summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo
             for r in rows
         ],
         "no_platform_record": summary.uncovered,
+        "records": summary.records,
+        "records_of_other_projects": summary.records_of_others,
         "sides": sides.as_dict() if sides else None,
         "signed": signed_text(signed, zone),
     }

@@ -119,6 +119,10 @@ class Summary:
     reopened: int = 0
     sides: Sides | None = None
     uncovered: list[str] = field(default_factory=list)
+    # The platform records this run applied to the period's project (``csv:report.csv``,
+    # ``data-api``), and those it read that name only other projects (not this one's record).
+    records: list[str] = field(default_factory=list)
+    records_of_others: list[str] = field(default_factory=list)
 
     def by_kind(self) -> dict[str, tuple[int, int]]:
         """kind → (count, sum of amounts involved, minor units)."""

@@ -150,10 +150,12 @@ def acknowledge(connection: Connection, alert_id: int, actor: str, note: str, at
         update(alerts)
         .where(alerts.c.id == alert_id, alerts.c.active_key.is_not(None), alerts.c.acked_at.is_(None))
         .values(acked_by=actor, acked_at=at, ack_note=note)
+        .returning(alerts.c.project_id)
     )
-    if connection.execute(statement).rowcount != 1:
+    acked = connection.execute(statement).first()
+    if acked is None:
         return False
-    row = audit_row(at, actor, "acknowledge", "alert", str(alert_id), "acked", None, "yes", note=note)
+    row = audit_row(at, actor, "acknowledge", "alert", str(alert_id), "acked", None, "yes", note=note, project=acked[0])
     write_audit(connection, [row])
     return True
 

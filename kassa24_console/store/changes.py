@@ -53,12 +53,14 @@ def history(
     return _entries(connection, *conditions)
 
 
-def contract_changes_after(connection: Connection, contract_id: str, after: int) -> list[AuditEntry]:
-    """What was recorded about a contract after ``after`` (UTC µs), in order written."""
+def contract_changes_after(connection: Connection, project: int, contract_id: str, after: int) -> list[AuditEntry]:
+    """What was recorded about the project's contract after ``after`` (UTC µs), in order
+    written. A contract id is unique only within its project: another project's contract of
+    the same id is another contract, and its changes are never cited as this one's."""
     a = audit
     query = (
         select(*_AUDIT_COLUMNS)
-        .where(a.c.entity == "contract", a.c.entity_id == contract_id, a.c.at > after)
+        .where(a.c.project_id == project, a.c.entity == "contract", a.c.entity_id == contract_id, a.c.at > after)
         .order_by(a.c.id)
     )
     return [AuditEntry._make(row) for row in connection.execute(query)]

@@ -155,8 +155,11 @@ def open_rule_findings(connection: Connection, kinds: Iterable[str], project: in
     return [OpenFinding(*row) for row in connection.execute(query, {"project": project, "default": default})]
 
 
-def resolve_mismatches(connection: Connection, ids: list[int], by: str, at: int, note: str) -> None:
-    """Mark these findings resolved by ``by`` with ``note``, each change audited."""
+def resolve_mismatches(
+    connection: Connection, ids: list[int], by: str, at: int, note: str, project: int | None = None
+) -> None:
+    """Mark these findings (of ``project``) resolved by ``by`` with ``note``, each change
+    audited as the project's."""
     if not ids:
         return
     m = q.mismatches
@@ -165,7 +168,10 @@ def resolve_mismatches(connection: Connection, ids: list[int], by: str, at: int,
     )
     q.write_audit(
         connection,
-        [q.audit_row(at, by, "resolve", "mismatch", str(i), "state", "open", "resolved", note=note) for i in ids],
+        [
+            q.audit_row(at, by, "resolve", "mismatch", str(i), "state", "open", "resolved", note=note, project=project)
+            for i in ids
+        ],
     )
 
 
