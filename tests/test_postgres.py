@@ -98,7 +98,7 @@ def _serve(tmp: Path, url: str, name: str, **extra: str) -> Server:
     env = {**serve_env(tmp / f"{name}.db", port), "KASSA24_DATABASE_URL": url, **extra}
     log = open(tmp / f"{name}.stderr", "ab")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
+        [sys.executable, "-m", "kassa24_console", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
     )
     server = Server(f"http://127.0.0.1:{port}", tmp / f"{name}.db", 2, env, proc=proc)
     wait_healthy(server.url, proc)

@@ -101,7 +101,7 @@ def run_section(title: str, tmp_path: Path) -> int:
                 continue
             assert words[0] == PROGRAM, f"every command has the same prefix: {command}"
             result = subprocess.run(
-                [sys.executable, "-m", "kassa24_console.cli", *words[1:]],
+                [sys.executable, "-m", "kassa24_console", *words[1:]],
                 env=env,
                 cwd=tmp_path,
                 capture_output=True,

@@ -64,7 +64,7 @@ def _report(tmp: Path, lines: list[str]) -> Path:
 
 def _reconcile(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
         env=server.env,
         capture_output=True,
         text=True,
