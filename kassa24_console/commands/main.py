@@ -74,7 +74,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help=_("who changed what and when: edits, payments, imports, resolutions"))
     _common(audit, listen=False, top=False)
     if wanted("audit"):
-        from ..audit import add_arguments as audit_arguments
+        from .audit import add_arguments as audit_arguments
 
         audit_arguments(audit)
     alerts_parser = commands.add_parser("alerts", help=_("alert channels and alerts: test the URLs, list the alerts"))
@@ -190,7 +190,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         _needs_existing_database(args, settings)
         return keys_main(args, settings)
     if args.command == "audit":
-        from ..audit import main as audit_main
+        from .audit import main as audit_main
 
         configure_logging(settings.log_file, stderr=False)
         _needs_existing_database(args, settings)
