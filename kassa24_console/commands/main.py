@@ -88,7 +88,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     _common(keys, listen=False, top=False)
     if wanted("keys"):
-        from ..rotation import add_arguments as keys_arguments
+        from .keys import add_arguments as keys_arguments
 
         keys_arguments(keys)
     db = commands.add_parser("db", help=_("database maintenance"))
@@ -184,7 +184,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(db(settings, args.action, args.project))
     if args.command == "keys":
-        from ..rotation import main as keys_main
+        from .keys import main as keys_main
 
         configure_logging(settings.log_file, stderr=False)
         _needs_existing_database(args, settings)
