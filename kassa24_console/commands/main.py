@@ -80,7 +80,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     alerts_parser = commands.add_parser("alerts", help=_("alert channels and alerts: test the URLs, list the alerts"))
     _common(alerts_parser, listen=False, top=False)
     if wanted("alerts"):
-        from ..alerts.cli import add_arguments as alerts_arguments
+        from .alerts import add_arguments as alerts_arguments
 
         alerts_arguments(alerts_parser)
     keys = commands.add_parser(
@@ -171,7 +171,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         configure_logging(settings.log_file, stderr=False)
         return reconcile_main(args, settings)
     if args.command == "alerts":
-        from ..alerts.cli import main as alerts_main
+        from .alerts import main as alerts_main
 
         configure_logging(settings.log_file, stderr=False)
         return alerts_main(args, settings)

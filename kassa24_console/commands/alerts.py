@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..alerts.channels import channels, send_all
+from ..alerts.words import event_word, rule_name, title_text
 from ..config import Settings
 from ..i18n import N_, _, ngettext
 from ..runtime import open_store
 from ..store import Store
 from ..store import alerts as sa
-from .channels import channels, send_all
-from .words import event_word, rule_name, title_text
 
 TEST_TITLE = N_("kassa24: test message")
 TEST_RETRY_SECONDS = 1.0
