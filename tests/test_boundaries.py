@@ -24,7 +24,7 @@ def test_the_core_knows_nothing_of_the_terminal() -> None:
 def test_importing_the_core_does_not_load_textual() -> None:
     code = (
         "import sys, kassa24_console.service, kassa24_console.listener, kassa24_console.reconcile.engine, "
-        "kassa24_console.simulate.run, kassa24_console.commands.main; print('textual' in sys.modules)"
+        "kassa24_console.simulate.catalog, kassa24_console.commands.main; print('textual' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr

@@ -30,7 +30,7 @@ from kassa24_console.runtime import Runtime
 from kassa24_console.simulate.catalog import SCENARIOS
 from kassa24_console.simulate.platform import Platform
 from kassa24_console.simulate.registry import Context, Customers, run_scenarios
-from kassa24_console.simulate.run import seed_accounts
+from kassa24_console.simulate.seed import seed_accounts
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from kassa24_console.store.db import create_schema

@@ -20,7 +20,7 @@ from kassa24_console.protocol.signature import signed, verify
 from kassa24_console.simulate.catalog import SCENARIOS
 from kassa24_console.simulate.platform import Platform, retry_delays
 from kassa24_console.simulate.registry import Context, Customers, run_scenarios
-from kassa24_console.simulate.run import seed_accounts
+from kassa24_console.simulate.seed import seed_accounts
 from tests.support.common import PROJECT_ID, SECRET, read_body
 from tests.support.serve import Server, start_serve
 

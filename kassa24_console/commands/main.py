@@ -62,7 +62,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help=_("play the platform: scenarios or load against a merchant URL"))
     _common(simulate, listen=False, top=False)
     if wanted("simulate"):
-        from ..simulate.run import add_arguments
+        from .simulate import add_arguments
 
         add_arguments(simulate)
     reconcile = commands.add_parser("reconcile", help=_("compare deposits, callbacks and the platform's record"))
@@ -162,7 +162,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         configure_logging(settings.log_file, stderr=False)
         return asyncio.run(import_files(settings, args.files, args.project))
     if args.command == "simulate":
-        from ..simulate.run import main as simulate
+        from .simulate import main as simulate
 
         return simulate(args, settings)
     if args.command == "reconcile":
