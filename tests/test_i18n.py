@@ -16,8 +16,8 @@ from babel.messages.pofile import read_po
 from openpyxl import load_workbook
 
 from kassa24_console import i18n
+from kassa24_console.commands.reconcile_show import payments
 from kassa24_console.money import format_money
-from kassa24_console.reconcile.show import payments
 from tests.support.bodies import deposit_body, verify_body
 from tests.support.inprocess import start_app
 from tests.support.seeding import new_customer

@@ -33,7 +33,7 @@ async def db(settings: Settings, action: str, project: int | None = None) -> int
             for name, table in rows:
                 print(f"{name:{width}} {await runtime.store.scan(q.count, table, project)}")
         else:
-            print(_("schema ready in {where}").format(where=display_url(settings.database_url)))
+            print(_("schema ready in {where}").format(where=display_url(settings.store_url)))
     finally:
         await runtime.close()
     return 0

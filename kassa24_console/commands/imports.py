@@ -33,7 +33,7 @@ async def import_files(settings: Settings, files: list[Path], project: int | Non
     if problem := project_problem(settings, project, named, every_row_named=every):
         print(f"kassa24-console: {problem}", file=sys.stderr)
         return 2
-    store = Store(settings.database_url, project_id=settings.project_id)
+    store = Store(settings.store_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         accounts, contracts = await importer.apply(store, batch, project_id=project)
@@ -42,7 +42,7 @@ async def import_files(settings: Settings, files: list[Path], project: int | Non
         return 1
     finally:
         await store.close()
-    where = display_url(settings.database_url)
+    where = display_url(settings.store_url)
     print(
         _("imported {accounts} accounts and {contracts} contracts into {where}").format(
             accounts=accounts, contracts=contracts, where=where

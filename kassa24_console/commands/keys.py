@@ -46,7 +46,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    store = Store(settings.database_url, project_id=settings.project_id)
+    store = Store(settings.store_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         uses = await read_key_uses(store, settings, args.hours)

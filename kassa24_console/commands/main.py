@@ -68,7 +68,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     reconcile = commands.add_parser("reconcile", help=_("compare deposits, callbacks and the platform's record"))
     _common(reconcile, listen=False, top=False)
     if wanted("reconcile"):
-        from ..reconcile.cli import add_arguments as reconcile_arguments
+        from .reconcile import add_arguments as reconcile_arguments
 
         reconcile_arguments(reconcile)
     audit = commands.add_parser("audit", help=_("who changed what and when: edits, payments, imports, resolutions"))
@@ -143,7 +143,7 @@ def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> No
     """A command that reads a database never creates one: a mistyped path is an error,
     not a new database full of demo data."""
     name = READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None)
-    if name and (missing := sqlite_file_missing(settings.database_url)) is not None:
+    if name and (missing := sqlite_file_missing(settings.store_url)) is not None:
         raise StartupError(
             _(
                 "cannot open the database {missing}: there is no such file ({name} never creates one; `db init` does)"
@@ -166,7 +166,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
         return simulate(args, settings)
     if args.command == "reconcile":
-        from ..reconcile.cli import main as reconcile_main
+        from .reconcile import main as reconcile_main
 
         configure_logging(settings.log_file, stderr=False)
         return reconcile_main(args, settings)
@@ -195,7 +195,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         configure_logging(settings.log_file, stderr=False)
         _needs_existing_database(args, settings)
         return audit_main(args, settings)
-    if args.attach and (missing := sqlite_file_missing(settings.database_url)) is not None:
+    if args.attach and (missing := sqlite_file_missing(settings.store_url)) is not None:
         # Attaching watches a database a listener writes: it never creates one.
         raise StartupError(
             _("--attach: there is no database at {missing} (start serve or the console there first)").format(

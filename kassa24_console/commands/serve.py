@@ -61,7 +61,7 @@ async def _serve_one(settings: Settings, *, shared_port: bool = False) -> int:
         settings.host,
         runtime.listener.port,
         projects,
-        display_url(settings.database_url),
+        display_url(settings.store_url),
     )
     await stop.wait()
     log.info("stopping: finishing in-flight requests")
