@@ -87,11 +87,11 @@ def _serve_workers(settings: Settings) -> int:
 
     asyncio.run(prepare())
 
-    def serve(own: Settings) -> int:
+    def one_worker(own: Settings) -> int:
         configure_logging(own.log_file, stderr=True)
         return asyncio.run(_serve_one(own, shared_port=True))
 
     try:
-        return workers.run(settings, serve)
+        return workers.run(settings, one_worker)
     except ListenError as error:
         raise StartupError(str(error)) from None
