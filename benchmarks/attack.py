@@ -98,7 +98,7 @@ def measure(budget: str, seconds: float) -> dict[str, float]:
         "KASSA24_TRUSTED_PROXIES": "127.0.0.1",  # each client is told apart by X-Forwarded-For
         "PYTHONPATH": str(ROOT),
     }
-    serve = subprocess.Popen([sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, stderr=subprocess.DEVNULL)
+    serve = subprocess.Popen([sys.executable, "-m", "kassa24_console", "serve"], env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/kassa24"
     body = signed({"type": "verify", "project_id": PROJECT_ID, "customer_id": "7000000500"}, SECRET)
     try:

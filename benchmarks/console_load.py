@@ -47,7 +47,7 @@ def _env(source: Path, db: Path, port: int, tmp: Path) -> dict[str, str]:
 
 def _simulate(env: dict[str, str], port: int, rate: float, duration: float) -> subprocess.Popen[bytes]:
     args = [
-        sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"http://127.0.0.1:{port}/kassa24",
+        sys.executable, "-m", "kassa24_console", "simulate", "--url", f"http://127.0.0.1:{port}/kassa24",
         "--seed-database", env["KASSA24_DATABASE_URL"],  # the key comes from KASSA24_SECRET_KEY
         "--project-id", env["KASSA24_PROJECT_ID"], "--rate", str(rate), "--duration", str(duration), "--json",
     ]  # fmt: skip
@@ -77,7 +77,7 @@ def headless(source: Path, tmp: Path, rate: float, duration: float) -> dict[str,
     port = free_port()
     env = _env(source, tmp / f"serve-{port}.db", port, tmp)
     server = subprocess.Popen(
-        [sys.executable, "-m", "kassa24_console.cli", "serve"],
+        [sys.executable, "-m", "kassa24_console", "serve"],
         env=env,
         cwd=source,
         stdout=subprocess.DEVNULL,
@@ -95,7 +95,7 @@ def console(source: Path, tmp: Path, rate: float, duration: float) -> dict[str, 
     env = _env(source, tmp / f"console-{port}.db", port, tmp)
     session = f"k24load{port}"
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith("KASSA24_") or k == "PYTHONPATH")
-    command = f"cd {shlex.quote(str(source))} && env {exports} {sys.executable} -m kassa24_console.cli"
+    command = f"cd {shlex.quote(str(source))} && env {exports} {sys.executable} -m kassa24_console"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command], check=True)
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz")

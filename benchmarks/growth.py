@@ -111,7 +111,7 @@ def key_latency(env: dict[str, str], presses: int = 20) -> list[float]:
         wait_up(f"http://127.0.0.1:{port}/healthz")
         load = start(
             [
-                sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"http://127.0.0.1:{port}/kassa24",
+                sys.executable, "-m", "kassa24_console", "simulate", "--url", f"http://127.0.0.1:{port}/kassa24",
                 "--seed-database", env["KASSA24_DATABASE_URL"],  # the key: KASSA24_SECRET_KEY in env
                 "--project-id", env["KASSA24_PROJECT_ID"], "--rate", "100", "--duration", str(presses + 10),
             ],
@@ -135,7 +135,7 @@ def key_latency(env: dict[str, str], presses: int = 20) -> list[float]:
 
 def verify_p50(env: dict[str, str], rows: int) -> float:
     port = int(env["KASSA24_PORT"])
-    server = start([sys.executable, "-m", "kassa24_console.cli", "serve"], env)
+    server = start([sys.executable, "-m", "kassa24_console", "serve"], env)
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz")
         return wrk(f"http://127.0.0.1:{port}/kassa24", 5, 1, body=verify_body(rows // 3))["p50"]

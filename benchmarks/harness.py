@@ -199,7 +199,7 @@ def console_in_tmux(env: dict[str, str], port: int, *, attach: bool = False, siz
     session = f"k24bench{port}"
     exports = " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("KASSA24_") or k == "PYTHONPATH")
     flag = " --attach" if attach else ""
-    command = f"cd {ROOT} && env {exports} KASSA24_PORT={port} {sys.executable} -m kassa24_console.cli{flag}"
+    command = f"cd {ROOT} && env {exports} KASSA24_PORT={port} {sys.executable} -m kassa24_console{flag}"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", width, "-y", height, command], check=True)
     return session
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness import free_port, seed_sqlite, serve_env, start, stop, verify_body, wait_up, write_cycle_file, wrk
 
-SERVE = [sys.executable, "-m", "kassa24_console.cli", "serve"]
+SERVE = [sys.executable, "-m", "kassa24_console", "serve"]
 ROWS, SECONDS, ROUNDS = 1000, 5, 3
 
 

@@ -112,7 +112,7 @@ def run(code: Path, database: Path, *args: str) -> tuple[tuple[float, float, flo
     """One ``reconcile`` command: (wall seconds, CPU seconds (user + system: what the command
     itself cost, whatever else the machine runs), the process's peak memory in MB), and
     what it printed."""
-    command = [sys.executable, "-m", "kassa24_console.cli", "--database-url", f"sqlite:///{database}", "reconcile"]
+    command = [sys.executable, "-m", "kassa24_console", "--database-url", f"sqlite:///{database}", "reconcile"]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as printed, tempfile.TemporaryFile() as errors:
         process = subprocess.Popen([*command, *args], env=_env(code), cwd=code, stdout=printed, stderr=errors)

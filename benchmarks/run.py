@@ -45,7 +45,7 @@ from harness import (
 )
 
 Runs = dict[str, dict[str, float]]
-SERVE = [sys.executable, "-m", "kassa24_console.cli", "serve"]
+SERVE = [sys.executable, "-m", "kassa24_console", "serve"]
 
 
 def _measure(url: str, rows: int, cycle: Path, duration: int, connections: int) -> Runs:

@@ -207,7 +207,7 @@ def test_reconciliation_findings_are_one_message_per_run_until_resolved(tmp_path
 
 def reconcile(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
         env={**server.env, "KASSA24_LOG_FILE": "/dev/null"},
         capture_output=True,
         text=True,
@@ -297,7 +297,7 @@ def test_a_failing_channel_is_retried_reported_and_blocks_no_other(tmp_path: Pat
 
 def alerts_cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "alerts", *args],
+        [sys.executable, "-m", "kassa24_console", "alerts", *args],
         env={**server.env, **env},
         capture_output=True,
         text=True,
@@ -340,7 +340,7 @@ def test_a_config_file_with_alert_urls_must_be_private(tmp_path: Path) -> None:
     config.chmod(0o644)
     env = {"PATH": "/usr/bin:/bin", "KASSA24_LOG_FILE": str(tmp_path / "k.log")}
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "--config", str(config), "alerts", "list"],
+        [sys.executable, "-m", "kassa24_console", "--config", str(config), "alerts", "list"],
         env=env,
         capture_output=True,
         text=True,

@@ -177,7 +177,7 @@ def test_settings_are_checked_against_each_other(monkeypatch: pytest.MonkeyPatch
 def test_an_empty_database_url_on_the_command_line_is_refused(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")} | {"HOME": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "--database-url", "", "db", "info"],
+        [sys.executable, "-m", "kassa24_console", "--database-url", "", "db", "info"],
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
     assert done.returncode != 0 and "the database URL is empty" in done.stderr and "Traceback" not in done.stderr

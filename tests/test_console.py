@@ -330,7 +330,7 @@ def test_attaching_to_a_database_that_does_not_exist_says_so_and_creates_nothing
     missing = tmp_path / "nowhere" / "k24.db"
     env = {"PATH": "/usr/bin:/bin", "KASSA24_DATABASE_URL": f"sqlite:///{missing}", "KASSA24_LOG_FILE": "/dev/null"}
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "--attach"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "kassa24_console", "--attach"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1 and f"there is no database at {missing}" in result.stderr
     assert "Traceback" not in result.stderr and not missing.exists() and not missing.parent.exists()

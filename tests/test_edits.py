@@ -142,7 +142,7 @@ async def test_an_account_needs_a_name(tmp_path: Path) -> None:
 
 def _audit_cli(tmp_path: Path, db_url: str, *args: str) -> str:
     env = serve_env(tmp_path / "k.db", 0, KASSA24_DATABASE_URL=db_url)
-    command = [sys.executable, "-m", "kassa24_console.cli", "audit", *args]
+    command = [sys.executable, "-m", "kassa24_console", "audit", *args]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -64,7 +64,7 @@ def test_an_edit_refused_on_a_field_says_which() -> None:
 def test_the_cli_shows_any_error_a_person_reads_as_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from kassa24_console import cli
+    from kassa24_console.commands import main as cli
 
     def refuse(args: object, settings: object) -> int:
         raise edits.EditRejected("status code: a number 0–999 (0 = payment allowed)")

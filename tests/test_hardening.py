@@ -195,7 +195,7 @@ def test_secret_file_must_be_private_and_the_secret_is_never_shown(tmp_path: Pat
         "KASSA24_LOG_FILE": str(tmp_path / "k.log"),
         "PATH": os.environ["PATH"],
     }
-    cli = [sys.executable, "-m", "kassa24_console.cli"]
+    cli = [sys.executable, "-m", "kassa24_console"]
     refused = subprocess.run([*cli, "db", "info"], env=env, capture_output=True, text=True, timeout=30)
     assert refused.returncode == 2 and "chmod 600" in refused.stderr and "s3cr3t" not in refused.stderr
     secret_file.chmod(0o600)

@@ -214,7 +214,7 @@ def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     base = serve_env(tmp_path / "k24.db", 0)
     base.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", *args], env=base, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "kassa24_console", *args], env=base, capture_output=True, text=True, timeout=60
     )
 
 
@@ -229,7 +229,7 @@ def _one_clear_line(result: subprocess.CompletedProcess[str], expected: str) -> 
 def test_serve_refuses_the_demo_or_an_empty_key_off_loopback(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")}
     base = {"KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}", "KASSA24_LOG_FILE": str(tmp_path / "k.log")}
-    cli = [sys.executable, "-m", "kassa24_console.cli", "serve"]
+    cli = [sys.executable, "-m", "kassa24_console", "serve"]
     demo = subprocess.run(cli, env={**env, **base, "KASSA24_HOST": "0.0.0.0"}, capture_output=True, text=True)
     assert demo.returncode == 2 and "public demo key" in demo.stderr and "Traceback" not in demo.stderr
     empty = {**env, **base, "KASSA24_HOST": "0.0.0.0", "KASSA24_SECRET_KEY": ""}
@@ -303,7 +303,7 @@ def test_healthz_through_a_full_database_and_back(tmp_path: Path) -> None:
 def test_startup_errors_are_one_clear_line(tmp_path: Path, command: list[str], env: dict, expected: str) -> None:
     (tmp_path / "x.json").write_text('{"accounts": [{"customer_id": "1"}]}')
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", *command],
+        [sys.executable, "-m", "kassa24_console", *command],
         env={**serve_env(tmp_path / "k24.db", 0), **env},
         capture_output=True,
         text=True,

@@ -16,8 +16,8 @@ from babel.messages.pofile import read_po
 from openpyxl import load_workbook
 
 from kassa24_console import i18n
+from kassa24_console.commands.reconcile_show import payments
 from kassa24_console.money import format_money
-from kassa24_console.reconcile.show import payments
 from tests.support.bodies import deposit_body, verify_body
 from tests.support.inprocess import start_app
 from tests.support.seeding import new_customer
@@ -99,7 +99,7 @@ def test_money_in_each_language() -> None:
 def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("KASSA24_", "LC_")) and k != "LANG"}
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", *args],
+        [sys.executable, "-m", "kassa24_console", *args],
         env={**base, "XDG_DATA_HOME": str(cwd), "COLUMNS": "200", **env},
         cwd=cwd,
         capture_output=True,
@@ -167,7 +167,7 @@ def test_the_act_in_russian_read_back(tmp_path: Path) -> None:
         day = datetime.now(ZONE).date().isoformat()
         env = {**server.env, "KASSA24_LOG_FILE": "/dev/null", "KASSA24_LANGUAGE": "ru",
                "KASSA24_MERCHANT_NAME": "ТОО «Алматы Сервис»"}  # fmt: skip
-        reconcile = [sys.executable, "-m", "kassa24_console.cli", "reconcile"]
+        reconcile = [sys.executable, "-m", "kassa24_console", "reconcile"]
         run = subprocess.run([*reconcile, "--report", str(report)], env=env, capture_output=True, text=True)
         assert run.returncode == 1, run.stderr
         (finding,) = server.rows("SELECT id FROM mismatches WHERE payment_id = ?", other)

@@ -21,7 +21,7 @@ def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", *args],
+        [sys.executable, "-m", "kassa24_console", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -134,7 +134,7 @@ def test_contract_of_unknown_account_applies_nothing(tmp_path: Path) -> None:
 def test_a_command_that_reads_never_creates_a_database(tmp_path: Path, command: list[str]) -> None:
     typo = tmp_path / "typo" / "k24.db"
     done = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "--database-url", f"sqlite:///{typo}", *command],
+        [sys.executable, "-m", "kassa24_console", "--database-url", f"sqlite:///{typo}", *command],
         env={"KASSA24_SECRET_KEY": "s", "KASSA24_LOG_FILE": str(tmp_path / "log"), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
@@ -151,7 +151,7 @@ def test_a_closed_pipe_ends_audit_quietly(tmp_path: Path) -> None:
     env = {"KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k24.db'}", "KASSA24_SECRET_KEY": "s"}
     env |= {"KASSA24_LOG_FILE": str(tmp_path / "log"), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        f"{sys.executable} -m kassa24_console.cli audit --format csv | head -c 10",
+        f"{sys.executable} -m kassa24_console audit --format csv | head -c 10",
         shell=True, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     assert len(done.stdout) == 10 and done.stderr == ""

@@ -67,7 +67,7 @@ def _cli(tmp: Path, url: str, previous_until: datetime, *args: str) -> subproces
         "KASSA24_LOG_FILE": str(tmp / "k.log"),
         "KASSA24_PROJECTS": json.dumps(_projects(previous_until)),
     }
-    command = [sys.executable, "-m", "kassa24_console.cli", *args]
+    command = [sys.executable, "-m", "kassa24_console", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
 
 

@@ -52,7 +52,7 @@ def test_upgrade_from_the_first_released_schema_keeps_the_data(tmp_path: Path) -
     engine.dispose()
     # Starting the program on the old database upgrades it.
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "--database-url", f"sqlite:///{path}", "db", "info"],
+        [sys.executable, "-m", "kassa24_console", "--database-url", f"sqlite:///{path}", "db", "info"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -35,7 +35,7 @@ def merchant(tmp_path: Path):
 
 def cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
         env={**server.env, "KASSA24_LOG_FILE": "/dev/null", **env},
         capture_output=True,
         text=True,
@@ -76,7 +76,7 @@ def test_zones_come_from_tzdata_even_when_the_system_database_is_stale(tmp_path:
 @pytest.mark.parametrize("command", ["reconcile", "serve"])
 def test_a_misspelled_zone_is_one_line(tmp_path: Path, command: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", command],
+        [sys.executable, "-m", "kassa24_console", command],
         env={
             "PATH": "/usr/bin:/bin",
             "KASSA24_TIMEZONE": "Asia/Almati",
@@ -106,7 +106,7 @@ def test_a_misspelled_zone_is_one_line(tmp_path: Path, command: str) -> None:
 def test_arguments_that_would_read_as_all_clear_are_refused(tmp_path: Path, args: list[str], says: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
         env={**env, "KASSA24_LOG_FILE": "/dev/null"},
         capture_output=True,
         text=True,
@@ -328,7 +328,7 @@ def test_an_empty_month_from_the_data_api_is_refused_unless_accepted(merchant: S
             env = {**merchant.env, "KASSA24_LOG_FILE": "/dev/null", "KASSA24_DATA_API_URL": url,
                    "KASSA24_DATA_API_TOKEN": "T" * 30, "KASSA24_DATA_API_SECRET": "data-api-key"}  # fmt: skip
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "kassa24_console.cli", "reconcile", "--data-api", "--from", "2026-11-01",
+                sys.executable, "-m", "kassa24_console", "reconcile", "--data-api", "--from", "2026-11-01",
                 "--to", "2026-11-30", "--format", "json", *extra,
                 env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
@@ -442,7 +442,7 @@ def test_reconcile_imports_only_what_it_runs(tmp_path: Path) -> None:
     the newest migration. The second run on a database (the first creates it) imports none."""
     script = (
         "import sys\n"
-        "from kassa24_console import cli\n"
+        "from kassa24_console.commands import main as cli\n"
         "code = cli.main(['reconcile', '--from', '2026-11-27', '--format', 'json'])\n"
         "heavy = ('alembic', 'apprise', 'uvicorn', 'httpx', 'textual', 'prometheus_client')\n"
         "print(code, *[name for name in heavy if name in sys.modules])\n"

@@ -46,7 +46,7 @@ def cli(tmp: Path, *args: str, language: str = "ru") -> subprocess.CompletedProc
         "KASSA24_LOG_FILE": str(tmp / "cli.log"),
         "PATH": "/usr/bin:/bin",
     }
-    command = [sys.executable, "-m", "kassa24_console.cli", *args]
+    command = [sys.executable, "-m", "kassa24_console", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=tmp)
 
 

@@ -30,7 +30,7 @@ from kassa24_console.runtime import Runtime
 from kassa24_console.simulate.catalog import SCENARIOS
 from kassa24_console.simulate.platform import Platform
 from kassa24_console.simulate.registry import Context, Customers, run_scenarios
-from kassa24_console.simulate.run import seed_accounts
+from kassa24_console.simulate.seed import seed_accounts
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from kassa24_console.store.db import create_schema
@@ -98,7 +98,7 @@ def _serve(tmp: Path, url: str, name: str, **extra: str) -> Server:
     env = {**serve_env(tmp / f"{name}.db", port), "KASSA24_DATABASE_URL": url, **extra}
     log = open(tmp / f"{name}.stderr", "ab")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
+        [sys.executable, "-m", "kassa24_console", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
     )
     server = Server(f"http://127.0.0.1:{port}", tmp / f"{name}.db", 2, env, proc=proc)
     wait_healthy(server.url, proc)

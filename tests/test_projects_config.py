@@ -131,7 +131,7 @@ def test_the_command_line_says_a_config_mistake_in_one_line(tmp_path: Path) -> N
     config = two_projects(tmp_path, TWO.replace("project_id = 4343", "project_id = 4242"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")} | {"HOME": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "--config", str(config), "db", "info"],
+        [sys.executable, "-m", "kassa24_console", "--config", str(config), "db", "info"],
         capture_output=True,
         text=True,
         timeout=60,

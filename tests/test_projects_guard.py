@@ -96,7 +96,7 @@ def test_a_data_api_answer_never_takes_another_projects_operation(server: Server
                 "KASSA24_DATA_API_TOKEN": "T" * 30,
                 "KASSA24_DATA_API_SECRET": TOKEN_KEY,
             }
-            command = ["-m", "kassa24_console.cli", "reconcile", "--project", str(TEST), "--data-api"]
+            command = ["-m", "kassa24_console", "reconcile", "--project", str(TEST), "--data-api"]
             process = await asyncio.create_subprocess_exec(
                 sys.executable, *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
             )
@@ -177,7 +177,7 @@ def test_machine_outputs_of_several_projects_carry_the_project(
     assert sorted(findings) == sorted(tuple(row) for row in stored)
     for fmt in ("csv", "json"):
         audit = subprocess.run(
-            [sys.executable, "-m", "kassa24_console.cli", "audit", "--format", fmt],
+            [sys.executable, "-m", "kassa24_console", "audit", "--format", fmt],
             env=server.env,
             capture_output=True,
             text=True,

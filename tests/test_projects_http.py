@@ -200,7 +200,7 @@ def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_recor
     import sys
 
     env = {**served.env, "KASSA24_LOG_FILE": "/dev/null"}
-    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{served.url}/kassa24"]
+    base = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{served.url}/kassa24"]
     played = subprocess.run(
         [*base, "--project-id", str(TEST), "--seed-database", served.db_url, "happy_path", "unknown_account"],
         capture_output=True,
@@ -215,7 +215,7 @@ def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_recor
     issued = _post(served, _in(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
     assert issued["code"] == 0
     rows = _traffic_until(served, "SELECT id FROM traffic WHERE request LIKE '%replay-me%'", 1)
-    replay = [sys.executable, "-m", "kassa24_console.cli", "simulate", "replay", str(rows[0]["id"])]
+    replay = [sys.executable, "-m", "kassa24_console", "simulate", "replay", str(rows[0]["id"])]
     again = subprocess.run(
         [*replay, "--url", f"{served.url}/kassa24", "--set", "note=replayed"],
         capture_output=True,
@@ -242,7 +242,7 @@ def test_conformance_runs_per_project_with_its_key_and_its_customers(served: Ser
 
     before = simulated()
     env = {**served.env, "KASSA24_LOG_FILE": "/dev/null"}
-    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{served.url}/kassa24"]
+    command = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{served.url}/kassa24"]
     played = subprocess.run(
         [*command, "--project", str(project), "--seed-database", served.db_url, "--json"],
         capture_output=True,
@@ -267,7 +267,7 @@ def test_the_simulator_refuses_a_project_that_is_not_configured(served: Server) 
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{served.url}/kassa24"]
+    command = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{served.url}/kassa24"]
     played = subprocess.run(
         [*command, "--project", "9999", "happy_path"], capture_output=True, text=True, env=served.env, timeout=60
     )
@@ -289,7 +289,7 @@ def test_the_simulator_plays_each_project_in_its_own_response_option(tmp_path: P
     srv = start_serve(tmp_path, 2, KASSA24_PROJECTS=json.dumps(projects))
     try:
         env = {**srv.env, "KASSA24_LOG_FILE": "/dev/null"}
-        command = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{srv.url}/kassa24"]
+        command = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{srv.url}/kassa24"]
         for project in (PRODUCTION, TEST):
             played = subprocess.run(
                 [*command, "--project", str(project), "--seed-database", srv.db_url, "--json", "nothing_due"],

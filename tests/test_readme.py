@@ -137,7 +137,7 @@ def _run(
         log = tmp / f"background-{len(background)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "kassa24_console.cli", *words[1:-1]], env=env, cwd=tmp, stdout=out, stderr=out
+                [sys.executable, "-m", "kassa24_console", *words[1:-1]], env=env, cwd=tmp, stdout=out, stderr=out
             )
         background.append(process)
         try:
@@ -146,7 +146,7 @@ def _run(
             pytest.fail(f"{command}: {error}\n" + log.read_text(errors="replace"))
         return 1
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", *words[1:]],
+        [sys.executable, "-m", "kassa24_console", *words[1:]],
         env=env,
         cwd=tmp,
         capture_output=True,

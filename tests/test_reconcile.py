@@ -286,7 +286,7 @@ def test_malformed_reports_are_refused_with_line_and_reason(tmp_path: Path, text
 
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
         env={**server.env, "KASSA24_LOG_FILE": "/dev/null"},
         capture_output=True,
         text=True,
@@ -475,7 +475,7 @@ def test_reconcile_with_the_data_api_from_the_cli(tmp_path: Path) -> None:
                 process = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
-                    "kassa24_console.cli",
+                    "kassa24_console",
                     "reconcile",
                     "--data-api",
                     "--format",
@@ -565,7 +565,7 @@ async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Pa
         "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", "--from", "2026-11-27", "--format", "json"],
+        [sys.executable, "-m", "kassa24_console", "reconcile", "--from", "2026-11-27", "--format", "json"],
         env=env,
         capture_output=True,
         text=True,

@@ -68,7 +68,7 @@ def _report(tmp: Path, lines: list[str]) -> Path:
 
 def _reconcile(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
         env=server.env,
         capture_output=True,
         text=True,
@@ -196,7 +196,7 @@ def test_the_audit_of_a_project_holds_its_findings_resolves_and_not_the_others(s
 
     def audit(project: int) -> set[tuple[str, str, str]]:
         done = subprocess.run(
-            [sys.executable, "-m", "kassa24_console.cli", "audit", "--project", str(project), "--format", "json"],
+            [sys.executable, "-m", "kassa24_console", "audit", "--project", str(project), "--format", "json"],
             env=server.env,
             capture_output=True,
             text=True,
@@ -275,7 +275,7 @@ def test_the_data_api_is_asked_once_per_project_with_that_projects_credentials(
         try:
             env = {**server.env, "KASSA24_PROJECTS": json.dumps(projects)}
             env["KASSA24_DATA_API_URL"] = f"http://127.0.0.1:{listener.port}"
-            command = ["-m", "kassa24_console.cli", "reconcile", "--data-api", "--format", "json"]
+            command = ["-m", "kassa24_console", "reconcile", "--data-api", "--format", "json"]
             process = await asyncio.create_subprocess_exec(
                 sys.executable, *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
             )

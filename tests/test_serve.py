@@ -50,7 +50,7 @@ def test_payment_ids_unique_across_restarts_and_processes(tmp_path: Path) -> Non
     port = free_port()
     other_env = {**one.env, "KASSA24_PORT": str(port)}
     other_proc = subprocess.Popen(
-        [sys.executable, "-m", "kassa24_console.cli", "serve"],
+        [sys.executable, "-m", "kassa24_console", "serve"],
         env=other_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -88,7 +88,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "kassa24_console.cli", "serve"],
+            [sys.executable, "-m", "kassa24_console", "serve"],
             env=serve_env(tmp_path / "k24.db", port),
             capture_output=True,
             text=True,

@@ -32,7 +32,7 @@ def merchant(tmp_path: Path):
 
 def cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args],
+        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
         env={**server.env, "KASSA24_LOG_FILE": "/dev/null", **env},
         capture_output=True,
         text=True,
@@ -291,10 +291,10 @@ def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "kassa24_console.cli", "reconcile", *args]
+        command = [sys.executable, "-m", "kassa24_console", "reconcile", *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
-    init = [sys.executable, "-m", "kassa24_console.cli", "db", "init"]  # read commands never create one
+    init = [sys.executable, "-m", "kassa24_console", "db", "init"]  # read commands never create one
     assert subprocess.run(init, env=env, capture_output=True, text=True, timeout=60).returncode == 0
     first = run("--report", str(ROOT / "data" / "demo" / "platform-report.csv"), "--format", "json")
     found = json.loads(first.stdout)

@@ -20,7 +20,7 @@ from kassa24_console.protocol.signature import signed, verify
 from kassa24_console.simulate.catalog import SCENARIOS
 from kassa24_console.simulate.platform import Platform, retry_delays
 from kassa24_console.simulate.registry import Context, Customers, run_scenarios
-from kassa24_console.simulate.run import seed_accounts
+from kassa24_console.simulate.seed import seed_accounts
 from tests.support.common import PROJECT_ID, SECRET, read_body
 from tests.support.serve import Server, start_serve
 
@@ -60,7 +60,7 @@ async def test_all_scenarios_pass_against_serve(server: Server) -> None:
 
 
 def test_cli_lists_and_exits_by_result(server2: Server, tmp_path: Path) -> None:
-    base = [sys.executable, "-m", "kassa24_console.cli", "simulate"]
+    base = [sys.executable, "-m", "kassa24_console", "simulate"]
     env = {**server2.env, "KASSA24_LOG_FILE": "/dev/null"}
     listed = subprocess.run([*base, "--list"], capture_output=True, text=True, env=env, timeout=30)
     assert listed.returncode == 0 and all(name in listed.stdout for name in SCENARIOS)
@@ -109,7 +109,7 @@ def test_cli_lists_and_exits_by_result(server2: Server, tmp_path: Path) -> None:
 def test_the_simulators_key_never_shows_in_ps(server2: Server, tmp_path: Path) -> None:
     """The README's CI example: the key from a private file (or KASSA24_SECRET_KEY), never
     the command line; a key on the command line, or in a file others can read, is refused."""
-    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "--url", f"{server2.url}/kassa24"]
+    base = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{server2.url}/kassa24"]
     env = {k: v for k, v in server2.env.items() if k != "KASSA24_SECRET_KEY"} | {"KASSA24_LOG_FILE": "/dev/null"}
     key = tmp_path / "key.txt"
     key.write_text(SECRET + "\n")
@@ -513,7 +513,7 @@ def test_a_callback_endpoint_answering_404_fails_within_seconds(server2: Server,
             [
                 sys.executable,
                 "-m",
-                "kassa24_console.cli",
+                "kassa24_console",
                 "simulate",
                 "--url",
                 f"http://127.0.0.1:{port[0]}/kassa24",
@@ -551,7 +551,7 @@ def test_an_unreachable_merchant_and_a_foreign_database_are_said_plainly(tmp_pat
 
     from tests.support.common import free_port
 
-    base = [sys.executable, "-m", "kassa24_console.cli", "simulate"]
+    base = [sys.executable, "-m", "kassa24_console", "simulate"]
     env = {"PATH": "/usr/bin:/bin", "KASSA24_LOG_FILE": "/dev/null", "KASSA24_SECRET_KEY": SECRET}
     url = f"http://127.0.0.1:{free_port()}/kassa24"
     for mode in ([], ["--rate", "5", "--duration", "1"]):
@@ -586,7 +586,7 @@ def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Serve
         assert time.monotonic() < deadline
         time.sleep(0.05)
     traffic_id = str(rows[0]["id"])
-    base = [sys.executable, "-m", "kassa24_console.cli", "simulate", "replay", traffic_id]
+    base = [sys.executable, "-m", "kassa24_console", "simulate", "replay", traffic_id]
     env = {**server2.env, "KASSA24_LOG_FILE": "/dev/null"}
     target = ["--url", f"{server2.url}/kassa24"]
     same = subprocess.run([*base, *target], capture_output=True, text=True, env=env, timeout=60)
@@ -620,7 +620,7 @@ def test_the_demo_historys_stored_callbacks_replay(tmp_path: Path) -> None:
     port = free_port()
     env = serve_env(tmp_path / "demo.db", port) | {"KASSA24_LOG_FILE": str(tmp_path / "log")}
     del env["KASSA24_SECRET_KEY"]  # the demo key: a fresh database gets the demo data and history
-    proc = subprocess.Popen([sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "kassa24_console", "serve"], env=env, cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
@@ -629,7 +629,7 @@ def test_the_demo_historys_stored_callbacks_replay(tmp_path: Path) -> None:
         assert ids
         for traffic_id in ids:
             done = subprocess.run(
-                [sys.executable, "-m", "kassa24_console.cli", "simulate", "replay", str(traffic_id)],
+                [sys.executable, "-m", "kassa24_console", "simulate", "replay", str(traffic_id)],
                 capture_output=True, text=True, env=env, timeout=60,
             )  # fmt: skip
             assert done.returncode == 0 and "← HTTP 200" in done.stdout, done.stdout + done.stderr
@@ -690,7 +690,7 @@ def test_load_run_accounts_for_every_cycle(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "kassa24_console.cli",
+                "kassa24_console",
                 "simulate",
                 "--url",
                 f"{server.url}/kassa24",

@@ -91,7 +91,7 @@ def test_several_listeners_share_a_port_and_credit_once(tmp_path: Path) -> None:
     db_path = tmp_path / "k24.db"
     env = serve_env(db_path, port, KASSA24_WORKERS="2")
     stderr = open(tmp_path / "serve.stderr", "ab")  # noqa: SIM115
-    command = [sys.executable, "-m", "kassa24_console.cli", "serve"]
+    command = [sys.executable, "-m", "kassa24_console", "serve"]
     proc = subprocess.Popen(command, env=env, stdout=stderr, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -133,7 +133,7 @@ def test_several_listeners_on_a_port_in_use_say_so_in_a_line(tmp_path: Path) -> 
         port = taken.getsockname()[1]
         env = serve_env(tmp_path / "k24.db", port, KASSA24_WORKERS="2")
         result = subprocess.run(
-            [sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "kassa24_console", "serve"], env=env, capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 1
     said = f"kassa24-console: cannot listen on 127.0.0.1:{port}: the port is already in use"

@@ -50,7 +50,7 @@ async def reconcile_elsewhere(settings: Settings, day: str, project: int | None 
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "kassa24_console.cli",
+        "kassa24_console",
         "reconcile",
         "--from",
         day,

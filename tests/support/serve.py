@@ -79,7 +79,7 @@ def start_serve(tmp: Path, option: int = 2, **extra_env: str) -> Server:
     stderr = open(tmp / "serve.stderr", "ab")  # noqa: SIM115 - lives as long as the process
     STARTED.append(tmp)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kassa24_console.cli", "serve"], env=env, stdout=stderr, stderr=stderr, cwd=tmp
+        [sys.executable, "-m", "kassa24_console", "serve"], env=env, stdout=stderr, stderr=stderr, cwd=tmp
     )
     server = Server(f"http://127.0.0.1:{port}", db_path, option, env, proc=proc)
     try:

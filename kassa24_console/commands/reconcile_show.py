@@ -1,10 +1,12 @@
-"""The reconciliation summary as a person reads it: tables and sentences in the operator's
-language, money by the one formatter (``180 750,00 ₸``). ``--json`` and ``--csv`` are
-machine outputs and stay in English (reconcile/cli.py)."""
+"""What ``kassa24-console reconcile`` prints: the summary as a person reads it, tables and
+sentences in the operator's language, money by the one formatter (``180 750,00 ₸``); and
+``--format json`` / ``csv``, machine outputs that stay in English."""
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,11 +14,13 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
+from ..config import Settings
 from ..findings import Thresholds
 from ..i18n import N_, _, ngettext
 from ..money import format_moment, format_money, format_share
-from .summary import Summary
-from .words import action_text, kind_name, word
+from ..reconcile.summary import Summary
+from ..reconcile.words import action_text, kind_name, word
+from ..store.reconciliation import MismatchRow, SignedPeriodRow
 
 AGES = {
     "≤ 1 min": N_("≤ 1 min"),
@@ -165,3 +169,56 @@ def signed_text(signed: list[Any], zone: ZoneInfo) -> list[str]:
             line += f" — reopened after sign-off at {when}: {p.reopened_reason}"
         lines.append(line)
     return lines
+
+
+def print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, out: Console) -> None:
+    """Each project's summary; with one project, as before projects."""
+    limits = Thresholds.of(settings)
+    if len(runs) == 1:
+        _project, summary, rows, signed = runs[0]
+        _print(fmt, summary, rows, signed, zone, out, limits)
+        return
+    if fmt == "json":
+        payloads = [{"project": p, **payload(s, rows, signed, zone)} for p, s, rows, signed in runs]
+        print(json.dumps({"projects": payloads}, ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":  # one table for programs: each finding with its project
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["project", *CSV_COLUMNS])
+        for project, _summary, rows, _signed in runs:
+            writer.writerows([project, *_csv_row(r)] for r in rows)
+        return
+    for project, summary, rows, signed in runs:
+        if fmt == "table":
+            named = settings.project(project)
+            out.print(
+                _("Project {project}").format(project=named.label if named else project), style="bold", highlight=False
+            )
+        _print(fmt, summary, rows, signed, zone, out, limits)
+
+
+def _print(
+    fmt: str,
+    summary: Summary,
+    rows: list[MismatchRow],
+    signed: list[SignedPeriodRow],
+    zone: ZoneInfo,
+    out: Console,
+    limits: Thresholds,
+) -> None:
+    if fmt == "json":
+        print(json.dumps(payload(summary, rows, signed, zone), ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(_csv_row(r) for r in rows)
+        return
+    print_table(summary, rows, signed, zone, out, limits)
+
+
+CSV_COLUMNS = ("id", "kind", "payment_id", "state", "evidence", "action")
+
+
+def _csv_row(r: Any) -> list[Any]:
+    return [r.id, r.kind, r.payment_id or "", r.state, json.dumps(r.evidence, ensure_ascii=False), r.action]

@@ -18,15 +18,13 @@ from rich.table import Table
 from ..config import Settings, read_secret_file
 from ..i18n import _
 from ..runtime import StartupError
-from . import junit
-from .catalog import SCENARIOS
-from .load import LoadReport, discover, run_load
-from .platform import Platform
-from .registry import Context, Customers, Result, run_scenarios
-from .replay import ReplayError, replay
-from .seed import NotOurDatabase, seed_accounts
-
-__all__ = ["add_arguments", "main", "seed_accounts"]
+from ..simulate import junit
+from ..simulate.catalog import SCENARIOS
+from ..simulate.load import LoadReport, discover, run_load
+from ..simulate.platform import Platform
+from ..simulate.registry import Context, Customers, Result, run_scenarios
+from ..simulate.replay import ReplayError, replay
+from ..simulate.seed import NotOurDatabase, seed_accounts
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

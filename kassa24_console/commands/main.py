@@ -1,27 +1,28 @@
 """``kassa24-console``: the console (default), ``serve``, ``import``, ``simulate``, ``reconcile``,
-``audit``, ``alerts``, ``db``."""
+``audit``, ``alerts``, ``keys``, ``db``.
+
+The command line's root: the options every command takes, one sub-parser per command (each
+command's own options come from its module in this package, imported only when the command
+is named), and the one place an error a person reads becomes a line on stderr and an exit code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
-from . import i18n
-from .argparse_words import speak
-from .config import ConfigError, Settings, load_settings
-from .errors import Kassa24Error, StartupError
-from .i18n import _
-from .logs import configure_logging
-from .projects import project_problem
-from .store import Store, display_url
-from .store.db import sqlite_file_missing
-
-log = logging.getLogger("kassa24_console")
+from .. import i18n
+from ..config import ConfigError, Settings, load_settings
+from ..errors import Kassa24Error, StartupError
+from ..i18n import _
+from ..logs import configure_logging
+from ..projects import project_problem
+from ..store.db import sqlite_file_missing
+from .serve import KeyRefused
+from .words import speak
 
 
 def _common(parser: argparse.ArgumentParser, *, listen: bool, top: bool) -> None:
@@ -54,20 +55,20 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _common(serve, listen=True, top=False)
     load = commands.add_parser("import", help=_("load accounts and contracts from JSON or CSV files"))
     _common(load, listen=False, top=False)
-    load.add_argument("files", nargs="+", type=Path, metavar=_("FILE"))
-    load.add_argument(
-        "--project", type=int, metavar="ID", help=_("the project the rows belong to (required when several)")
-    )
+    if wanted("import"):
+        from .imports import add_arguments as import_arguments
+
+        import_arguments(load)
     simulate = commands.add_parser("simulate", help=_("play the platform: scenarios or load against a merchant URL"))
     _common(simulate, listen=False, top=False)
     if wanted("simulate"):
-        from .simulate.run import add_arguments
+        from .simulate import add_arguments
 
         add_arguments(simulate)
     reconcile = commands.add_parser("reconcile", help=_("compare deposits, callbacks and the platform's record"))
     _common(reconcile, listen=False, top=False)
     if wanted("reconcile"):
-        from .reconcile.cli import add_arguments as reconcile_arguments
+        from .reconcile import add_arguments as reconcile_arguments
 
         reconcile_arguments(reconcile)
     audit = commands.add_parser("audit", help=_("who changed what and when: edits, payments, imports, resolutions"))
@@ -79,7 +80,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     alerts_parser = commands.add_parser("alerts", help=_("alert channels and alerts: test the URLs, list the alerts"))
     _common(alerts_parser, listen=False, top=False)
     if wanted("alerts"):
-        from .alerts.cli import add_arguments as alerts_arguments
+        from .alerts import add_arguments as alerts_arguments
 
         alerts_arguments(alerts_parser)
     keys = commands.add_parser(
@@ -87,13 +88,15 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     _common(keys, listen=False, top=False)
     if wanted("keys"):
-        from .rotation import add_arguments as keys_arguments
+        from .keys import add_arguments as keys_arguments
 
         keys_arguments(keys)
     db = commands.add_parser("db", help=_("database maintenance"))
     _common(db, listen=False, top=False)
-    db.add_argument("action", choices=["init", "info"], help=_("init: create the schema; info: counts"))
-    db.add_argument("--project", type=int, metavar="ID", help=_("info: count one project's records only"))
+    if wanted("db"):
+        from .db import add_arguments as db_arguments
+
+        db_arguments(db)
     return parser
 
 
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         i18n.set_language(settings.language or "en")
     except ConfigError as error:
         if args.command is None:  # the console shows it, and stays up, rather than vanishing
-            from .console.app import run_console
+            from ..console.app import run_console
 
             return run_console(Settings.model_construct(database_url="(not configured)"), config_error=str(error))
         print(f"kassa24-console: {error}", file=sys.stderr)
@@ -133,10 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-class KeyRefused(StartupError):
-    """The key must not face a network (the public demo key off loopback)."""
-
-
 READING = {"audit": "audit", "keys": "keys", "info": "db info"}  # commands that only read
 
 
@@ -144,7 +143,7 @@ def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> No
     """A command that reads a database never creates one: a mistyped path is an error,
     not a new database full of demo data."""
     name = READING.get(args.command) or (READING.get(args.action) if args.command == "db" else None)
-    if name and (missing := sqlite_file_missing(settings.database_url)) is not None:
+    if name and (missing := sqlite_file_missing(settings.store_url)) is not None:
         raise StartupError(
             _(
                 "cannot open the database {missing}: there is no such file ({name} never creates one; `db init` does)"
@@ -154,24 +153,25 @@ def _needs_existing_database(args: argparse.Namespace, settings: Settings) -> No
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        if settings.workers > 1:
-            return _serve_workers(settings)
-        configure_logging(settings.log_file, stderr=True)
-        return asyncio.run(_serve(settings))
+        from .serve import serve
+
+        return serve(settings)
     if args.command == "import":
+        from .imports import import_files
+
         configure_logging(settings.log_file, stderr=False)
-        return asyncio.run(_import(settings, args.files, args.project))
+        return asyncio.run(import_files(settings, args.files, args.project))
     if args.command == "simulate":
-        from .simulate.run import main as simulate
+        from .simulate import main as simulate
 
         return simulate(args, settings)
     if args.command == "reconcile":
-        from .reconcile.cli import main as reconcile_main
+        from .reconcile import main as reconcile_main
 
         configure_logging(settings.log_file, stderr=False)
         return reconcile_main(args, settings)
     if args.command == "alerts":
-        from .alerts.cli import main as alerts_main
+        from .alerts import main as alerts_main
 
         configure_logging(settings.log_file, stderr=False)
         return alerts_main(args, settings)
@@ -180,9 +180,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         _needs_existing_database(args, settings)
         if problem := project_problem(settings, args.project, every_row_named=True):
             raise StartupError(problem)
-        return asyncio.run(_db(settings, args.action, args.project))
+        from .db import db
+
+        return asyncio.run(db(settings, args.action, args.project))
     if args.command == "keys":
-        from .rotation import main as keys_main
+        from .keys import main as keys_main
 
         configure_logging(settings.log_file, stderr=False)
         _needs_existing_database(args, settings)
@@ -193,7 +195,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         configure_logging(settings.log_file, stderr=False)
         _needs_existing_database(args, settings)
         return audit_main(args, settings)
-    if args.attach and (missing := sqlite_file_missing(settings.database_url)) is not None:
+    if args.attach and (missing := sqlite_file_missing(settings.store_url)) is not None:
         # Attaching watches a database a listener writes: it never creates one.
         raise StartupError(
             _("--attach: there is no database at {missing} (start serve or the console there first)").format(
@@ -201,136 +203,9 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
     configure_logging(settings.log_file, stderr=False)
-    from .console.app import run_console  # textual is only loaded for the console
+    from ..console.app import run_console  # textual is only loaded for the console
 
     return run_console(settings, attach=args.attach)
-
-
-async def _serve(settings: Settings, *, shared_port: bool = False) -> int:
-    from . import alerts
-    from .listener import ListenError
-    from .runtime import DEMO_KEY_WARNING, Runtime
-
-    # Signals first: a SIGTERM that arrives while we start must still mean "stop cleanly".
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if problem := settings.key_problem(said=True):
-        raise KeyRefused(problem)
-    runtime = Runtime(settings, shared_port=shared_port)
-    if settings.uses_demo_key:
-        log.warning(DEMO_KEY_WARNING)
-    if warning := settings.key_warning():
-        log.warning("%s", warning)
-    try:
-        await runtime.open()
-        await runtime.listener.start()
-    except ListenError as error:
-        log.error("%s", error)
-        await runtime.store.close()
-        return 1
-    runtime.start_pruning()
-    alerter = alerts.start(runtime)
-    projects = ", ".join(
-        f"{p.project_id}{' (test)' if p.test else ''} option {p.response_option}" for p in settings.projects
-    )
-    log.info(
-        "listening on http://%s:%d (project %s, database %s)",
-        settings.host,
-        runtime.listener.port,
-        projects,
-        display_url(settings.database_url),
-    )
-    await stop.wait()
-    log.info("stopping: finishing in-flight requests")
-    await alerter.close()
-    await runtime.close()
-    log.info("stopped")
-    return 0
-
-
-def _serve_workers(settings: Settings) -> int:
-    """``serve`` as several processes on one port (``KASSA24_WORKERS``)."""
-    from . import workers
-    from .listener import ListenError
-    from .runtime import Runtime
-
-    if problem := settings.key_problem(said=True):
-        raise KeyRefused(problem)
-
-    async def prepare() -> None:  # schema and demo data once, before any worker starts
-        runtime = Runtime(settings)
-        await runtime.open()
-        await runtime.store.close()
-
-    asyncio.run(prepare())
-
-    def serve(own: Settings) -> int:
-        configure_logging(own.log_file, stderr=True)
-        return asyncio.run(_serve(own, shared_port=True))
-
-    try:
-        return workers.run(settings, serve)
-    except ListenError as error:
-        raise StartupError(str(error)) from None
-
-
-async def _import(settings: Settings, files: list[Path], project: int | None = None) -> int:
-    from . import importer
-    from .runtime import open_store
-
-    try:
-        batch = importer.merge([importer.read_file(path) for path in files])
-    except importer.ImportFailed as error:
-        print(_("import failed, nothing applied:") + f"\n{error}", file=sys.stderr)
-        return 1
-    named = batch.projects()
-    every = all(row.get("project_id") is not None for row in batch.accounts + batch.contracts)
-    if problem := project_problem(settings, project, named, every_row_named=every):
-        print(f"kassa24-console: {problem}", file=sys.stderr)
-        return 2
-    store = Store(settings.database_url, project_id=settings.project_id)
-    await open_store(store, settings)
-    try:
-        accounts, contracts = await importer.apply(store, batch, project_id=project)
-    except importer.ImportFailed as error:
-        print(_("import failed, nothing applied:") + f"\n{error}", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
-    where = display_url(settings.database_url)
-    print(
-        _("imported {accounts} accounts and {contracts} contracts into {where}").format(
-            accounts=accounts, contracts=contracts, where=where
-        )
-    )
-    return 0
-
-
-async def _db(settings: Settings, action: str, project: int | None = None) -> int:
-    from .runtime import Runtime
-    from .store import queries as q
-
-    runtime = Runtime(settings)
-    await runtime.open()
-    try:
-        if action == "info":
-            rows = [
-                (_("accounts"), q.accounts),
-                (_("contracts"), q.contracts),
-                (_("deposits"), q.deposits),
-                (_("callbacks"), q.callbacks),
-                (_("mismatches"), q.mismatches),
-            ]
-            width = max(12, *(len(name) + 1 for name, _table in rows))
-            for name, table in rows:
-                print(f"{name:{width}} {await runtime.store.scan(q.count, table, project)}")
-        else:
-            print(_("schema ready in {where}").format(where=display_url(settings.database_url)))
-    finally:
-        await runtime.close()
-    return 0
 
 
 if __name__ == "__main__":

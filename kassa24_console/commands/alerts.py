@@ -8,17 +8,18 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..alerts.channels import channels, send_all
+from ..alerts.words import event_word, rule_name, title_text
 from ..config import Settings
 from ..i18n import N_, _, ngettext
 from ..runtime import open_store
 from ..store import Store
 from ..store import alerts as sa
-from .channels import channels, send_all
-from .words import event_word, rule_name, title_text
 
 TEST_TITLE = N_("kassa24: test message")
 TEST_RETRY_SECONDS = 1.0
@@ -56,7 +57,7 @@ async def _test(settings: Settings) -> int:
 
 
 async def _list(settings: Settings, form: str, recent: int) -> int:
-    store = Store(settings.database_url, project_id=settings.project_id)
+    store = Store(settings.store_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         active, resolved = await store.scan(sa.listing, recent)
@@ -78,7 +79,7 @@ async def _list(settings: Settings, form: str, recent: int) -> int:
     return 0
 
 
-def _item(row: Any, sent: list[Any], zone: ZoneInfo) -> dict[str, Any]:
+def _item(row: Any, sent: Sequence[Any], zone: ZoneInfo) -> dict[str, Any]:
     def when(at: int | None) -> str | None:
         return None if at is None else datetime.fromtimestamp(at / 1_000_000, zone).isoformat(timespec="seconds")
 

@@ -1,41 +1,47 @@
-"""``kassa24-console reconcile``: import the platform's record, compare, work the list, sign."""
+"""``kassa24-console reconcile``: import the platform's record, compare, work the list, sign.
+
+The options and the run; what it prints is ``reconcile_show``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import gc
-import json
-import sys
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
 from .. import edits
 from ..config import Settings
-from ..findings import Thresholds
 from ..i18n import _
 from ..money import format_money
 from ..projects import project_problem
+from ..reconcile import corrections, export, plausible
+from ..reconcile.act import write_act
+from ..reconcile.daily import turnover_by_day
+from ..reconcile.data_api import DataApi, DataApiError
+from ..reconcile.engine import (
+    Period,
+    SignOffRefused,
+    reconcile,
+    sign_off,
+    signed_periods,
+    store_operations,
+    touching,
+)
+from ..reconcile.export import AMOUNT_FORMS, EXPORT_SUFFIXES
+from ..reconcile.report import Operation, ReportError, read_csv
+from ..reconcile.routing import foreign_operation, not_covered, projects_of_run, route
+from ..reconcile.summary import Summary
 from ..runtime import open_store
 from ..store import Store, export_reads
 from ..store import reconciliation as sr
-from ..store.reconciliation import MismatchRow, SignedPeriodRow
+from ..store.reconciliation import SignedPeriodRow
 from ..zones import zone as time_zone
-from . import corrections, export, plausible, show
-from .act import write_act
-from .daily import turnover_by_day
-from .data_api import DataApi, DataApiError
-from .engine import Period, SignOffRefused, reconcile, sign_off, signed_periods, store_operations, touching
-from .export import AMOUNT_FORMS, EXPORT_SUFFIXES
-from .report import Operation, ReportError, read_csv
-from .routing import foreign_operation, not_covered, projects_of_run, route
-from .summary import Summary
+from .reconcile_show import print_runs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -212,7 +218,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             rows = await store.scan(sr.mismatches_by_id, summary.open_ids)
             signed = await store.scan(signed_periods, period.start, period.end, project)
             runs.append((project, summary, rows, signed))
-        _print_runs(args.format, runs, settings, zone, out)
+        print_runs(args.format, runs, settings, zone, out)
         project, summary, rows, signed = runs[0]  # the one project sign-off, act and export are of
         if args.export:
             scope = (summary.period.project, summary.period.default)
@@ -351,56 +357,3 @@ async def _act(
         highlight=False,
     )
     return 0
-
-
-def _print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, out: Console) -> None:
-    """Each project's summary; with one project, as before projects."""
-    limits = Thresholds.of(settings)
-    if len(runs) == 1:
-        _project, summary, rows, signed = runs[0]
-        _print(fmt, summary, rows, signed, zone, out, limits)
-        return
-    if fmt == "json":
-        payloads = [{"project": p, **show.payload(s, rows, signed, zone)} for p, s, rows, signed in runs]
-        print(json.dumps({"projects": payloads}, ensure_ascii=False, indent=2))
-        return
-    if fmt == "csv":  # one table for programs: each finding with its project
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["project", *CSV_COLUMNS])
-        for project, _summary, rows, _signed in runs:
-            writer.writerows([project, *_csv_row(r)] for r in rows)
-        return
-    for project, summary, rows, signed in runs:
-        if fmt == "table":
-            named = settings.project(project)
-            out.print(
-                _("Project {project}").format(project=named.label if named else project), style="bold", highlight=False
-            )
-        _print(fmt, summary, rows, signed, zone, out, limits)
-
-
-def _print(
-    fmt: str,
-    summary: Summary,
-    rows: list[MismatchRow],
-    signed: list[SignedPeriodRow],
-    zone: ZoneInfo,
-    out: Console,
-    limits: Thresholds,
-) -> None:
-    if fmt == "json":
-        print(json.dumps(show.payload(summary, rows, signed, zone), ensure_ascii=False, indent=2))
-        return
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows(_csv_row(r) for r in rows)
-        return
-    show.print_table(summary, rows, signed, zone, out, limits)
-
-
-CSV_COLUMNS = ("id", "kind", "payment_id", "state", "evidence", "action")
-
-
-def _csv_row(r: Any) -> list[Any]:
-    return [r.id, r.kind, r.payment_id or "", r.state, json.dumps(r.evidence, ensure_ascii=False), r.action]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import i18n
-from .i18n import N_
+from .. import i18n
+from ..i18n import N_
 
 WORDS = (
     N_("usage: "),
