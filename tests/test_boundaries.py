@@ -9,6 +9,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import grimp
 
 from tests.support.common import ROOT
 
@@ -114,3 +117,31 @@ def test_the_walk_sees_what_it_forbids() -> None:
         (6, "print"),
         (7, "print"),
     ]
+
+
+def import_cycles(graph: Any) -> list[tuple[str, ...]]:
+    """Every import ``a → b`` for which ``b`` leads back to ``a``, as the chain of the circle."""
+    circles = []
+    for module in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back is not None:
+                circles.append((module, *back))
+    return circles
+
+
+def test_no_circle_of_imports_except_under_type_checking() -> None:
+    """Issue #18: the layers hold only if no two modules need each other at import time."""
+    graph = grimp.build_graph("kassa24_console", exclude_type_checking_imports=True)
+    assert import_cycles(graph) == []
+
+
+def test_a_circle_of_imports_is_found() -> None:
+    graph = grimp.ImportGraph()
+    for module in ("k.a", "k.b", "k.c"):
+        graph.add_module(module)
+    graph.add_import(importer="k.a", imported="k.b")
+    graph.add_import(importer="k.b", imported="k.c")
+    assert import_cycles(graph) == []
+    graph.add_import(importer="k.c", imported="k.a")
+    assert ("k.a", "k.b", "k.c", "k.a") in import_cycles(graph)
