@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Table
 
-from kassa24_console.store import changes, rows
+from kassa24_console.store import alerts, changes, rows
 from kassa24_console.store import queries as q
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
         (rows.CallbackRow, q.callbacks),
         (rows.OperationRow, q.operations),
         (rows.MismatchRow, q.mismatches),
+        (alerts.AlertRow, alerts.alerts),
+        (alerts.DeliveryRow, alerts.deliveries),
     ],
     ids=lambda value: getattr(value, "__name__", getattr(value, "name", "")),
 )
@@ -36,7 +38,14 @@ def test_a_typed_row_is_its_table_column_for_column(row: Any, table: Table) -> N
 
 @pytest.mark.parametrize(
     ("row", "table"),
-    [(changes.MismatchState, q.mismatches), (changes.Exchange, q.traffic)],
+    [
+        (changes.MismatchState, q.mismatches),
+        (changes.Exchange, q.traffic),
+        (rows.TrafficLine, q.traffic),
+        (rows.CallbackLine, q.callbacks),
+        (alerts.OverdueDeposit, q.deposits),
+        (alerts.NewFinding, q.mismatches),
+    ],
     ids=lambda value: getattr(value, "__name__", getattr(value, "name", "")),
 )
 def test_a_rows_fields_are_columns_of_its_table(row: Any, table: Table) -> None:

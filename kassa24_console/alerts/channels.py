@@ -113,10 +113,6 @@ def redact(text: str, url: str) -> str:
     return " ".join(text.split())[:ERROR_CHARS]
 
 
-async def send_all(
-    targets: list[Channel], title: str, body: str, *, attempts: int, backoff: float
-) -> list[Outcome]:
+async def send_all(targets: list[Channel], title: str, body: str, *, attempts: int, backoff: float) -> list[Outcome]:
     """Send through every channel at once; each result as it ends, none waiting for another."""
-    return list(
-        await asyncio.gather(*(c.send(title, body, attempts=attempts, backoff=backoff) for c in targets))
-    )
+    return list(await asyncio.gather(*(c.send(title, body, attempts=attempts, backoff=backoff) for c in targets)))
