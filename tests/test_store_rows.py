@@ -3,6 +3,7 @@ configuration covers the core the issue names (#18)."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,18 @@ def test_mypy_checks_the_core_and_ci_runs_it() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     commands = [line.split("#")[0].strip() for line in ci]
     assert commands.index(".venv/bin/mypy") == commands.index(".venv/bin/lint-imports") + 1
+
+
+def test_every_type_ignore_in_the_package_names_its_error_and_why() -> None:
+    """An ignore names the error it silences and says why, on its line or the comment above."""
+    unexplained = []
+    for path in sorted((ROOT / "kassa24_console").rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines):
+            if "type: ignore" not in line:
+                continue
+            coded = re.search(r"# type: ignore\[[a-z-]+(?:, [a-z-]+)*\](.*)$", line)
+            reason = coded is not None and (coded[1].strip().startswith("#") or lines[n - 1].strip().startswith("#"))
+            if not reason:
+                unexplained.append(f"{path.relative_to(ROOT)}:{n + 1}")
+    assert not unexplained, unexplained

@@ -58,7 +58,7 @@ class Channel:
         """Try up to ``attempts`` times, waiting ``backoff`` seconds, then twice that, …"""
         if self.problem:
             return Outcome(self.name, False, 0, self.problem)
-        error = "not delivered"
+        error: str | None = "not delivered"
         for attempt in range(1, attempts + 1):
             if attempt > 1:
                 await asyncio.sleep(backoff * 2 ** (attempt - 2))
