@@ -71,10 +71,10 @@ async def apply_hot(tx: HotTransaction, callback: Callback, raw: str) -> str | N
     settled = await tx.settle(payment.id, target, amount, money.currency if money else None, row)
     if settled is None:  # nothing written: not pending, or the callback disagrees with it
         return None
-    if settled["deliveries"] > 1:
+    if settled.deliveries > 1:
         raise SettleRefused  # stored before without settling it: the full rules say why
-    if target == "paid" and settled["contract_id"]:
-        tx.credit(callback.project_id, settled["contract_id"], settled["amount"], at, payment.id)
+    if target == "paid" and settled.contract_id:
+        tx.credit(callback.project_id, settled.contract_id, settled.amount, at, payment.id)
     return "applied"
 
 

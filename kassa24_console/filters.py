@@ -57,5 +57,6 @@ def parse_filter(text: str) -> TrafficFilter:
                 problems.append(_("sig: use sig:ok or sig:bad"))
         else:
             values[name] = value
-    # values holds only the fields parsed above, each of its field's type (a dict of mixed values).
+    # arg-type: ``values`` holds only the fields parsed above, each of its field's own type,
+    # which a dict of mixed values cannot say to the checker.
     return TrafficFilter(words=tuple(words), problems=tuple(problems), **values)  # type: ignore[arg-type]

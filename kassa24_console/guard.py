@@ -139,7 +139,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._too_large: str | None = None
         self._refusal: str | None = None
 
+    # override: uvicorn's own connection_made narrows asyncio's BaseTransport to Transport, as this does.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # arg-type: OneWrite stands in for the Transport, with the methods uvicorn calls (duck-typed).
         super().connection_made(OneWrite(transport, self.loop))  # type: ignore[arg-type]
         door = self._door
         if door is not None:
@@ -173,6 +175,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # literal-required: the ASGI scope is a TypedDict of the spec's keys; ours rides along in it.
         self.scope[STARTED] = time.perf_counter_ns()  # type: ignore[literal-required]
         self._header_count = self._header_size = 0
         self._deadlines.wait(self)

@@ -126,7 +126,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def pgettext(context: str, message: str) -> str:
     """``message`` as said in ``context``, where one English word needs two translations
     (an alert is *снято* when it resolves, a finding *урегулировано*)."""
-    return translations(_current).pgettext(context, message)
+    return str(translations(_current).pgettext(context, message))  # typeshed: object
 
 
 def N_(message: str) -> str:

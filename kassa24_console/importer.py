@@ -126,15 +126,15 @@ def _json_with_lines(text: str) -> Any:
     decoder = json.JSONDecoder()
 
     # json's pure-Python scanner (py_make_scanner) calls the decoder's parse_object (by default
-    # JSONObject) for each object. typeshed declares none of the three (CPython's internals,
-    # unchanged since Python 2.7): hence the ignores.
+    # JSONObject) for each object. attr-defined: typeshed declares none of the three (CPython's
+    # internals, unchanged since Python 2.7).
     def parse_object(state: tuple[str, int], *args: Any) -> tuple[dict[str, Any], int]:
-        obj, end = json.decoder.JSONObject(state, *args)  # type: ignore[attr-defined]
+        obj, end = json.decoder.JSONObject(state, *args)  # type: ignore[attr-defined]  # CPython internal, not in typeshed
         obj[_LINE] = _line_of(state[0], state[1])
         return obj, end
 
-    decoder.parse_object = parse_object  # type: ignore[attr-defined]
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]  # CPython internal, not in typeshed
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]  # CPython internal, not in typeshed
     return decoder.decode(text)
 
 

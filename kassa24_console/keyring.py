@@ -62,8 +62,8 @@ class Keyring:
 
     def check(self, data: dict[str, Any], at_us: int | None = None) -> Match:
         """The body's project, and whether (and with which of its keys) it is signed."""
-        # project_of may say None (no project named): .get(None) finds nothing, as meant.
-        entry = self._entries.get(project_of(data))  # type: ignore[arg-type]
+        named = project_of(data)  # None: no project named, so no key
+        entry = self._entries.get(named) if named is not None else None
         if entry is not None:
             project, current, previous = entry
             result = signature.check(data, current)

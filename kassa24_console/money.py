@@ -53,11 +53,6 @@ def format_amount(minor: int | None, locale: str = "ru_KZ") -> str:
     return format_decimal(to_major(minor), "#,##0.00", locale=_locale(locale)).replace("\u00a0", " ")
 
 
-def format_number(value: int | float | Decimal, locale: str | None = None) -> str:
-    """``12345`` → ``12 345`` (ru, kk) or ``12,345`` (en)."""
-    return format_decimal(value, locale=_locale(locale or current_locale()))
-
-
 def format_share(value: float, locale: str | None = None) -> str:
     """``0.5`` → ``50 %`` (ru, kk) or ``50%`` (en)."""
     return format_percent(value, locale=_locale(locale or current_locale()))

@@ -11,7 +11,6 @@ listener process by pickling, and a class made inside a function cannot be pickl
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,11 +144,6 @@ def secrets_held(data: dict[str, Any]) -> list[str]:
             if isinstance(entry, dict):
                 held += [f"projects.{key}" for key in PROJECT_SECRETS if key in entry and f"projects.{key}" not in held]
     return held
-
-
-def until_text(moment: datetime | None) -> str:
-    """An end as ISO text (machine output: ``keys --json``)."""
-    return moment.isoformat() if moment is not None else ""
 
 
 def project_problem(

@@ -16,6 +16,7 @@ from .config import Settings
 from .keyring import CURRENT, PREVIOUS
 from .projects import Project
 from .store import Store, now_us, views
+from .store.rows import KeyUseRow
 
 HOUR_US = 3_600_000_000
 
@@ -44,9 +45,9 @@ class KeyUse:
         return entry
 
 
-def key_uses(settings: Settings, rows: list[Any]) -> list[KeyUse]:
+def key_uses(settings: Settings, rows: list[KeyUseRow]) -> list[KeyUse]:
     """The configured projects (in order) with the traffic's counts per key."""
-    counted: dict[int, dict[str, tuple[int, int | None]]] = {}
+    counted: dict[int | None, dict[str, tuple[int, int | None]]] = {}
     for row in rows:
         counted.setdefault(row.project_id, {})[row.key_used] = (int(row.n), row.last_at)
     return [KeyUse(p, counted.get(p.project_id, {})) for p in settings.projects]

@@ -23,7 +23,7 @@ CLOCK_GAP_US = 86_400_000_000  # the clock past the newest traffic record by mor
 
 def describe(error: BaseException, settings: Settings) -> str:
     """A startup failure as one or two plain lines, never a traceback."""
-    where = display_url(settings.database_url)
+    where = display_url(settings.store_url)
     if isinstance(error, StartupError):
         return str(error)
     if isinstance(error, ModuleNotFoundError) and error.name in ("asyncpg", "psycopg"):
@@ -119,7 +119,7 @@ class Runtime:
 def make_store(settings: Settings) -> Store:
     """A (not yet opened) store of the configured database."""
     return Store(
-        settings.database_url,
+        settings.store_url,
         flush_interval=settings.traffic_flush_interval,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         max_pages=settings.sqlite_max_pages,

@@ -11,11 +11,14 @@ which still re-export their names).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .findings import ACTIONS, Thresholds, action_for
 from .i18n import N_, _, ngettext
 from .money import format_money
+
+if TYPE_CHECKING:
+    from .store.rows import MismatchRow
 
 FINDING_KINDS = {
     "bad_signature": N_("bad signature"),
@@ -74,12 +77,12 @@ def word(value: str) -> str:
     return _(WORDS[value]) if value in WORDS else value
 
 
-def action_text(row: Any, limits: Thresholds | None = None) -> str:
+def action_text(row: MismatchRow, limits: Thresholds | None = None) -> str:
     """A finding's suggested action in the operator's language, saying the thresholds in
     force (``limits``; the stored English when its kind has no action of ours)."""
     if row.kind in ACTIONS:
         return action_for(row.kind, row.payment_id, row.evidence, words=_, limits=limits)
-    return str(row.action or "")
+    return row.action or ""
 
 
 # --- the audit's history -----------------------------------------------------------------

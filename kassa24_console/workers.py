@@ -120,9 +120,9 @@ class _Supervisor:
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self.forward)
-        for worker in range(self.count):
-            self.workers[self.start(worker)] = worker
-            self.since[worker] = time.monotonic()
+        for index in range(self.count):
+            self.workers[self.start(index)] = index
+            self.since[index] = time.monotonic()
         worst = 0
         while self.workers:
             try:

@@ -75,8 +75,9 @@ class LocalClock:
         offset = self._offsets[hour] if hour in self._offsets else self._offset(hour)
         if offset is None:
             moment = datetime.fromtimestamp(at // 1_000_000, self.zone)
-            # An aware datetime of a ZoneInfo always has an offset (typeshed says it may be None).
-            offset = moment.utcoffset() // timedelta(microseconds=1)  # type: ignore[operator]
+            delta = moment.utcoffset()
+            assert delta is not None  # an aware datetime of a ZoneInfo always has an offset
+            offset = delta // timedelta(microseconds=1)
         return at + offset
 
     def date(self, at: int) -> date:

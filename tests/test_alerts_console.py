@@ -72,7 +72,7 @@ async def test_alert_shown_counted_rung_acknowledged_and_then_silent(
             await until(pilot, lambda: isinstance(app.screen, ResolveForm))
             app.screen.query_one("#note").value = "Aigerim is calling the platform"  # type: ignore[attr-defined]
             app.clear_notifications()
-            await pilot.pause(0.05)
+            await until(pilot, lambda: not app.screen.query("Toast"))  # none sits over the button
             await pilot.click("#save")
             acked_at = time.monotonic()
             await until(pilot, lambda: not isinstance(app.screen, ResolveForm))

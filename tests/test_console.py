@@ -16,14 +16,21 @@ from kassa24_console.config import Settings
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.mismatches import MismatchesPane
 from kassa24_console.console.panes import CallbacksPane, ContractsPane
-from kassa24_console.console.screens import ContractForm, DetailScreen, HelpScreen
+from kassa24_console.console.screens import (
+    AccountForm,
+    ContractForm,
+    DetailScreen,
+    HelpScreen,
+    NewContractForm,
+    ResolveForm,
+)
 from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
 from kassa24_console.reconcile.engine import Period, reconcile
 from kassa24_console.store import now_us
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET
-from tests.support.console import click_save, make_settings, open_first_contract, post, until
+from tests.support.console import Ticks, click_save, make_settings, open_first_contract, post, until
 from tests.support.seeding import seed_demo
 from tests.support.waiting import wait_for
 
@@ -36,6 +43,16 @@ def _count(db: str, sql: str) -> int:
 def traffic_rows(app: Kassa24App) -> list[list[str]]:
     table = app.query_one(TrafficPane).table
     return [table.plain_row(i) for i in range(table.row_count)]
+
+
+def status_line(app: Kassa24App) -> str:
+    return str(app.query_one("#status-line").render())
+
+
+def form_error(app: Kassa24App) -> str:
+    """What the open form says is wrong ("" when no form is open)."""
+    found = app.screen.query("#form-error")
+    return str(found.first().render()) if found else ""
 
 
 async def test_a_real_verify_appears_in_the_traffic_pane(console: Any) -> None:
@@ -89,7 +106,7 @@ async def test_the_edit_form_refuses_bad_values_and_changes_nothing(console: Any
     await open_first_contract(app, pilot)
     app.screen.query_one("#payment").value = "12.345"
     await click_save(app, pilot)
-    await pilot.pause(0.1)
+    await until(pilot, lambda: "decimal" in form_error(app))
     assert isinstance(app.screen, ContractForm)
     assert "at most 2 decimal places" in str(app.screen.query_one("#form-error").render())
     await pilot.press("escape")
@@ -108,7 +125,7 @@ async def test_bad_signature_callback_lands_in_mismatches(console: Any) -> None:
     assert row[1] == "bad_signature" and row[2] == "k24_forged" and row[3] == "open"
     # Resolve it with a note; the store agrees.
     await pilot.press("x")
-    await pilot.pause(0.1)
+    await until(pilot, lambda: isinstance(app.screen, ResolveForm))
     app.screen.query_one("#note").value = "forged test request"
     await click_save(app, pilot)
     await until(pilot, lambda: pane.table.row_count == 0)
@@ -118,7 +135,7 @@ async def test_bad_signature_callback_lands_in_mismatches(console: Any) -> None:
     await pilot.press("v")
     await until(pilot, lambda: pane.table.row_count == 1)
     await pilot.press("o")
-    await pilot.pause(0.1)
+    await until(pilot, lambda: isinstance(app.screen, ResolveForm))
     app.screen.query_one("#note").value = "came again"
     await click_save(app, pilot)
     await until(pilot, lambda: pane.selected() is not None and pane.selected().state == "open")
@@ -216,8 +233,7 @@ async def test_unreadable_database_is_shown_not_raised(tmp_path: Path) -> None:
     (tmp_path / "k24.db").mkdir()  # a directory where the file should be
     app = Kassa24App(make_settings(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)
-        assert "cannot open the database" in str(app.query_one("#status-line").render())
+        await until(pilot, lambda: "cannot open the database" in status_line(app))
         assert app.is_running
         await pilot.press("q")
 
@@ -227,8 +243,7 @@ async def test_attach_mode_watches_a_database_without_listening(tmp_path: Path) 
     await seed_demo(settings)
     app = Kassa24App(settings, attach=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)
-        assert "attached" in str(app.query_one("#status-line").render())
+        await until(pilot, lambda: "attached" in status_line(app))
         assert app.listener is None and app.store is not None  # attached: no listener at all, only the store
         await pilot.press("c")
         await until(pilot, lambda: app.query_one(ContractsPane).table.row_count == 10)
@@ -241,8 +256,8 @@ async def test_a_bad_config_is_shown_and_the_console_stays_up(tmp_path: Path) ->
         load_settings(None, port=99999)
     app = Kassa24App(Settings.model_construct(database_url="(not configured)"), config_error=str(error.value))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.1)
-        status = str(app.query_one("#status-line").render())
+        await until(pilot, lambda: "fix the configuration" in status_line(app))
+        status = status_line(app)
         assert "port" in status and "fix the configuration" in status
         await pilot.press("ctrl+r")
         assert app.runtime is None and app.is_running
@@ -255,13 +270,13 @@ async def test_adding_an_account_and_a_contract(console: Any) -> None:
     pane = app.query_one(ContractsPane)
     await until(pilot, lambda: pane.table.row_count == 10)
     await pilot.press("a")
-    await pilot.pause(0.1)
+    await until(pilot, lambda: isinstance(app.screen, AccountForm))
     for field, value in {"customer_id": "7999000111", "name": "Нұрсұлтан Ә.", "additional_customer_id": ""}.items():
         app.screen.query_one(f"#{field}").value = value
     await click_save(app, pilot)
-    await pilot.pause(0.2)
+    await until(pilot, lambda: not isinstance(app.screen, AccountForm))
     await pilot.press("n")
-    await pilot.pause(0.1)
+    await until(pilot, lambda: isinstance(app.screen, NewContractForm))
     values = {
         "customer_id": "7999000111",
         "id": "C-99",
@@ -299,7 +314,7 @@ async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
     app = Kassa24App(make_settings(tmp_path, keymap={"app.help": "f2"}), attach=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f1")
-        await pilot.pause(0.1)
+        await pilot.pause()  # the key's messages drained: f1 opened nothing
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
@@ -339,7 +354,7 @@ def test_attaching_to_a_database_that_does_not_exist_says_so_and_creates_nothing
 async def test_unknown_keymap_ids_are_reported(tmp_path: Path) -> None:
     app = Kassa24App(make_settings(tmp_path, keymap={"app.hepl": "f2", "app.help": "f3"}), attach=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: any("app.hepl" in str(n.message) for n in app._notifications))
         assert app.unknown_keys == ["app.hepl"]
         assert any("app.hepl" in str(n.message) for n in app._notifications)
         await pilot.press("f3")
@@ -519,6 +534,7 @@ async def test_an_idle_console_asks_only_whether_anything_changed(console: Any) 
     def trace(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         dbapi_connection.set_trace_callback(seen.append)
 
+    ticks = Ticks(app)
     event.listen(reader, "checkout", trace)
     app.store.db._read_connection.connection.dbapi_connection.set_trace_callback(seen.append)
     try:
@@ -526,7 +542,7 @@ async def test_an_idle_console_asks_only_whether_anything_changed(console: Any) 
         # process) may land in a window, and are rightly read: a quiet window must come.
         for _ in range(8):
             seen.clear()
-            await pilot.pause(2.5)  # every timer fires at least once
+            await ticks.every_timer_ran(pilot)
             assert seen, "the timers asked nothing"
             if set(seen) == {"PRAGMA data_version"}:
                 break

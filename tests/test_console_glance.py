@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from textual.widgets import HelpPanel, Input
+from textual.widgets import HelpPanel, Input, TabbedContent
 
 from kassa24_console.config import DEMO_SECRET_KEY
 from kassa24_console.console.app import Kassa24App
@@ -18,7 +18,7 @@ from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from tests.support.bodies import callback_body, deposit_body, verify_body
-from tests.support.console import click_save, make_settings, open_first_contract, post, until
+from tests.support.console import click_save, make_settings, open_first_contract, post, steady_screen, until
 from tests.support.seeding import seed_demo
 
 
@@ -163,8 +163,8 @@ async def test_the_header_fits_at_80_columns_and_demo_key_is_on_one_line(tmp_pat
     await seed_demo(settings)
     app = Kassa24App(settings, attach=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
         header = app.query_one("#status-line")
+        await until(pilot, lambda: "DEMO" in str(header.render()))
         lines = str(header.render()).splitlines()
         assert len(lines) == 1 and header.size.height == 1, lines
         assert "\xa0DEMO\xa0KEY\xa0" in lines[0] and len(lines[0]) <= 78
@@ -231,9 +231,11 @@ async def test_every_panes_footer_fits_at_80_columns(tmp_path: Path) -> None:
     await seed_demo(settings)
     app = Kassa24App(settings, attach=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        for key in ("t", "c", "b", "m"):
+        tabs = app.query_one(TabbedContent)
+        for key, tab in (("t", "traffic"), ("c", "contracts"), ("b", "callbacks"), ("m", "mismatches")):
             await pilot.press(key)
-            await pilot.pause(0.2)
+            await until(pilot, lambda tab=tab: tabs.active == tab)
+            await steady_screen(pilot)
             keys = [k for k in app.screen.query(FooterKey) if k.action != "command_palette"]  # docked right
             palette = next(k for k in app.screen.query(FooterKey) if k.action == "command_palette")
             assert {k.action for k in keys} >= {"quit", "help"}, key

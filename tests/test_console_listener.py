@@ -17,7 +17,7 @@ from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET
-from tests.support.console import post, until
+from tests.support.console import Ticks, post, until
 
 HELD_FOR = 30.0  # seconds the test holds the console's loop in one redraw, at most
 BUDGET = 5.0  # seconds a verify may take meanwhile (it takes milliseconds; the machine is shared)
@@ -102,7 +102,8 @@ async def test_the_idle_and_the_busy_console_read_only_the_tables_that_changed(c
     contracts = app.query_one(ContractsPane)
     await pilot.press("c")
     await until(pilot, lambda: contracts._read_at is not None and bool(app.rates.read_at))
-    await pilot.pause(1.5)  # start-up's own writes are seen and settled
+    ticks = Ticks(app)
+    await ticks.every_timer_ran(pilot)  # start-up's own writes are seen and settled
     seen: list[str] = []
     reader = store.db._reader
 
@@ -112,14 +113,14 @@ async def test_the_idle_and_the_busy_console_read_only_the_tables_that_changed(c
     event.listen(reader, "checkout", trace)
     store.db._read_connection.connection.dbapi_connection.set_trace_callback(seen.append)
     try:
-        await pilot.pause(1.5)
+        await ticks.every_timer_ran(pilot)
         assert set(seen) == {"PRAGMA data_version"}  # idle: only "did anything change?"
         seen.clear()
         for _ in range(5):  # busy with verifies: traffic only
             assert (await post(url, verify_body("7012345678"))).json()["code"] == 0
         traffic = app.query_one(TrafficPane)
         await until(pilot, lambda: traffic.table.row_count == 5)
-        await pilot.pause(1.5)  # every timer has seen the new traffic
+        await ticks.every_timer_ran(pilot)  # every timer has seen the new traffic
         reads = [s for s in seen if s.startswith("SELECT")]
         assert any("FROM traffic" in s for s in reads)
         assert not [s for s in reads if re.search(r"\b(contracts|accounts|callbacks|mismatches)\b", s)], reads

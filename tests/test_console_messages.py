@@ -125,7 +125,7 @@ async def test_help_shows_the_keys_the_apps_keymap_binds_now(tmp_path: Path) -> 
         # Remapped the way Textual does it (App.set_keymap), while the console runs.
         app.set_keymap({"contracts.history": "y", "mismatches.reconcile": "ctrl+e", "app.help": "f2"})
         await pilot.press("f1")
-        await pilot.pause(0.1)
+        await pilot.pause()  # the key's messages drained
         assert not isinstance(app.screen, HelpScreen)  # f1 no longer opens it
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))

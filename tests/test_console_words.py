@@ -24,7 +24,7 @@ from kassa24_console.i18n import _
 from kassa24_console.store import Store
 from kassa24_console.store import alerts as store_alerts
 from tests.support.bodies import callback_body, deposit_body, verify_body
-from tests.support.console import make_settings, post, until
+from tests.support.console import make_settings, post, screen_text, steady_screen, until
 from tests.support.receivers import HttpReceiver
 
 # What stays English by design: the protocol's request names and filter keys, keyboard keys,
@@ -76,14 +76,8 @@ def english_words(text: str) -> set[str]:
     return found
 
 
-def screen_text(app: Kassa24App) -> str:
-    """What the screen shows now, line by line (the screen on top, as the terminal has it)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
 async def settle(pilot: Any) -> None:
-    await pilot.pause(0.1)
-    await pilot.wait_for_scheduled_animations()
+    await steady_screen(pilot)
 
 
 async def seed_alerts(settings: Any) -> None:
@@ -356,7 +350,8 @@ async def test_after_a_live_switch_the_listeners_alerts_speak_the_new_language(t
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.listener_state == "listening")
             switch(app, "kk")
-            await pilot.pause(0.3)  # the worker tells the listener's process
+            # the worker tells the listener's process
+            await until(pilot, lambda: all(w.is_finished for w in app.workers if w.group == "language"))
             url = f"http://127.0.0.1:{app.runtime.listener.port}"
             for _attempt in range(3):
                 body = verify_body("7000000001", signature="d3Jvbmcgc2lnbmF0dXJl")

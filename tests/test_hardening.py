@@ -23,7 +23,8 @@ from tests.support.common import SECRET
 from tests.support.endpoint import Endpoint
 from tests.support.inprocess import start_app
 from tests.support.seeding import new_customer
-from tests.support.serve import Server, start_serve
+from tests.support.serve import start_serve
+from tests.support.streams import stream_payments
 from tests.support.waiting import wait_for
 
 PROTOCOL_CODES = {0, 204, 400, 404, 500}
@@ -242,25 +243,6 @@ def test_request_logs_are_json_lines_with_request_ids(tmp_path: Path) -> None:
 # --- durability: SIGKILL mid-stream, faults answer 500/503, never 200 ---------------------
 
 
-def _stream(
-    server: Server, customer: str, contract: str, issued: list[str], acknowledged: list[str], stop: threading.Event
-) -> None:
-    client = httpx.Client(timeout=2)
-    while not stop.is_set():
-        try:
-            answer = client.post(server.url + "/kassa24", json=signed(deposit_body(customer, contract, 100), SECRET))
-            payment_id = answer.json().get("payment_id")
-            if answer.json().get("code") == 0:
-                issued.append(payment_id)
-                cb = client.post(
-                    server.url + "/kassa24/callback", json=signed(callback_body(payment_id, amount=100), SECRET)
-                )
-                if cb.status_code == 200:
-                    acknowledged.append(payment_id)
-        except (httpx.HTTPError, ValueError):
-            return
-
-
 def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
     server = start_serve(tmp_path)
     customer, (contract,) = new_customer(server, {"payment": 10**12})
@@ -269,7 +251,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
     for _ in range(3):
         stop = threading.Event()
         streams = [
-            threading.Thread(target=_stream, args=(server, customer, contract, issued, acknowledged, stop))
+            threading.Thread(target=stream_payments, args=(server, customer, contract, issued, acknowledged, stop))
             for _ in range(4)
         ]
         for thread in streams:

@@ -4,7 +4,6 @@ errors, private files and metrics. Real ``serve`` processes over real HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -25,10 +24,11 @@ from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET
+from tests.support.console import until
 from tests.support.inprocess import AppServer, start_app
 from tests.support.seeding import new_customer
 from tests.support.serve import serve_env, start_serve
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for, wait_until
 
 HEAVY = b'{"type": "verify", "a": [' + b",".join(b"1" for _ in range(30_000)) + b"]}"
 
@@ -170,10 +170,10 @@ async def test_the_writer_isolates_a_row_that_cannot_be_stored(tmp_path: Path) -
     def customers(connection) -> list[str]:
         return [r[0] for r in connection.exec_driver_sql("SELECT customer_id FROM traffic")]
 
-    for _ in range(100):  # the traffic batch is retried after the job is answered
-        if len(await store.scan(customers)) == 21:
-            break
-        await asyncio.sleep(0.05)
+    async def all_kept() -> bool:
+        return len(await store.scan(customers)) == 21
+
+    await wait_until(all_kept, timeout=10, what="the retried traffic batch")  # retried after the job is answered
     stored = await store.scan(customers)
     assert len(stored) == 21 and "bad\\ud800" in stored
     await store.close()
@@ -342,10 +342,7 @@ async def test_the_console_shows_a_startup_error_and_exits_non_zero(tmp_path: Pa
     )
     app = Kassa24App(settings)
     async with app.run_test(size=(120, 40)) as pilot:
-        deadline = asyncio.get_running_loop().time() + 10
-        while "cannot open the database" not in str(app.query_one("#status-line").render()):
-            assert asyncio.get_running_loop().time() < deadline
-            await pilot.pause(0.05)
+        await until(pilot, lambda: "cannot open the database" in str(app.query_one("#status-line").render()), 10)
         await pilot.press("q")
     assert app.return_value == 1
 

@@ -20,10 +20,9 @@ from kassa24_console.commands.reconcile_show import payments
 from kassa24_console.money import format_money
 from tests.support.bodies import deposit_body, verify_body
 from tests.support.inprocess import start_app
+from tests.support.reconciling import ZONE, pay, report_line, write_report
 from tests.support.seeding import new_customer
 from tests.support.serve import start_serve
-from tests.test_reconcile import ZONE, pay, report_line
-from tests.test_sign_off import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "kassa24_console"

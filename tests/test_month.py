@@ -21,9 +21,9 @@ from kassa24_console import timeline
 from kassa24_console.reconcile.data_api import DataApiError
 from kassa24_console.store import Store
 from tests.support.bodies import callback_body, deposit_body
+from tests.support.reconciling import HEADER, ZONE, FakeDataApi, api_item, data_api, pay, serve_asgi, today
 from tests.support.seeding import new_customer
 from tests.support.serve import Server, start_serve
-from tests.test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay
 
 
 @pytest.fixture
@@ -156,16 +156,16 @@ def test_russian_types_mapped_an_unknown_type_refused_with_its_line(merchant: Se
 
 
 async def test_the_data_api_types_are_mapped_and_an_unknown_one_refused() -> None:
-    items = [{**_item(1), "operation_type": "Продажа"}, {**_item(2), "operation_type": "refund"}]
-    listener, url = await _serve(FakeDataApi([*items, {**_item(3), "operation_type": "gift"}]))
+    items = [{**api_item(1), "operation_type": "Продажа"}, {**api_item(2), "operation_type": "refund"}]
+    listener, url = await serve_asgi(FakeDataApi([*items, {**api_item(3), "operation_type": "gift"}]))
     try:
         with pytest.raises(DataApiError, match=r"item 2: unknown operation type 'gift' \(map it with report_types"):
-            await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+            await data_api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
-    listener, url = await _serve(FakeDataApi(items))
+    listener, url = await serve_asgi(FakeDataApi(items))
     try:
-        operations = await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+        operations = await data_api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
     assert [o.type for o in operations] == ["sale", "refund"]
@@ -323,7 +323,7 @@ def test_an_empty_month_from_the_data_api_is_refused_unless_accepted(merchant: S
     paid = [paid_at(merchant, customer, contract, 100_000 + i, f"2026-11-{3 + i:02d} 10:00:00", i) for i in range(3)]
 
     async def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        listener, url = await _serve(FakeDataApi([]))  # a wrong project: no operations at all
+        listener, url = await serve_asgi(FakeDataApi([]))  # a wrong project: no operations at all
         try:
             env = {**merchant.env, "KASSA24_LOG_FILE": "/dev/null", "KASSA24_DATA_API_URL": url,
                    "KASSA24_DATA_API_TOKEN": "T" * 30, "KASSA24_DATA_API_SECRET": "data-api-key"}  # fmt: skip
@@ -363,7 +363,6 @@ async def test_the_console_shows_a_reopen_by_hand_after_sign_off(tmp_path: Path)
     from kassa24_console.reconcile.engine import reconcile, sign_off, store_operations
     from tests.support.console import click_save, make_settings, post, until
     from tests.support.seeding import seed_demo
-    from tests.test_reconcile import today
 
     settings = make_settings(tmp_path)
     await seed_demo(settings)

@@ -7,6 +7,7 @@ import asyncio
 import socket
 
 from kassa24_console.guard import OneWrite
+from tests.support.waiting import wait_until
 
 
 async def _pair() -> tuple[asyncio.Transport, list[bytes], asyncio.Event]:
@@ -44,9 +45,7 @@ class Counting:
 
 
 async def _until(received: list[bytes], size: int) -> bytes:
-    async with asyncio.timeout(10):
-        while sum(map(len, received)) < size:
-            await asyncio.sleep(0.001)
+    await wait_until(lambda: sum(map(len, received)) >= size, timeout=10, what=f"{size} bytes received")
     return b"".join(received)
 
 

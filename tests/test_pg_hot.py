@@ -9,7 +9,6 @@ import concurrent.futures
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -20,9 +19,10 @@ from kassa24_console.protocol.signature import signed
 from kassa24_console.store import Store, now_us
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.common import SECRET
+from tests.support.postgres import PgSeed, create_database, pg_scalar, postgres, serve_on  # noqa: F401 - the fixture
 from tests.support.seeding import new_customer
-from tests.test_hardening import _stream
-from tests.test_postgres import _database, _PgSeed, _scalar, _serve, postgres  # noqa: F401 - the fixture
+from tests.support.streams import stream_payments
+from tests.support.waiting import wait_for
 
 
 def _callback(payment_id: str, amount: int, status: str = "success", operation_id: int = 1) -> Callback:
@@ -38,8 +38,8 @@ def _deposit(payment_id: str, customer: str, contract: str, amount: int) -> dict
 
 
 def test_the_hot_path_reads_inserts_and_credits_and_leaves_the_rest_to_the_rules(postgres: str) -> None:  # noqa: F811
-    url = _database(postgres, "hot")
-    customer, (contract,) = new_customer(_PgSeed(url), {"payment": 50_000, "info": {"k": "v"}})  # type: ignore[arg-type]
+    url = create_database(postgres, "hot")
+    customer, (contract,) = new_customer(PgSeed(url), {"payment": 50_000, "info": {"k": "v"}})  # type: ignore[arg-type]
 
     async def run() -> None:
         store = Store(url)
@@ -67,21 +67,21 @@ def test_the_hot_path_reads_inserts_and_credits_and_leaves_the_rest_to_the_rules
             await store.close()
 
     asyncio.run(run())
-    assert asyncio.run(_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract)) == 30_000
+    assert asyncio.run(pg_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract)) == 30_000
     audit = "SELECT old || '>' || new FROM audit WHERE kind = 'payment' AND cause = 'k24_hot_1'"
-    assert asyncio.run(_scalar(url, audit)) == "50000>30000"
+    assert asyncio.run(pg_scalar(url, audit)) == "50000>30000"
     outcome = "SELECT outcome || ' ' || deposit_id || ' ' || deliveries FROM callbacks WHERE payment_id = 'k24_hot_1'"
-    assert asyncio.run(_scalar(url, outcome)) == "applied k24_hot_1 1"
+    assert asyncio.run(pg_scalar(url, outcome)) == "applied k24_hot_1 1"
     for pending in ("k24_hot_2", "k24_hot_3"):  # nothing of the hot path's attempts kept
-        assert asyncio.run(_scalar(url, f"SELECT state FROM deposits WHERE payment_id = '{pending}'")) == "pending"
-    assert asyncio.run(_scalar(url, "SELECT count(*) FROM callbacks WHERE payment_id = 'k24_hot_3'")) == 0
+        assert asyncio.run(pg_scalar(url, f"SELECT state FROM deposits WHERE payment_id = '{pending}'")) == "pending"
+    assert asyncio.run(pg_scalar(url, "SELECT count(*) FROM callbacks WHERE payment_id = 'k24_hot_3'")) == 0
 
 
 def test_duplicate_callbacks_at_two_processes_at_once_credit_once(postgres: str, tmp_path: Path) -> None:  # noqa: F811
-    url = _database(postgres, "hotfleet")
-    one, two = _serve(tmp_path, url, "one"), _serve(tmp_path, url, "two")
+    url = create_database(postgres, "hotfleet")
+    one, two = serve_on(tmp_path, url, "one"), serve_on(tmp_path, url, "two")
     try:
-        customer, (contract,) = new_customer(_PgSeed(url), {"payment": 10_000_000})  # type: ignore[arg-type]
+        customer, (contract,) = new_customer(PgSeed(url), {"payment": 10_000_000})  # type: ignore[arg-type]
         assert one.post(verify_body(customer)).json()["entities"][0]["payment"] == 10_000_000
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             issued = list(
@@ -101,11 +101,11 @@ def test_duplicate_callbacks_at_two_processes_at_once_credit_once(postgres: str,
         with concurrent.futures.ThreadPoolExecutor(32) as pool:
             outcomes = list(pool.map(deliver, pairs))
         assert sorted(set(outcomes)) == ["applied", "duplicate"] and outcomes.count("applied") == 60
-        due = asyncio.run(_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract))
+        due = asyncio.run(pg_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract))
         assert due == 10_000_000 - 60 * 10_000
         credits = "SELECT count(DISTINCT cause) || '/' || count(*) FROM audit WHERE kind = 'payment'"
-        assert asyncio.run(_scalar(url, credits)) == "60/60"  # one audited credit per payment
-        assert asyncio.run(_scalar(url, "SELECT sum(deliveries) FROM callbacks")) == 240
+        assert asyncio.run(pg_scalar(url, credits)) == "60/60"  # one audited credit per payment
+        assert asyncio.run(pg_scalar(url, "SELECT sum(deliveries) FROM callbacks")) == 240
         assert one.post(verify_body(customer)).json()["entities"][0]["payment"] == due
     finally:
         one.stop()
@@ -113,37 +113,36 @@ def test_duplicate_callbacks_at_two_processes_at_once_credit_once(postgres: str,
 
 
 def test_sigkill_on_postgresql_loses_nothing_acknowledged(postgres: str, tmp_path: Path) -> None:  # noqa: F811
-    url = _database(postgres, "hotkill")
-    server = _serve(tmp_path, url, "k0")
-    customer, (contract,) = new_customer(_PgSeed(url), {"payment": 10**12})  # type: ignore[arg-type]
+    url = create_database(postgres, "hotkill")
+    server = serve_on(tmp_path, url, "k0")
+    customer, (contract,) = new_customer(PgSeed(url), {"payment": 10**12})  # type: ignore[arg-type]
     issued: list[str] = []
     acknowledged: list[str] = []
     for round_ in range(3):
         stop = threading.Event()
         streams = [
-            threading.Thread(target=_stream, args=(server, customer, contract, issued, acknowledged, stop))
+            threading.Thread(target=stream_payments, args=(server, customer, contract, issued, acknowledged, stop))
             for _ in range(4)
         ]
         for thread in streams:
             thread.start()
-        deadline = time.monotonic() + 30
-        while len(acknowledged) < 10 * (round_ + 1) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wanted = 10 * (round_ + 1)
+        wait_for(lambda wanted=wanted: len(acknowledged) >= wanted, timeout=30, what="payments acknowledged")
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait()
         stop.set()
         for thread in streams:
             thread.join(10)
-        server = _serve(tmp_path, url, f"k{round_ + 1}")
+        server = serve_on(tmp_path, url, f"k{round_ + 1}")
     try:
         assert len(issued) > 20 and len(acknowledged) >= 30
         states = asyncio.run(_states(url))
         assert set(issued) <= set(states)  # every payment id answered was stored
         assert all(states[p] == "paid" for p in acknowledged)  # every callback answered 200 was applied
         paid = sum(1 for state in states.values() if state == "paid")
-        due = asyncio.run(_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract))
+        due = asyncio.run(pg_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract))
         assert due == 10**12 - 100 * paid  # every credit whole, none half-applied
-        credits = asyncio.run(_scalar(url, "SELECT count(*) FROM audit WHERE kind = 'payment'"))
+        credits = asyncio.run(pg_scalar(url, "SELECT count(*) FROM audit WHERE kind = 'payment'"))
         assert credits == paid
     finally:
         server.stop()

@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import glob
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from kassa24_console import timeline
 from kassa24_console.config import Settings
@@ -35,79 +26,18 @@ from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from kassa24_console.store.db import create_schema
 from tests.support.bodies import callback_body, deposit_body, verify_body
-from tests.support.common import JSON, SECRET, free_port
+from tests.support.common import JSON, SECRET
 from tests.support.console import make_settings
+from tests.support.edits import edit_in_another_process
+from tests.support.postgres import PgSeed, create_database, pg_scalar, postgres, serve_on  # noqa: F401 - the fixture
 from tests.support.seeding import new_customer, seed_demo
-from tests.support.serve import Server, serve_env, wait_healthy
+from tests.support.serve import Server
+from tests.support.waiting import wait_for
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
-    assert found, f"{name} not found: install the postgresql Debian package (.ci/run does)"
-    return found
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    """initdb and the server refuse to run as root; CI is root."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL server on a free port; yields a URL prefix to add a db name to."""
-    home = Path(tempfile.mkdtemp(prefix="k24-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres")
-    data, port = home / "data", free_port()
-    # A UTF-8 locale: case-insensitive search of Cyrillic names (pg_trgm, ILIKE) needs one.
-    initdb = [_tool("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--locale=C.UTF-8", "-E", "UTF8"]
-    subprocess.run(
-        _as_postgres(initdb),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        _as_postgres([_tool("pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"]),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            _as_postgres([_tool("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True, timeout=60
-        )
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _database(postgres: str, name: str) -> str:
-    subprocess.run(
-        [_tool("psql"), f"{postgres}/postgres", "-c", f"CREATE DATABASE {name}"],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return f"{postgres}/{name}"
-
-
-def _serve(tmp: Path, url: str, name: str, **extra: str) -> Server:
-    port = free_port()
-    env = {**serve_env(tmp / f"{name}.db", port), "KASSA24_DATABASE_URL": url, **extra}
-    log = open(tmp / f"{name}.stderr", "ab")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kassa24_console", "serve"], env=env, stdout=log, stderr=log, cwd=tmp
-    )
-    server = Server(f"http://127.0.0.1:{port}", tmp / f"{name}.db", 2, env, proc=proc)
-    wait_healthy(server.url, proc)
-    return server
-
-
-def test_scenarios_pass_on_postgresql(postgres: str, tmp_path: Path) -> None:
-    url = _database(postgres, "scenarios")
-    server = _serve(tmp_path, url, "a")
+def test_scenarios_pass_on_postgresql(postgres: str, tmp_path: Path) -> None:  # noqa: F811
+    url = create_database(postgres, "scenarios")
+    server = serve_on(tmp_path, url, "a")
     try:
 
         async def run() -> list:
@@ -134,12 +64,12 @@ def test_scenarios_pass_on_postgresql(postgres: str, tmp_path: Path) -> None:
     assert [(r.name, r.failures) for r in results if not r.passed] == []
 
 
-def test_two_processes_one_database_credit_once(postgres: str, tmp_path: Path) -> None:
-    url = _database(postgres, "fleet")
-    one, two = _serve(tmp_path, url, "one"), _serve(tmp_path, url, "two")
+def test_two_processes_one_database_credit_once(postgres: str, tmp_path: Path) -> None:  # noqa: F811
+    url = create_database(postgres, "fleet")
+    one, two = serve_on(tmp_path, url, "one"), serve_on(tmp_path, url, "two")
     try:
         # new_customer seeds through the store: point it at PostgreSQL.
-        customer, (contract,) = new_customer(_PgSeed(url), {"payment": 10_000_000})  # type: ignore[arg-type]
+        customer, (contract,) = new_customer(PgSeed(url), {"payment": 10_000_000})  # type: ignore[arg-type]
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             issued = list(
                 pool.map(lambda i: (one, two)[i % 2].post(deposit_body(customer, contract, 10_000)).json(), range(40))
@@ -156,19 +86,19 @@ def test_two_processes_one_database_credit_once(postgres: str, tmp_path: Path) -
         with concurrent.futures.ThreadPoolExecutor(32) as pool:
             statuses = list(pool.map(deliver, pairs))
         assert set(statuses) == {200}
-        due = asyncio.run(_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract))
+        due = asyncio.run(pg_scalar(url, "SELECT payment FROM contracts WHERE id = :id", id=contract))
         assert due == 10_000_000 - 40 * 10_000  # each payment credited exactly once
-        deliveries = asyncio.run(_scalar(url, "SELECT sum(deliveries) FROM callbacks WHERE payment_id LIKE 'k24_%'"))
+        deliveries = asyncio.run(pg_scalar(url, "SELECT sum(deliveries) FROM callbacks WHERE payment_id LIKE 'k24_%'"))
         assert deliveries == 160
-        paid = asyncio.run(_scalar(url, "SELECT count(*) FROM deposits WHERE state = 'paid'"))
+        paid = asyncio.run(pg_scalar(url, "SELECT count(*) FROM deposits WHERE state = 'paid'"))
         assert paid == 40
     finally:
         one.stop()
         two.stop()
 
 
-def test_reconciliation_on_postgresql(postgres: str) -> None:
-    url = _database(postgres, "recon")
+def test_reconciliation_on_postgresql(postgres: str) -> None:  # noqa: F811
+    url = create_database(postgres, "recon")
 
     async def run() -> list:
         store = Store(url)
@@ -203,35 +133,19 @@ def test_reconciliation_on_postgresql(postgres: str) -> None:
     assert asyncio.run(run()) == [("unknown_payment", "x")]
 
 
-class _PgSeed:
-    """Enough of ``Server`` for ``new_customer`` to seed a PostgreSQL database."""
-
-    def __init__(self, url: str) -> None:
-        self.db_url = url
-
-
 def _signed_callback(payment_id: str) -> dict:
     return signed(callback_body(payment_id, amount=10_000), SECRET)
 
 
-async def _scalar(url: str, sql: str, **params: object) -> object:
-    store = Store(url)
-    try:
-        return await store.db.read(lambda connection: connection.execute(text(sql), params).scalar_one())
-    finally:
-        await store.db.dispose()
-
-
-def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: str, tmp_path: Path) -> None:
+def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: str, tmp_path: Path) -> None:  # noqa: F811
     """The compare-and-set of operator edits on PostgreSQL, with the other writer in another
     process; and a payment credited meanwhile is kept under a status-text edit."""
     from kassa24_console import edits
-    from tests.test_edits import edit_in_another_process
 
-    url = _database(postgres, "edits")
-    server = _serve(tmp_path, url, "edits")
+    url = create_database(postgres, "edits")
+    server = serve_on(tmp_path, url, "edits")
     try:
-        customer, (contract,) = new_customer(_PgSeed(url), {"payment": 500_000})  # type: ignore[arg-type]
+        customer, (contract,) = new_customer(PgSeed(url), {"payment": 500_000})  # type: ignore[arg-type]
 
         async def run() -> None:
             store = Store(url)
@@ -263,15 +177,14 @@ def test_an_edit_against_a_change_from_another_process_saves_nothing(postgres: s
         server.stop()
 
 
-async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(postgres: str, tmp_path: Path) -> None:
+async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(postgres: str, tmp_path: Path) -> None:  # noqa: F811
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.panes import ContractsPane
     from kassa24_console.console.screens import ContractForm
     from tests.support.console import click_save, make_settings, until
     from tests.support.seeding import seed_demo
-    from tests.test_edits import edit_in_another_process
 
-    url = _database(postgres, "console_edits")
+    url = create_database(postgres, "console_edits")
     settings = make_settings(tmp_path, database_url=url)
     await seed_demo(settings)
     app = Kassa24App(settings, attach=True)
@@ -296,13 +209,13 @@ async def test_the_edit_form_on_postgresql_shows_a_change_from_another_process(p
         await pilot.press("q")
 
 
-def test_two_hosts_on_postgresql_send_each_alert_once(postgres: str, tmp_path: Path) -> None:
+def test_two_hosts_on_postgresql_send_each_alert_once(postgres: str, tmp_path: Path) -> None:  # noqa: F811
     """Two ``serve`` processes on one PostgreSQL database, one webhook: the alert and its
     resolution each arrive once (the unique active key and the conditional update decide)."""
     from tests.support.receivers import HttpReceiver
     from tests.support.waiting import wait_for
 
-    url = _database(postgres, "alerts")
+    url = create_database(postgres, "alerts")
     hook = HttpReceiver()
     alerting = {
         "KASSA24_ALERT_URLS": hook.url,
@@ -310,8 +223,8 @@ def test_two_hosts_on_postgresql_send_each_alert_once(postgres: str, tmp_path: P
         "KASSA24_ALERT_SIGNATURE_FAILURES": "3",
         "KASSA24_ALERT_WINDOW_SECONDS": "3",
     }
-    first = _serve(tmp_path, url, "a", **alerting)
-    second = _serve(tmp_path, url, "b", **alerting)
+    first = serve_on(tmp_path, url, "a", **alerting)
+    second = serve_on(tmp_path, url, "b", **alerting)
     try:
         for server in (first, second, first):
             forged = signed({"type": "verify", "project_id": 1234, "customer_id": "7000000001"}, "not-the-key")
@@ -326,12 +239,12 @@ def test_two_hosts_on_postgresql_send_each_alert_once(postgres: str, tmp_path: P
         hook.close()
 
 
-def test_the_console_learns_which_tables_changed_on_postgresql(postgres: str, tmp_path: Path) -> None:
+def test_the_console_learns_which_tables_changed_on_postgresql(postgres: str, tmp_path: Path) -> None:  # noqa: F811
     """Migration 0010 on PostgreSQL: statement triggers count writes per table, per writing
     backend (no shared row to wait on); a reader in another process sees only the table
     that was written move."""
-    url = _database(postgres, "changes")
-    server = _serve(tmp_path, url, "changes")
+    url = create_database(postgres, "changes")
+    server = serve_on(tmp_path, url, "changes")
 
     async def counts() -> dict[str, int]:
         store = Store(url)
@@ -343,16 +256,17 @@ def test_the_console_learns_which_tables_changed_on_postgresql(postgres: str, tm
         return found
 
     try:
-        customer, _ = new_customer(_PgSeed(url), {"payment": 10_000})
+        customer, _ = new_customer(PgSeed(url), {"payment": 10_000})
         before = asyncio.run(counts())
         assert before["contracts"] > 0 and before["accounts"] > 0  # the seeding was counted
         reply = httpx.post(f"{server.url}/kassa24", json=signed(verify_body(customer), SECRET), timeout=10)
         assert reply.json()["code"] == 0
-        deadline = time.monotonic() + 15
-        after = asyncio.run(counts())
-        while after.get("traffic", 0) == before.get("traffic", 0) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the traffic row is flushed within the interval
-            after = asyncio.run(counts())
+        # the traffic row is flushed within the interval
+        after = wait_for(
+            lambda: (now := asyncio.run(counts())).get("traffic", 0) > before.get("traffic", 0) and now,
+            timeout=15,
+            what="the traffic row counted",
+        )
         assert after.get("traffic", 0) > before.get("traffic", 0)
         assert {t: after.get(t) for t in ("contracts", "accounts", "mismatches")} == {
             t: before.get(t) for t in ("contracts", "accounts", "mismatches")
@@ -361,8 +275,8 @@ def test_the_console_learns_which_tables_changed_on_postgresql(postgres: str, tm
         server.stop()
 
 
-def test_the_payment_id_is_carried_and_back_filled_on_postgresql(postgres: str, tmp_path: Path) -> None:
-    url = _database(postgres, "carried")
+def test_the_payment_id_is_carried_and_back_filled_on_postgresql(postgres: str, tmp_path: Path) -> None:  # noqa: F811
+    url = create_database(postgres, "carried")
     settings = make_settings(tmp_path, database_url=url)
     legacy = (
         "INSERT INTO traffic (at, kind, http_status, signature_ok, latency_us, peer, request, response) VALUES "
@@ -408,18 +322,18 @@ def test_the_payment_id_is_carried_and_back_filled_on_postgresql(postgres: str, 
     assert f'"payment_id":"{minted}"' in exchange.detail.replace(" ", "")
 
 
-def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp_path: Path) -> None:
+def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp_path: Path) -> None:  # noqa: F811
     """Two ``serve`` processes on one PostgreSQL with two projects: each answers each project
     with its own customers and key, and a callback delivered to both at once credits once,
     in its project only (issue #20)."""
-    from tests.test_projects_http import KEYS, ONLY_TEST, PRODUCTION, PROJECTS, SHARED, TEST, _seed
+    from tests.support.projects import KEYS, ONLY_TEST, PRODUCTION, PROJECTS, SHARED, TEST, seed_projects
 
-    url = _database(postgres, "projects")
+    url = create_database(postgres, "projects")
     projects = json.dumps(PROJECTS[:2])
-    one = _serve(tmp_path, url, "p1", KASSA24_PROJECTS=projects)
-    two = _serve(tmp_path, url, "p2", KASSA24_PROJECTS=projects)
+    one = serve_on(tmp_path, url, "p1", KASSA24_PROJECTS=projects)
+    two = serve_on(tmp_path, url, "p2", KASSA24_PROJECTS=projects)
     try:
-        _seed(url)
+        seed_projects(url)
         contract = f"C-{SHARED}"
 
         def post(server: Server, project: int, body: dict, key: str, path: str = "/kassa24") -> dict:
@@ -428,7 +342,7 @@ def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp
 
         def due(project: int) -> object:
             sql = "SELECT payment FROM contracts WHERE project_id = :project AND id = :id"
-            return asyncio.run(_scalar(url, sql, project=project, id=contract))
+            return asyncio.run(pg_scalar(url, sql, project=project, id=contract))
 
         for server in (one, two):
             production = post(server, PRODUCTION, verify_body(SHARED), KEYS[PRODUCTION])
@@ -452,7 +366,7 @@ def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp
         assert due(TEST) == 300_000 - 50_000  # credited once
         assert due(PRODUCTION) == 900_000  # never the other project's
         sql = "SELECT project_id FROM deposits WHERE payment_id = :id AND state = 'paid'"
-        assert asyncio.run(_scalar(url, sql, id=issued["payment_id"])) == TEST
+        assert asyncio.run(pg_scalar(url, sql, id=issued["payment_id"])) == TEST
     finally:
         one.stop()
         two.stop()

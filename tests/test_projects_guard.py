@@ -20,25 +20,24 @@ import pytest
 
 from kassa24_console.store import Store
 from kassa24_console.store.platform import OPERATION_COLUMNS, upsert_operations
+from tests.support.projects import PRODUCTION, PROJECTS, TEST, seed_projects
+from tests.support.reconcile_projects import line_of, money_state, pay_in, reconcile_cli, report_of
+from tests.support.reconciling import TOKEN_KEY, ZONE, FakeDataApi, api_item, serve_asgi
 from tests.support.serve import Server, start_serve
-from tests.test_projects_http import PRODUCTION, PROJECTS, TEST, _seed
-from tests.test_reconcile import TOKEN_KEY, FakeDataApi, _item
-from tests.test_reconcile import _serve as _serve_api
-from tests.test_reconcile_projects import ZONE, _line, _pay, _reconcile, _report, _state
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp: Path = tmp_path_factory.mktemp("projects_guard")
     srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS[:2]))
-    _seed(srv.db_url)
+    seed_projects(srv.db_url)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
 def paid(server: Server) -> dict[int, str]:
-    return {PRODUCTION: _pay(server, PRODUCTION, 150_000, 61), TEST: _pay(server, TEST, 20_000, 62)}
+    return {PRODUCTION: pay_in(server, PRODUCTION, 150_000, 61), TEST: pay_in(server, TEST, 20_000, 62)}
 
 
 def _operation(server: Server, operation_id: str) -> list[tuple[Any, ...]]:
@@ -57,17 +56,17 @@ def _coverage(server: Server, project: int) -> int:
 def test_another_projects_report_never_overwrites_a_stored_operation(
     server: Server, paid: dict[int, str], tmp_path: Path
 ) -> None:
-    ours = _report(tmp_path, [_line("7001", paid[PRODUCTION], PRODUCTION, "1500.00")])
-    stored = _reconcile(server, "--project", str(PRODUCTION), "--report", str(ours))
+    ours = report_of(tmp_path, [line_of("7001", paid[PRODUCTION], PRODUCTION, "1500.00")])
+    stored = reconcile_cli(server, "--project", str(PRODUCTION), "--report", str(ours))
     assert stored.returncode in (0, 1), stored.stderr
     production = _operation(server, "7001")
     assert [row[:4] for row in production] == [("7001", PRODUCTION, paid[PRODUCTION], 150_000)]
-    before, covered = _state(server, paid), _coverage(server, TEST)
+    before, covered = money_state(server, paid), _coverage(server, TEST)
     # The test project's record names the same operation id: with or without --project, the
     # whole record is refused with one line naming both projects, and nothing moves.
-    theirs = str(_report(tmp_path, [_line("7001", paid[TEST], TEST, "200.00")]))
+    theirs = str(report_of(tmp_path, [line_of("7001", paid[TEST], TEST, "200.00")]))
     for narrowed in ([], ["--project", str(TEST)]):
-        refused = _reconcile(server, *narrowed, "--report", theirs)
+        refused = reconcile_cli(server, *narrowed, "--report", theirs)
         assert refused.returncode == 2, refused.stdout + refused.stderr
         assert refused.stderr.strip().splitlines() == [
             f"platform record refused, nothing applied: operation 7001 is stored as project {PRODUCTION}'s, "
@@ -75,7 +74,7 @@ def test_another_projects_report_never_overwrites_a_stored_operation(
         ]
         assert _operation(server, "7001") == production
         assert _coverage(server, TEST) == covered
-        assert _state(server, paid) == before
+        assert money_state(server, paid) == before
 
 
 def test_a_data_api_answer_never_takes_another_projects_operation(server: Server, paid: dict[int, str]) -> None:
@@ -83,12 +82,12 @@ def test_a_data_api_answer_never_takes_another_projects_operation(server: Server
     answer is refused whole and production's operation stays as it was."""
     production = _operation(server, "7001")
     assert production, "stored by the first test"
-    before = _state(server, paid)
+    before = money_state(server, paid)
     now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
-    answer = [{**_item(7001), "payment_id": paid[TEST], "project_id": TEST, "amount": 20_000, "created_date": now}]
+    answer = [{**api_item(7001), "payment_id": paid[TEST], "project_id": TEST, "amount": 20_000, "created_date": now}]
 
     async def run() -> subprocess.CompletedProcess[str]:
-        listener, url = await _serve_api(FakeDataApi(answer))
+        listener, url = await serve_asgi(FakeDataApi(answer))
         try:
             env = {
                 **server.env,
@@ -109,7 +108,7 @@ def test_a_data_api_answer_never_takes_another_projects_operation(server: Server
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"operation 7001 is stored as project {PRODUCTION}'s" in refused.stderr
     assert _operation(server, "7001") == production
-    assert _state(server, paid) == before
+    assert money_state(server, paid) == before
 
 
 def test_a_record_giving_one_operation_id_to_two_projects_is_refused(
@@ -118,15 +117,15 @@ def test_a_record_giving_one_operation_id_to_two_projects_is_refused(
     """Two reports of one run (a report repeating an id within itself is refused by its line)."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    ours = _report(tmp_path / "a", [_line("7002", paid[PRODUCTION], PRODUCTION, "1500.00")])
-    theirs = _report(tmp_path / "b", [_line("7002", paid[TEST], TEST, "200.00")])
-    before = _state(server, paid)
-    refused = _reconcile(server, "--report", str(ours), "--report", str(theirs))
+    ours = report_of(tmp_path / "a", [line_of("7002", paid[PRODUCTION], PRODUCTION, "1500.00")])
+    theirs = report_of(tmp_path / "b", [line_of("7002", paid[TEST], TEST, "200.00")])
+    before = money_state(server, paid)
+    refused = reconcile_cli(server, "--report", str(ours), "--report", str(theirs))
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "operation 7002 is given to project 4242 and to project 4343" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert _operation(server, "7002") == []
-    assert _state(server, paid) == before
+    assert money_state(server, paid) == before
 
 
 def test_the_store_never_moves_an_operation_to_another_project(server: Server, paid: dict[int, str]) -> None:
@@ -164,9 +163,9 @@ def test_machine_outputs_of_several_projects_carry_the_project(
     server: Server, paid: dict[int, str], tmp_path: Path
 ) -> None:
     # A finding of the test project: its operation claims production's payment id.
-    lines = [_line("7001", paid[PRODUCTION], PRODUCTION, "1500.00"), _line("7004", paid[TEST], TEST, "200.00")]
-    report = _report(tmp_path, [*lines, _line("7003", paid[PRODUCTION], TEST, "1500.00")])
-    done = _reconcile(server, "--report", str(report), "--format", "csv")
+    lines = [line_of("7001", paid[PRODUCTION], PRODUCTION, "1500.00"), line_of("7004", paid[TEST], TEST, "200.00")]
+    report = report_of(tmp_path, [*lines, line_of("7003", paid[PRODUCTION], TEST, "1500.00")])
+    done = reconcile_cli(server, "--report", str(report), "--format", "csv")
     assert done.returncode == 1, done.stdout + done.stderr
     rows = list(csv.reader(io.StringIO(done.stdout)))
     assert rows[0] == ["project", "id", "kind", "payment_id", "state", "evidence", "action"]

@@ -4,81 +4,31 @@ inside their project; the previous key works until its end and not after."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from kassa24_console import importer
-from kassa24_console.protocol.signature import signed
-from kassa24_console.store import Store
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.endpoint import Endpoint
+from tests.support.projects import (
+    KEYS,
+    ONLY_TEST,
+    PREVIOUS,
+    PRODUCTION,
+    PROJECTS,
+    ROTATED,
+    SHARED,
+    TEST,
+    due_of,
+    in_,
+    post_as,
+    seed_projects,
+)
 from tests.support.serve import Server, start_serve
 from tests.support.waiting import wait_for
-
-PRODUCTION, TEST, ROTATED = 4242, 4343, 4444
-KEYS = {
-    PRODUCTION: "production-key-0123456789",
-    TEST: "test-project-key-0123456789",
-    ROTATED: "rotated-project-key-0123456",
-}
-PREVIOUS = {PRODUCTION: "production-old-key-0123456", ROTATED: "rotated-old-key-0123456789"}
-PROJECTS = [
-    {
-        "project_id": PRODUCTION,
-        "name": "production",
-        "secret_key": KEYS[PRODUCTION],
-        "previous_secret_key": PREVIOUS[PRODUCTION],
-        "previous_key_until": "2099-01-01T00:00:00+05:00",
-    },
-    {"project_id": TEST, "name": "test", "test": True, "secret_key": KEYS[TEST]},
-    {
-        "project_id": ROTATED,
-        "name": "rotated",
-        "secret_key": KEYS[ROTATED],
-        "previous_secret_key": PREVIOUS[ROTATED],
-        "previous_key_until": "2020-01-01T00:00:00+05:00",  # over: the previous key is refused
-    },
-]
-SHARED = "7100000001"  # the same customer id in two projects: two customers
-ONLY_TEST = "7200000001"
-
-
-def _contract(project: int, customer: str, due: int) -> dict[str, Any]:
-    return {
-        "id": f"C-{customer}",  # the same contract id in both projects too
-        "customer_id": customer,
-        "number": f"N-{project}",
-        "payment": due,
-        "min_payment": None,
-        "status_code": 0,
-        "status_text": "",
-        "info": None,
-    }
-
-
-def _seed(url: str) -> None:
-    async def run() -> None:
-        store = Store(url)
-        await store.open()
-        try:
-            for project, customers in ((PRODUCTION, [(SHARED, 900_000)]), (TEST, [(SHARED, 300_000), (ONLY_TEST, 1)])):
-                accounts = [
-                    {"customer_id": c, "additional_customer_id": None, "currency": "KZT", "name": ""}
-                    for c, _ in customers
-                ]
-                contracts = [_contract(project, c, due) for c, due in customers]
-                batch = importer.Batch(accounts, contracts, [f"{project}.json"])
-                await importer.apply(store, batch, actor="test", project_id=project)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     platform's do, and the simulator's command line plays against it."""
     tmp: Path = tmp_path_factory.mktemp("projects-served")
     srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS))
-    _seed(srv.db_url)
+    seed_projects(srv.db_url)
     yield srv
     srv.stop()
 
@@ -99,44 +49,31 @@ def projects(served: Server) -> Server:
     return served
 
 
-def _post(server: Endpoint, body: dict[str, Any], key: str, path: str = "/kassa24") -> httpx.Response:
-    return server.http.post(server.url + path, json=signed(body, key))
-
-
-def _in(project: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {**body, "project_id": project}
-
-
-def _due(server: Endpoint, project: int, contract: str) -> int:
-    rows = server.rows("SELECT payment FROM contracts WHERE project_id = ? AND id = ?", project, contract)
-    return rows[0]["payment"]
-
-
 def test_each_project_finds_its_own_customers_only(projects: Server) -> None:
-    production = _post(projects, _in(PRODUCTION, verify_body(SHARED)), KEYS[PRODUCTION]).json()
-    test = _post(projects, _in(TEST, verify_body(SHARED)), KEYS[TEST]).json()
+    production = post_as(projects, in_(PRODUCTION, verify_body(SHARED)), KEYS[PRODUCTION]).json()
+    test = post_as(projects, in_(TEST, verify_body(SHARED)), KEYS[TEST]).json()
     assert production["code"] == 0 and test["code"] == 0
     assert [(e["number"], e["payment"]) for e in production["entities"]] == [(f"N-{PRODUCTION}", 900_000)]
     assert [(e["number"], e["payment"]) for e in test["entities"]] == [(f"N-{TEST}", 300_000)]
     # A customer of the test project does not exist for production.
-    assert _post(projects, _in(PRODUCTION, verify_body(ONLY_TEST)), KEYS[PRODUCTION]).json()["code"] == 404
-    assert _post(projects, _in(TEST, verify_body(ONLY_TEST)), KEYS[TEST]).json()["code"] == 0
+    assert post_as(projects, in_(PRODUCTION, verify_body(ONLY_TEST)), KEYS[PRODUCTION]).json()["code"] == 404
+    assert post_as(projects, in_(TEST, verify_body(ONLY_TEST)), KEYS[TEST]).json()["code"] == 0
 
 
 def test_each_key_signs_only_its_project(projects: Server) -> None:
     for project, key in ((PRODUCTION, KEYS[TEST]), (TEST, KEYS[PRODUCTION]), (TEST, PREVIOUS[PRODUCTION])):
-        assert _post(projects, _in(project, verify_body(SHARED)), key).json()["code"] == 400, (project, key)
+        assert post_as(projects, in_(project, verify_body(SHARED)), key).json()["code"] == 400, (project, key)
 
 
 def test_the_previous_key_is_accepted_until_its_end_and_refused_after(projects: Server) -> None:
-    before = _post(
-        projects, _in(PRODUCTION, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[PRODUCTION]
+    before = post_as(
+        projects, in_(PRODUCTION, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[PRODUCTION]
     ).json()
     assert before["code"] == 0
-    after = _post(projects, _in(ROTATED, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[ROTATED]).json()
+    after = post_as(projects, in_(ROTATED, verify_body(SHARED, note="signed-by-an-old-key")), PREVIOUS[ROTATED]).json()
     assert after["code"] == 400
     assert (
-        _post(projects, _in(ROTATED, verify_body(SHARED, note="signed-by-a-new-key")), KEYS[ROTATED]).json()["code"]
+        post_as(projects, in_(ROTATED, verify_body(SHARED, note="signed-by-a-new-key")), KEYS[ROTATED]).json()["code"]
         == 404
     )
     old = (
@@ -153,42 +90,45 @@ def _traffic_until(server: Endpoint, sql: str, count: int) -> list[Any]:
 
 
 def test_an_unknown_project_is_refused(projects: Server) -> None:
-    signed_by_ours = _post(projects, _in(9999, verify_body(SHARED)), KEYS[PRODUCTION]).json()
+    signed_by_ours = post_as(projects, in_(9999, verify_body(SHARED)), KEYS[PRODUCTION]).json()
     assert signed_by_ours["code"] == 500 and "project_id" in signed_by_ours["message"]
-    assert _post(projects, _in(9999, verify_body(SHARED)), "someone-elses-key-01234").json()["code"] == 400
+    assert post_as(projects, in_(9999, verify_body(SHARED)), "someone-elses-key-01234").json()["code"] == 400
 
 
 def test_a_callback_claiming_another_project_credits_nothing_and_opens_a_finding(projects: Server) -> None:
     contract = f"C-{SHARED}"
-    due = _due(projects, PRODUCTION, contract)
-    issued = _post(projects, _in(PRODUCTION, deposit_body(SHARED, contract, 100_000)), KEYS[PRODUCTION]).json()
+    due = due_of(projects, PRODUCTION, contract)
+    issued = post_as(projects, in_(PRODUCTION, deposit_body(SHARED, contract, 100_000)), KEYS[PRODUCTION]).json()
     payment_id = issued["payment_id"]
-    claim = _in(TEST, callback_body(payment_id, amount=100_000))
-    answer = _post(projects, claim, KEYS[TEST], path="/kassa24/callback")
+    claim = in_(TEST, callback_body(payment_id, amount=100_000))
+    answer = post_as(projects, claim, KEYS[TEST], path="/kassa24/callback")
     assert answer.status_code == 200 and answer.json()["outcome"] == "wrong_project"  # the platform stops retrying
-    assert _due(projects, PRODUCTION, contract) == due and _due(projects, TEST, contract) == 300_000
+    assert due_of(projects, PRODUCTION, contract) == due and due_of(projects, TEST, contract) == 300_000
     deposit = projects.rows("SELECT state, project_id FROM deposits WHERE payment_id = ?", payment_id)[0]
     assert (deposit["state"], deposit["project_id"]) == ("pending", PRODUCTION)
     found = projects.rows("SELECT kind, project_id, evidence FROM mismatches WHERE payment_id = ?", payment_id)
     assert [(f["kind"], f["project_id"]) for f in found] == [("wrong_project", PRODUCTION)]
     assert json.loads(found[0]["evidence"])["callback_project"] == TEST
     # The right project's callback still credits it.
-    right = _post(
-        projects, _in(PRODUCTION, callback_body(payment_id, amount=100_000)), KEYS[PRODUCTION], "/kassa24/callback"
+    right = post_as(
+        projects,
+        in_(PRODUCTION, callback_body(payment_id, amount=100_000)),
+        KEYS[PRODUCTION],
+        "/kassa24/callback",
     )
-    assert right.json()["outcome"] == "applied" and _due(projects, PRODUCTION, contract) == due - 100_000
+    assert right.json()["outcome"] == "applied" and due_of(projects, PRODUCTION, contract) == due - 100_000
 
 
 def test_the_test_projects_payments_never_change_production_dues(projects: Server) -> None:
     contract = f"C-{SHARED}"
-    production_due, test_due = _due(projects, PRODUCTION, contract), _due(projects, TEST, contract)
-    issued = _post(projects, _in(TEST, deposit_body(SHARED, contract, 50_000)), KEYS[TEST]).json()
-    answer = _post(
-        projects, _in(TEST, callback_body(issued["payment_id"], amount=50_000)), KEYS[TEST], "/kassa24/callback"
+    production_due, test_due = due_of(projects, PRODUCTION, contract), due_of(projects, TEST, contract)
+    issued = post_as(projects, in_(TEST, deposit_body(SHARED, contract, 50_000)), KEYS[TEST]).json()
+    answer = post_as(
+        projects, in_(TEST, callback_body(issued["payment_id"], amount=50_000)), KEYS[TEST], "/kassa24/callback"
     )
     assert answer.json()["outcome"] == "applied"
-    assert _due(projects, TEST, contract) == test_due - 50_000
-    assert _due(projects, PRODUCTION, contract) == production_due
+    assert due_of(projects, TEST, contract) == test_due - 50_000
+    assert due_of(projects, PRODUCTION, contract) == production_due
     audit = projects.rows("SELECT project_id FROM audit WHERE cause = ? AND kind = 'payment'", issued["payment_id"])
     assert [row["project_id"] for row in audit] == [TEST]
 
@@ -212,7 +152,7 @@ def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_recor
     seeded = served.rows("SELECT DISTINCT project_id FROM accounts WHERE customer_id LIKE 'sim-%'")
     assert [row["project_id"] for row in seeded] == [TEST]
     assert KEYS[TEST] not in played.stdout + played.stderr
-    issued = _post(served, _in(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
+    issued = post_as(served, in_(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
     assert issued["code"] == 0
     rows = _traffic_until(served, "SELECT id FROM traffic WHERE request LIKE '%replay-me%'", 1)
     replay = [sys.executable, "-m", "kassa24_console", "simulate", "replay", str(rows[0]["id"])]

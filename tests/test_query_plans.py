@@ -4,7 +4,6 @@ Their cost then follows what they return, not how much the database holds."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from pathlib import Path
@@ -17,9 +16,7 @@ from kassa24_console.filters import TrafficFilter, parse_filter
 from kassa24_console.store import queries as q
 from kassa24_console.store import views
 from kassa24_console.store.db import create_schema
-
-BIG = ("traffic", "contracts", "accounts", "callbacks", "mismatches", "deposits", "audit")
-FULL_SCAN = re.compile(rf"\bSCAN ({'|'.join(BIG)})\b(?! USING (COVERING )?INDEX)")
+from tests.support.plans import assert_indexed, plans
 
 
 @pytest.fixture(scope="module")
@@ -53,33 +50,6 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         db.execute("ANALYZE")
     return path
-
-
-def plans(database: Path, query: Any, *args: Any) -> list[str]:
-    """Run ``query(connection, *args)`` and return the plan of every statement it ran
-    (as SQLite saw them: through SQLAlchemy or straight on the driver)."""
-    engine = create_engine(f"sqlite:///{database}")
-    with engine.connect() as connection:
-        raw = connection.connection.dbapi_connection
-        seen: list[str] = []
-        raw.set_trace_callback(seen.append)
-        query(connection, *args)
-        raw.set_trace_callback(None)
-        details = [
-            " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}"))
-            for statement in seen
-            if statement.lstrip().upper().startswith(("SELECT", "WITH"))
-        ]
-    engine.dispose()
-    assert details, "the query ran no statement"
-    return details
-
-
-def assert_indexed(details: list[str], *, sorts: bool = False) -> None:
-    for detail in details:
-        assert not FULL_SCAN.search(detail), detail
-        if not sorts:
-            assert "TEMP B-TREE FOR ORDER BY" not in detail, detail
 
 
 LISTS = {

@@ -16,23 +16,28 @@ import pytest
 
 from kassa24_console.config import Settings
 from kassa24_console.findings import DAY_US
-from kassa24_console.listener import Listener
-from kassa24_console.protocol.signature import signed, verify
-from kassa24_console.reconcile.data_api import DataApi, DataApiError
+from kassa24_console.reconcile.data_api import DataApiError
 from kassa24_console.reconcile.engine import Period, SignOffRefused, reconcile, sign_off, store_operations
 from kassa24_console.reconcile.report import ReportError, read_csv
 from kassa24_console.store import Store, now_us
-from tests.support.bodies import callback_body, deposit_body
-from tests.support.common import SECRET, read_body
+from tests.support.bodies import callback_body
+from tests.support.common import SECRET
+from tests.support.reconciling import (
+    COLUMNS,
+    HEADER,
+    TOKEN_KEY,
+    ZONE,
+    FakeDataApi,
+    api_item,
+    data_api,
+    pay,
+    report_line,
+    run,
+    serve_asgi,
+    today,
+)
 from tests.support.seeding import new_customer
 from tests.support.serve import Server, start_serve
-
-ZONE = ZoneInfo("Asia/Almaty")
-COLUMNS = Settings().report_columns
-HEADER = (
-    "Operation ID;Payment ID;Project ID;Operation type;Operation status;Payment method;Amount;Currency;"
-    "Customer ID;Created;Completed"
-)
 
 
 @pytest.fixture
@@ -40,61 +45,6 @@ def server2(tmp_path: Path):  # a fresh merchant per test: a report covers a who
     server = start_serve(tmp_path)
     yield server
     server.stop()
-
-
-def today() -> Period:
-    day = datetime.now(ZONE).date()
-    return Period.of_days(day, day, ZONE)
-
-
-def settings_for(server: Server) -> Settings:
-    return Settings(database_url=server.db_url, secret_key=SECRET, project_id=1234)
-
-
-def pay(
-    server: Server,
-    customer: str,
-    contract: str,
-    amount: int,
-    status: str | None = "success",
-    callback_amount: int | None = None,
-    operation_id: int = 1,
-    **callback: Any,
-) -> str:
-    payment_id = server.post(deposit_body(customer, contract, amount)).json()["payment_id"]
-    if status is not None:
-        body = callback_body(payment_id, status, callback_amount or amount, operation_id=operation_id, **callback)
-        assert server.post(body, path="/kassa24/callback").status_code == 200
-    return payment_id
-
-
-def report_line(
-    op: str, payment_id: str, amount: str, status: str = "success", customer: str = "", currency: str = "KZT"
-) -> str:
-    now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{op};{payment_id};1234;sale;{status};Kassa24;{amount};{currency};{customer};{now};{now}"
-
-
-async def run(
-    server: Server, *, now: int | None = None, report: list[str] | None = None, tmp: Path | None = None
-) -> list[Any]:
-    store = Store(server.db_url)
-    await store.open()
-    try:
-        if report is not None:
-            assert tmp is not None
-            path = tmp / "report.csv"
-            path.write_text("\n".join([HEADER, *report]) + "\n")
-            await store_operations(
-                store,
-                read_csv(path, COLUMNS, unit="major", date_format="%Y-%m-%d %H:%M:%S", timezone="Asia/Almaty"),
-                "csv:test",
-                today().days,  # the report is the platform's record for today
-            )
-        summary = await reconcile(store, settings_for(server), today(), now=now)
-    finally:
-        await store.close()
-    return summary.findings
 
 
 def of(findings: list[Any], payment_id: str) -> list[tuple[str, dict]]:
@@ -356,75 +306,12 @@ def test_resolved_mismatch_reopens_when_the_evidence_changes(server2: Server, tm
 
 # --- the Data API --------------------------------------------------------------------------
 
-TOKEN_KEY = "data-api-key"
-
-
-class FakeDataApi:
-    """The platform's /v1/operations/get over real HTTP: checks our signature, signs its answer."""
-
-    def __init__(self, operations: list[dict[str, Any]], *, sign_with: str = TOKEN_KEY, delay: float = 0) -> None:
-        self.operations, self.sign_with, self.delay = operations, sign_with, delay
-        self.requests: list[dict[str, Any]] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        raw = await read_body(receive)
-        body = json.loads(raw)
-        self.requests.append(body)
-        await asyncio.sleep(self.delay)
-        if scope["path"] != "/v1/operations/get" or not verify(body, TOKEN_KEY) or body["token"] != "T" * 30:
-            status, answer = 403, {"error": "bad request signature"}
-        else:
-            page = self.operations[body["offset"] : body["offset"] + body["limit"]]
-            status, answer = 200, signed({"operations": page, "count": len(page)}, self.sign_with)
-        await send(
-            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
-        )
-        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
-
-
-def _api(url: str, timeout: float = 5) -> DataApi:
-    s = Settings()
-    return DataApi(
-        base_url=url,
-        token="T" * 30,
-        secret=TOKEN_KEY,
-        keys=s.data_api_keys,
-        fields=s.data_api_fields,
-        timeout=timeout,
-        amount_unit="minor",
-        timezone="Asia/Almaty",
-        project_id=1234,
-    )
-
-
-async def _serve(app: Any) -> tuple[Listener, str]:
-    listener = Listener(app, "127.0.0.1", 0)
-    await listener.start()
-    return listener, f"http://127.0.0.1:{listener.port}"
-
-
-def _item(i: int) -> dict[str, Any]:
-    return {
-        "operation_id": i,
-        "payment_id": f"p{i}",
-        "project_id": 1234,
-        "operation_type": "sale",
-        "operation_status": "success",
-        "payment_method": "Kassa24",
-        "amount": 100 + i,
-        "currency": "KZT",
-        "created_date": "2026-11-27 10:00:00",
-        "completed_date": "2026-11-27 10:00:05",
-    }
-
 
 async def test_data_api_pages_through_every_operation() -> None:
-    fake = FakeDataApi([_item(i) for i in range(1500)])
-    listener, url = await _serve(fake)
+    fake = FakeDataApi([api_item(i) for i in range(1500)])
+    listener, url = await serve_asgi(fake)
     try:
-        operations = await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+        operations = await data_api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
     assert len(operations) == 1500 and operations[1499].amount == 1599
@@ -434,19 +321,19 @@ async def test_data_api_pages_through_every_operation() -> None:
 
 
 async def test_data_api_answer_with_a_bad_signature_is_refused() -> None:
-    listener, url = await _serve(FakeDataApi([_item(1)], sign_with="someone-else"))
+    listener, url = await serve_asgi(FakeDataApi([api_item(1)], sign_with="someone-else"))
     try:
         with pytest.raises(DataApiError, match="not signed with the token's key"):
-            await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+            await data_api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
 
 
 async def test_data_api_timeout_is_a_clear_error() -> None:
-    listener, url = await _serve(FakeDataApi([_item(1)], delay=2))
+    listener, url = await serve_asgi(FakeDataApi([api_item(1)], delay=2))
     try:
         with pytest.raises(DataApiError, match=r"did not answer within 0\.5 s"):
-            await _api(url, timeout=0.5).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+            await data_api(url, timeout=0.5).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
 
@@ -458,12 +345,12 @@ def test_reconcile_with_the_data_api_from_the_cli(tmp_path: Path) -> None:
         paid = pay(server, customer, contract, 150_000)
         now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
         records = [
-            {**_item(1), "payment_id": paid, "amount": 150_000, "created_date": now},
-            {**_item(2), "payment_id": "k24_other", "created_date": now},
+            {**api_item(1), "payment_id": paid, "amount": 150_000, "created_date": now},
+            {**api_item(2), "payment_id": "k24_other", "created_date": now},
         ]
 
         async def scenario() -> subprocess.CompletedProcess[str]:
-            listener, url = await _serve(FakeDataApi(records))
+            listener, url = await serve_asgi(FakeDataApi(records))
             try:
                 env = {
                     **server.env,
@@ -519,8 +406,9 @@ async def test_sign_off_is_refused_while_open(tmp_path: Path) -> None:
 async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Path) -> None:
     from kassa24_console.console.app import Kassa24App
     from kassa24_console.console.mismatches import MismatchesPane
+    from kassa24_console.console.screens import ResolveForm
     from tests.support.common import ROOT
-    from tests.support.console import click_save
+    from tests.support.console import click_save, until
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'k.db'}", secret_key=SECRET, log_file=tmp_path / "log", port=0
@@ -544,19 +432,15 @@ async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Pa
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("m")
         pane = app.query_one(MismatchesPane)
-        deadline = asyncio.get_running_loop().time() + 5
-        while pane.table.row_count < on_the_day and asyncio.get_running_loop().time() < deadline:
-            await pilot.pause(0.05)
+        await until(pilot, lambda: pane.table.row_count >= on_the_day)
         assert pane.table.row_count == on_the_day
         pane.table.move_cursor(row=0)
         resolved_id = pane.selected().id
         await pilot.press("x")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, ResolveForm))
         app.screen.query_one("#note").value = "demo row, not ours"
         await click_save(app, pilot)
-        while pane.table.row_count != on_the_day - 1 and asyncio.get_running_loop().time() < deadline:
-            await pilot.pause(0.05)
-        assert pane.table.row_count == on_the_day - 1
+        await until(pilot, lambda: pane.table.row_count == on_the_day - 1)
         await pilot.press("q")
     env = {
         "KASSA24_DATABASE_URL": settings.database_url,

@@ -12,105 +12,62 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 
 from kassa24_console.listener import Listener
 from kassa24_console.protocol.signature import signed, verify
-from tests.support.bodies import callback_body, deposit_body
 from tests.support.common import read_body
+from tests.support.projects import PRODUCTION, PROJECTS, SHARED, TEST, seed_projects
+from tests.support.reconcile_projects import line_of, money_state, pay_in, reconcile_cli, report_of
+from tests.support.reconciling import ZONE
 from tests.support.serve import Server, start_serve
-from tests.test_projects_http import KEYS, PRODUCTION, PROJECTS, SHARED, TEST, _due, _in, _post, _seed
-
-ZONE = ZoneInfo("Asia/Almaty")
-HEADER = (
-    "Operation ID;Payment ID;Project ID;Operation type;Operation status;Payment method;Amount;Currency;"
-    "Customer ID;Created;Completed"
-)
-CONTRACT = f"C-{SHARED}"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp: Path = tmp_path_factory.mktemp("reconcile_projects")
     srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS[:2]))
-    _seed(srv.db_url)
+    seed_projects(srv.db_url)
     yield srv
     srv.stop()
-
-
-def _pay(server: Server, project: int, amount: int, operation_id: int) -> str:
-    issued = _post(server, _in(project, deposit_body(SHARED, CONTRACT, amount)), KEYS[project]).json()
-    payment_id = issued["payment_id"]
-    body = _in(project, callback_body(payment_id, amount=amount, operation_id=operation_id))
-    assert _post(server, body, KEYS[project], "/kassa24/callback").json()["outcome"] == "applied"
-    return payment_id
 
 
 @pytest.fixture(scope="module")
 def paid(server: Server) -> dict[int, str]:
     """One paid deposit in each project, for the same customer id and contract id."""
-    return {PRODUCTION: _pay(server, PRODUCTION, 150_000, 71), TEST: _pay(server, TEST, 20_000, 72)}
-
-
-def _line(operation: str, payment_id: str, project: int | str, amount: str) -> str:
-    now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{operation};{payment_id};{project};sale;success;Kassa24;{amount};KZT;{SHARED};{now};{now}"
-
-
-def _report(tmp: Path, lines: list[str]) -> Path:
-    path = tmp / "report.csv"
-    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
-    return path
-
-
-def _reconcile(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _state(server: Server, paid: dict[int, str]) -> list[Any]:
-    """Every money fact the reconciliation must not move."""
-    deposits = server.rows("SELECT payment_id, project_id, state, paid_amount FROM deposits ORDER BY payment_id")
-    dues = [_due(server, project, CONTRACT) for project in (PRODUCTION, TEST)]
-    return [[tuple(row) for row in deposits], dues]
+    return {PRODUCTION: pay_in(server, PRODUCTION, 150_000, 71), TEST: pay_in(server, TEST, 20_000, 72)}
 
 
 def test_an_operation_of_a_project_we_do_not_have_is_refused_with_its_line(
     server: Server, paid: dict[int, str], tmp_path: Path
 ) -> None:
-    report = _report(
+    report = report_of(
         tmp_path,
-        [_line("8001", paid[PRODUCTION], PRODUCTION, "1500.00"), _line("8002", paid[TEST], 9999, "200.00")],
+        [line_of("8001", paid[PRODUCTION], PRODUCTION, "1500.00"), line_of("8002", paid[TEST], 9999, "200.00")],
     )
-    before = _state(server, paid)
-    done = _reconcile(server, "--report", str(report))
+    before = money_state(server, paid)
+    done = reconcile_cli(server, "--report", str(report))
     assert done.returncode == 2, done.stderr
     assert "line 3" in done.stderr and "9999" in done.stderr and "Traceback" not in done.stderr
     assert server.rows("SELECT count(*) AS n FROM platform_operations")[0]["n"] == 0  # nothing applied
     assert server.rows("SELECT count(*) AS n FROM platform_coverage")[0]["n"] == 0
-    assert _state(server, paid) == before
+    assert money_state(server, paid) == before
 
 
 def test_a_two_project_report_is_reconciled_per_project(server: Server, paid: dict[int, str], tmp_path: Path) -> None:
-    report = _report(
+    report = report_of(
         tmp_path,
         [
-            _line("9001", paid[PRODUCTION], PRODUCTION, "1500.00"),
-            _line("9002", paid[TEST], TEST, "200.00"),
+            line_of("9001", paid[PRODUCTION], PRODUCTION, "1500.00"),
+            line_of("9002", paid[TEST], TEST, "200.00"),
             # The test project's operation claims production's payment id: never matched with it.
-            _line("9003", paid[PRODUCTION], TEST, "1500.00"),
+            line_of("9003", paid[PRODUCTION], TEST, "1500.00"),
         ],
     )
-    before = _state(server, paid)
-    done = _reconcile(server, "--report", str(report), "--format", "json")
+    before = money_state(server, paid)
+    done = reconcile_cli(server, "--report", str(report), "--format", "json")
     assert done.returncode == 1, done.stderr  # the test project has an open finding
     runs = {run["project"]: run for run in json.loads(done.stdout)["projects"]}
     assert sorted(runs) == [PRODUCTION, TEST]
@@ -125,14 +82,14 @@ def test_a_two_project_report_is_reconciled_per_project(server: Server, paid: di
     assert [tuple(r) for r in findings] == [("report_unknown_payment", TEST, "open")]
     coverage = server.rows("SELECT DISTINCT project_id FROM platform_coverage ORDER BY project_id")
     assert [r["project_id"] for r in coverage] == [PRODUCTION, TEST]
-    assert _state(server, paid) == before  # nothing moved
+    assert money_state(server, paid) == before  # nothing moved
 
 
 def test_sign_off_and_the_act_need_a_project_when_there_are_several(server: Server, paid: dict[int, str]) -> None:
     for args in (["--sign-off"], ["--act", "act.xlsx"], ["--export", "rows.csv"]):
-        done = _reconcile(server, *args)
+        done = reconcile_cli(server, *args)
         assert done.returncode == 2 and "--project" in done.stderr and "Traceback" not in done.stderr, args
-    done = _reconcile(server, "--project", "5555")
+    done = reconcile_cli(server, "--project", "5555")
     assert done.returncode == 2 and "5555" in done.stderr
     assert server.rows("SELECT count(*) AS n FROM periods")[0]["n"] == 0
 
@@ -141,9 +98,9 @@ def test_sign_off_of_one_project_leaves_the_other_open_and_the_act_is_the_projec
     server: Server, paid: dict[int, str], tmp_path: Path
 ) -> None:
     act = tmp_path / "act.xlsx"
-    done = _reconcile(server, "--project", str(PRODUCTION), "--sign-off", "--act", str(act))
+    done = reconcile_cli(server, "--project", str(PRODUCTION), "--sign-off", "--act", str(act))
     assert done.returncode == 0, done.stdout + done.stderr
-    refused = _reconcile(server, "--project", str(TEST), "--sign-off")
+    refused = reconcile_cli(server, "--project", str(TEST), "--sign-off")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert paid[PRODUCTION] in refused.stderr  # the open finding that holds it, named
     periods = server.rows("SELECT project_id FROM periods")
@@ -154,9 +111,9 @@ def test_sign_off_of_one_project_leaves_the_other_open_and_the_act_is_the_projec
     assert not ({200, 20_000, 1700, 170_000} & numbers)  # never the test project's, nor both added
     # The test project signs off once its finding is worked, and production stays signed.
     finding = server.rows("SELECT id FROM mismatches WHERE kind = 'report_unknown_payment'")[0]["id"]
-    resolved = _reconcile(server, "--resolve", str(finding), "--note", "the test project's report row, checked")
+    resolved = reconcile_cli(server, "--resolve", str(finding), "--note", "the test project's report row, checked")
     assert resolved.returncode == 0, resolved.stderr
-    signed = _reconcile(server, "--project", str(TEST), "--sign-off")
+    signed = reconcile_cli(server, "--project", str(TEST), "--sign-off")
     assert signed.returncode == 0, signed.stdout + signed.stderr
     periods = server.rows("SELECT project_id, reopened_at FROM periods ORDER BY project_id")
     assert [tuple(r) for r in periods] == [(PRODUCTION, None), (TEST, None)]
@@ -168,8 +125,8 @@ def test_a_project_a_report_never_names_is_not_reconciled_by_it(server: Server, 
     nothing of it), and every output says which record covered which project."""
     day, operation = "2026-01-05", "9501"
     line = f"{operation};k24_NOT_OURS_9501;{PRODUCTION};sale;success;Kassa24;50.00;KZT;{SHARED};{day} 10:00:00;"
-    report = _report(tmp_path, [line + f"{day} 10:00:05"])
-    done = _reconcile(server, "--report", str(report), "--format", "json")
+    report = report_of(tmp_path, [line + f"{day} 10:00:05"])
+    done = reconcile_cli(server, "--report", str(report), "--format", "json")
     assert done.returncode == 1, done.stderr
     runs = {run["project"]: run for run in json.loads(done.stdout)["projects"]}
     assert (runs[PRODUCTION]["records"], runs[PRODUCTION]["records_of_other_projects"]) == (["csv:report.csv"], [])
@@ -179,12 +136,12 @@ def test_a_project_a_report_never_names_is_not_reconciled_by_it(server: Server, 
     coverage = server.rows("SELECT project_id FROM platform_coverage WHERE day = ?", day)
     assert [r["project_id"] for r in coverage] == [PRODUCTION]
 
-    table = _reconcile(server, "--report", str(report))
+    table = reconcile_cli(server, "--report", str(report))
     assert table.returncode == 1, table.stderr
     assert f"csv:report.csv has no operation of project {TEST}: not its record" in table.stdout
     assert f"no platform record for {day}" in table.stdout
     assert f"has no operation of project {PRODUCTION}" not in table.stdout
-    one = _reconcile(server, "--project", str(TEST), "--report", str(report), "--sign-off")
+    one = reconcile_cli(server, "--project", str(TEST), "--report", str(report), "--sign-off")
     assert one.returncode == 1 and f"no platform record for {day}" in one.stderr, one.stdout + one.stderr
     left = server.rows("SELECT count(*) AS n FROM platform_coverage WHERE project_id = ? AND day = ?", TEST, day)
     assert left[0]["n"] == 0
@@ -267,7 +224,7 @@ def test_the_data_api_is_asked_once_per_project_with_that_projects_credentials(
         {"data_api_token": tokens[p["project_id"]], "data_api_secret": keys[p["project_id"]]} for p in PROJECTS[:2]
     ]
     projects = [{**p, **c} for p, c in zip(PROJECTS[:2], credentials, strict=True)]
-    before = _state(server, paid)
+    before = money_state(server, paid)
 
     async def run() -> subprocess.CompletedProcess[str]:
         listener = Listener(api, "127.0.0.1", 0)
@@ -300,4 +257,4 @@ def test_the_data_api_is_asked_once_per_project_with_that_projects_credentials(
         "SELECT operation_id, project_id FROM platform_operations WHERE operation_id IN ('9001', '9002')"
     )
     assert sorted(tuple(r) for r in operations) == [("9001", PRODUCTION), ("9002", TEST)]
-    assert _state(server, paid) == before  # nothing moved
+    assert money_state(server, paid) == before  # nothing moved

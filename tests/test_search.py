@@ -15,8 +15,8 @@ from sqlalchemy import event, text
 from kassa24_console import importer
 from kassa24_console.store import Store, views
 from kassa24_console.store import queries as q
-from tests.test_postgres import _database, postgres  # noqa: F401 - the fixture
-from tests.test_query_plans import assert_indexed, plans
+from tests.support.plans import assert_indexed, plans
+from tests.support.postgres import create_database, postgres  # noqa: F401 - the fixture
 
 ACCOUNTS = [
     ("7011000001", "Айгерим Нурланова"),
@@ -120,7 +120,7 @@ def test_search_by_any_part_in_any_case_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_search_by_any_part_in_any_case_on_postgresql(postgres: str) -> None:  # noqa: F811
-    url = _database(postgres, "search")
+    url = create_database(postgres, "search")
     asyncio.run(_seed(url))
     _check_cases(url)
     _check_follow(url)
@@ -161,7 +161,7 @@ def test_the_sqlite_search_plan_uses_the_trigram_index(big_sqlite: Path, search:
 
 
 def test_the_postgresql_search_plan_uses_the_trigram_indexes(postgres: str) -> None:  # noqa: F811
-    url = _database(postgres, "searchplan")
+    url = create_database(postgres, "searchplan")
     asyncio.run(_seed(url))
     asyncio.run(_fill_postgres(url, 30_000))
     statements, found = asyncio.run(_plan_postgres(url, "урланов"))

@@ -18,9 +18,20 @@ from kassa24_console.config import Settings
 from kassa24_console.reconcile.data_api import DataApiError
 from kassa24_console.reconcile.report import ReportError, read_csv
 from tests.support.bodies import callback_body, verify_body
+from tests.support.reconciling import (
+    ZONE,
+    FakeDataApi,
+    api_item,
+    data_api,
+    pay,
+    report_line,
+    run,
+    serve_asgi,
+    today,
+    write_report,
+)
 from tests.support.seeding import new_customer
 from tests.support.serve import Server, start_serve
-from tests.test_reconcile import HEADER, ZONE, FakeDataApi, _api, _item, _serve, pay, report_line, today
 
 
 @pytest.fixture
@@ -42,11 +53,6 @@ def cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[s
 
 def day() -> str:
     return datetime.now(ZONE).date().isoformat()
-
-
-def write_report(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
-    path.write_bytes(("\n".join([HEADER, *lines]) + "\n").encode(encoding))
-    return path
 
 
 def test_no_platform_record_refuses_sign_off_and_an_empty_one_finds_our_paid_deposits(
@@ -98,8 +104,6 @@ def test_a_signed_period_is_shown_and_reopened_by_a_late_callback(merchant: Serv
 
 
 def test_a_resolved_overdue_deposit_stays_resolved(merchant: Server) -> None:
-    from tests.test_reconcile import run
-
     customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
     waiting = pay(merchant, customer, contract, 100_000, status=None)
     created = merchant.rows("SELECT created_at FROM deposits WHERE payment_id = ?", waiting)[0]["created_at"]
@@ -246,10 +250,10 @@ class PagingApi(FakeDataApi):
 
 @pytest.mark.parametrize("page", [500, 1000])
 async def test_data_api_pages_of_any_size(page: int) -> None:
-    fake = PagingApi([_item(i) for i in range(1354)], page=page)
-    listener, url = await _serve(fake)
+    fake = PagingApi([api_item(i) for i in range(1354)], page=page)
+    listener, url = await serve_asgi(fake)
     try:
-        operations = await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+        operations = await data_api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
     assert len(operations) == 1354
@@ -257,19 +261,19 @@ async def test_data_api_pages_of_any_size(page: int) -> None:
 
 
 async def test_data_api_ignoring_the_offset_stops_with_a_clear_error() -> None:
-    listener, url = await _serve(PagingApi([_item(i) for i in range(1200)], ignore_offset=True))
+    listener, url = await serve_asgi(PagingApi([api_item(i) for i in range(1200)], ignore_offset=True))
     try:
         with pytest.raises(DataApiError, match="same page again at offset 500: it ignores 'offset'"):
-            await _api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+            await data_api(url).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
 
 
 async def test_data_api_5xx_is_retried_and_its_words_are_kept() -> None:
-    fake = PagingApi([_item(i) for i in range(3)], fail_first=2)
-    listener, url = await _serve(fake)
+    fake = PagingApi([api_item(i) for i in range(3)], fail_first=2)
+    listener, url = await serve_asgi(fake)
     try:
-        api = _api(url)
+        api = data_api(url)
         api.retry_delays = (0.01, 0.01, 0.01)
         assert len(await api.operations(datetime(2026, 11, 27), datetime(2026, 11, 28))) == 3
         fake.fail_first = 10
@@ -343,7 +347,7 @@ async def test_the_console_shows_signed_and_reopened_periods_and_corrects_a_depo
         await until(pilot, lambda: pane.table.row_count == 2, timeout=15)
         pane.table.move_cursor(row=[m.payment_id for m in pane.rows.values()].index(stuck))
         await pilot.press("k")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: bool(app.screen.query("#note")))  # the correction form is open
         app.screen.query_one("#note").value = "cancelled at the terminal"
         await click_save(app, pilot)
         await until(pilot, lambda: not hasattr(app.screen, "_fields"))

@@ -23,6 +23,7 @@ from kassa24_console.simulate.registry import Context, Customers, run_scenarios
 from kassa24_console.simulate.seed import seed_accounts
 from tests.support.common import PROJECT_ID, SECRET, read_body
 from tests.support.serve import Server, start_serve
+from tests.support.waiting import wait_for
 
 
 def platform_for(url: str, **extra: Any) -> Platform:
@@ -497,8 +498,7 @@ def test_a_callback_endpoint_answering_404_fails_within_seconds(server2: Server,
             await listener.start()
             port.append(listener.port)
             ready.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(stop.wait)  # until the test is done with it
             await listener.stop()
 
         asyncio.run(main())
@@ -579,12 +579,11 @@ def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Serve
     customer, (contract,) = new_customer(server2, {"payment": 1_000_000})
     payment_id = server2.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
     assert server2.post(callback_body(payment_id, "decline"), path="/kassa24/callback").status_code == 200
-    import time
-
-    deadline = time.monotonic() + 10
-    while not (rows := server2.rows("SELECT id FROM traffic WHERE kind = 'callback' ORDER BY id DESC LIMIT 1")):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    rows = wait_for(
+        lambda: server2.rows("SELECT id FROM traffic WHERE kind = 'callback' ORDER BY id DESC LIMIT 1"),
+        timeout=10,
+        what="the callback's traffic row",
+    )
     traffic_id = str(rows[0]["id"])
     base = [sys.executable, "-m", "kassa24_console", "simulate", "replay", traffic_id]
     env = {**server2.env, "KASSA24_LOG_FILE": "/dev/null"}

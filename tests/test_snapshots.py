@@ -19,6 +19,7 @@ from kassa24_console.store import Store
 from kassa24_console.store import alerts as store_alerts
 from kassa24_console.store import queries as q
 from tests.support.common import PROJECT_ID, SECRET
+from tests.support.console import steady_screen
 
 # A fixed path, so the header (which names the database) is the same on every machine.
 HOME = Path("/tmp/kassa24-snapshots")
@@ -221,8 +222,7 @@ def build_app(language: str | None = None, projects: list[dict[str, Any]] | None
 
 
 async def _settle(pilot: Any) -> None:
-    await pilot.pause(0.2)
-    await pilot.wait_for_scheduled_animations()
+    await steady_screen(pilot)
 
 
 def test_traffic_pane(snap_compare: Any) -> None:

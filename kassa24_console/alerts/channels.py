@@ -58,7 +58,7 @@ class Channel:
         """Try up to ``attempts`` times, waiting ``backoff`` seconds, then twice that, …"""
         if self.problem:
             return Outcome(self.name, False, 0, self.problem)
-        error = "not delivered"
+        error: str | None = "not delivered"
         for attempt in range(1, attempts + 1):
             if attempt > 1:
                 await asyncio.sleep(backoff * 2 ** (attempt - 2))
@@ -113,10 +113,6 @@ def redact(text: str, url: str) -> str:
     return " ".join(text.split())[:ERROR_CHARS]
 
 
-async def send_all(
-    targets: list[Channel], title: str, body: str, *, attempts: int, backoff: float
-) -> list[Outcome]:
+async def send_all(targets: list[Channel], title: str, body: str, *, attempts: int, backoff: float) -> list[Outcome]:
     """Send through every channel at once; each result as it ends, none waiting for another."""
-    return list(
-        await asyncio.gather(*(c.send(title, body, attempts=attempts, backoff=backoff) for c in targets))
-    )
+    return list(await asyncio.gather(*(c.send(title, body, attempts=attempts, backoff=backoff) for c in targets)))

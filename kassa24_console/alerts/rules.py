@@ -26,6 +26,7 @@ from ..reasons import reason_text
 from ..reconcile.words import kind_name
 from ..store import alerts as sa
 from ..store import views
+from ..store.alerts import ActiveAlert
 
 SECOND_US = 1_000_000
 GROUPS_READ = 500  # (peer and port, kind, diagnosis) groups read: merged by peer here
@@ -54,7 +55,7 @@ class Condition:
     project_id: int | None = None  # the project it is about; None: the whole install
 
 
-def evaluate(connection: Connection, settings: Settings, now: int, active: list[Any]) -> list[Condition]:
+def evaluate(connection: Connection, settings: Settings, now: int, active: list[ActiveAlert]) -> list[Condition]:
     """Every rule over the store (all but ``writes_failing``: that one is the write probe's).
     ``active``: the active episodes, so a reconciliation run's alert holds while its findings do."""
     found: list[Condition] = []
@@ -162,7 +163,7 @@ def _errors(connection: Connection, settings: Settings, now: int) -> list[Condit
     return [Condition("errors", "errors", "Requests are failing", text)]
 
 
-def _new_findings(connection: Connection, settings: Settings, now: int, active: list[Any]) -> list[Condition]:
+def _new_findings(connection: Connection, settings: Settings, now: int, active: list[ActiveAlert]) -> list[Condition]:
     """One alert per reconciliation run (its findings share a ``found_at``) that opened
     findings involving money, and per callback the listener found disagreeing (an amount,
     a currency, a status); it holds while any of them is open."""

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..edits import EditRejected, os_user
 from ..i18n import _
 from ..store import Store, now_us
 from ..store import alerts as sa
+from ..store.alerts import AlertRow, DeliveryRow
 
 
 @dataclass
 class Listing:
-    active: list[Any]
-    recent: list[Any]
-    deliveries: dict[int, list[Any]]  # alert id → what each channel did, in order
+    active: list[AlertRow]
+    recent: list[AlertRow]
+    deliveries: dict[int, list[DeliveryRow]]  # alert id → what each channel did, in order
 
 
 async def listing(store: Store, recent: int = 50, project: int | None = None) -> Listing:
@@ -23,9 +23,10 @@ async def listing(store: Store, recent: int = 50, project: int | None = None) ->
     with ``project``, that project's and the whole install's."""
     active, resolved = await store.scan(sa.listing, recent, project)
     sent = await store.scan(sa.deliveries_of, [row.id for row in (*active, *resolved)])
-    by_alert: dict[int, list[Any]] = {}
+    by_alert: dict[int, list[DeliveryRow]] = {}
     for row in sent:
-        by_alert.setdefault(row.alert_id, []).append(row)
+        if row.alert_id is not None:  # deliveries_of reads those of these alerts only
+            by_alert.setdefault(row.alert_id, []).append(row)
     return Listing(active, resolved, by_alert)
 
 

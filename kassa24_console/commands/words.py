@@ -35,5 +35,5 @@ def speak() -> None:
     """Make argparse's messages follow ``i18n``'s language (read each time it prints)."""
     # argparse calls its module-level _ and ngettext for every text it prints; typeshed does not
     # declare them: replaced so its texts speak the operator's language.
-    argparse._ = i18n._  # type: ignore[attr-defined]
-    argparse.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+    argparse._ = i18n._  # type: ignore[attr-defined]  # typeshed does not declare argparse._
+    argparse.ngettext = i18n.ngettext  # type: ignore[attr-defined]  # nor argparse.ngettext

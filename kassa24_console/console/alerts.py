@@ -15,6 +15,7 @@ from ..alerts import state
 from ..alerts.channels import display
 from ..alerts.words import event_word, rule_name, title_text
 from ..i18n import N_, _, ngettext, pgettext
+from ..store.alerts import AlertRow
 from . import format as fmt
 from .lists import ListPane
 from .messages import AcknowledgeAlert
@@ -24,7 +25,7 @@ from .screens import DetailScreen
 RECENT = 50  # resolved alerts listed under the active ones
 
 
-class AlertsPane(ListPane):
+class AlertsPane(ListPane[AlertRow]):
     TABLE_ID = "alerts-table"
     NOUN = "alerts"
     NOUN_WORD = N_("alerts")
@@ -87,11 +88,11 @@ class AlertsPane(ListPane):
         self.listing = await state.listing(self.store, RECENT, self.project)
         return len(self.listing.active) + len(self.listing.recent)
 
-    async def page(self) -> list[Any]:
+    async def page(self) -> list[AlertRow]:
         assert self.listing is not None
         return [*self.listing.active, *self.listing.recent]
 
-    def cells(self, row: Any) -> list[Text]:
+    def cells(self, row: AlertRow) -> list[Text]:
         zone = self.context.zone
         if row.active_key is None:
             status, done = (

@@ -3,7 +3,7 @@ the cursor kept in place; paged (``]`` ``[``), searched (``/``), filtered by pro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -29,7 +29,20 @@ class Rows(DataTable[Any]):
     ]
 
 
-class ListPane(Vertical):
+class PaneRow(Protocol):
+    """A pane's row: a named tuple the store reads (``store.rows``), with its id and project."""
+
+    @property
+    def id(self) -> object: ...
+
+    @property
+    def project_id(self) -> int | None: ...
+
+
+R = TypeVar("R", bound=PaneRow)
+
+
+class ListPane(Vertical, Generic[R]):
     """A table of one page from the store, rebuilt only when what it shows changed.
 
     Lists longer than a page are paged from the store (``]`` next, ``[`` previous) and say
@@ -51,8 +64,8 @@ class ListPane(Vertical):
     def __init__(self, context: Context, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.context = context  # settings, zone and store: given when built, read through
-        self._shown: list[tuple[Any, ...]] = []
-        self.rows: dict[str, Any] = {}
+        self._shown: list[R] = []
+        self.rows: dict[str, R] = {}
         self.page_start = 0
         self._read_at: tuple[Any, ...] | None = None  # (tables' stamp, search, page) last read
         self.project: int | None = None  # the project filter: None, every project
@@ -104,10 +117,10 @@ class ListPane(Vertical):
     async def count(self) -> int:
         raise NotImplementedError
 
-    async def page(self) -> list[Any]:
+    async def page(self) -> list[R]:
         raise NotImplementedError
 
-    async def fetch(self) -> list[Any]:
+    async def fetch(self) -> list[R]:
         """The page at ``offset`` (kept within the rows there are), and where it is."""
         total = await self.count()
         self.page_start = max(0, min(self.page_start, (max(total, 1) - 1) // self.PAGE * self.PAGE))
@@ -167,10 +180,10 @@ class ListPane(Vertical):
     def table(self) -> DataTable[Any]:
         return self.query_one(f"#{self.TABLE_ID}", DataTable)
 
-    def key_of(self, row: Any) -> str:
+    def key_of(self, row: R) -> str:
         return str(row.id)
 
-    def cells(self, row: Any) -> list[Text]:
+    def cells(self, row: R) -> list[Text]:
         raise NotImplementedError
 
     async def refresh_rows(self) -> None:
@@ -187,7 +200,7 @@ class ListPane(Vertical):
         self._read_at = read_at
         if not self.is_attached:  # the app closed while the store answered
             return
-        shown = [tuple(row) for row in rows]
+        shown = list(rows)  # named tuples: equal when every field is
         if shown == self._shown:
             return
         self._shown = shown
@@ -209,6 +222,6 @@ class ListPane(Vertical):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
-    def selected(self) -> Any:
+    def selected(self) -> R | None:
         key = self.selected_key()
         return self.rows.get(key) if key is not None else None

@@ -16,7 +16,8 @@ from textual.widgets import DataTable, Static
 from ..i18n import N_, _, ngettext, pgettext
 from ..reconcile.words import action_text, kind_name, word
 from ..store import views
-from ..store.console_reads import history_of_mismatch, periods_to_show
+from ..store.console_reads import SignedPeriod, history_of_mismatch, periods_to_show
+from ..store.rows import MismatchRow
 from ..words import actor_word, audit_kind, note_text
 from . import format as fmt
 from .lists import ListPane
@@ -58,7 +59,7 @@ def reopened_text(reason: str) -> str:
     return reason
 
 
-class MismatchesPane(ListPane):
+class MismatchesPane(ListPane[MismatchRow]):
     TABLE_ID = "mismatches-table"
     NOUN = "mismatches"
     NOUN_WORD = N_("mismatches")
@@ -123,7 +124,7 @@ class MismatchesPane(ListPane):
         yield self.where_line()
         yield self.make_table()
 
-    async def fetch(self) -> list[Any]:
+    async def fetch(self) -> list[MismatchRow]:
         periods = await self.store.scan(periods_to_show, 3, self.project)
         rows = await super().fetch()
         if self.is_attached:
@@ -136,12 +137,12 @@ class MismatchesPane(ListPane):
     async def count(self) -> int:
         return await self.store.scan(views.mismatches_count, self.show_resolved, self.search, self.project)
 
-    async def page(self) -> list[Any]:
+    async def page(self) -> list[MismatchRow]:
         return await self.store.scan(
             views.mismatches_page, self.show_resolved, self.PAGE, self.search, self.page_start, self.project
         )
 
-    def _show_periods(self, rows: list[Any]) -> None:
+    def _show_periods(self, rows: list[SignedPeriod]) -> None:
         """Signed periods, and any reopened after sign-off with the reason (in red)."""
         zone = self.context.zone
         text = Text()
@@ -162,7 +163,7 @@ class MismatchesPane(ListPane):
         for widget in self.query("#periods").results(Static):
             widget.update(text)
 
-    def cells(self, row: Any) -> list[Text]:
+    def cells(self, row: MismatchRow) -> list[Text]:
         evidence = row.evidence if isinstance(row.evidence, dict) else {}
         return [
             fmt.at_text(row.found_at, self.context.zone, minutes=True),

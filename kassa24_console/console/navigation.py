@@ -65,6 +65,7 @@ class Navigation:
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
+        # misc: a mixin of App (mixed into Kassa24App): its super() is App only at run time.
         for command in super().get_system_commands(screen):  # type: ignore[misc]
             if command.title == "Quit":  # ours waits for in-flight requests: say so
                 command = SystemCommand(

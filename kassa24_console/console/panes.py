@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -18,6 +17,7 @@ from ..i18n import N_, _
 from ..reasons import part_text
 from ..reconcile.words import word
 from ..store import views
+from ..store.rows import CallbackLine, ContractLine
 from ..timeline import callback_detail, latest_deposit_of
 from . import format as fmt
 from .lists import ListPane
@@ -27,14 +27,13 @@ from .screens import DetailScreen
 from .traffic import pretty_json
 
 
-class ContractsPane(ListPane):
+class ContractsPane(ListPane[ContractLine]):
     TABLE_ID = "contracts-table"
 
-    def key_of(self, row: Any) -> str:
+    def key_of(self, row: ContractLine) -> str:
         """The contract's id; another project's contract of the same id: with its project."""
         first = self.context.settings.project_id
-        project = getattr(row, "project_id", first)
-        return str(row.id) if project == first else f"{project}:{row.id}"
+        return str(row.id) if row.project_id == first else f"{row.project_id}:{row.id}"
 
     NOUN = "contracts"
     NOUN_WORD = N_("contracts")
@@ -85,10 +84,10 @@ class ContractsPane(ListPane):
     async def count(self) -> int:
         return await self.store.scan(views.contracts_count, self.search, self.project)
 
-    async def page(self) -> list[Any]:
+    async def page(self) -> list[ContractLine]:
         return await self.store.scan(views.contracts_page, self.search, self.PAGE, self.page_start, self.project)
 
-    def cells(self, row: Any) -> list[Text]:
+    def cells(self, row: ContractLine) -> list[Text]:
         status = Text(str(row.status_code), justify="right", style="green" if row.status_code == 0 else "bold red")
         return [
             fmt.plain(row.customer_id),
@@ -132,7 +131,7 @@ class ContractsPane(ListPane):
         self.post_message(NewContract(current.customer_id if current else ""))
 
 
-class CallbacksPane(ListPane):
+class CallbacksPane(ListPane[CallbackLine]):
     TABLE_ID = "callbacks-table"
     NOUN = "callbacks"
     NOUN_WORD = N_("callbacks")
@@ -181,7 +180,7 @@ class CallbacksPane(ListPane):
     def _filter(self) -> TrafficFilter:
         return replace(parse_filter(self.search), project=self.project)
 
-    async def page(self) -> list[Any]:
+    async def page(self) -> list[CallbackLine]:
         flt = self._filter()
         return await self.store.scan(views.callbacks_page, flt, self.PAGE, self.page_start)
 
@@ -214,7 +213,7 @@ class CallbacksPane(ListPane):
             )
         )
 
-    def cells(self, row: Any) -> list[Text]:
+    def cells(self, row: CallbackLine) -> list[Text]:
         outcome_style = {
             "applied": "green",
             "duplicate": "dim",

@@ -3,7 +3,7 @@ With one project configured nothing of it shows (no key, no column, no note)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from rich.text import Text
 from textual.binding import Binding
@@ -32,6 +32,13 @@ def note(settings: Any, current: int | None) -> str:
     return " · " + _("P project: {project}").format(project=shown)
 
 
-def cell(row: Any) -> Text:
-    project = getattr(row, "project_id", None)
+class OfProject(Protocol):
+    """A row that names its project (None: about the whole install, or from before projects)."""
+
+    @property
+    def project_id(self) -> int | None: ...
+
+
+def cell(row: OfProject) -> Text:
+    project = row.project_id
     return Text("" if project is None else str(project), justify="right")

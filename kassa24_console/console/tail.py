@@ -8,7 +8,7 @@ Here a row becomes one ``Strip`` when it arrives; a refresh only crops cached st
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.segment import Segment
 from rich.text import Text
@@ -46,7 +46,10 @@ def header_of(columns: list[Column]) -> Text:
     return line_of([Text(tr(title), style="bold") for title, _width, _side in columns], columns)
 
 
-class TailView(ScrollView, can_focus=True):
+T = TypeVar("T")  # a row as the store reads it (the traffic pane's: store.rows.TrafficLine)
+
+
+class TailView(ScrollView, Generic[T], can_focus=True):
     """Rows with a cursor; says when the operator leaves the newest row and when to follow."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"tail--cursor"}
@@ -78,15 +81,15 @@ class TailView(ScrollView, can_focus=True):
             super().__init__()
             self.key = key
 
-    def __init__(self, columns: list[Column], cells_of: Callable[[Any], list[Text]], **kwargs: Any) -> None:
+    def __init__(self, columns: list[Column], cells_of: Callable[[T], list[Text]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.columns = columns
         self.cells_of = cells_of  # row → cells, called only for rows that are shown
         self.keys: list[Any] = []
-        self.rows: list[Any] = []
+        self.rows: list[T] = []
         self._strips: list[Strip | None] = []  # rendered when first shown
         self.cursor = 0
-        self.on_move: Callable[[Any], None] | None = None  # told the row under the cursor
+        self.on_move: Callable[[T], None] | None = None  # told the row under the cursor
         self._width = sum(width for _, width, _ in columns) + len(columns) - 1
 
     # --- content ---------------------------------------------------------------------------
@@ -100,7 +103,7 @@ class TailView(ScrollView, can_focus=True):
         self.cursor = 0
         self._resized()
 
-    def append(self, rows: list[tuple[Any, Any]], keep: int | None = None) -> None:
+    def append(self, rows: list[tuple[Any, T]], keep: int | None = None) -> None:
         """Add (key, row) pairs; with ``keep``, drop the oldest beyond that many. The size
         changes at most once, and not at all once the window is full (no re-layout)."""
         for key, row in rows:

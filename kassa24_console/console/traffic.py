@@ -18,6 +18,7 @@ from ..filters import TrafficFilter, parse_filter
 from ..i18n import N_, _
 from ..reasons import reason_text, short_reason
 from ..store import views
+from ..store.rows import TrafficLine
 from . import format as fmt
 from . import project_filter
 from .context import Context
@@ -109,10 +110,10 @@ class TrafficPane(Vertical):
         self.table.on_move = self._show_reason
 
     @property
-    def table(self) -> TailView:
+    def table(self) -> TailView[TrafficLine]:
         return self.query_one("#traffic-table", TailView)
 
-    def _cells(self, row: Any) -> list[Text]:
+    def _cells(self, row: TrafficLine) -> list[Text]:
         zone = self.context.zone
         mine = [project_filter.cell(row)] if self.by_project else []
         return [
@@ -159,7 +160,7 @@ class TrafficPane(Vertical):
             return
         self._append(rows)
 
-    def _append(self, rows: list[Any]) -> None:
+    def _append(self, rows: list[TrafficLine]) -> None:
         table = self.table
         table.append([(row.id, row) for row in rows], keep=WINDOW)
         table.to_last()
@@ -197,7 +198,7 @@ class TrafficPane(Vertical):
         if self.table.keys:
             self._show_reason(self.table.rows[self.table.cursor])
 
-    def _show_reason(self, row: Any) -> None:
+    def _show_reason(self, row: TrafficLine) -> None:
         """The whole reason of the row under the cursor, wrapped (the column is narrow)."""
         reason = row.reason or ""
         at = fmt.at_text(row.at, self.context.zone).plain

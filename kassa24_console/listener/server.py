@@ -79,12 +79,13 @@ class Listener:
         self.door = Door(clients, s.max_connections, s.max_connections_per_peer)
         config = uvicorn.Config(
             self.app,
-            # uvicorn annotates ``http`` as a protocol class; it calls it as a factory, so a partial works.
+            # arg-type: uvicorn annotates ``http`` as a protocol class; it calls it as a factory, so a
+            # partial works.
             http=functools.partial(GuardedProtocol, deadlines=shared_deadlines, door=self.door),  # type: ignore[arg-type]
             lifespan="off",
             log_config=None,
             access_log=False,
-            # annotated int, but handed to asyncio.timeout(), which takes fractions of a second
+            # arg-type: annotated int, but handed to asyncio.timeout(), which takes fractions of a second
             timeout_graceful_shutdown=s.shutdown_timeout,  # type: ignore[arg-type]
             timeout_keep_alive=int(s.keepalive_timeout),
             limit_concurrency=s.max_connections,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -25,7 +25,14 @@ from ..i18n import _
 from ..store import JobRefused, Store, now_us
 from ..store import queries as q
 from ..store import reconciliation as sr
-from ..store.periods import deposits_by_id, edge_deposits, period_rows
+from ..store.periods import (
+    PeriodCallback,
+    PeriodDeposit,
+    PeriodOperation,
+    deposits_by_id,
+    edge_deposits,
+    period_rows,
+)
 from ..store.platform import OPERATION_COLUMNS, upsert_operations
 from ..store.reconciliation import SignedPeriodRow
 from ..zones import zone as time_zone
@@ -74,24 +81,35 @@ async def store_operations(
     return len(operations)
 
 
-def _load(connection: Connection, period: Period, window: int) -> dict[str, Any]:
+class Loaded(NamedTuple):
+    """What the rules need of one period, as the store read it."""
+
+    deposits: list[PeriodDeposit]
+    callbacks: list[PeriodCallback]
+    operations: list[PeriodOperation]
+    covered: frozenset[str]
+    in_period_ids: list[str]
+    neighbours: list[PeriodDeposit]
+
+
+def _load(connection: Connection, period: Period, window: int) -> Loaded:
     """What the rules need of the period, and no more: its deposits, the callbacks and
     operations of the period or of its deposits, the deposits those refer to, and those
     within ``window`` µs of its edges (a retry's other half)."""
     deposits, operations, callbacks = period_rows(connection, period.start, period.end, period.project, period.default)
     in_period_ids = [x.payment_id for x in deposits]
-    referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations}
+    referenced = {x.payment_id for x in callbacks if x.payment_id} | {x.payment_id for x in operations if x.payment_id}
     # deposits made before the period that its records refer to
     deposits += deposits_by_id(connection, sorted(referenced - set(in_period_ids)), period.project)
     covered = _covered(connection, period)
-    return {
-        "deposits": deposits,
-        "callbacks": callbacks,
-        "operations": operations,
-        "covered": frozenset(covered),
-        "in_period_ids": in_period_ids,
-        "neighbours": edge_deposits(connection, period.start, period.end, window, period.project),
-    }
+    return Loaded(
+        deposits=deposits,
+        callbacks=callbacks,
+        operations=operations,
+        covered=frozenset(covered),
+        in_period_ids=in_period_ids,
+        neighbours=edge_deposits(connection, period.start, period.end, window, period.project),
+    )
 
 
 def _covered(connection: Connection, period: Period) -> set[str]:
@@ -124,7 +142,7 @@ async def reconcile(
     at = now if now is not None else now_us()
     findings: dict[str, Finding] = {}
     parts: list[Sides] = []
-    scope: set[str] = set()
+    scope: set[str | None] = set()
     covered: set[str] = set()
     try:
         for part in _parts(period, zone):
@@ -134,8 +152,8 @@ async def reconcile(
             found = rules.find(records, zone)
             parts.append(sides(records, found, at, zone))
             findings.update((f.key, f) for f in found)
-            scope |= set(loaded["in_period_ids"]) | {op.payment_id for op in loaded["operations"]}
-            covered |= loaded["covered"]
+            scope |= set(loaded.in_period_ids) | {op.payment_id for op in loaded.operations}
+            covered |= loaded.covered
     except BaseException:
         monthly.cancel()
         raise
@@ -157,21 +175,23 @@ def _parts(period: Period, zone: ZoneInfo) -> list[Period]:
     return [Period.of_days(date.fromisoformat(day), date.fromisoformat(day), zone) for day in period.days]
 
 
-def _records(loaded: dict[str, Any], period: Period, at: int, settings: Settings) -> rules.Records:
+def _records(loaded: Loaded, period: Period, at: int, settings: Settings) -> rules.Records:
     return rules.Records(
-        deposits=loaded["deposits"],
-        callbacks=loaded["callbacks"],
-        operations=loaded["operations"],
+        deposits=loaded.deposits,
+        callbacks=loaded.callbacks,
+        operations=loaded.operations,
         start=period.start,
         end=period.end,
         now=at,
-        covered_days=loaded["covered"],
+        covered_days=loaded.covered,
         limits=Thresholds.of(settings),
-        neighbours=loaded["neighbours"],
+        neighbours=loaded.neighbours,
     )
 
 
-def _keep(connection: Connection, findings: list[Finding], scope: set[str], period: Period) -> tuple[list[int], int]:
+def _keep(
+    connection: Connection, findings: list[Finding], scope: set[str | None], period: Period
+) -> tuple[list[int], int]:
     """Insert new findings, refresh known ones (reopening when the evidence changed), and
     close rule-found mismatches in scope that the records no longer show."""
     at = now_us()
@@ -217,7 +237,7 @@ def _keep(connection: Connection, findings: list[Finding], scope: set[str], peri
     return open_in_period(connection, period), reopened
 
 
-def _close_stale(connection: Connection, keys: list[str], scope: set[str], at: int, period: Period) -> None:
+def _close_stale(connection: Connection, keys: list[str], scope: set[str | None], at: int, period: Period) -> None:
     if not scope:
         return
     # Open findings are few and a month's scope is 100 000 payment ids: filter here, not in SQL.

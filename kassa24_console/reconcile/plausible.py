@@ -7,7 +7,7 @@ says to apply it anyway (``--accept-empty``)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -15,6 +15,9 @@ from sqlalchemy import Connection
 from ..store import reconciliation as sr
 from ..zones import LocalClock
 from . import rules
+
+if TYPE_CHECKING:
+    from .report import Operation
 
 NEARLY_EMPTY = 0.1  # a record with fewer operations than this share of our paid deposits
 NEARLY_EMPTY_FROM = 20  # … once we have at least this many (a quiet day proves nothing)
@@ -30,7 +33,7 @@ def paid_by_day(connection: Connection, days: list[str], zone: ZoneInfo, project
     return counts
 
 
-def doubt(operations: list[Any], paid: dict[str, int], zone: ZoneInfo, project_id: int) -> str | None:
+def doubt(operations: list[Operation], paid: dict[str, int], zone: ZoneInfo, project_id: int) -> str | None:
     """Why a record of ``operations`` looks empty for days we have ``paid`` deposits on
     (a one-paragraph message naming the likely causes), or None when it looks believable."""
     ours = sum(paid.values())

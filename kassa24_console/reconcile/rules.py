@@ -23,16 +23,17 @@ from ..findings import (
 )
 from ..findings import money as _money
 from ..protocol.codes import FAILED_STATUSES, SUCCESS, outcome
+from ..store.periods import PeriodCallback, PeriodDeposit, PeriodOperation
 from .usual import one_callback_agrees, one_operation_agrees
 
 
 @dataclass
 class Records:
-    """What the rules compare; rows need attribute access (SQLAlchemy rows or namespaces)."""
+    """What the rules compare: the period's rows as the store reads them (:mod:`..store.periods`)."""
 
-    deposits: list[Any]
-    callbacks: list[Any]
-    operations: list[Any]
+    deposits: list[PeriodDeposit]
+    callbacks: list[PeriodCallback]
+    operations: list[PeriodOperation]
     start: int
     end: int
     now: int
@@ -42,7 +43,7 @@ class Records:
     limits: Thresholds = field(default_factory=Thresholds.default)
     # Deposits made within the retry window before or after the period: a retry split by
     # midnight has its other half there.
-    neighbours: list[Any] = field(default_factory=list)
+    neighbours: list[PeriodDeposit] = field(default_factory=list)
 
 
 SALE_TYPES = frozenset({"", "sale", "purchase"})
@@ -67,12 +68,12 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     deposits = {d.payment_id: d for d in records.deposits}
     start, end = records.start, records.end
     in_period = [d for d in records.deposits if start <= d.created_at < end]
-    callbacks: dict[str, list[Any]] = defaultdict(list)
+    callbacks: dict[str, list[PeriodCallback]] = defaultdict(list)
     for cb in records.callbacks:
         if cb.signature_ok and cb.payment_id:
             callbacks[cb.payment_id].append(cb)
     sales = [op for op in records.operations if op.type in SALE_TYPES]  # a refund is not a second sale
-    operations: dict[str, list[Any]] = defaultdict(list)
+    operations: dict[str | None, list[PeriodOperation]] = defaultdict(list)
     for op in sales:
         operations[op.payment_id].append(op)
     findings: list[Finding] = []
@@ -99,16 +100,20 @@ def find(records: Records, zone: ZoneInfo) -> list[Finding]:
     return [f for f in findings if not (f.kind == "callback_overdue" and f.payment_id in retried)] + retries
 
 
-def _unknown_payments(callbacks: dict[str, list[Any]], deposits: dict[str, Any]) -> Iterable[Finding]:
+def _unknown_payments(
+    callbacks: dict[str, list[PeriodCallback]], deposits: dict[str, PeriodDeposit]
+) -> Iterable[Finding]:
     for payment_id, received in callbacks.items():
         if payment_id not in deposits:
             yield unknown_payment(payment_id, received[0].status, received[0].amount, received[0].received_at)
 
 
-def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s: Thresholds) -> Iterable[Finding]:
+def _deposit_vs_callbacks(
+    deposit: PeriodDeposit, received: list[PeriodCallback], records: Records, s: Thresholds
+) -> Iterable[Finding]:
     if len(received) == 1:  # the usual case: one callback can neither conflict nor repeat
-        paid = received[0]
-        if paid.status == SUCCESS and (mismatch := money_mismatch(deposit, paid.amount, paid.currency, "callback")):
+        only = received[0]
+        if only.status == SUCCESS and (mismatch := money_mismatch(deposit, only.amount, only.currency, "callback")):
             yield mismatch
         return
     pid = deposit.payment_id
@@ -155,7 +160,7 @@ def _deposit_vs_callbacks(deposit: Any, received: list[Any], records: Records, s
 _REPORT_STATE = {SUCCESS: "paid", **dict.fromkeys(FAILED_STATUSES, "failed")}
 
 
-def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
+def _deposit_vs_report(deposit: PeriodDeposit, recorded: list[PeriodOperation]) -> Iterable[Finding]:
     pid = deposit.payment_id
     if not recorded:
         if deposit.state == "paid":
@@ -202,7 +207,9 @@ def _deposit_vs_report(deposit: Any, recorded: list[Any]) -> Iterable[Finding]:
         )
 
 
-def _report_without_deposit(operations: list[Any], deposits: dict[str, Any], records: Records) -> Iterable[Finding]:
+def _report_without_deposit(
+    operations: list[PeriodOperation], deposits: dict[str, PeriodDeposit], records: Records
+) -> Iterable[Finding]:
     for op in operations:
         if op.payment_id not in deposits and (op.created_at is None or records.start <= op.created_at < records.end):
             yield Finding(
@@ -251,7 +258,7 @@ def _monthly_limit(totals: dict[tuple[str, str], int], limit: int, at: int) -> I
             )
 
 
-def retry_pairs(deposits: list[Any], limits: Thresholds) -> Iterable[tuple[Any, Any]]:
+def retry_pairs(deposits: list[PeriodDeposit], limits: Thresholds) -> Iterable[tuple[PeriodDeposit, PeriodDeposit]]:
     """(unpaid, paid): deposits of the same customer, contract and amount within the retry
     window of each other, of which exactly one was paid: the platform asked again and paid
     the second (or first) one; the unpaid ones are likely retries."""
@@ -260,7 +267,7 @@ def retry_pairs(deposits: list[Any], limits: Thresholds) -> Iterable[tuple[Any, 
     pending = {(d.customer_id, d.contract_id, d.amount) for d in deposits if d.state == "pending"}
     if not pending:
         return
-    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], list[PeriodDeposit]] = defaultdict(list)
     for d in sorted(deposits, key=lambda d: d.created_at):
         key = (d.customer_id, d.contract_id, d.amount)
         if key in pending:
@@ -268,18 +275,18 @@ def retry_pairs(deposits: list[Any], limits: Thresholds) -> Iterable[tuple[Any, 
     for group in groups.values():
         if len(group) < 2:
             continue
-        cluster: list[Any] = []
-        for d in [*group, None]:
-            if d is not None and cluster and d.created_at - cluster[-1].created_at <= window_us:
-                cluster.append(d)
+        cluster: list[PeriodDeposit] = []
+        for next_one in [*group, None]:
+            if next_one is not None and cluster and next_one.created_at - cluster[-1].created_at <= window_us:
+                cluster.append(next_one)
                 continue
             paid = [c for c in cluster if c.state == "paid"]
             if len(cluster) > 1 and len(paid) == 1:
                 yield from ((other, paid[0]) for other in cluster if other.state == "pending")
-            cluster = [d] if d is not None else []
+            cluster = [next_one] if next_one is not None else []
 
 
-def _likely_retries(deposits: list[Any], limits: Thresholds) -> Iterable[Finding]:
+def _likely_retries(deposits: list[PeriodDeposit], limits: Thresholds) -> Iterable[Finding]:
     for other, paid in retry_pairs(deposits, limits):
         yield Finding(
             "likely_retry",

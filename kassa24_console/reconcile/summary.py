@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from ..findings import DAY_US, MINUTE_US, Finding
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
+from ..store.periods import PeriodDeposit, PeriodOperation
 from . import rules
 from .period import Period
 
@@ -175,7 +176,7 @@ def sides(records: rules.Records, findings: list[Finding], now: int, zone: ZoneI
             age = now - d.created_at
             label = next((name for name, limit in AGE_BUCKETS if age <= limit), "expired")
             result.pending_by_age[label] = result.pending_by_age.get(label, 0) + 1
-    sales: dict[str, list[Any]] = {}
+    sales: dict[str | None, list[PeriodOperation]] = {}
     platform, sale_types = result.platform, rules.SALE_TYPES
     for op in operations:
         amount = op.amount or 0
@@ -205,7 +206,11 @@ def sides(records: rules.Records, findings: list[Finding], now: int, zone: ZoneI
 
 
 def _carried(
-    records: rules.Records, deposits: list[Any], operations: list[Any], window: int, zone: ZoneInfo
+    records: rules.Records,
+    deposits: list[PeriodDeposit],
+    operations: list[PeriodOperation],
+    window: int,
+    zone: ZoneInfo,
 ) -> list[Carried]:
     """Pairs split by the period's edge: our paid deposits of the period whose successful
     sale lies outside it, and successful sales of the period whose paid deposit lies outside."""
@@ -217,23 +222,26 @@ def _carried(
     def day(at: int) -> str:
         return rules.local_day(at, zone)
 
-    successes: dict[str, Any] = {}
+    successes: dict[str | None, PeriodOperation] = {}
     for op in records.operations:
         if op.type in rules.SALE_TYPES and op.status == SUCCESS:
             successes.setdefault(op.payment_id, op)
     found = []
     for d in deposits:
-        op = successes.get(d.payment_id) if d.state == "paid" else None
-        if op is not None and outside(op.created_at) and abs(op.created_at - d.created_at) <= window:
-            found.append(Carried("to", day(op.created_at), d.payment_id, d.paid_amount or d.amount))
+        sale = successes.get(d.payment_id) if d.state == "paid" else None
+        if sale is None or sale.created_at is None:
+            continue
+        if outside(sale.created_at) and abs(sale.created_at - d.created_at) <= window:
+            found.append(Carried("to", day(sale.created_at), d.payment_id, d.paid_amount or d.amount))
     paid_elsewhere = {d.payment_id: d for d in records.deposits if d.state == "paid" and outside(d.created_at)}
     for theirs in operations:
-        ours = paid_elsewhere.get(theirs.payment_id)
-        counted: Any = successes.get(theirs.payment_id)  # the sale that counts for the payment (typed so as
-        if ours is None or theirs.created_at is None or counted is not theirs:  # not to narrow ``theirs`` to None)
+        pid = theirs.payment_id
+        ours = paid_elsewhere.get(pid) if pid is not None else None
+        counted = successes.get(pid)  # the sale that counts for the payment
+        if pid is None or ours is None or theirs.created_at is None or counted is not theirs:
             continue
         if abs(theirs.created_at - ours.created_at) <= window:
-            found.append(Carried("from", day(ours.created_at), theirs.payment_id, theirs.amount or 0))
+            found.append(Carried("from", day(ours.created_at), pid, theirs.amount or 0))
     for unpaid, paid in rules.retry_pairs([*deposits, *records.neighbours], records.limits):
         if outside(unpaid.created_at) != outside(paid.created_at):  # a pair split by the period's edge
             here = not outside(unpaid.created_at)
@@ -242,12 +250,12 @@ def _carried(
     return found
 
 
-def _agrees(deposit: Any, operations: list[Any]) -> bool:
+def _agrees(deposit: PeriodDeposit, operations: list[PeriodOperation]) -> bool:
     op = operations[0] if len(operations) == 1 else next((o for o in operations if o.status == SUCCESS), operations[-1])
     return _STATE_OF.get(op.status, "pending") == deposit.state and op.amount == deposit.amount
 
 
-def _unit_hint(deposits: list[Any], sales: dict[str, list[Any]]) -> str | None:
+def _unit_hint(deposits: list[PeriodDeposit], sales: dict[str | None, list[PeriodOperation]]) -> str | None:
     """Most amounts off by exactly ×100 means the report's unit setting is wrong."""
     ratios: Counter[str] = Counter()
     pairs = 0

@@ -4,12 +4,11 @@ evidence) only for the rest."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..protocol.codes import SUCCESS
+from ..store.periods import PeriodCallback, PeriodDeposit, PeriodOperation
 
 
-def one_callback_agrees(deposit: Any, callback: Any) -> bool:
+def one_callback_agrees(deposit: PeriodDeposit, callback: PeriodCallback) -> bool:
     """One callback that the rules' ``_deposit_vs_callbacks`` finds nothing in (the usual case,
     told without making a generator for each of a month's deposits)."""
     if callback.status != SUCCESS:
@@ -18,7 +17,7 @@ def one_callback_agrees(deposit: Any, callback: Any) -> bool:
     return (currency is None or currency == deposit.currency) and (amount is None or amount == deposit.amount)
 
 
-def one_operation_agrees(deposit: Any, op: Any) -> bool:
+def one_operation_agrees(deposit: PeriodDeposit, op: PeriodOperation) -> bool:
     """One operation that the rules' ``_deposit_vs_report`` finds nothing in: a success for a paid
     deposit, with its money and customer."""
     currency, amount = op.currency, op.amount

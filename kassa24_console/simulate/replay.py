@@ -48,7 +48,7 @@ def override(body: dict[str, Any], assignment: str, kind: str = "record") -> Non
 
 
 async def stored(settings: Settings, traffic_id: int) -> changes.Exchange | None:
-    store = Store(settings.database_url, project_id=settings.project_id)
+    store = Store(settings.store_url, project_id=settings.project_id)
     await open_store(store, settings)
     try:
         return await store.read(changes.exchange, traffic_id)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from .. import importer
 from ..config import Settings
 from ..errors import SetupError
 from ..runtime import open_store
 from ..store import Store
-from ..store.db import async_url, sqlite_file_missing
+from ..store.db import table_names
 
 OUR_TABLES = frozenset({"accounts", "contracts", "deposits", "callbacks", "traffic", "mismatches", "audit"})
 
@@ -24,14 +21,7 @@ class NotOurDatabase(SetupError):
 
 async def check_ours(url: str) -> None:
     """Refuse a database that has tables but not kassa24-console's (an empty one is fine)."""
-    if sqlite_file_missing(url) is not None:
-        return
-    engine = create_async_engine(async_url(url))
-    try:
-        async with engine.connect() as connection:
-            tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
-    finally:
-        await engine.dispose()
+    tables = await table_names(url)
     if tables and not tables >= OUR_TABLES:
         foreign = ", ".join(sorted(tables - OUR_TABLES)[:5])
         raise NotOurDatabase(

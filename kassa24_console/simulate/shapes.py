@@ -17,7 +17,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _need(body: dict[str, Any], field: str, kind: type | tuple[type, ...], where: str) -> list[str]:
+def _need(body: dict[str, Any], field: str, kind: type, where: str) -> list[str]:
     if field not in body:
         return [f"{where}missing '{field}'"]
     value = body[field]

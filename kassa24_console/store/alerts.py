@@ -8,10 +8,10 @@ row first and writes it back after, so two listeners and a console send each mes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, and_, case, exists, func, literal, or_, select, true, update
+from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select, true, update
 
 from .models import Alert, AlertDelivery, table_of
 from .queries import _insert, audit_row, callbacks, deposits, mismatches, traffic, write_audit
@@ -19,10 +19,96 @@ from .queries import _insert, audit_row, callbacks, deposits, mismatches, traffi
 alerts = table_of(Alert)
 deliveries = table_of(AlertDelivery)
 
+
+# --- the rows these statements return ------------------------------------------------------
+
+
+class SignatureFailures(NamedTuple):
+    """Requests from one peer, of one kind, failed for one reason: how many."""
+
+    peer: str
+    kind: str
+    reason: str | None
+    n: int
+
+
+class OverdueDeposit(NamedTuple):
+    payment_id: str
+    customer_id: str
+    amount: int
+    currency: str
+
+
+class NewFinding(NamedTuple):
+    """An open finding as the new-findings rule reads it (``evidence``: its facts)."""
+
+    found_at: int
+    kind: str
+    payment_id: str | None
+    evidence: dict[str, Any] | None
+
+
+class ActiveAlert(NamedTuple):
+    key: str
+    rule: str
+
+
+class RepeatClaim(NamedTuple):
+    """An episode this process now sends again."""
+
+    id: int
+    started_at: int
+    title: str
+
+
+class EndedAlert(NamedTuple):
+    """An episode this process ended."""
+
+    id: int
+    rule: str
+    title: str
+    started_at: int
+
+
+class AlertRow(NamedTuple):
+    """One alert episode, every column (``active_key``: set while it holds)."""
+
+    id: int
+    key: str
+    rule: str
+    active_key: str | None
+    title: str
+    text: str
+    started_at: int
+    last_sent_at: int
+    sends: int
+    resolved_at: int | None
+    acked_by: str | None
+    acked_at: int | None
+    ack_note: str
+    project_id: int | None
+
+
+class DeliveryRow(NamedTuple):
+    """What one channel did with one message of an episode."""
+
+    id: int
+    alert_id: int | None
+    event: str
+    channel: str
+    ok: bool
+    attempts: int
+    error: str | None
+    at: int
+
+
+_ALERT_COLUMNS = [alerts.c[name] for name in AlertRow._fields]
+_DELIVERY_COLUMNS = [deliveries.c[name] for name in DeliveryRow._fields]
+
 # --- what the rules read ----------------------------------------------------------------
 
 
-def signature_failures(connection: Connection, since: int, limit: int = 20) -> Sequence[Row[Any]]:
+def signature_failures(connection: Connection, since: int, limit: int = 20) -> list[SignatureFailures]:
     """Requests that failed the signature since ``since``, grouped by peer, kind and reason
     (the diagnosis: which key or signer form was likely at fault): the largest groups first."""
     query = (
@@ -32,7 +118,7 @@ def signature_failures(connection: Connection, since: int, limit: int = 20) -> S
         .order_by(func.count().desc())
         .limit(limit)
     )
-    return connection.execute(query).all()
+    return [SignatureFailures._make(row) for row in connection.execute(query)]
 
 
 def signature_failure_count(connection: Connection, since: int) -> int:
@@ -49,17 +135,15 @@ def error_counts(connection: Connection, since: int) -> tuple[int, int]:
     return total, errors or 0
 
 
-def overdue_deposits(
-    connection: Connection, before: int, limit: int = 5
-) -> tuple[int, Sequence[Row[str, str, int, str]]]:
+def overdue_deposits(connection: Connection, before: int, limit: int = 5) -> tuple[int, list[OverdueDeposit]]:
     """Deposits still pending that were issued before ``before``: how many, and the oldest."""
     pending = and_(deposits.c.state == "pending", deposits.c.created_at < before)
     total = connection.execute(select(func.count()).where(pending)).scalar_one()
     if not total:
         return 0, []
-    columns = (deposits.c.payment_id, deposits.c.customer_id, deposits.c.amount, deposits.c.currency)
-    rows = connection.execute(select(*columns).where(pending).order_by(deposits.c.created_at).limit(limit)).all()
-    return total, rows
+    columns = [deposits.c[name] for name in OverdueDeposit._fields]
+    rows = connection.execute(select(*columns).where(pending).order_by(deposits.c.created_at).limit(limit))
+    return total, [OverdueDeposit._make(row) for row in rows]
 
 
 def callback_silence(connection: Connection) -> tuple[int | None, int | None]:
@@ -75,17 +159,15 @@ def callback_silence(connection: Connection) -> tuple[int | None, int | None]:
     return last, first
 
 
-def open_findings_since(
-    connection: Connection, kinds: Iterable[str], since: int
-) -> Sequence[Row[int, str, str | None, dict[str, Any]]]:
+def open_findings_since(connection: Connection, kinds: Iterable[str], since: int) -> list[NewFinding]:
     """Open findings of ``kinds`` found at or after ``since`` (reconciliation stamps one run's
     findings with one time, so ``found_at`` tells the runs apart)."""
     query = (
-        select(mismatches.c.found_at, mismatches.c.kind, mismatches.c.payment_id, mismatches.c.evidence)
+        select(*[mismatches.c[name] for name in NewFinding._fields])
         .where(mismatches.c.state == "open", mismatches.c.kind.in_(list(kinds)), mismatches.c.found_at >= since)
         .order_by(mismatches.c.found_at, mismatches.c.id)
     )
-    return connection.execute(query).all()
+    return [NewFinding._make(row) for row in connection.execute(query)]
 
 
 # --- alert state --------------------------------------------------------------------------
@@ -115,16 +197,17 @@ def start_alert(
     return connection.execute(statement).scalar()
 
 
-def claim_repeat(connection: Connection, key: str, text: str, at: int, repeat_us: int) -> Row[Any] | None:
+def claim_repeat(connection: Connection, key: str, text: str, at: int, repeat_us: int) -> RepeatClaim | None:
     """The active, unacknowledged episode of ``key`` last sent at least ``repeat_us`` ago,
     now marked sent again (its row), or None: nobody repeats it twice."""
     statement = (
         update(alerts)
         .where(alerts.c.active_key == key, alerts.c.acked_at.is_(None), alerts.c.last_sent_at <= at - repeat_us)
         .values(last_sent_at=at, sends=alerts.c.sends + 1, text=text)
-        .returning(alerts.c.id, alerts.c.started_at, alerts.c.title)
+        .returning(*[alerts.c[name] for name in RepeatClaim._fields])
     )
-    return connection.execute(statement).first()
+    found = connection.execute(statement).first()
+    return None if found is None else RepeatClaim._make(found)
 
 
 def refresh_text(connection: Connection, key: str, text: str) -> None:
@@ -132,15 +215,16 @@ def refresh_text(connection: Connection, key: str, text: str) -> None:
     connection.execute(update(alerts).where(alerts.c.active_key == key, alerts.c.text != text).values(text=text))
 
 
-def resolve_alert(connection: Connection, key: str, at: int) -> Row[Any] | None:
+def resolve_alert(connection: Connection, key: str, at: int) -> EndedAlert | None:
     """End the active episode of ``key``; its row when this call ended it, else None."""
     statement = (
         update(alerts)
         .where(alerts.c.active_key == key)
         .values(active_key=None, resolved_at=at)
-        .returning(alerts.c.id, alerts.c.rule, alerts.c.title, alerts.c.started_at)
+        .returning(*[alerts.c[name] for name in EndedAlert._fields])
     )
-    return connection.execute(statement).first()
+    found = connection.execute(statement).first()
+    return None if found is None else EndedAlert._make(found)
 
 
 def acknowledge(connection: Connection, alert_id: int, actor: str, note: str, at: int) -> bool:
@@ -165,8 +249,9 @@ def record_deliveries(connection: Connection, rows: list[dict[str, Any]]) -> Non
         connection.execute(deliveries.insert(), rows)
 
 
-def active_keys(connection: Connection) -> Sequence[Row[str, str]]:
-    return connection.execute(select(alerts.c.key, alerts.c.rule).where(alerts.c.active_key.is_not(None))).all()
+def active_keys(connection: Connection) -> list[ActiveAlert]:
+    query = select(alerts.c.key, alerts.c.rule).where(alerts.c.active_key.is_not(None))
+    return [ActiveAlert._make(row) for row in connection.execute(query)]
 
 
 def active_count(connection: Connection) -> int:
@@ -175,28 +260,31 @@ def active_count(connection: Connection) -> int:
 
 def listing(
     connection: Connection, recent: int = 50, project: int | None = None
-) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+) -> tuple[list[AlertRow], list[AlertRow]]:
     """Active episodes (oldest first) and the ``recent`` latest resolved ones; with ``project``,
     that project's and those about the whole install (they concern it too), not another's."""
     mine = [] if project is None else [or_(alerts.c.project_id == project, alerts.c.project_id.is_(None))]
     active = connection.execute(
-        select(alerts).where(alerts.c.active_key.is_not(None), *mine).order_by(alerts.c.started_at, alerts.c.id)
-    ).all()
+        select(*_ALERT_COLUMNS)
+        .where(alerts.c.active_key.is_not(None), *mine)
+        .order_by(alerts.c.started_at, alerts.c.id)
+    )
     resolved = connection.execute(
-        select(alerts)
+        select(*_ALERT_COLUMNS)
         .where(alerts.c.active_key.is_(None), *mine)
         .order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
         .limit(recent)
-    ).all()
-    return active, resolved
+    )
+    return [AlertRow._make(row) for row in active], [AlertRow._make(row) for row in resolved]
 
 
-def deliveries_of(connection: Connection, alert_ids: list[int]) -> Sequence[Row[Any]]:
+def deliveries_of(connection: Connection, alert_ids: list[int]) -> list[DeliveryRow]:
     if not alert_ids:
         return []
-    query = select(deliveries).where(deliveries.c.alert_id.in_(alert_ids)).order_by(deliveries.c.id)
-    return connection.execute(query).all()
+    query = select(*_DELIVERY_COLUMNS).where(deliveries.c.alert_id.in_(alert_ids)).order_by(deliveries.c.id)
+    return [DeliveryRow._make(row) for row in connection.execute(query)]
 
 
-def alert(connection: Connection, alert_id: int) -> Row[Any] | None:
-    return connection.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+def alert(connection: Connection, alert_id: int) -> AlertRow | None:
+    found = connection.execute(select(*_ALERT_COLUMNS).where(alerts.c.id == alert_id)).first()
+    return None if found is None else AlertRow._make(found)

@@ -85,6 +85,18 @@ def sqlite_file_missing(url: str) -> Path | None:
     return None if path.is_file() else path
 
 
+async def table_names(url: str) -> set[str]:
+    """The tables the database at ``url`` holds (none: a SQLite file not yet made is empty)."""
+    if sqlite_file_missing(url) is not None:
+        return set()
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
 def display_url(url: str) -> str:
     """The URL with any password hidden, for headers and logs."""
     return make_url(url).render_as_string(hide_password=True)

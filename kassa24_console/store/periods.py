@@ -11,28 +11,58 @@ the first project's (``default``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BindParameter, Connection, and_, bindparam, func, or_, select
 
 from . import queries as q
 from .prepared import Prepared
 
-DEPOSIT_FIELDS = [
-    q.deposits.c[name]
-    for name in ("payment_id", "customer_id", "contract_id", "amount", "currency", "state", "paid_amount", "created_at")
-]
-CALLBACK_FIELDS = [
-    q.callbacks.c[name]
-    for name in ("payment_id", "signature_ok", "status", "operation_id", "amount", "currency", "received_at")
-]
-OPERATION_FIELDS = [
-    q.operations.c[name]
-    for name in ("operation_id", "payment_id", "type", "status", "amount", "currency", "customer_id", "created_at")
-]
+
+class PeriodDeposit(NamedTuple):
+    """A deposit as the rules read it."""
+
+    payment_id: str
+    customer_id: str
+    contract_id: str | None
+    amount: int
+    currency: str
+    state: str
+    paid_amount: int | None
+    created_at: int
 
 
-def _statements() -> tuple[Prepared, Prepared, Prepared]:
+class PeriodCallback(NamedTuple):
+    """A callback as the rules read it."""
+
+    payment_id: str | None
+    signature_ok: bool
+    status: str | None
+    operation_id: str | None
+    amount: int | None
+    currency: str | None
+    received_at: int
+
+
+class PeriodOperation(NamedTuple):
+    """One of the platform's operations as the rules read it."""
+
+    operation_id: str
+    payment_id: str | None
+    type: str
+    status: str
+    amount: int | None
+    currency: str | None
+    customer_id: str | None
+    created_at: int | None
+
+
+DEPOSIT_FIELDS = [q.deposits.c[name] for name in PeriodDeposit._fields]
+CALLBACK_FIELDS = [q.callbacks.c[name] for name in PeriodCallback._fields]
+OPERATION_FIELDS = [q.operations.c[name] for name in PeriodOperation._fields]
+
+
+def _statements() -> tuple[Prepared[PeriodDeposit], Prepared[PeriodOperation], Prepared[PeriodCallback]]:
     d, c, o = q.deposits, q.callbacks, q.operations
     start: BindParameter[int] = bindparam("start")
     end: BindParameter[int] = bindparam("end")
@@ -40,18 +70,20 @@ def _statements() -> tuple[Prepared, Prepared, Prepared]:
     in_period = and_((d.c.project_id + 0) == bindparam("project"), d.c.created_at >= start, d.c.created_at < end)
     of_period = select(d.c.payment_id).where(in_period)
     return (
-        Prepared(select(*DEPOSIT_FIELDS).where(in_period)),
+        Prepared(select(*DEPOSIT_FIELDS).where(in_period), row=PeriodDeposit),
         Prepared(
             select(*OPERATION_FIELDS).where(
                 of_project(o),
                 or_(and_(o.c.created_at >= start, o.c.created_at < end), o.c.payment_id.in_(of_period)),
-            )
+            ),
+            row=PeriodOperation,
         ),
         Prepared(
             select(*CALLBACK_FIELDS).where(
                 of_project(c),
                 or_(and_(c.c.received_at >= start, c.c.received_at < end), c.c.payment_id.in_(of_period)),
-            )
+            ),
+            row=PeriodCallback,
         ),
     )
 
@@ -67,7 +99,7 @@ _DEPOSITS, _OPERATIONS, _CALLBACKS = _statements()
 
 def period_rows(
     connection: Connection, start: int, end: int, project: int, default: int
-) -> tuple[list[Any], list[Any], list[Any]]:
+) -> tuple[list[PeriodDeposit], list[PeriodOperation], list[PeriodCallback]]:
     """The project's deposits made in ``[start, end)`` (UTC µs), and its operations and
     callbacks of that time or of those deposits."""
     bounds = {"start": start, "end": end, "project": project, "default": default}
@@ -78,20 +110,19 @@ def period_rows(
     )
 
 
-def deposits_by_id(connection: Connection, payment_ids: list[str], project: int) -> list[Any]:
+def deposits_by_id(connection: Connection, payment_ids: list[str], project: int) -> list[PeriodDeposit]:
     """Those of the project's deposits (the rules' columns), 500 ids a statement: another
     project's deposit with one of these ids is not found."""
     d = q.deposits
-    found: list[Any] = []
+    found: list[PeriodDeposit] = []
     for start in range(0, len(payment_ids), 500):
         part = payment_ids[start : start + 500]
-        found += connection.execute(
-            select(*DEPOSIT_FIELDS).where(d.c.project_id == project, d.c.payment_id.in_(part))
-        ).all()
+        query = select(*DEPOSIT_FIELDS).where(d.c.project_id == project, d.c.payment_id.in_(part))
+        found += map(PeriodDeposit._make, connection.execute(query))
     return found
 
 
-def edge_deposits(connection: Connection, start: int, end: int, window: int, project: int) -> list[Any]:
+def edge_deposits(connection: Connection, start: int, end: int, window: int, project: int) -> list[PeriodDeposit]:
     """The project's deposits (the rules' columns) made within ``window`` µs before ``start``
     or from ``end`` on: where a retry split by the period's edge has its other half."""
     d = q.deposits
@@ -99,4 +130,5 @@ def edge_deposits(connection: Connection, start: int, end: int, window: int, pro
         and_(d.c.created_at >= start - window, d.c.created_at < start),
         and_(d.c.created_at >= end, d.c.created_at < end + window),
     )
-    return list(connection.execute(select(*DEPOSIT_FIELDS).where((d.c.project_id + 0) == project, near)).all())
+    query = select(*DEPOSIT_FIELDS).where((d.c.project_id + 0) == project, near)
+    return [PeriodDeposit._make(row) for row in connection.execute(query)]

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.engine import make_url
 
@@ -98,6 +98,15 @@ class SettleRefused(Exception):
     (the caller then takes the full rules)."""
 
 
+class HotSettled(NamedTuple):
+    """A deposit the hot path settled: what a credit needs, and the callback's deliveries."""
+
+    contract_id: str | None
+    amount: int
+    created_at: int
+    deliveries: int
+
+
 class HotTransaction:
     """One group's transaction: the statements a payment takes, credits held to the end."""
 
@@ -110,14 +119,15 @@ class HotTransaction:
 
     async def settle(
         self, payment_id: str, state: str, amount: int | None, currency: str | None, callback: dict[str, Any]
-    ) -> Any:
+    ) -> HotSettled | None:
         """Settle a pending deposit that agrees with the callback as ``state``, store the
         callback and reopen a signed period holding the deposit: the deposit's contract_id,
         amount, created_at and the callback's deliveries; None (nothing written) when the
         full rules must decide."""
         at, reason = callback["received_at"], f"a callback ({callback['status']}) arrived for {payment_id}"
         values = [callback.get(c) for c in CALLBACK_COLUMNS]
-        return await self.connection.fetchrow(SETTLE, payment_id, state, amount, at, currency, *values, reason)
+        row = await self.connection.fetchrow(SETTLE, payment_id, state, amount, at, currency, *values, reason)
+        return None if row is None else HotSettled._make(row.values())
 
     def credit(self, project_id: int, contract_id: str, amount: int, at: int, payment_id: str) -> None:
         """Lower what is due on the project's contract by ``amount`` at the end of the group,
@@ -162,8 +172,9 @@ class HotPath:
                     )
         return self._pool
 
-    async def account_rows(self, project_id: int, customer_id: str) -> list[Any]:
-        """Verify's read: the project's account and its contracts, one prepared statement."""
+    async def account_rows(self, project_id: int, customer_id: str) -> list[Sequence[object]]:
+        """Verify's read: the project's account and its contracts, one prepared statement (the
+        driver's records, made ``AccountRow`` and ``ContractRow`` by ``queries.account_from_rows``)."""
         pool = await self.pool()
         return await pool.fetch(ACCOUNT_WITH_CONTRACTS, project_id, customer_id)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,9 +24,35 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from .sqlite import driver
 
+R = TypeVar("R", bound=tuple[Any, ...])
 
-class Prepared:
-    """One statement: its SQLite text and parameter order, and the statement itself."""
+
+class Prepared(Generic[R]):
+    """One statement: its SQLite text and parameter order, and the statement itself.
+
+    A statement that returns rows returns them as ``R`` on either path: the ``row`` class
+    given (a named tuple of the selected columns, in order), else a named tuple made from the
+    columns' names (untyped: give ``row`` where a caller reads the fields)."""
+
+    @overload
+    def __init__(
+        self: Prepared[tuple[Any, ...]],
+        statement: Executable,
+        *,
+        postgres: Executable | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        row: None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        statement: Executable,
+        *,
+        postgres: Executable | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        row: type[R],
+    ) -> None: ...
 
     def __init__(
         self,
@@ -34,10 +60,10 @@ class Prepared:
         *,
         postgres: Executable | None = None,
         defaults: Mapping[str, Any] | None = None,
-        row: type[Any] | None = None,
+        row: type[R] | None = None,
     ) -> None:
-        """``row``: the class of its rows on the driver path (a named tuple of the selected
-        columns in order); by default one is made from the columns' names."""
+        """``row``: the class of its rows (a named tuple of the selected columns in order);
+        by default one is made from the columns' names."""
         self.defaults = dict(defaults or {})  # what a parameter left out means (None if not here)
         self.postgres = postgres if postgres is not None else statement
         # Every statement here is a select, insert or update (Executable and ClauseElement both),
@@ -52,7 +78,8 @@ class Prepared:
         keys = [c.key for c in (columns if columns is not None else returning)]
         self._texts: dict[int, str] = {}
         # The row's class (attribute access by column name); a statement without rows has none.
-        self.row: type[Any] | None = row or (namedtuple("Row", keys, rename=True) if keys else None)
+        made = cast("type[R] | None", namedtuple("Row", keys, rename=True) if keys else None)
+        self.row: type[R] | None = row or made
 
     def _args(self, params: Mapping[str, Any]) -> list[Any]:
         defaults = self._driver_defaults
@@ -64,25 +91,26 @@ class Prepared:
             return driver(connection).execute(self.sqlite_text, self._args(params)).rowcount
         return connection.execute(self.postgres, {**self.defaults, **params}).rowcount
 
-    def _rows(self) -> type[Any]:
+    def _rows(self) -> type[R]:
         if self.row is None:
             raise TypeError(f"not a statement that returns rows: {self.sqlite_text}")
         return self.row
 
-    def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+    def first(self, connection: Connection, params: Mapping[str, Any]) -> R | None:
         """Execute; the first row (attribute access by column name) or None."""
         if connection.dialect.name == "sqlite":
             found = driver(connection).execute(self.sqlite_text, self._args(params)).fetchone()
-            return None if found is None else self._rows()._make(found)
-        return connection.execute(self.postgres, {**self.defaults, **params}).first()
+        else:
+            found = connection.execute(self.postgres, {**self.defaults, **params}).first()
+        return None if found is None else tuple.__new__(self._rows(), found)
 
-    def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+    def all(self, connection: Connection, params: Mapping[str, Any]) -> list[R]:
         """Execute; every row (attribute access by column name)."""
+        # tuple.__new__ straight from C: a namedtuple's _make is a Python call a row
+        make = partial(tuple.__new__, self._rows())
         if connection.dialect.name == "sqlite":
-            # tuple.__new__ straight from C: a namedtuple's _make is a Python call a row
-            make = partial(tuple.__new__, self._rows())
             return list(map(make, driver(connection).execute(self.sqlite_text, self._args(params))))
-        return list(connection.execute(self.postgres, {**self.defaults, **params}).all())
+        return list(map(make, connection.execute(self.postgres, {**self.defaults, **params})))
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert many rows: on SQLite as multi-row ``VALUES`` in slices (one call to the
@@ -108,7 +136,7 @@ class Prepared:
 MAX_DRIVER_PARAMETERS = 999
 
 
-def inserting(table: Any, columns: Sequence[str]) -> Prepared:
+def inserting(table: Any, columns: Sequence[str]) -> Prepared[tuple[Any, ...]]:
     """``INSERT INTO table (columns) VALUES (:column, …)``; a column left out of a row takes
     its model default (or NULL)."""
     defaults = {c: _scalar_default(table.c[c]) for c in columns}
@@ -120,12 +148,15 @@ def _scalar_default(column: Any) -> Any:
     return default.arg if default is not None and default.is_scalar else None
 
 
-def upserting(table: Any, columns: Sequence[str], key: str, set_: dict[str, Any], returning: Sequence[Any]) -> Prepared:
-    """Insert, or on a conflict of ``key`` update ``set_`` (values may name ``excluded``)."""
+def upserting(
+    table: Any, columns: Sequence[str], key: str, set_: dict[str, Any], returning: Sequence[Any], row: type[R]
+) -> Prepared[R]:
+    """Insert, or on a conflict of ``key`` update ``set_`` (values may name ``excluded``);
+    the ``returning`` columns come back as ``row``."""
 
     def build(dialect: Any) -> Any:
         statement = dialect.insert(table).values({c: bindparam(c) for c in columns})
         values = {name: value(statement.excluded) if callable(value) else value for name, value in set_.items()}
         return statement.on_conflict_do_update(index_elements=[key], set_=values).returning(*returning)
 
-    return Prepared(build(sqlite), postgres=build(postgresql))
+    return Prepared(build(sqlite), postgres=build(postgresql), row=row)

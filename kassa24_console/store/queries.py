@@ -32,7 +32,7 @@ from .models import (
     table_of,
 )
 from .prepared import Prepared, inserting, upserting
-from .rows import AccountRow, ContractRow, DepositRow
+from .rows import AccountRow, CallbackCount, ContractRow, DepositRow, Due
 from .sqlite import driver
 from .text import storable_tree
 
@@ -124,8 +124,7 @@ _DEPOSIT = Prepared(select(deposits).where(deposits.c.payment_id == bindparam("p
 
 
 def deposit(connection: Connection, payment_id: str) -> DepositRow | None:
-    found = _DEPOSIT.first(connection, {"payment_id": payment_id})
-    return found if found is None or isinstance(found, DepositRow) else DepositRow._make(found)
+    return _DEPOSIT.first(connection, {"payment_id": payment_id})
 
 
 def signed_statuses(connection: Connection, payment_id: str) -> list[str | None]:
@@ -203,6 +202,7 @@ _RECORD_CALLBACK = upserting(
         "last_received_at": lambda excluded: excluded.last_received_at,
     },
     returning=[callbacks.c.id, callbacks.c.deliveries],
+    row=CallbackCount,
 )
 
 
@@ -212,6 +212,7 @@ _CALLBACK_DEFAULTS = {c: None for c in _CALLBACK_COLUMNS} | {"deliveries": 1, "o
 def record_callback(connection: Connection, values: dict[str, Any]) -> tuple[int, int]:
     """Store a callback, or count one more delivery of a stored one: (id, deliveries)."""
     row = _RECORD_CALLBACK.first(connection, {**_CALLBACK_DEFAULTS, **values})
+    assert row is not None  # an upsert returns the row it inserted or updated
     return row.id, row.deliveries
 
 
@@ -242,7 +243,8 @@ def settle_deposit(connection: Connection, payment_id: str, state: str, paid_amo
 _DUE_LOCKED = Prepared(
     select(contracts.c.payment, contracts.c.credit)
     .where(contracts.c.project_id == bindparam("in_project"), contracts.c.id == bindparam("contract_id"))
-    .with_for_update()
+    .with_for_update(),
+    row=Due,
 )
 _CREDIT = Prepared(
     update(contracts)
@@ -255,7 +257,8 @@ _CREDIT = Prepared(
         updated_at=bindparam("at"),
         version=contracts.c.version + 1,
     )
-    .returning(contracts.c.payment, contracts.c.credit)
+    .returning(contracts.c.payment, contracts.c.credit),
+    row=Due,
 )
 
 
@@ -327,6 +330,7 @@ def _credit_now(
     if found is None:
         return
     after = _CREDIT.first(connection, {**key, "amount": amount, "at": at})
+    assert after is not None  # the row is locked: it is still there
     rows = [(name, getattr(found, name), getattr(after, name)) for name in ("payment", "credit")]
     changed = [(name, old, new) for name, old, new in rows if name == "payment" or old != new]
     write_audit(

@@ -14,26 +14,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 
 from . import queries as q
 from .periods import of_project
-
-
-class MismatchRow(NamedTuple):
-    """A kept finding, every column."""
-
-    id: int
-    key: str
-    kind: str
-    project_id: int | None
-    payment_id: str | None
-    evidence: dict[str, Any]
-    action: str
-    found_at: int
-    state: str
-    note: str
-    resolved_by: str | None
-    resolved_at: int | None
-    occurrences: int
-    last_seen_at: int | None
-    occurred_at: int | None
+from .rows import MismatchRow
 
 
 class OpenFinding(NamedTuple):

@@ -49,6 +49,20 @@ class DepositRow(NamedTuple):
     updated_at: int
 
 
+class CallbackCount(NamedTuple):
+    """A callback as stored or counted again: its id and how many deliveries so far."""
+
+    id: int
+    deliveries: int
+
+
+class Due(NamedTuple):
+    """What a contract has due and its credit (before or after a payment)."""
+
+    payment: int
+    credit: int
+
+
 class AuditEntry(NamedTuple):
     """One audit row: who or what changed which field of what, when, old → new, and why."""
 
@@ -148,3 +162,72 @@ class MismatchRow(NamedTuple):
     occurrences: int
     last_seen_at: int | None
     occurred_at: int | None
+
+
+# --- the console's pages (store.views): a table's columns less what a list never shows ----
+
+
+class TrafficLine(NamedTuple):
+    """One exchange as the traffic list shows it: a ``TrafficRow`` without the bodies."""
+
+    id: int
+    at: int
+    kind: str
+    project_id: int | None
+    customer_id: str | None
+    contract_id: str | None
+    amount: int | None
+    code: int | None
+    http_status: int
+    signature_ok: bool | None
+    latency_us: int
+    peer: str
+    reason: str | None
+    sig_form: str | None
+    payment_id: str | None
+    key_used: str | None
+
+
+class CallbackLine(NamedTuple):
+    """One callback as the Callbacks pane lists it: a ``CallbackRow`` without its body."""
+
+    id: int
+    received_at: int
+    last_received_at: int
+    deliveries: int
+    project_id: int | None
+    dedupe_key: str | None
+    signature_ok: bool
+    payment_id: str | None
+    operation_id: str | None
+    status: str | None
+    operation_status: str | None
+    amount: int | None
+    currency: str | None
+    customer_id: str | None
+    deposit_id: str | None
+    outcome: str
+
+
+class ContractLine(NamedTuple):
+    """One contract as the Contracts pane lists it, with its account's name."""
+
+    id: str
+    customer_id: str
+    name: str
+    number: str
+    payment: int
+    credit: int
+    min_payment: int | None
+    status_code: int
+    status_text: str
+    project_id: int
+
+
+class KeyUseRow(NamedTuple):
+    """How many requests a project's key (``current`` or ``previous``) signed, and when last."""
+
+    project_id: int | None
+    key_used: str
+    n: int
+    last_at: int

@@ -6,16 +6,16 @@ not grow with the database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, literal_column, or_, select, tuple_, union
+from sqlalchemy import Connection, and_, case, func, literal_column, or_, select, tuple_, union
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 
 from ..filters import TrafficFilter
 from .models import TableChange, table_of
 from .queries import accounts, callbacks, contracts, deposits, mismatches, traffic
+from .rows import CallbackLine, ContractLine, KeyUseRow, MismatchRow, TrafficLine, TrafficRow
 
 
 def _traffic_conditions(flt: TrafficFilter) -> list[Any]:
@@ -37,10 +37,10 @@ def _traffic_conditions(flt: TrafficFilter) -> list[Any]:
     return conditions
 
 
-_TRAFFIC_LIST_COLUMNS = [c for c in traffic.c if c.name not in ("request", "response")]
+_TRAFFIC_LIST_COLUMNS = [traffic.c[name] for name in TrafficLine._fields]
 
 
-def traffic_after(connection: Connection, after_id: int, flt: TrafficFilter, limit: int) -> Sequence[Row[Any]]:
+def traffic_after(connection: Connection, after_id: int, flt: TrafficFilter, limit: int) -> list[TrafficLine]:
     """Rows newer than ``after_id`` (oldest first), at most ``limit`` of the newest."""
     query = (
         select(*_TRAFFIC_LIST_COLUMNS)
@@ -48,10 +48,10 @@ def traffic_after(connection: Connection, after_id: int, flt: TrafficFilter, lim
         .order_by(traffic.c.id.desc())
         .limit(limit)
     )
-    return list(reversed(connection.execute(query).all()))
+    return [TrafficLine._make(row) for row in reversed(connection.execute(query).all())]
 
 
-def traffic_before(connection: Connection, before_id: int, flt: TrafficFilter, limit: int) -> Sequence[Row[Any]]:
+def traffic_before(connection: Connection, before_id: int, flt: TrafficFilter, limit: int) -> list[TrafficLine]:
     """The ``limit`` rows just older than ``before_id`` (oldest first): paging back."""
     query = (
         select(*_TRAFFIC_LIST_COLUMNS)
@@ -59,10 +59,10 @@ def traffic_before(connection: Connection, before_id: int, flt: TrafficFilter, l
         .order_by(traffic.c.id.desc())
         .limit(limit)
     )
-    return list(reversed(connection.execute(query).all()))
+    return [TrafficLine._make(row) for row in reversed(connection.execute(query).all())]
 
 
-def traffic_from(connection: Connection, from_id: int, flt: TrafficFilter, limit: int) -> Sequence[Row[Any]]:
+def traffic_from(connection: Connection, from_id: int, flt: TrafficFilter, limit: int) -> list[TrafficLine]:
     """Up to ``limit`` rows from ``from_id`` on (oldest first): the window after paging back."""
     query = (
         select(*_TRAFFIC_LIST_COLUMNS)
@@ -70,7 +70,7 @@ def traffic_from(connection: Connection, from_id: int, flt: TrafficFilter, limit
         .order_by(traffic.c.id)
         .limit(limit)
     )
-    return connection.execute(query).all()
+    return [TrafficLine._make(row) for row in connection.execute(query)]
 
 
 def traffic_total(connection: Connection, flt: TrafficFilter) -> int:
@@ -78,8 +78,9 @@ def traffic_total(connection: Connection, flt: TrafficFilter) -> int:
     return connection.execute(select(func.count()).select_from(traffic).where(*_traffic_conditions(flt))).scalar_one()
 
 
-def traffic_detail(connection: Connection, traffic_id: int) -> Row[Any] | None:
-    return connection.execute(select(traffic).where(traffic.c.id == traffic_id)).first()
+def traffic_detail(connection: Connection, traffic_id: int) -> TrafficRow | None:
+    found = connection.execute(select(traffic).where(traffic.c.id == traffic_id)).first()
+    return None if found is None else TrafficRow._make(found)
 
 
 def starts_with(connection: Connection, column: Any, term: str) -> Any:
@@ -164,25 +165,15 @@ def contracts_count(connection: Connection, search: str, project: int | None = N
 
 def contracts_page(
     connection: Connection, search: str, limit: int = 500, offset: int = 0, project: int | None = None
-) -> Sequence[Row[Any]]:
+) -> list[ContractLine]:
     """Contracts with their account's name, narrowed by a search over ids, number and name
     (and to ``project``, when given)."""
-    query = select(
-        contracts.c.id,
-        contracts.c.customer_id,
-        accounts.c.name,
-        contracts.c.number,
-        contracts.c.payment,
-        contracts.c.credit,
-        contracts.c.min_payment,
-        contracts.c.status_code,
-        contracts.c.status_text,
-        contracts.c.project_id,
-    ).join(accounts, _OWN_ACCOUNT)
+    columns = [accounts.c.name if name == "name" else contracts.c[name] for name in ContractLine._fields]
+    query = select(*columns).join(accounts, _OWN_ACCOUNT)
     query = query.where(*_of_project(project))
     # One project after another (the index of that order: no sort of the whole table).
     query = _contract_search(connection, query, search).order_by(*_ORDER)
-    return connection.execute(query.limit(limit).offset(offset)).all()
+    return [ContractLine._make(row) for row in connection.execute(query.limit(limit).offset(offset))]
 
 
 def _callback_conditions(flt: TrafficFilter) -> list[Any]:
@@ -210,11 +201,13 @@ def callbacks_count(connection: Connection, flt: TrafficFilter) -> int:
 
 def callbacks_page(
     connection: Connection, flt: TrafficFilter | None = None, limit: int = 500, offset: int = 0
-) -> Sequence[Row[Any]]:
+) -> list[CallbackLine]:
     """Callbacks, the most recently delivered first, narrowed as the traffic filter says."""
-    query = select(*[c for c in callbacks.c if c.name != "raw"]).where(*_callback_conditions(flt or TrafficFilter()))
+    query = select(*[callbacks.c[name] for name in CallbackLine._fields]).where(
+        *_callback_conditions(flt or TrafficFilter())
+    )
     query = query.order_by(callbacks.c.last_received_at.desc(), callbacks.c.id.desc())
-    return connection.execute(query.limit(limit).offset(offset)).all()
+    return [CallbackLine._make(row) for row in connection.execute(query.limit(limit).offset(offset))]
 
 
 def _mismatch_conditions(show_resolved: bool, search: str, project: int | None = None) -> list[Any]:
@@ -244,10 +237,12 @@ def mismatches_page(
     search: str = "",
     offset: int = 0,
     project: int | None = None,
-) -> Sequence[Row[Any]]:
-    query = select(mismatches).where(*_mismatch_conditions(show_resolved, search, project))
+) -> list[MismatchRow]:
+    query = select(*[mismatches.c[name] for name in MismatchRow._fields]).where(
+        *_mismatch_conditions(show_resolved, search, project)
+    )
     query = query.order_by(mismatches.c.found_at.desc(), mismatches.c.id.desc())
-    return connection.execute(query.limit(limit).offset(offset)).all()
+    return [MismatchRow._make(row) for row in connection.execute(query.limit(limit).offset(offset))]
 
 
 def first_traffic_id_since(connection: Connection, since_us: int) -> int:
@@ -306,15 +301,18 @@ def table_changes(connection: Connection) -> dict[str, int]:
     return {name: int(n) for name, n in rows}
 
 
-def key_use(connection: Connection, since: int, keys: tuple[str, ...] = ("current", "previous")) -> Sequence[Row[Any]]:
+def key_use(connection: Connection, since: int, keys: tuple[str, ...] = ("current", "previous")) -> list[KeyUseRow]:
     """Per project and key (current or previous): requests it signed since ``since`` (UTC
     µs) and when last — the traffic by time (indexed), never a key."""
     t = traffic
-    found: list[Row[Any]] = []
+    found: list[KeyUseRow] = []
     for key in keys:  # each an index range (ix_traffic_key_used_at)
-        found += connection.execute(
-            select(t.c.project_id, t.c.key_used, func.count().label("n"), func.max(t.c.at).label("last_at"))
-            .where(t.c.key_used == key, t.c.at >= since)
-            .group_by(t.c.project_id, t.c.key_used)
-        ).all()
+        found += map(
+            KeyUseRow._make,
+            connection.execute(
+                select(t.c.project_id, t.c.key_used, func.count().label("n"), func.max(t.c.at).label("last_at"))
+                .where(t.c.key_used == key, t.c.at >= since)
+                .group_by(t.c.project_id, t.c.key_used)
+            ),
+        )
     return found

@@ -148,8 +148,8 @@ class Writer:
             began, results = self._db.run_inline(batch)
             if began:
                 await self._db.commit_inline()
-                # run_inline answers None only when it did not begin: here it began, so this is the list.
-                return results  # type: ignore[return-value]
+                assert results is not None  # run_inline answers None only when it did not begin
+                return results
         return await self._db.transaction(batch)
 
     async def _commit_one_by_one(self, jobs: list[Queued], traffic: list[dict[str, Any]]) -> None:

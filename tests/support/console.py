@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.widgets import TabbedContent
 
 from kassa24_console.config import Settings
 from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.lists import ListPane
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.screens import ContractForm
+from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.protocol.signature import signed
 from tests.support.common import PROJECT_ID, SECRET
 
@@ -62,5 +66,71 @@ async def click_save(app: Any, pilot: Any) -> None:
     """Click the form's Save; toasts (a weak-key notice) are cleared first, as they can sit
     over the button on a small screen."""
     app.clear_notifications()
-    await pilot.pause(0.05)
+    await pilot.pause()  # the toast rack is told later (call_later): let it run
+    # No toast over the button, and the button no longer lit from the last press (Textual
+    # ignores a click on a button still showing its press).
+    await until(pilot, lambda: not app.screen.query("Toast") and not app.screen.query_one("#save").has_class("-active"))
     await pilot.click("#save")
+
+
+TIMERS = ("traffic", "panes", "rates")
+
+
+class Ticks:
+    """The console's timer rounds, counted as they run: the traffic poll, a list pane's
+    refresh and the header's rates (each timer's work, wrapped on its widget). A test waits
+    for rounds to have run, not for seconds to pass."""
+
+    def __init__(self, app: Kassa24App) -> None:
+        self._app = app
+        self.counts: Counter[str] = Counter()
+        self._wrap("traffic", app.query_one(TrafficPane), "poll")
+        for pane in app.query(ListPane).results(ListPane):
+            self._wrap("panes", pane, "refresh_rows")
+        self._wrap("rates", app.rates, "read")
+
+    def _wrap(self, timer: str, owner: Any, name: str) -> None:
+        work = getattr(owner, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await work(*args, **kwargs)
+            finally:
+                self.counts[timer] += 1
+
+        setattr(owner, name, counted)
+
+    async def every_timer_ran(self, pilot: Any, timeout: float = 30.0) -> None:
+        """Until each timer has run a whole round of its work since now."""
+        before = Counter(self.counts)
+        tabs = self._app.query_one(TabbedContent)
+
+        def ran() -> bool:
+            # the panes' timer refreshes the list shown: none while the traffic tab is
+            needed = [t for t in TIMERS if t != "panes" or tabs.active != "traffic"]
+            return all(self.counts[t] > before[t] for t in needed)
+
+        try:
+            await until(pilot, ran, timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"not every timer ran: {dict(before)} then {dict(self.counts)}") from None
+
+
+def screen_text(app: Kassa24App) -> str:
+    """What the screen shows now, line by line (the screen on top, as the terminal has it)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def steady_screen(pilot: Any, looks: int = 3, timeout: float = 20.0) -> None:
+    """Until the screen shows the same in ``looks`` looks in a row, its animations done: what
+    a key or a read changed is drawn (a wait on the picture, not on a time)."""
+    app = pilot.app
+    seen: list[str] = []
+
+    def steady() -> bool:
+        seen.append(screen_text(app))
+        return len(seen) >= looks and len(set(seen[-looks:])) == 1
+
+    await pilot.wait_for_scheduled_animations()
+    await until(pilot, steady, timeout)
+    await pilot.wait_for_scheduled_animations()
