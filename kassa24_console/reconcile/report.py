@@ -318,6 +318,7 @@ class _Quick:
     def __init__(self, where: dict[str, int | None], unit: str, date_format: str, zone: ZoneInfo, clock: LocalClock):
         self.unit, self.date_format, self.zone, self.clock = unit, date_format, zone, clock
         self.learnt: dict[Any, tuple[Any, ...]] = {}
+        self.iso = date_format == ISO_SECONDS
         positions = [where.get(name) for name in ("operation_id", "payment_id", *_WORDS)]
         self.usable = all(where.get(name) is not None for name in REQUIRED)
         if not self.usable:
@@ -347,13 +348,21 @@ class _Quick:
         customer = None if self.customer is None else row[self.customer]
         created = None if self.created is None else row[self.created]
         completed = None if self.completed is None else row[self.completed]
-        created_at = parse_time(created, self.date_format, self.zone, self.clock)
-        completed_at = (
-            created_at if completed == created else parse_time(completed, self.date_format, self.zone, self.clock)
-        )
+        created_at = self.moment(created)
+        completed_at = created_at if completed == created else self.moment(completed)
         customer_id = customer.strip() if customer else None
         return Operation(operation_id.strip(), payment_id.strip(), status, amount, currency, kind, method, project,
                          customer_id, created_at, completed_at)  # fmt: skip
+
+    def moment(self, text: str | None) -> int | None:
+        """:func:`parse_time` of a time as reports write it, without its checks and steps
+        (anything else, or what ``fromisoformat`` refuses, goes through it)."""
+        if self.iso and text and len(text) == 19 and text[10] == " " and text[4] == text[7] == "-":
+            try:
+                return self.clock.utc(datetime.fromisoformat(text))
+            except ValueError:
+                pass
+        return parse_time(text, self.date_format, self.zone, self.clock)
 
 
 def _lines(text: str) -> Iterator[str]:
