@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
-from datetime import date, time
+from datetime import date, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -48,6 +48,7 @@ COLUMNS: tuple[tuple[str, int, str | None], ...] = (
     (N_("note"), 48, None),
 )
 HEADER = tuple(name for name, _width, _format in COLUMNS)  # English: translated where written
+_EPOCH = date(1970, 1, 1)  # LocalClock's day numbers count from it
 _STATE_ORDER = ("open", "corrected", "resolved")  # a payment's findings: the least settled shows
 
 
@@ -154,28 +155,35 @@ def write_operations(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo, am
 
 def _write_csv(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo, amounts: str) -> None:
     separator = "," if amounts == "point" else ";"
-    clock = LocalClock(zone)
-    days: dict[date, str] = {}
-    times: dict[time, str] = {}
+    local = LocalClock(zone).local
+    days: dict[int, str] = {}  # local day number → 2026-11-30
+    times: dict[int, str] = {}  # second of the day → 23:59:59
     texts: dict[int, str] = {}  # amounts repeat: each one's text is made once
 
-    def amount(minor: int) -> str:
-        text = texts.get(minor)
-        if text is None:
-            text = texts[minor] = (
-                str(minor) if amounts == "minor" else decimal_text(minor, "." if amounts == "point" else ",")
-            )
-        return text
+    def lines() -> Iterator[tuple[Any, ...]]:
+        # A row's fields by position (at, payment, operation, customer, contract, minor units,
+        # ours, platform's, findings, state, note): a month is 100 000 of them.
+        for row in rows:
+            number, second = divmod(local(row[0]) // 1_000_000, 86_400)  # LocalClock.date_and_time's
+            day = days.get(number)
+            if day is None:
+                day = days[number] = (_EPOCH + timedelta(days=number)).isoformat()
+            moment = times.get(second)
+            if moment is None:
+                moment = times[second] = f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+            minor = row[5]
+            amount = texts.get(minor)
+            if amount is None:
+                amount = texts[minor] = (
+                    str(minor) if amounts == "minor" else decimal_text(minor, "." if amounts == "point" else ",")
+                )
+            yield (day, moment, row[1], row[2], row[3], row[4], amount, row[6], row[7], row[8], row[9], row[10])
 
     with path.open("w", newline="", encoding="utf-8-sig") as handle:  # Excel opens UTF-8 with a BOM
         writer = csv.writer(handle, delimiter=separator)
         header = [_(name) for name in HEADER]
         writer.writerow(header if amounts != "minor" else (*header[:6], _("amount, tiyn"), *header[7:]))
-        for at, *middle, minor, ours, platform, kinds, state, note in rows:
-            day, moment = clock.date_and_time(at)
-            day_text = days.get(day) or days.setdefault(day, day.isoformat())
-            time_text = times.get(moment) or times.setdefault(moment, moment.strftime("%H:%M:%S"))
-            writer.writerow((day_text, time_text, *middle, amount(minor), ours, platform, kinds, state, note))
+        writer.writerows(lines())
 
 
 def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None:

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from ..store import reconciliation as sr
-from ..zones import LocalClock
+from ..zones import HOUR_US, LocalClock
 from . import rules
 
 if TYPE_CHECKING:
     from .report import Operation
 
+EPOCH, DAY_US = date(1970, 1, 1), 24 * HOUR_US  # as LocalClock counts days
 NEARLY_EMPTY = 0.1  # a record with fewer operations than this share of our paid deposits
 NEARLY_EMPTY_FROM = 20  # … once we have at least this many (a quiet day proves nothing)
 
@@ -39,13 +40,16 @@ def doubt(operations: list[Operation], paid: dict[str, int], zone: ZoneInfo, pro
     ours = sum(paid.values())
     if not ours:
         return None
-    dated: dict[str, int] = {}
-    day_of = LocalClock(zone).day
+    # Counted by local day number (a month is 100 000 operations): each day named once.
+    numbers: dict[int, int] = {}
+    local = LocalClock(zone).local
     for op in operations:
-        if op.created_at is None:
+        at = op.created_at
+        if at is None:
             return None  # undated operations cannot be put on days: nothing to judge by
-        day = day_of(op.created_at)
-        dated[day] = dated.get(day, 0) + 1
+        number = local(at) // DAY_US
+        numbers[number] = numbers.get(number, 0) + 1
+    dated = {(EPOCH + timedelta(days=number)).isoformat(): count for number, count in numbers.items()}
     silent = [day for day, count in sorted(paid.items()) if count and not dated.get(day)]
     if silent:
         missing = sum(paid[day] for day in silent)

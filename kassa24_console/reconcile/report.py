@@ -13,23 +13,20 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import DEFAULT_REPORT_TYPES as DEFAULT_TYPES
-from ..errors import InputError
 from ..i18n import _
 from ..money import MINOR_DIGITS, parse_decimal, whole_minor_units
 from ..protocol.codes import FAILED_STATUSES, SUCCESS
 from ..zones import LocalClock
 from ..zones import zone as time_zone
+from .report_text import ReportError, decode
 
 REQUIRED = ("operation_id", "payment_id", "status", "amount", "currency")
-
-
-class ReportError(InputError):
-    """The report cannot be used; the text names the line and the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,44 +222,6 @@ KNOWN_STATUSES = frozenset(
 )
 
 
-def decode(raw: bytes, encoding: str, name: str) -> str:
-    """The report's text: UTF-8 (with or without BOM) or Windows-1251 (Excel's default for
-    Russian), told apart when ``encoding`` is ``auto``; a wrong guess names the line."""
-    wanted = encoding.lower().replace("_", "-")
-    if wanted in ("auto", "utf-8", "utf8", "utf-8-sig"):
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            if wanted != "auto":
-                line = raw.count(b"\n", 0, error.start) + 1
-                raise ReportError(
-                    _(
-                        "{name}: line {line}: not UTF-8 text (saved by Excel as Windows-1251? "
-                        'set report_encoding = "cp1251")'
-                    ).format(name=name, line=line)
-                ) from None
-            return raw.decode("cp1251", errors="replace")
-    try:
-        text = raw.decode(wanted)
-    except (LookupError, UnicodeDecodeError) as error:
-        first = str(error).splitlines()[0]
-        raise ReportError(
-            _("{name}: cannot read as {encoding}: {error}").format(name=name, encoding=encoding, error=first)
-        ) from None
-    if not raw.isascii():
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return text
-        line = next(i for i, chunk in enumerate(raw.split(b"\n"), 1) if not chunk.isascii())
-        raise ReportError(
-            _('{name}: line {line}: this is UTF-8 text, not {encoding}: set report_encoding = "auto"').format(
-                name=name, line=line, encoding=encoding
-            )
-        )
-    return text
-
-
 def read_csv(
     path: Path,
     columns: dict[str, str],
@@ -308,20 +267,25 @@ def read_csv(
     clock = LocalClock(zone)
     known: dict[tuple[Any, Any], tuple[Any, str]] = {}  # (status, type) as written → as understood
     seen_words: dict[tuple[str, str | None], Any] = {}  # see _from_text
+    quick = _Quick(dict(wanted), unit, date_format, zone, clock)
     for row in reader:
         if not row:
             continue  # a blank line
         line = reader.line_num
-        width = len(row)
-        values = {ours: row[i] if i is not None and i < width else None for ours, i in wanted}
         try:
-            written = (values.get("status"), values.get("type"))
-            understood = known.get(written)
-            if understood is None:  # a few words, a month of times: each pair understood once
-                status = _status(written[0], mapping)
-                understood = known[written] = (status, operation_type(str(written[1] or "").strip().lower(), kinds))
-            values["status"], values["type"] = understood
-            operation = _from_text(values, seen_words, unit, date_format, zone, clock)
+            operation = quick.read(row)
+            if operation is None:  # a row unlike those before it: read field by field
+                width = len(row)
+                values = {ours: row[i] if i is not None and i < width else None for ours, i in wanted}
+                written = (values.get("status"), values.get("type"))
+                understood = known.get(written)
+                if understood is None:  # a few words, a month of times: each pair understood once
+                    status = _status(written[0], mapping)
+                    kind = operation_type(str(written[1] or "").strip().lower(), kinds)
+                    understood = known[written] = (status, kind)
+                values["status"], values["type"] = understood
+                operation = _from_text(values, seen_words, unit, date_format, zone, clock)
+                quick.learn(row, operation)
         except ValueError as error:
             raise ReportError(_("{path}: line {line}").format(path=path, line=line) + f": {error}") from None
         if projects is not None and operation.project_id is not None and operation.project_id not in projects:
@@ -339,6 +303,66 @@ def read_csv(
         seen[operation.operation_id] = line
         operations.append(operation)
     return operations
+
+
+_WORDS = ("status", "type", "amount", "currency", "method", "project_id")  # what repeats in a month
+
+
+class _Quick:
+    """A report's usual row, read without a dict of its values: the texts of its words
+    (status, type, amount, currency, method, project) as a row read field by field made
+    them (:meth:`learn`), so each row after costs its ids and times. A row with a column
+    missing, a blank id or words not seen before is not read here (None): the field by
+    field reading reads it, or names what is wrong with it."""
+
+    def __init__(self, where: dict[str, int | None], unit: str, date_format: str, zone: ZoneInfo, clock: LocalClock):
+        self.unit, self.date_format, self.zone, self.clock = unit, date_format, zone, clock
+        self.learnt: dict[Any, tuple[Any, ...]] = {}
+        self.iso = date_format == ISO_SECONDS
+        positions = [where.get(name) for name in ("operation_id", "payment_id", *_WORDS)]
+        self.usable = all(where.get(name) is not None for name in REQUIRED)
+        if not self.usable:
+            return
+        present = [i for i in positions if i is not None]
+        self.width = (
+            max([*present, *(i for i in map(where.get, ("customer_id", "created", "completed")) if i is not None)]) + 1
+        )
+        self.ids = itemgetter(*positions[:2])
+        self.words = itemgetter(*(i for i in positions[2:] if i is not None))
+        self.customer, self.created, self.completed = (where.get(n) for n in ("customer_id", "created", "completed"))
+
+    def learn(self, row: list[str], operation: Operation) -> None:
+        """Remember the words of ``row`` as read field by field into ``operation``."""
+        if self.usable and len(row) >= self.width:
+            o = operation
+            self.learnt[self.words(row)] = (o.status, o.amount, o.currency, o.type, o.method, o.project_id)
+
+    def read(self, row: list[str]) -> Operation | None:
+        if not self.usable or len(row) < self.width:
+            return None
+        words = self.learnt.get(self.words(row))
+        operation_id, payment_id = self.ids(row)
+        if words is None or not operation_id or not payment_id:
+            return None
+        status, amount, currency, kind, method, project = words
+        customer = None if self.customer is None else row[self.customer]
+        created = None if self.created is None else row[self.created]
+        completed = None if self.completed is None else row[self.completed]
+        created_at = self.moment(created)
+        completed_at = created_at if completed == created else self.moment(completed)
+        customer_id = customer.strip() if customer else None
+        return Operation(operation_id.strip(), payment_id.strip(), status, amount, currency, kind, method, project,
+                         customer_id, created_at, completed_at)  # fmt: skip
+
+    def moment(self, text: str | None) -> int | None:
+        """:func:`parse_time` of a time as reports write it, without its checks and steps
+        (anything else, or what ``fromisoformat`` refuses, goes through it)."""
+        if self.iso and text and len(text) == 19 and text[10] == " " and text[4] == text[7] == "-":
+            try:
+                return self.clock.utc(datetime.fromisoformat(text))
+            except ValueError:
+                pass
+        return parse_time(text, self.date_format, self.zone, self.clock)
 
 
 def _lines(text: str) -> Iterator[str]:

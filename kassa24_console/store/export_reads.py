@@ -7,12 +7,14 @@ project's (``default``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, and_, func, or_, select
 
 from . import queries as q
 from .prepared import Prepared
+
+T = TypeVar("T", bound=tuple[Any, ...])
 
 
 class ExportDeposit(NamedTuple):
@@ -56,7 +58,7 @@ def period_deposits(connection: Connection, start: int, end: int, project: int) 
     d = q.deposits
     in_period = and_((d.c.project_id + 0) == project, d.c.created_at >= start, d.c.created_at < end)
     columns = [d.c[name] for name in ExportDeposit._fields]
-    return [ExportDeposit(*row) for row in Prepared(select(*columns).where(in_period)).all(connection, {})]
+    return _typed(connection, Prepared(select(*columns).where(in_period), row=ExportDeposit), ExportDeposit)
 
 
 def period_operations(
@@ -69,7 +71,14 @@ def period_operations(
     of_project = func.coalesce(o.c.project_id, default) == project
     columns = [o.c[name] for name in ExportOperation._fields]
     query = select(*columns).where(of_project, or_(in_period, o.c.payment_id.in_(ours)))
-    return [ExportOperation(*row) for row in Prepared(query).all(connection, {})]
+    return _typed(connection, Prepared(query, row=ExportOperation), ExportOperation)
+
+
+def _typed(connection: Connection, prepared: Prepared, row: type[T]) -> list[T]:
+    """The statement's rows as ``row``s: on SQLite made so by the driver path already (a
+    second named tuple a row, built in Python, cost more than the query)."""
+    rows = prepared.all(connection, {})
+    return rows if connection.dialect.name == "sqlite" else [row(*found) for found in rows]
 
 
 def payment_findings(connection: Connection, project: int, default: int) -> list[PaymentFinding]:
