@@ -204,8 +204,20 @@ class Kassa24App(Supervision, Operations, Navigation, App[int]):
         return run
 
     async def _tick_traffic(self) -> None:
+        """The Traffic pane reads only while it is on screen (issue 24): hidden, it would read
+        and lay out hundreds of rows a second that nobody sees, on the loop a key waits on.
+        Shown again, it catches up at once (:meth:`on_tabbed_content_tab_activated`)."""
+        if self.query_one(TabbedContent).active != "traffic":
+            return
         for pane in self.query(TrafficPane).results(TrafficPane):  # none once the app is closing
             await pane.poll()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        """A pane just shown reads what it missed once its frame is out, not before: the
+        switch appears at once, the rows a moment later (a list read only every 0.5 s)."""
+        if self.live:
+            self.call_after_refresh(self._closing_safe(self._tick_traffic))
+            self.call_after_refresh(self._closing_safe(self._tick_panes))
 
     async def _tick_panes(self, all_panes: bool = False) -> None:
         active = self.query_one(TabbedContent).active

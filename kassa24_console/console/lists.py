@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import ColumnKey
 
@@ -27,6 +30,46 @@ class Rows(DataTable[Any]):
         Binding("home", "scroll_top", N_("First row"), show=False),
         Binding("end", "scroll_bottom", N_("Last row"), show=False),
     ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._looks: dict[Any, tuple[Any, ...]] = {}  # per focus state: the styles its rows were drawn in
+        self._drawn_size: Size | None = None
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """Shown again at the size it had (a pane switch sends a Resize): its drawn rows
+        still fit, so a DataTable's own handler, which forgets them all, is not run."""
+        if event.size == self._drawn_size:
+            event.prevent_default()
+        self._drawn_size = event.size
+
+    def _look(self) -> tuple[Any, ...]:
+        """What the rows are drawn with: the table's style and each part's (cursor, header, …)."""
+        parts = tuple(self.get_component_rich_style(name) for name in sorted(self.COMPONENT_CLASSES))
+        return (self.rich_style, *parts)
+
+    def notify_style_update(self) -> None:
+        """Keep the rows drawn when only the focus moved (issue 24).
+
+        A DataTable forgets every drawn cell on each style update, and focus is one: each
+        pane switch redrew the whole visible page of a list (≈ 300 cells through Rich) before
+        its frame. Its caches are keyed by the focus state already, so what was drawn in a
+        state stays right while that state looks the same; :meth:`render_lines` checks that
+        (the parts' styles are settled only after this is called)."""
+        Widget.notify_style_update(self)  # the widget's own style caches, not the drawn rows
+        self._styles_cache.clear()
+        self._get_styles_to_render_cell.cache_clear()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """A state that looks other than when its rows were drawn (a theme or CSS change):
+        every drawn row is forgotten, as a DataTable does on any style update."""
+        state, look = self.get_pseudo_class_state(), self._look()
+        seen = self._looks.get(state)
+        if seen is not None and seen != look:
+            self._clear_caches()
+            self._looks = {}
+        self._looks[state] = look
+        return super().render_lines(crop)
 
 
 class ListPane(Vertical):
