@@ -3,6 +3,9 @@
 Runs the console as ``python -m kassa24_console.cli`` does, with three records written to
 ``K24_TRACE`` (one line each, milliseconds since start):
 
+Each record also carries the loop thread's CPU time, so key → frame can be read as CPU spent
+(what the console itself does) as well as wall time (that, plus waiting for a busy machine).
+
 - ``key``: a key event the app handles (its name);
 - ``switch``: the pane shown (``action_show_tab`` returned);
 - ``frame``: each write of the screen to the terminal (its size in bytes);
@@ -38,7 +41,9 @@ def install(path: str) -> None:
     out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
 
     def note(kind: str, text: str) -> None:
-        out.write(f"{_ms():.1f}\t{kind}\t{text}\n")
+        """A record with the wall time and, for the loop's own thread, its CPU time (load-proof)."""
+        cpu = time.thread_time() * 1000 if kind != "slow" else 0.0
+        out.write(f"{_ms():.1f}\t{kind}\t{text}\t{cpu:.1f}\n")
 
     run = events.Handle._run
 
@@ -90,28 +95,32 @@ def summarize(path: str) -> str:
     with open(path, encoding="utf-8") as file:
         lines = [line.rstrip("\n").split("\t") for line in file]
     switches: list[tuple[float, float, float]] = []
+    cpus: list[float] = []
+    key_cpu = 0.0
     report: list[str] = []
     key_at: float | None = None
     switch_at: float | None = None
     slow: list[str] = []
     for fields in lines:
         at, kind = float(fields[0]), fields[1]
-        if kind == "key" and fields[2] in ("c", "t"):
-            key_at, switch_at, slow = at, None, []
+        if kind == "key" and fields[2] in ("c", "t") and key_at is None:
+            key_at, switch_at, slow, key_cpu = at, None, [], float(fields[3])
         elif kind == "switch" and key_at is not None:
             switch_at = at
         elif kind == "slow" and key_at is not None:
             slow.append(f"    {fields[2]} ms ending at +{at - key_at:.0f}: {fields[3]}")
         elif kind == "frame" and key_at is not None and switch_at is not None:
             switches.append((switch_at - key_at, at - key_at, at - switch_at))
-            report.append(f"key +{switch_at - key_at:.1f} switch +{at - key_at:.1f} frame")
+            cpus.append(float(fields[3]) - key_cpu)
+            report.append(f"key +{switch_at - key_at:.1f} switch +{at - key_at:.1f} frame (CPU {cpus[-1]:.1f})")
             report.extend(slow)
             key_at = switch_at = None
     frames = [frame for _switch, frame, _after in switches]
     if frames:
         report.append(
             f"{len(frames)} switches: key → frame p50 {statistics.median(frames):.1f} ms, "
-            f"worst {max(frames):.1f} ms; key → switch p50 {statistics.median(s for s, _f, _a in switches):.1f} ms"
+            f"worst {max(frames):.1f} ms; key → switch p50 {statistics.median(s for s, _f, _a in switches):.1f} ms; "
+            f"loop CPU key → frame p50 {statistics.median(cpus):.1f} ms, worst {max(cpus):.1f} ms"
         )
     slow_all = [float(f[2]) for f in lines if f[1] == "slow"]
     if slow_all:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kassa24_console.console import format as fmt
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
-from tests.support.bodies import verify_body
+from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.console import post, until
 
 
@@ -37,22 +38,30 @@ async def _shown_and_drawn(pilot: Any, key: str, drawn: Drawn) -> None:
     await until(pilot, lambda: drawn.renders > renders)
 
 
-async def test_a_list_shown_again_is_not_drawn_again(console: Any) -> None:
-    app, pilot, _url = console
+async def _contracts_drawn(app: Any, pilot: Any) -> tuple[Any, Drawn]:
+    """The Contracts pane on screen, its rows drawn and settled: the first time a table is
+    shown, a Resize after its first frame has it draw its rows once more."""
     table = app.query_one(ContractsPane).table
     drawn = Drawn(table)
     await _shown_and_drawn(pilot, "c", drawn)
     await until(pilot, lambda: table.row_count == 10 and drawn.cells > 0)
-    await pilot.pause(0.1)  # every row on screen drawn once
+    await pilot.press("t")
+    await until(pilot, lambda: not table.has_focus)
+    await _shown_and_drawn(pilot, "c", drawn)
+    return table, drawn
+
+
+async def test_a_list_shown_again_is_not_drawn_again(console: Any) -> None:
+    app, pilot, _url = console
+    table, drawn = await _contracts_drawn(app, pilot)
     assert table.has_focus
-    for turn in range(4):
+    for _ in range(3):
         await pilot.press("t")
         await until(pilot, lambda: not table.has_focus)
         before = drawn.cells
         await _shown_and_drawn(pilot, "c", drawn)
         assert table.has_focus
-        if turn:  # the first time back it settles into its focused look
-            assert drawn.cells == before, "the page was drawn again on a pane switch"
+        assert drawn.cells == before, "the page was drawn again on a pane switch"
 
 
 async def test_a_new_theme_draws_the_rows_again(console: Any) -> None:
@@ -97,3 +106,19 @@ async def test_a_hidden_traffic_pane_reads_nothing_and_catches_up_when_shown(con
     await pilot.press("t")
     await until(pilot, lambda: pane.table.row_count == 1)
     assert pane.table.plain_row(0)[2] == "7012345678"
+
+
+async def test_a_payment_credited_redraws_only_its_contract(console: Any) -> None:
+    """A due that changes under payments redraws its row, not the page (a DataTable's own
+    update forgets every drawn cell)."""
+    app, pilot, url = console
+    pane = app.query_one(ContractsPane)
+    table, drawn = await _contracts_drawn(app, pilot)
+    due = pane.rows["C-10002"].payment
+    before = drawn.cells
+    paid = (await post(url, deposit_body("7012345678", "C-10002", 150_000))).json()["payment_id"]
+    assert (await post(url, callback_body(paid, amount=150_000), path="/kassa24/callback")).status_code == 200
+    await until(pilot, lambda: pane.rows["C-10002"].payment == due - 150_000)
+    await until(pilot, lambda: drawn.cells > before)  # its frame: every row on screen is put together
+    assert table.get_row("C-10002")[4].plain == fmt.money(due - 150_000).plain
+    assert 0 < drawn.cells - before <= len(table.columns), "more than the credited row was drawn again"
