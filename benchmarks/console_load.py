@@ -10,6 +10,10 @@ headless ``serve``. Each with and without one core kept busy by another process.
 ``git archive <commit> | tar -x -C DIR``. Usage::
 
     .venv/bin/python -m benchmarks.console_load [--rate 100] [--duration 30] [--source DIR]
+
+``--only-console`` measures the console alone (no headless row, no busy core: on a shared
+machine); ``--rate 0`` switches panes with no load; ``--trace FILE`` runs the console under
+:mod:`benchmarks.console_trace` (key → switch → frame, slow callbacks) and summarizes it.
 """
 
 from __future__ import annotations
@@ -90,16 +94,25 @@ def headless(source: Path, tmp: Path, rate: float, duration: float) -> dict[str,
         stop(server)
 
 
-def console(source: Path, tmp: Path, rate: float, duration: float) -> dict[str, float]:
+def console(source: Path, tmp: Path, rate: float, duration: float, trace: Path | None = None) -> dict[str, float]:
     port = free_port()
     env = _env(source, tmp / f"console-{port}.db", port, tmp)
     session = f"k24load{port}"
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith("KASSA24_") or k == "PYTHONPATH")
-    command = f"cd {shlex.quote(str(source))} && env {exports} {sys.executable} -m kassa24_console"
+    run_env = env
+    if trace is not None:  # the tracer is this checkout's, whatever the source run
+        run_env = {**env, "K24_TRACE": str(trace), "PYTHONPATH": f"{source}{os.pathsep}{ROOT}"}
+    keep = ("KASSA24_", "PYTHONPATH", "K24_TRACE")
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in run_env.items() if k.startswith(keep))
+    module = "benchmarks.console_trace" if trace is not None else "kassa24_console"
+    command = f"cd {shlex.quote(str(source))} && env {exports} {sys.executable} -m {module}"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command], check=True)
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz")
-        load = _simulate(env, port, rate, duration)
+        if rate:
+            load = _simulate(env, port, rate, duration)
+        else:  # idle: a seeded database, nothing offered
+            _seed(env)
+            load = None
         time.sleep(3)  # the load is flowing
         presses: list[float] = []
         deadline = time.monotonic() + duration - 4
@@ -111,7 +124,7 @@ def console(source: Path, tmp: Path, rate: float, duration: float) -> dict[str, 
                 time.sleep(0.002)
             presses.append((time.monotonic() - pressed) * 1000)
             time.sleep(0.5)
-        numbers = _load_numbers(load, rate, duration)
+        numbers = _load_numbers(load, rate, duration) if load is not None else {}
         numbers.update(
             key_p50_ms=statistics.median(presses), key_max_ms=max(presses), key_presses=len(presses)
         )  # fmt: skip
@@ -122,15 +135,31 @@ def console(source: Path, tmp: Path, rate: float, duration: float) -> dict[str, 
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
 
 
+def _seed(env: dict[str, str]) -> None:
+    """The simulator's database seeding, with one payment cycle (an idle console with rows)."""
+    port = env["KASSA24_PORT"]
+    _simulate(env, int(port), 1, 1).communicate(timeout=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--source", type=Path, default=ROOT, help="the checkout to run (default: this one)")
+    parser.add_argument("--only-console", action="store_true", help="the console alone, no busy core")
+    parser.add_argument("--trace", type=Path, help="trace the console from inside into this file")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="k24-console-load-") as name:
         tmp = Path(name)
+        if args.only_console:
+            results["console"] = console(args.source, tmp, args.rate, args.duration, args.trace)
+            print(json.dumps(results, indent=2))
+            if args.trace is not None:
+                from benchmarks.console_trace import summarize
+
+                print(summarize(str(args.trace)))
+            return
         for busy in (False, True):
             hog = subprocess.Popen([sys.executable, "-c", BUSY]) if busy else None
             try:
@@ -152,6 +181,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     ]
     for name, r in results.items():
         keys = f"{r['key_p50_ms']:.0f} ms | {r['key_max_ms']:.0f} ms" if "key_p50_ms" in r else "– | –"
+        if "cycles_per_s" not in r:  # idle
+            lines.append(f"| {name} | – | – | – | – | {keys} |")
+            continue
         lines.append(
             f"| {name} | {r['cycles_per_s']:.1f} | {r['completed']:.1%} | {r['verify_p50_ms']:.1f} ms "
             f"| {r['verify_p99_ms']:.1f} ms | {keys} |"

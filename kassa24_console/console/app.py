@@ -5,6 +5,7 @@ supervises it (:mod:`..embedded`), and reads the database through a store of its
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from typing import Any
 
@@ -172,6 +173,19 @@ class Kassa24App(Supervision, Operations, Navigation, App[int]):
             self.call_later(self._closing_safe(self._tick_keys))
         self.query_one("#traffic-table").focus()
         steady(self.screen)
+        self.call_after_refresh(self._settle_heap)
+
+    def _settle_heap(self) -> None:
+        """What start-up built lives as long as the console (modules, widgets, styles, about
+        250 000 objects): kept out of the collector's full passes, which walked it all every
+        few seconds on the loop, 100–185 ms of CPU each, often between a key and its frame
+        (issue 24); with it frozen a full pass costs 20–70 ms. Garbage made from here on is
+        collected as before; start-up's own is collected first, after the first frame."""
+        gc.collect()
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # an app closed in a longer process (tests): its objects are collectable again
 
     @property
     def store(self) -> Store | None:
@@ -204,8 +218,20 @@ class Kassa24App(Supervision, Operations, Navigation, App[int]):
         return run
 
     async def _tick_traffic(self) -> None:
+        """The Traffic pane reads only while it is on screen (issue 24): hidden, it would read
+        and lay out hundreds of rows a second that nobody sees, on the loop a key waits on.
+        Shown again, it catches up at once (:meth:`on_tabbed_content_tab_activated`)."""
+        if self.query_one(TabbedContent).active != "traffic":
+            return
         for pane in self.query(TrafficPane).results(TrafficPane):  # none once the app is closing
             await pane.poll()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        """A pane just shown reads what it missed once its frame is out, not before: the
+        switch appears at once, the rows a moment later (a list read only every 0.5 s)."""
+        if self.live:
+            self.call_after_refresh(self._closing_safe(self._tick_traffic))
+            self.call_after_refresh(self._closing_safe(self._tick_panes))
 
     async def _tick_panes(self, all_panes: bool = False) -> None:
         active = self.query_one(TabbedContent).active

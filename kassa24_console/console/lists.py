@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any, Generic, Protocol, TypeVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from ..i18n import N_, _
 from ..store import Store, views
@@ -27,6 +30,62 @@ class Rows(DataTable[Any]):
         Binding("home", "scroll_top", N_("First row"), show=False),
         Binding("end", "scroll_bottom", N_("Last row"), show=False),
     ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._looks: dict[Any, tuple[Any, ...]] = {}  # per focus state: the styles its rows were drawn in
+        self._drawn_size: Size | None = None
+
+    def replace_rows(self, changed: dict[str, list[Any]]) -> None:
+        """New cells for some rows, the rows and their order unchanged: only those rows are
+        drawn again (issue 24). A DataTable's own ``update_cell`` makes it forget every drawn
+        cell, so each payment credited redrew the whole page of the Contracts pane."""
+        keys = {RowKey(key) for key in changed}
+        columns = [column.key for column in self.ordered_columns]
+        for key, cells in changed.items():
+            self._data[RowKey(key)].update(zip(columns, cells, strict=True))
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for cache_key in [k for k in cache.keys() if k[0] in keys]:  # noqa: SIM118 - an LRUCache has no __iter__
+                cache.discard(cache_key)
+        self._row_renderable_cache.clear()  # by row index: cheap to make again (no drawing)
+        self._line_cache.clear()  # lines are put together again from the rows drawn
+        self._styles_cache.clear()
+        self.refresh()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """Shown again at the size it had (a pane switch sends a Resize): its drawn rows
+        still fit, so a DataTable's own handler, which forgets them all, is not run."""
+        if event.size == self._drawn_size:
+            event.prevent_default()
+        self._drawn_size = event.size
+
+    def _look(self) -> tuple[Any, ...]:
+        """What the rows are drawn with: the table's style and each part's (cursor, header, …)."""
+        parts = tuple(self.get_component_rich_style(name) for name in sorted(self.COMPONENT_CLASSES))
+        return (self.rich_style, *parts)
+
+    def notify_style_update(self) -> None:
+        """Keep the rows drawn when only the focus moved (issue 24).
+
+        A DataTable forgets every drawn cell on each style update, and focus is one: each
+        pane switch redrew the whole visible page of a list (≈ 300 cells through Rich) before
+        its frame. Its caches are keyed by the focus state already, so what was drawn in a
+        state stays right while that state looks the same; :meth:`render_lines` checks that
+        (the parts' styles are settled only after this is called)."""
+        Widget.notify_style_update(self)  # the widget's own style caches, not the drawn rows
+        self._styles_cache.clear()
+        self._get_styles_to_render_cell.cache_clear()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """A state that looks other than when its rows were drawn (a theme or CSS change):
+        every drawn row is forgotten, as a DataTable does on any style update."""
+        state, look = self.get_pseudo_class_state(), self._look()
+        seen = self._looks.get(state)
+        if seen is not None and seen != look:
+            self._clear_caches()
+            self._looks = {}
+        self._looks[state] = look
+        return super().render_lines(crop)
 
 
 class PaneRow(Protocol):
@@ -177,8 +236,8 @@ class ListPane(Vertical, Generic[R]):
     RIGHT: frozenset[str] = frozenset()
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one(f"#{self.TABLE_ID}", DataTable)
+    def table(self) -> Rows:
+        return self.query_one(f"#{self.TABLE_ID}", Rows)
 
     def key_of(self, row: R) -> str:
         return str(row.id)
@@ -203,18 +262,29 @@ class ListPane(Vertical, Generic[R]):
         shown = list(rows)  # named tuples: equal when every field is
         if shown == self._shown:
             return
-        self._shown = shown
+        keys = [self.key_of(row) for row in rows]
         table = self.table
+        if self._shown and keys == list(self.rows) and table.row_count == len(keys):
+            # the same rows in the same order (a payment credited a due): only what changed
+            pairs = zip(keys, rows, shown, self._shown, strict=True)
+            changed = {key: self._cells(row) for key, row, new, old in pairs if new != old}
+            self._shown, self.rows = shown, dict(zip(keys, rows, strict=True))
+            table.replace_rows(changed)
+            return
+        self._shown = shown
         selected = self.selected_key()
-        self.rows = {self.key_of(row): row for row in rows}
+        self.rows = dict(zip(keys, rows, strict=True))
         with self.app.batch_update():
             table.clear()
-            mark = self.by_project
-            for row in rows:
-                cells = self.cells(row)
-                table.add_row(*([project_filter.cell(row), *cells] if mark else cells), key=self.key_of(row))
+            for key, row in zip(keys, rows, strict=True):
+                table.add_row(*self._cells(row), key=key)
             if selected in self.rows:
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    def _cells(self, row: Any) -> list[Any]:
+        """The row's cells as the table shows them (its project first, when it shows projects)."""
+        cells = self.cells(row)
+        return [project_filter.cell(row), *cells] if self.by_project else cells
 
     def selected_key(self) -> str | None:
         table = self.table

@@ -151,7 +151,9 @@ class TrafficPane(Vertical):
         self._skip = BUSY_SKIP if len(rows) > BUSY_ROWS else 0
         if not rows:
             return
-        if not counted and self._total is not None:
+        if not counted and len(rows) >= WINDOW:  # more may have come than were read (hidden, or busy)
+            self._total = await store.scan(views.traffic_total, self.filter)
+        elif not counted and self._total is not None:
             self._total += len(rows)  # counted once at start; new rows add to it
         self._last_id = rows[-1].id
         if not self.follow:

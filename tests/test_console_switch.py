@@ -1,0 +1,138 @@
+"""A pane switch costs only what it must (issue 24): what was drawn stays drawn, what is hidden
+does not read the store, and nothing on the loop waits for the switch."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+from kassa24_console.console import format as fmt
+from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.panes import ContractsPane
+from kassa24_console.console.traffic import TrafficPane
+from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.console import make_settings, post, until
+from tests.support.seeding import seed_demo
+
+
+class Drawn:
+    """Counts what a list table draws: whole renders (frames that include it) and cells."""
+
+    def __init__(self, table: Any) -> None:
+        self.renders = 0
+        self.cells = 0
+        render_lines, render_cell = table.render_lines, table._render_cell
+
+        def lines(*args: Any) -> Any:
+            self.renders += 1
+            return render_lines(*args)
+
+        def cell(*args: Any, **kwargs: Any) -> Any:
+            self.cells += 1
+            return render_cell(*args, **kwargs)
+
+        table.render_lines, table._render_cell = lines, cell
+
+
+async def _shown_and_drawn(pilot: Any, key: str, drawn: Drawn) -> None:
+    """Press ``key`` and wait until the table is on screen again (drawn into a frame)."""
+    renders = drawn.renders
+    await pilot.press(key)
+    await until(pilot, lambda: drawn.renders > renders)
+
+
+async def _contracts_drawn(app: Any, pilot: Any) -> tuple[Any, Drawn]:
+    """The Contracts pane on screen, its rows drawn and settled: the first time a table is
+    shown, a Resize after its first frame has it draw its rows once more."""
+    table = app.query_one(ContractsPane).table
+    drawn = Drawn(table)
+    await _shown_and_drawn(pilot, "c", drawn)
+    await until(pilot, lambda: table.row_count == 10 and drawn.cells > 0)
+    await pilot.press("t")
+    await until(pilot, lambda: not table.has_focus)
+    await _shown_and_drawn(pilot, "c", drawn)
+    return table, drawn
+
+
+async def test_a_list_shown_again_is_not_drawn_again(console: Any) -> None:
+    app, pilot, _url = console
+    table, drawn = await _contracts_drawn(app, pilot)
+    assert table.has_focus
+    for _ in range(3):
+        await pilot.press("t")
+        await until(pilot, lambda: not table.has_focus)
+        before = drawn.cells
+        await _shown_and_drawn(pilot, "c", drawn)
+        assert table.has_focus
+        assert drawn.cells == before, "the page was drawn again on a pane switch"
+
+
+async def test_a_new_theme_draws_the_rows_again(console: Any) -> None:
+    """Kept rows are kept only while the table looks the same: a theme draws them anew."""
+    app, pilot, _url = console
+    table = app.query_one(ContractsPane).table
+    drawn = Drawn(table)
+    await _shown_and_drawn(pilot, "c", drawn)
+    await until(pilot, lambda: table.row_count == 10 and drawn.cells > 0)
+    await pilot.pause(0.1)
+    before = drawn.cells
+    app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+    await until(pilot, lambda: drawn.cells >= before + 10 * len(table.columns))
+
+
+class Reads:
+    """Which store queries the console runs (by name), from now on."""
+
+    def __init__(self, app: Any) -> None:
+        self.names: list[str] = []
+        store = app.store
+        scan = store.scan
+
+        async def counted(query: Any, *args: Any) -> Any:
+            self.names.append(getattr(query, "__name__", repr(query)))
+            return await scan(query, *args)
+
+        store.scan = counted
+
+
+async def test_a_hidden_traffic_pane_reads_nothing_and_catches_up_when_shown(console: Any) -> None:
+    app, pilot, url = console
+    pane = app.query_one(TrafficPane)
+    await pilot.press("c")
+    reads = Reads(app)
+    assert (await post(url, verify_body("7012345678"))).json()["code"] == 0
+    # The header's counters read the new row (every 2 s): the traffic ticks (every 0.25 s) ran meanwhile.
+    await until(pilot, lambda: "traffic_counts_after" in reads.names)
+    await until(pilot, lambda: reads.names.count("traffic_counts_after") >= 2)
+    assert not {"traffic_after", "traffic_total"} & set(reads.names), "a hidden pane read the traffic"
+    assert pane.table.row_count == 0
+    await pilot.press("t")
+    await until(pilot, lambda: pane.table.row_count == 1)
+    assert pane.table.plain_row(0)[2] == "7012345678"
+
+
+async def test_a_payment_credited_redraws_only_its_contract(console: Any) -> None:
+    """A due that changes under payments redraws its row, not the page (a DataTable's own
+    update forgets every drawn cell)."""
+    app, pilot, url = console
+    pane = app.query_one(ContractsPane)
+    table, drawn = await _contracts_drawn(app, pilot)
+    due = pane.rows["C-10002"].payment
+    before = drawn.cells
+    paid = (await post(url, deposit_body("7012345678", "C-10002", 150_000))).json()["payment_id"]
+    assert (await post(url, callback_body(paid, amount=150_000), path="/kassa24/callback")).status_code == 200
+    await until(pilot, lambda: pane.rows["C-10002"].payment == due - 150_000)
+    await until(pilot, lambda: drawn.cells > before)  # its frame: every row on screen is put together
+    assert table.get_row("C-10002")[4].plain == fmt.money(due - 150_000).plain
+    assert 0 < drawn.cells - before <= len(table.columns), "more than the credited row was drawn again"
+
+
+async def test_start_up_is_kept_out_of_the_collectors_full_passes(tmp_path: Any) -> None:
+    """A full collection walked start-up's ~250 000 objects (100–185 ms on the loop) every few
+    seconds: once the first frame is out they are frozen, and thawed when the console closes."""
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings, attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: gc.get_freeze_count() > 100_000)
+    assert gc.get_freeze_count() == 0
