@@ -11,7 +11,7 @@ from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from tests.support.bodies import callback_body, deposit_body, verify_body
-from tests.support.console import make_settings, post, until
+from tests.support.console import make_settings, post, steady_screen, until
 from tests.support.seeding import seed_demo
 
 
@@ -74,7 +74,7 @@ async def test_a_new_theme_draws_the_rows_again(console: Any) -> None:
     drawn = Drawn(table)
     await _shown_and_drawn(pilot, "c", drawn)
     await until(pilot, lambda: table.row_count == 10 and drawn.cells > 0)
-    await pilot.pause(0.1)
+    await steady_screen(pilot)  # the first page is drawn whole before the theme changes
     before = drawn.cells
     app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
     await until(pilot, lambda: drawn.cells >= before + 10 * len(table.columns))

@@ -106,8 +106,10 @@ class Ticks:
         tabs = self._app.query_one(TabbedContent)
 
         def ran() -> bool:
-            # the panes' timer refreshes the list shown: none while the traffic tab is
-            needed = [t for t in TIMERS if t != "panes" or tabs.active != "traffic"]
+            # the panes' timer refreshes the list shown: none while the traffic tab is; the
+            # traffic poll reads only while its pane is shown (a hidden pane reads nothing)
+            shown = "traffic" if tabs.active == "traffic" else "panes"
+            needed = [t for t in TIMERS if t not in ("traffic", "panes") or t == shown]
             return all(self.counts[t] > before[t] for t in needed)
 
         try:
