@@ -49,8 +49,10 @@ def main() -> None:
         sqlite, one, two = (rates[(kind, n)] for n in ("sqlite", "pg1", "pg2"))
         versus = statistics.median(p / s for p, s in zip(one, sqlite, strict=True))
         scale = statistics.median(b / a for a, b in zip(one, two, strict=True))
-        print(f"{kind}: SQLite {[round(r) for r in sqlite]}, PostgreSQL 1 listener {[round(r) for r in one]},"
-              f" 2 listeners {[round(r) for r in two]} req/s")
+        print(
+            f"{kind}: SQLite {[round(r) for r in sqlite]}, PostgreSQL 1 listener {[round(r) for r in one]},"
+            f" 2 listeners {[round(r) for r in two]} req/s"
+        )
         print(f"{kind}: PostgreSQL {versus:.2f} of SQLite (median of {ROUNDS} turns); two listeners {scale:.2f}× one")
 
 

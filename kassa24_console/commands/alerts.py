@@ -79,7 +79,7 @@ async def _list(settings: Settings, form: str, recent: int) -> int:
     return 0
 
 
-def _item(row: Any, sent: Sequence[Any], zone: ZoneInfo) -> dict[str, Any]:
+def _item(row: sa.AlertRow, sent: Sequence[sa.DeliveryRow], zone: ZoneInfo) -> dict[str, Any]:
     def when(at: int | None) -> str | None:
         return None if at is None else datetime.fromtimestamp(at / 1_000_000, zone).isoformat(timespec="seconds")
 

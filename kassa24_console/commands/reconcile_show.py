@@ -18,9 +18,11 @@ from ..config import Settings
 from ..findings import Thresholds
 from ..i18n import N_, _, ngettext
 from ..money import format_moment, format_money, format_share
-from ..reconcile.summary import Summary
+from ..reconcile.summary import Sides, Summary
 from ..reconcile.words import action_text, kind_name, word
 from ..store.reconciliation import MismatchRow, SignedPeriodRow
+
+Run = tuple[int, Summary, list[MismatchRow], list[SignedPeriodRow]]  # a project's summary, open rows, sign-offs
 
 AGES = {
     "≤ 1 min": N_("≤ 1 min"),
@@ -36,7 +38,7 @@ def payments(count: int) -> str:
     return ngettext("{count} payment", "{count} payments", count).format(count=count)
 
 
-def signed_lines(signed: list[Any], zone: ZoneInfo) -> list[tuple[str, bool]]:
+def signed_lines(signed: list[SignedPeriodRow], zone: ZoneInfo) -> list[tuple[str, bool]]:
     """Each signed-off period touching the summary as (sentence, reopened)."""
     lines = []
     for p in signed:
@@ -51,7 +53,12 @@ def signed_lines(signed: list[Any], zone: ZoneInfo) -> list[tuple[str, bool]]:
 
 
 def print_table(
-    summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo, out: Console, limits: Thresholds | None = None
+    summary: Summary,
+    rows: list[MismatchRow],
+    signed: list[SignedPeriodRow],
+    zone: ZoneInfo,
+    out: Console,
+    limits: Thresholds | None = None,
 ) -> None:
     period, sides = summary.period, summary.sides
     found = sum(c for c, _count in summary.by_kind().values())
@@ -92,7 +99,7 @@ def print_table(
         out.print(f"    → {action_text(r, limits)}", markup=False, highlight=False, style="dim")
 
 
-def print_sides(sides: Any, out: Console) -> None:
+def print_sides(sides: Sides, out: Console) -> None:
     table = Table(title=_("Both sides"))
     for column, right in ((_("side"), False), (_("status"), False), (_("count"), True), (_("sum"), True)):
         table.add_column(column, justify="right" if right else "left")
@@ -141,7 +148,7 @@ def print_sides(sides: Any, out: Console) -> None:
         out.print(_("hint: {hint}").format(hint=sides.unit_hint), style="bold yellow", highlight=False)
 
 
-def payload(summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo) -> dict[str, Any]:
+def payload(summary: Summary, rows: list[MismatchRow], signed: list[SignedPeriodRow], zone: ZoneInfo) -> dict[str, Any]:
     period, sides = summary.period, summary.sides
     return {
         "period": period.label,
@@ -158,7 +165,7 @@ def payload(summary: Summary, rows: list[Any], signed: list[Any], zone: ZoneInfo
     }
 
 
-def signed_text(signed: list[Any], zone: ZoneInfo) -> list[str]:
+def signed_text(signed: list[SignedPeriodRow], zone: ZoneInfo) -> list[str]:
     lines = []
     for p in signed:
         start = datetime.fromtimestamp(p.start_at / 1e6, zone).date()
@@ -171,7 +178,7 @@ def signed_text(signed: list[Any], zone: ZoneInfo) -> list[str]:
     return lines
 
 
-def print_runs(fmt: str, runs: list[Any], settings: Settings, zone: ZoneInfo, out: Console) -> None:
+def print_runs(fmt: str, runs: list[Run], settings: Settings, zone: ZoneInfo, out: Console) -> None:
     """Each project's summary; with one project, as before projects."""
     limits = Thresholds.of(settings)
     if len(runs) == 1:
@@ -220,5 +227,5 @@ def _print(
 CSV_COLUMNS = ("id", "kind", "payment_id", "state", "evidence", "action")
 
 
-def _csv_row(r: Any) -> list[Any]:
+def _csv_row(r: MismatchRow) -> list[object]:
     return [r.id, r.kind, r.payment_id or "", r.state, json.dumps(r.evidence, ensure_ascii=False), r.action]
