@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from .. import i18n
 from ..config import ConfigError, Settings, load_settings
 from ..errors import Kassa24Error, StartupError
-from ..i18n import _
+from ..i18n import N_, _
 from ..logs import configure_logging
 from ..projects import project_problem
 from ..store.db import sqlite_file_missing
@@ -33,6 +34,18 @@ def _common(parser: argparse.ArgumentParser, *, listen: bool, top: bool) -> None
     if listen:
         parser.add_argument("--host", default=default, help=_("listen address (default 127.0.0.1)"))
         parser.add_argument("--port", type=int, default=default, help=_("listen port (default 8080)"))
+
+
+# The commands after ``serve``: name, help, and the module of this package adding its options.
+COMMANDS = (
+    ("import", N_("load accounts and contracts from JSON or CSV files"), "imports"),
+    ("simulate", N_("play the platform: scenarios or load against a merchant URL"), "simulate"),
+    ("reconcile", N_("compare deposits, callbacks and the platform's record"), "reconcile"),
+    ("audit", N_("who changed what and when: edits, payments, imports, resolutions"), "audit"),
+    ("alerts", N_("alert channels and alerts: test the URLs, list the alerts"), "alerts"),
+    ("keys", N_("per project: which key signed the recent requests, when the previous ends"), "keys"),
+    ("db", N_("database maintenance"), "db"),
+)
 
 
 def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -53,50 +66,11 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
     serve = commands.add_parser("serve", help=_("run the listener headless (logs to stderr)"))
     _common(serve, listen=True, top=False)
-    load = commands.add_parser("import", help=_("load accounts and contracts from JSON or CSV files"))
-    _common(load, listen=False, top=False)
-    if wanted("import"):
-        from .imports import add_arguments as import_arguments
-
-        import_arguments(load)
-    simulate = commands.add_parser("simulate", help=_("play the platform: scenarios or load against a merchant URL"))
-    _common(simulate, listen=False, top=False)
-    if wanted("simulate"):
-        from .simulate import add_arguments
-
-        add_arguments(simulate)
-    reconcile = commands.add_parser("reconcile", help=_("compare deposits, callbacks and the platform's record"))
-    _common(reconcile, listen=False, top=False)
-    if wanted("reconcile"):
-        from .reconcile import add_arguments as reconcile_arguments
-
-        reconcile_arguments(reconcile)
-    audit = commands.add_parser("audit", help=_("who changed what and when: edits, payments, imports, resolutions"))
-    _common(audit, listen=False, top=False)
-    if wanted("audit"):
-        from .audit import add_arguments as audit_arguments
-
-        audit_arguments(audit)
-    alerts_parser = commands.add_parser("alerts", help=_("alert channels and alerts: test the URLs, list the alerts"))
-    _common(alerts_parser, listen=False, top=False)
-    if wanted("alerts"):
-        from .alerts import add_arguments as alerts_arguments
-
-        alerts_arguments(alerts_parser)
-    keys = commands.add_parser(
-        "keys", help=_("per project: which key signed the recent requests, when the previous ends")
-    )
-    _common(keys, listen=False, top=False)
-    if wanted("keys"):
-        from .keys import add_arguments as keys_arguments
-
-        keys_arguments(keys)
-    db = commands.add_parser("db", help=_("database maintenance"))
-    _common(db, listen=False, top=False)
-    if wanted("db"):
-        from .db import add_arguments as db_arguments
-
-        db_arguments(db)
+    for name, help_text, module in COMMANDS:
+        command = commands.add_parser(name, help=_(help_text))
+        _common(command, listen=False, top=False)
+        if wanted(name):
+            importlib.import_module(f".{module}", __package__).add_arguments(command)
     return parser
 
 
