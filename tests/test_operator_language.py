@@ -142,3 +142,14 @@ async def test_an_import_refused_and_a_sign_off_refused_say_why_in_russian(tmp_p
     assert signed.returncode == 1 and "Traceback" not in signed.stderr
     said = " ".join(signed.stderr.split())
     assert "отклонено: нет данных платформы за 2026-11-27 (загрузите отчёт за день" in said, said
+
+
+def test_the_simulators_refusals_speak_russian(tmp_path: Path) -> None:
+    unknown = cli(tmp_path, "simulate", "no_such_scenario", "--url", "http://127.0.0.1:9/kassa24")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr + unknown.stdout
+    assert "неизвестные сценарии: no_such_scenario; см. --list" in unknown.stdout
+    no_url = cli(tmp_path, "simulate", "happy_path")
+    assert no_url.returncode == 2 and "нужен --url (адрес мерчанта" in no_url.stdout
+    closed = cli(tmp_path, "simulate", "--url", "http://127.0.0.1:9/kassa24")  # port 9: nothing listens
+    assert closed.returncode == 2 and "Traceback" not in closed.stderr
+    assert " ".join(closed.stderr.split()).startswith("мерчант по адресу http://127.0.0.1:9/kassa24 недоступен:")

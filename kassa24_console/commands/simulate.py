@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..config import Settings, read_secret_file
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..runtime import StartupError
 from ..simulate import junit
 from ..simulate.catalog import SCENARIOS
@@ -98,8 +99,10 @@ def _secret(args: argparse.Namespace, settings: Settings) -> str:
     command line is refused: every local user sees it in ``ps``."""
     if args.secret_key is not None:
         raise ValueError(
-            "--secret-key shows the key to every user of this machine (ps): "
-            "put it in a file (chmod 600) and pass --secret-key-file FILE, or set KASSA24_SECRET_KEY"
+            _(
+                "--secret-key shows the key to every user of this machine (ps): "
+                "put it in a file (chmod 600) and pass --secret-key-file FILE, or set KASSA24_SECRET_KEY"
+            )
         )
     if args.secret_key_file is not None:
         return read_secret_file(args.secret_key_file)
@@ -107,8 +110,10 @@ def _secret(args: argparse.Namespace, settings: Settings) -> str:
     if project is None and args.project_id is not None and settings.several:
         configured = ", ".join(str(p.project_id) for p in settings.projects)
         raise ValueError(
-            f"project {args.project_id} is not configured (configured: {configured}): "
-            "name one of them, or give its key with --secret-key-file FILE"
+            _(
+                "project {project} is not configured (configured: {configured}): "
+                "name one of them, or give its key with --secret-key-file FILE"
+            ).format(project=args.project_id, configured=configured)
         )
     return project.secret if project is not None else settings.secret  # that project's own key
 
@@ -120,7 +125,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     except (ValueError, OSError) as error:
         message = str(error)
         if isinstance(error, OSError):
-            message = f"cannot read the secret key file {error.filename}: {error.strerror or error}"
+            message = _("cannot read the secret key file {file}: {error}").format(
+                file=error.filename, error=error.strerror or error
+            )
         Console(stderr=True, soft_wrap=True).print(f"simulate: {message}", style="red", highlight=False, markup=False)
         return 2
     if args.list:
@@ -131,10 +138,11 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_replay(args, settings, out))
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
-        out.print(f"unknown scenario(s): {', '.join(unknown)}; see --list", style="red", highlight=False)
+        message = _("unknown scenario(s): {names}; see --list").format(names=", ".join(unknown))
+        out.print(message, style="red", highlight=False, markup=False)
         return 2
     if not args.url:
-        out.print("--url is required (the merchant URL, e.g. http://127.0.0.1:8080/kassa24)", style="red")
+        out.print(_("--url is required (the merchant URL, e.g. http://127.0.0.1:8080/kassa24)"), style="red")
         return 2
     return asyncio.run(_run(args, settings, out))
 
@@ -180,14 +188,14 @@ async def _unreachable(platform: Platform) -> str | None:
     probe = await platform.send("verify", {"type": "verify", "project_id": platform.project_id, "customer_id": "-"})
     platform.signed_sent = platform.signature_refused = 0  # the probe is not a scenario
     if probe.error:
-        return f"cannot reach the merchant at {platform.url}: {probe.error}"
+        return _("cannot reach the merchant at {url}: {error}").format(url=platform.url, error=probe.error)
     return None
 
 
 async def _replay(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     err = Console(stderr=True, soft_wrap=True)
     if len(args.scenarios) != 2 or not args.scenarios[1].isdigit():
-        err.print("use: simulate replay ID [--url URL] [--set path=value ...]", style="red")
+        err.print(_("use: simulate replay ID [--url URL] [--set path=value ...]"), style="red", markup=False)
         return 2
     try:
         where, sent, answer = await replay(
@@ -213,7 +221,9 @@ async def _customers(args: argparse.Namespace, project_id: int) -> tuple[Custome
     for item in args.customer:
         role, _sep, value = item.partition("=")
         if role not in ("payable", "nothing_due", "blocked") or not value:
-            raise SystemExit(f"--customer {item!r}: use payable=ID, nothing_due=ID or blocked=ID")
+            raise SystemExit(
+                _("--customer {item}: use payable=ID, nothing_due=ID or blocked=ID").format(item=repr(item))
+            )
         roles[role] = value
     if args.seed_database:
         seeded = await seed_accounts(args.seed_database, project_id=project_id)  # the simulated project's
@@ -234,7 +244,7 @@ def _print_result(result: Result, out: Console) -> None:
     for failure in result.failures:
         out.print("     " + failure.replace("\n", "\n     "), style="red", highlight=False, markup=False)
     for skip in result.skips:
-        out.print(f"     not observed: {skip}", style="yellow", highlight=False, markup=False)
+        out.print("     " + _("not observed: {what}").format(what=skip), style="yellow", highlight=False, markup=False)
 
 
 def _report_scenarios(results: list[Result], args: argparse.Namespace, out: Console, platform: Platform) -> int:
@@ -260,11 +270,12 @@ def _report_scenarios(results: list[Result], args: argparse.Namespace, out: Cons
         }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        out.print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped", highlight=False)
+        line = _("{passed} passed, {failed} failed, {skipped} skipped")
+        out.print(line.format(passed=counts["PASS"], failed=counts["FAIL"], skipped=counts["SKIP"]), highlight=False)
         if diagnosis:
             out.print(diagnosis, style="bold red", highlight=False, markup=False)
         if counts["SKIP"] and not args.allow_skip:
-            out.print("skipped checks count as not passed (--allow-skip to accept them)", style="yellow")
+            out.print(_("skipped checks count as not passed (--allow-skip to accept them)"), style="yellow")
     ok = counts["FAIL"] == 0 and (args.allow_skip or counts["SKIP"] == 0)
     return 0 if ok else 1
 
@@ -272,7 +283,7 @@ def _report_scenarios(results: list[Result], args: argparse.Namespace, out: Cons
 def _diagnosis(results: list[Result], platform: Platform) -> str | None:
     """A plain cause when the failures share one: every signed request refused its signature."""
     if any(r.failures for r in results) and platform.signed_sent and platform.signature_refused == platform.signed_sent:
-        return (
+        return _(
             "every signed request was refused for its signature (code 400 / HTTP 400): check the secret key "
             "(--secret-key-file or KASSA24_SECRET_KEY) and the project id"
         )
@@ -287,8 +298,13 @@ async def _load(args: argparse.Namespace, platform: Platform, customers: list[st
     def progress(report: LoadReport, elapsed: float) -> None:
         if live is not None:
             live.update(
-                f"{elapsed:5.1f}/{args.duration:.0f} s  cycles {report.started}  ok {report.ok}  "
-                f"errors {sum(report.errors.values())}  retries {platform.retries}"
+                _("{elapsed} s  cycles {cycles}  ok {ok}  errors {errors}  retries {retries}").format(
+                    elapsed=f"{elapsed:5.1f}/{args.duration:.0f}",
+                    cycles=report.started,
+                    ok=report.ok,
+                    errors=sum(report.errors.values()),
+                    retries=platform.retries,
+                )
             )
 
     if live is not None:
@@ -310,16 +326,26 @@ async def _load(args: argparse.Namespace, platform: Platform, customers: list[st
 
 def _load_table(summary: dict[str, Any]) -> Table:
     table = Table(
-        title=f"{summary['cycles']} cycles in {summary['elapsed_s']} s: {summary['ok']} ok, "
-        f"{sum(summary['errors'].values())} errors, {summary['retries']} callback retries, "
-        f"{summary['cycles_per_s']} ok cycles/s"
+        title=ngettext(
+            "{cycles} cycle in {seconds} s: {ok} ok, {errors} errors, {retries} callback retries, {rate} ok cycles/s",
+            "{cycles} cycles in {seconds} s: {ok} ok, {errors} errors, {retries} callback retries, {rate} ok cycles/s",
+            summary["cycles"],
+        ).format(
+            cycles=summary["cycles"],
+            seconds=summary["elapsed_s"],
+            ok=summary["ok"],
+            errors=sum(summary["errors"].values()),
+            retries=summary["retries"],
+            rate=summary["cycles_per_s"],
+        )
     )
-    for column in ("message", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"):
-        table.add_column(column, justify="left" if column == "message" else "right")
+    table.add_column(_("message"), justify="left")
+    for column in ("n", "p50 ms", "p90 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="right")
     for kind, p in summary["latency_ms"].items():
         table.add_row(kind, str(p["n"]), f"{p['p50']:.2f}", f"{p['p90']:.2f}", f"{p['p99']:.2f}", f"{p['max']:.2f}")
     for kind, count in sorted(summary["errors"].items()):
-        table.add_row(f"[red]error: {kind}[/red]", str(count), "", "", "", "")
+        table.add_row(Text(_("error: {kind}").format(kind=kind), style="red"), str(count), "", "", "", "")
     return table
 
 
