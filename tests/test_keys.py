@@ -90,7 +90,7 @@ def test_keys_says_which_key_signs_per_project_and_never_a_key(tmp_path: Path) -
     assert shown.returncode == 0, shown.stderr
     assert "production (4242): previous key accepted until" in shown.stdout
     assert "test (4343) · TEST: no previous key" in shown.stdout
-    assert "previous key: 1 requests in the last 24 h" in shown.stdout
+    assert "previous key: 1 request in the last 24 h" in shown.stdout
     for secret in SECRETS:
         assert secret not in done.stdout + shown.stdout + shown.stderr
 

@@ -153,3 +153,6 @@ def test_the_simulators_refusals_speak_russian(tmp_path: Path) -> None:
     closed = cli(tmp_path, "simulate", "--url", "http://127.0.0.1:9/kassa24")  # port 9: nothing listens
     assert closed.returncode == 2 and "Traceback" not in closed.stderr
     assert " ".join(closed.stderr.split()).startswith("мерчант по адресу http://127.0.0.1:9/kassa24 недоступен:")
+    missing = cli(tmp_path, "simulate", "replay", "999")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "в этой базе нет записи трафика 999" in missing.stderr

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..config import Settings
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..keyring import CURRENT, PREVIOUS
 from ..rotation import KeyUse, read_key_uses
 from ..runtime import open_store
@@ -67,7 +67,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             n, last = use.uses.get(key, (0, None))
             when = _at(last, zone) if last is not None else "–"
-            line = _("{key}: {n} requests in the last {hours} h, last at {when}")
+            line = ngettext(
+                "{key}: {n} request in the last {hours} h, last at {when}",
+                "{key}: {n} requests in the last {hours} h, last at {when}",
+                n,
+            )
             print("  " + line.format(key=words[key], n=n, hours=hours, when=when))
     return 0
 

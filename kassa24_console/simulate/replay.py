@@ -15,6 +15,7 @@ import httpx
 
 from ..config import Settings
 from ..errors import Kassa24Error
+from ..i18n import _
 from ..protocol.signature import signed
 from ..runtime import open_store
 from ..store import Store, changes
@@ -30,7 +31,9 @@ def override(body: dict[str, Any], assignment: str, kind: str = "record") -> Non
     would otherwise add a ``payment`` object no check_deposit carries."""
     path, sep, text = assignment.partition("=")
     if not sep or not path:
-        raise ReplayError(f"--set {assignment!r}: use path=value, e.g. payment.status=decline")
+        raise ReplayError(
+            _("--set {assignment}: use path=value, e.g. payment.status=decline").format(assignment=repr(assignment))
+        )
     try:
         value: Any = json.loads(text)
     except ValueError:
@@ -40,8 +43,9 @@ def override(body: dict[str, Any], assignment: str, kind: str = "record") -> Non
     for depth, key in enumerate(keys):
         if not isinstance(node, dict) or key not in node:
             where = ".".join(keys[: depth + 1])
-            fields = ", ".join(sorted(node)) if isinstance(node, dict) else "none (not an object)"
-            raise ReplayError(f"--set {path}: this {kind} has no field {where} (its fields there: {fields})")
+            fields = ", ".join(sorted(node)) if isinstance(node, dict) else _("none (not an object)")
+            message = _("--set {path}: this {kind} has no field {where} (its fields there: {fields})")
+            raise ReplayError(message.format(path=path, kind=kind, where=where, fields=fields))
         if depth < len(keys) - 1:
             node = node[key]
     node[keys[-1]] = value
@@ -79,9 +83,11 @@ async def replay(
     A changed body is signed with ``secret``, else with the key of the record's project."""
     row = await stored(settings, traffic_id)
     if row is None:
-        raise ReplayError(f"no traffic record {traffic_id} in this database")
+        raise ReplayError(_("no traffic record {id} in this database").format(id=traffic_id))
     if not row.signature_ok:
-        raise ReplayError(f"traffic record {traffic_id} failed its signature and was kept abridged: nothing to replay")
+        raise ReplayError(
+            _("traffic record {id} failed its signature and was kept abridged: nothing to replay").format(id=traffic_id)
+        )
     content = row.request.encode()
     if assignments:
         body = json.loads(row.request)
@@ -95,5 +101,6 @@ async def replay(
         try:
             answer = await client.post(where, content=content, headers={"content-type": "application/json"})
         except httpx.HTTPError as error:
-            raise ReplayError(f"cannot reach {where}: {type(error).__name__}: {error}") from None
+            message = _("cannot reach {where}: {error}").format(where=where, error=f"{type(error).__name__}: {error}")
+            raise ReplayError(message) from None
     return where, content, answer
