@@ -31,6 +31,7 @@ from .platform_defaults import (  # the settings' defaults, kept apart (and stil
     OPERATION_TYPES,
 )
 from .projects import Project, complete, secrets_held
+from .refusals import refused_because
 
 DEMO_KEY_OFF_LOOPBACK = N_(
     "refusing to listen on {host} with the public demo key: "
@@ -44,7 +45,7 @@ DEMO_SECRET_KEY = "k24-demo-secret-key"
 MIN_KEY_LENGTH = 16
 POSTGRES_EXTRA = "pip install 'kassa24-console[postgres]'"
 SECRET_KEYS = ("secret_key", "previous_secret_key", "data_api_secret", "data_api_token", "alert_urls")
-URL_HINT = "use sqlite:///path/k24.db or postgresql://user@host/db"
+URL_HINT = N_("use sqlite:///path/k24.db or postgresql://user@host/db")
 # The reconciliation thresholds, named here once (settings below): the rules compare with
 # them, the findings' texts say them, and the console's reconciling process is handed them.
 RECONCILE_THRESHOLDS = ("callback_warning_seconds", "callback_expiry_days", "retry_window_seconds")
@@ -58,18 +59,18 @@ def check_database_url(url: str) -> None:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ValueError(f"cannot read the database URL: {URL_HINT}") from None
+        raise ValueError(_("cannot read the database URL: {hint}").format(hint=_(URL_HINT))) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if not parsed.database:
-            raise ValueError("the SQLite URL names no file: use sqlite:///path/k24.db")
+            raise ValueError(_("the SQLite URL names no file: use sqlite:///path/k24.db"))
         return
     if backend not in ("postgresql", "postgres"):
-        raise ValueError(f"unsupported database {backend!r}: {URL_HINT}")
+        raise ValueError(_("unsupported database {backend}: {hint}").format(backend=repr(backend), hint=_(URL_HINT)))
     import importlib.util
 
     if not (importlib.util.find_spec("asyncpg") or importlib.util.find_spec("psycopg")):
-        raise ValueError(f"PostgreSQL needs a driver: {POSTGRES_EXTRA}")
+        raise ValueError(_("PostgreSQL needs a driver: {command}").format(command=POSTGRES_EXTRA))
 
 
 def data_dir() -> Path:
@@ -225,7 +226,9 @@ class Settings(BaseSettings):
     def _types(cls, value: dict[str, str]) -> dict[str, str]:
         wrong = sorted(word for word, ours in value.items() if ours not in OPERATION_TYPES)
         if wrong:
-            raise ValueError(f"map {', '.join(wrong)} to one of: {', '.join(OPERATION_TYPES)}")
+            raise ValueError(
+                _("map {words} to one of: {types}").format(words=", ".join(wrong), types=", ".join(OPERATION_TYPES))
+            )
         return value
 
     @field_validator("timezone", "report_timezone")
@@ -248,7 +251,9 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str | None) -> str | None:
         if value is not None:
             if not value.strip():
-                raise ValueError("the database URL is empty: give sqlite:///path or postgresql://…, or leave it unset")
+                raise ValueError(
+                    _("the database URL is empty: give sqlite:///path or postgresql://…, or leave it unset")
+                )
             check_database_url(value)
         return value
 
@@ -256,9 +261,15 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         """Settings checked against each other, not only one by one."""
         if self.max_amount < self.min_amount:
-            raise ValueError(f"max_amount ({self.max_amount}) is below min_amount ({self.min_amount})")
+            raise ValueError(
+                _("max_amount ({max}) is below min_amount ({min})").format(max=self.max_amount, min=self.min_amount)
+            )
         if self.path == self.callback_path:
-            raise ValueError(f"path and callback_path are both {self.path}: give the callbacks a path of their own")
+            raise ValueError(
+                _("path and callback_path are both {path}: give the callbacks a path of their own").format(
+                    path=self.path
+                )
+            )
         return self
 
     @model_validator(mode="after")
@@ -266,7 +277,7 @@ class Settings(BaseSettings):
         if self.secret_key_file is not None:
             self.secret_key = SecretStr(read_secret_file(self.secret_key_file))
         if not self.projects and not self.secret_key.get_secret_value().strip():
-            raise ValueError("the secret key is empty: set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE")
+            raise ValueError(_("the secret key is empty: set KASSA24_SECRET_KEY or KASSA24_SECRET_KEY_FILE"))
         self.projects = complete(self, read_secret_file)
         first = self.projects[0]  # the first project is the one single-project code serves
         self.project_id, self.secret_key = first.project_id, first.secret_key or self.secret_key
@@ -348,10 +359,11 @@ def read_secret_file(path: Path) -> str:
     file is readable by others or empty."""
     mode = path.stat().st_mode
     if mode & 0o077:
-        raise ValueError(f"secret key file {path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
+        message = _("secret key file {path} is readable by others (mode {mode}): chmod 600 it")
+        raise ValueError(message.format(path=path, mode=f"{mode & 0o777:o}"))
     text = path.read_text(encoding="utf-8").strip()
     if not text:
-        raise ValueError(f"secret key file {path} is empty")
+        raise ValueError(_("secret key file {path} is empty").format(path=path))
     return text
 
 
@@ -374,7 +386,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         loaded = settings_cls(**{k: v for k, v in overrides.items() if v is not None})
     except (ValueError, OSError) as error:
-        raise ConfigError(_safe_error(error)) from None
+        raise ConfigError(refused_because(error)) from None
     if settings_cls is Settings:
         return loaded
     # The file's class is made here and cannot be pickled (the console hands its settings to
@@ -391,25 +403,13 @@ def _check_private(config_file: Path) -> None:
     try:
         data = tomllib.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read the config file {config_file}: {str(error).splitlines()[0]}") from None
+        message = _("cannot read the config file {path}: {error}")
+        raise ConfigError(message.format(path=config_file, error=str(error).splitlines()[0])) from None
     mode = config_file.stat().st_mode
     if mode & 0o002:  # anyone could point the listener elsewhere, or at their own key file
-        raise ConfigError(f"config file {config_file} is writable by every user (mode {mode & 0o777:o}): chmod 600 it")
+        message = _("config file {path} is writable by every user (mode {mode}): chmod 600 it")
+        raise ConfigError(message.format(path=config_file, mode=f"{mode & 0o777:o}"))
     held = [key for key in SECRET_KEYS if key in data] + secrets_held(data)
     if held and mode & 0o077:
-        raise ConfigError(
-            f"config file {config_file} holds {', '.join(held)} and is readable by others "
-            f"(mode {mode & 0o777:o}): chmod 600 it"
-        )
-
-
-def _safe_error(error: Exception) -> str:
-    """A one-line reason that never repeats an input value (it could be the secret)."""
-    errors = getattr(error, "errors", None)
-    if callable(errors):
-        parts = []
-        for item in errors(include_url=False, include_input=False):
-            where = ".".join(str(p) for p in item["loc"]) or "config"
-            parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-        return _("invalid configuration") + ": " + "; ".join(parts)
-    return _("invalid configuration") + f": {error}"
+        message = _("config file {path} holds {keys} and is readable by others (mode {mode}): chmod 600 it")
+        raise ConfigError(message.format(path=config_file, keys=", ".join(held), mode=f"{mode & 0o777:o}"))

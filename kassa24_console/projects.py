@@ -108,18 +108,22 @@ def complete(settings: Any, read_secret_file: Any) -> list[Project]:
     seen: set[int] = set()
     for project in given:
         if project.project_id in seen:
-            raise ValueError(f"two projects have the id {project.project_id}: give each project its own")
+            raise ValueError(
+                _("two projects have the id {id}: give each project its own").format(id=project.project_id)
+            )
         seen.add(project.project_id)
         project = read_keys(project, read_secret_file)
         if project.secret_key is None or not project.secret_key.get_secret_value().strip():
-            raise ValueError(f"project {project.project_id} has no secret key: give secret_key or secret_key_file")
+            message = _("project {id} has no secret key: give secret_key or secret_key_file")
+            raise ValueError(message.format(id=project.project_id))
         if project.previous_secret_key is not None and not project.previous_secret_key.get_secret_value().strip():
-            raise ValueError(f"project {project.project_id}: the previous secret key is empty")
+            raise ValueError(_("project {id}: the previous secret key is empty").format(id=project.project_id))
         if project.previous_key_until is not None and project.previous_secret_key is None:
-            raise ValueError(
-                f"project {project.project_id}: previous_key_until is given without a previous key "
+            message = _(
+                "project {id}: previous_key_until is given without a previous key "
                 "(previous_secret_key or previous_secret_key_file)"
             )
+            raise ValueError(message.format(id=project.project_id))
         inherited = {name: getattr(settings, name) for name in INHERITED if getattr(project, name) is None}
         project = project.model_copy(update=inherited) if inherited else project
         if (
@@ -127,10 +131,8 @@ def complete(settings: Any, read_secret_file: Any) -> list[Project]:
             and project.min_amount is not None
             and project.max_amount < project.min_amount
         ):
-            raise ValueError(
-                f"project {project.project_id}: max_amount ({project.max_amount}) is below min_amount "
-                f"({project.min_amount})"
-            )
+            message = _("project {id}: max_amount ({max}) is below min_amount ({min})")
+            raise ValueError(message.format(id=project.project_id, max=project.max_amount, min=project.min_amount))
         done.append(project)
     return done
 

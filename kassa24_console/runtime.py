@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from .config import POSTGRES_EXTRA, Settings
 from .errors import StartupError
+from .i18n import _
 from .store import Store, changes, display_url, now_us
 from .store import queries as q
 
@@ -27,12 +28,13 @@ def describe(error: BaseException, settings: Settings) -> str:
     if isinstance(error, StartupError):
         return str(error)
     if isinstance(error, ModuleNotFoundError) and error.name in ("asyncpg", "psycopg"):
-        return f"PostgreSQL needs a driver: {POSTGRES_EXTRA}"
+        return _("PostgreSQL needs a driver: {command}").format(command=POSTGRES_EXTRA)
     if isinstance(error, PermissionError | NotADirectoryError | FileNotFoundError | IsADirectoryError):
-        return f"cannot open the database {where}: {error.strerror or error} ({error.filename})"
+        reason = f"{error.strerror or error} ({error.filename})"
+        return _("cannot open the database {where}: {reason}").format(where=where, reason=reason)
     original = getattr(error, "orig", None) or error
     first = (str(original).strip().splitlines() or [type(original).__name__])[0]
-    return f"cannot open the database {where}: {first}"
+    return _("cannot open the database {where}: {reason}").format(where=where, reason=first)
 
 
 class Runtime:

@@ -182,3 +182,31 @@ def test_an_empty_database_url_on_the_command_line_is_refused(tmp_path: Path) ->
     )  # fmt: skip
     assert done.returncode != 0 and "the database URL is empty" in done.stderr and "Traceback" not in done.stderr
     assert not any(tmp_path.rglob("*.db"))
+
+
+@pytest.mark.parametrize(
+    ("language", "variable", "value", "said"),
+    [
+        ("ru", "KASSA24_PORT", "abc", "ошибка в настройках: port: должно быть целым числом"),
+        ("ru", "KASSA24_PORT", "-5", "port: должно быть не меньше 0"),
+        ("ru", "KASSA24_RESPONSE_OPTION", "7", "response_option: допустимо: 1 или 2"),
+        ("kk", "KASSA24_PREVIOUS_KEY_UNTIL", "2030-01-01", "previous_key_until: уақыт белдеуі қажет"),
+        ("kk", "KASSA24_DATABASE_URL", "mysql://h/db", "қолдау көрсетілмейтін дерекқор 'mysql'"),
+        ("en", "KASSA24_PORT", "abc", "invalid configuration: port: must be a whole number"),
+    ],
+)
+def test_a_refused_setting_says_why_in_the_operators_language(
+    monkeypatch: pytest.MonkeyPatch, language: str, variable: str, value: str, said: str
+) -> None:
+    from kassa24_console import i18n
+
+    monkeypatch.setenv("KASSA24_SECRET_KEY", "k" * 24)
+    monkeypatch.setenv(variable, value)
+    before = i18n.current_language()
+    i18n.set_language(language)
+    try:
+        with pytest.raises(ConfigError) as refused:
+            load_settings()
+    finally:
+        i18n.set_language(before)
+    assert said in str(refused.value), refused.value
