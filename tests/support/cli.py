@@ -95,23 +95,18 @@ def run_cli(
     *args: str, env: Mapping[str, str] | None = None, cwd: Path | str | None = None, timeout: float = 120.0
 ) -> subprocess.CompletedProcess[str]:
     """``kassa24-console *args`` in this process; ``env`` replaces the environment as
-    ``subprocess.run(env=...)`` does. From a running event loop it runs on a thread (the
-    command has loops of its own)."""
+    ``subprocess.run(env=...)`` does. It runs on a thread of its own (the command has event
+    loops of its own, a test may have one running), given up after ``timeout`` seconds as a
+    child process would be."""
     argv = [str(arg) for arg in args]
     with _ONE_AT_A_TIME, _as_a_child(env, cwd) as (out, err):
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            code = _main(argv)
-        else:
-            result: list[int] = []
-            thread = threading.Thread(target=lambda: result.append(_main(argv)), name="k24-cli", daemon=True)
-            thread.start()
-            thread.join(timeout)
-            if not result:
-                raise subprocess.TimeoutExpired(["kassa24-console", *argv], timeout)
-            code = result[0]
-        return subprocess.CompletedProcess(["kassa24-console", *argv], code, out.text(), err.text())
+        result: list[int] = []
+        thread = threading.Thread(target=lambda: result.append(_main(argv)), name="k24-cli", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if not result:
+            raise subprocess.TimeoutExpired(["kassa24-console", *argv], timeout)
+        return subprocess.CompletedProcess(["kassa24-console", *argv], result[0], out.text(), err.text())
 
 
 async def run_cli_async(
