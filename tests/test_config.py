@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kassa24_console.config import DEMO_SECRET_KEY, ConfigError, load_settings
 from kassa24_console.store.db import async_url
+from tests.support.cli import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -176,10 +175,7 @@ def test_settings_are_checked_against_each_other(monkeypatch: pytest.MonkeyPatch
 
 def test_an_empty_database_url_on_the_command_line_is_refused(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")} | {"HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "--database-url", "", "db", "info"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+    done = run_cli("--database-url", "", "db", "info", env=env)
     assert done.returncode != 0 and "the database URL is empty" in done.stderr and "Traceback" not in done.stderr
     assert not any(tmp_path.rglob("*.db"))
 

@@ -29,6 +29,7 @@ from kassa24_console.protocol.signature import signed
 from kassa24_console.reconcile.engine import Period, reconcile
 from kassa24_console.store import now_us
 from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.cli import run_cli
 from tests.support.common import SECRET
 from tests.support.console import Ticks, click_save, make_settings, open_first_contract, post, until
 from tests.support.seeding import seed_demo
@@ -339,14 +340,9 @@ async def test_a_failed_signature_is_explained_in_the_detail_view(console: Any) 
 
 
 def test_attaching_to_a_database_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     missing = tmp_path / "nowhere" / "k24.db"
     env = {"PATH": "/usr/bin:/bin", "KASSA24_DATABASE_URL": f"sqlite:///{missing}", "KASSA24_LOG_FILE": "/dev/null"}
-    result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "--attach"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_cli("--attach", env=env)
     assert result.returncode == 1 and f"there is no database at {missing}" in result.stderr
     assert "Traceback" not in result.stderr and not missing.exists() and not missing.parent.exists()
 

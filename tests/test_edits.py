@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.screens import ContractForm
 from kassa24_console.store import Store
 from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.cli import run_cli
 from tests.support.common import SECRET
 from tests.support.console import click_save, make_settings, open_first_contract, post, until
 from tests.support.edits import edit_in_another_process
@@ -117,8 +116,7 @@ async def test_an_account_needs_a_name(tmp_path: Path) -> None:
 
 def _audit_cli(tmp_path: Path, db_url: str, *args: str) -> str:
     env = serve_env(tmp_path / "k.db", 0, KASSA24_DATABASE_URL=db_url)
-    command = [sys.executable, "-m", "kassa24_console", "audit", *args]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    result = run_cli("audit", *args, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

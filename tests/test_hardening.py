@@ -7,8 +7,6 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from hypothesis import strategies as st
 
 from kassa24_console.protocol.signature import signed
 from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.cli import run_cli
 from tests.support.common import SECRET
 from tests.support.endpoint import Endpoint
 from tests.support.inprocess import start_app
@@ -196,11 +195,10 @@ def test_secret_file_must_be_private_and_the_secret_is_never_shown(tmp_path: Pat
         "KASSA24_LOG_FILE": str(tmp_path / "k.log"),
         "PATH": os.environ["PATH"],
     }
-    cli = [sys.executable, "-m", "kassa24_console"]
-    refused = subprocess.run([*cli, "db", "info"], env=env, capture_output=True, text=True, timeout=30)
+    refused = run_cli("db", "info", env=env)
     assert refused.returncode == 2 and "chmod 600" in refused.stderr and "s3cr3t" not in refused.stderr
     secret_file.chmod(0o600)
-    helped = subprocess.run([*cli, "--help"], env=env, capture_output=True, text=True, timeout=30)
+    helped = run_cli("--help", env=env)
     assert "s3cr3t" not in helped.stdout + helped.stderr
 
     (tmp_path / "s").mkdir()

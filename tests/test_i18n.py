@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -19,10 +18,10 @@ from kassa24_console import i18n
 from kassa24_console.commands.reconcile_show import payments
 from kassa24_console.money import format_money
 from tests.support.bodies import deposit_body, verify_body
+from tests.support.cli import run_cli as cli
 from tests.support.inprocess import start_app
 from tests.support.reconciling import ZONE, pay, report_line, write_report
 from tests.support.seeding import new_customer
-from tests.support.serve import start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "kassa24_console"
@@ -97,14 +96,7 @@ def test_money_in_each_language() -> None:
 
 def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("KASSA24_", "LC_")) and k != "LANG"}
-    return subprocess.run(
-        [sys.executable, "-m", "kassa24_console", *args],
-        env={**base, "XDG_DATA_HOME": str(cwd), "COLUMNS": "200", **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli(*args, env={**base, "XDG_DATA_HOME": str(cwd), "COLUMNS": "200", **env}, cwd=cwd)
 
 
 def test_cli_help_and_errors_in_russian(tmp_path: Path) -> None:
@@ -157,7 +149,7 @@ def test_customer_language_on_verify_and_check_deposit(tmp_path: Path, language:
 
 
 def test_the_act_in_russian_read_back(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_LANGUAGE="ru", KASSA24_MERCHANT_NAME="ТОО «Алматы Сервис»")
+    server = start_app(tmp_path, KASSA24_LANGUAGE="ru", KASSA24_MERCHANT_NAME="ТОО «Алматы Сервис»")
     try:
         customer, (contract,) = new_customer(server, {"payment": 1_000_000})
         paid = pay(server, customer, contract, 150_000)
@@ -166,16 +158,13 @@ def test_the_act_in_russian_read_back(tmp_path: Path) -> None:
         day = datetime.now(ZONE).date().isoformat()
         env = {**server.env, "KASSA24_LOG_FILE": "/dev/null", "KASSA24_LANGUAGE": "ru",
                "KASSA24_MERCHANT_NAME": "ТОО «Алматы Сервис»"}  # fmt: skip
-        reconcile = [sys.executable, "-m", "kassa24_console", "reconcile"]
-        run = subprocess.run([*reconcile, "--report", str(report)], env=env, capture_output=True, text=True)
+        run = cli("reconcile", "--report", str(report), env=env)
         assert run.returncode == 1, run.stderr
         (finding,) = server.rows("SELECT id FROM mismatches WHERE payment_id = ?", other)
         note = ["--resolve", str(finding["id"]), "--note", "платёж в реестре следующего дня"]
-        assert subprocess.run([*reconcile, *note], env=env, capture_output=True, text=True).returncode == 0
+        assert cli("reconcile", *note, env=env).returncode == 0
         act = tmp_path / "act.xlsx"
-        signed = subprocess.run(
-            [*reconcile, "--from", day, "--sign-off", "--act", str(act)], env=env, capture_output=True, text=True
-        )
+        signed = cli("reconcile", "--from", day, "--sign-off", "--act", str(act), env=env)
         assert signed.returncode == 0, signed.stderr
         assert "акт сверки за" in signed.stdout
     finally:

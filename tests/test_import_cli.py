@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.common import ROOT
 
 
@@ -20,14 +21,7 @@ def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "KASSA24_LOG_FILE": str(tmp / "log"),
         "PATH": "/usr/bin:/bin",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "kassa24_console", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp,
-    )
+    return run_cli(*args, env=env, cwd=tmp)
 
 
 def _rows(tmp: Path, sql: str) -> list[tuple]:
@@ -133,10 +127,10 @@ def test_contract_of_unknown_account_applies_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["db", "info"], ["audit"]])
 def test_a_command_that_reads_never_creates_a_database(tmp_path: Path, command: list[str]) -> None:
     typo = tmp_path / "typo" / "k24.db"
-    done = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "--database-url", f"sqlite:///{typo}", *command],
+    done = run_cli(
+        "--database-url", f"sqlite:///{typo}", *command,
         env={"KASSA24_SECRET_KEY": "s", "KASSA24_LOG_FILE": str(tmp_path / "log"), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode != 0 and f"cannot open the database {typo}: there is no such file" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "typo").exists()

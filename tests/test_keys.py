@@ -8,7 +8,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy import create_engine
 from kassa24_console.alerts import rules
 from kassa24_console.config import Settings
 from kassa24_console.store.db import create_schema
+from tests.support.cli import run_cli
 from tests.support.console import until
 
 NOW = time.time_ns() // 1000
@@ -67,8 +67,7 @@ def _cli(tmp: Path, url: str, previous_until: datetime, *args: str) -> subproces
         "KASSA24_LOG_FILE": str(tmp / "k.log"),
         "KASSA24_PROJECTS": json.dumps(_projects(previous_until)),
     }
-    command = [sys.executable, "-m", "kassa24_console", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    return run_cli(*args, env=env)
 
 
 def test_keys_says_which_key_signs_per_project_and_never_a_key(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from sqlmodel import SQLModel
 
 from kassa24_console.store import models  # noqa: F401
 from kassa24_console.store.db import alembic_config, create_schema
+from tests.support.cli import run_cli
 
 
 def _engine(path: Path):
@@ -51,11 +50,11 @@ def test_upgrade_from_the_first_released_schema_keeps_the_data(tmp_path: Path) -
         db.execute("INSERT INTO deposits VALUES ('k24_old', '7001', NULL, NULL, 100, 'KZT', 'paid', 100, 1, 1)")
     engine.dispose()
     # Starting the program on the old database upgrades it.
-    result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "--database-url", f"sqlite:///{path}", "db", "info"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_cli(
+        "--database-url",
+        f"sqlite:///{path}",
+        "db",
+        "info",
         env={"KASSA24_SECRET_KEY": "s", "KASSA24_LOG_FILE": str(tmp_path / "log"), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr

@@ -21,26 +21,23 @@ from kassa24_console import timeline
 from kassa24_console.reconcile.data_api import DataApiError
 from kassa24_console.store import Store
 from tests.support.bodies import callback_body, deposit_body
+from tests.support.cli import run_cli, run_cli_async
+from tests.support.endpoint import Endpoint
+from tests.support.inprocess import AppServer, start_app
 from tests.support.reconciling import HEADER, ZONE, FakeDataApi, api_item, data_api, pay, serve_asgi, today
 from tests.support.seeding import new_customer
-from tests.support.serve import Server, start_serve
 
 
 @pytest.fixture
 def merchant(tmp_path: Path):
-    server = start_serve(tmp_path)
+    """serve's app over a real SQLite file (the process is not what these tests are about)."""
+    server = start_app(tmp_path)
     yield server
     server.stop()
 
 
-def cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
-        env={**server.env, "KASSA24_LOG_FILE": "/dev/null", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def cli(server: Endpoint, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("reconcile", *args, env={**server.env, "KASSA24_LOG_FILE": "/dev/null", **env})
 
 
 def stale_zone_database(tmp_path: Path) -> Path:
@@ -75,17 +72,14 @@ def test_zones_come_from_tzdata_even_when_the_system_database_is_stale(tmp_path:
 
 @pytest.mark.parametrize("command", ["reconcile", "serve"])
 def test_a_misspelled_zone_is_one_line(tmp_path: Path, command: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", command],
+    result = run_cli(
+        command,
         env={
             "PATH": "/usr/bin:/bin",
             "KASSA24_TIMEZONE": "Asia/Almati",
             "KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
             "KASSA24_LOG_FILE": "/dev/null",
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -105,14 +99,7 @@ def test_a_misspelled_zone_is_one_line(tmp_path: Path, command: str) -> None:
 )
 def test_arguments_that_would_read_as_all_clear_are_refused(tmp_path: Path, args: list[str], says: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "KASSA24_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
-        env={**env, "KASSA24_LOG_FILE": "/dev/null"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    result = run_cli("reconcile", *args, env={**env, "KASSA24_LOG_FILE": "/dev/null"}, cwd=tmp_path)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr
     assert result.stdout == "" and not (tmp_path / "out.pdf").exists() and not (tmp_path / "k.db").exists()
@@ -128,7 +115,7 @@ def line(op: str, payment_id: str, kind: str, status: str, amount: str, customer
     return f"{op};{payment_id};1234;{kind};{status};Kassa24;{amount};KZT;{customer};{at};{at}"
 
 
-def test_russian_types_mapped_an_unknown_type_refused_with_its_line(merchant: Server, tmp_path: Path) -> None:
+def test_russian_types_mapped_an_unknown_type_refused_with_its_line(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
     paid = [pay(merchant, customer, contract, 1_000_000 + i, operation_id=i) for i in range(3)]
     lines = [line(str(70 + i), p, "Продажа", "Успешно", f"10 000,0{i}", customer) for i, p in enumerate(paid)]
@@ -171,7 +158,7 @@ async def test_the_data_api_types_are_mapped_and_an_unknown_one_refused() -> Non
     assert [o.type for o in operations] == ["sale", "refund"]
 
 
-def test_an_overpayment_is_kept_as_the_contracts_credit_with_its_finding(merchant: Server) -> None:
+def test_an_overpayment_is_kept_as_the_contracts_credit_with_its_finding(merchant: AppServer) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 100_000})
     first, second = (merchant.post(deposit_body(customer, contract, 100_000)).json()["payment_id"] for _ in range(2))
     for i, payment_id in enumerate((first, second)):
@@ -209,7 +196,7 @@ def at_local(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=ZONE).timestamp() * 1e6)
 
 
-def paid_at(merchant: Server, customer: str, contract: str, amount: int, when: str, op: int) -> str:
+def paid_at(merchant: AppServer, customer: str, contract: str, amount: int, when: str, op: int) -> str:
     """A payment made through the listener, its deposit then dated ``when`` (local time)."""
     payment_id = pay(merchant, customer, contract, amount, operation_id=op)
     with sqlite3.connect(merchant.db_path) as db:
@@ -217,7 +204,7 @@ def paid_at(merchant: Server, customer: str, contract: str, amount: int, when: s
     return payment_id
 
 
-def test_a_payment_across_midnight_is_carried_and_both_days_come_to_zero(merchant: Server, tmp_path: Path) -> None:
+def test_a_payment_across_midnight_is_carried_and_both_days_come_to_zero(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
     noon = paid_at(merchant, customer, contract, 500_000, "2026-11-27 12:00:00", 1)
     late = paid_at(merchant, customer, contract, 333_300, "2026-11-27 23:59:53", 2)
@@ -245,12 +232,12 @@ def test_a_payment_across_midnight_is_carried_and_both_days_come_to_zero(merchan
     assert act[carried + 2][:2] == ("Difference after carried items, ₸", 0)
 
 
-def open_ids(merchant: Server, payment_id: str) -> list[int]:
+def open_ids(merchant: AppServer, payment_id: str) -> list[int]:
     rows = merchant.rows("SELECT id FROM mismatches WHERE payment_id = ? AND state = 'open'", payment_id)
     return [r["id"] for r in rows]
 
 
-def test_export_settlements_the_act_and_a_reopen_after_sign_off(merchant: Server, tmp_path: Path) -> None:
+def test_export_settlements_the_act_and_a_reopen_after_sign_off(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
     matched = pay(merchant, customer, contract, 111_100, operation_id=1)
     short = pay(merchant, customer, contract, 200_000, operation_id=2)
@@ -318,7 +305,7 @@ def test_export_settlements_the_act_and_a_reopen_after_sign_off(merchant: Server
     assert "reopened after sign-off" in after.stdout and f"#{mismatch} amount_mismatch {short} reopened" in after.stdout
 
 
-def test_an_empty_month_from_the_data_api_is_refused_unless_accepted(merchant: Server, tmp_path: Path) -> None:
+def test_an_empty_month_from_the_data_api_is_refused_unless_accepted(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
     paid = [paid_at(merchant, customer, contract, 100_000 + i, f"2026-11-{3 + i:02d} 10:00:00", i) for i in range(3)]
 
@@ -327,13 +314,10 @@ def test_an_empty_month_from_the_data_api_is_refused_unless_accepted(merchant: S
         try:
             env = {**merchant.env, "KASSA24_LOG_FILE": "/dev/null", "KASSA24_DATA_API_URL": url,
                    "KASSA24_DATA_API_TOKEN": "T" * 30, "KASSA24_DATA_API_SECRET": "data-api-key"}  # fmt: skip
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "kassa24_console", "reconcile", "--data-api", "--from", "2026-11-01",
-                "--to", "2026-11-30", "--format", "json", *extra,
-                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            return await run_cli_async(
+                "reconcile", "--data-api", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json", *extra,
+                env=env,
             )  # fmt: skip
-            out, err = await process.communicate()
-            return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
         finally:
             await listener.stop()
 
@@ -394,7 +378,7 @@ async def test_the_console_shows_a_reopen_by_hand_after_sign_off(tmp_path: Path)
         await pilot.press("q")
 
 
-def test_a_retry_across_midnight_is_carried_and_found_from_either_day(merchant: Server, tmp_path: Path) -> None:
+def test_a_retry_across_midnight_is_carried_and_found_from_either_day(merchant: AppServer, tmp_path: Path) -> None:
     """The platform asked for a deposit at 23:59:55, got no answer in time and asked again
     after midnight, paying the second: the first stays unpaid on the 27th, its payment is the
     28th's. Each day says where the other half is; the retry is found whichever days are

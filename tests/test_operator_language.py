@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from kassa24_console import importer
 from kassa24_console.edits import ContractChange, Seen, load_contract, update_contract
 from kassa24_console.store import Store
 from tests.support.bodies import verify_body
+from tests.support.cli import run_cli
 from tests.support.common import PROJECT_ID, SECRET
 from tests.support.receivers import HttpReceiver
 from tests.support.serve import start_serve
@@ -46,8 +46,7 @@ def cli(tmp: Path, *args: str, language: str = "ru") -> subprocess.CompletedProc
         "KASSA24_LOG_FILE": str(tmp / "cli.log"),
         "PATH": "/usr/bin:/bin",
     }
-    command = [sys.executable, "-m", "kassa24_console", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=tmp)
+    return run_cli(*args, env=env, cwd=tmp)
 
 
 def test_an_alert_reaches_the_webhook_in_russian_and_the_store_keeps_its_key(

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kassa24_console.config import ConfigError, load_settings
+from tests.support.cli import run_cli
 from tests.support.console import until
 
 TWO = """
@@ -130,13 +129,7 @@ def test_a_config_holding_project_keys_must_be_private(tmp_path: Path) -> None:
 def test_the_command_line_says_a_config_mistake_in_one_line(tmp_path: Path) -> None:
     config = two_projects(tmp_path, TWO.replace("project_id = 4343", "project_id = 4242"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA24_")} | {"HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "--config", str(config), "db", "info"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    done = run_cli("--config", str(config), "db", "info", env=env)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "kassa24-console: invalid configuration: config: two projects have the id 4242: give each project its own"

@@ -1,7 +1,7 @@
 """One project's platform record never takes another's: an operation id stored as one
 project's is never overwritten, moved or matched by another project's report, and the
-machine outputs that list findings or changes say whose each row is. Over real HTTP to a
-real ``serve`` with two projects and the real ``reconcile`` and ``audit`` commands."""
+machine outputs that list findings or changes say whose each row is. Through serve's app
+with two projects on a real SQLite file and the real ``reconcile`` and ``audit`` commands."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,27 +19,28 @@ import pytest
 
 from kassa24_console.store import Store
 from kassa24_console.store.platform import OPERATION_COLUMNS, upsert_operations
+from tests.support.cli import run_cli, run_cli_async
+from tests.support.inprocess import AppServer, start_app
 from tests.support.projects import PRODUCTION, PROJECTS, TEST, seed_projects
 from tests.support.reconcile_projects import line_of, money_state, pay_in, reconcile_cli, report_of
 from tests.support.reconciling import TOKEN_KEY, ZONE, FakeDataApi, api_item, serve_asgi
-from tests.support.serve import Server, start_serve
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp: Path = tmp_path_factory.mktemp("projects_guard")
-    srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS[:2]))
+    srv = start_app(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS[:2]))  # serve's app in-process
     seed_projects(srv.db_url)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def paid(server: Server) -> dict[int, str]:
+def paid(server: AppServer) -> dict[int, str]:
     return {PRODUCTION: pay_in(server, PRODUCTION, 150_000, 61), TEST: pay_in(server, TEST, 20_000, 62)}
 
 
-def _operation(server: Server, operation_id: str) -> list[tuple[Any, ...]]:
+def _operation(server: AppServer, operation_id: str) -> list[tuple[Any, ...]]:
     rows = server.rows(
         "SELECT operation_id, project_id, payment_id, amount, source, imported_at FROM platform_operations "
         "WHERE operation_id = ?",
@@ -49,12 +49,12 @@ def _operation(server: Server, operation_id: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows]
 
 
-def _coverage(server: Server, project: int) -> int:
+def _coverage(server: AppServer, project: int) -> int:
     return server.rows("SELECT count(*) AS n FROM platform_coverage WHERE project_id = ?", project)[0]["n"]
 
 
 def test_another_projects_report_never_overwrites_a_stored_operation(
-    server: Server, paid: dict[int, str], tmp_path: Path
+    server: AppServer, paid: dict[int, str], tmp_path: Path
 ) -> None:
     ours = report_of(tmp_path, [line_of("7001", paid[PRODUCTION], PRODUCTION, "1500.00")])
     stored = reconcile_cli(server, "--project", str(PRODUCTION), "--report", str(ours))
@@ -77,7 +77,7 @@ def test_another_projects_report_never_overwrites_a_stored_operation(
         assert money_state(server, paid) == before
 
 
-def test_a_data_api_answer_never_takes_another_projects_operation(server: Server, paid: dict[int, str]) -> None:
+def test_a_data_api_answer_never_takes_another_projects_operation(server: AppServer, paid: dict[int, str]) -> None:
     """The test project's Data API answer names operation 7001, stored as production's: the
     answer is refused whole and production's operation stays as it was."""
     production = _operation(server, "7001")
@@ -95,12 +95,8 @@ def test_a_data_api_answer_never_takes_another_projects_operation(server: Server
                 "KASSA24_DATA_API_TOKEN": "T" * 30,
                 "KASSA24_DATA_API_SECRET": TOKEN_KEY,
             }
-            command = ["-m", "kassa24_console", "reconcile", "--project", str(TEST), "--data-api"]
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-            )
-            out, err = await process.communicate()
-            return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+            command = ["reconcile", "--project", str(TEST), "--data-api"]
+            return await run_cli_async(*command, env=env)
         finally:
             await listener.stop()
 
@@ -112,7 +108,7 @@ def test_a_data_api_answer_never_takes_another_projects_operation(server: Server
 
 
 def test_a_record_giving_one_operation_id_to_two_projects_is_refused(
-    server: Server, paid: dict[int, str], tmp_path: Path
+    server: AppServer, paid: dict[int, str], tmp_path: Path
 ) -> None:
     """Two reports of one run (a report repeating an id within itself is refused by its line)."""
     (tmp_path / "a").mkdir()
@@ -128,7 +124,7 @@ def test_a_record_giving_one_operation_id_to_two_projects_is_refused(
     assert money_state(server, paid) == before
 
 
-def test_the_store_never_moves_an_operation_to_another_project(server: Server, paid: dict[int, str]) -> None:
+def test_the_store_never_moves_an_operation_to_another_project(server: AppServer, paid: dict[int, str]) -> None:
     """Even a write that slipped past the check (two processes at once) leaves another
     project's operation as it was: the upsert replaces only the same project's."""
     production = _operation(server, "7001")
@@ -160,7 +156,7 @@ def test_the_store_never_moves_an_operation_to_another_project(server: Server, p
 
 
 def test_machine_outputs_of_several_projects_carry_the_project(
-    server: Server, paid: dict[int, str], tmp_path: Path
+    server: AppServer, paid: dict[int, str], tmp_path: Path
 ) -> None:
     # A finding of the test project: its operation claims production's payment id.
     lines = [line_of("7001", paid[PRODUCTION], PRODUCTION, "1500.00"), line_of("7004", paid[TEST], TEST, "200.00")]
@@ -175,12 +171,11 @@ def test_machine_outputs_of_several_projects_carry_the_project(
     stored = server.rows("SELECT project_id, kind, payment_id FROM mismatches WHERE state = 'open'")
     assert sorted(findings) == sorted(tuple(row) for row in stored)
     for fmt in ("csv", "json"):
-        audit = subprocess.run(
-            [sys.executable, "-m", "kassa24_console", "audit", "--format", fmt],
+        audit = run_cli(
+            "audit",
+            "--format",
+            fmt,
             env=server.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert audit.returncode == 0, audit.stderr
         entries = list(csv.DictReader(io.StringIO(audit.stdout))) if fmt == "csv" else json.loads(audit.stdout)

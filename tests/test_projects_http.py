@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.bodies import callback_body, deposit_body, verify_body
+from tests.support.cli import run_cli
 from tests.support.endpoint import Endpoint
 from tests.support.projects import (
     KEYS,
@@ -136,17 +137,11 @@ def test_the_test_projects_payments_never_change_production_dues(projects: Serve
 def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_records(served: Server) -> None:
     """``simulate --project-id`` signs with that project's key and seeds its accounts into
     that project; ``simulate replay --set`` re-signs with the key of the record's project."""
-    import subprocess
-    import sys
 
     env = {**served.env, "KASSA24_LOG_FILE": "/dev/null"}
-    base = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{served.url}/kassa24"]
-    played = subprocess.run(
-        [*base, "--project-id", str(TEST), "--seed-database", served.db_url, "happy_path", "unknown_account"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+    base = ["simulate", "--url", f"{served.url}/kassa24"]
+    played = run_cli(
+        *base, "--project-id", str(TEST), "--seed-database", served.db_url, "happy_path", "unknown_account", env=env
     )
     assert played.returncode == 0, played.stdout + played.stderr
     seeded = served.rows("SELECT DISTINCT project_id FROM accounts WHERE customer_id LIKE 'sim-%'")
@@ -155,14 +150,8 @@ def test_the_simulator_plays_one_project_with_its_key_and_replays_with_the_recor
     issued = post_as(served, in_(TEST, verify_body(ONLY_TEST, note="replay-me")), KEYS[TEST]).json()
     assert issued["code"] == 0
     rows = _traffic_until(served, "SELECT id FROM traffic WHERE request LIKE '%replay-me%'", 1)
-    replay = [sys.executable, "-m", "kassa24_console", "simulate", "replay", str(rows[0]["id"])]
-    again = subprocess.run(
-        [*replay, "--url", f"{served.url}/kassa24", "--set", "note=replayed"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    replay = ["simulate", "replay", str(rows[0]["id"])]
+    again = run_cli(*replay, "--url", f"{served.url}/kassa24", "--set", "note=replayed", env=env)
     assert again.returncode == 0 and '"code": 0' in again.stdout, again.stdout + again.stderr
 
 
@@ -171,8 +160,6 @@ def test_conformance_runs_per_project_with_its_key_and_its_customers(served: Ser
     """Every scenario, the spec's and the conformance ones, passes for each project of a
     several-project install: ``simulate --project ID --seed-database URL`` signs with that
     project's key and seeds that project's customers, never the other's."""
-    import subprocess
-    import sys
 
     from kassa24_console.simulate.catalog import SCENARIOS
 
@@ -182,14 +169,8 @@ def test_conformance_runs_per_project_with_its_key_and_its_customers(served: Ser
 
     before = simulated()
     env = {**served.env, "KASSA24_LOG_FILE": "/dev/null"}
-    command = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{served.url}/kassa24"]
-    played = subprocess.run(
-        [*command, "--project", str(project), "--seed-database", served.db_url, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    command = ["simulate", "--url", f"{served.url}/kassa24"]
+    played = run_cli(*command, "--project", str(project), "--seed-database", served.db_url, "--json", env=env)
     assert played.returncode == 0, played.stdout + played.stderr
     report = json.loads(played.stdout)
     assert [s["name"] for s in report["scenarios"] if s["status"] != "PASS"] == []
@@ -204,13 +185,9 @@ def test_conformance_runs_per_project_with_its_key_and_its_customers(served: Ser
 def test_the_simulator_refuses_a_project_that_is_not_configured(served: Server) -> None:
     """With several projects, naming one that is not configured (and no key file) is a
     one-line error, not a run signed with some other project's key."""
-    import subprocess
-    import sys
 
-    command = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{served.url}/kassa24"]
-    played = subprocess.run(
-        [*command, "--project", "9999", "happy_path"], capture_output=True, text=True, env=served.env, timeout=60
-    )
+    command = ["simulate", "--url", f"{served.url}/kassa24"]
+    played = run_cli(*command, "--project", "9999", "happy_path", env=served.env)
     assert played.returncode == 2
     assert played.stderr.strip().splitlines() == [
         "simulate: project 9999 is not configured (configured: 4242, 4343, 4444): name one of them, "
@@ -222,21 +199,15 @@ def test_the_simulator_refuses_a_project_that_is_not_configured(served: Server) 
 def test_the_simulator_plays_each_project_in_its_own_response_option(tmp_path: Path) -> None:
     """Production answers in option 2 and the test project in option 1: ``simulate --project``
     expects each project's own (a verify with nothing due is code 204 in option 2, 0 in 1)."""
-    import subprocess
-    import sys
 
     projects = [PROJECTS[0], {**PROJECTS[1], "response_option": 1}]
     srv = start_serve(tmp_path, 2, KASSA24_PROJECTS=json.dumps(projects))
     try:
         env = {**srv.env, "KASSA24_LOG_FILE": "/dev/null"}
-        command = [sys.executable, "-m", "kassa24_console", "simulate", "--url", f"{srv.url}/kassa24"]
+        command = ["simulate", "--url", f"{srv.url}/kassa24"]
         for project in (PRODUCTION, TEST):
-            played = subprocess.run(
-                [*command, "--project", str(project), "--seed-database", srv.db_url, "--json", "nothing_due"],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
+            played = run_cli(
+                *command, "--project", str(project), "--seed-database", srv.db_url, "--json", "nothing_due", env=env
             )
             assert played.returncode == 0, (project, played.stdout + played.stderr)
             assert json.loads(played.stdout)["passed"] == 1

@@ -18,14 +18,18 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.common import ROOT, free_port
 from tests.support.serve import wait_healthy
+from tests.support.waiting import wait_for
 
 README = ROOT / "README.md"
 PROGRAM = ".venv/bin/kassa24-console"
@@ -145,17 +149,26 @@ def _run(
         except RuntimeError as error:
             pytest.fail(f"{command}: {error}\n" + log.read_text(errors="replace"))
         return 1
-    result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", *words[1:]],
-        env=env,
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    if background:  # the next command is typed after the listener has recorded what it answered
+        wait_for(lambda: _recorded(port, tmp), what="the background listener's traffic record")
+    result = run_cli(*words[1:], env=env, cwd=tmp)  # the command line in-process; serve (&) in its own
     printed = [line.rstrip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
     assert matches(shown, printed), f"$ {command}\nshown:\n" + "\n".join(shown) + "\nprinted:\n" + "\n".join(printed)
     return 1
+
+
+def _recorded(port: int, tmp: Path) -> bool:
+    """Every request the background listener answered is in its traffic record, as it is by
+    the time a person types the next command (the record is written every 0.2 s)."""
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    answered = sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("kassa24_requests_total{")
+    )
+    stored = 0
+    for database in tmp.glob("*.db"):
+        with sqlite3.connect(database, timeout=10) as connection:
+            stored += connection.execute("SELECT count(*) FROM traffic").fetchone()[0]
+    return stored >= answered
 
 
 def test_the_readmes_reconciliation_session_prints_what_it_shows(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,10 @@ from kassa24_console.reconcile.engine import Period, SignOffRefused, reconcile, 
 from kassa24_console.reconcile.report import ReportError, read_csv
 from kassa24_console.store import Store, now_us
 from tests.support.bodies import callback_body
+from tests.support.cli import run_cli, run_cli_async
 from tests.support.common import SECRET
+from tests.support.endpoint import Endpoint
+from tests.support.inprocess import AppServer, start_app
 from tests.support.reconciling import (
     COLUMNS,
     HEADER,
@@ -37,12 +39,11 @@ from tests.support.reconciling import (
     today,
 )
 from tests.support.seeding import new_customer
-from tests.support.serve import Server, start_serve
 
 
 @pytest.fixture
 def server2(tmp_path: Path):  # a fresh merchant per test: a report covers a whole day of one database
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)  # serve's app in-process: the process is not what is tested here
     yield server
     server.stop()
 
@@ -51,14 +52,14 @@ def of(findings: list[Any], payment_id: str) -> list[tuple[str, dict]]:
     return [(f.kind, f.evidence) for f in findings if f.payment_id == payment_id]
 
 
-def test_agreeing_records_give_nothing(server2: Server, tmp_path: Path) -> None:
+def test_agreeing_records_give_nothing(server2: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(server2, {"payment": 1_000_000})
     paid = pay(server2, customer, contract, 150_000)
     findings = asyncio.run(run(server2, report=[report_line("9001", paid, "1500.00", customer=customer)], tmp=tmp_path))
     assert of(findings, paid) == []
 
 
-def test_callback_for_unknown_payment_is_one_record_with_the_live_flag(server2: Server) -> None:
+def test_callback_for_unknown_payment_is_one_record_with_the_live_flag(server2: AppServer) -> None:
     server2.post(callback_body("k24_nobody", amount=5000), path="/kassa24/callback")
     findings = asyncio.run(run(server2))
     assert of(findings, "k24_nobody") == [
@@ -68,7 +69,7 @@ def test_callback_for_unknown_payment_is_one_record_with_the_live_flag(server2: 
     assert rows[0]["n"] == 1  # the service flagged it live; reconciliation found the same record
 
 
-def test_amount_and_currency_mismatches(server2: Server, tmp_path: Path) -> None:
+def test_amount_and_currency_mismatches(server2: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
     short = pay(server2, customer, contract, 200_000, callback_amount=150_000)
     dollars = pay(server2, customer, contract, 200_000, status=None)
@@ -100,7 +101,7 @@ def test_amount_and_currency_mismatches(server2: Server, tmp_path: Path) -> None
     ]
 
 
-def test_customer_status_and_presence_in_the_report(server2: Server, tmp_path: Path) -> None:
+def test_customer_status_and_presence_in_the_report(server2: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
     other_customer = pay(server2, customer, contract, 100_000)
     declined_there = pay(server2, customer, contract, 100_000)
@@ -132,7 +133,7 @@ def test_customer_status_and_presence_in_the_report(server2: Server, tmp_path: P
     ]
 
 
-def test_conflicts_and_duplicate_operations(server2: Server) -> None:
+def test_conflicts_and_duplicate_operations(server2: AppServer) -> None:
     customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
     conflicted = pay(server2, customer, contract, 100_000)
     server2.post(callback_body(conflicted, "decline", 100_000, operation_id=2), path="/kassa24/callback")
@@ -146,7 +147,7 @@ def test_conflicts_and_duplicate_operations(server2: Server) -> None:
     assert len(server2.rows("SELECT id FROM mismatches WHERE payment_id = ?", conflicted)) == 1
 
 
-def test_no_callback_past_the_basic_time_and_the_threshold(server2: Server) -> None:
+def test_no_callback_past_the_basic_time_and_the_threshold(server2: AppServer) -> None:
     customer, (contract,) = new_customer(server2, {"payment": 10_000_000})
     waiting = pay(server2, customer, contract, 100_000, status=None)
     created = server2.rows("SELECT created_at FROM deposits WHERE payment_id = ?", waiting)[0]["created_at"]
@@ -164,7 +165,7 @@ def test_no_callback_past_the_basic_time_and_the_threshold(server2: Server) -> N
     assert {(r["state"], r["resolved_by"]) for r in state} == {("resolved", "reconcile")}
 
 
-def test_monthly_limit_and_likely_retries(server2: Server) -> None:
+def test_monthly_limit_and_likely_retries(server2: AppServer) -> None:
     customer, (contract,) = new_customer(server2, {"payment": 2_000_000_000})
     for _ in range(25):
         pay(server2, customer, contract, 50_000_000)
@@ -234,18 +235,12 @@ def test_malformed_reports_are_refused_with_line_and_reason(tmp_path: Path, text
 # --- the CLI, a clean period, working the list, sign-off -----------------------------------
 
 
-def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
-        env={**server.env, "KASSA24_LOG_FILE": "/dev/null"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _cli(server: Endpoint, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("reconcile", *args, env={**server.env, "KASSA24_LOG_FILE": "/dev/null"})
 
 
 def test_clean_period_then_mismatches_worked_to_sign_off(tmp_path: Path) -> None:
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)
     try:
         customer, (contract,) = new_customer(server, {"payment": 1_000_000})
         paid = pay(server, customer, contract, 150_000)
@@ -282,7 +277,7 @@ def test_clean_period_then_mismatches_worked_to_sign_off(tmp_path: Path) -> None
         server.stop()
 
 
-def test_resolved_mismatch_reopens_when_the_evidence_changes(server2: Server, tmp_path: Path) -> None:
+def test_resolved_mismatch_reopens_when_the_evidence_changes(server2: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(server2, {"payment": 1_000_000})
     paid = pay(server2, customer, contract, 100_000)
     asyncio.run(run(server2, report=[report_line("9301", paid, "999.00", customer=customer)], tmp=tmp_path))
@@ -333,13 +328,15 @@ async def test_data_api_timeout_is_a_clear_error() -> None:
     listener, url = await serve_asgi(FakeDataApi([api_item(1)], delay=2))
     try:
         with pytest.raises(DataApiError, match=r"did not answer within 0\.5 s"):
-            await data_api(url, timeout=0.5).operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
+            api = data_api(url, timeout=0.5)
+            api.retry_delays = (0.01, 0.01, 0.01)  # retried as often, without the real back-off's 3.5 s
+            await api.operations(datetime(2026, 11, 27), datetime(2026, 11, 28))
     finally:
         await listener.stop()
 
 
 def test_reconcile_with_the_data_api_from_the_cli(tmp_path: Path) -> None:
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)
     try:
         customer, (contract,) = new_customer(server, {"payment": 1_000_000})
         paid = pay(server, customer, contract, 150_000)
@@ -359,20 +356,7 @@ def test_reconcile_with_the_data_api_from_the_cli(tmp_path: Path) -> None:
                     "KASSA24_DATA_API_TOKEN": "T" * 30,
                     "KASSA24_DATA_API_SECRET": TOKEN_KEY,
                 }
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "kassa24_console",
-                    "reconcile",
-                    "--data-api",
-                    "--format",
-                    "json",
-                    env=env,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                )
-                out, err = await process.communicate()
-                return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+                return await run_cli_async("reconcile", "--data-api", "--format", "json", env=env)
             finally:
                 await listener.stop()
 
@@ -448,13 +432,7 @@ async def test_console_lists_and_resolves_what_reconciliation_found(tmp_path: Pa
         "KASSA24_LOG_FILE": "/dev/null",
         "PATH": "/usr/bin:/bin",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "reconcile", "--from", "2026-11-27", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("reconcile", "--from", "2026-11-27", "--format", "json", env=env)
     assert result.returncode == 1
     still_open = {o["id"] for o in json.loads(result.stdout)["open"]}
     assert len(still_open) == on_the_day - 1 and resolved_id not in still_open

@@ -1,5 +1,5 @@
-"""Reconciliation per project, over real HTTP to a real ``serve`` with two projects and the
-real ``reconcile`` command: each operation of the report goes to its project (its project
+"""Reconciliation per project, through serve's app with two projects on a real SQLite file and
+the real ``reconcile`` command: each operation of the report goes to its project (its project
 column); money, findings, coverage, sign-off and the act stay inside their project."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,30 +17,31 @@ import pytest
 
 from kassa24_console.listener import Listener
 from kassa24_console.protocol.signature import signed, verify
+from tests.support.cli import run_cli, run_cli_async
 from tests.support.common import read_body
+from tests.support.inprocess import AppServer, start_app
 from tests.support.projects import PRODUCTION, PROJECTS, SHARED, TEST, seed_projects
 from tests.support.reconcile_projects import line_of, money_state, pay_in, reconcile_cli, report_of
 from tests.support.reconciling import ZONE
-from tests.support.serve import Server, start_serve
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp: Path = tmp_path_factory.mktemp("reconcile_projects")
-    srv = start_serve(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS[:2]))
+    srv = start_app(tmp, 2, KASSA24_PROJECTS=json.dumps(PROJECTS[:2]))  # serve's app in-process
     seed_projects(srv.db_url)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def paid(server: Server) -> dict[int, str]:
+def paid(server: AppServer) -> dict[int, str]:
     """One paid deposit in each project, for the same customer id and contract id."""
     return {PRODUCTION: pay_in(server, PRODUCTION, 150_000, 71), TEST: pay_in(server, TEST, 20_000, 72)}
 
 
 def test_an_operation_of_a_project_we_do_not_have_is_refused_with_its_line(
-    server: Server, paid: dict[int, str], tmp_path: Path
+    server: AppServer, paid: dict[int, str], tmp_path: Path
 ) -> None:
     report = report_of(
         tmp_path,
@@ -56,7 +56,9 @@ def test_an_operation_of_a_project_we_do_not_have_is_refused_with_its_line(
     assert money_state(server, paid) == before
 
 
-def test_a_two_project_report_is_reconciled_per_project(server: Server, paid: dict[int, str], tmp_path: Path) -> None:
+def test_a_two_project_report_is_reconciled_per_project(
+    server: AppServer, paid: dict[int, str], tmp_path: Path
+) -> None:
     report = report_of(
         tmp_path,
         [
@@ -85,7 +87,7 @@ def test_a_two_project_report_is_reconciled_per_project(server: Server, paid: di
     assert money_state(server, paid) == before  # nothing moved
 
 
-def test_sign_off_and_the_act_need_a_project_when_there_are_several(server: Server, paid: dict[int, str]) -> None:
+def test_sign_off_and_the_act_need_a_project_when_there_are_several(server: AppServer, paid: dict[int, str]) -> None:
     for args in (["--sign-off"], ["--act", "act.xlsx"], ["--export", "rows.csv"]):
         done = reconcile_cli(server, *args)
         assert done.returncode == 2 and "--project" in done.stderr and "Traceback" not in done.stderr, args
@@ -95,7 +97,7 @@ def test_sign_off_and_the_act_need_a_project_when_there_are_several(server: Serv
 
 
 def test_sign_off_of_one_project_leaves_the_other_open_and_the_act_is_the_projects(
-    server: Server, paid: dict[int, str], tmp_path: Path
+    server: AppServer, paid: dict[int, str], tmp_path: Path
 ) -> None:
     act = tmp_path / "act.xlsx"
     done = reconcile_cli(server, "--project", str(PRODUCTION), "--sign-off", "--act", str(act))
@@ -119,7 +121,7 @@ def test_sign_off_of_one_project_leaves_the_other_open_and_the_act_is_the_projec
     assert [tuple(r) for r in periods] == [(PRODUCTION, None), (TEST, None)]
 
 
-def test_a_project_a_report_never_names_is_not_reconciled_by_it(server: Server, tmp_path: Path) -> None:
+def test_a_project_a_report_never_names_is_not_reconciled_by_it(server: AppServer, tmp_path: Path) -> None:
     """A report whose project column names production only is production's record: the test
     project's days stay without a platform record (never "all clear" from a report that says
     nothing of it), and every output says which record covered which project."""
@@ -147,17 +149,18 @@ def test_a_project_a_report_never_names_is_not_reconciled_by_it(server: Server, 
     assert left[0]["n"] == 0
 
 
-def test_the_audit_of_a_project_holds_its_findings_resolves_and_not_the_others(server: Server) -> None:
+def test_the_audit_of_a_project_holds_its_findings_resolves_and_not_the_others(server: AppServer) -> None:
     finding = server.rows("SELECT id FROM mismatches WHERE kind = 'report_unknown_payment' AND project_id = ?", TEST)
     assert finding, "worked by the sign-off test above"
 
     def audit(project: int) -> set[tuple[str, str, str]]:
-        done = subprocess.run(
-            [sys.executable, "-m", "kassa24_console", "audit", "--project", str(project), "--format", "json"],
+        done = run_cli(
+            "audit",
+            "--project",
+            str(project),
+            "--format",
+            "json",
             env=server.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert done.returncode == 0, done.stderr
         return {(e["kind"], e["entity"], e["entity_id"]) for e in json.loads(done.stdout) if e["entity"] != "contract"}
@@ -194,7 +197,7 @@ class PerProjectDataApi:
 
 
 def test_the_data_api_is_asked_once_per_project_with_that_projects_credentials(
-    server: Server, paid: dict[int, str]
+    server: AppServer, paid: dict[int, str]
 ) -> None:
     now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -232,12 +235,8 @@ def test_the_data_api_is_asked_once_per_project_with_that_projects_credentials(
         try:
             env = {**server.env, "KASSA24_PROJECTS": json.dumps(projects)}
             env["KASSA24_DATA_API_URL"] = f"http://127.0.0.1:{listener.port}"
-            command = ["-m", "kassa24_console", "reconcile", "--data-api", "--format", "json"]
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-            )
-            out, err = await process.communicate()
-            return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+            command = ["reconcile", "--data-api", "--format", "json"]
+            return await run_cli_async(*command, env=env)
         finally:
             await listener.stop()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,9 @@ from kassa24_console.config import Settings
 from kassa24_console.reconcile.data_api import DataApiError
 from kassa24_console.reconcile.report import ReportError, read_csv
 from tests.support.bodies import callback_body, verify_body
+from tests.support.cli import run_cli
+from tests.support.endpoint import Endpoint
+from tests.support.inprocess import AppServer, start_app
 from tests.support.reconciling import (
     ZONE,
     FakeDataApi,
@@ -31,24 +33,18 @@ from tests.support.reconciling import (
     write_report,
 )
 from tests.support.seeding import new_customer
-from tests.support.serve import Server, start_serve
 
 
 @pytest.fixture
 def merchant(tmp_path: Path):
-    server = start_serve(tmp_path)
+    """serve's app over a real SQLite file (the process is not what these tests are about)."""
+    server = start_app(tmp_path)
     yield server
     server.stop()
 
 
-def cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kassa24_console", "reconcile", *args],
-        env={**server.env, "KASSA24_LOG_FILE": "/dev/null", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def cli(server: Endpoint, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("reconcile", *args, env={**server.env, "KASSA24_LOG_FILE": "/dev/null", **env})
 
 
 def day() -> str:
@@ -56,7 +52,7 @@ def day() -> str:
 
 
 def test_no_platform_record_refuses_sign_off_and_an_empty_one_finds_our_paid_deposits(
-    merchant: Server, tmp_path: Path
+    merchant: AppServer, tmp_path: Path
 ) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
     paid = [pay(merchant, customer, contract, 100_000, operation_id=i) for i in range(3)]
@@ -76,7 +72,7 @@ def test_no_platform_record_refuses_sign_off_and_an_empty_one_finds_our_paid_dep
     assert without_days.returncode == 2 and "say which days it covers with --from" in without_days.stderr
 
 
-def test_money_the_platform_collected_blocks_the_next_morning_sign_off(merchant: Server, tmp_path: Path) -> None:
+def test_money_the_platform_collected_blocks_the_next_morning_sign_off(merchant: AppServer, tmp_path: Path) -> None:
     """A report-only operation of the day, found the next morning, still blocks that day."""
     import sqlite3
 
@@ -88,7 +84,7 @@ def test_money_the_platform_collected_blocks_the_next_morning_sign_off(merchant:
     assert refused.returncode == 1 and "report_unknown_payment k24_not_ours" in refused.stderr
 
 
-def test_a_signed_period_is_shown_and_reopened_by_a_late_callback(merchant: Server, tmp_path: Path) -> None:
+def test_a_signed_period_is_shown_and_reopened_by_a_late_callback(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
     waiting = pay(merchant, customer, contract, 100_000, status=None)
     report = write_report(tmp_path / "r.csv", [])
@@ -103,7 +99,7 @@ def test_a_signed_period_is_shown_and_reopened_by_a_late_callback(merchant: Serv
     assert "reopened after sign-off" in reopened[0] and waiting in reopened[0]
 
 
-def test_a_resolved_overdue_deposit_stays_resolved(merchant: Server) -> None:
+def test_a_resolved_overdue_deposit_stays_resolved(merchant: AppServer) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 10_000_000})
     waiting = pay(merchant, customer, contract, 100_000, status=None)
     created = merchant.rows("SELECT created_at FROM deposits WHERE payment_id = ?", waiting)[0]["created_at"]
@@ -115,7 +111,7 @@ def test_a_resolved_overdue_deposit_stays_resolved(merchant: Server) -> None:
         assert merchant.rows("SELECT state FROM mismatches WHERE id = ?", mismatch)[0]["state"] == "resolved"
 
 
-def test_both_corrections_are_applied_once_and_audited(merchant: Server, tmp_path: Path) -> None:
+def test_both_corrections_are_applied_once_and_audited(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 1_000_000})
     unpaid = pay(merchant, customer, contract, 100_000, status=None)
     lost = pay(merchant, customer, contract, 200_000, status=None)
@@ -144,7 +140,7 @@ def test_both_corrections_are_applied_once_and_audited(merchant: Server, tmp_pat
     assert audit[1]["cause"] == "operation 88" and audit[1]["note"] == "no callback, ticket 9"
 
 
-def test_export_and_the_act_of_a_signed_period(merchant: Server, tmp_path: Path) -> None:
+def test_export_and_the_act_of_a_signed_period(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 1_000_000})
     paid = pay(merchant, customer, contract, 150_000)
     report = write_report(tmp_path / "r.csv", [report_line("5", paid, "1500.00", customer=customer)])
@@ -203,7 +199,7 @@ def test_windows_1251_mapped_statuses_and_a_reversal(tmp_path: Path) -> None:
         _read(unknown, statuses=statuses)
 
 
-def test_a_reversal_is_not_a_second_sale_and_the_unit_hint(merchant: Server, tmp_path: Path) -> None:
+def test_a_reversal_is_not_a_second_sale_and_the_unit_hint(merchant: AppServer, tmp_path: Path) -> None:
     customer, (contract,) = new_customer(merchant, {"payment": 100_000_000})
     paid = [pay(merchant, customer, contract, 100_000 + i, operation_id=i) for i in range(4)]
     now = datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
@@ -295,11 +291,9 @@ def test_the_demo_reconcile_finds_at_least_four_kinds_and_can_be_signed(tmp_path
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "kassa24_console", "reconcile", *args]
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        return run_cli("reconcile", *args, env=env)
 
-    init = [sys.executable, "-m", "kassa24_console", "db", "init"]  # read commands never create one
-    assert subprocess.run(init, env=env, capture_output=True, text=True, timeout=60).returncode == 0
+    assert run_cli("db", "init", env=env).returncode == 0  # read commands never create one
     first = run("--report", str(ROOT / "data" / "demo" / "platform-report.csv"), "--format", "json")
     found = json.loads(first.stdout)
     assert first.returncode == 1 and len(found["found"]) >= 4, found["found"]

@@ -21,6 +21,7 @@ from kassa24_console.simulate.catalog import SCENARIOS
 from kassa24_console.simulate.platform import Platform, retry_delays
 from kassa24_console.simulate.registry import Context, Customers, run_scenarios
 from kassa24_console.simulate.seed import seed_accounts
+from tests.support.cli import run_cli
 from tests.support.common import PROJECT_ID, SECRET, read_body
 from tests.support.serve import Server, start_serve
 from tests.support.waiting import wait_for
@@ -61,46 +62,36 @@ async def test_all_scenarios_pass_against_serve(server: Server) -> None:
 
 
 def test_cli_lists_and_exits_by_result(server2: Server, tmp_path: Path) -> None:
-    base = [sys.executable, "-m", "kassa24_console", "simulate"]
+    base = ["simulate"]
     env = {**server2.env, "KASSA24_LOG_FILE": "/dev/null"}
-    listed = subprocess.run([*base, "--list"], capture_output=True, text=True, env=env, timeout=30)
+    listed = run_cli(*base, "--list", env=env)
     assert listed.returncode == 0 and all(name in listed.stdout for name in SCENARIOS)
-    ok = subprocess.run(
-        [
-            *base,
-            "--url",
-            f"{server2.url}/kassa24",
-            "--seed-database",
-            server2.db_url,
-            "--json",
-            "happy_path",
-            "nothing_due",
-        ],
-        capture_output=True,
-        text=True,
+    ok = run_cli(
+        *base,
+        "--url",
+        f"{server2.url}/kassa24",
+        "--seed-database",
+        server2.db_url,
+        "--json",
+        "happy_path",
+        "nothing_due",
         env=env,
-        timeout=60,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert json.loads(ok.stdout)["passed"] == 2
     wrong = tmp_path / "wrong.key"
     wrong.write_text("not-the-key")
     wrong.chmod(0o600)
-    wrong_key = subprocess.run(
-        [
-            *base,
-            "--url",
-            f"{server2.url}/kassa24",
-            "--secret-key-file",
-            str(wrong),
-            "--seed-database",
-            server2.db_url,
-            "happy_path",
-        ],
-        capture_output=True,
-        text=True,
+    wrong_key = run_cli(
+        *base,
+        "--url",
+        f"{server2.url}/kassa24",
+        "--secret-key-file",
+        str(wrong),
+        "--seed-database",
+        server2.db_url,
+        "happy_path",
         env=env,
-        timeout=60,
     )
     assert wrong_key.returncode == 1
     assert "FAIL happy_path" in wrong_key.stdout and "expected HTTP 200 with code 0" in wrong_key.stdout
@@ -509,27 +500,19 @@ def test_a_callback_endpoint_answering_404_fails_within_seconds(server2: Server,
     junit_file = tmp_path / "results.xml"
     started = time.monotonic()
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "kassa24_console",
-                "simulate",
-                "--url",
-                f"http://127.0.0.1:{port[0]}/kassa24",
-                "--seed-database",
-                server2.db_url,
-                "--retry-scale",
-                "0.001",  # the README's command: scenarios retry quickly whatever the scale
-                "--junit",
-                str(junit_file),
-                "happy_path",
-                "nothing_due",
-            ],
-            capture_output=True,
-            text=True,
+        result = run_cli(
+            "simulate",
+            "--url",
+            f"http://127.0.0.1:{port[0]}/kassa24",
+            "--seed-database",
+            server2.db_url,
+            "--retry-scale",
+            "0.001",  # the README's command: scenarios retry quickly whatever the scale
+            "--junit",
+            str(junit_file),
+            "happy_path",
+            "nothing_due",
             env={**server2.env, "KASSA24_LOG_FILE": "/dev/null"},
-            timeout=120,
         )
     finally:
         stop.set()
@@ -551,22 +534,16 @@ def test_an_unreachable_merchant_and_a_foreign_database_are_said_plainly(tmp_pat
 
     from tests.support.common import free_port
 
-    base = [sys.executable, "-m", "kassa24_console", "simulate"]
+    base = ["simulate"]
     env = {"PATH": "/usr/bin:/bin", "KASSA24_LOG_FILE": "/dev/null", "KASSA24_SECRET_KEY": SECRET}
     url = f"http://127.0.0.1:{free_port()}/kassa24"
     for mode in ([], ["--rate", "5", "--duration", "1"]):
-        result = subprocess.run([*base, "--url", url, *mode], capture_output=True, text=True, env=env, timeout=60)
+        result = run_cli(*base, "--url", url, *mode, env=env)
         assert result.returncode == 2 and f"cannot reach the merchant at {url}" in result.stderr, result.stderr
     foreign = tmp_path / "theirs.db"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
-    result = subprocess.run(
-        [*base, "--url", url, "--seed-database", f"sqlite:///{foreign}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    result = run_cli(*base, "--url", url, "--seed-database", f"sqlite:///{foreign}", env=env)
     assert result.returncode == 2 and "not kassa24-console's (orders)" in result.stderr
     with sqlite3.connect(foreign) as db:
         assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["orders"]
@@ -585,27 +562,18 @@ def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Serve
         what="the callback's traffic row",
     )
     traffic_id = str(rows[0]["id"])
-    base = [sys.executable, "-m", "kassa24_console", "simulate", "replay", traffic_id]
+    base = ["simulate", "replay", traffic_id]
     env = {**server2.env, "KASSA24_LOG_FILE": "/dev/null"}
     target = ["--url", f"{server2.url}/kassa24"]
-    same = subprocess.run([*base, *target], capture_output=True, text=True, env=env, timeout=60)
+    same = run_cli(*base, *target, env=env)
     assert same.returncode == 0 and '"outcome": "duplicate"' in same.stdout, same.stdout + same.stderr
-    changed = subprocess.run(
-        [*base, *target, "--set", "payment.status=success", "--set", "operation.status=success"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    changed = run_cli(*base, *target, "--set", "payment.status=success", "--set", "operation.status=success", env=env)
     assert changed.returncode == 0 and '"outcome": "conflict"' in changed.stdout, changed.stdout
-    missing = subprocess.run([*base[:-1], "999999", *target], capture_output=True, text=True, env=env, timeout=60)
+    missing = run_cli(*base[:-1], "999999", *target, env=env)
     assert missing.returncode == 2 and "no traffic record 999999" in missing.stderr
     # A field the record's kind does not carry is refused, not added.
     deposit_id = str(server2.rows("SELECT id FROM traffic WHERE kind = 'check_deposit' ORDER BY id DESC LIMIT 1")[0][0])
-    foreign = subprocess.run(
-        [*base[:-1], deposit_id, *target, "--set", "payment.status=decline"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+    foreign = run_cli(*base[:-1], deposit_id, *target, "--set", "payment.status=decline", env=env)
     assert foreign.returncode == 2 and "this check_deposit has no field payment" in foreign.stderr, foreign.stderr
     assert "→ POST" not in foreign.stdout
 
@@ -627,10 +595,7 @@ def test_the_demo_historys_stored_callbacks_replay(tmp_path: Path) -> None:
             ids = [r[0] for r in connection.execute("SELECT id FROM traffic WHERE kind = 'callback' LIMIT 3")]
         assert ids
         for traffic_id in ids:
-            done = subprocess.run(
-                [sys.executable, "-m", "kassa24_console", "simulate", "replay", str(traffic_id)],
-                capture_output=True, text=True, env=env, timeout=60,
-            )  # fmt: skip
+            done = run_cli("simulate", "replay", str(traffic_id), env=env)
             assert done.returncode == 0 and "← HTTP 200" in done.stdout, done.stdout + done.stderr
     finally:
         proc.terminate()
@@ -685,26 +650,18 @@ def test_load_run_accounts_for_every_cycle(tmp_path: Path) -> None:
     """10 s at a fixed rate: a summary, no cycle lost, one paid deposit per successful cycle."""
     server = start_serve(tmp_path)
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "kassa24_console",
-                "simulate",
-                "--url",
-                f"{server.url}/kassa24",
-                "--seed-database",
-                server.db_url,
-                "--rate",
-                "20",
-                "--duration",
-                "10",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
+        result = run_cli(
+            "simulate",
+            "--url",
+            f"{server.url}/kassa24",
+            "--seed-database",
+            server.db_url,
+            "--rate",
+            "20",
+            "--duration",
+            "10",
+            "--json",
             env={**server.env, "KASSA24_LOG_FILE": "/dev/null"},
-            timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         summary = json.loads(result.stdout)

@@ -1,358 +1,100 @@
-"""Snapshots of every pane and screen: fixed data, fixed size, no clock, no listener."""
+"""Snapshots of every pane and screen: fixed data, fixed size, no clock, no listener. The
+database is built once and shared (``tests/support/snapshots.py``); the same screens in
+Russian and Kazakh are in ``test_snapshots_ru.py`` and ``test_snapshots_kk.py``."""
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
-import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kassa24_console import importer
-from kassa24_console.config import Settings
-from kassa24_console.console.app import Kassa24App
-from kassa24_console.store import Store
-from kassa24_console.store import alerts as store_alerts
-from kassa24_console.store import queries as q
-from tests.support.common import PROJECT_ID, SECRET
-from tests.support.console import steady_screen
+from tests.support.snapshots import SCREENS, SIZE, SMALL, TWO_PROJECTS, Home, home, press, settle
 
-# A fixed path, so the header (which names the database) is the same on every machine.
-HOME = Path("/tmp/kassa24-snapshots")
-LOCK = Path("/tmp/kassa24-snapshots.lock")
-SIZE = (120, 40)
-T0 = 1_795_680_000_000_000  # 2026-11-26 05:20:00 UTC, microseconds
+__all__ = ["home"]  # the fixture, used by name
 
 
-def _traffic(i: int, kind: str, customer: str | None, code: int | None, **extra: Any) -> dict[str, Any]:
-    request = {"type": kind, "project_id": PROJECT_ID, "customer_id": customer, "signature": "…"}
-    response = {"code": code, "message": "Success"}
-    row = {
-        "at": T0 + i * 1_700_000,
-        "kind": kind,
-        "customer_id": customer,
-        "contract_id": None,
-        "amount": None,
-        "code": code,
-        "http_status": 200,
-        "signature_ok": True,
-        "latency_us": 1200 + 97 * i,
-        "peer": f"10.0.0.{i}:5{i:04d}",
-        "request": json.dumps(request, ensure_ascii=False),
-        "response": json.dumps(response, ensure_ascii=False),
-    }
-    row.update(extra)
-    return row
+def test_traffic_pane(snap_compare: Any, home: Home) -> None:
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=settle)
 
 
-TRAFFIC = [
-    _traffic(1, "verify", "7012345678", 0),
-    _traffic(2, "check_deposit", "7012345678", 0, contract_id="C-10001", amount=1_500_000),
-    _traffic(3, "callback", None, None, signature_ok=True, amount=1_500_000),
-    _traffic(4, "verify", "[/x] [bold]", 404),
-    _traffic(5, "check_deposit", "7034567890", 500, contract_id="C-30001", amount=250_000),
-    _traffic(6, "verify", "7045678901", 204),
-    _traffic(7, "verify", "7023456789", 400, signature_ok=False),
-    _traffic(8, "unknown", None, 500, signature_ok=None, request="[/x]", response='{"code": 500}'),
-    _traffic(9, "callback", None, None, signature_ok=False, http_status=400),
-]
-
-CALLBACKS = [
-    {
-        "received_at": T0 + 3_000_000,
-        "last_received_at": T0 + 9_000_000,
-        "deliveries": 3,
-        "dedupe_key": "k24_01SNAPSHOT00000000000000001|28|success",
-        "signature_ok": True,
-        "payment_id": "k24_01SNAPSHOT00000000000000001",
-        "operation_id": "28",
-        "status": "success",
-        "operation_status": "success",
-        "amount": 1_500_000,
-        "currency": "KZT",
-        "customer_id": "c1",
-        "deposit_id": "k24_01SNAPSHOT00000000000000001",
-        "outcome": "applied",
-        "raw": "{}",
-    },
-    {
-        "received_at": T0 + 5_000_000,
-        "last_received_at": T0 + 5_000_000,
-        "deliveries": 1,
-        "dedupe_key": "bad-signature:abc",
-        "signature_ok": False,
-        "payment_id": "k24_forged",
-        "operation_id": None,
-        "status": None,
-        "operation_status": None,
-        "amount": None,
-        "currency": None,
-        "customer_id": None,
-        "deposit_id": None,
-        "outcome": "rejected",
-        "raw": "{}",
-    },
-]
-
-MISMATCHES = [
-    {
-        "key": "bad_signature:abc",
-        "kind": "bad_signature",
-        "payment_id": "k24_forged",
-        "evidence": {"payment_id": "k24_forged", "sha256": "abc"},
-        "action": "Check the secret key",
-        "found_at": T0 + 5_000_000,
-        "state": "open",
-        "note": "",
-    },
-    {
-        "key": "unknown_payment:x",
-        "kind": "unknown_payment",
-        "payment_id": "payment_47",
-        "evidence": {"callback": {"payment_id": "payment_47", "status": "success", "amount": 10000}},
-        "action": "Ask the platform",
-        "found_at": T0 + 6_000_000,
-        "state": "open",
-        "note": "",
-    },
-]
-
-ALERTS = [
-    {
-        "key": "signature_failures",
-        "rule": "signature_failures",
-        "active_key": "signature_failures",
-        "title": "Requests fail the signature",
-        "text": "12 requests failed the signature in the last 5 min.",
-        "started_at": T0 + 7_000_000,
-        "last_sent_at": T0 + 7_000_000,
-        "sends": 1,
-        "resolved_at": None,
-        "acked_by": None,
-        "acked_at": None,
-        "ack_note": "",
-    },
-    {
-        "key": "callbacks_silent",
-        "rule": "callbacks_silent",
-        "active_key": None,
-        "title": "No callbacks arrive",
-        "text": "Deposits were issued but no callback at all arrived for 60 min.",
-        "started_at": T0 + 1_000_000,
-        "last_sent_at": T0 + 1_000_000,
-        "sends": 1,
-        "resolved_at": T0 + 3_000_000,
-        "acked_by": "aigerim",
-        "acked_at": T0 + 2_000_000,
-        "ack_note": "calling the platform",
-    },
-]
-ALERT_DELIVERIES = [
-    {
-        "alert_id": 1,
-        "event": "fired",
-        "channel": "tgram://…",
-        "ok": True,
-        "attempts": 1,
-        "error": None,
-        "at": T0 + 7_000_000,
-    },
-    {
-        "alert_id": 1,
-        "event": "fired",
-        "channel": "mailto://smtp.example.kz",
-        "ok": False,
-        "attempts": 4,
-        "error": "A connection error occurred",
-        "at": T0 + 8_000_000,
-    },
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_run_at_a_time() -> Iterator[None]:
-    """The fixed path is shared by every checkout on the machine: two runs at once (two
-    worktrees, two CI jobs) would rebuild each other's database mid-picture."""
-    with LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def build_app(language: str | None = None, projects: list[dict[str, Any]] | None = None) -> Kassa24App:
-    shutil.rmtree(HOME, ignore_errors=True)
-    HOME.mkdir(parents=True)
-    several = {"projects": projects} if projects else {}
-    settings = Settings(
-        **several,
-        project_id=PROJECT_ID,
-        secret_key=SECRET + "-for-snapshots",  # long enough: no weak-key notice in the picture
-        database_url=f"sqlite:///{HOME / 'k24.db'}",
-        log_file=HOME / "k24.log",
-        port=0,
-        language=language,
-    )
-
-    async def seed() -> None:
-        store = Store(settings.database_url, project_id=PROJECT_ID)
-        await store.open()
-        await importer.apply(store, importer.read_file(importer.demo_file()), actor="test")
-        if projects:  # the second project: a customer of its own
-            rows = importer.read_file(importer.demo_file())
-            batch = importer.Batch(rows.accounts[:1], [c for c in rows.contracts if c["customer_id"] ==
-                                   rows.accounts[0]["customer_id"]], ["second.json"])  # fmt: skip
-            await importer.apply(store, batch, actor="test", project_id=projects[1]["project_id"])
-
-        def rows(connection: Any) -> None:
-            connection.execute(q.audit.update().values(at=T0))  # no wall-clock time in a picture
-            connection.execute(q.traffic.insert(), TRAFFIC)
-            connection.execute(q.callbacks.insert(), CALLBACKS)
-            connection.execute(q.mismatches.insert(), MISMATCHES)
-            connection.execute(store_alerts.alerts.insert(), ALERTS)
-            connection.execute(store_alerts.deliveries.insert(), ALERT_DELIVERIES)
-
-        await store.write(rows)
-        await store.close()
-
-    asyncio.run(seed())
-    return Kassa24App(settings, attach=True, live=False)
-
-
-async def _settle(pilot: Any) -> None:
-    await steady_screen(pilot)
-
-
-def test_traffic_pane(snap_compare: Any) -> None:
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=_settle)
-
-
-def test_contracts_pane(snap_compare: Any) -> None:
+def test_contracts_pane(snap_compare: Any, home: Home) -> None:
     async def run(pilot: Any) -> None:
         await pilot.press("c")
-        await _settle(pilot)
+        await settle(pilot)
 
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
-
-
-TWO_PROJECTS = [
-    {"project_id": PROJECT_ID, "name": "production", "secret_key": SECRET + "-for-snapshots"},
-    {"project_id": 4343, "name": "test", "test": True, "secret_key": SECRET + "-for-snapshots-test"},
-]
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=run)
 
 
-def test_contracts_pane_of_one_of_two_projects(snap_compare: Any) -> None:
+def test_contracts_pane_of_one_of_two_projects(snap_compare: Any, home: Home) -> None:
     """Two projects: the Project column, and the filter on the second project (P twice)."""
 
     async def run(pilot: Any) -> None:
         await pilot.press("c")
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("P", "P")
-        await _settle(pilot)
+        await settle(pilot)
 
-    assert snap_compare(build_app(projects=TWO_PROJECTS), terminal_size=SIZE, run_before=run)
+    assert snap_compare(home.app(projects=TWO_PROJECTS), terminal_size=SIZE, run_before=run)
 
 
-def test_callbacks_pane(snap_compare: Any) -> None:
+def test_callbacks_pane(snap_compare: Any, home: Home) -> None:
     async def run(pilot: Any) -> None:
         await pilot.press("b")
-        await _settle(pilot)
+        await settle(pilot)
 
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=run)
 
 
-def test_mismatches_pane(snap_compare: Any) -> None:
+def test_mismatches_pane(snap_compare: Any, home: Home) -> None:
     async def run(pilot: Any) -> None:
         await pilot.press("m")
-        await _settle(pilot)
+        await settle(pilot)
 
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=run)
 
 
-def test_detail_view(snap_compare: Any) -> None:
+def test_detail_view(snap_compare: Any, home: Home) -> None:
     async def run(pilot: Any) -> None:
         await pilot.press("up", "up", "enter")  # the verify refused for its signature
-        await _settle(pilot)
+        await settle(pilot)
 
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=run)
 
 
-def test_edit_form(snap_compare: Any) -> None:
+def test_edit_form(snap_compare: Any, home: Home) -> None:
     async def run(pilot: Any) -> None:
         await pilot.press("c")
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("down", "down", "down", "e")
-        await _settle(pilot)
+        await settle(pilot)
 
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=run)
 
 
-def test_help_screen(snap_compare: Any) -> None:
+def test_help_screen(snap_compare: Any, home: Home) -> None:
     async def run(pilot: Any) -> None:
         await pilot.press("f1")
-        await _settle(pilot)
+        await settle(pilot)
 
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=run)
 
 
 # --- the same at 80×24, and the forms and the story ----------------------------------------
 
-SMALL = (80, 24)
-
-
-async def _press(pilot: Any, *keys: str) -> None:
-    await _settle(pilot)
-    for key in keys:
-        await pilot.press(key)
-        await _settle(pilot)
-
-
-SCREENS = {
-    "traffic": (),
-    "contracts": ("c",),
-    "callbacks": ("b",),
-    "mismatches": ("m",),
-    "alerts": ("exclamation_mark",),
-    "detail": ("up", "up", "enter"),
-    "edit_form": ("c", "down", "down", "down", "e"),
-    "new_contract_form": ("c", "n"),
-    "help": ("f1",),
-    "story": ("b", "s"),
-    "history": ("c", "h"),
-    "account_form": ("c", "a"),
-    "resolve_form": ("m", "x"),
-    "correction_form": ("m", "k"),
-}
-
 
 @pytest.mark.parametrize("name", list(SCREENS))
-def test_every_screen_at_80x24(snap_compare: Any, name: str) -> None:
+def test_every_screen_at_80x24(snap_compare: Any, home: Home, name: str) -> None:
     async def run(pilot: Any) -> None:
-        await _press(pilot, *SCREENS[name])
+        await press(pilot, *SCREENS[name])
 
-    assert snap_compare(build_app(), terminal_size=SMALL, run_before=run)
+    assert snap_compare(home.app(), terminal_size=SMALL, run_before=run)
 
 
 @pytest.mark.parametrize(
     "name", ["new_contract_form", "story", "history", "account_form", "resolve_form", "correction_form", "alerts"]
 )
-def test_the_forms_and_stories_at_120x40(snap_compare: Any, name: str) -> None:
+def test_the_forms_and_stories_at_120x40(snap_compare: Any, home: Home, name: str) -> None:
     async def run(pilot: Any) -> None:
-        await _press(pilot, *SCREENS[name])
+        await press(pilot, *SCREENS[name])
 
-    assert snap_compare(build_app(), terminal_size=SIZE, run_before=run)
-
-
-# --- the same screens in Russian and Kazakh, at both sizes: longer words must still fit ------
-
-
-@pytest.mark.parametrize("size", [SMALL, SIZE], ids=["80x24", "120x40"])
-@pytest.mark.parametrize("language", ["ru", "kk"])
-@pytest.mark.parametrize("name", list(SCREENS))
-def test_every_screen_in_russian_and_kazakh(snap_compare: Any, name: str, language: str, size: tuple[int, int]) -> None:
-    async def run(pilot: Any) -> None:
-        await _press(pilot, *SCREENS[name])
-
-    assert snap_compare(build_app(language), terminal_size=size, run_before=run)
+    assert snap_compare(home.app(), terminal_size=SIZE, run_before=run)
