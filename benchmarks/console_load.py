@@ -44,6 +44,7 @@ from benchmarks.harness import PROJECT_ID, ROOT, SECRET, free_port, stop, wait_u
 CONTRACTS_MARK = "any part of a customer"  # the Contracts pane's search box is on screen (in English)
 BUSY = "while True: pass"
 SIMULATOR = ""  # --simulator DIR: the checkout whose simulator offers the load
+FORK_POLLING = False  # --fork-polling: a tmux process per key and per look (as before 2026-12-03 17:00)
 
 
 def _env(source: Path, db: Path, port: int, tmp: Path) -> dict[str, str]:
@@ -72,6 +73,61 @@ def _simulate(env: dict[str, str], port: int, rate: float, duration: float) -> s
 
 def _pane(session: str) -> str:
     return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+class Control:
+    """One tmux control-mode client (``tmux -C``) for the session: keys sent and the screen
+    read as commands on its pipe. Starting a tmux client for every look (``capture-pane``
+    every 2 ms, ``send-keys`` for each key) cost the machine a fork and exec each time:
+    several milliseconds per look on two busy cores, counted in every switch's time and
+    taken from the console and its listener (``FORK_POLLING = True`` measures so again)."""
+
+    def __init__(self, session: str) -> None:
+        self.session = session
+        self.process = subprocess.Popen(
+            ["tmux", "-C", "attach-session", "-f", "ignore-size,no-output", "-t", session],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def command(self, line: str) -> list[str]:
+        """Send one command; its output lines (notifications skipped)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        lines: list[str] | None = None
+        for got in self.process.stdout:
+            got = got.rstrip("\n")
+            if lines is None:
+                if got.startswith("%begin"):
+                    lines = []
+            elif got.startswith(("%end", "%error")):
+                return lines
+            else:
+                lines.append(got)
+        raise RuntimeError("tmux control client ended")
+
+    def keys(self, key: str) -> None:
+        if FORK_POLLING:
+            subprocess.run(["tmux", "send-keys", "-t", self.session, key], check=True)
+        else:
+            self.command(f"send-keys -t {self.session} {key}")
+
+    def screen(self) -> str:
+        if FORK_POLLING:
+            return _pane(self.session)
+        return "\n".join(self.command(f"capture-pane -p -t {self.session}"))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def _load_numbers(load: subprocess.Popen[bytes], rate: float, duration: float, db: Path) -> dict[str, float]:
@@ -174,7 +230,9 @@ def console(
     run_env = env
     if trace is not None:  # the tracer is this checkout's, whatever the source run
         run_env = {**env, "K24_TRACE": str(trace), "PYTHONPATH": f"{source}{os.pathsep}{ROOT}"}
-    keep = ("KASSA24_", "PYTHONPATH", "K24_TRACE")
+        if profile := os.environ.get("K24_PROFILE"):  # cProfile key → frame (console_trace)
+            run_env["K24_PROFILE"] = profile
+    keep = ("KASSA24_", "PYTHONPATH", "K24_TRACE", "K24_PROFILE")
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in run_env.items() if k.startswith(keep))
     module = "benchmarks.console_trace" if trace is not None else "kassa24_console"
     command = f"cd {shlex.quote(str(source))} && env {exports} {sys.executable} -m {module}"
@@ -190,16 +248,18 @@ def console(
             _seed(env)
             load = None
         time.sleep(3)  # the load is flowing
+        control = Control(session)
         presses: list[float] = []
         deadline = time.monotonic() + duration - 4
         while keys and time.monotonic() < deadline:
             key, shown = ("c", True) if len(presses) % 2 == 0 else ("t", False)
             pressed = time.monotonic()
-            subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
-            while (CONTRACTS_MARK in _pane(session)) != shown and time.monotonic() - pressed < 30:
+            control.keys(key)
+            while (CONTRACTS_MARK in control.screen()) != shown and time.monotonic() - pressed < 30:
                 time.sleep(0.002)
             presses.append((time.monotonic() - pressed) * 1000)
             time.sleep(0.5)
+        control.close()
         numbers = _load_numbers(load, rate, duration, db) if load is not None else {}
         numbers.update(
             {
@@ -239,10 +299,12 @@ def main() -> None:
     parser.add_argument(
         "--simulator", type=Path, help="the checkout whose simulator offers the load (default: --source)"
     )
+    parser.add_argument("--fork-polling", action="store_true", help="a tmux process per key and per look")
     args = parser.parse_args()
+    global SIMULATOR, FORK_POLLING
     if args.simulator is not None:
-        global SIMULATOR
         SIMULATOR = str(args.simulator)
+    FORK_POLLING = args.fork_polling
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="k24-console-load-") as name:
         tmp = Path(name)

@@ -40,10 +40,13 @@ def install(path: str) -> None:
     """Patch the loop, the app and the driver to write the trace to ``path``."""
     out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
 
+    profile = _Profile(os.environ.get("K24_PROFILE", ""))
+
     def note(kind: str, text: str) -> None:
         """A record with the wall time and, for the loop's own thread, its CPU time (load-proof)."""
         cpu = time.thread_time() * 1000 if kind != "slow" else 0.0
         out.write(f"{_ms():.1f}\t{kind}\t{text}\t{cpu:.1f}\n")
+        profile.saw(kind, text)
 
     run = events.Handle._run
 
@@ -88,6 +91,32 @@ def install(path: str) -> None:
             note("frame", str(len(data)))
 
     LinuxDriver.write = written  # type: ignore[method-assign]
+
+
+class _Profile:
+    """``K24_PROFILE=FILE``: cProfile of the loop from each ``c``/``t`` key to the first frame
+    after its switch, summed over the run and written to FILE (pstats) at exit."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.on, self.switched = path, False, False
+        if path:
+            import atexit
+            import cProfile
+
+            self.profiler = cProfile.Profile()
+            atexit.register(lambda: self.profiler.dump_stats(path))
+
+    def saw(self, kind: str, text: str) -> None:
+        if not self.path:
+            return
+        if kind == "key" and text in ("c", "t") and not self.on:
+            self.on, self.switched = True, False
+            self.profiler.enable()
+        elif kind == "switch":
+            self.switched = True
+        elif kind == "frame" and self.on and self.switched:
+            self.profiler.disable()
+            self.on = False
 
 
 def summarize(path: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 from typing import Any
 
 from rich.text import Text
@@ -99,6 +100,11 @@ class Kassa24App(Supervision, Operations, Navigation, App[int]):
         """``live=False`` stops the timers (snapshot tests refresh by hand); with a
         ``config_error`` the console only says what is wrong with the configuration."""
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # A pane switch is one frame, not twenty: the tabs' underline slid for 0.3 s at
+            # 60 frames a second, each frame redrawing the tabs, the header and the
+            # screen's layers (issue 24); the same with toasts and scrolling.
+            self.animation_level = "none"
         self.config_error = config_error
         self.settings = settings
         if settings.language:
