@@ -9,6 +9,7 @@ Each record also carries the loop thread's CPU time, so key → frame can be rea
 - ``key``: a key event the app handles (its name);
 - ``switch``: the pane shown (``action_show_tab`` returned);
 - ``frame``: each write of the screen to the terminal (its size in bytes);
+- ``gc``: each full collection (generation 2) and its time;
 - ``slow``: every callback on the loop that ran longer than 5 ms, with what it was (asyncio's
   own ``slow_callback_duration`` report, without the rest of its debug mode's cost).
 
@@ -58,6 +59,18 @@ def install(path: str) -> None:
             note("slow", f"{took * 1000:.1f}\t{base_events._format_handle(handle)[:300]}")  # type: ignore[attr-defined]
 
     events.Handle._run = timed  # type: ignore[method-assign]
+
+    import gc
+
+    collecting: dict[str, float] = {}
+
+    def collections(phase: str, info: dict[str, Any]) -> None:  # each full pass, and its time
+        if phase == "start":
+            collecting["at"] = time.perf_counter()
+        elif info.get("generation") == 2 and "at" in collecting:
+            note("gc", f"{(time.perf_counter() - collecting['at']) * 1000:.1f}")
+
+    gc.callbacks.append(collections)
 
     from textual import events as tevents
     from textual.app import App
@@ -138,6 +151,8 @@ def summarize(path: str) -> str:
             switch_at = at
         elif kind == "slow" and key_at is not None:
             slow.append(f"    {fields[2]} ms ending at +{at - key_at:.0f}: {fields[3]}")
+        elif kind == "gc" and key_at is not None:
+            slow.append(f"    a full collection, {fields[2]} ms, ending at +{at - key_at:.0f}")
         elif kind == "frame" and key_at is not None and switch_at is not None:
             switches.append((switch_at - key_at, at - key_at, at - switch_at))
             cpus.append(float(fields[3]) - key_cpu)
@@ -151,6 +166,9 @@ def summarize(path: str) -> str:
             f"worst {max(frames):.1f} ms; key → switch p50 {statistics.median(s for s, _f, _a in switches):.1f} ms; "
             f"loop CPU key → frame p50 {statistics.median(cpus):.1f} ms, worst {max(cpus):.1f} ms"
         )
+    full = [float(f[2]) for f in lines if f[1] == "gc"]
+    if full:
+        report.append(f"full collections: {len(full)}, p50 {statistics.median(full):.1f} ms, worst {max(full):.1f} ms")
     slow_all = [float(f[2]) for f in lines if f[1] == "slow"]
     if slow_all:
         report.append(f"slow callbacks (> 5 ms) in the whole run: {len(slow_all)}, {sum(slow_all):.0f} ms in all")
