@@ -4,9 +4,11 @@ does not read the store, and nothing on the loop waits for the switch."""
 from __future__ import annotations
 
 import gc
+import time
 from typing import Any
 
 from kassa24_console.console import format as fmt
+from kassa24_console.console import heap
 from kassa24_console.console.app import Kassa24App
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
@@ -136,3 +138,35 @@ async def test_start_up_is_kept_out_of_the_collectors_full_passes(tmp_path: Any)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: gc.get_freeze_count() > 100_000)
     assert gc.get_freeze_count() == 0
+
+
+async def test_full_collections_wait_for_a_quiet_moment(tmp_path: Any, monkeypatch: Any) -> None:
+    """Python starts a full collection in the middle of an allocation, most often a pane
+    switch's (40–330 ms under payments, the slowest switches): the console runs them itself,
+    only once no key came for a while; the collector's own thresholds are back on exit."""
+    monkeypatch.setattr(heap, "EVERY", 0.1)
+    monkeypatch.setattr(heap, "QUIET", 0.5)
+    settings = make_settings(tmp_path)
+    await seed_demo(settings)
+    app = Kassa24App(settings, attach=True)
+    before = gc.get_threshold()
+    since_key: list[float] = []
+
+    def full_pass(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            since_key.append(time.monotonic() - app.heap.last_key)
+
+    kept: list[Any] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: gc.get_threshold()[2] == heap.NEVER)
+        gc.callbacks.append(full_pass)
+        try:
+            for i in range(12):
+                await pilot.press("c" if i % 2 == 0 else "t")
+                kept.append([[] for _ in range(30_000)])  # growth that starts a full pass by Python's count
+            passes = app.heap.full_passes
+            await until(pilot, lambda: app.heap.full_passes > passes)  # quiet now: the console collects
+        finally:
+            gc.callbacks.remove(full_pass)
+        assert since_key and min(since_key) >= heap.QUIET, since_key
+    assert gc.get_threshold() == before

@@ -5,11 +5,12 @@ supervises it (:mod:`..embedded`), and reads the database through a store of its
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
+import os
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -22,7 +23,7 @@ from ..embedded import EmbeddedListener
 from ..i18n import N_, _
 from ..store import Store, display_url
 from ..zones import zone as time_zone
-from . import projects_header
+from . import heap, projects_header
 from .alerts import AlertsPane
 from .context import Context
 from .language import Words, header_mark, tab_label
@@ -99,6 +100,11 @@ class Kassa24App(Supervision, Operations, Navigation, App[int]):
         """``live=False`` stops the timers (snapshot tests refresh by hand); with a
         ``config_error`` the console only says what is wrong with the configuration."""
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # A pane switch is one frame, not twenty: the tabs' underline slid for 0.3 s at
+            # 60 frames a second, each frame redrawing the tabs, the header and the
+            # screen's layers (issue 24); the same with toasts and scrolling.
+            self.animation_level = "none"
         self.config_error = config_error
         self.settings = settings
         if settings.language:
@@ -117,6 +123,7 @@ class Kassa24App(Supervision, Operations, Navigation, App[int]):
         self.key_note: str | None = None  # a previous key still in use near its end
         self.exit_code = 0  # what the process exits with: non-zero when it could not start
         self.rates = Rates()
+        self.heap = heap.Heap()
         self.unknown_keys = sorted(set(settings.keymap) - known_binding_ids(Kassa24App)) if settings.keymap else []
         if settings.keymap:
             self.set_keymap(settings.keymap)
@@ -176,16 +183,17 @@ class Kassa24App(Supervision, Operations, Navigation, App[int]):
         self.call_after_refresh(self._settle_heap)
 
     def _settle_heap(self) -> None:
-        """What start-up built lives as long as the console (modules, widgets, styles, about
-        250 000 objects): kept out of the collector's full passes, which walked it all every
-        few seconds on the loop, 100–185 ms of CPU each, often between a key and its frame
-        (issue 24); with it frozen a full pass costs 20–70 ms. Garbage made from here on is
-        collected as before; start-up's own is collected first, after the first frame."""
-        gc.collect()
-        gc.freeze()
+        """Start-up's objects frozen; full collections on a timer at quiet moments (:mod:`.heap`)."""
+        self.heap.settle()
+        self.set_interval(heap.EVERY, self.heap.collect_when_quiet)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.heap.key()
+        await super().on_event(event)
 
     def on_unmount(self) -> None:
-        gc.unfreeze()  # an app closed in a longer process (tests): its objects are collectable again
+        self.heap.release()  # an app closed in a longer process (tests): its objects are collectable again
 
     @property
     def store(self) -> Store | None:

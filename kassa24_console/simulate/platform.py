@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ..protocol.signature import signed
+from .keepalive import KeepAlive
 
 
 @dataclass
@@ -75,8 +76,9 @@ class Platform:
     signature_refused: int = 0
 
     def __post_init__(self) -> None:
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-        self.client = httpx.AsyncClient(timeout=self.timeout, limits=limits)
+        # Not httpx's own pool: its cost per request grows with the square of the connections
+        # open, and a simulator behind schedule reported its own backlog as latency (issue 24).
+        self.client = httpx.AsyncClient(timeout=self.timeout, transport=KeepAlive())
 
     async def close(self) -> None:
         await self.client.aclose()
