@@ -178,6 +178,20 @@ class HotPath:
         pool = await self.pool()
         return await pool.fetch(ACCOUNT_WITH_CONTRACTS, project_id, customer_id)
 
+    async def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bool:
+        """Rows appended in one ``COPY`` (its own transaction; no caller waits on it): the
+        traffic records, which through SQLAlchemy's asyncio adaptation cost the loop a
+        greenlet switch and parameter processing a row (a profile of a PostgreSQL cycle
+        load: 6.6 % of the process). False once closed: the writer's last flush takes
+        SQLAlchemy's way."""
+        if self._closed:
+            return False
+        pool = await self.pool()
+        records = [tuple(row.get(c) for c in columns) for row in rows]
+        async with pool.acquire() as connection:
+            await connection.copy_records_to_table(table, records=records, columns=list(columns))
+        return True
+
     async def write(self, job: HotJob[T]) -> T:
         """Run ``job`` in the next group transaction; its result once committed."""
         if self._closed:
