@@ -204,3 +204,31 @@ def test_traffic_on_postgresql_is_appended_by_copy_and_a_refused_batch_still_lan
     assert dropped == 0
     assert asyncio.run(pg_scalar(url, "SELECT count(*) FROM traffic WHERE peer LIKE 'peer-%'")) == 52
     assert asyncio.run(pg_scalar(url, "SELECT count(*) FROM traffic WHERE peer = 'peer-50'")) == 1
+
+
+def test_a_group_of_new_deposits_lands_whole_and_one_that_fails_sinks_only_itself(postgres: str) -> None:  # noqa: F811
+    url = create_database(postgres, "deposit_group")
+    customer, (contract,) = new_customer(PgSeed(url), {"payment": 50_000})  # type: ignore[arg-type]
+
+    changes = "SELECT coalesce(sum(n), 0) FROM table_changes WHERE name = 'deposits'"
+
+    async def insert(store: Store, ids: list[str]) -> list[BaseException | None]:
+        deposits = (store.insert_deposit(_deposit(i, customer, contract, 1_000)) for i in ids)
+        return await asyncio.gather(*deposits, return_exceptions=True)
+
+    async def run() -> tuple[int, list[BaseException | None]]:
+        store = Store(url)
+        await store.open()
+        try:
+            before = await pg_scalar(url, changes)
+            assert await insert(store, [f"k24_group_{n}" for n in range(12)]) == [None] * 12
+            statements = await pg_scalar(url, changes) - before  # one trigger a statement
+            # One id already stored: its group fails, each of its deposits runs alone.
+            return statements, await insert(store, [f"k24_group_{n}" for n in range(12, 20)] + ["k24_group_0"])
+        finally:
+            await store.close()
+
+    statements, results = asyncio.run(run())
+    assert statements < 12  # the group's deposits went as few statements
+    assert results[:8] == [None] * 8 and isinstance(results[8], Exception)
+    assert asyncio.run(pg_scalar(url, "SELECT count(*) FROM deposits WHERE payment_id LIKE 'k24_group_%'")) == 20
