@@ -208,8 +208,9 @@ def stop(*procs: subprocess.Popen[bytes]) -> None:
             proc.kill()
 
 
-def echo(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    args = ["-m", "uvicorn", "benchmarks.echo:app", "--http", "httptools", "--no-access-log"]
+def echo(port: int, env: dict[str, str], loop: str = "auto") -> subprocess.Popen[bytes]:
+    """The echo on uvicorn; ``loop`` "auto" is uvloop when installed, as ``serve`` runs."""
+    args = ["-m", "uvicorn", "benchmarks.echo:app", "--http", "httptools", "--no-access-log", "--loop", loop]
     return start([sys.executable, *args, "--log-level", "warning", "--port", str(port)], env)
 
 

@@ -128,12 +128,16 @@ def main() -> None:
     write_cycle_file(cycle, args.rows)
     echo_port = free_port()
     env = serve_env(f"sqlite:///{db_path}", free_port(), tmp / "serve.log")
-    baseline = echo(echo_port, env)
-    try:
-        wait_up(f"http://127.0.0.1:{echo_port}/")
-        runs = {"echo (baseline)": wrk(f"http://127.0.0.1:{echo_port}/", args.duration, args.connections, body={})}
-    finally:
-        stop(baseline)
+    runs: Runs = {}
+    # The baseline runs on the loop serve runs on (uvloop); the echo on asyncio's own loop,
+    # the baseline of the rounds before uvloop, is measured beside it for comparison.
+    for name, loop in (("echo (baseline)", "auto"), ("echo on asyncio's loop (earlier baseline)", "asyncio")):
+        baseline = echo(echo_port, env, loop)
+        try:
+            wait_up(f"http://127.0.0.1:{echo_port}/")
+            runs[name] = wrk(f"http://127.0.0.1:{echo_port}/", args.duration, args.connections, body={})
+        finally:
+            stop(baseline)
     if not args.postgres_only:
         runs.update(_serve(args, env, cycle, workers=1, name=""))
         if args.workers > 1:
