@@ -6,6 +6,7 @@ stops. Rates are only ever compared with a baseline measured in the same run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -85,6 +86,9 @@ def seed_sqlite(path: Path, rows: int) -> None:
                 for i in range(rows)
             ),
         )
+    # Into the file itself, the log cut: a copy of the file alone holds the rows too.
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def verify_body(i: int) -> dict[str, Any]:
@@ -138,8 +142,33 @@ def _wrk_numbers(out: str) -> dict[str, float]:
     return result
 
 
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by each group of this machine's processes (Linux ``/proc``):
+    the listeners, PostgreSQL, and everything else (wrk, once ended, is counted apart)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        group = (
+            "wrk" if name == "wrk"
+            else "listeners" if b"kassa24_console serve" in command
+            else "postgres" if name.startswith("postgres")
+            else "other"
+        )  # fmt: skip
+        used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 def wrk(url: str, duration: int, connections: int, *, body: dict[str, Any] | None = None, cycle: Path | None = None):
-    """wrk -t2 against ``url``: one signed body over and over, or full cycles."""
+    """wrk -t2 against ``url``: one signed body over and over, or full cycles. Besides the
+    rates, ``cpu_*``: the share of one core each group of processes used meanwhile (the
+    listeners, PostgreSQL, wrk, the rest of the machine)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
         if cycle is not None:
@@ -152,8 +181,15 @@ def wrk(url: str, duration: int, connections: int, *, body: dict[str, Any] | Non
             env["K24_BODY"] = str(payload)
         threads = min(2, connections)
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+        before, children, started = _cpu_seconds(), os.times(), time.monotonic()
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    return _wrk_numbers(out)
+        after, children_after, wall = _cpu_seconds(), os.times(), time.monotonic() - started
+    result = _wrk_numbers(out)
+    for group in ("listeners", "postgres", "other"):
+        result[f"cpu_{group}"] = (after.get(group, 0.0) - before.get(group, 0.0)) / wall
+    wrk_cpu = children_after.children_user + children_after.children_system
+    result["cpu_wrk"] = (wrk_cpu - children.children_user - children.children_system) / wall
+    return result
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -176,8 +212,9 @@ def stop(*procs: subprocess.Popen[bytes]) -> None:
             proc.kill()
 
 
-def echo(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    args = ["-m", "uvicorn", "benchmarks.echo:app", "--http", "httptools", "--no-access-log"]
+def echo(port: int, env: dict[str, str], loop: str = "auto") -> subprocess.Popen[bytes]:
+    """The echo on uvicorn; ``loop`` "auto" is uvloop when installed, as ``serve`` runs."""
+    args = ["-m", "uvicorn", "benchmarks.echo:app", "--http", "httptools", "--no-access-log", "--loop", loop]
     return start([sys.executable, *args, "--log-level", "warning", "--port", str(port)], env)
 
 

@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--postgres-only", action="store_true", help="only the PostgreSQL rows (and the echo)")
     parser.add_argument("--workers", type=int, default=2, help="listener processes of the multi-process rows")
     parser.add_argument("--no-growth", action="store_true", help="skip growth.py and reconcile_day.py")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md", help="where the table goes")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -127,12 +128,16 @@ def main() -> None:
     write_cycle_file(cycle, args.rows)
     echo_port = free_port()
     env = serve_env(f"sqlite:///{db_path}", free_port(), tmp / "serve.log")
-    baseline = echo(echo_port, env)
-    try:
-        wait_up(f"http://127.0.0.1:{echo_port}/")
-        runs = {"echo (baseline)": wrk(f"http://127.0.0.1:{echo_port}/", args.duration, args.connections, body={})}
-    finally:
-        stop(baseline)
+    runs: Runs = {}
+    # The baseline runs on the loop serve runs on (uvloop); the echo on asyncio's own loop,
+    # the baseline of the rounds before uvloop, is measured beside it for comparison.
+    for name, loop in (("echo (baseline)", "auto"), ("echo on asyncio's loop (earlier baseline)", "asyncio")):
+        baseline = echo(echo_port, env, loop)
+        try:
+            wait_up(f"http://127.0.0.1:{echo_port}/")
+            runs[name] = wrk(f"http://127.0.0.1:{echo_port}/", args.duration, args.connections, body={})
+        finally:
+            stop(baseline)
     if not args.postgres_only:
         runs.update(_serve(args, env, cycle, workers=1, name=""))
         if args.workers > 1:
@@ -143,7 +148,7 @@ def main() -> None:
         runs.update(_postgres(args, cycle))
     paid, credits = settled(db_path)
     text = _table(args, runs, (paid, credits))
-    (ROOT / "benchmarks" / "results.md").write_text(text)
+    args.out.write_text(text)
     print(text)
     if not (args.quick or args.postgres_only or args.no_growth):
         for script in ("growth.py", "reconcile_day.py"):  # each appends its part to results.md
@@ -171,6 +176,7 @@ def _table(args: argparse.Namespace, runs: dict[str, dict[str, float]], settled_
         if opened:
             lines.append(f"\nConsole open, {kind}: {opened['rps'] / runs[kind]['rps']:.2f} of the headless rate.")
     lines.extend(_postgres_ratios(runs))
+    lines.extend(_cpu(runs))
     paid, credits = settled_counts
     lines.append(f"\nHeadless SQLite run: {paid} deposits paid, {credits} credits audited (each once).")
     return "\n".join(lines) + "\n"
@@ -187,6 +193,22 @@ def _postgres_ratios(runs: Runs) -> list[str]:
             lines.append(f"\nPostgreSQL, {kind}: {ratio:.2f} of SQLite's rate (one listener each).")
         if one and two:
             lines.append(f"\nPostgreSQL, {kind}: two listeners {two['rps'] / one['rps']:.2f}× one.")
+    return lines
+
+
+def _cpu(runs: Runs) -> list[str]:
+    """Where the machine's cores went during the PostgreSQL rows (and SQLite's): whether two
+    listeners had a core to use at all."""
+    lines = [
+        "\nCPU during each row, % of one core (listeners, PostgreSQL, wrk, the rest of the machine):\n",
+        "| what | listeners | PostgreSQL | wrk | other | total |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in runs.items():
+        if "cpu_listeners" not in r or name.startswith("echo"):
+            continue
+        parts = [r[f"cpu_{g}"] * 100 for g in ("listeners", "postgres", "wrk", "other")]
+        lines.append(f"| {name} | " + " | ".join(f"{p:.0f}" for p in parts) + f" | {sum(parts):.0f} |")
     return lines
 
 

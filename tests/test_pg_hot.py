@@ -22,7 +22,7 @@ from tests.support.common import SECRET
 from tests.support.postgres import PgSeed, create_database, pg_scalar, postgres, serve_on  # noqa: F401 - the fixture
 from tests.support.seeding import new_customer
 from tests.support.streams import stream_payments
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for, wait_until
 
 
 def _callback(payment_id: str, amount: int, status: str = "success", operation_id: int = 1) -> Callback:
@@ -157,3 +157,78 @@ async def _states(url: str) -> dict[str, str]:
         return dict(rows)
     finally:
         await store.db.dispose()
+
+
+def test_traffic_on_postgresql_is_appended_by_copy_and_a_refused_batch_still_lands(postgres: str) -> None:  # noqa: F811
+    url = create_database(postgres, "traffic_copy")
+
+    def row(n: int, request: str = "{}") -> dict:
+        return {"at": now_us(), "kind": "verify", "http_status": 200, "request": request, "response": "{}",
+                "peer": f"peer-{n}", "latency_us": n, "signature_ok": True, "code": 0}  # fmt: skip
+
+    async def run() -> tuple[int, int]:
+        store = Store(url)
+        await store.open()
+        copies: list[tuple[int, bool]] = []  # each COPY tried: its rows, whether it worked
+        assert store.hot is not None and store.writer.append_traffic is not None
+        append = store.writer.append_traffic
+
+        async def counted(rows: list[dict]) -> bool:
+            try:
+                appended = await append(rows)
+            except Exception:
+                appended = False
+                raise
+            finally:
+                copies.append((len(rows), appended))
+            return appended
+
+        store.writer.append_traffic = counted
+        try:
+            for n in range(50):
+                store.record_traffic(row(n))
+            await wait_until(lambda: sum(n for n, _ in copies) >= 50)
+            assert all(ok for _, ok in copies)
+            # A NUL byte PostgreSQL's text refuses: the COPY fails, the rows take the usual
+            # way (made storable there), none lost.
+            store.record_traffic(row(50, "bad\x00byte"))
+            store.record_traffic(row(51))
+            await wait_until(lambda: sum(n for n, _ in copies) >= 52)
+            await wait_until(lambda: not store.writer._traffic)
+        finally:
+            await store.close()
+        return copies, store.writer.dropped_traffic
+
+    copies, dropped = asyncio.run(run())
+    assert (2, False) in copies or (1, False) in copies, copies
+    assert dropped == 0
+    assert asyncio.run(pg_scalar(url, "SELECT count(*) FROM traffic WHERE peer LIKE 'peer-%'")) == 52
+    assert asyncio.run(pg_scalar(url, "SELECT count(*) FROM traffic WHERE peer = 'peer-50'")) == 1
+
+
+def test_a_group_of_new_deposits_lands_whole_and_one_that_fails_sinks_only_itself(postgres: str) -> None:  # noqa: F811
+    url = create_database(postgres, "deposit_group")
+    customer, (contract,) = new_customer(PgSeed(url), {"payment": 50_000})  # type: ignore[arg-type]
+
+    changes = "SELECT coalesce(sum(n), 0) FROM table_changes WHERE name = 'deposits'"
+
+    async def insert(store: Store, ids: list[str]) -> list[BaseException | None]:
+        deposits = (store.insert_deposit(_deposit(i, customer, contract, 1_000)) for i in ids)
+        return await asyncio.gather(*deposits, return_exceptions=True)
+
+    async def run() -> tuple[int, list[BaseException | None]]:
+        store = Store(url)
+        await store.open()
+        try:
+            before = await pg_scalar(url, changes)
+            assert await insert(store, [f"k24_group_{n}" for n in range(12)]) == [None] * 12
+            statements = await pg_scalar(url, changes) - before  # one trigger a statement
+            # One id already stored: its group fails, each of its deposits runs alone.
+            return statements, await insert(store, [f"k24_group_{n}" for n in range(12, 20)] + ["k24_group_0"])
+        finally:
+            await store.close()
+
+    statements, results = asyncio.run(run())
+    assert statements < 12  # the group's deposits went as few statements
+    assert results[:8] == [None] * 8 and isinstance(results[8], Exception)
+    assert asyncio.run(pg_scalar(url, "SELECT count(*) FROM deposits WHERE payment_id LIKE 'k24_group_%'")) == 20

@@ -15,7 +15,7 @@ from . import queries as q
 from .db import Database, create_private_file, create_schema, display_url, now_us
 from .pg_hot import HotJob, HotPath
 from .rows import AccountRow, ContractRow
-from .writer import JobRefused, Writer
+from .writer import TRAFFIC_COLUMNS, JobRefused, Writer
 
 T = TypeVar("T")
 
@@ -41,6 +41,9 @@ class Store:
         self.writer = Writer(self.db, flush_interval)
         # PostgreSQL with asyncpg: the payment path bypasses SQLAlchemy (see pg_hot).
         self.hot = HotPath(url) if not self.db.is_sqlite and self.db.has_asyncpg else None
+        if self.hot is not None:
+            hot = self.hot
+            self.writer.append_traffic = lambda rows: hot.copy_rows("traffic", TRAFFIC_COLUMNS, rows)
         self._probed_at = float("-inf")
         self._probe_error: str | None = None
         self._changes: dict[str, int] | None = None

@@ -48,9 +48,15 @@ ACCOUNT_WITH_CONTRACTS = (
     " WHERE a.project_id = $1 AND a.customer_id = $2 ORDER BY c.id"
 )
 DEPOSIT_COLUMNS = _columns(models.table_of(models.Deposit))
-INSERT_DEPOSIT = (
-    f"INSERT INTO deposits ({', '.join(DEPOSIT_COLUMNS)})"
-    f" VALUES ({', '.join(f'${i}' for i in range(1, len(DEPOSIT_COLUMNS) + 1))})"
+_PG_TYPES = {"BIGINT": "bigint", "INTEGER": "integer", "VARCHAR": "text", "BOOLEAN": "boolean"}
+# A group's deposits in one statement, a column an array (one round trip, one trigger).
+INSERT_DEPOSITS = (
+    f"INSERT INTO deposits ({', '.join(DEPOSIT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(
+        f"${i}::{_PG_TYPES[str(models.table_of(models.Deposit).c[c].type).split('(')[0]]}[]"
+        for i, c in enumerate(DEPOSIT_COLUMNS, 1)
+    )
+    + ")"
 )
 CALLBACK_COLUMNS = (
     "project_id", "received_at", "last_received_at", "deliveries", "dedupe_key", "signature_ok", "payment_id",
@@ -108,14 +114,25 @@ class HotSettled(NamedTuple):
 
 
 class HotTransaction:
-    """One group's transaction: the statements a payment takes, credits held to the end."""
+    """One group's transaction: the statements a payment takes, begun by the first that
+    needs it; new deposits and credits held to the end. A group of new deposits alone is
+    one statement in no transaction of ours (a statement is atomic): a round trip where
+    BEGIN, an INSERT a deposit and COMMIT took two more than the deposits."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
         self._credits: list[tuple[int, str, int, int, str]] = []
+        self._deposits: list[dict[str, Any]] = []
+        self._transaction: Any = None
+
+    async def _begin(self) -> None:
+        if self._transaction is None:
+            self._transaction = self.connection.transaction()
+            await self._transaction.start()
 
     async def insert_deposit(self, values: dict[str, Any]) -> None:
-        await self.connection.execute(INSERT_DEPOSIT, *[values.get(c) for c in DEPOSIT_COLUMNS])
+        """A new pending deposit, inserted with the group's others when it ends."""
+        self._deposits.append(values)
 
     async def settle(
         self, payment_id: str, state: str, amount: int | None, currency: str | None, callback: dict[str, Any]
@@ -126,6 +143,7 @@ class HotTransaction:
         full rules must decide."""
         at, reason = callback["received_at"], f"a callback ({callback['status']}) arrived for {payment_id}"
         values = [callback.get(c) for c in CALLBACK_COLUMNS]
+        await self._begin()
         row = await self.connection.fetchrow(SETTLE, payment_id, state, amount, at, currency, *values, reason)
         return None if row is None else HotSettled._make(row.values())
 
@@ -134,10 +152,36 @@ class HotTransaction:
         in (project, contract id) order (two processes' groups never wait on each other in a circle)."""
         self._credits.append((project_id, contract_id, amount, at, payment_id))
 
+    async def finish(self) -> None:
+        """The held deposits and credits, then the commit; on any failure nothing of the
+        group is kept."""
+        try:
+            deposits, self._deposits = self._deposits, []
+            if deposits:
+                if self._credits:
+                    await self._begin()
+                columns = [[d.get(c) for d in deposits] for c in DEPOSIT_COLUMNS]
+                await self.connection.execute(INSERT_DEPOSITS, *columns)
+            await self.apply_credits()
+        except BaseException:
+            await self.rollback()
+            raise
+        if self._transaction is not None:
+            await self._transaction.commit()
+
+    async def rollback(self) -> None:
+        """Undo what the group wrote (a connection that broke has nothing to undo; the
+        pool's reset rolls back whatever is left open)."""
+        if self._transaction is not None:
+            with contextlib.suppress(Exception):
+                await self._transaction.rollback()
+
     async def apply_credits(self) -> None:
         """The held credits; one that would pay past what is due sends its group back and
         its job to the full rules (which decide what an overpayment does)."""
         credits, self._credits = sorted(self._credits), []
+        if credits:
+            await self._begin()
         for project_id, contract_id, amount, at, payment_id in credits:
             row = await self.connection.fetchrow(CREDIT, contract_id, amount, at, payment_id, project_id)
             if row["due"] is not None and not row["credited"]:
@@ -177,6 +221,20 @@ class HotPath:
         driver's records, made ``AccountRow`` and ``ContractRow`` by ``queries.account_from_rows``)."""
         pool = await self.pool()
         return await pool.fetch(ACCOUNT_WITH_CONTRACTS, project_id, customer_id)
+
+    async def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bool:
+        """Rows appended in one ``COPY`` (its own transaction; no caller waits on it): the
+        traffic records, which through SQLAlchemy's asyncio adaptation cost the loop a
+        greenlet switch and parameter processing a row (a profile of a PostgreSQL cycle
+        load: 6.6 % of the process). False once closed: the writer's last flush takes
+        SQLAlchemy's way."""
+        if self._closed:
+            return False
+        pool = await self.pool()
+        records = [tuple(row.get(c) for c in columns) for row in rows]
+        async with pool.acquire() as connection:
+            await connection.copy_records_to_table(table, records=records, columns=list(columns))
+        return True
 
     async def write(self, job: HotJob[T]) -> T:
         """Run ``job`` in the next group transaction; its result once committed."""
@@ -226,10 +284,14 @@ class HotPath:
 
     async def _transaction(self, jobs: list[HotJob[Any]]) -> list[Any]:
         pool = await self.pool()
-        async with pool.acquire() as connection, connection.transaction():
+        async with pool.acquire() as connection:
             tx = HotTransaction(connection)
-            results = [await job(tx) for job in jobs]
-            await tx.apply_credits()
+            try:
+                results = [await job(tx) for job in jobs]
+            except BaseException:
+                await tx.rollback()
+                raise
+            await tx.finish()
         self.groups += 1
         return results
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -70,6 +70,9 @@ class Writer:
         self.failing: str | None = None
         # Called with (jobs, traffic rows) after each group commit (metrics).
         self.on_batch: Callable[[int, int], None] | None = None
+        # Traffic rows alone written another way (PostgreSQL: a COPY on the hot path's pool),
+        # True when written; should it fail or decline, they take the usual way.
+        self.append_traffic: Callable[[list[dict[str, Any]]], Awaitable[bool]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="k24-writer")
@@ -116,6 +119,19 @@ class Writer:
         self.failing = f"{type(error).__name__}: {error}".splitlines()[0][:200]
 
     async def _commit(self, jobs: list[Queued], traffic: list[dict[str, Any]]) -> None:
+        if not jobs and self.append_traffic is not None:
+            try:
+                appended = await self.append_traffic(traffic)
+            except Exception as error:  # a row the COPY refuses (a NUL): the usual way makes it storable
+                reason = type(error).__name__
+                log.info("appending %d traffic rows failed (%s); inserting them again", len(traffic), reason)
+                appended = False
+            if appended:
+                self.failing = None
+                if self.on_batch is not None:
+                    self.on_batch(0, len(traffic))
+                return
+
         def batch(connection: Connection) -> list[Any]:
             with credits_in_order(connection):
                 results = [job(connection) for job, _, _ in jobs]
