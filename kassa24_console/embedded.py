@@ -27,7 +27,7 @@ from .config import Settings
 from .errors import StartupError
 from .listener import ListenError
 from .logs import configure_logging, stop_logging
-from .runtime import Runtime
+from .runtime import Runtime, run_loop
 
 ANSWER_TIMEOUT = 120.0  # seconds a command may take (stop waits for in-flight requests)
 _ERRORS: dict[str, type[Exception]] = {"startup": StartupError, "listen": ListenError}
@@ -170,7 +170,7 @@ def child_main(fd: int) -> None:
     with contextlib.suppress(Exception):
         configure_logging(settings.log_file, stderr=False)
     try:
-        asyncio.run(_serve_commands(pipe, settings))
+        run_loop(_serve_commands(pipe, settings))  # uvloop, as serve
     finally:
         stop_logging()
 

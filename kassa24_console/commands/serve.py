@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Coroutine
-from typing import Any
 
 from ..config import Settings
 from ..errors import StartupError
@@ -26,18 +24,9 @@ def serve(settings: Settings) -> int:
     if settings.workers > 1:
         return _serve_workers(settings)
     configure_logging(settings.log_file, stderr=True)
+    from ..runtime import run_loop
+
     return run_loop(_serve_one(settings))
-
-
-def run_loop(main: Coroutine[Any, Any, int]) -> int:
-    """``main`` on uvloop when it is installed (libuv's loop and transports: the listener's
-    socket writes and callbacks cost less than on asyncio's own), else on asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
 
 
 async def _serve_one(settings: Settings, *, shared_port: bool = False) -> int:
@@ -102,6 +91,8 @@ def _serve_workers(settings: Settings) -> int:
 
     def one_worker(own: Settings) -> int:
         configure_logging(own.log_file, stderr=True)
+        from ..runtime import run_loop
+
         return run_loop(_serve_one(own, shared_port=True))
 
     try:
