@@ -7,9 +7,13 @@ import gc
 import time
 from typing import Any
 
+from textual.widget import Widget
+from textual.widgets import TabbedContent
+
 from kassa24_console.console import format as fmt
 from kassa24_console.console import heap
 from kassa24_console.console.app import Kassa24App
+from kassa24_console.console.language import Words
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from tests.support.bodies import callback_body, deposit_body, verify_body
@@ -170,3 +174,23 @@ async def test_full_collections_wait_for_a_quiet_moment(tmp_path: Any, monkeypat
             gc.callbacks.remove(full_pass)
         assert since_key and min(since_key) >= heap.QUIET, since_key
     assert gc.get_threshold() == before
+
+
+async def test_a_pane_switch_builds_the_footer_once(console: Any, monkeypatch: Any) -> None:
+    """Focus leaving one table and reaching the next each asked the footer to rebuild its
+    keys: it rebuilds only when they changed, once a switch."""
+    app, pilot, _url = console
+    built: list[str] = []
+    rebuild = Widget.recompose
+
+    async def counted(self: Widget) -> None:
+        if isinstance(self, Words):
+            built.append(app.query_one(TabbedContent).active)
+        await rebuild(self)
+
+    monkeypatch.setattr(Widget, "recompose", counted)
+    for key, tab in (("c", "contracts"), ("t", "traffic"), ("c", "contracts"), ("t", "traffic")):
+        await pilot.press(key)
+        await until(pilot, lambda tab=tab: built[-1:] == [tab])
+        await steady_screen(pilot)
+    assert built == ["contracts", "traffic", "contracts", "traffic"]

@@ -50,6 +50,28 @@ class Words(Footer):
     catalog's keys, ``N_``-marked where they are declared) and are translated as the footer
     is drawn, so a live switch of the language re-describes every key at once."""
 
+    _drawn: tuple[Any, ...] | None = None  # what the keys said when last composed
+
+    def _keys(self) -> tuple[Any, ...]:
+        """What the footer would show: its keys (as displayed), descriptions, states, language."""
+        shown = tuple(
+            (binding.action, self.app.get_key_display(binding), binding.description, enabled, tooltip)
+            for (_node, binding, enabled, tooltip) in self.screen.active_bindings.values()
+            if binding.show
+        )
+        return (i18n.current_language(), self.compact, shown)
+
+    async def recompose(self) -> None:
+        """Only when the keys changed: focus leaving one table and reaching the next each
+        asked for one, so a pane switch rebuilt the footer twice, ~10 ms each (issue 24)."""
+        if not self.is_attached:
+            return
+        keys = self._keys()
+        if keys == self._drawn and self.children:
+            return
+        self._drawn = keys
+        await super().recompose()
+
     def compose(self) -> ComposeResult:
         for widget in super().compose():
             if isinstance(widget, FooterKey):
