@@ -194,3 +194,22 @@ async def test_a_pane_switch_builds_the_footer_once(console: Any, monkeypatch: A
         await until(pilot, lambda tab=tab: built[-1:] == [tab])
         await steady_screen(pilot)
     assert built == ["contracts", "traffic", "contracts", "traffic"]
+
+
+def test_an_operator_who_never_pauses_still_gets_a_full_pass_a_minute() -> None:
+    keeper = heap.Heap()
+    keeper.settle()
+    try:
+        keeper.key()
+        keeper.collect_when_quiet()
+        assert keeper.full_passes == 0  # a key just now, a pass just now: nothing
+        keeper.last_full -= heap.LONGEST  # a minute of keys with no quiet second in it
+        keeper.key()
+        keeper.collect_when_quiet()
+        assert keeper.full_passes == 1
+        keeper.key()
+        keeper.collect_when_quiet()
+        assert keeper.full_passes == 1  # and then not again for another minute
+    finally:
+        keeper.release()
+    assert gc.get_threshold()[2] != heap.NEVER

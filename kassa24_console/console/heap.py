@@ -19,6 +19,7 @@ import time
 NEVER = 2**31 - 1  # a full pass by the collector's own count: never
 EVERY = 3.0  # seconds between looks for a quiet moment
 QUIET = 1.0  # no key for this long: a full pass now waits for nobody
+LONGEST = 60.0  # seconds without a full pass, keys or not: one runs (memory stays bounded)
 
 
 class Heap:
@@ -27,6 +28,7 @@ class Heap:
     def __init__(self) -> None:
         self.last_key = 0.0
         self.full_passes = 0  # run here (tests)
+        self.last_full = time.monotonic()
         self._thresholds: tuple[int, int, int] | None = None
 
     def settle(self) -> None:
@@ -42,9 +44,15 @@ class Heap:
         self.last_key = time.monotonic()
 
     def collect_when_quiet(self) -> None:
-        if self._thresholds is not None and time.monotonic() - self.last_key >= QUIET:
+        """A full pass when no key came for :data:`QUIET` seconds, or when none ran for
+        :data:`LONGEST`: an operator who never pauses still gets one a minute."""
+        now = time.monotonic()
+        if self._thresholds is None:
+            return
+        if now - self.last_key >= QUIET or now - self.last_full >= LONGEST:
             gc.collect(2)
             self.full_passes += 1
+            self.last_full = time.monotonic()
 
     def release(self) -> None:
         """The console closes (in a longer process, tests): the collector as it was."""
