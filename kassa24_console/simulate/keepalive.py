@@ -48,6 +48,8 @@ class KeepAlive(httpx.AsyncBaseTransport):
             method=request.method,
             url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
             headers=request.headers.raw,
+            # httpx types its request stream as sync or async; a request built by an
+            # AsyncClient carries the async kind, which is what httpcore reads here.
             content=request.stream,  # type: ignore[arg-type]
             extensions=request.extensions,
         )
