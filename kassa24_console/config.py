@@ -70,7 +70,12 @@ def check_database_url(url: str) -> None:
     import importlib.util
 
     if not (importlib.util.find_spec("asyncpg") or importlib.util.find_spec("psycopg")):
-        raise ValueError(_("PostgreSQL needs a driver: {command}").format(command=POSTGRES_EXTRA))
+        raise ValueError(postgres_driver_missing())
+
+
+def postgres_driver_missing() -> str:
+    """What to install when neither PostgreSQL driver is (settings and start-up say it alike)."""
+    return _("PostgreSQL needs a driver: {command}").format(command=POSTGRES_EXTRA)
 
 
 def data_dir() -> Path:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from .config import POSTGRES_EXTRA, Settings
+from .config import Settings, postgres_driver_missing
 from .errors import StartupError
 from .i18n import _
 from .store import Store, changes, display_url, now_us
@@ -30,13 +30,13 @@ def describe(error: BaseException, settings: Settings) -> str:
     if isinstance(error, StartupError):
         return str(error)
     if isinstance(error, ModuleNotFoundError) and error.name in ("asyncpg", "psycopg"):
-        return _("PostgreSQL needs a driver: {command}").format(command=POSTGRES_EXTRA)
+        return postgres_driver_missing()
     if isinstance(error, PermissionError | NotADirectoryError | FileNotFoundError | IsADirectoryError):
         reason = f"{error.strerror or error} ({error.filename})"
-        return _("cannot open the database {where}: {reason}").format(where=where, reason=reason)
-    original = getattr(error, "orig", None) or error
-    first = (str(original).strip().splitlines() or [type(original).__name__])[0]
-    return _("cannot open the database {where}: {reason}").format(where=where, reason=first)
+    else:
+        original = getattr(error, "orig", None) or error
+        reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return _("cannot open the database {where}: {reason}").format(where=where, reason=reason)
 
 
 class Runtime:

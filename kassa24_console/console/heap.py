@@ -46,9 +46,9 @@ class Heap:
     def collect_when_quiet(self) -> None:
         """A full pass when no key came for :data:`QUIET` seconds, or when none ran for
         :data:`LONGEST`: an operator who never pauses still gets one a minute."""
-        now = time.monotonic()
         if self._thresholds is None:
             return
+        now = time.monotonic()
         if now - self.last_key >= QUIET or now - self.last_full >= LONGEST:
             gc.collect(2)
             self.full_passes += 1
