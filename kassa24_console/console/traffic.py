@@ -151,10 +151,11 @@ class TrafficPane(Vertical):
         self._skip = BUSY_SKIP if len(rows) > BUSY_ROWS else 0
         if not rows:
             return
-        if not counted and len(rows) >= WINDOW:  # more may have come than were read (hidden, or busy)
-            self._total = await store.scan(views.traffic_total, self.filter)
-        elif not counted and self._total is not None:
-            self._total += len(rows)  # counted once at start; new rows add to it
+        if not counted and self._total is not None:  # counted once at start; new rows add to it
+            came = len(rows)
+            if came >= WINDOW:  # more may have come than were read (hidden, or busy): count them by id
+                came = await store.scan(views.traffic_count_between, self._last_id, rows[-1].id, self.filter)
+            self._total += came
         self._last_id = rows[-1].id
         if not self.follow:
             self._pending += len(rows)

@@ -78,6 +78,15 @@ def traffic_total(connection: Connection, flt: TrafficFilter) -> int:
     return connection.execute(select(func.count()).select_from(traffic).where(*_traffic_conditions(flt))).scalar_one()
 
 
+def traffic_count_between(connection: Connection, after_id: int, upto_id: int, flt: TrafficFilter) -> int:
+    """How many records the filter matches with ``after_id < id <= upto_id``: what a poll
+    adds to the total when more came than it read, a range of the primary key, not the
+    whole table (a recount at a million rows took tens of milliseconds per poll)."""
+    bounds = (traffic.c.id > after_id, traffic.c.id <= upto_id)
+    query = select(func.count()).select_from(traffic).where(*bounds, *_traffic_conditions(flt))
+    return connection.execute(query).scalar_one()
+
+
 def traffic_detail(connection: Connection, traffic_id: int) -> TrafficRow | None:
     found = connection.execute(select(traffic).where(traffic.c.id == traffic_id)).first()
     return None if found is None else TrafficRow._make(found)
