@@ -556,8 +556,10 @@ def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Serve
     customer, (contract,) = new_customer(server2, {"payment": 1_000_000})
     payment_id = server2.post(deposit_body(customer, contract, 100_000)).json()["payment_id"]
     assert server2.post(callback_body(payment_id, "decline"), path="/kassa24/callback").status_code == 200
+    # This payment's own callback row: records are written in batches, and the module's server
+    # holds other tests' callbacks, so "the newest callback" may not be this one yet.
     rows = wait_for(
-        lambda: server2.rows("SELECT id FROM traffic WHERE kind = 'callback' ORDER BY id DESC LIMIT 1"),
+        lambda: server2.rows("SELECT id FROM traffic WHERE kind = 'callback' AND payment_id = ?", payment_id),
         timeout=10,
         what="the callback's traffic row",
     )
@@ -572,7 +574,9 @@ def test_replay_sends_a_stored_request_again_as_it_was_or_changed(server2: Serve
     missing = run_cli(*base[:-1], "999999", *target, env=env)
     assert missing.returncode == 2 and "no traffic record 999999" in missing.stderr
     # A field the record's kind does not carry is refused, not added.
-    deposit_id = str(server2.rows("SELECT id FROM traffic WHERE kind = 'check_deposit' ORDER BY id DESC LIMIT 1")[0][0])
+    deposit_id = str(
+        server2.rows("SELECT id FROM traffic WHERE kind = 'check_deposit' AND payment_id = ?", payment_id)[0][0]
+    )
     foreign = run_cli(*base[:-1], deposit_id, *target, "--set", "payment.status=decline", env=env)
     assert foreign.returncode == 2 and "this check_deposit has no field payment" in foreign.stderr, foreign.stderr
     assert "→ POST" not in foreign.stdout
