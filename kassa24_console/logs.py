@@ -158,6 +158,11 @@ class _Enqueue(logging.handlers.QueueHandler):
         return record
 
 
+def pending() -> bool:
+    """Whether records wait for the logging thread (benchmarks wait for them to be written)."""
+    return _listener is not None and not _listener.queue.empty()
+
+
 @atexit.register
 def stop_logging() -> None:
     """Write out what is queued (at exit, or before logging is set up again)."""
