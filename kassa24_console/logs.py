@@ -114,6 +114,7 @@ def _gzip_rotated(source: str, destination: str) -> None:
 
 
 _listener: logging.handlers.QueueListener | None = None
+_records: queue.SimpleQueue[logging.LogRecord] | None = None  # what the logging thread has to write
 
 
 def configure_logging(log_file: Path | None, *, stderr: bool, level: int = logging.INFO) -> None:
@@ -122,7 +123,7 @@ def configure_logging(log_file: Path | None, *, stderr: bool, level: int = loggi
     Records are handed to a thread through a queue, so the request path never waits on
     formatting or on the disk. :class:`StartupError` when the log file cannot be written.
     """
-    global _listener
+    global _listener, _records
     stop_logging()
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -144,6 +145,7 @@ def configure_logging(log_file: Path | None, *, stderr: bool, level: int = loggi
     for handler in handlers:
         handler.setFormatter(formatter)
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _records = records
     root.addHandler(_Enqueue(records))
     _listener = logging.handlers.QueueListener(records, *handlers)
     _listener.start()
@@ -160,7 +162,7 @@ class _Enqueue(logging.handlers.QueueHandler):
 
 def pending() -> bool:
     """Whether records wait for the logging thread (benchmarks wait for them to be written)."""
-    return _listener is not None and not _listener.queue.empty()
+    return _records is not None and not _records.empty()
 
 
 @atexit.register
