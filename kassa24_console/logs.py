@@ -17,6 +17,7 @@ import queue
 import shutil
 import sys
 import time
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,14 @@ def _iso(at: float) -> str:
     return f"{_second_text}.{int((at - whole) * 1000):03d}+00:00"
 
 
+# ``json.dumps(entry, ensure_ascii=False, default=str)``, the same text, with the C encoder
+# made once (``dumps`` makes an encoder per call); no circular check: a line is flat.
+_encode_line = c_make_encoder(None, str, encode_basestring, None, ": ", ", ", False, False, True)
+
+
 def _request_line(logger: str, line: dict[str, Any]) -> str:
     entry = {**line, "ts": _iso(line["ts"]), "level": "info", "logger": logger, "msg": "request"}
-    return json.dumps(entry, ensure_ascii=False, default=str)
+    return "".join(_encode_line(entry, 0))
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
