@@ -17,6 +17,8 @@ import queue
 import shutil
 import sys
 import time
+
+# attr-defined: typeshed leaves out json.encoder's C encoder, the one json.dumps itself uses
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+# attr-defined: typeshed leaves out json.encoder's C encoder, the one json.dumps itself uses
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
