@@ -8,6 +8,7 @@ from the store at scrape time.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +53,34 @@ class _StoreCollector(Collector):
         )
 
 
+class _Bound:
+    """One request's counter and latency histogram, bound once per (kind, code): what
+    ``inc()`` and ``observe()`` would do (the same values, under the same locks), without
+    their per-call checks and their walk over the buckets (a bisection finds the bucket).
+    A prometheus_client whose children are shaped otherwise gets the public calls."""
+
+    __slots__ = ("_bounds", "_buckets", "_count", "_counter", "_histogram", "_sum")
+
+    def __init__(self, counter: Any, histogram: Any) -> None:
+        self._counter, self._histogram = counter, histogram
+        try:
+            self._count, self._sum = counter._value, histogram._sum
+            self._buckets, self._bounds = histogram._buckets, list(histogram._upper_bounds)
+        except AttributeError:
+            self._count = None
+        else:  # the last bound is +Inf: every value finds its bucket
+            assert len(self._buckets) == len(self._bounds) and self._bounds[-1] == float("inf")
+
+    def observe(self, seconds: float) -> None:
+        if self._count is None:
+            self._counter.inc()
+            self._histogram.observe(seconds)
+            return
+        self._count.inc(1)
+        self._sum.inc(seconds)
+        self._buckets[bisect_left(self._bounds, seconds)].inc(1)
+
+
 class Metrics:
     def __init__(self, store: Store) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -88,19 +117,17 @@ class Metrics:
             ["rule"],
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str], _Bound] = {}
         store.writer.on_batch = lambda jobs, _traffic: self._batch.observe(jobs) if jobs else None
 
     def observe(self, kind: str, code: int | None, http_status: int, seconds: float, outcome: str | None) -> None:
         label = str(code) if code is not None else f"http_{http_status}"
-        children = self._children.get((kind, label))
-        if children is None:
-            children = self._children[(kind, label)] = (
-                self._requests.labels(kind, label),
-                self._latency.labels(kind),
+        bound = self._children.get((kind, label))
+        if bound is None:
+            bound = self._children[(kind, label)] = _Bound(
+                self._requests.labels(kind, label), self._latency.labels(kind)
             )
-        children[0].inc()
-        children[1].observe(seconds)
+        bound.observe(seconds)
         if outcome:
             self._callbacks.labels(outcome).inc()
 

@@ -229,3 +229,22 @@ def test_the_flat_path_signs_exactly_what_the_general_walk_does(body: dict) -> N
     if flat is not None:
         assert flat == Canonical(body).text(SPEC_FORM)
     assert check(signed(body, "k"), "k").ok
+
+
+_plain_keys = st.sampled_from(
+    ["id", "type", "payment", "sum", "amount", "general", "signature", "frame_mode", "a-b", "a"]
+)
+_nested = st.recursive(
+    _scalars, lambda inner: st.dictionaries(_plain_keys | _flat_keys, inner, max_size=5), max_leaves=20
+)
+
+
+@given(st.dictionaries(_plain_keys | _flat_keys, _nested, max_size=6))
+def test_the_plain_path_signs_nested_bodies_exactly_as_the_general_walk(body: dict) -> None:
+    """A callback (objects in objects) skips the general walk too, to the character."""
+    from kassa24_console.protocol.signature import SPEC_FORM, Canonical, _flat_text
+
+    flat = _flat_text(body)
+    if flat is not None:
+        assert flat == Canonical(body).text(SPEC_FORM)
+    assert check(signed(body, "k"), "k").ok

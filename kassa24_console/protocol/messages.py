@@ -119,11 +119,12 @@ M = TypeVar("M", bound=_Message)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
+    result = dict(pairs)
+    if len(result) != len(pairs):  # a key came twice: name the first
+        keys = [k for k, _ in pairs]
         dup = next(k for k in keys if keys.count(k) > 1)
         raise BadMessage(f"duplicate key {dup!r} in JSON object")
-    return dict(pairs)
+    return result
 
 
 def _reject_constant(name: str) -> Any:

@@ -304,7 +304,8 @@ def given_signature(body: Mapping[str, Any]) -> str | None:
 
 def check(body: Mapping[str, Any], key: Key | str) -> Check:
     """Try the forms lazily; the first whose HMAC matches wins (constant-time compare).
-    A flat body (verify, check_deposit) gets the spec's form without the general walk."""
+    A plain body (verify, check_deposit, a callback) gets the spec's form without the
+    general walk."""
     given = given_signature(body)
     if given is None:
         return Check(None)
@@ -325,23 +326,36 @@ _NOT_PLAIN_KEY = re.compile(r"[\d:]")
 
 
 def _flat_text(body: Mapping[str, Any]) -> str | None:
-    """The spec form's string of a body of scalars whose keys hold no digit and no ``:``
-    (then natural order is plain order and nothing is escaped); None for any other body,
-    which :class:`Canonical` handles."""
-    entries = []
-    for key, value in body.items():
-        if key == "signature" or key in SKIPPED_KEYS:
-            continue
-        if not isinstance(key, str) or _NOT_PLAIN_KEY.search(key):
-            return None
-        if isinstance(value, str):
-            entries.append((key, value))
-        elif value is None or isinstance(value, bool | int | float):
-            entries.append((key, _value_text(value, null="")))
-        else:
-            return None
+    """The spec form's string of a body of scalars and objects (no lists) whose keys hold
+    no digit and no ``:`` (then natural order is plain order of the paths and nothing is
+    escaped), made in one pass; None for any other body, which :class:`Canonical` handles.
+    A callback is such a body: its signature costs no general walk either."""
+    entries: list[tuple[str, str]] = []
+    if not _plain_entries(body, "", entries, top=True):
+        return None
     entries.sort()
-    return ";".join(f"{key}:{value}" for key, value in entries)
+    return ";".join([f"{path}:{value}" for path, value in entries])
+
+
+def _plain_entries(node: Mapping[str, Any], prefix: str, entries: list[tuple[str, str]], *, top: bool) -> bool:
+    """``node``'s leaves as (path, text) into ``entries``; False at anything the plain form
+    cannot hold. Left out as :func:`_unsigned` and :class:`_Walk` leave them out: the top
+    level's ``signature`` and ``general.signature``, and the skipped keys at any depth."""
+    for key, value in node.items():
+        if key in SKIPPED_KEYS or (top and key == "signature") or (prefix == "general:" and key == "signature"):
+            continue
+        if type(key) is not str or _NOT_PLAIN_KEY.search(key):
+            return False
+        if type(value) is str:
+            entries.append((prefix + key, value))
+        elif type(value) is dict:
+            if not _plain_entries(value, f"{prefix}{key}:", entries, top=False):
+                return False
+        elif value is None or isinstance(value, bool | int | float):
+            entries.append((prefix + key, _value_text(value, null="")))
+        else:  # a list (its indexes are digits), or what JSON does not make
+            return False
+    return True
 
 
 def verify(body: Mapping[str, Any], secret: str) -> bool:

@@ -13,8 +13,10 @@ booleans); JSON columns keep SQLAlchemy's processing and are not prepared here.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from itertools import chain
+from operator import itemgetter
 from typing import Any, Generic, TypeVar, cast, overload
 
 from sqlalchemy import Connection, bindparam, insert
@@ -77,6 +79,8 @@ class Prepared(Generic[R]):
         returning = getattr(statement, "_returning", ())
         keys = [c.key for c in (columns if columns is not None else returning)]
         self._texts: dict[int, str] = {}
+        # A row's parameters in order, in C, when the row names them all (a 1-tuple otherwise).
+        self._getter = _tuple_getter(self.names)
         # The row's class (attribute access by column name); a statement without rows has none.
         made = cast("type[R] | None", namedtuple("Row", keys, rename=True) if keys else None)
         self.row: type[R] | None = row or made
@@ -120,9 +124,17 @@ class Prepared(Generic[R]):
             step = max(1, MAX_DRIVER_PARAMETERS // width)
             for start in range(0, len(rows), step):
                 part = rows[start : start + step]
-                raw.execute(self._rows_text(len(part)), [v for row in part for v in self._args(row)])
+                raw.execute(self._rows_text(len(part)), self._flat_args(part))
         else:
             connection.execute(self.postgres, [{**self.defaults, **row} for row in rows])
+
+    def _flat_args(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Every row's parameters in order, one list; rows that hold every parameter (the
+        traffic record's) are read in C (``itemgetter``), a row short of one as ``_args``."""
+        try:
+            return list(chain.from_iterable(map(self._getter, rows)))
+        except KeyError:
+            return [v for row in rows for v in self._args(row)]
 
     def _rows_text(self, count: int) -> str:
         text = self._texts.get(count)
@@ -130,6 +142,15 @@ class Prepared(Generic[R]):
             head, row = self.sqlite_text.rsplit(" VALUES ", 1)
             text = self._texts[count] = f"{head} VALUES {', '.join([row] * count)}"
         return text
+
+
+def _tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if not names:
+        return lambda row: ()
+    if len(names) == 1:
+        one = itemgetter(names[0])
+        return lambda row: (one(row),)
+    return itemgetter(*names)
 
 
 # SQLite before 3.32 takes at most 999 parameters a statement.

@@ -101,8 +101,9 @@ def account_from_rows(
         return None, []
     if info_as_text:
         rows = [_decode_info(tuple(row)) for row in rows]
-    account = AccountRow._make(rows[0][:_ACCOUNT_WIDTH])
-    found = [ContractRow._make(row[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH] is not None]
+    # tuple.__new__ straight from C: a named tuple's _make is a Python call a row
+    account = tuple.__new__(AccountRow, rows[0][:_ACCOUNT_WIDTH])
+    found = [tuple.__new__(ContractRow, row[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH] is not None]
     return account, found
 
 
