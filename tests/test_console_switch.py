@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
+import weakref
 from typing import Any
 
 from textual.widget import Widget
@@ -133,15 +134,53 @@ async def test_a_payment_credited_redraws_only_its_contract(console: Any) -> Non
     assert 0 < drawn.cells - before <= len(table.columns), "more than the credited row was drawn again"
 
 
-async def test_start_up_is_kept_out_of_the_collectors_full_passes(tmp_path: Any) -> None:
+async def test_start_up_is_kept_out_of_the_collectors_full_passes(tmp_path: Any, monkeypatch: Any) -> None:
     """A full collection walked start-up's ~250 000 objects (100–185 ms on the loop) every few
-    seconds: once the first frame is out they are frozen, and thawed when the console closes."""
+    seconds: once the first frame is out they are frozen, and thawed when the console closes;
+    start-up's garbage is collected before, not frozen with the rest."""
+    monkeypatch.setattr(heap.Heap, "collect_at_settle", True)  # as a console process has it
     settings = make_settings(tmp_path)
     await seed_demo(settings)
     app = Kassa24App(settings, attach=True)
+    garbage = _old_garbage()
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: gc.get_freeze_count() > 100_000)
+        assert garbage() is None, "start-up's garbage was frozen"
     assert gc.get_freeze_count() == 0
+
+
+def _old_garbage() -> Any:
+    """A cycle that only a full pass collects (it has lived through the young ones), dropped:
+    a weak reference to it."""
+
+    class Cycle:
+        me: Any = None
+
+    cycle = Cycle()
+    cycle.me = cycle  # a cycle: reference counting never frees it
+    gc.collect()  # it survives, in the oldest generation
+    gone = weakref.ref(cycle)
+    del cycle
+    return gone
+
+
+def test_settle_collects_start_ups_garbage_only_when_asked() -> None:
+    """The suite turns the pass at settle off (it starts hundreds of consoles): then start-up's
+    garbage is frozen with the rest, and collected only once the console closes."""
+    for collect in (True, False):
+        keeper = heap.Heap()
+        keeper.collect_at_settle = collect
+        threshold = gc.get_threshold()
+        gc.set_threshold(threshold[0], threshold[1], heap.NEVER)  # no pass of Python's own in between
+        try:
+            garbage = _old_garbage()
+            keeper.settle()
+            assert (garbage() is None) is collect
+        finally:
+            keeper.release()
+            gc.set_threshold(*threshold)
+        gc.collect()
+        assert garbage() is None
 
 
 async def test_full_collections_wait_for_a_quiet_moment(tmp_path: Any, monkeypatch: Any) -> None:
