@@ -18,8 +18,10 @@ from kassa24_console.console.language import Words
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from tests.support.bodies import callback_body, deposit_body, verify_body
-from tests.support.console import make_settings, post, steady_screen, until
+from tests.support.console import attached, make_settings, post, steady_screen, until
 from tests.support.seeding import seed_demo
+
+__all__ = ["attached"]  # the fixture, used by name
 
 
 class Drawn:
@@ -61,8 +63,8 @@ async def _contracts_drawn(app: Any, pilot: Any) -> tuple[Any, Drawn]:
     return table, drawn
 
 
-async def test_a_list_shown_again_is_not_drawn_again(console: Any) -> None:
-    app, pilot, _url = console
+async def test_a_list_shown_again_is_not_drawn_again(attached: Any) -> None:
+    app, pilot = attached
     table, drawn = await _contracts_drawn(app, pilot)
     assert table.has_focus
     for _ in range(3):
@@ -74,9 +76,9 @@ async def test_a_list_shown_again_is_not_drawn_again(console: Any) -> None:
         assert drawn.cells == before, "the page was drawn again on a pane switch"
 
 
-async def test_a_new_theme_draws_the_rows_again(console: Any) -> None:
+async def test_a_new_theme_draws_the_rows_again(attached: Any) -> None:
     """Kept rows are kept only while the table looks the same: a theme draws them anew."""
-    app, pilot, _url = console
+    app, pilot = attached
     table = app.query_one(ContractsPane).table
     drawn = Drawn(table)
     await _shown_and_drawn(pilot, "c", drawn)
@@ -215,10 +217,10 @@ async def test_full_collections_wait_for_a_quiet_moment(tmp_path: Any, monkeypat
     assert gc.get_threshold() == before
 
 
-async def test_a_pane_switch_builds_the_footer_once(console: Any, monkeypatch: Any) -> None:
+async def test_a_pane_switch_builds_the_footer_once(attached: Any, monkeypatch: Any) -> None:
     """Focus leaving one table and reaching the next each asked the footer to rebuild its
     keys: it rebuilds only when they changed, once a switch."""
-    app, pilot, _url = console
+    app, pilot = attached
     built: list[str] = []
     rebuild = Widget.recompose
 
