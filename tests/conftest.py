@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from kassa24_console import i18n
+from kassa24_console.console import heap
 from kassa24_console.console.app import Kassa24App
 from tests.support.common import LOCALE_VARIABLES
 from tests.support.console import make_settings, until
@@ -36,6 +37,16 @@ def english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     i18n.set_language("en")
     yield
     i18n.set_language("en")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_full_pass_at_each_console_start() -> Iterator[None]:
+    """Each console started here would walk this process's whole heap (pytest and every
+    test's leftovers, 0.2–0.3 s a start) before freezing it; the tests of the heap turn it
+    back on (test_console_switch.py)."""
+    heap.Heap.collect_at_settle = False
+    yield
+    heap.Heap.collect_at_settle = True
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["option1", "option2"])

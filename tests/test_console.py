@@ -31,9 +31,11 @@ from kassa24_console.store import now_us
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.cli import run_cli
 from tests.support.common import SECRET
-from tests.support.console import Ticks, click_save, make_settings, open_first_contract, post, until
+from tests.support.console import Ticks, attached, click_save, make_settings, open_first_contract, post, until
 from tests.support.seeding import seed_demo
 from tests.support.waiting import wait_for
+
+__all__ = ["attached"]  # the fixture, used by name
 
 
 def _count(db: str, sql: str) -> int:
@@ -198,8 +200,8 @@ async def test_enter_opens_the_raw_request_and_response(console: Any) -> None:
     assert not isinstance(app.screen, DetailScreen)
 
 
-async def test_help_shows_the_log_file(console: Any) -> None:
-    app, pilot, _ = console
+async def test_help_shows_the_log_file(attached: Any) -> None:
+    app, pilot = attached
     await pilot.press("f1")
     await until(pilot, lambda: isinstance(app.screen, HelpScreen))
     assert str(app.settings.log_file) in app.screen.query_one("Markdown").source

@@ -18,8 +18,10 @@ from kassa24_console.console.traffic import TrafficPane
 from kassa24_console.store import Store, now_us
 from kassa24_console.store import queries as q
 from tests.support.bodies import callback_body, deposit_body, verify_body
-from tests.support.console import click_save, make_settings, open_first_contract, post, steady_screen, until
+from tests.support.console import attached, click_save, make_settings, open_first_contract, post, steady_screen, until
 from tests.support.seeding import seed_demo
+
+__all__ = ["attached"]  # the fixture, used by name
 
 
 async def _seed_traffic(settings: Any, rows: int) -> None:
@@ -63,8 +65,8 @@ async def test_home_moves_the_cursor_not_only_the_view(tmp_path: Path) -> None:
         assert table.cursor_row == 0 and table.scroll_offset.y == 0
 
 
-async def test_dialogs_focus_their_first_field_and_the_status_code_takes_digits_only(console: Any) -> None:
-    app, pilot, _ = console
+async def test_dialogs_focus_their_first_field_and_the_status_code_takes_digits_only(attached: Any) -> None:
+    app, pilot = attached
     await open_first_contract(app, pilot)
     code = app.screen.query_one("#status_code", Input)
     assert app.focused is code
@@ -79,8 +81,8 @@ async def test_dialogs_focus_their_first_field_and_the_status_code_takes_digits_
     assert app.screen.query_one("#customer_id", Input).value == "70"
 
 
-async def test_forms_show_and_accept_the_locales_number_form(console: Any) -> None:
-    app, pilot, _ = console
+async def test_forms_show_and_accept_the_locales_number_form(attached: Any) -> None:
+    app, pilot = attached
     await open_first_contract(app, pilot)
     assert app.screen.query_one("#payment", Input).value == "45 000,00"  # as the tables write it
     assert app.screen.query_one("#min_payment", Input).value == "1 000,00"
@@ -139,8 +141,8 @@ async def test_history_is_newest_first_and_end_goes_to_the_oldest(console: Any) 
     assert history.cursor_location == (0, 0)
 
 
-async def test_question_mark_opens_help_and_esc_closes_the_keys_panel(console: Any) -> None:
-    app, pilot, _ = console
+async def test_question_mark_opens_help_and_esc_closes_the_keys_panel(attached: Any) -> None:
+    app, pilot = attached
     app.query_one(TrafficPane).table.focus()
     await pilot.press("question_mark")
     await until(pilot, lambda: isinstance(app.screen, HelpScreen))

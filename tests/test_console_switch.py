@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
+import weakref
 from typing import Any
 
 from textual.widget import Widget
@@ -17,8 +18,10 @@ from kassa24_console.console.language import Words
 from kassa24_console.console.panes import ContractsPane
 from kassa24_console.console.traffic import TrafficPane
 from tests.support.bodies import callback_body, deposit_body, verify_body
-from tests.support.console import make_settings, post, steady_screen, until
+from tests.support.console import attached, make_settings, post, steady_screen, until
 from tests.support.seeding import seed_demo
+
+__all__ = ["attached"]  # the fixture, used by name
 
 
 class Drawn:
@@ -60,8 +63,8 @@ async def _contracts_drawn(app: Any, pilot: Any) -> tuple[Any, Drawn]:
     return table, drawn
 
 
-async def test_a_list_shown_again_is_not_drawn_again(console: Any) -> None:
-    app, pilot, _url = console
+async def test_a_list_shown_again_is_not_drawn_again(attached: Any) -> None:
+    app, pilot = attached
     table, drawn = await _contracts_drawn(app, pilot)
     assert table.has_focus
     for _ in range(3):
@@ -73,9 +76,9 @@ async def test_a_list_shown_again_is_not_drawn_again(console: Any) -> None:
         assert drawn.cells == before, "the page was drawn again on a pane switch"
 
 
-async def test_a_new_theme_draws_the_rows_again(console: Any) -> None:
+async def test_a_new_theme_draws_the_rows_again(attached: Any) -> None:
     """Kept rows are kept only while the table looks the same: a theme draws them anew."""
-    app, pilot, _url = console
+    app, pilot = attached
     table = app.query_one(ContractsPane).table
     drawn = Drawn(table)
     await _shown_and_drawn(pilot, "c", drawn)
@@ -133,15 +136,53 @@ async def test_a_payment_credited_redraws_only_its_contract(console: Any) -> Non
     assert 0 < drawn.cells - before <= len(table.columns), "more than the credited row was drawn again"
 
 
-async def test_start_up_is_kept_out_of_the_collectors_full_passes(tmp_path: Any) -> None:
+async def test_start_up_is_kept_out_of_the_collectors_full_passes(tmp_path: Any, monkeypatch: Any) -> None:
     """A full collection walked start-up's ~250 000 objects (100–185 ms on the loop) every few
-    seconds: once the first frame is out they are frozen, and thawed when the console closes."""
+    seconds: once the first frame is out they are frozen, and thawed when the console closes;
+    start-up's garbage is collected before, not frozen with the rest."""
+    monkeypatch.setattr(heap.Heap, "collect_at_settle", True)  # as a console process has it
     settings = make_settings(tmp_path)
     await seed_demo(settings)
     app = Kassa24App(settings, attach=True)
+    garbage = _old_garbage()
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: gc.get_freeze_count() > 100_000)
+        assert garbage() is None, "start-up's garbage was frozen"
     assert gc.get_freeze_count() == 0
+
+
+def _old_garbage() -> Any:
+    """A cycle that only a full pass collects (it has lived through the young ones), dropped:
+    a weak reference to it."""
+
+    class Cycle:
+        me: Any = None
+
+    cycle = Cycle()
+    cycle.me = cycle  # a cycle: reference counting never frees it
+    gc.collect()  # it survives, in the oldest generation
+    gone = weakref.ref(cycle)
+    del cycle
+    return gone
+
+
+def test_settle_collects_start_ups_garbage_only_when_asked() -> None:
+    """The suite turns the pass at settle off (it starts hundreds of consoles): then start-up's
+    garbage is frozen with the rest, and collected only once the console closes."""
+    for collect in (True, False):
+        keeper = heap.Heap()
+        keeper.collect_at_settle = collect
+        threshold = gc.get_threshold()
+        gc.set_threshold(threshold[0], threshold[1], heap.NEVER)  # no pass of Python's own in between
+        try:
+            garbage = _old_garbage()
+            keeper.settle()
+            assert (garbage() is None) is collect
+        finally:
+            keeper.release()
+            gc.set_threshold(*threshold)
+        gc.collect()
+        assert garbage() is None
 
 
 async def test_full_collections_wait_for_a_quiet_moment(tmp_path: Any, monkeypatch: Any) -> None:
@@ -176,10 +217,10 @@ async def test_full_collections_wait_for_a_quiet_moment(tmp_path: Any, monkeypat
     assert gc.get_threshold() == before
 
 
-async def test_a_pane_switch_builds_the_footer_once(console: Any, monkeypatch: Any) -> None:
+async def test_a_pane_switch_builds_the_footer_once(attached: Any, monkeypatch: Any) -> None:
     """Focus leaving one table and reaching the next each asked the footer to rebuild its
     keys: it rebuilds only when they changed, once a switch."""
-    app, pilot, _url = console
+    app, pilot = attached
     built: list[str] = []
     rebuild = Widget.recompose
 

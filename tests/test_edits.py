@@ -21,10 +21,12 @@ from kassa24_console.store import Store
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.cli import run_cli
 from tests.support.common import SECRET
-from tests.support.console import click_save, make_settings, open_first_contract, post, until
+from tests.support.console import attached, click_save, make_settings, open_first_contract, post, until
 from tests.support.edits import edit_in_another_process
 from tests.support.seeding import seed_demo
 from tests.support.serve import serve_env
+
+__all__ = ["attached"]  # the fixture, used by name
 
 
 async def audit_rows(app: Kassa24App, contract: str) -> list[tuple[Any, ...]]:
@@ -84,8 +86,8 @@ async def test_a_change_from_another_process_is_shown_and_nothing_saved_until_co
     assert kinds == [("edit", "colleague", "4500000", "4000000"), ("edit", app_user(), "4000000", "4400000")]
 
 
-async def test_forms_report_every_invalid_field_at_once(console: Any) -> None:
-    app, pilot, _ = console
+async def test_forms_report_every_invalid_field_at_once(attached: Any) -> None:
+    app, pilot = attached
     await open_first_contract(app, pilot)
     app.screen.query_one("#status_code").value = "abc"
     app.screen.query_one("#payment").value = "12.345"

@@ -25,6 +25,11 @@ LONGEST = 60.0  # seconds without a full pass, keys or not: one runs (memory sta
 class Heap:
     """Freezes start-up, then runs the full passes itself (:meth:`collect_when_quiet`)."""
 
+    # The full pass before freezing: a console process pays it once (~0.1 s). A test process
+    # starts hundreds of consoles over a heap several times a console's (pytest, the tests'
+    # leftovers): the test suite turns it off (tests/conftest.py) except where it is tested.
+    collect_at_settle = True
+
     def __init__(self) -> None:
         self.last_key = 0.0
         self.full_passes = 0  # run here (tests)
@@ -33,7 +38,8 @@ class Heap:
 
     def settle(self) -> None:
         """After the first frame: start-up's garbage collected, the rest frozen, full passes ours."""
-        gc.collect()
+        if self.collect_at_settle:
+            gc.collect()
         gc.freeze()
         if self._thresholds is None:
             self._thresholds = gc.get_threshold()
