@@ -23,6 +23,7 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from ..config import DEMO_PROJECT_ID
 from . import models
 from .sqlite import Checkpointer, WriteConnection, driver, json_text, sqlite_engine, truncate_wal
 
@@ -318,16 +320,35 @@ def create_schema(connection: Connection, target: str = "head", project_id: int 
     ``project_id``: the configured (first) project, which rows made before projects join."""
     if target == "head" and _at_head(connection):
         return False
-    from alembic import command
-
     found = inspect(connection)
     fresh = not found.has_table(models.Account.__tablename__)
+    if target == "head" and connection.dialect.name == "sqlite" and not found.get_table_names():
+        from .fresh import build  # an empty file: the migrations' result in one step
+
+        if build(connection, _head(), DEMO_PROJECT_ID if project_id is None else project_id):
+            return True
+    command = _alembic_command()
     config = alembic_config(connection, project_id)
     if not fresh and not found.has_table("alembic_version"):
         # Made before migrations existed (create_all): say which released schema it holds.
         command.stamp(config, _legacy_revision(found))
     command.upgrade(config, target)
     return fresh
+
+
+def _alembic_command() -> Any:
+    """``alembic.command``, imported without Pygments: Mako (Alembic's templates) loads it
+    for HTML error pages we never render, a third of Alembic's import time. Not done in a
+    process that already has it, or has the console (whose Rich may import it meanwhile)."""
+    block = "pygments" not in sys.modules and "textual" not in sys.modules
+    if block:
+        sys.modules["pygments"] = None  # type: ignore[assignment]  # import fails: Mako's plain fallback
+    try:
+        from alembic import command  # here: only a database that must migrate pays for Alembic
+    finally:
+        if block:
+            del sys.modules["pygments"]
+    return command
 
 
 def _legacy_revision(found: Any) -> str:
