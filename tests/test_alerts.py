@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from tests.support.bodies import callback_body, deposit_body, verify_body
@@ -74,7 +73,7 @@ def forged(server: Server, n: int) -> None:
 
 
 def metric(server: Server, name: str, rule: str) -> float:
-    text = httpx.get(server.url + "/metrics").text
+    text = server.http.get(server.url + "/metrics").text
     for line in text.splitlines():
         if line.startswith(f'{name}{{rule="{rule}"}}'):
             return float(line.split()[-1])
@@ -288,7 +287,7 @@ def test_a_failing_channel_is_retried_reported_and_blocks_no_other(tmp_path: Pat
             failed = server.rows("SELECT * FROM alert_deliveries WHERE NOT ok")
             assert [(r["channel"], r["attempts"]) for r in failed] == [(f"json://127.0.0.1:{broken.port}", 3)]
             assert "500" in failed[0]["error"]
-            scraped = httpx.get(server.url + "/metrics").text.splitlines()
+            scraped = server.http.get(server.url + "/metrics").text.splitlines()
             exported = {line.split()[2] for line in scraped if line.startswith("# HELP")}
             assert set(re.findall(r"kassa24_[a-z_]+", RULES.read_text())) <= exported  # the Prometheus rules' series
             listed = alerts_cli(server, "list")

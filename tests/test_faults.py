@@ -306,11 +306,11 @@ def test_a_killed_worker_is_replaced_and_its_cause_logged(tmp_path: Path) -> Non
         assert f"(pid {victim}) killed by SIGKILL" in (tmp_path / "serve.stderr").read_text()
 
         def healthy() -> bool:
-            answer = httpx.get(server.url + "/healthz")
+            answer = server.http.get(server.url + "/healthz")
             return answer.status_code == 200 and answer.json()["workers"] == {"running": 2, "configured": 2}
 
         wait_for(healthy, 20)
-        metrics = httpx.get(server.url + "/metrics").text
+        metrics = server.http.get(server.url + "/metrics").text
         assert "kassa24_workers_running 2.0" in metrics and "kassa24_workers_configured 2.0" in metrics
     finally:
         server.stop()
