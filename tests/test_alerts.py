@@ -284,7 +284,8 @@ def test_a_failing_channel_is_retried_reported_and_blocks_no_other(tmp_path: Pat
             assert hook.got[0].at < broken.attempts[-1]  # delivered while the other was still retrying
             assert broken.attempts[2] - broken.attempts[1] >= 1.9  # backoff doubles: 1 s, then 2 s
             assert metric(server, "kassa24_alerts_sent_total", "signature_failures") == 1
-            failed = server.rows("SELECT * FROM alert_deliveries WHERE NOT ok")
+            # Recorded just after the metric counts it (one write for the message's deliveries).
+            failed = wait_for(lambda: server.rows("SELECT * FROM alert_deliveries WHERE NOT ok"), what="recorded")
             assert [(r["channel"], r["attempts"]) for r in failed] == [(f"json://127.0.0.1:{broken.port}", 3)]
             assert "500" in failed[0]["error"]
             scraped = server.http.get(server.url + "/metrics").text.splitlines()
