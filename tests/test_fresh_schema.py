@@ -13,8 +13,8 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine
 
-from kassa24_console.store.db import _head, alembic_config, create_schema
-from kassa24_console.store.fresh import SNAPSHOT
+from kassa24_console.store.db import alembic_config, create_schema
+from kassa24_console.store.fresh import SNAPSHOT, head
 
 
 def _everything(path: Path) -> tuple[list[tuple[str, ...]], dict[str, list[tuple[object, ...]]]]:
@@ -42,7 +42,7 @@ def test_a_fresh_database_is_built_exactly_as_the_migrations_build_it(tmp_path: 
     master, rows = _everything(built)
     assert (master, rows) == _everything(migrated)
     assert f"DEFAULT '{project_id or 1234}'" in str(master)  # the project, not the snapshot's mark
-    assert rows["alembic_version"] == [(_head(),)]
+    assert rows["alembic_version"] == [(head(),)]
     with sqlite3.connect(built) as db:  # the search index works as the migrated one does
         db.execute("INSERT INTO contract_search (project_id, contract_id, terms) VALUES (1, 'c1', 'almaty 7001')")
         found = db.execute("SELECT rowid FROM contract_search_fts WHERE contract_search_fts MATCH 'almaty'").fetchall()
@@ -52,7 +52,7 @@ def test_a_fresh_database_is_built_exactly_as_the_migrations_build_it(tmp_path: 
 
 def test_the_snapshot_is_of_the_newest_migration() -> None:
     saved = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
-    assert saved["revision"] == _head(), "a new migration: run python -m kassa24_console.store.fresh"
+    assert saved["revision"] == head(), "a new migration: run python -m kassa24_console.store.fresh"
 
 
 def test_a_first_start_imports_no_alembic(tmp_path: Path) -> None:

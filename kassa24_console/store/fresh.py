@@ -12,15 +12,31 @@ empty, or a snapshot of an older revision than the newest migration, goes throug
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
-SNAPSHOT = Path(__file__).resolve().parent / "migrations" / "sqlite_head.json"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SNAPSHOT = MIGRATIONS / "sqlite_head.json"
 # The project migration 0011 writes into the schema (SQLite's NOT NULL column default): the
 # snapshot is made with this one and it is replaced by the configured project.
 PROJECT_MARK = 424242424
+
+
+def head() -> str | None:
+    """The newest migration's revision, read from the migration files (the one no other
+    names as its ``down_revision``); None unless there is exactly one."""
+    revisions, downs = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if found := re.search(r'^revision = "([^"]+)"', text, re.MULTILINE):
+            revisions.add(found.group(1))
+        if found := re.search(r'^down_revision = "([^"]+)"', text, re.MULTILINE):
+            downs.add(found.group(1))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
 
 
 def _statements(connection: Connection) -> list[str]:
@@ -67,19 +83,21 @@ def build(connection: Connection, head: str | None, project_id: int) -> bool:
 
 def main() -> None:
     """Write ``sqlite_head.json`` from the migrations (run after adding one)."""
-    import tempfile
+    import tempfile  # a developer's tool: none of this is imported to open a store
 
     from alembic import command
+    from alembic.config import Config
     from sqlalchemy import create_engine
-
-    from .db import _head, alembic_config
 
     with tempfile.TemporaryDirectory() as directory:
         engine = create_engine(f"sqlite:///{directory}/head.db")
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection, PROJECT_MARK), "head")
+            config = Config()  # as store.db.alembic_config makes it
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes.update(connection=connection, project_id=PROJECT_MARK)
+            command.upgrade(config, "head")
         with engine.connect() as connection:
-            saved = snapshot(connection, _head() or "")
+            saved = snapshot(connection, head() or "")
         engine.dispose()
     SNAPSHOT.write_text(json.dumps(saved, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
