@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from tests.support.bodies import callback_body, deposit_body, verify_body
 from tests.support.cli import run_cli
+from tests.support.endpoint import Endpoint
+from tests.support.inprocess import AppServer, start_app
 from tests.support.receivers import SMTP_PASSWORD, HttpReceiver, SmtpReceiver
 from tests.support.seeding import new_customer
 from tests.support.serve import Server, start_serve
@@ -52,8 +53,16 @@ def mail() -> Iterator[SmtpReceiver]:
 
 
 def serve(tmp: Path, *urls: str, **env: str) -> Server:
+    """A serve process alerting to ``urls``: for what the process shows (its logs, a restart,
+    two of them on one database)."""
     tmp.mkdir(exist_ok=True)
     return start_serve(tmp, **{**FAST, "KASSA24_ALERT_URLS": ",".join(urls), **env})
+
+
+def serve_app(tmp: Path, *urls: str, **env: str) -> AppServer:
+    """serve's app and alerter in-process alerting to ``urls``: for a rule's firing and clearing."""
+    tmp.mkdir(exist_ok=True)
+    return start_app(tmp, alerting=True, **{**FAST, "KASSA24_ALERT_URLS": ",".join(urls), **env})
 
 
 def forged(server: Server, n: int) -> None:
@@ -64,7 +73,7 @@ def forged(server: Server, n: int) -> None:
 
 
 def metric(server: Server, name: str, rule: str) -> float:
-    text = httpx.get(server.url + "/metrics").text
+    text = server.http.get(server.url + "/metrics").text
     for line in text.splitlines():
         if line.startswith(f'{name}{{rule="{rule}"}}'):
             return float(line.split()[-1])
@@ -112,7 +121,7 @@ def test_signature_failures_fire_once_to_webhook_and_mail_then_resolve(
 def test_overdue_and_silent_callbacks_fire_and_clear_when_the_callback_arrives(
     tmp_path: Path, hook: HttpReceiver
 ) -> None:
-    server = serve(
+    server = serve_app(
         tmp_path,
         hook.url,
         KASSA24_ALERT_CALLBACK_OVERDUE_SECONDS="1",
@@ -124,7 +133,7 @@ def test_overdue_and_silent_callbacks_fire_and_clear_when_the_callback_arrives(
         wait_for(lambda: count(hook, "kassa24: Callbacks are overdue"), what="callback_overdue")
         wait_for(lambda: count(hook, "kassa24: No callbacks arrive"), what="callbacks_silent")
         overdue = next(r for r in hook.got if r.title == "kassa24: Callbacks are overdue")
-        scraped = httpx.get(server.url + "/metrics").text
+        scraped = server.get("/metrics").text
         waited = float(re.search(r"^kassa24_oldest_pending_deposit_seconds (\S+)$", scraped, re.M).group(1))  # type: ignore[union-attr]
         assert waited >= 1  # what the Prometheus rule watches
         assert payment_id in overdue.body and customer in overdue.body and "2500.00 KZT" in overdue.body
@@ -132,14 +141,14 @@ def test_overdue_and_silent_callbacks_fire_and_clear_when_the_callback_arrives(
         wait_for(lambda: count(hook, "kassa24: Resolved: Callbacks are overdue"), what="overdue resolved")
         wait_for(lambda: count(hook, "kassa24: Resolved: No callbacks arrive"), what="silence resolved")
         assert count(hook, "kassa24: Callbacks are overdue") == 1 and count(hook, "kassa24: No callbacks arrive") == 1
-        scraped = httpx.get(server.url + "/metrics").text
+        scraped = server.get("/metrics").text
         assert "kassa24_oldest_pending_deposit_seconds 0.0" in scraped
     finally:
         server.stop()
 
 
 def test_error_share_fires_and_clears_as_answers_recover(tmp_path: Path, hook: HttpReceiver) -> None:
-    server = serve(tmp_path, hook.url, KASSA24_ALERT_ERROR_SHARE="0.5", KASSA24_ALERT_WINDOW_SECONDS="600")
+    server = serve_app(tmp_path, hook.url, KASSA24_ALERT_ERROR_SHARE="0.5", KASSA24_ALERT_WINDOW_SECONDS="600")
     try:
         customer, _ = new_customer(server, {})
         for _ in range(19):  # signed, but not a message we know: code 500
@@ -157,10 +166,10 @@ def test_error_share_fires_and_clears_as_answers_recover(tmp_path: Path, hook: H
 
 
 def test_writes_failing_fires_at_once_and_resolves_when_space_is_freed(tmp_path: Path, hook: HttpReceiver) -> None:
-    probe = serve(tmp_path / "p")
+    probe = serve_app(tmp_path / "p")
     probe.stop()
     pages = probe.rows("PRAGMA page_count")[0][0]
-    server = serve(tmp_path, hook.url, KASSA24_SQLITE_MAX_PAGES=str(pages + 40))
+    server = serve_app(tmp_path, hook.url, KASSA24_SQLITE_MAX_PAGES=str(pages + 40))
     try:
         customer, (contract,) = new_customer(server, {"payment": 10**12})
         for _ in range(5000):
@@ -179,7 +188,7 @@ def test_writes_failing_fires_at_once_and_resolves_when_space_is_freed(tmp_path:
 
 
 def test_reconciliation_findings_are_one_message_per_run_until_resolved(tmp_path: Path, hook: HttpReceiver) -> None:
-    server = serve(tmp_path, hook.url)
+    server = serve_app(tmp_path, hook.url)
     try:
         now = datetime.now(ZoneInfo("Asia/Almaty")).strftime("%Y-%m-%d %H:%M:%S")
         report = tmp_path / "platform.csv"
@@ -205,7 +214,7 @@ def test_reconciliation_findings_are_one_message_per_run_until_resolved(tmp_path
         server.stop()
 
 
-def reconcile(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+def reconcile(server: Endpoint, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli("reconcile", *args, env={**server.env, "KASSA24_LOG_FILE": "/dev/null"})
 
 
@@ -275,10 +284,11 @@ def test_a_failing_channel_is_retried_reported_and_blocks_no_other(tmp_path: Pat
             assert hook.got[0].at < broken.attempts[-1]  # delivered while the other was still retrying
             assert broken.attempts[2] - broken.attempts[1] >= 1.9  # backoff doubles: 1 s, then 2 s
             assert metric(server, "kassa24_alerts_sent_total", "signature_failures") == 1
-            failed = server.rows("SELECT * FROM alert_deliveries WHERE NOT ok")
+            # Recorded just after the metric counts it (one write for the message's deliveries).
+            failed = wait_for(lambda: server.rows("SELECT * FROM alert_deliveries WHERE NOT ok"), what="recorded")
             assert [(r["channel"], r["attempts"]) for r in failed] == [(f"json://127.0.0.1:{broken.port}", 3)]
             assert "500" in failed[0]["error"]
-            scraped = httpx.get(server.url + "/metrics").text.splitlines()
+            scraped = server.http.get(server.url + "/metrics").text.splitlines()
             exported = {line.split()[2] for line in scraped if line.startswith("# HELP")}
             assert set(re.findall(r"kassa24_[a-z_]+", RULES.read_text())) <= exported  # the Prometheus rules' series
             listed = alerts_cli(server, "list")

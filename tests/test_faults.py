@@ -28,6 +28,7 @@ from kassa24_console.store import queries as q
 from kassa24_console.store.sqlite import driver
 from tests.support.bodies import deposit_body, verify_body
 from tests.support.common import SECRET
+from tests.support.inprocess import start_app
 from tests.support.seeding import new_customer
 from tests.support.serve import start_serve
 from tests.support.waiting import wait_for
@@ -256,22 +257,22 @@ def test_the_allow_list_and_the_per_peer_limit_hold_at_accept(tmp_path: Path) ->
 
 
 def test_a_signed_request_from_a_throttled_address_is_answered(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_UNVERIFIED_BUDGET="3", KASSA24_TRUSTED_PROXIES="127.0.0.1")
+    server = start_app(tmp_path, KASSA24_UNVERIFIED_BUDGET="3", KASSA24_TRUSTED_PROXIES="127.0.0.1")
     try:
         customer, _ = new_customer(server, {})
         proxy = {"x-forwarded-for": "198.51.100.7"}  # the platform and an attacker behind one proxy
         forged = {**verify_body(customer), "signature": "A" * 86 + "=="}
-        codes = [httpx.post(server.url + "/kassa24", json=forged, headers=proxy).status_code for _ in range(5)]
+        codes = [server.http.post(server.url + "/kassa24", json=forged, headers=proxy).status_code for _ in range(5)]
         assert codes[-1] == 429
-        honest = httpx.post(server.url + "/kassa24", json=signed(verify_body(customer), SECRET), headers=proxy)
+        honest = server.http.post(server.url + "/kassa24", json=signed(verify_body(customer), SECRET), headers=proxy)
         assert honest.status_code == 200 and honest.json()["code"] == 0
-        assert httpx.post(server.url + "/kassa24", json=forged, headers=proxy).status_code == 429
+        assert server.http.post(server.url + "/kassa24", json=forged, headers=proxy).status_code == 429
     finally:
         server.stop()
 
 
 def test_our_own_failures_never_spend_a_peers_budget(tmp_path: Path) -> None:
-    server = start_serve(tmp_path, KASSA24_UNVERIFIED_BUDGET="3")
+    server = start_app(tmp_path, KASSA24_UNVERIFIED_BUDGET="3")
     try:
         customer, _ = new_customer(server, {})
         with sqlite3.connect(server.db_path) as connection:  # the database breaks under the listener
@@ -305,11 +306,11 @@ def test_a_killed_worker_is_replaced_and_its_cause_logged(tmp_path: Path) -> Non
         assert f"(pid {victim}) killed by SIGKILL" in (tmp_path / "serve.stderr").read_text()
 
         def healthy() -> bool:
-            answer = httpx.get(server.url + "/healthz")
+            answer = server.http.get(server.url + "/healthz")
             return answer.status_code == 200 and answer.json()["workers"] == {"running": 2, "configured": 2}
 
         wait_for(healthy, 20)
-        metrics = httpx.get(server.url + "/metrics").text
+        metrics = server.http.get(server.url + "/metrics").text
         assert "kassa24_workers_running 2.0" in metrics and "kassa24_workers_configured 2.0" in metrics
     finally:
         server.stop()
@@ -348,20 +349,21 @@ async def test_a_clock_91_days_ahead_prunes_nothing(tmp_path: Path, caplog: pyte
     await runtime.store.close()
 
 
-def test_a_deposit_dated_far_past_the_last_one_is_warned(tmp_path: Path) -> None:
+def test_a_deposit_dated_far_past_the_last_one_is_warned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The last deposit stored is 91 days older than this machine's clock (as after a jump
     forward): the next deposit is taken, and the log says to check the clock."""
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)
     customer, (contract,) = new_customer(server, {"payment": 500_000})
     first = server.post(deposit_body(customer, contract, 1000)).json()["payment_id"]
     server.stop()
     with sqlite3.connect(server.db_path) as connection:
         shift = 91 * 86_400_000_000
         connection.execute("UPDATE deposits SET created_at = created_at - ? WHERE payment_id = ?", (shift, first))
-    server = start_serve(tmp_path)
+    server = start_app(tmp_path)  # serve's app opened again on the same file
     try:
-        assert server.post(deposit_body(customer, contract, 1000)).json()["code"] == 0
-        wait_for(lambda: "hours after the last deposit stored: check the clock" in (tmp_path / "k24.log").read_text())
+        with caplog.at_level("WARNING", logger="kassa24_console"):
+            assert server.post(deposit_body(customer, contract, 1000)).json()["code"] == 0
+            wait_for(lambda: "hours after the last deposit stored: check the clock" in caplog.text)
     finally:
         server.stop()
 

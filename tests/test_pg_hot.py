@@ -11,8 +11,6 @@ import signal
 import threading
 from pathlib import Path
 
-import httpx
-
 from kassa24_console import callbacks
 from kassa24_console.protocol.messages import Callback, parse
 from kassa24_console.protocol.signature import signed
@@ -93,7 +91,7 @@ def test_duplicate_callbacks_at_two_processes_at_once_credit_once(postgres: str,
         def deliver(pair: tuple[str, str]) -> str:
             payment_id, base = pair
             body = signed(callback_body(payment_id, amount=10_000), SECRET)
-            answer = httpx.post(base + "/kassa24/callback", json=body, timeout=30)
+            answer = one.http.post(base + "/kassa24/callback", json=body, timeout=30)  # one pool: no TLS setup a call
             assert answer.status_code == 200
             return answer.json()["outcome"]
 

@@ -79,7 +79,7 @@ def test_two_processes_one_database_credit_once(postgres: str, tmp_path: Path) -
 
         def deliver(pair: tuple[str, str]) -> int:
             payment_id, base = pair
-            return httpx.post(base + "/kassa24/callback", json=_signed_callback(payment_id), timeout=10).status_code
+            return one.http.post(base + "/kassa24/callback", json=_signed_callback(payment_id)).status_code
 
         # Every callback delivered to both processes at the same moment, twice over.
         pairs = [(p, s.url) for p in payment_ids for s in (one, two, one, two)]
@@ -276,7 +276,7 @@ def test_the_console_learns_which_tables_changed_on_postgresql(postgres: str, tm
 
 
 def test_the_payment_id_is_carried_and_back_filled_on_postgresql(postgres: str, tmp_path: Path) -> None:  # noqa: F811
-    url = create_database(postgres, "carried")
+    url = create_database(postgres, "carried", migrated=False)  # it migrates to 0010 itself
     settings = make_settings(tmp_path, database_url=url)
     legacy = (
         "INSERT INTO traffic (at, kind, http_status, signature_ok, latency_us, peer, request, response) VALUES "
@@ -337,7 +337,7 @@ def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp
         contract = f"C-{SHARED}"
 
         def post(server: Server, project: int, body: dict, key: str, path: str = "/kassa24") -> dict:
-            answer = httpx.post(server.url + path, json=signed({**body, "project_id": project}, key), timeout=10)
+            answer = server.http.post(server.url + path, json=signed({**body, "project_id": project}, key))
             return answer.json()
 
         def due(project: int) -> object:
@@ -358,7 +358,7 @@ def test_two_processes_serve_two_projects_alike_on_postgresql(postgres: str, tmp
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             statuses = list(
                 pool.map(
-                    lambda base: httpx.post(base + "/kassa24/callback", json=callback, timeout=10).status_code,
+                    lambda base: one.http.post(base + "/kassa24/callback", json=callback).status_code,
                     [one.url, two.url] * 4,
                 )
             )

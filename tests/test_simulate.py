@@ -109,18 +109,21 @@ def test_the_simulators_key_never_shows_in_ps(server2: Server, tmp_path: Path) -
     command = [*base, "--secret-key-file", str(key), "--seed-database", server2.db_url, "happy_path", "--json"]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = b""
-    while proc.poll() is None:
+    while True:  # what ps shows, read every 10 ms until the process ends (not a spin: it ran beside it)
         with contextlib.suppress(OSError):
             seen += Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(0.01)
+            break
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, out + err
     assert seen and SECRET.encode() not in seen and json.loads(out)["passed"] == 1
-    refused = subprocess.run([*base, "--secret-key", SECRET, "happy_path"], capture_output=True, text=True, env=env)
+    # What is refused is refused before any process matters: the command runs in-process.
+    args = base[3:]  # without the interpreter and ``-m kassa24_console``
+    refused = run_cli(*args, "--secret-key", SECRET, "happy_path", env=env)
     assert refused.returncode == 2 and "--secret-key-file" in refused.stderr and SECRET not in refused.stderr
     key.chmod(0o644)
-    public = subprocess.run(
-        [*base, "--secret-key-file", str(key), "happy_path"], capture_output=True, text=True, env=env
-    )
+    public = run_cli(*args, "--secret-key-file", str(key), "happy_path", env=env)
     assert public.returncode == 2 and "chmod 600" in public.stderr and SECRET not in public.stderr
 
 
@@ -651,7 +654,8 @@ async def test_callbacks_are_retried_until_200() -> None:
 
 
 def test_load_run_accounts_for_every_cycle(tmp_path: Path) -> None:
-    """10 s at a fixed rate: a summary, no cycle lost, one paid deposit per successful cycle."""
+    """4 s at a fixed rate: a summary, no cycle lost, one paid deposit per successful cycle
+    (the 80 cycles prove it as well as 200 did, at 40 % of the CPU)."""
     server = start_serve(tmp_path)
     try:
         result = run_cli(
@@ -663,7 +667,7 @@ def test_load_run_accounts_for_every_cycle(tmp_path: Path) -> None:
             "--rate",
             "20",
             "--duration",
-            "10",
+            "4",
             "--json",
             env={**server.env, "KASSA24_LOG_FILE": "/dev/null"},
         )
@@ -672,7 +676,7 @@ def test_load_run_accounts_for_every_cycle(tmp_path: Path) -> None:
         paid = server.rows("SELECT count(*) AS n FROM deposits WHERE state = 'paid'")[0]["n"]
     finally:
         server.stop()
-    assert 190 <= summary["cycles"] <= 201
+    assert 76 <= summary["cycles"] <= 81  # 95 % of rate × duration at least, as before
     assert summary["ok"] == summary["cycles"] and summary["errors"] == {}
     assert paid == summary["ok"]
     assert summary["latency_ms"]["check_deposit"]["n"] == summary["cycles"]

@@ -14,9 +14,11 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import apprise
+if TYPE_CHECKING:
+    import apprise
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,9 @@ class Channel:
     def __init__(self, url: str) -> None:
         self._url = url
         self.name = display(url)
-        self._apprise = apprise.Apprise()
+        import apprise  # here: ~0.1 s of imports that serve without alert URLs never pays
+
+        self._apprise: apprise.Apprise = apprise.Apprise()
         self.problem = None if self._apprise.add(url) else "not a URL Apprise understands"
 
     def __repr__(self) -> str:  # never the URL

@@ -22,7 +22,7 @@ import concurrent.futures
 import importlib.util
 import logging
 import os
-import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +33,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from ..config import DEMO_PROJECT_ID
 from . import models
+from .fresh import build, head
 from .sqlite import Checkpointer, WriteConnection, driver, json_text, sqlite_engine, truncate_wal
 
 log = logging.getLogger(__name__)
@@ -290,27 +292,13 @@ def alembic_config(connection: Connection, project_id: int | None = None) -> Any
     return config
 
 
-def _head() -> str | None:
-    """The newest migration's revision, read from the migration files (the one no other
-    names as its ``down_revision``); None unless there is exactly one."""
-    revisions, downs = set(), set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        if found := re.search(r'^revision = "([^"]+)"', text, re.MULTILINE):
-            revisions.add(found.group(1))
-        if found := re.search(r'^down_revision = "([^"]+)"', text, re.MULTILINE):
-            downs.add(found.group(1))
-    heads = revisions - downs
-    return heads.pop() if len(heads) == 1 else None
-
-
 def _at_head(connection: Connection) -> bool:
     """The database is already migrated to the newest revision: nothing for Alembic to do
     (and importing Alembic is a quarter of a second a command)."""
     if not inspect(connection).has_table("alembic_version"):
         return False
     stamped = [row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")]
-    return len(stamped) == 1 and stamped[0] == _head()
+    return len(stamped) == 1 and stamped[0] == head()
 
 
 def create_schema(connection: Connection, target: str = "head", project_id: int | None = None) -> bool:
@@ -318,16 +306,34 @@ def create_schema(connection: Connection, target: str = "head", project_id: int 
     ``project_id``: the configured (first) project, which rows made before projects join."""
     if target == "head" and _at_head(connection):
         return False
-    from alembic import command
-
     found = inspect(connection)
     fresh = not found.has_table(models.Account.__tablename__)
+    empty_sqlite = connection.dialect.name == "sqlite" and not found.get_table_names()
+    project = DEMO_PROJECT_ID if project_id is None else project_id
+    if target == "head" and empty_sqlite and build(connection, head(), project):  # the migrations' result at once
+        return True
+    command = _alembic_command()
     config = alembic_config(connection, project_id)
     if not fresh and not found.has_table("alembic_version"):
         # Made before migrations existed (create_all): say which released schema it holds.
         command.stamp(config, _legacy_revision(found))
     command.upgrade(config, target)
     return fresh
+
+
+def _alembic_command() -> Any:
+    """``alembic.command``, imported without Pygments: Mako (Alembic's templates) loads it
+    for HTML error pages we never render, a third of Alembic's import time. Not done in a
+    process that already has it, or has the console (whose Rich may import it meanwhile)."""
+    block = "pygments" not in sys.modules and "textual" not in sys.modules
+    if block:
+        sys.modules["pygments"] = None  # type: ignore[assignment]  # import fails: Mako's plain fallback
+    try:
+        from alembic import command  # here: only a database that must migrate pays for Alembic
+    finally:
+        if block:
+            del sys.modules["pygments"]
+    return command
 
 
 def _legacy_revision(found: Any) -> str:

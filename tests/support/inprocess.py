@@ -20,6 +20,8 @@ from unittest import mock
 
 import httpx
 
+from kassa24_console import alerts
+from kassa24_console.alerts import Alerter
 from kassa24_console.config import load_settings
 from kassa24_console.runtime import Runtime
 from tests.support.endpoint import Endpoint
@@ -55,6 +57,7 @@ class AppServer(Endpoint):
     runtime: Runtime = field(init=False)
     loop: asyncio.AbstractEventLoop = field(init=False)
     thread: threading.Thread = field(init=False)
+    alerter: Alerter | None = field(init=False, default=None)
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the app's loop and return its result."""
@@ -67,6 +70,8 @@ class AppServer(Endpoint):
     def stop(self) -> None:
         if not self.loop.is_closed():
             try:
+                if self.alerter is not None:  # as serve stops: the alerter, then the runtime
+                    self.call(self.alerter.close())
                 self.call(self.runtime.close())
             finally:
                 self.loop.call_soon_threadsafe(self.loop.stop)
@@ -75,9 +80,10 @@ class AppServer(Endpoint):
         super().stop()
 
 
-def start_app(tmp: Path, option: int = 2, peer: str = PEER, **extra_env: str) -> AppServer:
+def start_app(tmp: Path, option: int = 2, peer: str = PEER, *, alerting: bool = False, **extra_env: str) -> AppServer:
     """``serve``'s app over ``tmp/k24.db``, configured from the environment ``serve`` would get
-    (``KASSA24_*`` in ``extra_env`` as a test would pass them to ``start_serve``)."""
+    (``KASSA24_*`` in ``extra_env`` as a test would pass them to ``start_serve``); with
+    ``alerting``, serve's alerter runs beside it on its loop, as serve starts it."""
     db_path = tmp / "k24.db"
     env = serve_env(db_path, 0, KASSA24_RESPONSE_OPTION=str(option), **extra_env)
     with mock.patch.dict(os.environ, env, clear=True):
@@ -90,6 +96,8 @@ def start_app(tmp: Path, option: int = 2, peer: str = PEER, **extra_env: str) ->
     async def build() -> Runtime:
         runtime = Runtime(settings)  # as serve builds it: the listener object is made, never started
         await runtime.open()
+        if alerting:
+            server.alerter = alerts.start(runtime)
         return runtime
 
     try:

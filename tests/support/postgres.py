@@ -1,8 +1,13 @@
 """A throwaway PostgreSQL server for the tests (the ``postgres`` fixture: import it into the
-test module), a database on it, ``serve`` processes on it, and a value read from it."""
+test module), a database on it, ``serve`` processes on it, and a value read from it.
+
+A test's database is copied from one migrated once per server (``CREATE DATABASE … TEMPLATE``,
+a file copy): migrating each (Alembic's 13 steps, in the first ``serve`` or store to open it)
+cost a second or more of CPU each. A test that migrates for itself asks for an empty one."""
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -16,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from kassa24_console.store import Store
+from kassa24_console.store.db import create_schema
 from tests.support.common import free_port
 from tests.support.serve import Server, serve_env, wait_healthy
 
@@ -54,7 +60,9 @@ def postgres() -> Iterator[str]:
         timeout=120,
     )
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        url = f"postgresql://postgres@127.0.0.1:{port}"
+        asyncio.run(_migrate(create_database(url, HEAD, migrated=False)))
+        yield url
     finally:
         subprocess.run(
             as_postgres([pg_tool("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True, timeout=60
@@ -62,9 +70,22 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def create_database(postgres: str, name: str) -> str:
+HEAD = "k24_head"  # the database every other is copied from: migrated to the newest revision
+
+
+async def _migrate(url: str) -> None:
+    store = Store(url)
+    try:
+        await store.db.transaction(lambda connection: create_schema(connection))
+    finally:
+        await store.db.dispose()  # no session left open on it: a template must have none
+
+
+def create_database(postgres: str, name: str, *, migrated: bool = True) -> str:
+    """A new database ``name``: migrated to the head (a copy of ``HEAD``), or empty."""
+    template = f" TEMPLATE {HEAD}" if migrated else ""
     subprocess.run(
-        [pg_tool("psql"), f"{postgres}/postgres", "-c", f"CREATE DATABASE {name}"],
+        [pg_tool("psql"), f"{postgres}/postgres", "-c", f"CREATE DATABASE {name}{template}"],
         check=True,
         capture_output=True,
         timeout=30,
