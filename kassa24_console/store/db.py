@@ -22,7 +22,6 @@ import concurrent.futures
 import importlib.util
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -322,17 +321,9 @@ def create_schema(connection: Connection, target: str = "head", project_id: int 
 
 
 def _alembic_command() -> Any:
-    """``alembic.command``, imported without Pygments: Mako (Alembic's templates) loads it
-    for HTML error pages we never render, a third of Alembic's import time. Not done in a
-    process that already has it, or has the console (whose Rich may import it meanwhile)."""
-    block = "pygments" not in sys.modules and "textual" not in sys.modules
-    if block:
-        sys.modules["pygments"] = None  # type: ignore[assignment]  # import fails: Mako's plain fallback
-    try:
-        from alembic import command  # here: only a database that must migrate pays for Alembic
-    finally:
-        if block:
-            del sys.modules["pygments"]
+    """``alembic.command``, imported here: only a database that must migrate pays for Alembic."""
+    from alembic import command
+
     return command
 
 
