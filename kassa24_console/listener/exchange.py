@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-# attr-defined: typeshed leaves out json.encoder's C encoder, the one json.dumps itself uses
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
+from ..logs import json_encoder
 from ..metrics import CONTENT_TYPE
 from ..service import Reply
 
@@ -31,15 +29,13 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-# ``json.dumps(body, ensure_ascii=False)``, the same text, without making an encoder per
-# call: the C encoder, made once (no circular check: an answer is a tree built here).
-_encode_json = c_make_encoder(None, _refuse, encode_basestring, None, ": ", ", ", False, False, True)
+_encode_json = json_encoder(_refuse)  # ``json.dumps(body, ensure_ascii=False)``, made once
 
 
 def to_json(body: Any) -> bytes:
     """``body`` as JSON bytes, as ``json.dumps(body, ensure_ascii=False).encode()``."""
     try:
-        return "".join(_encode_json(body, 0)).encode()
+        return _encode_json(body).encode()
     except UnicodeEncodeError:  # a lone surrogate echoed from a request: escape it
         return json.dumps(body).encode()
 
