@@ -78,7 +78,10 @@ class Service:
         self._verified_at = float("-inf")
         self._last_deposit_at: int | None = None
         self._clock_warned = float("-inf")
-        self._customer_texts: dict[str, str] = {}  # message -> the payer's language
+        # The catalog's answers in the payer's language, looked up once: the language and the
+        # catalogs are fixed for the process. Only these: a diagnosis may quote the request.
+        language = settings.customer_language
+        self._customer_texts = {message: gettext_in(language, message) for message in codes.MESSAGES.values()}
 
     # --- parsing and signatures, shared by both URLs ----------------------------------
 
@@ -354,12 +357,9 @@ class Service:
         return Reply(200, body, kind, code=body["code"], **context)
 
     def _for_customer(self, message: str) -> str:
-        """``message`` in the payer's language (the catalog's; codes never change with it),
-        looked up once per message: the language and the catalogs are fixed for the process."""
+        """``message`` in the payer's language (the catalog's; codes never change with it)."""
         text = self._customer_texts.get(message)
-        if text is None:
-            text = self._customer_texts[message] = gettext_in(self.settings.customer_language, message)
-        return text
+        return text if text is not None else gettext_in(self.settings.customer_language, message)
 
     def _error(self, kind: str, code: Code, message: str, option: int | None = None, **context: Any) -> Reply:
         """An error answer: a message from the catalog goes out in the payer's language, a
